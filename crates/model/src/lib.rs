@@ -1,0 +1,17 @@
+//! The shared vocabulary of Panoptes: labels, matchers, samples, time and error kinds.
+//!
+//! This crate does no I/O and depends on no other Panoptes crate. Everything that more than one
+//! subsystem speaks about (a series' label set, a label matcher, a float sample) lives here.
+
+mod error;
+mod labels;
+mod matcher;
+mod sample;
+pub mod time;
+
+pub use error::{Classify, ErrorKind};
+pub use labels::{
+    Label, Labels, LabelsBuilder, LabelsError, METRIC_NAME, is_valid_label_name, is_valid_legacy_label_name,
+};
+pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use sample::{STALE_NAN_BITS, Sample, is_stale_nan, stale_nan};

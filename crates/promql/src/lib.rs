@@ -1,0 +1,1 @@
+//! PromQL engine over the storage traits (see ARCHITECTURE.md).

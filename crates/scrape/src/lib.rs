@@ -1,0 +1,1 @@
+//! Exposition parsing, relabelling and scraping (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! HTTP API, configuration and wiring (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! Panoptes metrics storage engine (see ARCHITECTURE.md).
