@@ -1,0 +1,131 @@
+//! The HTTP API: one router per endpoint family, merged here, plus what every family shares:
+//! [`ApiError`] (the only place an error becomes a status code), the capped body reader and the
+//! middleware that counts requests and logs internal errors.
+
+mod body;
+mod remote_write;
+mod status;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use panoptes_model::{Classify, ErrorKind};
+
+use crate::metrics::{HandlerLabels, RequestLabels};
+use crate::state::AppState;
+
+pub(crate) use body::read_body_capped;
+
+/// Returns the router of every endpoint, with request metrics and internal-error logging.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(status::router())
+        .merge(remote_write::router())
+        .layer(middleware::from_fn_with_state(state.clone(), observe_request))
+        .with_state(state)
+}
+
+/// Counts and times every request by matched route, and logs internal errors, whose details
+/// ride in a response extension and never reach the client.
+async fn observe_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let handler = request.extensions().get::<MatchedPath>().map_or("other", MatchedPath::as_str).to_owned();
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(InternalError(detail)) = response.extensions().get::<InternalError>() {
+        tracing::error!(handler = %handler, method = %method, status = response.status().as_u16(), error = %detail, "request failed");
+    }
+    let metrics = state.metrics();
+    metrics
+        .http_requests
+        .get_or_create(&RequestLabels { handler: handler.clone(), code: response.status().as_u16() })
+        .inc();
+    metrics.http_request_duration.get_or_create(&HandlerLabels { handler }).observe(elapsed);
+    response
+}
+
+/// The internal details of a server-side failure, logged by [`observe_request`].
+#[derive(Clone, Debug)]
+struct InternalError(String);
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// A failure of some [`ErrorKind`], with a message safe to show the client (for
+    /// [`ErrorKind::Internal`], the message is logged and the client sees a generic text).
+    Kind {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// The message.
+        message: String,
+    },
+    /// The request body is larger than allowed.
+    PayloadTooLarge(String),
+    /// The request's content type or encoding is not supported.
+    UnsupportedMediaType(String),
+}
+
+impl ApiError {
+    /// Returns an error of `kind` with `message`.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError::Kind { kind, message: message.into() }
+    }
+
+    /// Returns a `BadData` error.
+    pub(crate) fn bad_data(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadData, message)
+    }
+
+    /// Returns an `Unavailable` error for endpoints that need the store before it is open.
+    pub(crate) fn storage_not_ready() -> Self {
+        Self::new(ErrorKind::Unavailable, "Service Unavailable")
+    }
+
+    /// Returns an error from any classified error, using its display text as message.
+    pub(crate) fn from_classified(error: &(impl Classify + std::fmt::Display)) -> Self {
+        Self::new(error.kind(), error.to_string())
+    }
+
+    /// Returns the HTTP status of this error: the one place where kinds become statuses.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Kind { kind, .. } => match kind {
+                ErrorKind::BadData => StatusCode::BAD_REQUEST,
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+                // Prometheus answers 499 ("client closed request") when the client went away.
+                ErrorKind::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (body, internal) = match self {
+            ApiError::Kind { kind: ErrorKind::Internal, message } => {
+                ("internal server error".to_owned(), Some(InternalError(message)))
+            }
+            ApiError::Kind { message, .. }
+            | ApiError::PayloadTooLarge(message)
+            | ApiError::UnsupportedMediaType(message) => (message, None),
+        };
+        let mut response =
+            (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{body}\n")).into_response();
+        if let Some(internal) = internal {
+            response.extensions_mut().insert(internal);
+        }
+        response
+    }
+}

@@ -1,0 +1,103 @@
+//! `POST /api/v1/write`: Prometheus remote write 1.0 (snappy block-compressed protobuf).
+//!
+//! Behaves like Prometheus' `storage/remote/write_handler.go`: `204` on success; per-sample
+//! errors reject those samples only, the valid samples of the request are committed and the
+//! answer is `400` naming the first failing series (the client must not retry); a failed commit
+//! is `500` (the client retries). Remote write 2.0 is answered with `415`.
+
+mod ingest;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use panoptes_model::ErrorKind;
+
+use self::ingest::ingest;
+use super::{ApiError, read_body_capped};
+use crate::metrics::ReasonLabels;
+use crate::prompb::{DecodeError, decode_write_request};
+use crate::state::AppState;
+
+/// Returns the remote write route.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/write", post(remote_write))
+}
+
+async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+    check_content_headers(&headers)?;
+    let storage = state.storage().ok_or_else(ApiError::storage_not_ready)?;
+    let max_decompressed = state.max_remote_write_bytes();
+    let compressed = read_body_capped(&headers, body, max_compressed_len(max_decompressed)).await?;
+    let request = decode_write_request(&compressed, max_decompressed).map_err(decode_error)?;
+    drop(compressed);
+
+    // Appending and committing may write and fsync the WAL: keep it off the async workers.
+    let outcome = tokio::task::spawn_blocking(move || ingest(storage.as_ref(), request))
+        .await
+        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {error}")))?
+        .map_err(|error| ApiError::from_classified(&error))?;
+
+    let metrics = state.metrics();
+    metrics.remote_write_samples.inc_by(outcome.accepted);
+    for (reason, count) in &outcome.rejected_by_reason {
+        metrics.remote_write_samples_rejected.get_or_create(&ReasonLabels { reason }).inc_by(*count);
+    }
+    if outcome.histograms_ignored > 0 {
+        metrics.remote_write_histograms_ignored.inc_by(outcome.histograms_ignored);
+        tracing::warn!(count = outcome.histograms_ignored, "native histogram samples ignored: not supported yet");
+    }
+    match outcome.error_message() {
+        None => Ok(StatusCode::NO_CONTENT),
+        Some(message) => Err(ApiError::bad_data(message)),
+    }
+}
+
+/// Refuses content types and encodings other than remote write 1.0 (`415`). Missing headers
+/// are accepted, as Prometheus does.
+fn check_content_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or_default().trim();
+        if !encoding.eq_ignore_ascii_case("snappy") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "unsupported content encoding {encoding:?}: only snappy is supported"
+            )));
+        }
+    }
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = content_type.to_str().unwrap_or_default();
+        let mut parts = content_type.split(';').map(str::trim);
+        let media_type = parts.next().unwrap_or_default();
+        if !media_type.eq_ignore_ascii_case("application/x-protobuf") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "unsupported content type {content_type:?}: expected application/x-protobuf"
+            )));
+        }
+        for parameter in parts {
+            if let Some(proto) = parameter.strip_prefix("proto=")
+                && proto != "prometheus.WriteRequest"
+            {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "unsupported remote write protobuf message {proto:?}: only prometheus.WriteRequest (1.0) is supported"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Returns the largest compressed body that can decompress to `max_decompressed` bytes.
+fn max_compressed_len(max_decompressed: usize) -> usize {
+    match snap::raw::max_compress_len(max_decompressed) {
+        0 => max_decompressed,
+        length => length,
+    }
+}
+
+fn decode_error(error: DecodeError) -> ApiError {
+    match error {
+        DecodeError::TooLarge { .. } => ApiError::PayloadTooLarge(error.to_string()),
+        DecodeError::Snappy(_) | DecodeError::Protobuf(_) => ApiError::bad_data(error.to_string()),
+    }
+}

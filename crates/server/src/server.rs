@@ -1,0 +1,171 @@
+//! The server's lifecycle: bind, open the store in the background, serve, shut down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use panoptes_storage::StorageRef;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::api;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// Opens the metrics store. Runs once on a blocking thread after the server listens; may take
+/// long (WAL replay). Registers the store's self-metrics in the registry it is given.
+pub type StorageOpener = Box<dyn FnOnce(&mut Registry) -> Result<StorageRef, String> + Send>;
+
+/// Runs once on a blocking thread after the last in-flight request finished (the binary closes
+/// the store here). Not run when the store failed to open.
+pub type ShutdownHook = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
+/// Programmatic knobs of the server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Where to listen; loopback by default.
+    pub listen_address: SocketAddr,
+    /// The largest decompressed remote write body accepted, in bytes.
+    pub max_remote_write_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen_address: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            // Prometheus' `decodeReadLimit`: 32 MiB decompressed.
+            max_remote_write_bytes: 32 << 20,
+        }
+    }
+}
+
+/// A bound HTTP server, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listen address. Port 0 picks a free port; see [`Server::local_addr`].
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::Bind`] when the address cannot be bound.
+    pub async fn bind(options: ServerOptions) -> Result<Server> {
+        let address = options.listen_address;
+        let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind { address, source })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind { address, source })?;
+        Ok(Server { listener, local_addr, state: AppState::new(options.max_remote_write_bytes) })
+    }
+
+    /// Returns the address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, opening the store with `open_storage` meanwhile.
+    ///
+    /// Until the opener returns, `/-/ready` and store-dependent endpoints answer `503`. When
+    /// `shutdown` completes the server stops accepting connections, finishes in-flight requests
+    /// and then runs `on_shutdown`.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::OpenStorage`] (after a graceful stop) when the opener fails or panics,
+    /// [`Error::Serve`] when the listener fails and [`Error::Shutdown`] when the hook fails.
+    pub async fn run(
+        self,
+        open_storage: StorageOpener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        on_shutdown: ShutdownHook,
+    ) -> Result<()> {
+        let Server { listener, local_addr, state } = self;
+        tracing::info!(address = %local_addr, "listening");
+
+        let (open_failed_tx, open_failed_rx) = oneshot::channel::<String>();
+        let opener_state = state.clone();
+        let opening = tokio::task::spawn_blocking(move || {
+            let mut registry = Registry::default();
+            open_storage(&mut registry).map(|storage| (storage, registry))
+        });
+        tokio::spawn(async move {
+            let failure = match opening.await {
+                Ok(Ok((storage, registry))) => {
+                    opener_state.set_storage(storage, registry);
+                    tracing::info!("storage opened, server is ready");
+                    return;
+                }
+                Ok(Err(message)) => message,
+                Err(error) => format!("storage opener panicked: {error}"),
+            };
+            // The receiver is gone only when the server has already stopped.
+            let _ = open_failed_tx.send(failure);
+        });
+
+        let open_failure = Arc::new(Mutex::new(None::<String>));
+        let failure_slot = open_failure.clone();
+        let stop = async move {
+            let open_failed = async {
+                match open_failed_rx.await {
+                    Ok(message) => message,
+                    // The opener succeeded: only `shutdown` can stop the server.
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown => tracing::info!("shutdown requested, finishing in-flight requests"),
+                message = open_failed => {
+                    tracing::error!(error = %message, "cannot open storage, shutting down");
+                    *failure_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message);
+                }
+            }
+        };
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(stop)
+            .await
+            .map_err(|source| Error::Serve { source })?;
+
+        let failure = open_failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(message) = failure {
+            return Err(Error::OpenStorage { message });
+        }
+        tokio::task::spawn_blocking(on_shutdown)
+            .await
+            .map_err(|error| Error::Shutdown { message: format!("shutdown hook panicked: {error}") })?
+            .map_err(|message| Error::Shutdown { message })?;
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+/// Completes on the first SIGINT or SIGTERM (Ctrl-C only on non-Unix platforms).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "received signal"),
+                    _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "received signal"),
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot install SIGTERM handler, only SIGINT stops the server")
+            }
+        }
+    }
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::warn!(error = %error, "cannot install SIGINT handler");
+        std::future::pending::<()>().await;
+    }
+}
