@@ -1,0 +1,430 @@
+//! Compressed sample chunks: our XOR / delta-of-delta encoding (see docs/format/chunks.md).
+//!
+//! A chunk holds up to [`MAX_SAMPLES_PER_CHUNK`] float samples of one series in time order.
+//! Timestamps are stored as delta-of-deltas in variable-size bit buckets and values as the XOR
+//! with the previous value, as in Facebook's Gorilla paper. This module knows nothing of files:
+//! callers place the bytes (head memory, block chunk files).
+
+use panoptes_model::Sample;
+
+/// Samples per chunk before a new one is cut: 120 samples ≈ one 2h chunk at a 1m interval,
+/// and the compression gain flattens out beyond that.
+pub const MAX_SAMPLES_PER_CHUNK: u16 = 120;
+
+/// The encoding byte that precedes a chunk in chunk files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Encoding {
+    /// XOR values, delta-of-delta timestamps.
+    Xor = 1,
+}
+
+impl Encoding {
+    /// Returns the encoding for a stored byte.
+    pub fn from_byte(byte: u8) -> Option<Encoding> {
+        (byte == Encoding::Xor as u8).then_some(Encoding::Xor)
+    }
+}
+
+/// Size of the sample-count header.
+const HEADER_BYTES: usize = 2;
+
+/// Appends bits most-significant first into a byte vector.
+#[derive(Debug, Clone, Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    /// Free bits in the last byte (0 means a new byte is needed).
+    free: u32,
+}
+
+impl BitWriter {
+    fn write_bit(&mut self, bit: bool) {
+        self.write_bits(u64::from(bit), 1);
+    }
+
+    fn write_bits(&mut self, value: u64, mut count: u32) {
+        while count > 0 {
+            if self.free == 0 {
+                self.bytes.push(0);
+                self.free = 8;
+            }
+            let take = count.min(self.free);
+            let shift = count - take;
+            let bits = ((value >> shift) & ((1u64 << take) - 1)) as u8;
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= bits << (self.free - take);
+            self.free -= take;
+            count -= take;
+        }
+    }
+}
+
+/// Reads bits most-significant first from a byte slice.
+#[derive(Debug, Clone)]
+struct BitReader {
+    /// Bit position from the start of the data.
+    position: usize,
+}
+
+impl BitReader {
+    fn read_bit(&mut self, data: &[u8]) -> Option<bool> {
+        self.read_bits(data, 1).map(|b| b == 1)
+    }
+
+    fn read_bits(&mut self, data: &[u8], count: u32) -> Option<u64> {
+        let mut value: u64 = 0;
+        let mut left = count;
+        while left > 0 {
+            let byte = *data.get(self.position / 8)?;
+            let used = (self.position % 8) as u32;
+            let available = 8 - used;
+            let take = left.min(available);
+            let bits = (u64::from(byte) >> (available - take)) & ((1u64 << take) - 1);
+            value = if take == 64 { bits } else { (value << take) | bits };
+            self.position += take as usize;
+            left -= take;
+        }
+        Some(value)
+    }
+}
+
+/// Encodes samples into an XOR chunk.
+#[derive(Debug, Clone)]
+pub struct XorAppender {
+    writer: BitWriter,
+    count: u16,
+    t: i64,
+    delta: i64,
+    v: f64,
+    leading: u32,
+    trailing: u32,
+}
+
+impl Default for XorAppender {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorAppender {
+    /// Returns an empty chunk appender.
+    pub fn new() -> Self {
+        let writer = BitWriter { bytes: vec![0; HEADER_BYTES], free: 0 };
+        Self { writer, count: 0, t: 0, delta: 0, v: 0.0, leading: u32::MAX, trailing: 0 }
+    }
+
+    /// Returns the number of samples appended.
+    pub fn count(&self) -> u16 {
+        self.count
+    }
+
+    /// Returns whether the chunk holds [`MAX_SAMPLES_PER_CHUNK`] samples and must be cut.
+    pub fn is_full(&self) -> bool {
+        self.count >= MAX_SAMPLES_PER_CHUNK
+    }
+
+    /// Returns the encoded chunk (header included) so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.writer.bytes
+    }
+
+    /// Returns the encoded size in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.writer.bytes.len()
+    }
+
+    /// Consumes the appender and returns the finished chunk bytes.
+    pub fn finish(self) -> Vec<u8> {
+        self.writer.bytes
+    }
+
+    /// Appends a sample; the caller guarantees `t` is after the previous sample's timestamp.
+    ///
+    /// # Panics
+    ///
+    /// Panics in debug builds when the chunk is full or `t` does not increase.
+    pub fn append(&mut self, t: i64, v: f64) {
+        debug_assert!(self.count < u16::MAX);
+        debug_assert!(self.count == 0 || t > self.t, "chunk timestamps must increase: {t} after {}", self.t);
+        match self.count {
+            0 => {
+                self.writer.write_bits(t as u64, 64);
+                self.writer.write_bits(v.to_bits(), 64);
+            }
+            1 => {
+                let delta = t.wrapping_sub(self.t);
+                write_delta_of_delta(&mut self.writer, delta);
+                self.delta = delta;
+                self.write_value(v);
+            }
+            _ => {
+                let delta = t.wrapping_sub(self.t);
+                write_delta_of_delta(&mut self.writer, delta.wrapping_sub(self.delta));
+                self.delta = delta;
+                self.write_value(v);
+            }
+        }
+        self.t = t;
+        self.v = v;
+        self.count += 1;
+        self.writer.bytes[..HEADER_BYTES].copy_from_slice(&self.count.to_be_bytes());
+    }
+
+    fn write_value(&mut self, v: f64) {
+        let xor = v.to_bits() ^ self.v.to_bits();
+        if xor == 0 {
+            self.writer.write_bit(false);
+            return;
+        }
+        self.writer.write_bit(true);
+        // Five bits hold the leading-zero count, so it is capped at 31.
+        let leading = xor.leading_zeros().min(31);
+        let trailing = xor.trailing_zeros();
+        if self.leading != u32::MAX && leading >= self.leading && trailing >= self.trailing {
+            self.writer.write_bit(false);
+            let significant = 64 - self.leading - self.trailing;
+            self.writer.write_bits(xor >> self.trailing, significant);
+            return;
+        }
+        self.leading = leading;
+        self.trailing = trailing;
+        let significant = 64 - leading - trailing;
+        self.writer.write_bit(true);
+        self.writer.write_bits(u64::from(leading), 5);
+        // 64 significant bits do not fit in six bits; 0 stands for 64 (0 never occurs otherwise).
+        self.writer.write_bits(u64::from(significant & 63), 6);
+        self.writer.write_bits(xor >> trailing, significant);
+    }
+}
+
+/// Bit buckets for delta-of-deltas: (prefix bits, prefix length, value bits).
+const DOD_BUCKETS: [(u64, u32, u32); 3] = [(0b10, 2, 14), (0b110, 3, 17), (0b1110, 4, 20)];
+
+fn write_delta_of_delta(writer: &mut BitWriter, dod: i64) {
+    if dod == 0 {
+        writer.write_bit(false);
+        return;
+    }
+    for (prefix, prefix_len, bits) in DOD_BUCKETS {
+        let limit = 1i64 << (bits - 1);
+        if dod >= -limit + 1 && dod <= limit {
+            writer.write_bits(prefix, prefix_len);
+            writer.write_bits(dod as u64 & ((1u64 << bits) - 1), bits);
+            return;
+        }
+    }
+    writer.write_bits(0b1111, 4);
+    writer.write_bits(dod as u64, 64);
+}
+
+fn read_delta_of_delta(reader: &mut BitReader, data: &[u8]) -> Option<i64> {
+    let mut ones = 0;
+    while ones < 4 && reader.read_bit(data)? {
+        ones += 1;
+    }
+    let bits = match ones {
+        0 => return Some(0),
+        1 => 14,
+        2 => 17,
+        3 => 20,
+        _ => return reader.read_bits(data, 64).map(|v| v as i64),
+    };
+    let raw = reader.read_bits(data, bits)?;
+    // Sign-extend from `bits` bits.
+    let shift = 64 - bits;
+    Some(((raw << shift) as i64) >> shift)
+}
+
+/// Returns the number of samples in encoded chunk bytes.
+pub fn sample_count(bytes: &[u8]) -> u16 {
+    match bytes {
+        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
+    }
+}
+
+/// Decodes an XOR chunk held in any byte container (owned, shared or memory-mapped).
+#[derive(Debug, Clone)]
+pub struct XorIterator<B> {
+    data: B,
+    reader: BitReader,
+    remaining: u16,
+    read: u16,
+    t: i64,
+    delta: i64,
+    v: f64,
+    leading: u32,
+    trailing: u32,
+    corrupt: bool,
+}
+
+impl<B: AsRef<[u8]>> XorIterator<B> {
+    /// Returns an iterator over the chunk `data` (header included).
+    pub fn new(data: B) -> Self {
+        let remaining = sample_count(data.as_ref());
+        Self {
+            data,
+            reader: BitReader { position: HEADER_BYTES * 8 },
+            remaining,
+            read: 0,
+            t: 0,
+            delta: 0,
+            v: 0.0,
+            leading: 0,
+            trailing: 0,
+            corrupt: false,
+        }
+    }
+
+    /// Returns whether decoding stopped because the bytes ended before the header's count.
+    pub fn is_corrupt(&self) -> bool {
+        self.corrupt
+    }
+
+    fn decode_next(&mut self) -> Option<Sample> {
+        let data = self.data.as_ref();
+        let reader = &mut self.reader;
+        match self.read {
+            0 => {
+                self.t = reader.read_bits(data, 64)? as i64;
+                self.v = f64::from_bits(reader.read_bits(data, 64)?);
+            }
+            1 => {
+                self.delta = read_delta_of_delta(reader, data)?;
+                self.t = self.t.wrapping_add(self.delta);
+                self.v = read_value(reader, data, self.v, &mut self.leading, &mut self.trailing)?;
+            }
+            _ => {
+                let dod = read_delta_of_delta(reader, data)?;
+                self.delta = self.delta.wrapping_add(dod);
+                self.t = self.t.wrapping_add(self.delta);
+                self.v = read_value(reader, data, self.v, &mut self.leading, &mut self.trailing)?;
+            }
+        }
+        self.read += 1;
+        Some(Sample::new(self.t, self.v))
+    }
+}
+
+fn read_value(reader: &mut BitReader, data: &[u8], previous: f64, leading: &mut u32, trailing: &mut u32) -> Option<f64> {
+    if !reader.read_bit(data)? {
+        return Some(previous);
+    }
+    if reader.read_bit(data)? {
+        *leading = reader.read_bits(data, 5)? as u32;
+        let mut significant = reader.read_bits(data, 6)? as u32;
+        if significant == 0 {
+            significant = 64;
+        }
+        *trailing = 64u32.checked_sub(*leading + significant)?;
+    }
+    let significant = 64 - *leading - *trailing;
+    let bits = reader.read_bits(data, significant)?;
+    Some(f64::from_bits(previous.to_bits() ^ (bits << *trailing)))
+}
+
+impl<B: AsRef<[u8]>> Iterator for XorIterator<B> {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        if self.remaining == 0 || self.corrupt {
+            return None;
+        }
+        self.remaining -= 1;
+        let sample = self.decode_next();
+        if sample.is_none() {
+            self.corrupt = true;
+        }
+        sample
+    }
+}
+
+/// Encodes samples (sorted, unique timestamps) into chunks of at most `MAX_SAMPLES_PER_CHUNK`.
+pub fn encode_chunks(samples: &[Sample]) -> Vec<(i64, i64, Vec<u8>)> {
+    samples
+        .chunks(usize::from(MAX_SAMPLES_PER_CHUNK))
+        .map(|part| {
+            let mut appender = XorAppender::new();
+            for sample in part {
+                appender.append(sample.t, sample.v);
+            }
+            (part[0].t, part[part.len() - 1].t, appender.finish())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn round_trip(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
+        let mut appender = XorAppender::new();
+        for &(t, v) in samples {
+            appender.append(t, v);
+        }
+        let bytes = appender.finish();
+        assert_eq!(usize::from(sample_count(&bytes)), samples.len());
+        XorIterator::new(bytes.as_slice()).map(|s| (s.t, s.v.to_bits())).collect()
+    }
+
+    #[test]
+    fn encodes_regular_scrapes_compactly() {
+        let samples: Vec<(i64, f64)> = (0..120).map(|i| (1_700_000_000_000 + i * 15_000, 42.0)).collect();
+        let mut appender = XorAppender::new();
+        for &(t, v) in &samples {
+            appender.append(t, v);
+        }
+        // Constant value and interval: 18 bytes for the first sample, 21 bits for the second, then
+        // two bits per sample.
+        assert!(appender.len_bytes() <= 51, "{} bytes", appender.len_bytes());
+        let expected: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(round_trip(&samples), expected);
+    }
+
+    #[test]
+    fn keeps_special_values_and_extreme_timestamps() {
+        let samples = [
+            (i64::MIN + 1, f64::NAN),
+            (-5, panoptes_model::stale_nan()),
+            (0, f64::INFINITY),
+            (1, f64::NEG_INFINITY),
+            (1 << 40, -0.0),
+            (i64::MAX, f64::MIN_POSITIVE),
+        ];
+        let expected: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(round_trip(&samples), expected);
+    }
+
+    #[test]
+    fn truncated_chunk_is_reported_corrupt() {
+        let mut appender = XorAppender::new();
+        for i in 0..10 {
+            appender.append(i * 1000 + i * i, i as f64 * 1.5);
+        }
+        let bytes = appender.finish();
+        let mut iterator = XorIterator::new(&bytes[..bytes.len() - 3]);
+        let decoded = iterator.by_ref().count();
+        assert!(decoded < 10);
+        assert!(iterator.is_corrupt());
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_arbitrary_samples(
+            start in any::<i64>(),
+            steps in proptest::collection::vec((1i64..=(1i64 << 40), any::<f64>()), 1..200),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            for (step, v) in steps {
+                samples.push((t, v));
+                match t.checked_add(step) { Some(next) => t = next, None => break }
+            }
+            samples.truncate(usize::from(u16::MAX));
+            let expected: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+            prop_assert_eq!(round_trip(&samples), expected);
+        }
+    }
+}

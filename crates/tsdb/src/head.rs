@@ -1,0 +1,279 @@
+//! The head: recent series and samples in memory as compressed chunks, with an inverted index.
+//!
+//! The head owns series identity (ids that the WAL refers to), the postings of every label
+//! pair, and each series' chunks and out-of-order buffer. It does no file I/O itself: the
+//! appender hands records to the WAL, and [`crate::Db`] cuts the head into blocks. Split by
+//! activity: `append.rs` (appender), `read.rs` (querier), `truncate.rs` (dropping data that
+//! moved to blocks), `replay.rs` (rebuilding from the WAL).
+
+mod append;
+mod read;
+mod replay;
+mod truncate;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use panoptes_model::{Label, Labels, Sample};
+use parking_lot::{Mutex, RwLock};
+
+pub(crate) use append::HeadAppender;
+pub(crate) use read::HeadQuerier;
+
+use crate::chunkenc::XorAppender;
+use crate::iterator::{ChunkBytes, ChunkRef};
+use crate::metrics::TsdbMetrics;
+use crate::wal::SeriesId;
+
+/// Number of lock shards for the series maps; a power of two well above the core count.
+const SHARDS: usize = 32;
+
+/// A closed, immutable head chunk.
+pub(crate) struct HeadChunk {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) bytes: Arc<[u8]>,
+}
+
+/// The mutable part of a series.
+#[derive(Default)]
+pub(crate) struct SeriesData {
+    pub(crate) chunks: Vec<HeadChunk>,
+    /// The chunk being appended to and its first timestamp.
+    pub(crate) open: Option<(XorAppender, i64)>,
+    /// The newest in-order sample.
+    pub(crate) last: Option<Sample>,
+    /// Accepted out-of-order samples, sorted by time, unique timestamps.
+    pub(crate) out_of_order: Vec<Sample>,
+    /// Deleted, inclusive time ranges.
+    pub(crate) deleted: Vec<(i64, i64)>,
+    /// Whether the WAL holds this series' definition.
+    pub(crate) is_logged: bool,
+    /// Whether truncation removed the series; appenders holding it must look it up again.
+    pub(crate) is_removed: bool,
+}
+
+impl SeriesData {
+    /// Appends an in-order sample, cutting a chunk when the open one is full.
+    pub(crate) fn append_in_order(&mut self, sample: Sample) {
+        if self.open.as_ref().is_some_and(|(appender, _)| appender.is_full()) {
+            self.close_open_chunk();
+        }
+        let (appender, _) = self.open.get_or_insert_with(|| (XorAppender::new(), sample.t));
+        appender.append(sample.t, sample.v);
+        self.last = Some(sample);
+    }
+
+    pub(crate) fn close_open_chunk(&mut self) {
+        if let Some((appender, min_t)) = self.open.take() {
+            let max_t = self.last.map_or(min_t, |s| s.t);
+            self.chunks.push(HeadChunk { min_t, max_t, bytes: appender.finish().into() });
+        }
+    }
+
+    /// Inserts an out-of-order sample; an existing one at the same time is kept.
+    pub(crate) fn insert_out_of_order(&mut self, sample: Sample) -> bool {
+        match self.out_of_order.binary_search_by(|s| s.t.cmp(&sample.t)) {
+            Ok(_) => false,
+            Err(position) => {
+                self.out_of_order.insert(position, sample);
+                true
+            }
+        }
+    }
+
+    /// Returns the chunks overlapping `[mint, maxt]` (the open one copied).
+    pub(crate) fn chunk_refs(&self, mint: i64, maxt: i64) -> Vec<ChunkRef> {
+        let mut refs: Vec<ChunkRef> = self
+            .chunks
+            .iter()
+            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+            .map(|c| ChunkRef { min_t: c.min_t, max_t: c.max_t, bytes: ChunkBytes::Shared(c.bytes.clone()) })
+            .collect();
+        if let (Some((appender, min_t)), Some(last)) = (&self.open, self.last)
+            && last.t >= mint
+            && *min_t <= maxt
+        {
+            refs.push(ChunkRef { min_t: *min_t, max_t: last.t, bytes: ChunkBytes::Shared(appender.bytes().into()) });
+        }
+        refs
+    }
+
+    /// Returns the oldest sample time held, if any.
+    pub(crate) fn min_time(&self) -> Option<i64> {
+        let in_order = self.chunks.first().map(|c| c.min_t).or(self.open.as_ref().map(|(_, t)| *t));
+        let out_of_order = self.out_of_order.first().map(|s| s.t);
+        match (in_order, out_of_order) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// A series in the head.
+pub(crate) struct HeadSeries {
+    pub(crate) id: SeriesId,
+    pub(crate) labels: Labels,
+    pub(crate) data: Mutex<SeriesData>,
+}
+
+/// Postings of every label pair in the head.
+#[derive(Default)]
+pub(crate) struct MemPostings {
+    pub(crate) by_label: HashMap<Arc<str>, HashMap<Arc<str>, Vec<SeriesId>>>,
+    pub(crate) all: Vec<SeriesId>,
+}
+
+impl MemPostings {
+    fn add(&mut self, id: SeriesId, labels: &Labels) {
+        insert_sorted(&mut self.all, id);
+        for label in labels {
+            let values = self.by_label.entry(label.name.clone()).or_default();
+            insert_sorted(values.entry(label.value.clone()).or_default(), id);
+        }
+    }
+}
+
+/// Inserts into a sorted list; ids mostly arrive in increasing order, so this is usually a push.
+fn insert_sorted(list: &mut Vec<SeriesId>, id: SeriesId) {
+    match list.last() {
+        Some(&last) if last >= id => {
+            if let Err(position) = list.binary_search(&id) {
+                list.insert(position, id);
+            }
+        }
+        _ => list.push(id),
+    }
+}
+
+/// Options the head needs from the database.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadOptions {
+    /// Samples up to this much older than the head's newest sample are accepted out of order.
+    pub(crate) out_of_order_window_ms: i64,
+    /// The block range; in-order appends more than half of it behind the newest sample are
+    /// refused, so that a head range being written to a block can no longer change.
+    pub(crate) block_range_ms: i64,
+}
+
+/// The in-memory head of the database.
+pub(crate) struct Head {
+    by_hash: Vec<RwLock<HashMap<u64, Vec<Arc<HeadSeries>>>>>,
+    by_id: Vec<RwLock<HashMap<SeriesId, Arc<HeadSeries>>>>,
+    pub(crate) postings: RwLock<MemPostings>,
+    symbols: Mutex<HashSet<Arc<str>>>,
+    next_id: AtomicU64,
+    /// Oldest sample time in the head (`i64::MAX` when empty).
+    pub(crate) min_time: AtomicI64,
+    /// Newest sample time in the head (`i64::MIN` when empty).
+    pub(crate) max_time: AtomicI64,
+    /// In-order samples older than this belong to blocks: appends are refused (or go out of
+    /// order) and reads leave them out.
+    pub(crate) min_valid_time: AtomicI64,
+    pub(crate) options: HeadOptions,
+    pub(crate) metrics: Arc<TsdbMetrics>,
+}
+
+fn shard_of(key: u64) -> usize {
+    (key as usize) & (SHARDS - 1)
+}
+
+impl Head {
+    pub(crate) fn new(options: HeadOptions, metrics: Arc<TsdbMetrics>) -> Self {
+        Self {
+            by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_id: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            postings: RwLock::default(),
+            symbols: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            options,
+            metrics,
+        }
+    }
+
+    /// Returns the series with exactly these labels.
+    pub(crate) fn series_by_labels(&self, labels: &Labels, hash: u64) -> Option<Arc<HeadSeries>> {
+        self.by_hash[shard_of(hash)].read().get(&hash)?.iter().find(|s| s.labels == *labels).cloned()
+    }
+
+    pub(crate) fn series_by_id(&self, id: SeriesId) -> Option<Arc<HeadSeries>> {
+        self.by_id[shard_of(id)].read().get(&id).cloned()
+    }
+
+    /// Returns the series for `labels`, creating it (with a new id, or `id` during replay).
+    /// The boolean says whether it was created.
+    pub(crate) fn get_or_create(&self, labels: &Labels, id: Option<SeriesId>) -> (Arc<HeadSeries>, bool) {
+        let hash = labels.hash_value();
+        if let Some(series) = self.series_by_labels(labels, hash) {
+            return (series, false);
+        }
+        let mut shard = self.by_hash[shard_of(hash)].write();
+        let candidates = shard.entry(hash).or_default();
+        if let Some(series) = candidates.iter().find(|s| s.labels == *labels) {
+            return (series.clone(), false);
+        }
+        let id = match id {
+            Some(id) => {
+                self.next_id.fetch_max(id + 1, Ordering::Relaxed);
+                id
+            }
+            None => self.next_id.fetch_add(1, Ordering::Relaxed),
+        };
+        let series = Arc::new(HeadSeries { id, labels: self.intern(labels), data: Mutex::default() });
+        candidates.push(series.clone());
+        self.by_id[shard_of(id)].write().insert(id, series.clone());
+        self.postings.write().add(id, &series.labels);
+        self.metrics.head_series.inc();
+        self.metrics.head_series_created.inc();
+        (series, true)
+    }
+
+    /// Returns `labels` rebuilt from shared strings, so equal names and values are stored once.
+    fn intern(&self, labels: &Labels) -> Labels {
+        let mut symbols = self.symbols.lock();
+        let mut intern = |s: &Arc<str>| -> Arc<str> {
+            if let Some(existing) = symbols.get(s) {
+                return existing.clone();
+            }
+            symbols.insert(s.clone());
+            s.clone()
+        };
+        let interned: Vec<Label> =
+            labels.iter().map(|l| Label { name: intern(&l.name), value: intern(&l.value) }).collect();
+        Labels::from_sorted_unchecked(interned)
+    }
+
+    /// Returns every series (unordered).
+    pub(crate) fn all_series(&self) -> Vec<Arc<HeadSeries>> {
+        self.by_id.iter().flat_map(|shard| shard.read().values().cloned().collect::<Vec<_>>()).collect()
+    }
+
+    /// Returns the number of series.
+    pub(crate) fn series_count(&self) -> usize {
+        self.by_id.iter().map(|shard| shard.read().len()).sum()
+    }
+
+    /// Widens the head's time range to include `t`.
+    pub(crate) fn observe_time(&self, t: i64) {
+        self.min_time.fetch_min(t, Ordering::Relaxed);
+        self.max_time.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// Returns the oldest timestamp an in-order append may have now.
+    pub(crate) fn min_appendable_time(&self) -> i64 {
+        let min_valid = self.min_valid_time.load(Ordering::Relaxed);
+        let max = self.max_time.load(Ordering::Relaxed);
+        if max == i64::MIN { min_valid } else { min_valid.max(max.saturating_sub(self.options.block_range_ms / 2)) }
+    }
+
+    /// Returns `(min, max)` sample times, or `None` when the head is empty.
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
+        let min = self.min_time.load(Ordering::Relaxed);
+        let max = self.max_time.load(Ordering::Relaxed);
+        (min <= max).then_some((min, max))
+    }
+}

@@ -1,0 +1,168 @@
+//! The head appender: checks samples, logs each batch to the WAL, then applies it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use panoptes_model::{Labels, Sample};
+use panoptes_storage::{Appender, Error as StorageError};
+
+use super::{Head, HeadSeries};
+use crate::wal::{FrameBuffer, RefSample, SeriesId, TYPE_SAMPLES, TYPE_SERIES, Wal, encode_samples, encode_series};
+
+/// Buffers one batch of samples for the head.
+pub(crate) struct HeadAppender {
+    head: Arc<Head>,
+    wal: Option<Arc<Wal>>,
+    pending: Vec<(Arc<HeadSeries>, Sample)>,
+    /// Newest in-order sample per series in this batch.
+    batch_last: HashMap<SeriesId, Sample>,
+}
+
+impl HeadAppender {
+    pub(crate) fn new(head: Arc<Head>, wal: Option<Arc<Wal>>) -> Self {
+        Self { head, wal, pending: Vec::new(), batch_last: HashMap::new() }
+    }
+
+    fn check(&self, series: &HeadSeries, t: i64, v: f64) -> Result<bool, StorageError> {
+        let head = &self.head;
+        let min_valid = head.min_appendable_time();
+        let data = series.data.lock();
+        let last = match (data.last, self.batch_last.get(&series.id)) {
+            (Some(a), Some(b)) => Some(if b.t >= a.t { *b } else { a }),
+            (a, b) => a.or(b.copied()),
+        };
+        if let Some(last) = last {
+            if t == last.t {
+                if last.v.to_bits() == v.to_bits() {
+                    return Ok(false);
+                }
+                return Err(StorageError::DuplicateSample { series: series.labels.to_string(), t });
+            }
+        }
+        let is_in_order = last.is_none_or(|last| t > last.t) && t >= min_valid;
+        if is_in_order {
+            return Ok(true);
+        }
+        let window = head.options.out_of_order_window_ms;
+        let window_start = head.max_time.load(Ordering::Relaxed).saturating_sub(window);
+        if window > 0 && t >= window_start {
+            if let Ok(index) = data.out_of_order.binary_search_by(|s| s.t.cmp(&t)) {
+                if data.out_of_order[index].v.to_bits() == v.to_bits() {
+                    return Ok(false);
+                }
+                return Err(StorageError::DuplicateSample { series: series.labels.to_string(), t });
+            }
+            return Ok(true);
+        }
+        let series_name = series.labels.to_string();
+        match last {
+            Some(last) if t >= min_valid => {
+                head.metrics.out_of_order_rejected.inc();
+                Err(StorageError::OutOfOrder { series: series_name, t, last_t: last.t })
+            }
+            _ => {
+                head.metrics.too_old_rejected.inc();
+                let min_t = if window > 0 { window_start.max(min_valid) } else { min_valid };
+                Err(StorageError::TooOld { series: series_name, t, min_t })
+            }
+        }
+    }
+}
+
+impl Appender for HeadAppender {
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError> {
+        let hash = labels.hash_value();
+        let series = match self.head.series_by_labels(labels, hash) {
+            Some(series) => series,
+            None => {
+                labels.validate()?;
+                self.head.get_or_create(labels, None).0
+            }
+        };
+        if !self.check(&series, t, v)? {
+            return Ok(());
+        }
+        let sample = Sample::new(t, v);
+        let entry = self.batch_last.entry(series.id).or_insert(sample);
+        if t > entry.t {
+            *entry = sample;
+        }
+        self.pending.push((series, sample));
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        let HeadAppender { head, wal, pending, .. } = *self;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        commit_batch(&head, wal.as_deref(), pending).map_err(StorageError::from)
+    }
+}
+
+/// Logs a batch to the WAL and applies it to the head.
+fn commit_batch(head: &Head, wal: Option<&Wal>, mut pending: Vec<(Arc<HeadSeries>, Sample)>) -> crate::Result<()> {
+    // A series removed by truncation while this batch was open is looked up again (recreated).
+    for (series, _) in &mut pending {
+        if series.data.lock().is_removed {
+            *series = head.get_or_create(&series.labels, None).0;
+        }
+    }
+    let mut unlogged: Vec<Arc<HeadSeries>> = Vec::new();
+    for (series, _) in &pending {
+        if !series.data.lock().is_logged && !unlogged.iter().any(|s| s.id == series.id) {
+            unlogged.push(series.clone());
+        }
+    }
+    if let Some(wal) = wal {
+        let mut frames = FrameBuffer::default();
+        if !unlogged.is_empty() {
+            let refs: Vec<(SeriesId, &Labels)> = unlogged.iter().map(|s| (s.id, &s.labels)).collect();
+            frames.push(TYPE_SERIES, |out| encode_series(&refs, out));
+        }
+        let samples: Vec<RefSample> = pending.iter().map(|(s, x)| RefSample { id: s.id, t: x.t, v: x.v }).collect();
+        frames.push(TYPE_SAMPLES, |out| encode_samples(&samples, out));
+        wal.log(&frames)?;
+    }
+    for series in &unlogged {
+        series.data.lock().is_logged = true;
+    }
+    let mut appended = 0u64;
+    for (series, sample) in pending {
+        if apply_sample(head, &series, sample) {
+            appended += 1;
+        }
+    }
+    head.metrics.samples_appended.inc_by(appended);
+    Ok(())
+}
+
+/// Applies one logged sample to its series, in order or into the out-of-order buffer. Returns
+/// whether it was stored. Also used by WAL replay, which must reach the same state.
+pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample) -> bool {
+    let min_valid = head.min_valid_time.load(Ordering::Relaxed);
+    let mut data = series.data.lock();
+    let is_in_order = data.last.is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
+    let stored = if is_in_order {
+        data.append_in_order(sample);
+        true
+    } else if data.last.is_some_and(|last| last.t == sample.t) {
+        false
+    } else if head.options.out_of_order_window_ms > 0 {
+        let inserted = data.insert_out_of_order(sample);
+        if inserted {
+            head.metrics.out_of_order_appended.inc();
+        }
+        inserted
+    } else {
+        // Another batch for the same series committed a newer sample in between.
+        head.metrics.out_of_order_rejected.inc();
+        false
+    };
+    drop(data);
+    if stored {
+        head.observe_time(sample.t);
+    }
+    stored
+}

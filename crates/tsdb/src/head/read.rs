@@ -1,0 +1,128 @@
+//! Reading the head: matcher evaluation over its postings and series snapshots.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use panoptes_model::{Matcher, Sample};
+use panoptes_storage::{MergeSampleIterator, Querier, SampleIterator, Series, SeriesSet, VecSampleIterator};
+use parking_lot::RwLockReadGuard;
+
+use super::{Head, HeadSeries, MemPostings};
+use crate::iterator::{ChunksIterator, non_empty};
+use crate::postings::{Postings, PostingsSource, postings_for_matchers};
+
+struct HeadIndex<'a>(RwLockReadGuard<'a, MemPostings>);
+
+impl PostingsSource for HeadIndex<'_> {
+    fn label_values_unsorted(&self, name: &str) -> Vec<String> {
+        self.0.by_label.get(name).map(|values| values.keys().map(|v| v.to_string()).collect()).unwrap_or_default()
+    }
+
+    fn postings(&self, name: &str, value: &str) -> Postings {
+        self.0.by_label.get(name).and_then(|values| values.get(value)).cloned().unwrap_or_default()
+    }
+
+    fn all_postings(&self) -> Postings {
+        self.0.all.clone()
+    }
+}
+
+/// Reads the head within `[mint, maxt]`.
+pub(crate) struct HeadQuerier {
+    head: Arc<Head>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl HeadQuerier {
+    pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64) -> Self {
+        Self { head, mint, maxt }
+    }
+
+    fn matching_series(&self, matchers: &[Matcher]) -> Vec<Arc<HeadSeries>> {
+        let ids = postings_for_matchers(&HeadIndex(self.head.postings.read()), matchers);
+        ids.into_iter().filter_map(|id| self.head.series_by_id(id)).collect()
+    }
+
+    /// Returns whether every head sample is inside the range, so no per-series check is needed.
+    fn covers_head(&self) -> bool {
+        self.head.time_range().is_none_or(|(min, max)| self.mint <= min && self.maxt >= max)
+    }
+
+    /// Returns the series' samples in range, or `None` when it has none.
+    pub(crate) fn series_iterator(&self, series: &HeadSeries) -> Option<Box<dyn SampleIterator>> {
+        head_series_iterator(&self.head, series, self.mint, self.maxt)
+    }
+
+    fn has_samples(&self, series: &HeadSeries) -> bool {
+        self.covers_head() || self.series_iterator(series).is_some()
+    }
+}
+
+/// Returns an iterator over the samples of a head series in `[mint, maxt]`, or `None` if empty.
+pub(crate) fn head_series_iterator(head: &Head, series: &HeadSeries, mint: i64, maxt: i64) -> Option<Box<dyn SampleIterator>> {
+    let min_valid = head.min_valid_time.load(Ordering::Relaxed);
+    let data = series.data.lock();
+    let in_order_min = mint.max(min_valid);
+    let chunks = data.chunk_refs(in_order_min, maxt);
+    let out_of_order: Vec<Sample> = data
+        .out_of_order
+        .iter()
+        .filter(|s| s.t >= mint && s.t <= maxt && !data.deleted.iter().any(|&(a, b)| s.t >= a && s.t <= b))
+        .copied()
+        .collect();
+    let deleted: Arc<[(i64, i64)]> = data.deleted.clone().into();
+    drop(data);
+    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, in_order_min, maxt, deleted));
+    let iterator: Box<dyn SampleIterator> = if out_of_order.is_empty() {
+        in_order
+    } else {
+        Box::new(MergeSampleIterator::new(vec![in_order, Box::new(VecSampleIterator::new(out_of_order))]))
+    };
+    non_empty(iterator)
+}
+
+impl Querier for HeadQuerier {
+    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
+        let mut result: Vec<Series> = self
+            .matching_series(matchers)
+            .into_iter()
+            .filter_map(|series| {
+                let samples = self.series_iterator(&series)?;
+                Some(Series { labels: series.labels.clone(), samples })
+            })
+            .collect();
+        result.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(Box::new(result.into_iter().map(Ok)))
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
+        let mut names: Vec<String> = if matchers.is_empty() && self.covers_head() {
+            self.head.postings.read().by_label.keys().map(|n| n.to_string()).collect()
+        } else {
+            self.matching_series(matchers)
+                .iter()
+                .filter(|s| self.has_samples(s))
+                .flat_map(|s| s.labels.iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
+                .collect()
+        };
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
+        let mut values: Vec<String> = if matchers.is_empty() && self.covers_head() {
+            HeadIndex(self.head.postings.read()).label_values_unsorted(name)
+        } else {
+            self.matching_series(matchers)
+                .iter()
+                .filter(|s| s.labels.has(name) && self.has_samples(s))
+                .filter_map(|s| s.labels.get(name).map(str::to_owned))
+                .collect()
+        };
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}

@@ -1,0 +1,83 @@
+//! Dropping head data that has been written to a block, and garbage-collecting empty series.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Head, HeadSeries};
+use crate::wal::SeriesId;
+
+impl Head {
+    /// Drops what a block now holds: in-order data before `cut`, and exactly the out-of-order
+    /// samples that were written (`written_out_of_order`, per series). Series left with no data
+    /// are removed. Returns the number of series removed.
+    pub(crate) fn truncate(&self, cut: i64, written_out_of_order: &HashMap<SeriesId, Vec<i64>>) -> usize {
+        self.min_valid_time.fetch_max(cut, Ordering::Relaxed);
+        let min_valid = self.min_valid_time.load(Ordering::Relaxed);
+        let mut removed: Vec<Arc<HeadSeries>> = Vec::new();
+        let mut new_min = i64::MAX;
+        for series in self.all_series() {
+            let mut data = series.data.lock();
+            data.chunks.retain(|chunk| chunk.max_t >= min_valid);
+            if let Some(written) = written_out_of_order.get(&series.id) {
+                data.out_of_order.retain(|s| written.binary_search(&s.t).is_err());
+            }
+            data.deleted.retain(|&(_, to)| to >= min_valid);
+            let open_is_current = data.open.is_some() && data.last.is_some_and(|last| last.t >= min_valid);
+            if !open_is_current && data.open.is_some() {
+                data.open = None;
+            }
+            if data.chunks.is_empty() && data.open.is_none() && data.out_of_order.is_empty() {
+                data.is_removed = true;
+                removed.push(series.clone());
+                continue;
+            }
+            let in_order_min = data.chunks.first().map(|c| c.min_t).or(data.open.as_ref().map(|(_, t)| *t)).map(|t| t.max(min_valid));
+            let out_of_order_min = data.out_of_order.first().map(|s| s.t);
+            for t in [in_order_min, out_of_order_min].into_iter().flatten() {
+                new_min = new_min.min(t);
+            }
+        }
+        self.min_time.store(new_min, Ordering::Relaxed);
+        if new_min == i64::MAX {
+            self.max_time.store(i64::MIN, Ordering::Relaxed);
+        }
+        self.remove_series(&removed);
+        removed.len()
+    }
+
+    fn remove_series(&self, removed: &[Arc<HeadSeries>]) {
+        if removed.is_empty() {
+            return;
+        }
+        let ids: HashSet<SeriesId> = removed.iter().map(|s| s.id).collect();
+        for series in removed {
+            let hash = series.labels.hash_value();
+            let mut shard = self.by_hash[super::shard_of(hash)].write();
+            if let Some(list) = shard.get_mut(&hash) {
+                list.retain(|s| s.id != series.id);
+                if list.is_empty() {
+                    shard.remove(&hash);
+                }
+            }
+            self.by_id[super::shard_of(series.id)].write().remove(&series.id);
+        }
+        let mut postings = self.postings.write();
+        postings.all.retain(|id| !ids.contains(id));
+        postings.by_label.retain(|_, values| {
+            values.retain(|_, list| {
+                list.retain(|id| !ids.contains(id));
+                !list.is_empty()
+            });
+            !values.is_empty()
+        });
+        drop(postings);
+        self.metrics.head_series.dec_by(removed.len() as i64);
+        self.metrics.head_series_removed.inc_by(removed.len() as u64);
+        // Forget strings no live series uses any more.
+        let mut symbols = self.symbols.lock();
+        let live: HashSet<Arc<str>> =
+            self.all_series().iter().flat_map(|s| s.labels.iter().flat_map(|l| [l.name.clone(), l.value.clone()]).collect::<Vec<_>>()).collect();
+        *symbols = live;
+    }
+}

@@ -1,0 +1,161 @@
+//! Sample iteration over a series' chunks, clipped to a time range and to deleted intervals.
+//!
+//! Used for head chunks (shared in memory) and block chunks (memory-mapped) alike.
+
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use panoptes_model::Sample;
+use panoptes_storage::SampleIterator;
+
+use crate::chunkenc::XorIterator;
+
+/// Chunk bytes, owned by the head or mapped from a block's chunk file.
+#[derive(Clone)]
+pub(crate) enum ChunkBytes {
+    /// A head chunk, shared with the head.
+    Shared(Arc<[u8]>),
+    /// A chunk inside a mapped file: the map and the byte range.
+    Mapped(Arc<Mmap>, usize, usize),
+}
+
+impl AsRef<[u8]> for ChunkBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Shared(bytes) => bytes,
+            ChunkBytes::Mapped(map, start, end) => &map[*start..*end],
+        }
+    }
+}
+
+/// A chunk and the time range it covers.
+#[derive(Clone)]
+pub(crate) struct ChunkRef {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) bytes: ChunkBytes,
+}
+
+/// Iterates the samples of time-ordered, non-overlapping chunks within `[mint, maxt]`, leaving
+/// out deleted intervals.
+pub(crate) struct ChunksIterator {
+    chunks: Vec<ChunkRef>,
+    next_chunk: usize,
+    current: Option<XorIterator<ChunkBytes>>,
+    mint: i64,
+    maxt: i64,
+    deleted: Arc<[(i64, i64)]>,
+    last: Option<Sample>,
+    is_done: bool,
+    error: Option<String>,
+}
+
+impl ChunksIterator {
+    pub(crate) fn new(chunks: Vec<ChunkRef>, mint: i64, maxt: i64, deleted: Arc<[(i64, i64)]>) -> Self {
+        Self { chunks, next_chunk: 0, current: None, mint, maxt, deleted, last: None, is_done: false, error: None }
+    }
+
+    fn is_deleted(&self, t: i64) -> bool {
+        self.deleted.iter().any(|&(from, to)| t >= from && t <= to)
+    }
+
+    fn open_next_chunk(&mut self) -> bool {
+        while let Some(chunk) = self.chunks.get(self.next_chunk) {
+            self.next_chunk += 1;
+            if chunk.max_t < self.mint {
+                continue;
+            }
+            if chunk.min_t > self.maxt {
+                return false;
+            }
+            self.current = Some(XorIterator::new(chunk.bytes.clone()));
+            return true;
+        }
+        false
+    }
+}
+
+impl SampleIterator for ChunksIterator {
+    fn next(&mut self) -> Option<Sample> {
+        while !self.is_done {
+            if self.current.is_none() && !self.open_next_chunk() {
+                self.is_done = true;
+                break;
+            }
+            let current = self.current.as_mut().expect("opened");
+            let next = current.next();
+            let is_corrupt = current.is_corrupt();
+            match next {
+                Some(sample) if sample.t < self.mint => continue,
+                Some(sample) if sample.t > self.maxt => self.is_done = true,
+                Some(sample) if self.is_deleted(sample.t) => continue,
+                Some(sample) => {
+                    self.last = Some(sample);
+                    return Some(sample);
+                }
+                None => {
+                    if is_corrupt {
+                        self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
+                    }
+                    self.current = None;
+                }
+            }
+        }
+        None
+    }
+
+    fn seek(&mut self, t: i64) -> Option<Sample> {
+        if let Some(last) = self.last.filter(|last| last.t >= t) {
+            return Some(last);
+        }
+        // Skip whole chunks that end before `t` without decoding them.
+        if self.current.is_some() && self.next_chunk > 0 && self.chunks[self.next_chunk - 1].max_t < t {
+            self.current = None;
+        }
+        if self.current.is_none() {
+            while self.chunks.get(self.next_chunk).is_some_and(|chunk| chunk.max_t < t) {
+                self.next_chunk += 1;
+            }
+        }
+        while let Some(sample) = self.next() {
+            if sample.t >= t {
+                return Some(sample);
+            }
+        }
+        None
+    }
+
+    fn take_error(&mut self) -> Option<panoptes_storage::Error> {
+        self.error.take().map(panoptes_storage::Error::Corruption)
+    }
+}
+
+/// Returns the iterator if it yields at least one sample, with that sample put back in front.
+pub(crate) fn non_empty(mut inner: Box<dyn SampleIterator>) -> Option<Box<dyn SampleIterator>> {
+    let first = inner.next()?;
+    Some(Box::new(Peeked { first: Some(first), inner }))
+}
+
+/// An iterator whose first sample was already read.
+struct Peeked {
+    first: Option<Sample>,
+    inner: Box<dyn SampleIterator>,
+}
+
+impl SampleIterator for Peeked {
+    fn next(&mut self) -> Option<Sample> {
+        self.first.take().or_else(|| self.inner.next())
+    }
+
+    fn seek(&mut self, t: i64) -> Option<Sample> {
+        match self.first.take() {
+            Some(first) if first.t >= t => Some(first),
+            // The inner iterator's current sample is `first`, so seeking it is right either way.
+            _ => self.inner.seek(t),
+        }
+    }
+
+    fn take_error(&mut self) -> Option<panoptes_storage::Error> {
+        self.inner.take_error()
+    }
+}

@@ -1,0 +1,149 @@
+//! Postings (sorted lists of series references) and matcher evaluation over them.
+//!
+//! Shared by the head and by blocks through [`PostingsSource`]: both keep, for every label
+//! pair, the sorted references of the series that carry it. Matchers that cannot match the
+//! empty string select by union of postings; those that can (`a=""`, `a!="x"`, `a!~"x|"`)
+//! subtract what they exclude, as Prometheus' `PostingsForMatchers` does.
+
+use panoptes_model::Matcher;
+
+/// A sorted, duplicate-free list of series references.
+pub(crate) type Postings = Vec<u64>;
+
+/// An index that can list label values and the postings of label pairs.
+pub(crate) trait PostingsSource {
+    /// Returns the values of `name` in any order.
+    fn label_values_unsorted(&self, name: &str) -> Vec<String>;
+    /// Returns the postings of `name="value"` (empty when absent).
+    fn postings(&self, name: &str, value: &str) -> Postings;
+    /// Returns the postings of every series.
+    fn all_postings(&self) -> Postings;
+}
+
+/// Returns the sorted references of the series that satisfy every matcher.
+pub(crate) fn postings_for_matchers(source: &dyn PostingsSource, matchers: &[Matcher]) -> Postings {
+    let mut result: Option<Postings> = None;
+    let mut subtract: Vec<Postings> = Vec::new();
+    // Positive selections first (they shrink the result most), then exclusions.
+    for matcher in matchers {
+        if matcher.matches_everything() {
+            continue;
+        }
+        if matcher.matches_empty() {
+            // Series lacking the label match; exclude those whose value does not match.
+            let excluded: Vec<Postings> = source
+                .label_values_unsorted(&matcher.name)
+                .iter()
+                .filter(|value| !matcher.matches(value))
+                .map(|value| source.postings(&matcher.name, value))
+                .collect();
+            subtract.push(union(excluded));
+            continue;
+        }
+        let selected = match matcher.set_matches() {
+            Some(values) => union(values.iter().map(|value| source.postings(&matcher.name, value)).collect()),
+            None => union(
+                source
+                    .label_values_unsorted(&matcher.name)
+                    .iter()
+                    .filter(|value| matcher.matches(value))
+                    .map(|value| source.postings(&matcher.name, value))
+                    .collect(),
+            ),
+        };
+        result = Some(match result {
+            None => selected,
+            Some(current) => intersect(&current, &selected),
+        });
+        if result.as_ref().is_some_and(Vec::is_empty) {
+            return Vec::new();
+        }
+    }
+    let mut result = result.unwrap_or_else(|| source.all_postings());
+    for excluded in subtract {
+        result = without(&result, &excluded);
+    }
+    result
+}
+
+/// Returns the intersection of two sorted lists.
+pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Postings {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(small.len());
+    let mut rest = large;
+    for &value in small {
+        let position = rest.partition_point(|&x| x < value);
+        rest = &rest[position..];
+        if rest.first() == Some(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+/// Returns the elements of `a` that are not in `b`.
+pub(crate) fn without(a: &[u64], b: &[u64]) -> Postings {
+    if b.is_empty() {
+        return a.to_vec();
+    }
+    a.iter().copied().filter(|value| b.binary_search(value).is_err()).collect()
+}
+
+/// Returns the union of sorted lists.
+pub(crate) fn union(mut lists: Vec<Postings>) -> Postings {
+    match lists.len() {
+        0 => Vec::new(),
+        1 => lists.pop().expect("one list"),
+        _ => {
+            let mut all: Postings = lists.concat();
+            all.sort_unstable();
+            all.dedup();
+            all
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use panoptes_model::MatchOp;
+
+    use super::*;
+
+    struct Fake(BTreeMap<(String, String), Postings>, Postings);
+
+    impl PostingsSource for Fake {
+        fn label_values_unsorted(&self, name: &str) -> Vec<String> {
+            self.0.keys().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
+        }
+        fn postings(&self, name: &str, value: &str) -> Postings {
+            self.0.get(&(name.to_owned(), value.to_owned())).cloned().unwrap_or_default()
+        }
+        fn all_postings(&self) -> Postings {
+            self.1.clone()
+        }
+    }
+
+    #[test]
+    fn set_operations() {
+        assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), vec![3, 5]);
+        assert_eq!(without(&[1, 3, 5, 7], &[3, 7]), vec![1, 5]);
+        assert_eq!(union(vec![vec![1, 4], vec![2, 4, 9]]), vec![1, 2, 4, 9]);
+    }
+
+    #[test]
+    fn matchers_select_and_exclude() {
+        let mut map = BTreeMap::new();
+        map.insert(("job".to_owned(), "a".to_owned()), vec![1, 2]);
+        map.insert(("job".to_owned(), "b".to_owned()), vec![3]);
+        map.insert(("env".to_owned(), "prod".to_owned()), vec![2, 3]);
+        let fake = Fake(map, vec![1, 2, 3, 4]);
+        let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
+        assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::Equal, "job", "a")]), vec![1, 2]);
+        assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::Equal, "env", "")]), vec![1, 4]);
+        assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::NotEqual, "job", "a")]), vec![3, 4]);
+        assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::Regex, "job", "a|b"), m(MatchOp::NotRegex, "env", "pr.*")]), vec![1]);
+        assert_eq!(postings_for_matchers(&fake, &[]), vec![1, 2, 3, 4]);
+    }
+}
