@@ -1,1 +1,14 @@
-//! Exposition parsing, relabelling and scraping (see ARCHITECTURE.md).
+//! Exposition parsing, relabelling and scrape configuration (see ARCHITECTURE.md).
+//!
+//! - [`exposition`]: a streaming parser over `&[u8]` for the Prometheus text format 0.0.4 and
+//!   OpenMetrics 1.0, chosen from a `Content-Type` header with [`exposition::Format::from_content_type`].
+//! - [`relabel`]: Prometheus `relabel_config` semantics.
+//! - [`config`]: the Prometheus configuration file, loaded with [`config::load_file`] or
+//!   [`config::parse_str`].
+
+pub mod config;
+mod error;
+pub mod exposition;
+pub mod relabel;
+
+pub use error::{Error, Result};

@@ -1,0 +1,199 @@
+//! Exposition formats: the Prometheus text format 0.0.4 (with Prometheus 3 UTF-8 quoted names)
+//! and OpenMetrics 1.0 text.
+//!
+//! [`Parser`] streams [`Entry`] values out of a page held in memory (`&[u8]`); it never panics
+//! and stops at the first malformed line with a [`ParseError`] naming line and column. This
+//! module only parses: limits, relabelling and appending belong to the scrape loop.
+//!
+//! Escaping follows each format. In the text format, label values know `\\`, `\"` and `\n` and
+//! keep any other backslash sequence verbatim (as Prometheus' scraper does); HELP text knows
+//! `\\` and `\n`. In OpenMetrics, label values and HELP text know exactly `\\`, `\"` and `\n`,
+//! and any other escape is an error.
+
+mod parser;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use panoptes_model::Labels;
+
+pub use parser::Parser;
+
+/// Which text format a page is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4 (`text/plain; version=0.0.4`), timestamps in integer
+    /// milliseconds.
+    PrometheusText,
+    /// OpenMetrics 1.0 text (`application/openmetrics-text`), timestamps in float seconds and a
+    /// mandatory `# EOF` line.
+    OpenMetrics,
+}
+
+impl Format {
+    /// Returns the format a `Content-Type` header announces; anything that is not OpenMetrics,
+    /// including a missing header, is the Prometheus text format.
+    pub fn from_content_type(content_type: Option<&str>) -> Format {
+        let Some(content_type) = content_type else {
+            return Format::PrometheusText;
+        };
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            Format::OpenMetrics
+        } else {
+            Format::PrometheusText
+        }
+    }
+
+    /// Returns the `Accept` header value Prometheus 3 sends for its default scrape protocols.
+    pub fn accept_header() -> &'static str {
+        "application/openmetrics-text;version=1.0.0;q=0.5,\
+         application/openmetrics-text;version=0.0.1;q=0.4,\
+         text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+    }
+}
+
+/// The type of a metric family as announced by a `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// A monotonically increasing counter.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A classic histogram (`_bucket`, `_sum`, `_count`).
+    Histogram,
+    /// An OpenMetrics gauge histogram (`_bucket`, `_gsum`, `_gcount`).
+    GaugeHistogram,
+    /// A summary (quantiles, `_sum`, `_count`).
+    Summary,
+    /// An OpenMetrics info metric (`_info`, value 1).
+    Info,
+    /// An OpenMetrics state set (one series per state, value 0 or 1).
+    StateSet,
+    /// `untyped` in the text format, `unknown` in OpenMetrics.
+    Unknown,
+}
+
+impl MetricType {
+    /// Returns the name OpenMetrics uses for this type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+
+    fn parse(word: &str, format: Format) -> Option<MetricType> {
+        let common = match word {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "summary" => MetricType::Summary,
+            _ => MetricType::Unknown,
+        };
+        match (format, word) {
+            (_, "counter" | "gauge" | "histogram" | "summary") => Some(common),
+            (Format::PrometheusText, "untyped") => Some(MetricType::Unknown),
+            (Format::OpenMetrics, "unknown") => Some(MetricType::Unknown),
+            (Format::OpenMetrics, "gaugehistogram") => Some(MetricType::GaugeHistogram),
+            (Format::OpenMetrics, "info") => Some(MetricType::Info),
+            (Format::OpenMetrics, "stateset") => Some(MetricType::StateSet),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An exemplar attached to an OpenMetrics sample after ` # `.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// The exemplar's labels (for example `trace_id`); never a metric name.
+    pub labels: Labels,
+    /// The exemplar's value.
+    pub value: f64,
+    /// The exemplar's timestamp in milliseconds, if given.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// One sample line of a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesEntry {
+    /// The series' labels, `__name__` included; labels with empty values are dropped.
+    pub labels: Labels,
+    /// The sample value; may be NaN or infinite.
+    pub value: f64,
+    /// The sample's own timestamp in milliseconds, if the page gave one.
+    pub timestamp_ms: Option<i64>,
+    /// The exemplar, if any (OpenMetrics only).
+    pub exemplar: Option<Exemplar>,
+}
+
+/// One thing a page says, in page order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// A `# HELP` line, with escapes resolved.
+    Help {
+        /// The metric family name.
+        family: String,
+        /// The help text.
+        help: String,
+    },
+    /// A `# TYPE` line.
+    Type {
+        /// The metric family name.
+        family: String,
+        /// The announced type.
+        metric_type: MetricType,
+    },
+    /// A `# UNIT` line (OpenMetrics only).
+    Unit {
+        /// The metric family name.
+        family: String,
+        /// The unit, for example `seconds`.
+        unit: String,
+    },
+    /// A sample.
+    Series(SeriesEntry),
+    /// An OpenMetrics `<family>_created` sample of a counter, histogram or summary: the time the
+    /// series of that family with these labels (other than the name) started.
+    Created {
+        /// The labels of the `_created` series, `__name__` included.
+        labels: Labels,
+        /// The creation time in milliseconds.
+        created_ms: i64,
+    },
+}
+
+/// Why a page could not be parsed, with the 1-based line and column (in characters) of the
+/// problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct ParseError {
+    /// The 1-based line number.
+    pub line: usize,
+    /// The 1-based column, counted in characters.
+    pub column: usize,
+    /// What was expected or wrong.
+    pub message: String,
+}
+
+/// Parses a whole page, returning its entries or the first error.
+///
+/// # Errors
+///
+/// Returns a [`ParseError`] for the first malformed line.
+pub fn parse(input: &[u8], format: Format) -> Result<Vec<Entry>, ParseError> {
+    Parser::new(input, format).collect()
+}

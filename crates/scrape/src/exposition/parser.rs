@@ -1,0 +1,637 @@
+//! The byte-level parser shared by both text formats; see the module docs of `exposition` for the
+//! escaping rules.
+
+use std::sync::Arc;
+
+use panoptes_model::{Label, Labels, METRIC_NAME};
+
+use super::{Entry, Exemplar, Format, MetricType, ParseError, SeriesEntry};
+
+/// OpenMetrics caps the combined length of an exemplar's label names and values.
+const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
+
+/// Streams the entries of one page; yields at most one error and then ends.
+#[derive(Debug)]
+pub struct Parser<'a> {
+    input: &'a [u8],
+    format: Format,
+    pos: usize,
+    line: usize,
+    line_start: usize,
+    is_done: bool,
+    has_seen_eof: bool,
+    /// The family named by the last OpenMetrics metadata line, to recognise `_created` series.
+    family: Option<(String, MetricType)>,
+}
+
+impl<'a> Parser<'a> {
+    /// Returns a parser over a whole page in the given format.
+    pub fn new(input: &'a [u8], format: Format) -> Self {
+        Self { input, format, pos: 0, line: 1, line_start: 0, is_done: false, has_seen_eof: false, family: None }
+    }
+
+    fn is_openmetrics(&self) -> bool {
+        self.format == Format::OpenMetrics
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn error_at(&self, pos: usize, message: impl Into<String>) -> ParseError {
+        let pos = pos.min(self.input.len());
+        let start = self.line_start.min(pos);
+        let column = String::from_utf8_lossy(&self.input[start..pos]).chars().count() + 1;
+        ParseError { line: self.line, column, message: message.into() }
+    }
+
+    fn error(&self, message: impl Into<String>) -> ParseError {
+        self.error_at(self.pos, message)
+    }
+
+    /// Describes the byte at the cursor for error messages.
+    fn found(&self) -> String {
+        match self.peek() {
+            None => "end of input".to_owned(),
+            Some(b'\n') => "end of line".to_owned(),
+            Some(_) => {
+                let rest = &self.input[self.pos..];
+                let len = rest.len().min(4);
+                let text = String::from_utf8_lossy(&rest[..len]);
+                let c = text.chars().next().unwrap_or('\u{fffd}');
+                format!("{c:?}")
+            }
+        }
+    }
+
+    fn skip_blanks(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// Skips blanks where the text format allows them; OpenMetrics allows none.
+    fn skip_optional_blanks(&mut self) {
+        if !self.is_openmetrics() {
+            self.skip_blanks();
+        }
+    }
+
+    /// Consumes the separator between tokens: one space in OpenMetrics, blanks in text.
+    fn expect_separator(&mut self, what: &str) -> Result<(), ParseError> {
+        if self.is_openmetrics() {
+            if self.peek() == Some(b' ') {
+                self.pos += 1;
+                Ok(())
+            } else {
+                Err(self.error(format!("expected a single space {what}, found {}", self.found())))
+            }
+        } else if self.skip_blanks() > 0 {
+            Ok(())
+        } else {
+            Err(self.error(format!("expected whitespace {what}, found {}", self.found())))
+        }
+    }
+
+    /// Consumes the end of a line (a newline, or the end of input in the text format).
+    fn expect_line_end(&mut self, after: &str) -> Result<(), ParseError> {
+        match self.peek() {
+            Some(b'\n') => {
+                self.pos += 1;
+                self.line += 1;
+                self.line_start = self.pos;
+                Ok(())
+            }
+            None if !self.is_openmetrics() => Ok(()),
+            None => Err(self.error(format!("expected end of line {after}, found end of input"))),
+            Some(_) => Err(self.error(format!("expected end of line {after}, found {}", self.found()))),
+        }
+    }
+
+    fn skip_to_line_end(&mut self) {
+        while let Some(byte) = self.peek() {
+            if byte == b'\n' {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+
+    fn next_entry(&mut self) -> Result<Option<Entry>, ParseError> {
+        loop {
+            if self.has_seen_eof {
+                return match self.peek() {
+                    None => Ok(None),
+                    Some(_) => Err(self.error("unexpected content after \"# EOF\"")),
+                };
+            }
+            if self.is_openmetrics() {
+                match self.peek() {
+                    None => return Err(self.error("expected \"# EOF\" at end of input")),
+                    Some(b'\n') => return Err(self.error("unexpected empty line")),
+                    Some(b'#') => {
+                        if let Some(entry) = self.openmetrics_comment()? {
+                            return Ok(Some(entry));
+                        }
+                    }
+                    Some(_) => return self.series().map(Some),
+                }
+            } else {
+                self.skip_blanks();
+                match self.peek() {
+                    None => return Ok(None),
+                    Some(b'\n') => self.expect_line_end("")?,
+                    Some(b'#') => {
+                        if let Some(entry) = self.text_comment()? {
+                            return Ok(Some(entry));
+                        }
+                    }
+                    Some(_) => return self.series().map(Some),
+                }
+            }
+        }
+    }
+
+    /// Parses a text-format comment line; returns `None` for a plain comment.
+    fn text_comment(&mut self) -> Result<Option<Entry>, ParseError> {
+        self.pos += 1; // '#'
+        if self.skip_blanks() == 0 {
+            self.skip_to_line_end();
+            self.expect_line_end("")?;
+            return Ok(None);
+        }
+        let keyword = self.keyword();
+        let is_meta = matches!(keyword, Some("HELP" | "TYPE")) && matches!(self.peek(), Some(b' ' | b'\t'));
+        if !is_meta {
+            self.skip_to_line_end();
+            self.expect_line_end("")?;
+            return Ok(None);
+        }
+        let keyword = keyword.unwrap_or_default();
+        self.skip_blanks();
+        let family = self.family_name(keyword)?;
+        let entry = if keyword == "HELP" {
+            let help = if self.skip_blanks() > 0 || self.peek().is_none() || self.peek() == Some(b'\n') {
+                self.help_text()?
+            } else {
+                return Err(self.error(format!("expected whitespace after metric name, found {}", self.found())));
+            };
+            Entry::Help { family, help }
+        } else {
+            self.expect_separator("after metric name")?;
+            let metric_type = self.type_word()?;
+            self.skip_blanks();
+            Entry::Type { family, metric_type }
+        };
+        self.expect_line_end("")?;
+        Ok(Some(entry))
+    }
+
+    /// Parses an OpenMetrics `#` line; returns `None` only after `# EOF`.
+    fn openmetrics_comment(&mut self) -> Result<Option<Entry>, ParseError> {
+        self.pos += 1; // '#'
+        if self.peek() != Some(b' ') {
+            return Err(self.error(format!("expected a single space after '#', found {}", self.found())));
+        }
+        self.pos += 1;
+        let keyword_pos = self.pos;
+        let keyword = self.keyword();
+        if keyword == Some("EOF") {
+            match self.peek() {
+                None => {}
+                Some(b'\n') => self.expect_line_end("")?,
+                Some(_) => return Err(self.error(format!("expected end of line after EOF, found {}", self.found()))),
+            }
+            self.has_seen_eof = true;
+            return Ok(None);
+        }
+        let Some(keyword @ ("HELP" | "TYPE" | "UNIT")) = keyword else {
+            return Err(self.error_at(keyword_pos, "expected HELP, TYPE, UNIT or EOF after '# '"));
+        };
+        self.expect_separator(&format!("after {keyword}"))?;
+        let family = self.family_name(keyword)?;
+        let entry = match keyword {
+            "HELP" => {
+                let help = match self.peek() {
+                    None | Some(b'\n') => String::new(),
+                    _ => {
+                        self.expect_separator("after metric name")?;
+                        self.help_text()?
+                    }
+                };
+                Entry::Help { family, help }
+            }
+            "TYPE" => {
+                self.expect_separator("after metric name")?;
+                let metric_type = self.type_word()?;
+                self.family = Some((family.clone(), metric_type));
+                Entry::Type { family, metric_type }
+            }
+            _ => {
+                let mut unit_pos = self.pos;
+                let unit = match self.peek() {
+                    None | Some(b'\n') => String::new(),
+                    _ => {
+                        self.expect_separator("after metric name")?;
+                        let start = self.pos;
+                        unit_pos = start;
+                        self.skip_to_line_end();
+                        self.utf8(start, self.pos, "unit")?
+                    }
+                };
+                if !unit.is_empty() && !family.ends_with(&format!("_{unit}")) {
+                    return Err(
+                        self.error_at(unit_pos, format!("unit {unit:?} is not a suffix of metric family {family:?}"))
+                    );
+                }
+                Entry::Unit { family, unit }
+            }
+        };
+        if let Entry::Help { family, .. } | Entry::Unit { family, .. } = &entry
+            && self.family.as_ref().is_none_or(|(name, _)| name != family)
+        {
+            self.family = Some((family.clone(), MetricType::Unknown));
+        }
+        self.expect_line_end("")?;
+        Ok(Some(entry))
+    }
+
+    /// Reads an upper-case word (HELP, TYPE, UNIT, EOF) without consuming anything else.
+    fn keyword(&mut self) -> Option<&'static str> {
+        let rest = &self.input[self.pos..];
+        for word in ["HELP", "TYPE", "UNIT", "EOF"] {
+            if rest.starts_with(word.as_bytes()) {
+                let after = rest.get(word.len()).copied();
+                if matches!(after, None | Some(b' ' | b'\t' | b'\n')) {
+                    self.pos += word.len();
+                    return Some(word);
+                }
+            }
+        }
+        None
+    }
+
+    /// Reads a metric family name in a metadata line: a legacy name or a quoted one.
+    fn family_name(&mut self, keyword: &str) -> Result<String, ParseError> {
+        match self.peek() {
+            Some(b'"') => self.quoted_string("metric name"),
+            Some(byte) if is_metric_name_start(byte) => Ok(self.metric_name_token()),
+            _ => Err(self.error(format!("expected metric name after {keyword}, found {}", self.found()))),
+        }
+    }
+
+    fn type_word(&mut self) -> Result<MetricType, ParseError> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(byte) if !matches!(byte, b' ' | b'\t' | b'\n')) {
+            self.pos += 1;
+        }
+        let word = String::from_utf8_lossy(&self.input[start..self.pos]).into_owned();
+        MetricType::parse(&word, self.format)
+            .ok_or_else(|| self.error_at(start, format!("unknown metric type {word:?}")))
+    }
+
+    /// Reads HELP text to the end of the line, resolving the format's escapes.
+    fn help_text(&mut self) -> Result<String, ParseError> {
+        let mut out = Vec::new();
+        while let Some(byte) = self.peek() {
+            match byte {
+                b'\n' => break,
+                b'\\' => {
+                    let escape_pos = self.pos;
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'\\') => out.push(b'\\'),
+                        Some(b'n') => out.push(b'\n'),
+                        Some(b'"') if self.is_openmetrics() => out.push(b'"'),
+                        _ if self.is_openmetrics() => {
+                            return Err(self.error_at(escape_pos, "invalid escape sequence in help text"));
+                        }
+                        None | Some(b'\n') => {
+                            out.push(b'\\');
+                            continue;
+                        }
+                        Some(other) => out.extend_from_slice(&[b'\\', other]),
+                    }
+                    self.pos += 1;
+                }
+                _ => {
+                    out.push(byte);
+                    self.pos += 1;
+                }
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.error("invalid UTF-8 in help text"))
+    }
+
+    fn utf8(&self, start: usize, end: usize, what: &str) -> Result<String, ParseError> {
+        std::str::from_utf8(&self.input[start..end])
+            .map(str::to_owned)
+            .map_err(|error| self.error_at(start + error.valid_up_to(), format!("invalid UTF-8 in {what}")))
+    }
+
+    /// Reads `[a-zA-Z_:][a-zA-Z0-9_:]*`; the caller checked the first byte.
+    fn metric_name_token(&mut self) -> String {
+        let start = self.pos;
+        while matches!(self.peek(), Some(byte) if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b':') {
+            self.pos += 1;
+        }
+        // Only ASCII was consumed.
+        String::from_utf8_lossy(&self.input[start..self.pos]).into_owned()
+    }
+
+    /// Reads `[a-zA-Z_][a-zA-Z0-9_]*`; the caller checked the first byte.
+    fn label_name_token(&mut self) -> String {
+        let start = self.pos;
+        while matches!(self.peek(), Some(byte) if byte.is_ascii_alphanumeric() || byte == b'_') {
+            self.pos += 1;
+        }
+        String::from_utf8_lossy(&self.input[start..self.pos]).into_owned()
+    }
+
+    /// Reads a double-quoted string at the cursor, resolving escapes as label values do.
+    fn quoted_string(&mut self, what: &str) -> Result<String, ParseError> {
+        let open = self.pos;
+        self.pos += 1; // '"'
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None | Some(b'\n') => {
+                    return Err(self.error_at(open, format!("unterminated quoted {what}")));
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    let escape_pos = self.pos;
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'\\') => out.push(b'\\'),
+                        Some(b'"') => out.push(b'"'),
+                        Some(b'n') => out.push(b'\n'),
+                        None | Some(b'\n') => {
+                            return Err(self.error_at(open, format!("unterminated quoted {what}")));
+                        }
+                        Some(_) if self.is_openmetrics() => {
+                            return Err(self.error_at(escape_pos, format!("invalid escape sequence in {what}")));
+                        }
+                        Some(other) => out.extend_from_slice(&[b'\\', other]),
+                    }
+                    self.pos += 1;
+                }
+                Some(byte) => {
+                    out.push(byte);
+                    self.pos += 1;
+                }
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.error_at(open, format!("invalid UTF-8 in {what}")))
+    }
+
+    /// Parses `{name="value", ...}` at the cursor. `name` receives a quoted metric name given
+    /// inside the braces; `None` means no metric name is allowed (exemplars).
+    fn label_set(&mut self, mut name: Option<&mut Option<String>>) -> Result<Vec<Label>, ParseError> {
+        self.pos += 1; // '{'
+        let mut labels: Vec<Label> = Vec::new();
+        loop {
+            self.skip_optional_blanks();
+            let token_pos = self.pos;
+            let label_name = match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'"') => {
+                    let quoted = self.quoted_string("label name")?;
+                    self.skip_optional_blanks();
+                    if self.peek() != Some(b'=') {
+                        // A quoted string on its own is the metric name (Prometheus 3).
+                        match name.as_deref_mut() {
+                            Some(slot @ None) => *slot = Some(quoted),
+                            Some(Some(_)) => return Err(self.error_at(token_pos, "metric name given twice")),
+                            None => {
+                                return Err(self.error(format!(
+                                    "expected '=' after label name {quoted:?}, found {}",
+                                    self.found()
+                                )));
+                            }
+                        }
+                        if !self.label_separator()? {
+                            break;
+                        }
+                        continue;
+                    }
+                    quoted
+                }
+                Some(byte) if byte.is_ascii_alphabetic() || byte == b'_' => self.label_name_token(),
+                _ => {
+                    return Err(self.error(format!("expected label name or '}}', found {}", self.found())));
+                }
+            };
+            self.skip_optional_blanks();
+            if self.peek() != Some(b'=') {
+                return Err(self.error(format!("expected '=' after label name {label_name:?}, found {}", self.found())));
+            }
+            self.pos += 1;
+            self.skip_optional_blanks();
+            if self.peek() != Some(b'"') {
+                return Err(self.error(format!(
+                    "expected '\"' to start the value of label {label_name:?}, found {}",
+                    self.found()
+                )));
+            }
+            let value = self.quoted_string("label value")?;
+            if label_name == METRIC_NAME || labels.iter().any(|label| *label.name == *label_name) {
+                return Err(self.error_at(token_pos, format!("duplicate label name {label_name:?}")));
+            }
+            labels.push(Label::new(Arc::<str>::from(label_name), Arc::<str>::from(value)));
+            if !self.label_separator()? {
+                break;
+            }
+        }
+        Ok(labels)
+    }
+
+    /// After a label: consumes `,` (returns true, more may follow) or `}` (returns false).
+    fn label_separator(&mut self) -> Result<bool, ParseError> {
+        self.skip_optional_blanks();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.error(format!("expected ',' or '}}' after label, found {}", self.found()))),
+        }
+    }
+
+    /// Reads a whitespace-delimited token.
+    fn token(&mut self) -> (usize, &'a [u8]) {
+        let start = self.pos;
+        while matches!(self.peek(), Some(byte) if !matches!(byte, b' ' | b'\t' | b'\n')) {
+            self.pos += 1;
+        }
+        (start, &self.input[start..self.pos])
+    }
+
+    fn float(&mut self, what: &str) -> Result<f64, ParseError> {
+        let (start, token) = self.token();
+        if token.is_empty() {
+            return Err(self.error(format!("expected {what}, found {}", self.found())));
+        }
+        parse_float(token)
+            .ok_or_else(|| self.error_at(start, format!("invalid {what} {:?}", String::from_utf8_lossy(token))))
+    }
+
+    /// Reads a timestamp: integer milliseconds in text, float seconds in OpenMetrics.
+    fn timestamp(&mut self) -> Result<i64, ParseError> {
+        let (start, token) = self.token();
+        let invalid =
+            |parser: &Self| parser.error_at(start, format!("invalid timestamp {:?}", String::from_utf8_lossy(token)));
+        if self.is_openmetrics() {
+            let seconds = parse_float(token).filter(|seconds| seconds.is_finite()).ok_or_else(|| invalid(self))?;
+            let millis = (seconds * 1000.0).round();
+            if millis.abs() > 9.2e18 {
+                return Err(invalid(self));
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(millis as i64)
+        } else {
+            std::str::from_utf8(token).ok().and_then(|text| text.parse::<i64>().ok()).ok_or_else(|| invalid(self))
+        }
+    }
+
+    fn series(&mut self) -> Result<Entry, ParseError> {
+        let mut name: Option<String> = None;
+        match self.peek() {
+            Some(b'{') => {}
+            Some(byte) if is_metric_name_start(byte) => name = Some(self.metric_name_token()),
+            _ => return Err(self.error(format!("expected metric name or '{{', found {}", self.found()))),
+        }
+        let after_name = self.pos;
+        self.skip_optional_blanks();
+        if self.peek() != Some(b'{') {
+            self.pos = after_name;
+        }
+        let mut labels = Vec::new();
+        if self.peek() == Some(b'{') {
+            labels = self.label_set(Some(&mut name))?;
+        }
+        let Some(name) = name.filter(|name| !name.is_empty()) else {
+            return Err(self.error("series has no metric name"));
+        };
+        self.expect_separator("before the sample value")?;
+        let value = self.float("sample value")?;
+        let mut timestamp_ms = None;
+        let mut exemplar = None;
+        if self.is_openmetrics() {
+            if self.peek() == Some(b' ') {
+                self.pos += 1;
+                if self.peek() != Some(b'#') {
+                    timestamp_ms = Some(self.timestamp()?);
+                    if self.peek() == Some(b' ') {
+                        self.pos += 1;
+                        if self.peek() != Some(b'#') {
+                            return Err(self.error(format!("expected '#' before exemplar, found {}", self.found())));
+                        }
+                    }
+                }
+                if self.peek() == Some(b'#') {
+                    exemplar = Some(self.exemplar()?);
+                }
+            }
+        } else {
+            self.skip_blanks();
+            if matches!(self.peek(), Some(byte) if byte != b'\n') {
+                timestamp_ms = Some(self.timestamp()?);
+                self.skip_blanks();
+            }
+        }
+        self.expect_line_end("after sample")?;
+        labels.push(Label::new(METRIC_NAME, Arc::<str>::from(name.as_str())));
+        let labels = Labels::from_vec(labels);
+        if let Some(created_ms) = self.created_ms(&name, value) {
+            return Ok(Entry::Created { labels, created_ms });
+        }
+        Ok(Entry::Series(SeriesEntry { labels, value, timestamp_ms, exemplar }))
+    }
+
+    /// Returns the creation time when `name` is the `_created` series of the current
+    /// OpenMetrics counter, histogram or summary family.
+    fn created_ms(&self, name: &str, value: f64) -> Option<i64> {
+        let (family, metric_type) = self.family.as_ref()?;
+        let is_created = self.is_openmetrics()
+            && matches!(metric_type, MetricType::Counter | MetricType::Histogram | MetricType::Summary)
+            && name.strip_suffix("_created") == Some(family.as_str());
+        if !is_created || !value.is_finite() {
+            return None;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        Some((value * 1000.0).round() as i64)
+    }
+
+    /// Parses `# {labels} value [timestamp]` at the `#`.
+    fn exemplar(&mut self) -> Result<Exemplar, ParseError> {
+        self.pos += 1; // '#'
+        self.expect_separator("after '#'")?;
+        if self.peek() != Some(b'{') {
+            return Err(self.error(format!("expected '{{' to start exemplar labels, found {}", self.found())));
+        }
+        let braces = self.pos;
+        let labels = self.label_set(None)?;
+        let chars: usize = labels.iter().map(|label| label.name.chars().count() + label.value.chars().count()).sum();
+        if chars > MAX_EXEMPLAR_LABEL_CHARS {
+            return Err(self.error_at(
+                braces,
+                format!("exemplar labels have {chars} characters, more than {MAX_EXEMPLAR_LABEL_CHARS}"),
+            ));
+        }
+        self.expect_separator("before the exemplar value")?;
+        let value = self.float("exemplar value")?;
+        let mut timestamp_ms = None;
+        if self.peek() == Some(b' ') {
+            self.pos += 1;
+            timestamp_ms = Some(self.timestamp()?);
+        }
+        Ok(Exemplar { labels: Labels::from_vec(labels), value, timestamp_ms })
+    }
+}
+
+impl Iterator for Parser<'_> {
+    type Item = Result<Entry, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.is_done {
+            return None;
+        }
+        match self.next_entry() {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => {
+                self.is_done = true;
+                None
+            }
+            Err(error) => {
+                self.is_done = true;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+fn is_metric_name_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_' || byte == b':'
+}
+
+/// Parses a float the way Go's `strconv.ParseFloat` accepts one in practice: decimal or
+/// exponent notation, `NaN`, and `Inf`/`Infinity` with an optional sign, case-insensitively.
+fn parse_float(token: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(token).ok()?;
+    // Rust accepts the same spellings of NaN and infinity as Go; it rejects hex floats and
+    // underscores, which exporters do not write.
+    text.parse::<f64>().ok()
+}

@@ -1,0 +1,276 @@
+//! Table tests and property tests of the exposition parser.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn render_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value == f64::INFINITY {
+        "+Inf".to_owned()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".to_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+/// Renders entries one per line, or the error, so that tables stay readable.
+fn render_labels(labels: &panoptes_model::Labels) -> String {
+    let text = labels.to_string();
+    text.strip_suffix("{}").map(str::to_owned).unwrap_or(text)
+}
+
+fn render(result: Result<Vec<Entry>, ParseError>) -> String {
+    let entries = match result {
+        Ok(entries) => entries,
+        Err(error) => return format!("error: {error}"),
+    };
+    let mut lines = Vec::new();
+    for entry in entries {
+        lines.push(match entry {
+            Entry::Help { family, help } => format!("help {family} {help:?}"),
+            Entry::Type { family, metric_type } => format!("type {family} {metric_type}"),
+            Entry::Unit { family, unit } => format!("unit {family} {unit}"),
+            Entry::Created { labels, created_ms } => format!("created {} {created_ms}", render_labels(&labels)),
+            Entry::Series(series) => {
+                let mut line = format!("{} {}", render_labels(&series.labels), render_value(series.value));
+                if let Some(ts) = series.timestamp_ms {
+                    line.push_str(&format!(" @{ts}"));
+                }
+                if let Some(exemplar) = series.exemplar {
+                    line.push_str(&format!(" # {} {}", exemplar.labels, render_value(exemplar.value)));
+                    if let Some(ts) = exemplar.timestamp_ms {
+                        line.push_str(&format!(" @{ts}"));
+                    }
+                }
+                line
+            }
+        });
+    }
+    lines.join("\n")
+}
+
+#[track_caller]
+fn check(format: Format, input: &str, expected: &str) {
+    let got = render(parse(input.as_bytes(), format));
+    assert_eq!(got, expected.trim(), "input:\n{input}");
+}
+
+const TEXT: Format = Format::PrometheusText;
+const OM: Format = Format::OpenMetrics;
+
+#[test]
+fn text_format_series_and_metadata() {
+    check(
+        TEXT,
+        "# HELP http_requests_total The total.\n# TYPE http_requests_total counter\n\
+         http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000\n\
+         http_requests_total{method=\"post\",code=\"400\"}    3 1395066363000\n",
+        r#"
+help http_requests_total "The total."
+type http_requests_total counter
+http_requests_total{code="200", method="post"} 1027 @1395066363000
+http_requests_total{code="400", method="post"} 3 @1395066363000
+"#,
+    );
+    check(TEXT, "up 1", "up 1");
+    check(TEXT, "up 1\n\n  \n", "up 1");
+    check(TEXT, "  up{} 1\t\n", "up 1");
+    check(TEXT, "up{a=\"b\",} 1\n", r#"up{a="b"} 1"#);
+    check(TEXT, "up { a = \"b\" , c=\"\" } 1\n", r#"up{a="b"} 1"#);
+    check(TEXT, "x NaN\ny +Inf\nz -Inf\nw 1.5e3\nv -0.25 -5\n", "x NaN\ny +Inf\nz -Inf\nw 1500\nv -0.25 @-5");
+    check(TEXT, "# TYPE u untyped\n# a plain comment\n#HELP not metadata\n", "type u unknown");
+    check(TEXT, "# HELP m\n# HELP m2 \n", "help m \"\"\nhelp m2 \"\"");
+}
+
+#[test]
+fn text_format_escaping() {
+    check(TEXT, r#"m{a="x\\y\"z\nw"} 1"#, r#"m{a="x\\y\"z\nw"} 1"#);
+    // Unknown escapes are kept verbatim, as Prometheus' scraper does.
+    check(TEXT, r#"m{a="\q"} 1"#, r#"m{a="\\q"} 1"#);
+    check(TEXT, "# HELP m a\\\\b\\nc\\\"d\n", r#"help m "a\\b\nc\\\"d""#);
+}
+
+#[test]
+fn utf8_quoted_names() {
+    check(TEXT, r#"{"my.metric", "a.b"="v"} 1"#, r#"{"my.metric", "a.b"="v"} 1"#);
+    check(TEXT, r#"{"a.b"="v", "my.metric"} 2"#, r#"{"my.metric", "a.b"="v"} 2"#);
+    check(TEXT, "# TYPE \"my.metric\" gauge\n", "type my.metric gauge");
+    check(TEXT, r#"{"my.metric"} 1"#, r#"{"my.metric"} 1"#);
+    check(OM, "{\"my.metric\",\"a.b\"=\"v\"} 1\n# EOF\n", r#"{"my.metric", "a.b"="v"} 1"#);
+}
+
+#[test]
+fn text_format_errors() {
+    check(TEXT, "up{job 1", r#"error: line 1, column 8: expected '=' after label name "job", found '1'"#);
+    check(
+        TEXT,
+        "a 1\nb 2\nup{job=\"x\",instance \"y\"} 1",
+        r#"error: line 3, column 21: expected '=' after label name "instance", found '"'"#,
+    );
+    check(TEXT, "up{job=x} 1", r#"error: line 1, column 8: expected '"' to start the value of label "job", found 'x'"#);
+    check(TEXT, "up{job=\"x} 1", "error: line 1, column 8: unterminated quoted label value");
+    check(TEXT, "up", "error: line 1, column 3: expected whitespace before the sample value, found end of input");
+    check(TEXT, "up abc", r#"error: line 1, column 4: invalid sample value "abc""#);
+    check(TEXT, "up 1 1.5", r#"error: line 1, column 6: invalid timestamp "1.5""#);
+    check(TEXT, "up 1 2 3", "error: line 1, column 8: expected end of line after sample, found '3'");
+    check(TEXT, "up{a=\"1\",a=\"2\"} 1", r#"error: line 1, column 10: duplicate label name "a""#);
+    check(TEXT, "{a=\"1\"} 1", "error: line 1, column 8: series has no metric name");
+    check(TEXT, "m{\"x\", \"y\"} 1", "error: line 1, column 3: metric name given twice");
+    check(TEXT, "{\"x\", \"y\"} 1", "error: line 1, column 7: metric name given twice");
+    check(TEXT, "m{\"x\"} 1", "error: line 1, column 3: metric name given twice");
+    check(TEXT, "# TYPE m flute\n", r#"error: line 1, column 10: unknown metric type "flute""#);
+    check(TEXT, "# TYPE m gaugehistogram\n", r#"error: line 1, column 10: unknown metric type "gaugehistogram""#);
+    check(TEXT, "1up 1", "error: line 1, column 1: expected metric name or '{', found '1'");
+    check(TEXT, "é{} 1", "error: line 1, column 1: expected metric name or '{', found 'é'");
+    check(TEXT, "m{a=\"é\",b c} 1", r#"error: line 1, column 11: expected '=' after label name "b", found 'c'"#);
+    check(TEXT, "up{a=\"x\"} 1 # {t=\"1\"} 1", r##"error: line 1, column 13: invalid timestamp "#""##);
+}
+
+#[test]
+fn openmetrics_full_page() {
+    check(
+        OM,
+        "# TYPE acme_http_router_request_seconds summary\n\
+         # UNIT acme_http_router_request_seconds seconds\n\
+         # HELP acme_http_router_request_seconds Latency though all of ACME's HTTP request router.\n\
+         acme_http_router_request_seconds_sum{path=\"/api/v1\",method=\"GET\"} 9036.32\n\
+         acme_http_router_request_seconds_count{path=\"/api/v1\",method=\"GET\"} 807283.0\n\
+         acme_http_router_request_seconds_created{path=\"/api/v1\",method=\"GET\"} 1605281325.0\n\
+         # TYPE go_goroutines gauge\n\
+         go_goroutines 69 1520879607.789\n\
+         # TYPE foo counter\n\
+         foo_total 17.0 1520879607.789 # {trace_id=\"KOO5S4vxi0o\"} 0.67\n\
+         foo_total{a=\"b\"} 1 # {trace_id=\"x\"} 0.5 1520879607.1\n\
+         # TYPE st stateset\n\
+         st{st=\"a\"} 1\n\
+         # TYPE i info\n\
+         i_info{version=\"1\"} 1\n\
+         # TYPE gh gaugehistogram\n\
+         gh_bucket{le=\"+Inf\"} 3\n\
+         # TYPE u unknown\n\
+         u NaN\n\
+         # EOF\n",
+        r#"
+type acme_http_router_request_seconds summary
+unit acme_http_router_request_seconds seconds
+help acme_http_router_request_seconds "Latency though all of ACME's HTTP request router."
+acme_http_router_request_seconds_sum{method="GET", path="/api/v1"} 9036.32
+acme_http_router_request_seconds_count{method="GET", path="/api/v1"} 807283
+created acme_http_router_request_seconds_created{method="GET", path="/api/v1"} 1605281325000
+type go_goroutines gauge
+go_goroutines 69 @1520879607789
+type foo counter
+foo_total 17 @1520879607789 # {trace_id="KOO5S4vxi0o"} 0.67
+foo_total{a="b"} 1 # {trace_id="x"} 0.5 @1520879607100
+type st stateset
+st{st="a"} 1
+type i info
+i_info{version="1"} 1
+type gh gaugehistogram
+gh_bucket{le="+Inf"} 3
+type u unknown
+u NaN
+"#,
+    );
+    check(OM, "# EOF", "");
+    check(OM, "# TYPE g gauge\ng_created 5\n# EOF\n", "type g gauge\ng_created 5");
+}
+
+#[test]
+fn openmetrics_escaping() {
+    check(OM, "m{a=\"x\\\\y\\\"z\\nw\"} 1\n# EOF\n", r#"m{a="x\\y\"z\nw"} 1"#);
+    check(OM, "m{a=\"\\q\"} 1\n# EOF\n", "error: line 1, column 6: invalid escape sequence in label value");
+    check(OM, "# HELP m a\\\"b\\\\c\n# EOF\n", r#"help m "a\"b\\c""#);
+    check(OM, "# HELP m a\\tb\n# EOF\n", "error: line 1, column 11: invalid escape sequence in help text");
+}
+
+#[test]
+fn openmetrics_errors() {
+    check(OM, "up 1\n", "error: line 2, column 1: expected \"# EOF\" at end of input");
+    check(OM, "", "error: line 1, column 1: expected \"# EOF\" at end of input");
+    check(OM, "# EOF\nup 1\n", "error: line 2, column 1: unexpected content after \"# EOF\"");
+    check(OM, "up 1\n\n# EOF\n", "error: line 2, column 1: unexpected empty line");
+    check(OM, "up  1\n# EOF\n", r#"error: line 1, column 4: expected sample value, found ' '"#);
+    check(OM, "# foo\n# EOF\n", "error: line 1, column 3: expected HELP, TYPE, UNIT or EOF after '# '");
+    check(
+        OM,
+        "# UNIT m_bytes seconds\n# EOF\n",
+        r#"error: line 1, column 16: unit "seconds" is not a suffix of metric family "m_bytes""#,
+    );
+    check(OM, "# TYPE m untyped\n# EOF\n", r#"error: line 1, column 10: unknown metric type "untyped""#);
+    check(OM, "up 1 # {a=\"b\"} x\n# EOF\n", r#"error: line 1, column 16: invalid exemplar value "x""#);
+    check(OM, "up 1 #{a=\"b\"} 1\n# EOF\n", "error: line 1, column 7: expected a single space after '#', found '{'");
+    check(OM, "up 1 # {\"n\"} 1\n# EOF\n", r#"error: line 1, column 12: expected '=' after label name "n", found '}'"#);
+    check(OM, "up 1 inf\n# EOF\n", r#"error: line 1, column 6: invalid timestamp "inf""#);
+    let long = "x".repeat(129);
+    check(
+        OM,
+        &format!("up 1 # {{t=\"{long}\"}} 1\n# EOF\n"),
+        "error: line 1, column 8: exemplar labels have 130 characters, more than 128",
+    );
+}
+
+#[test]
+fn content_type_negotiation() {
+    assert_eq!(Format::from_content_type(None), Format::PrometheusText);
+    assert_eq!(Format::from_content_type(Some("text/plain; version=0.0.4; charset=utf-8")), Format::PrometheusText);
+    assert_eq!(
+        Format::from_content_type(Some("application/openmetrics-text; version=1.0.0; charset=utf-8")),
+        Format::OpenMetrics
+    );
+    assert_eq!(Format::from_content_type(Some("Application/OpenMetrics-Text")), Format::OpenMetrics);
+    assert_eq!(Format::from_content_type(Some("application/json")), Format::PrometheusText);
+}
+
+#[test]
+fn parser_stops_after_first_error() {
+    let mut parser = Parser::new(b"a 1\nb x\nc 3\n", TEXT);
+    assert!(matches!(parser.next(), Some(Ok(Entry::Series(_)))));
+    assert!(matches!(parser.next(), Some(Err(ParseError { line: 2, .. }))));
+    assert!(parser.next().is_none());
+}
+
+const VALID_PAGE: &str = "# HELP a_total x\\ny\n# TYPE a_total counter\na_total{x=\"1\",y=\"\\\"\"} 1 # {t=\"1\"} 2 3\n{\"m.x\",\"q\"=\"z\"} +Inf 17\n# UNIT b_seconds seconds\nb_seconds_created 1.5\n# EOF\n";
+
+proptest! {
+    #[test]
+    fn parser_never_panics_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = parse(&bytes, Format::PrometheusText);
+        let _ = parse(&bytes, Format::OpenMetrics);
+    }
+
+    #[test]
+    fn parser_never_panics_on_mutated_pages(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)
+    ) {
+        let mut bytes = VALID_PAGE.as_bytes().to_vec();
+        for (index, byte, op) in edits {
+            if bytes.is_empty() {
+                bytes.push(byte);
+                continue;
+            }
+            let at = index.index(bytes.len());
+            match op {
+                0 => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ => { bytes.remove(at); }
+            }
+        }
+        for format in [Format::PrometheusText, Format::OpenMetrics] {
+            if let Err(error) = parse(&bytes, format) {
+                prop_assert!(error.line >= 1 && error.column >= 1);
+                prop_assert!(error.line <= bytes.iter().filter(|b| **b == b'\n').count() + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn valid_page_parses_in_both_formats() {
+    assert_eq!(parse(VALID_PAGE.as_bytes(), OM).map(|entries| entries.len()), Ok(6));
+    // The text format rejects the exemplar.
+    assert!(parse(VALID_PAGE.as_bytes(), TEXT).is_err());
+}
