@@ -1,5 +1,14 @@
 //! The `panoptes` binary: command line and process modes.
 
+mod cli;
+mod logging;
+mod server;
+
+use clap::Parser;
+
 fn main() -> anyhow::Result<()> {
-    Ok(())
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Server(args) => server::run(args),
+    }
 }

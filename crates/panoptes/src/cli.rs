@@ -1,0 +1,254 @@
+//! The command line: subcommands and their flags, named like Prometheus' where one exists.
+//!
+//! Parsing only; what a mode does lives in its own module (`server.rs`, ...).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Panoptes: one program for metrics, alerts, dashboards, mesh graph, traces and logs.
+#[derive(Debug, Parser)]
+#[command(name = "panoptes", version, about)]
+pub(crate) struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The process modes.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Runs the server: HTTP API, remote write receiver and metrics store.
+    Server(ServerArgs),
+}
+
+/// Flags of `panoptes server`.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Configuration file path (not loaded yet).
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub(crate) config_file: Option<PathBuf>,
+
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", value_name = "PATH", default_value = "data/")]
+    pub(crate) storage_path: PathBuf,
+
+    /// How long to retain samples in storage (e.g. 15d, 12h, 1w).
+    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", default_value = "15d", value_parser = parse_duration)]
+    pub(crate) retention_time: Duration,
+
+    /// Maximum number of bytes that can be stored for blocks (B, KB, MB, GB, TB, PB, EB; powers
+    /// of 1024). 0 disables the limit.
+    #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE", default_value = "0B", value_parser = parse_size)]
+    pub(crate) retention_size: u64,
+
+    /// How far behind the newest sample of a series an out-of-order sample is still accepted.
+    #[arg(long = "storage.tsdb.out-of-order-time-window", value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub(crate) out_of_order_time_window: Duration,
+
+    /// When the WAL is fsynced: `always` (before acknowledging each commit), `never`, or an
+    /// interval such as `1s`. Defaults to the storage engine's choice.
+    #[arg(long = "storage.tsdb.wal-fsync", value_name = "POLICY", value_parser = parse_fsync)]
+    pub(crate) wal_fsync: Option<WalFsync>,
+
+    /// Address to listen on for the web interface and API.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "127.0.0.1:9090")]
+    pub(crate) listen_address: SocketAddr,
+
+    /// Largest decompressed remote write request accepted (same units as retention.size).
+    #[arg(long = "web.max-remote-write-bytes", value_name = "SIZE", default_value = "32MB", value_parser = parse_size)]
+    pub(crate) max_remote_write_bytes: u64,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    pub(crate) log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// The `--log.level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogLevel {
+    /// Everything, including debugging detail.
+    Debug,
+    /// Lifecycle messages and above.
+    Info,
+    /// Recovered anomalies and above.
+    Warn,
+    /// Only failures.
+    Error,
+}
+
+/// The `--log.format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// `key=value` pairs, one event a line.
+    Logfmt,
+    /// One JSON object a line.
+    Json,
+}
+
+/// The `--storage.tsdb.wal-fsync` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WalFsync {
+    /// Fsync before acknowledging each commit.
+    Always,
+    /// Fsync at most this often.
+    Interval(Duration),
+    /// Leave flushing to the operating system.
+    Never,
+}
+
+fn parse_duration(input: &str) -> Result<Duration, String> {
+    panoptes_model::time::parse_duration(input)
+}
+
+fn parse_fsync(input: &str) -> Result<WalFsync, String> {
+    match input {
+        "always" => Ok(WalFsync::Always),
+        "never" => Ok(WalFsync::Never),
+        interval => match parse_duration(interval) {
+            Ok(duration) if !duration.is_zero() => Ok(WalFsync::Interval(duration)),
+            _ => Err(format!("expected always, never or a positive duration such as 1s, got {input:?}")),
+        },
+    }
+}
+
+/// Parses a byte size the way Prometheus' `units.Base2Bytes` does: a number followed by a unit
+/// among B, KB, MB, GB, TB, PB, EB (or KiB ... EiB), each 1024 times the previous; terms may be
+/// chained (`1GB512MB`).
+fn parse_size(input: &str) -> Result<u64, String> {
+    let invalid = || format!("invalid size {input:?}: expected a number and a unit such as 512MB or 1GB");
+    let mut rest = input.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    if rest.bytes().all(|b| b.is_ascii_digit()) {
+        return rest.parse().map_err(|_| invalid());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let exponent = match &rest[..unit_len] {
+            "B" => 0,
+            "KB" | "KiB" => 1,
+            "MB" | "MiB" => 2,
+            "GB" | "GiB" => 3,
+            "TB" | "TiB" => 4,
+            "PB" | "PiB" => 5,
+            "EB" | "EiB" => 6,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit_len..];
+        let term = number.checked_mul(1u64 << (10 * exponent)).ok_or_else(invalid)?;
+        total = total.checked_add(term).ok_or_else(invalid)?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_args(arguments: &[&str]) -> ServerArgs {
+        let cli = Cli::try_parse_from(["panoptes", "server"].iter().chain(arguments)).expect("valid flags");
+        match cli.command {
+            Command::Server(args) => args,
+        }
+    }
+
+    #[test]
+    fn server_defaults_match_prometheus() {
+        let args = server_args(&[]);
+        assert_eq!(args.storage_path, PathBuf::from("data/"));
+        assert_eq!(args.retention_time, Duration::from_secs(15 * 24 * 3600));
+        assert_eq!(args.retention_size, 0);
+        assert_eq!(args.out_of_order_time_window, Duration::ZERO);
+        assert_eq!(args.wal_fsync, None);
+        assert_eq!(args.listen_address, "127.0.0.1:9090".parse().unwrap());
+        assert_eq!(args.max_remote_write_bytes, 32 << 20);
+        assert_eq!((args.log_level, args.log_format), (LogLevel::Info, LogFormat::Logfmt));
+        assert_eq!(args.config_file, None);
+    }
+
+    #[test]
+    fn server_flags_are_parsed() {
+        let args = server_args(&[
+            "--config.file=panoptes.yml",
+            "--storage.tsdb.path",
+            "/var/lib/panoptes",
+            "--storage.tsdb.retention.time=30d",
+            "--storage.tsdb.retention.size=1GB",
+            "--storage.tsdb.out-of-order-time-window=10m",
+            "--storage.tsdb.wal-fsync=always",
+            "--web.listen-address=0.0.0.0:9091",
+            "--web.max-remote-write-bytes=1MB",
+            "--log.level=debug",
+            "--log.format=json",
+        ]);
+        assert_eq!(args.config_file, Some(PathBuf::from("panoptes.yml")));
+        assert_eq!(args.storage_path, PathBuf::from("/var/lib/panoptes"));
+        assert_eq!(args.retention_time, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(args.retention_size, 1 << 30);
+        assert_eq!(args.out_of_order_time_window, Duration::from_secs(600));
+        assert_eq!(args.wal_fsync, Some(WalFsync::Always));
+        assert_eq!(args.listen_address, "0.0.0.0:9091".parse().unwrap());
+        assert_eq!(args.max_remote_write_bytes, 1 << 20);
+        assert_eq!((args.log_level, args.log_format), (LogLevel::Debug, LogFormat::Json));
+    }
+
+    #[test]
+    fn invalid_flag_values_are_refused() {
+        for arguments in [
+            ["--storage.tsdb.retention.time=15 days"],
+            ["--storage.tsdb.retention.size=12XB"],
+            ["--storage.tsdb.wal-fsync=sometimes"],
+            ["--web.listen-address=localhost"],
+            ["--log.level=verbose"],
+        ] {
+            let result = Cli::try_parse_from(["panoptes", "server"].iter().chain(&arguments));
+            assert!(result.is_err(), "{arguments:?} was accepted");
+        }
+    }
+
+    #[track_caller]
+    fn check_size(input: &str, expected: Option<u64>) {
+        assert_eq!(parse_size(input).ok(), expected, "{input}");
+    }
+
+    #[test]
+    fn sizes_are_powers_of_1024() {
+        check_size("0", Some(0));
+        check_size("512B", Some(512));
+        check_size("1KB", Some(1024));
+        check_size("512MB", Some(512 << 20));
+        check_size("1GB", Some(1 << 30));
+        check_size("2GiB", Some(2 << 30));
+        check_size("1TB", Some(1 << 40));
+        check_size("1PB", Some(1 << 50));
+        check_size("1EB", Some(1 << 60));
+        check_size("1GB512MB", Some((1 << 30) + (512 << 20)));
+        check_size("16EB", None);
+        check_size("", None);
+        check_size("MB", None);
+        check_size("1mb", None);
+        check_size("1.5GB", None);
+    }
+
+    #[test]
+    fn fsync_accepts_always_never_and_intervals() {
+        assert_eq!(parse_fsync("never"), Ok(WalFsync::Never));
+        assert_eq!(parse_fsync("250ms"), Ok(WalFsync::Interval(Duration::from_millis(250))));
+        assert!(parse_fsync("0s").is_err());
+    }
+}
