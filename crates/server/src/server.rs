@@ -75,7 +75,8 @@ impl Server {
     ///
     /// Until the opener returns, `/-/ready` and store-dependent endpoints answer `503`. When
     /// `shutdown` completes the server stops accepting connections, finishes in-flight requests
-    /// and then runs `on_shutdown`.
+    /// and then runs `on_shutdown`; when the store is still opening at that point, it waits for
+    /// the opener first, so that `on_shutdown` always sees an open store.
     ///
     /// # Errors
     ///
@@ -96,18 +97,19 @@ impl Server {
             let mut registry = Registry::default();
             open_storage(&mut registry).map(|storage| (storage, registry))
         });
-        tokio::spawn(async move {
+        let opened = tokio::spawn(async move {
             let failure = match opening.await {
                 Ok(Ok((storage, registry))) => {
                     opener_state.set_storage(storage, registry);
                     tracing::info!("storage opened, server is ready");
-                    return;
+                    return Ok(());
                 }
                 Ok(Err(message)) => message,
                 Err(error) => format!("storage opener panicked: {error}"),
             };
             // The receiver is gone only when the server has already stopped.
-            let _ = open_failed_tx.send(failure);
+            let _ = open_failed_tx.send(failure.clone());
+            Err(failure)
         });
 
         let open_failure = Arc::new(Mutex::new(None::<String>));
@@ -136,6 +138,15 @@ impl Server {
         let failure = open_failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(message) = failure {
             return Err(Error::OpenStorage { message });
+        }
+        // Stopping while the store opens: let it finish, so that the hook can close it cleanly.
+        if !opened.is_finished() {
+            tracing::info!("waiting for storage to finish opening before closing it");
+        }
+        match opened.await {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(Error::OpenStorage { message }),
+            Err(error) => return Err(Error::OpenStorage { message: format!("storage opener task failed: {error}") }),
         }
         tokio::task::spawn_blocking(on_shutdown)
             .await

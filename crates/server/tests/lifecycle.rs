@@ -60,9 +60,16 @@ async fn metrics_expose_request_and_sample_counters_and_storage_metrics() {
     assert_eq!(server.post_write(encode(vec![series(up, &[(10, 1.0), (20, 1.0)])])).await.0, 204);
     assert_eq!(server.post_write(encode(vec![series(up, &[(5, 1.0)])])).await.0, 400);
 
-    let (status, metrics) = server.get("/metrics").await;
-
-    assert_eq!(status, 200);
+    let response = server
+        .client
+        .get(server.url("/metrics"))
+        .header("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let metrics = response.text().await.unwrap();
     for expected in [
         r#"panoptes_http_requests_total{handler="/api/v1/write",code="204"} 1"#,
         r#"panoptes_http_requests_total{handler="/api/v1/write",code="400"} 1"#,
@@ -77,6 +84,19 @@ async fn metrics_expose_request_and_sample_counters_and_storage_metrics() {
     }
     assert_eq!(metrics.matches("# EOF").count(), 1, "{metrics}");
     assert!(metrics.ends_with("# EOF\n"), "{metrics}");
+
+    let response = server.client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let text = response.text().await.unwrap();
+    for expected in [
+        "# TYPE panoptes_http_requests_total counter",
+        "# TYPE panoptes_build_info gauge",
+        "# TYPE panoptes_test_store_opened_total counter",
+        "panoptes_remote_write_samples_total 2",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(!text.contains("# EOF"), "{text}");
     server.stop().await.unwrap();
 }
 
@@ -160,4 +180,28 @@ async fn shutdown_finishes_in_flight_requests_before_the_hook_runs() {
     stopping.await.unwrap().unwrap();
     assert!(hook_ran.load(Ordering::SeqCst));
     assert_eq!(memory.series_count(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_while_storage_opens_waits_for_it_then_runs_the_hook() {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let server = TestServer::start(
+        ServerOptions::default(),
+        Box::new(move |_| {
+            release_rx.recv().map_err(|error| error.to_string())?;
+            Ok(Arc::new(MemStorage::new()) as StorageRef)
+        }),
+    )
+    .await;
+    assert_eq!(server.get("/-/ready").await.0, 503);
+    let hook_ran = server.hook_ran.clone();
+
+    let mut stopping = tokio::spawn(server.stop());
+    let still_running = tokio::time::timeout(std::time::Duration::from_millis(100), &mut stopping).await;
+    assert!(still_running.is_err(), "run returned before the store was open");
+    assert!(!hook_ran.load(Ordering::SeqCst));
+    release_tx.send(()).unwrap();
+
+    stopping.await.unwrap().unwrap();
+    assert!(hook_ran.load(Ordering::SeqCst));
 }

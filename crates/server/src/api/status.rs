@@ -1,11 +1,12 @@
 //! Management endpoints: `/-/healthy`, `/-/ready` and `/metrics` (self-metrics).
 //!
 //! Health and readiness answer exactly like Prometheus' `web/web.go`, so existing probes and
-//! tooling work unchanged.
+//! tooling work unchanged. `/metrics` speaks OpenMetrics to scrapers that ask for it and the
+//! Prometheus text format 0.0.4 to everyone else, as Prometheus' own `/metrics` does.
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -14,6 +15,9 @@ use crate::state::AppState;
 
 /// The OpenMetrics text format, which `prometheus-client` writes and Prometheus scrapes.
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The Prometheus text format, for clients that do not ask for OpenMetrics.
+const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Returns the management routes.
 pub(crate) fn router() -> Router<AppState> {
@@ -31,9 +35,18 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("application/openmetrics-text"));
     match encode_metrics(&state) {
-        Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response(),
+        Ok(text) if wants_openmetrics => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response()
+        }
+        Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE)], to_prometheus_text(&text))
+            .into_response(),
         Err(error) => ApiError::new(panoptes_model::ErrorKind::Internal, format!("cannot encode metrics: {error}"))
             .into_response(),
     }
@@ -49,4 +62,57 @@ fn encode_metrics(state: &AppState) -> Result<String, std::fmt::Error> {
     }
     encode_eof(&mut text)?;
     Ok(text)
+}
+
+/// Rewrites OpenMetrics text as Prometheus text 0.0.4: metadata names of counters gain `_total`
+/// and those of info metrics `_info` (typed gauge), `unknown` becomes `untyped`, and `# UNIT`
+/// and `# EOF` lines go. Sample lines are the same in both formats.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut types = std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, metric_type)) = rest.split_once(' ')
+        {
+            types.insert(name, metric_type);
+        }
+    }
+    let exposed_name = |name: &str| match types.get(name) {
+        Some(&"counter") => (format!("{name}_total"), "counter"),
+        Some(&"info") => (format!("{name}_info"), "gauge"),
+        Some(&"unknown") | None => (name.to_owned(), "untyped"),
+        Some(other) => (name.to_owned(), *other),
+    };
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some((name, help)) = line.strip_prefix("# HELP ").and_then(|rest| rest.split_once(' ')) {
+            text.push_str(&format!("# HELP {} {help}\n", exposed_name(name).0));
+        } else if let Some((name, _)) = line.strip_prefix("# TYPE ").and_then(|rest| rest.split_once(' ')) {
+            let (name, metric_type) = exposed_name(name);
+            text.push_str(&format!("# TYPE {name} {metric_type}\n"));
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openmetrics_is_rewritten_as_prometheus_text() {
+        let openmetrics = "# HELP c Requests.\n# TYPE c counter\nc_total{a=\"b\"} 1\n\
+                           # HELP b Build.\n# TYPE b info\nb_info{v=\"1\"} 1\n\
+                           # HELP d_seconds Duration.\n# TYPE d_seconds histogram\n# UNIT d_seconds seconds\n\
+                           d_seconds_count 2\n# EOF\n";
+        let expected = "# HELP c_total Requests.\n# TYPE c_total counter\nc_total{a=\"b\"} 1\n\
+                        # HELP b_info Build.\n# TYPE b_info gauge\nb_info{v=\"1\"} 1\n\
+                        # HELP d_seconds Duration.\n# TYPE d_seconds histogram\nd_seconds_count 2\n";
+        assert_eq!(to_prometheus_text(openmetrics), expected);
+    }
 }
