@@ -5,8 +5,10 @@ use panoptes_tsdb::chunkenc::{XorAppender, XorIterator};
 
 fn shapes() -> Vec<(&'static str, Vec<(i64, f64)>)> {
     let start = 1_700_000_000_000i64;
-    let counter: Vec<(i64, f64)> = (0..120).map(|i| (start + i * 15_000, (i * i * 7 % 1000 + i * 100) as f64)).collect();
-    let gauge: Vec<(i64, f64)> = (0..120).map(|i| (start + i * 15_000 + (i * 37 % 11), (i as f64 * 0.37).sin() * 1e3)).collect();
+    let counter: Vec<(i64, f64)> =
+        (0..120).map(|i| (start + i * 15_000, (i * i * 7 % 1000 + i * 100) as f64)).collect();
+    let gauge: Vec<(i64, f64)> =
+        (0..120).map(|i| (start + i * 15_000 + (i * 37 % 11), (i as f64 * 0.37).sin() * 1e3)).collect();
     let constant: Vec<(i64, f64)> = (0..120).map(|i| (start + i * 15_000, 1.0)).collect();
     vec![("counter", counter), ("gauge", gauge), ("constant", constant)]
 }

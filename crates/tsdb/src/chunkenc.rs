@@ -306,7 +306,13 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
     }
 }
 
-fn read_value(reader: &mut BitReader, data: &[u8], previous: f64, leading: &mut u32, trailing: &mut u32) -> Option<f64> {
+fn read_value(
+    reader: &mut BitReader,
+    data: &[u8],
+    previous: f64,
+    leading: &mut u32,
+    trailing: &mut u32,
+) -> Option<f64> {
     if !reader.read_bit(data)? {
         return Some(previous);
     }

@@ -19,7 +19,8 @@ use panoptes_model::{Label, Labels, Sample};
 use parking_lot::{Mutex, RwLock};
 
 pub(crate) use append::HeadAppender;
-pub(crate) use read::HeadQuerier;
+pub(crate) use read::{HeadQuerier, head_postings_for_matchers, head_series_iterator};
+pub(crate) use replay::Replayer;
 
 use crate::chunkenc::XorAppender;
 use crate::iterator::{ChunkBytes, ChunkRef};

@@ -11,10 +11,16 @@ mod error;
 
 pub use error::{Error, Result};
 mod encoding;
-pub mod wal;
-mod postings;
-mod iterator;
 mod head;
+mod iterator;
 mod metrics;
+mod postings;
+pub mod wal;
 
 pub use metrics::TsdbMetrics;
+mod block;
+mod db;
+mod fsutil;
+
+pub use db::{Db, DbOptions};
+pub use wal::FsyncPolicy;

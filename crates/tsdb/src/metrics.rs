@@ -53,17 +53,37 @@ impl TsdbMetrics {
         registry.register("head_series_created", "Series created in the head", self.head_series_created.clone());
         registry.register("head_series_removed", "Series removed from the head", self.head_series_removed.clone());
         registry.register("head_samples_appended", "Samples stored in the head", self.samples_appended.clone());
-        registry.register("out_of_order_samples_appended", "Samples accepted out of order", self.out_of_order_appended.clone());
-        registry.register("out_of_order_samples_rejected", "Samples refused as out of order", self.out_of_order_rejected.clone());
+        registry.register(
+            "out_of_order_samples_appended",
+            "Samples accepted out of order",
+            self.out_of_order_appended.clone(),
+        );
+        registry.register(
+            "out_of_order_samples_rejected",
+            "Samples refused as out of order",
+            self.out_of_order_rejected.clone(),
+        );
         registry.register("too_old_samples_rejected", "Samples refused as too old", self.too_old_rejected.clone());
         registry.register("wal_corruptions", "WAL corruptions repaired at start", self.wal_corruptions.clone());
-        registry.register("wal_dropped_bytes", "Bytes dropped from torn or corrupt WAL regions", self.wal_dropped_bytes.clone());
-        registry.register("wal_unknown_series_samples", "WAL samples of unknown series dropped at replay", self.wal_unknown_series_samples.clone());
+        registry.register(
+            "wal_dropped_bytes",
+            "Bytes dropped from torn or corrupt WAL regions",
+            self.wal_dropped_bytes.clone(),
+        );
+        registry.register(
+            "wal_unknown_series_samples",
+            "WAL samples of unknown series dropped at replay",
+            self.wal_unknown_series_samples.clone(),
+        );
         registry.register("checkpoints", "WAL checkpoints written", self.checkpoints.clone());
         registry.register("head_compactions", "Blocks written from the head", self.head_compactions.clone());
         registry.register("block_compactions", "Compactions that merged blocks", self.block_compactions.clone());
         registry.register("compactions_failed", "Compactions that failed", self.compactions_failed.clone());
-        registry.register("retention_removed_blocks", "Blocks removed by retention", self.retention_removed_blocks.clone());
+        registry.register(
+            "retention_removed_blocks",
+            "Blocks removed by retention",
+            self.retention_removed_blocks.clone(),
+        );
         registry.register("blocks_loaded", "Blocks loaded", self.blocks_loaded.clone());
         registry.register("blocks_bytes", "Bytes used by blocks", self.blocks_bytes.clone());
         registry.register("wal_bytes", "Bytes used by the WAL", self.wal_bytes.clone());

@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::Equal, "job", "a")]), vec![1, 2]);
         assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::Equal, "env", "")]), vec![1, 4]);
         assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::NotEqual, "job", "a")]), vec![3, 4]);
-        assert_eq!(postings_for_matchers(&fake, &[m(MatchOp::Regex, "job", "a|b"), m(MatchOp::NotRegex, "env", "pr.*")]), vec![1]);
+        assert_eq!(
+            postings_for_matchers(&fake, &[m(MatchOp::Regex, "job", "a|b"), m(MatchOp::NotRegex, "env", "pr.*")]),
+            vec![1]
+        );
         assert_eq!(postings_for_matchers(&fake, &[]), vec![1, 2, 3, 4]);
     }
 }

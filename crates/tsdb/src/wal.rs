@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tracing::{info, warn};
 
-pub use record::{RefSample, Record, SeriesId, Tombstone};
+pub use record::{Record, RefSample, SeriesId, Tombstone};
 pub(crate) use record::{TYPE_SAMPLES, TYPE_SERIES, TYPE_TOMBSTONES, encode_samples, encode_series, encode_tombstones};
 pub(crate) use segment::FrameBuffer;
 
@@ -113,9 +113,7 @@ fn last_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>> {
     Ok(best)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("sync directory", dir))
-}
+use crate::fsutil::sync_dir;
 
 impl Wal {
     /// Opens the log in `dir` for writing, starting a new segment after the existing ones.
@@ -133,7 +131,8 @@ impl Wal {
 
     fn create_segment(dir: &Path, index: u32) -> Result<Writer> {
         let path = dir.join(segment_name(index));
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(Error::io("create wal segment", &path))?;
+        let file =
+            OpenOptions::new().create(true).append(true).open(&path).map_err(Error::io("create wal segment", &path))?;
         sync_dir(dir)?;
         Ok(Writer { file, segment: index, size: 0, is_dirty: false })
     }
@@ -173,7 +172,10 @@ impl Wal {
     pub fn sync(&self) -> Result<()> {
         let mut writer = self.writer.lock();
         if writer.is_dirty {
-            writer.file.sync_data().map_err(Error::io("sync wal segment", self.dir.join(segment_name(writer.segment))))?;
+            writer
+                .file
+                .sync_data()
+                .map_err(Error::io("sync wal segment", self.dir.join(segment_name(writer.segment))))?;
             writer.is_dirty = false;
         }
         Ok(())
@@ -225,7 +227,12 @@ impl Wal {
             sources.extend(list_segments(path)?.into_iter().map(|i| path.join(segment_name(i))));
         }
         let first_segment = previous.as_ref().map_or(0, |(index, _)| index + 1);
-        sources.extend(list_segments(&self.dir)?.into_iter().filter(|i| (first_segment..=last).contains(i)).map(|i| self.dir.join(segment_name(i))));
+        sources.extend(
+            list_segments(&self.dir)?
+                .into_iter()
+                .filter(|i| (first_segment..=last).contains(i))
+                .map(|i| self.dir.join(segment_name(i))),
+        );
         for source in &sources {
             let contents = segment::read_segment(source)?;
             for (kind, payload) in &contents.frames {
@@ -297,6 +304,15 @@ pub(crate) fn push_record(buffer: &mut FrameBuffer, record: &Record) {
 ///
 /// Returns an I/O error when a file cannot be read or repaired; damaged data is not an error.
 pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> {
+    replay_with(dir, true, &mut apply)
+}
+
+/// Like [`replay`]; with `repair` false, damaged files are left as they are (read-only tools).
+///
+/// # Errors
+///
+/// Returns an I/O error when a file cannot be read or repaired.
+pub fn replay_with(dir: &Path, repair: bool, apply: &mut dyn FnMut(Record)) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
     let mut files: Vec<PathBuf> = Vec::new();
     let checkpoint = last_checkpoint(dir)?;
@@ -324,7 +340,9 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> 
                 warn!(segment = %path.display(), offset = damage.offset, dropped_bytes = damage.len, "skipping corrupt wal region; records after it are kept");
             }
         }
-        segment::repair_segment(path, &contents)?;
+        if repair {
+            segment::repair_segment(path, &contents)?;
+        }
         for (kind, payload) in &contents.frames {
             match record::decode(*kind, &contents.bytes[payload.clone()]) {
                 Some(record) => {
@@ -341,7 +359,12 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> 
             let elapsed = started.elapsed().as_secs_f64();
             let rate = stats.records as f64 / elapsed.max(1e-9);
             let remaining = (total_bytes.saturating_sub(done_bytes)) as f64 / (done_bytes as f64 / elapsed).max(1.0);
-            info!(progress = format!("{:.1}%", 100.0 * done_bytes as f64 / total_bytes.max(1) as f64), records_per_second = rate as u64, eta_seconds = remaining as u64, "replaying wal");
+            info!(
+                progress = format!("{:.1}%", 100.0 * done_bytes as f64 / total_bytes.max(1) as f64),
+                records_per_second = rate as u64,
+                eta_seconds = remaining as u64,
+                "replaying wal"
+            );
         }
     }
     if total_bytes > 0 {
@@ -411,7 +434,9 @@ mod tests {
         let (records, _) = replay_all(dir.path());
         let samples: Vec<i64> = records
             .iter()
-            .filter_map(|r| if let Record::Samples(s) = r { Some(s.iter().map(|x| x.t).collect::<Vec<_>>()) } else { None })
+            .filter_map(
+                |r| if let Record::Samples(s) = r { Some(s.iter().map(|x| x.t).collect::<Vec<_>>()) } else { None },
+            )
             .flatten()
             .collect();
         assert_eq!(samples, vec![200, 300, 700]);

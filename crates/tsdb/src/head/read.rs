@@ -27,6 +27,11 @@ impl PostingsSource for HeadIndex<'_> {
     }
 }
 
+/// Returns the ids of the head series that satisfy every matcher.
+pub(crate) fn head_postings_for_matchers(head: &Head, matchers: &[Matcher]) -> Postings {
+    postings_for_matchers(&HeadIndex(head.postings.read()), matchers)
+}
+
 /// Reads the head within `[mint, maxt]`.
 pub(crate) struct HeadQuerier {
     head: Arc<Head>,
@@ -40,7 +45,7 @@ impl HeadQuerier {
     }
 
     fn matching_series(&self, matchers: &[Matcher]) -> Vec<Arc<HeadSeries>> {
-        let ids = postings_for_matchers(&HeadIndex(self.head.postings.read()), matchers);
+        let ids = head_postings_for_matchers(&self.head, matchers);
         ids.into_iter().filter_map(|id| self.head.series_by_id(id)).collect()
     }
 
@@ -60,7 +65,12 @@ impl HeadQuerier {
 }
 
 /// Returns an iterator over the samples of a head series in `[mint, maxt]`, or `None` if empty.
-pub(crate) fn head_series_iterator(head: &Head, series: &HeadSeries, mint: i64, maxt: i64) -> Option<Box<dyn SampleIterator>> {
+pub(crate) fn head_series_iterator(
+    head: &Head,
+    series: &HeadSeries,
+    mint: i64,
+    maxt: i64,
+) -> Option<Box<dyn SampleIterator>> {
     let min_valid = head.min_valid_time.load(Ordering::Relaxed);
     let data = series.data.lock();
     let in_order_min = mint.max(min_valid);

@@ -32,7 +32,8 @@ impl Head {
                 removed.push(series.clone());
                 continue;
             }
-            let in_order_min = data.chunks.first().map(|c| c.min_t).or(data.open.as_ref().map(|(_, t)| *t)).map(|t| t.max(min_valid));
+            let in_order_min =
+                data.chunks.first().map(|c| c.min_t).or(data.open.as_ref().map(|(_, t)| *t)).map(|t| t.max(min_valid));
             let out_of_order_min = data.out_of_order.first().map(|s| s.t);
             for t in [in_order_min, out_of_order_min].into_iter().flatten() {
                 new_min = new_min.min(t);
@@ -76,8 +77,11 @@ impl Head {
         self.metrics.head_series_removed.inc_by(removed.len() as u64);
         // Forget strings no live series uses any more.
         let mut symbols = self.symbols.lock();
-        let live: HashSet<Arc<str>> =
-            self.all_series().iter().flat_map(|s| s.labels.iter().flat_map(|l| [l.name.clone(), l.value.clone()]).collect::<Vec<_>>()).collect();
+        let live: HashSet<Arc<str>> = self
+            .all_series()
+            .iter()
+            .flat_map(|s| s.labels.iter().flat_map(|l| [l.name.clone(), l.value.clone()]).collect::<Vec<_>>())
+            .collect();
         *symbols = live;
     }
 }

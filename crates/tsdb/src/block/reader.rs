@@ -1,0 +1,308 @@
+//! Reads a block through memory maps: index tables decoded at open, series and chunks on demand.
+
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use panoptes_model::{Label, Labels, Matcher};
+use panoptes_storage::{Querier, SampleIterator, Series, SeriesSet};
+use parking_lot::RwLock;
+
+use super::meta::BlockMeta;
+use super::tombstones::{self, Tombstones};
+use super::writer::{CHUNKS_FILE, ChunkMeta, INDEX_FILE};
+use super::{CHUNKS_MAGIC, INDEX_MAGIC, INDEX_TOC_BYTES};
+use crate::chunkenc::Encoding;
+use crate::encoding::Cursor;
+use crate::error::{Error, Result};
+use crate::iterator::{ChunkBytes, ChunkRef, ChunksIterator, non_empty};
+use crate::postings::{Postings, PostingsSource, postings_for_matchers};
+
+/// An open, immutable block.
+pub(crate) struct Block {
+    pub(crate) dir: PathBuf,
+    pub(crate) meta: BlockMeta,
+    index: Arc<Mmap>,
+    chunks: Arc<Mmap>,
+    symbols: Vec<Arc<str>>,
+    /// Per label name, its values (sorted) with the offsets of their postings lists.
+    postings: HashMap<Arc<str>, Vec<(Arc<str>, usize)>>,
+    all_postings_offset: usize,
+    pub(crate) tombstones: RwLock<Tombstones>,
+    pub(crate) size_bytes: u64,
+}
+
+fn map_file(path: &Path) -> Result<Mmap> {
+    let file = File::open(path).map_err(Error::io("open", path))?;
+    // SAFETY: block files are written once, synced and renamed into place before they are
+    // opened, and Panoptes never modifies them afterwards (deletion only unlinks, which keeps
+    // existing maps valid). Another process truncating them would be undefined behaviour; the
+    // data directory is documented as owned by one Panoptes process.
+    unsafe { Mmap::map(&file) }.map_err(Error::io("map", path))
+}
+
+impl Block {
+    /// Opens the block in `dir`, checking magic numbers and the index checksum.
+    pub(crate) fn open(dir: &Path) -> Result<Block> {
+        let meta = BlockMeta::read(dir)?;
+        let index_path = dir.join(INDEX_FILE);
+        let chunks_path = dir.join(CHUNKS_FILE);
+        let index = map_file(&index_path)?;
+        let chunks = map_file(&chunks_path)?;
+        let corrupt = |path: &Path, offset: usize, reason: &str| Error::Corruption {
+            what: "block",
+            path: path.to_owned(),
+            offset: offset as u64,
+            reason: reason.to_owned(),
+        };
+        if chunks.len() < 5 || &chunks[..4] != CHUNKS_MAGIC {
+            return Err(corrupt(&chunks_path, 0, "bad chunk file magic"));
+        }
+        if index.len() < 5 + INDEX_TOC_BYTES || &index[..4] != INDEX_MAGIC {
+            return Err(corrupt(&index_path, 0, "bad index magic"));
+        }
+        let crc_at = index.len() - 4;
+        if crc32fast::hash(&index[..crc_at]) != u32::from_le_bytes(index[crc_at..].try_into().expect("4 bytes")) {
+            return Err(corrupt(&index_path, crc_at, "index checksum mismatch"));
+        }
+        let toc_at = index.len() - INDEX_TOC_BYTES;
+        let mut toc = Cursor::at(&index, toc_at);
+        let mut offsets = [0usize; 5];
+        for offset in &mut offsets {
+            *offset = toc
+                .u64_le()
+                .and_then(|v| usize::try_from(v).ok())
+                .filter(|v| *v < toc_at)
+                .ok_or_else(|| corrupt(&index_path, toc_at, "bad table of contents"))?;
+        }
+        let [symbols_offset, _series_offset, _postings_offset, table_offset, all_postings_offset] = offsets;
+
+        let mut cursor = Cursor::at(&index, symbols_offset);
+        let count = cursor.uvarint().ok_or_else(|| corrupt(&index_path, symbols_offset, "bad symbol count"))?;
+        let mut symbols = Vec::with_capacity(count.min(1 << 24) as usize);
+        for _ in 0..count {
+            let at = cursor.position();
+            symbols.push(Arc::<str>::from(cursor.str().ok_or_else(|| corrupt(&index_path, at, "bad symbol"))?));
+        }
+        let mut cursor = Cursor::at(&index, table_offset);
+        let count = cursor.uvarint().ok_or_else(|| corrupt(&index_path, table_offset, "bad postings table"))?;
+        let mut postings: HashMap<Arc<str>, Vec<(Arc<str>, usize)>> = HashMap::new();
+        for _ in 0..count {
+            let at = cursor.position();
+            let entry = (cursor.uvarint(), cursor.uvarint(), cursor.uvarint());
+            let (Some(name), Some(value), Some(offset)) = entry else {
+                return Err(corrupt(&index_path, at, "bad postings table entry"));
+            };
+            let (Some(name), Some(value)) = (symbols.get(name as usize), symbols.get(value as usize)) else {
+                return Err(corrupt(&index_path, at, "postings table names an unknown symbol"));
+            };
+            postings.entry(name.clone()).or_default().push((value.clone(), offset as usize));
+        }
+        let tombstones = tombstones::read(dir)?;
+        let size_bytes = crate::wal::directory_size(dir);
+        Ok(Block {
+            dir: dir.to_owned(),
+            meta,
+            index: Arc::new(index),
+            chunks: Arc::new(chunks),
+            symbols,
+            postings,
+            all_postings_offset,
+            tombstones: RwLock::new(tombstones),
+            size_bytes,
+        })
+    }
+
+    fn read_postings(&self, offset: usize) -> Postings {
+        let mut cursor = Cursor::at(&self.index, offset);
+        let count = cursor.uvarint().unwrap_or(0);
+        let mut out = Vec::with_capacity(count.min(1 << 24) as usize);
+        let mut previous = 0u64;
+        for _ in 0..count {
+            let Some(delta) = cursor.uvarint() else { break };
+            previous += delta;
+            out.push(previous);
+        }
+        out
+    }
+
+    /// Decodes the series entry at `reference`: its labels and chunk metas.
+    pub(crate) fn series(&self, reference: u64) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let corrupt = |reason: &str| Error::Corruption {
+            what: "index series",
+            path: self.dir.join(INDEX_FILE),
+            offset: reference,
+            reason: reason.to_owned(),
+        };
+        let mut cursor = Cursor::at(&self.index, reference as usize);
+        let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
+        let mut labels = Vec::with_capacity(count.min(64) as usize);
+        for _ in 0..count {
+            let name =
+                cursor.uvarint().and_then(|i| self.symbols.get(i as usize)).ok_or_else(|| corrupt("bad label name"))?;
+            let value = cursor
+                .uvarint()
+                .and_then(|i| self.symbols.get(i as usize))
+                .ok_or_else(|| corrupt("bad label value"))?;
+            labels.push(Label { name: name.clone(), value: value.clone() });
+        }
+        let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
+        let mut chunks = Vec::with_capacity(count.min(1 << 16) as usize);
+        let mut previous_max = 0i64;
+        let mut previous_offset = 0u64;
+        for index in 0..count {
+            let (Some(min_delta), Some(span), Some(offset_delta)) =
+                (cursor.varint(), cursor.uvarint(), cursor.uvarint())
+            else {
+                return Err(corrupt("truncated chunk meta"));
+            };
+            let min_t = if index == 0 { min_delta } else { previous_max.wrapping_add(min_delta) };
+            let max_t = min_t.wrapping_add(span as i64);
+            let offset = previous_offset + offset_delta;
+            chunks.push(ChunkMeta { min_t, max_t, offset });
+            previous_max = max_t;
+            previous_offset = offset;
+        }
+        Ok((Labels::from_sorted_unchecked(labels), chunks))
+    }
+
+    /// Returns the chunk at `offset`, checking its CRC.
+    pub(crate) fn chunk(&self, meta: &ChunkMeta) -> Result<ChunkRef> {
+        let corrupt = |reason: &str| Error::Corruption {
+            what: "chunk",
+            path: self.dir.join(CHUNKS_FILE),
+            offset: meta.offset,
+            reason: reason.to_owned(),
+        };
+        let mut cursor = Cursor::at(&self.chunks, meta.offset as usize);
+        let encoding = cursor.u8().and_then(Encoding::from_byte).ok_or_else(|| corrupt("unknown encoding"))?;
+        debug_assert_eq!(encoding, Encoding::Xor);
+        let len = cursor.uvarint().ok_or_else(|| corrupt("truncated header"))? as usize;
+        let start = cursor.position();
+        let data = cursor.bytes(len).ok_or_else(|| corrupt("truncated data"))?;
+        let crc = cursor.u32_le().ok_or_else(|| corrupt("truncated checksum"))?;
+        if crc32fast::hash(data) != crc {
+            return Err(corrupt("checksum mismatch"));
+        }
+        Ok(ChunkRef {
+            min_t: meta.min_t,
+            max_t: meta.max_t,
+            bytes: ChunkBytes::Mapped(self.chunks.clone(), start, start + len),
+        })
+    }
+
+    /// Returns an iterator over a series' samples in `[mint, maxt]`, or `None` if it has none.
+    pub(crate) fn series_iterator(
+        &self,
+        reference: u64,
+        chunks: &[ChunkMeta],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<Box<dyn SampleIterator>>> {
+        let refs = chunks
+            .iter()
+            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+            .map(|c| self.chunk(c))
+            .collect::<Result<Vec<_>>>()?;
+        if refs.is_empty() {
+            return Ok(None);
+        }
+        let deleted: Arc<[(i64, i64)]> = self.tombstones.read().get(&reference).cloned().unwrap_or_default().into();
+        Ok(non_empty(Box::new(ChunksIterator::new(refs, mint, maxt, deleted))))
+    }
+
+    /// Returns whether the block's range is entirely inside `[mint, maxt]`.
+    fn is_inside(&self, mint: i64, maxt: i64) -> bool {
+        mint <= self.meta.min_time && maxt >= self.meta.max_time - 1
+    }
+}
+
+impl PostingsSource for Block {
+    fn label_values_unsorted(&self, name: &str) -> Vec<String> {
+        self.postings.get(name).map(|values| values.iter().map(|(v, _)| v.to_string()).collect()).unwrap_or_default()
+    }
+
+    fn postings(&self, name: &str, value: &str) -> Postings {
+        let Some(values) = self.postings.get(name) else { return Vec::new() };
+        match values.binary_search_by(|(v, _)| (**v).cmp(value)) {
+            Ok(index) => self.read_postings(values[index].1),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn all_postings(&self) -> Postings {
+        self.read_postings(self.all_postings_offset)
+    }
+}
+
+/// Reads one block within `[mint, maxt]`.
+pub(crate) struct BlockQuerier {
+    block: Arc<Block>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl BlockQuerier {
+    pub(crate) fn new(block: Arc<Block>, mint: i64, maxt: i64) -> Self {
+        Self { block, mint, maxt }
+    }
+
+    /// Returns the labels of the matching series that have samples in range.
+    fn matching_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        let mut out = Vec::new();
+        let is_inside = self.block.is_inside(self.mint, self.maxt) && self.block.tombstones.read().is_empty();
+        for reference in postings_for_matchers(&*self.block, matchers) {
+            let (labels, chunks) = self.block.series(reference)?;
+            if is_inside || self.block.series_iterator(reference, &chunks, self.mint, self.maxt)?.is_some() {
+                out.push(labels);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Querier for BlockQuerier {
+    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
+        let mut result = Vec::new();
+        for reference in postings_for_matchers(&*self.block, matchers) {
+            let (labels, chunks) = self.block.series(reference)?;
+            if let Some(samples) = self.block.series_iterator(reference, &chunks, self.mint, self.maxt)? {
+                result.push(Ok(Series { labels, samples }));
+            }
+        }
+        Ok(Box::new(result.into_iter()))
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
+        if matchers.is_empty() && self.block.is_inside(self.mint, self.maxt) {
+            let mut names: Vec<String> = self.block.postings.keys().map(|n| n.to_string()).collect();
+            names.sort();
+            return Ok(names);
+        }
+        let mut names: Vec<String> = self
+            .matching_labels(matchers)?
+            .iter()
+            .flat_map(|l| l.iter().map(|x| x.name.to_string()).collect::<Vec<_>>())
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
+        if matchers.is_empty() && self.block.is_inside(self.mint, self.maxt) {
+            let mut values = self.block.label_values_unsorted(name);
+            values.sort();
+            return Ok(values);
+        }
+        let mut values: Vec<String> =
+            self.matching_labels(matchers)?.iter().filter_map(|l| l.get(name).map(str::to_owned)).collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}
