@@ -223,9 +223,10 @@ impl Db {
         &self.inner.dir
     }
 
-    /// Deletes the samples of matching series in `[mint, maxt]` by writing tombstones (WAL for
-    /// the head, tombstone files for blocks). Data is removed from disk by compaction or
-    /// [`Db::clean_tombstones`].
+    /// Deletes the samples of matching series that exist now in `[mint, maxt]`: removed from
+    /// the head at once (and logged to the WAL, so replay removes them at the same point),
+    /// hidden in blocks by tombstone files until compaction or [`Db::clean_tombstones`] drops
+    /// them. Samples appended later, even inside the range, are not affected.
     ///
     /// # Errors
     ///
@@ -244,7 +245,7 @@ impl Db {
         }
         for id in ids {
             if let Some(series) = head.series_by_id(id) {
-                series.data.lock().deleted.push((mint, maxt));
+                series.data.lock().delete_range(mint, maxt);
             }
         }
         for block in self.inner.blocks.read().iter() {

@@ -47,8 +47,6 @@ pub(crate) struct SeriesData {
     pub(crate) last: Option<Sample>,
     /// Accepted out-of-order samples, sorted by time, unique timestamps.
     pub(crate) out_of_order: Vec<Sample>,
-    /// Deleted, inclusive time ranges.
-    pub(crate) deleted: Vec<(i64, i64)>,
     /// Whether the WAL holds this series' definition.
     pub(crate) is_logged: bool,
     /// Whether truncation removed the series; appenders holding it must look it up again.
@@ -82,6 +80,36 @@ impl SeriesData {
                 true
             }
         }
+    }
+
+    /// Removes the samples that exist now in `[mint, maxt]`; samples appended later are not
+    /// affected. In-order chunks are decoded and re-encoded (deletion is a rare admin action).
+    /// The newest-timestamp bookkeeping stays, so ordering rules are unchanged.
+    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64) {
+        self.out_of_order.retain(|s| s.t < mint || s.t > maxt);
+        let touches = |min_t: i64, max_t: i64| max_t >= mint && min_t <= maxt;
+        let open_touched = match (&self.open, self.last) {
+            (Some((_, min_t)), Some(last)) => touches(*min_t, last.t),
+            _ => false,
+        };
+        if !open_touched && !self.chunks.iter().any(|c| touches(c.min_t, c.max_t)) {
+            return;
+        }
+        let last = self.last;
+        let mut kept: Vec<Sample> = Vec::new();
+        for chunk in &self.chunks {
+            kept.extend(crate::chunkenc::XorIterator::new(&chunk.bytes[..]).filter(|s| s.t < mint || s.t > maxt));
+        }
+        if let Some((appender, _)) = &self.open {
+            kept.extend(crate::chunkenc::XorIterator::new(appender.bytes()).filter(|s| s.t < mint || s.t > maxt));
+        }
+        self.chunks.clear();
+        self.open = None;
+        for sample in kept {
+            self.append_in_order(sample);
+        }
+        self.close_open_chunk();
+        self.last = last;
     }
 
     /// Returns the chunks overlapping `[mint, maxt]` (the open one copied).

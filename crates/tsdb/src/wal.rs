@@ -124,7 +124,10 @@ impl Wal {
     /// Returns an I/O error when the directory or the segment cannot be created.
     pub fn open(dir: &Path, segment_bytes: u64, fsync: FsyncPolicy) -> Result<Wal> {
         std::fs::create_dir_all(dir).map_err(Error::io("create wal directory", dir))?;
-        let next = list_segments(dir)?.last().map_or(0, |last| last + 1);
+        // After a checkpoint the newest number may be the checkpoint's: never reuse it.
+        let last_segment = list_segments(dir)?.last().copied();
+        let last_checkpoint = last_checkpoint(dir)?.map(|(index, _)| index);
+        let next = last_segment.max(last_checkpoint).map_or(0, |last| last + 1);
         let writer = Self::create_segment(dir, next)?;
         Ok(Wal { dir: dir.to_owned(), writer: Mutex::new(writer), segment_bytes, fsync })
     }

@@ -75,15 +75,9 @@ pub(crate) fn head_series_iterator(
     let data = series.data.lock();
     let in_order_min = mint.max(min_valid);
     let chunks = data.chunk_refs(in_order_min, maxt);
-    let out_of_order: Vec<Sample> = data
-        .out_of_order
-        .iter()
-        .filter(|s| s.t >= mint && s.t <= maxt && !data.deleted.iter().any(|&(a, b)| s.t >= a && s.t <= b))
-        .copied()
-        .collect();
-    let deleted: Arc<[(i64, i64)]> = data.deleted.clone().into();
+    let out_of_order: Vec<Sample> = data.out_of_order.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
     drop(data);
-    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, in_order_min, maxt, deleted));
+    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, in_order_min, maxt, Arc::from([])));
     let iterator: Box<dyn SampleIterator> = if out_of_order.is_empty() {
         in_order
     } else {

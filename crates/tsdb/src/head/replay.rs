@@ -52,7 +52,7 @@ impl<'a> Replayer<'a> {
             Record::Tombstones(tombstones) => {
                 for tombstone in tombstones {
                     if let Some(series) = self.series(tombstone.id) {
-                        series.data.lock().deleted.push((tombstone.mint, tombstone.maxt));
+                        series.data.lock().delete_range(tombstone.mint, tombstone.maxt);
                     }
                 }
             }

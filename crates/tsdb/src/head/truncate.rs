@@ -22,7 +22,6 @@ impl Head {
             if let Some(written) = written_out_of_order.get(&series.id) {
                 data.out_of_order.retain(|s| written.binary_search(&s.t).is_err());
             }
-            data.deleted.retain(|&(_, to)| to >= min_valid);
             let open_is_current = data.open.is_some() && data.last.is_some_and(|last| last.t >= min_valid);
             if !open_is_current && data.open.is_some() {
                 data.open = None;
