@@ -1,0 +1,187 @@
+//! Engine behaviour a user relies on: out-of-order windows, too-old samples, block cutting and
+//! compaction levels, retention by time and size, deletion in blocks.
+
+use std::time::Duration;
+
+use panoptes_model::{MatchOp, Matcher};
+use panoptes_storage::testsuite::{query, series};
+use panoptes_storage::{Error, Storage};
+use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
+
+const MINUTE: i64 = 60_000;
+
+fn options() -> DbOptions {
+    DbOptions {
+        block_range: Duration::from_secs(600),
+        maintenance_interval: Duration::from_secs(3600),
+        wal_fsync: FsyncPolicy::Never,
+        retention: Duration::from_secs(365 * 86_400),
+        ..DbOptions::default()
+    }
+}
+
+/// Appends one sample per series per minute from `from` to `to` minutes.
+fn fill(db: &Db, series_count: usize, from: i64, to: i64) {
+    for minute in from..to {
+        let mut appender = db.appender();
+        for i in 0..series_count {
+            appender.append(&series("m", &[("i", &i.to_string())]), minute * MINUTE, minute as f64).expect("append");
+        }
+        appender.commit().expect("commit");
+    }
+}
+
+#[test]
+fn out_of_order_samples_inside_the_window_are_stored_and_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        Db::open(dir.path(), DbOptions { out_of_order_window: Duration::from_secs(30 * 60), ..options() }).unwrap();
+    let labels = series("m", &[]);
+    let mut appender = db.appender();
+    for minute in [10, 20, 30] {
+        appender.append(&labels, minute * MINUTE, minute as f64).unwrap();
+    }
+    appender.commit().unwrap();
+    let mut appender = db.appender();
+    appender.append(&labels, 15 * MINUTE, 15.0).expect("inside the window");
+    appender.append(&labels, 25 * MINUTE, 25.0).expect("inside the window");
+    let too_old = appender.append(&labels, -5 * MINUTE, 0.0);
+    assert!(matches!(too_old, Err(Error::TooOld { .. })), "{too_old:?}");
+    let message = too_old.unwrap_err().to_string();
+    assert!(message.contains("too old") && message.contains("m{}"), "{message}");
+    appender.commit().unwrap();
+    let got: Vec<i64> = query(&db, 0, i64::MAX, &[]).remove(0).1.iter().map(|s| s.t / MINUTE).collect();
+    assert_eq!(got, vec![10, 15, 20, 25, 30]);
+    assert_eq!(db.metrics().out_of_order_appended.get(), 2);
+    // They survive a restart through the WAL.
+    db.close().unwrap();
+    drop(db);
+    let db =
+        Db::open(dir.path(), DbOptions { out_of_order_window: Duration::from_secs(30 * 60), ..options() }).unwrap();
+    let got: Vec<i64> = query(&db, 0, i64::MAX, &[]).remove(0).1.iter().map(|s| s.t / MINUTE).collect();
+    assert_eq!(got, vec![10, 15, 20, 25, 30]);
+}
+
+#[test]
+fn out_of_order_samples_for_a_range_already_in_a_block_go_to_a_new_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions { out_of_order_window: Duration::from_secs(3600), ..options() }).unwrap();
+    fill(&db, 3, 0, 40);
+    db.run_maintenance();
+    assert!(!db.blocks().is_empty(), "head was cut: {:?}", db.blocks());
+    let first_block_end = db.blocks()[0].2;
+    // A late sample inside the first block's range (at 30s past a minute, so it is new).
+    let late = first_block_end - 5 * MINUTE + 30_000;
+    let mut appender = db.appender();
+    appender.append(&series("m", &[("i", "0")]), late, -1.0).expect("late sample inside the window");
+    appender.commit().unwrap();
+    let has_late = |db: &Db| query(db, late, late, &[]).len() == 1;
+    assert!(has_late(&db), "readable from the head");
+    fill(&db, 3, 40, 60);
+    db.run_maintenance();
+    assert!(has_late(&db), "readable after it moved to a block");
+    db.close().unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert!(has_late(&db), "readable after restart");
+    let samples = query(&db, 0, i64::MAX, &[Matcher::equal("i", "0")]).remove(0).1;
+    assert!(samples.windows(2).all(|w| w[0].t < w[1].t), "merged in order without duplicates");
+    assert_eq!(samples.len(), 61);
+}
+
+#[test]
+fn in_order_appends_far_behind_the_newest_sample_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let mut appender = db.appender();
+    appender.append(&series("a", &[]), 60 * MINUTE, 1.0).unwrap();
+    appender.commit().unwrap();
+    let mut appender = db.appender();
+    // Half a block range (5 minutes) behind the newest sample is the limit.
+    appender.append(&series("b", &[]), 56 * MINUTE, 1.0).expect("within half a block range");
+    let result = appender.append(&series("c", &[]), 50 * MINUTE, 1.0);
+    assert!(matches!(result, Err(Error::TooOld { .. })), "{result:?}");
+}
+
+#[test]
+fn head_is_cut_into_blocks_that_compact_into_larger_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    fill(&db, 10, 0, 100);
+    db.run_maintenance();
+    let blocks = db.blocks();
+    // 10-minute blocks merge into 30- and 90-minute ones once the head has moved past them.
+    assert!(blocks.iter().any(|(_, min, max)| max - min == 90 * MINUTE), "{blocks:?}");
+    for pair in blocks.windows(2) {
+        assert!(pair[0].2 <= pair[1].1, "blocks overlap: {blocks:?}");
+    }
+    let result = query(&db, 0, i64::MAX, &[]);
+    assert_eq!(result.len(), 10);
+    assert!(result.iter().all(|(_, samples)| samples.len() == 100));
+    assert!(db.head_series_count() <= 10);
+    let (head_min, _) = db.head_time_range().unwrap();
+    assert!(head_min >= 80 * MINUTE, "head keeps only recent data: {head_min}");
+}
+
+#[test]
+fn retention_by_time_removes_whole_old_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions { retention: Duration::from_secs(40 * 60), ..options() }).unwrap();
+    fill(&db, 2, 0, 120);
+    db.run_maintenance();
+    let blocks = db.blocks();
+    assert!(!blocks.is_empty());
+    assert!(blocks.iter().all(|(_, _, max)| *max > 119 * MINUTE - 40 * MINUTE), "{blocks:?}");
+    let oldest = query(&db, 0, i64::MAX, &[]).remove(0).1[0].t;
+    assert!(oldest >= 60 * MINUTE, "old data removed, oldest sample at minute {}", oldest / MINUTE);
+}
+
+#[test]
+fn retention_by_size_removes_oldest_blocks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions { retention_bytes: Some(64 << 10), ..options() }).unwrap();
+    fill(&db, 50, 0, 240);
+    db.run_maintenance();
+    let blocks = db.blocks();
+    assert!(!blocks.is_empty());
+    let total: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| dir_size(&e.path()))
+        .sum();
+    assert!(total <= 64 << 10, "data directory {total} bytes over the limit; blocks {blocks:?}");
+    let newest = query(&db, 0, i64::MAX, &[]).remove(0).1.last().unwrap().t;
+    assert_eq!(newest, 239 * MINUTE, "the newest data stays");
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .unwrap()
+        .flatten()
+        .map(|e| if e.path().is_dir() { dir_size(&e.path()) } else { e.metadata().unwrap().len() })
+        .sum()
+}
+
+#[test]
+fn deletion_hides_block_data_and_clean_tombstones_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    fill(&db, 3, 0, 60);
+    db.run_maintenance();
+    let matchers = [Matcher::new(MatchOp::Regex, "i", "0|1").unwrap()];
+    db.delete(&matchers, 5 * MINUTE, 44 * MINUTE).unwrap();
+    let check = |db: &Db| {
+        let result = query(db, 0, i64::MAX, &[]);
+        let lengths: Vec<usize> = result.iter().map(|(_, s)| s.len()).collect();
+        assert_eq!(lengths, vec![20, 20, 60]);
+    };
+    check(&db);
+    let blocks_before = db.blocks();
+    db.clean_tombstones().unwrap();
+    check(&db);
+    assert_ne!(db.blocks(), blocks_before, "blocks with tombstones were rewritten");
+    db.close().unwrap();
+    drop(db);
+    check(&Db::open(dir.path(), options()).unwrap());
+}
