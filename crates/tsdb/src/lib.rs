@@ -24,3 +24,4 @@ mod fsutil;
 
 pub use db::{Db, DbOptions};
 pub use wal::FsyncPolicy;
+pub mod tools;
