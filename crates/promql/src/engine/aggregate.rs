@@ -1,0 +1,297 @@
+//! Aggregation operators: `sum`, `avg`, `count`, `topk`, `quantile` and the rest.
+
+use std::collections::HashMap;
+
+use panoptes_model::{Labels, METRIC_NAME, is_valid_label_name};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::functions::{ascending_nan_last, descending_nan_last, format_go_float, format_go_g};
+use super::{Elem, Evaluator, Val};
+use crate::error::{Error, Result};
+
+/// The running state of one group.
+#[derive(Default)]
+struct Group {
+    labels: Labels,
+    drop_name: bool,
+    count: f64,
+    value: f64,
+    kahan: f64,
+    mean: f64,
+    incremental_mean: bool,
+    seen: bool,
+    values: Vec<f64>,
+    members: Vec<Elem>,
+}
+
+pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, aggregate: &AggregateExpr, t: i64) -> Result<Val> {
+    let op = aggregate.op.to_string();
+    let param = match &aggregate.param {
+        Some(param) => Some(ev.eval(param, t)?),
+        None => None,
+    };
+    let input = ev.eval_vector(&aggregate.expr, t)?;
+    let (by, names): (bool, Vec<&str>) = match &aggregate.modifier {
+        Some(LabelModifier::Include(labels)) => (true, labels.labels.iter().map(String::as_str).collect()),
+        Some(LabelModifier::Exclude(labels)) => (false, labels.labels.iter().map(String::as_str).collect()),
+        None => (true, Vec::new()),
+    };
+    let scalar_param = |param: &Option<Val>| match param {
+        Some(Val::Scalar(v)) => Ok(*v),
+        _ => Err(Error::Execution(format!("expected scalar parameter for {op}"))),
+    };
+    let param_text = aggregate.param.as_ref().map(|p| p.to_string());
+    match op.as_str() {
+        "topk" | "bottomk" | "limitk" => {
+            let k = scalar_param(&param)?;
+            if k.is_nan() {
+                return Err(Error::Execution("Parameter value is NaN".into()));
+            }
+            let k = if k >= 9.2e18 {
+                usize::MAX
+            } else if k < 1.0 {
+                0
+            } else {
+                k as usize
+            };
+            if k == 0 {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            Ok(Val::Vector(select_k(&op, input, k, by, &names)))
+        }
+        "limit_ratio" => {
+            let mut ratio = scalar_param(&param)?;
+            if ratio.is_nan() {
+                return Err(Error::Execution("Ratio value is NaN".into()));
+            }
+            if !(-1.0..=1.0).contains(&ratio) {
+                let capped = ratio.clamp(-1.0, 1.0);
+                ev.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        format_go_g(ratio),
+                        format_go_g(capped)
+                    ),
+                    param_text,
+                );
+                ratio = capped;
+            }
+            Ok(Val::Vector(input.into_iter().filter(|e| ratio_selects(ratio, &e.labels)).collect()))
+        }
+        "count_values" => {
+            let Some(Val::Str(label)) = param else {
+                return Err(Error::Execution("expected string parameter for count_values".into()));
+            };
+            if !is_valid_label_name(&label) {
+                return Err(Error::Execution(format!("invalid label name {label:?}")));
+            }
+            let mut counts: Vec<(Labels, f64)> = Vec::new();
+            let mut index: HashMap<Labels, usize> = HashMap::new();
+            for elem in input {
+                let mut builder = group_labels(&elem.labels, by, &names).builder();
+                builder.set(label.as_str(), format_go_float(elem.v));
+                let labels = builder.build();
+                let position = *index.entry(labels.clone()).or_insert_with(|| {
+                    counts.push((labels, 0.0));
+                    counts.len() - 1
+                });
+                counts[position].1 += 1.0;
+            }
+            Ok(Val::Vector(counts.into_iter().map(|(labels, v)| Elem { labels, v, drop_name: false }).collect()))
+        }
+        _ => {
+            let q = if op == "quantile" { Some(scalar_param(&param)?) } else { None };
+            if let Some(q) = q
+                && !(0.0..=1.0).contains(&q)
+            {
+                ev.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_text);
+            }
+            let groups = group(input, by, &names, |group, elem| accumulate(&op, group, elem.v))?;
+            let mut out = Vec::with_capacity(groups.len());
+            for group in groups {
+                let v = finish(&op, &group, q);
+                out.push(Elem { labels: group.labels, v, drop_name: group.drop_name });
+            }
+            Ok(Val::Vector(out))
+        }
+    }
+}
+
+/// Returns the labels identifying an element's group.
+fn group_labels(labels: &Labels, by: bool, names: &[&str]) -> Labels {
+    let mut builder = labels.builder();
+    if by {
+        builder.keep(names);
+    } else {
+        for name in names {
+            builder.remove(name);
+        }
+        builder.remove(METRIC_NAME);
+    }
+    builder.build()
+}
+
+/// Splits `input` into groups in order of first appearance, feeding each element to `add`.
+fn group(input: Vec<Elem>, by: bool, names: &[&str], mut add: impl FnMut(&mut Group, &Elem)) -> Result<Vec<Group>> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for elem in input {
+        let labels = group_labels(&elem.labels, by, names);
+        let position = *index.entry(labels.clone()).or_insert_with(|| {
+            groups.push(Group { labels, ..Group::default() });
+            groups.len() - 1
+        });
+        let group = &mut groups[position];
+        group.drop_name |= elem.drop_name && group.labels.has(METRIC_NAME);
+        add(group, &elem);
+        group.members.push(elem);
+    }
+    Ok(groups)
+}
+
+/// Neumaier-compensated addition, as Prometheus' `kahanSumInc`.
+pub(crate) fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+fn accumulate(op: &str, group: &mut Group, v: f64) {
+    let first = !group.seen;
+    group.seen = true;
+    match op {
+        "sum" => (group.value, group.kahan) = kahan_add(v, group.value, group.kahan),
+        "avg" => {
+            group.count += 1.0;
+            if first {
+                group.value = v;
+                group.kahan = 0.0;
+                return;
+            }
+            if !group.incremental_mean {
+                let (sum, c) = kahan_add(v, group.value, group.kahan);
+                if !sum.is_infinite() {
+                    group.value = sum;
+                    group.kahan = c;
+                    return;
+                }
+                group.incremental_mean = true;
+                group.mean = group.value / (group.count - 1.0);
+                group.kahan /= group.count - 1.0;
+            }
+            if group.mean.is_infinite() {
+                if v.is_infinite() && (group.mean > 0.0) == (v > 0.0) {
+                    return;
+                }
+                if !v.is_infinite() && !v.is_nan() {
+                    return;
+                }
+            }
+            let current = group.mean + group.kahan;
+            (group.mean, group.kahan) = kahan_add(v / group.count - current / group.count, group.mean, group.kahan);
+        }
+        "count" | "group" => group.count += 1.0,
+        "min" => {
+            if first || group.value > v || group.value.is_nan() {
+                group.value = v;
+            }
+        }
+        "max" => {
+            if first || group.value < v || group.value.is_nan() {
+                group.value = v;
+            }
+        }
+        "stddev" | "stdvar" => {
+            group.count += 1.0;
+            let delta = v - group.mean;
+            group.mean += delta / group.count;
+            group.value += delta * (v - group.mean);
+        }
+        _ => group.values.push(v),
+    }
+}
+
+fn finish(op: &str, group: &Group, q: Option<f64>) -> f64 {
+    match op {
+        "sum" => group.value + group.kahan,
+        "avg" => {
+            if group.incremental_mean {
+                group.mean + group.kahan
+            } else {
+                (group.value + group.kahan) / group.count
+            }
+        }
+        "count" => group.count,
+        "group" => 1.0,
+        "min" | "max" => group.value,
+        "stdvar" => group.value / group.count,
+        "stddev" => (group.value / group.count).sqrt(),
+        _ => quantile(q.unwrap_or(f64::NAN), group.values.clone()),
+    }
+}
+
+/// Prometheus' `quantile`: linear interpolation between the closest ranks.
+pub(crate) fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    sort_floats_nan_first(&mut values);
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+/// Sorts ascending with NaN first, as Go's `sort.Float64s`.
+pub(crate) fn sort_floats_nan_first(values: &mut [f64]) {
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+}
+
+fn select_k(op: &str, input: Vec<Elem>, k: usize, by: bool, names: &[&str]) -> Vec<Elem> {
+    let groups = group(input, by, names, |_, _| {}).unwrap_or_default();
+    let mut out = Vec::new();
+    for group in groups {
+        let mut members = group.members;
+        match op {
+            "topk" => members.sort_by(|a, b| descending_nan_last(a.v, b.v)),
+            "bottomk" => members.sort_by(|a, b| ascending_nan_last(a.v, b.v)),
+            _ => {}
+        }
+        members.truncate(k);
+        out.extend(members);
+    }
+    out
+}
+
+/// Whether `limit_ratio(ratio, ...)` keeps a series, using Prometheus' label hash so the same
+/// series are chosen.
+fn ratio_selects(ratio: f64, labels: &Labels) -> bool {
+    let mut bytes = Vec::new();
+    for label in labels {
+        bytes.extend_from_slice(label.name.as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(label.value.as_bytes());
+        bytes.push(0xff);
+    }
+    let offset = xxhash_rust::xxh64::xxh64(&bytes, 0) as f64 / u64::MAX as f64;
+    (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+}

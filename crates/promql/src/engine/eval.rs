@@ -1,0 +1,321 @@
+//! The evaluator: one query's state, expression dispatch, selectors and subqueries.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+use panoptes_model::{Labels, MatchOp, Matcher, Sample, is_stale_nan};
+use panoptes_storage::{Querier, Storage, collect_samples};
+use promql_parser::label::MatchOp as UpstreamOp;
+use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
+
+use super::{Elem, EngineOptions, RangeSeries, RangeVal, Val, at_ms, duration_ms, offset_ms, time_bounds};
+use crate::error::{Error, Result};
+use crate::value::Annotations;
+
+/// The series one selector matched, with every sample the query may need.
+pub(crate) type LoadedSeries = Rc<Vec<(Labels, Vec<Sample>)>>;
+
+/// One annotation before its position in the query text is known.
+struct PendingAnnotation {
+    is_warning: bool,
+    text: String,
+    /// Candidate texts, separated by NUL, whose first occurrence in the query marks the
+    /// position reported; the first candidate found wins.
+    anchor: Option<String>,
+}
+
+/// The state of one query's evaluation.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) options: &'a EngineOptions,
+    querier: Option<Box<dyn Querier>>,
+    cache: HashMap<String, LoadedSeries>,
+    pub(crate) query_start: i64,
+    pub(crate) query_end: i64,
+    annotations: Vec<PendingAnnotation>,
+    started: Instant,
+    step_samples: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Opens one querier over everything `expr` reads when evaluated in `[start, end]`.
+    pub(crate) fn open(
+        options: &'a EngineOptions,
+        storage: &dyn Storage,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        _step: i64,
+    ) -> Result<Self> {
+        let querier = match time_bounds(expr, start, end, options) {
+            Some((mint, maxt)) => Some(storage.querier(mint, maxt)?),
+            None => None,
+        };
+        Ok(Self {
+            options,
+            querier,
+            cache: HashMap::new(),
+            query_start: start,
+            query_end: end,
+            annotations: Vec::new(),
+            started: Instant::now(),
+            step_samples: 0,
+        })
+    }
+
+    /// Evaluates `expr` at one top-level step.
+    pub(crate) fn eval_step(&mut self, expr: &Expr, t: i64) -> Result<Val> {
+        self.step_samples = 0;
+        self.check_deadline()?;
+        self.eval(expr, t)
+    }
+
+    fn check_deadline(&self) -> Result<()> {
+        if self.started.elapsed() > self.options.timeout {
+            return Err(Error::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Counts samples held by the current step against the limit.
+    pub(crate) fn account(&mut self, samples: usize) -> Result<()> {
+        self.step_samples = self.step_samples.saturating_add(samples);
+        if self.step_samples > self.options.max_samples {
+            return Err(Error::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Records a warning; `anchor` is text of the query that the position should point at.
+    pub(crate) fn warn(&mut self, text: String, anchor: Option<String>) {
+        self.annotations.push(PendingAnnotation { is_warning: true, text, anchor });
+    }
+
+    /// Records an info; see [`Evaluator::warn`].
+    pub(crate) fn info(&mut self, text: String, anchor: Option<String>) {
+        self.annotations.push(PendingAnnotation { is_warning: false, text, anchor });
+    }
+
+    /// Returns the annotations, with positions resolved against `query_text`.
+    pub(crate) fn take_annotations(&mut self, query_text: &str) -> Annotations {
+        let mut out = Annotations::default();
+        for pending in std::mem::take(&mut self.annotations) {
+            let prefix = if pending.is_warning { "PromQL warning: " } else { "PromQL info: " };
+            let position = pending.anchor.as_deref().and_then(|anchor| position_of(query_text, anchor));
+            let text = match position {
+                Some((line, column)) => format!("{prefix}{} ({line}:{column})", pending.text),
+                None => format!("{prefix}{}", pending.text),
+            };
+            if pending.is_warning {
+                out.add_warning(text);
+            } else {
+                out.add_info(text);
+            }
+        }
+        out
+    }
+
+    /// Evaluates `expr` at time `t`.
+    pub(crate) fn eval(&mut self, expr: &Expr, t: i64) -> Result<Val> {
+        match expr {
+            Expr::NumberLiteral(number) => Ok(Val::Scalar(number.val)),
+            Expr::StringLiteral(string) => Ok(Val::Str(string.val.clone())),
+            Expr::Paren(paren) => self.eval(&paren.expr, t),
+            Expr::Unary(unary) => match self.eval(&unary.expr, t)? {
+                Val::Scalar(v) => Ok(Val::Scalar(-v)),
+                Val::Vector(mut elems) => {
+                    for elem in &mut elems {
+                        elem.v = -elem.v;
+                        elem.drop_name = true;
+                    }
+                    Ok(Val::Vector(elems))
+                }
+                other => Err(Error::Execution(format!("unary expression not allowed on {}", other.type_name()))),
+            },
+            Expr::VectorSelector(selector) => {
+                let elems = self.select_instant(selector, t)?.into_iter().map(|(elem, _)| elem).collect();
+                Ok(Val::Vector(elems))
+            }
+            Expr::MatrixSelector(matrix) => Ok(Val::Matrix(self.select_range(matrix, t)?)),
+            Expr::Subquery(subquery) => Ok(Val::Matrix(self.subquery(subquery, t)?)),
+            Expr::Aggregate(aggregate) => super::aggregate::eval_aggregate(self, aggregate, t),
+            Expr::Binary(binary) => super::binary::eval_binary(self, binary, t),
+            Expr::Call(call) => super::functions::eval_call(self, call, t),
+            Expr::Extension(_) => Err(Error::Unsupported("extension expressions".into())),
+        }
+    }
+
+    /// Evaluates `expr` and requires an instant vector.
+    pub(crate) fn eval_vector(&mut self, expr: &Expr, t: i64) -> Result<Vec<Elem>> {
+        match self.eval(expr, t)? {
+            Val::Vector(elems) => Ok(elems),
+            other => Err(Error::Execution(format!("expected instant vector, got {}", other.type_name()))),
+        }
+    }
+
+    /// Evaluates `expr` and requires a scalar.
+    pub(crate) fn eval_scalar(&mut self, expr: &Expr, t: i64) -> Result<f64> {
+        match self.eval(expr, t)? {
+            Val::Scalar(v) => Ok(v),
+            other => Err(Error::Execution(format!("expected scalar, got {}", other.type_name()))),
+        }
+    }
+
+    /// Evaluates `expr` and requires a range vector.
+    pub(crate) fn eval_matrix(&mut self, expr: &Expr, t: i64) -> Result<RangeVal> {
+        match self.eval(expr, t)? {
+            Val::Matrix(range) => Ok(range),
+            other => Err(Error::Execution(format!("expected range vector, got {}", other.type_name()))),
+        }
+    }
+
+    /// Returns the series a selector matches, reading them on first use.
+    pub(crate) fn load(&mut self, selector: &VectorSelector) -> Result<LoadedSeries> {
+        let key = format!("{:?}|{}", selector.name, selector.matchers);
+        if let Some(series) = self.cache.get(&key) {
+            return Ok(series.clone());
+        }
+        let Some(querier) = &self.querier else {
+            return Ok(Rc::new(Vec::new()));
+        };
+        let alternatives: Vec<Vec<&promql_parser::label::Matcher>> = if selector.matchers.or_matchers.is_empty() {
+            vec![selector.matchers.matchers.iter().collect()]
+        } else {
+            selector
+                .matchers
+                .or_matchers
+                .iter()
+                .map(|group| selector.matchers.matchers.iter().chain(group.iter()).collect())
+                .collect()
+        };
+        let mut merged: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
+        for alternative in alternatives {
+            let mut matchers = Vec::with_capacity(alternative.len() + 1);
+            if let Some(name) = &selector.name {
+                matchers.push(Matcher::equal(panoptes_model::METRIC_NAME, name.clone()));
+            }
+            for matcher in alternative {
+                let op = match matcher.op {
+                    UpstreamOp::Equal => MatchOp::Equal,
+                    UpstreamOp::NotEqual => MatchOp::NotEqual,
+                    UpstreamOp::Re(_) => MatchOp::Regex,
+                    UpstreamOp::NotRe(_) => MatchOp::NotRegex,
+                };
+                let converted = Matcher::new(op, matcher.name.clone(), matcher.value.clone())
+                    .map_err(|error| Error::Parse(error.to_string()))?;
+                matchers.push(converted);
+            }
+            for series in querier.select(&matchers)? {
+                let mut series = series?;
+                let samples = collect_samples(series.samples.as_mut());
+                if let Some(error) = series.samples.take_error() {
+                    return Err(error.into());
+                }
+                merged.entry(series.labels).or_insert(samples);
+            }
+        }
+        let loaded: LoadedSeries = Rc::new(merged.into_iter().collect());
+        self.cache.insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Evaluates a vector selector at `t`, returning each element with its sample's timestamp.
+    pub(crate) fn select_instant(&mut self, selector: &VectorSelector, t: i64) -> Result<Vec<(Elem, i64)>> {
+        let series = self.load(selector)?;
+        let reference = at_ms(selector.at.as_ref(), self.query_start, self.query_end).unwrap_or(t)
+            - offset_ms(selector.offset.as_ref());
+        let oldest = reference.saturating_sub(duration_ms(self.options.lookback_delta));
+        let mut out = Vec::new();
+        for (labels, samples) in series.iter() {
+            let index = samples.partition_point(|s| s.t <= reference);
+            let Some(sample) = index.checked_sub(1).map(|i| samples[i]) else { continue };
+            if sample.t <= oldest || is_stale_nan(sample.v) {
+                continue;
+            }
+            out.push((Elem { labels: labels.clone(), v: sample.v, drop_name: false }, sample.t));
+        }
+        self.account(out.len())?;
+        Ok(out)
+    }
+
+    /// Evaluates a range selector at `t`: the samples in the left-open window ending at `t`.
+    pub(crate) fn select_range(&mut self, matrix: &MatrixSelector, t: i64) -> Result<RangeVal> {
+        let selector = &matrix.vs;
+        let series = self.load(selector)?;
+        let end = at_ms(selector.at.as_ref(), self.query_start, self.query_end).unwrap_or(t)
+            - offset_ms(selector.offset.as_ref());
+        let range_ms = duration_ms(matrix.range);
+        let start = end.saturating_sub(range_ms);
+        let mut out = Vec::new();
+        let mut count = 0;
+        for (labels, samples) in series.iter() {
+            let from = samples.partition_point(|s| s.t <= start);
+            let to = samples.partition_point(|s| s.t <= end);
+            let window: Vec<Sample> =
+                samples[from..to.max(from)].iter().filter(|s| !is_stale_nan(s.v)).copied().collect();
+            if window.is_empty() {
+                continue;
+            }
+            count += window.len();
+            out.push(RangeSeries { labels: labels.clone(), samples: window, drop_name: false });
+        }
+        self.account(count)?;
+        Ok(RangeVal { series: out, range_ms, end })
+    }
+
+    /// Evaluates a subquery at `t`: its inner expression at every aligned step in the window.
+    pub(crate) fn subquery(&mut self, subquery: &SubqueryExpr, t: i64) -> Result<RangeVal> {
+        let step = match subquery.step {
+            Some(step) => duration_ms(step),
+            None => duration_ms(self.options.default_subquery_step),
+        };
+        if step <= 0 {
+            return Err(Error::Execution("subquery step must be positive".into()));
+        }
+        let end = at_ms(subquery.at.as_ref(), self.query_start, self.query_end).unwrap_or(t)
+            - offset_ms(subquery.offset.as_ref());
+        let range_ms = duration_ms(subquery.range);
+        let lowest = end.saturating_sub(range_ms);
+        let mut start = step * (lowest / step);
+        if start <= lowest {
+            start += step;
+        }
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut series: Vec<RangeSeries> = Vec::new();
+        let mut inner_t = start;
+        let mut count = 0;
+        while inner_t <= end {
+            self.check_deadline()?;
+            let saved = self.step_samples;
+            let elems = match self.eval(&subquery.expr, inner_t)? {
+                Val::Vector(elems) => elems,
+                Val::Scalar(v) => vec![Elem { labels: Labels::empty(), v, drop_name: false }],
+                other => {
+                    return Err(Error::Execution(format!("subquery over {} is not allowed", other.type_name())));
+                }
+            };
+            self.step_samples = saved;
+            count += elems.len();
+            for elem in elems {
+                let position = *index.entry(elem.labels.clone()).or_insert_with(|| {
+                    series.push(RangeSeries { labels: elem.labels.clone(), samples: Vec::new(), drop_name: false });
+                    series.len() - 1
+                });
+                series[position].samples.push(Sample::new(inner_t, elem.v));
+                series[position].drop_name |= elem.drop_name;
+            }
+            inner_t += step;
+        }
+        self.account(count)?;
+        Ok(RangeVal { series, range_ms, end })
+    }
+}
+
+/// Returns the 1-based line and column of the first occurrence of `needle` in `text`.
+fn position_of(text: &str, needles: &str) -> Option<(usize, usize)> {
+    let offset = needles.split('\0').filter(|n| !n.is_empty()).find_map(|needle| text.find(needle))?;
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
+    Some((line, column))
+}

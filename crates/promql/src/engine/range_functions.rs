@@ -1,0 +1,325 @@
+//! Functions over range vectors: `rate` and friends, `deriv`, `predict_linear` and the
+//! `*_over_time` family.
+
+use promql_parser::parser::Expr;
+
+use super::aggregate::{kahan_add, quantile};
+use super::functions::{absent_labels, format_go_g};
+use super::{Elem, Evaluator, RangeSeries, RangeVal, Val};
+use crate::error::{Error, Result};
+use panoptes_model::{Labels, Sample};
+
+/// Evaluates `name` when it is a range-vector function; `Ok(None)` otherwise.
+pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<Option<Val>> {
+    let matrix_index = match name {
+        "quantile_over_time" => 1,
+        "rate"
+        | "increase"
+        | "delta"
+        | "irate"
+        | "idelta"
+        | "deriv"
+        | "predict_linear"
+        | "resets"
+        | "changes"
+        | "avg_over_time"
+        | "sum_over_time"
+        | "count_over_time"
+        | "min_over_time"
+        | "max_over_time"
+        | "stddev_over_time"
+        | "stdvar_over_time"
+        | "last_over_time"
+        | "first_over_time"
+        | "present_over_time"
+        | "mad_over_time"
+        | "absent_over_time"
+        | "double_exponential_smoothing"
+        | "ts_of_first_over_time"
+        | "ts_of_last_over_time"
+        | "ts_of_max_over_time"
+        | "ts_of_min_over_time" => 0,
+        _ => return Ok(None),
+    };
+    let Some(matrix_expr) = args.get(matrix_index).copied() else {
+        return Err(Error::Execution(format!("missing range vector argument of {name}()")));
+    };
+    let mut scalars = Vec::new();
+    for (index, expr) in args.iter().enumerate() {
+        if index != matrix_index {
+            scalars.push(ev.eval_scalar(expr, t)?);
+        }
+    }
+    let range = ev.eval_matrix(matrix_expr, t)?;
+    if name == "absent_over_time" {
+        if !range.series.is_empty() {
+            return Ok(Some(Val::Vector(Vec::new())));
+        }
+        let labels = absent_labels(matrix_expr);
+        return Ok(Some(Val::Vector(vec![Elem { labels, v: 1.0, drop_name: false }])));
+    }
+    let scalar = |i: usize| scalars.get(i).copied().unwrap_or(f64::NAN);
+    let anchor = Some(format!("{matrix_expr}\0{}", first_metric_name(matrix_expr).unwrap_or_default()));
+    match name {
+        "quantile_over_time" => {
+            let q = scalar(0);
+            if !(0.0..=1.0).contains(&q) {
+                let param_anchor = args.first().map(|a| a.to_string());
+                ev.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_anchor);
+            }
+        }
+        "double_exponential_smoothing" => {
+            let (sf, tf) = (scalar(0), scalar(1));
+            if !(sf > 0.0 && sf < 1.0) {
+                return Err(Error::Execution(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}")));
+            }
+            if !(tf > 0.0 && tf < 1.0) {
+                return Err(Error::Execution(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}")));
+            }
+        }
+        _ => {}
+    }
+    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
+    let mut out = Vec::with_capacity(range.series.len());
+    for series in &range.series {
+        let value = match name {
+            "rate" | "increase" | "delta" => {
+                let value = extrapolated_rate(series, &range, name != "delta", name == "rate");
+                if value.is_some() && name != "delta" {
+                    possible_non_counter(ev, &series.labels, anchor.clone());
+                }
+                value
+            }
+            "irate" | "idelta" => {
+                let value = instant_value(&series.samples, name == "irate");
+                if value.is_some() && name == "irate" {
+                    possible_non_counter(ev, &series.labels, anchor.clone());
+                }
+                value
+            }
+            "predict_linear" => (series.samples.len() >= 2).then(|| {
+                let (slope, intercept) = linear_regression(&series.samples, t);
+                slope * scalar(0) + intercept
+            }),
+            _ => over_time(name, &series.samples, &scalars),
+        };
+        if let Some(v) = value {
+            out.push(Elem { labels: series.labels.clone(), v, drop_name: series.drop_name || !keeps_name });
+        }
+    }
+    Ok(Some(Val::Vector(out)))
+}
+
+fn first_metric_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::MatrixSelector(matrix) => matrix.vs.name.clone(),
+        _ => None,
+    }
+}
+
+fn possible_non_counter(ev: &mut Evaluator<'_>, labels: &Labels, anchor: Option<String>) {
+    let name = labels.metric_name().unwrap_or("");
+    if ["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| name.ends_with(suffix)) {
+        return;
+    }
+    ev.info(
+        format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
+        anchor,
+    );
+}
+
+/// Prometheus' `extrapolatedRate` for `rate`, `increase` and `delta`.
+fn extrapolated_rate(series: &RangeSeries, range: &RangeVal, is_counter: bool, is_rate: bool) -> Option<f64> {
+    let samples = &series.samples;
+    if samples.len() < 2 {
+        return None;
+    }
+    let range_start = range.end - range.range_ms;
+    let range_end = range.end;
+    let first = samples[0];
+    let last = samples[samples.len() - 1];
+    let mut result = last.v - first.v;
+    if is_counter {
+        let mut previous = 0.0;
+        for sample in samples {
+            if sample.v < previous {
+                result += previous;
+            }
+            previous = sample.v;
+        }
+    }
+    let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
+    let mut duration_to_end = (range_end - last.t) as f64 / 1000.0;
+    let sampled_interval = (last.t - first.t) as f64 / 1000.0;
+    let average_between = sampled_interval / (samples.len() - 1) as f64;
+    let threshold = average_between * 1.1;
+    if duration_to_start >= threshold {
+        duration_to_start = average_between / 2.0;
+    }
+    if is_counter && result > 0.0 && first.v >= 0.0 {
+        let duration_to_zero = sampled_interval * (first.v / result);
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    if duration_to_end >= threshold {
+        duration_to_end = average_between / 2.0;
+    }
+    let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+    if is_rate {
+        factor /= range.range_ms as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// `irate` and `idelta`: from the last two samples.
+fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let last = samples[samples.len() - 1];
+    let previous = samples[samples.len() - 2];
+    let mut result = if is_rate && last.v < previous.v { last.v } else { last.v - previous.v };
+    let interval = last.t - previous.t;
+    if interval == 0 {
+        return None;
+    }
+    if is_rate {
+        result /= interval as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// Least-squares fit of value over time (seconds relative to `intercept_time`).
+fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
+    let (mut n, mut sum_x, mut c_x, mut sum_y, mut c_y) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sum_xy, mut c_xy, mut sum_x2, mut c_x2) = (0.0, 0.0, 0.0, 0.0);
+    let initial = samples[0].v;
+    let mut constant = true;
+    for (index, sample) in samples.iter().enumerate() {
+        if constant && index > 0 && sample.v != initial {
+            constant = false;
+        }
+        n += 1.0;
+        let x = (sample.t - intercept_time) as f64 / 1000.0;
+        (sum_x, c_x) = kahan_add(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_add(sample.v, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_add(x * sample.v, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_add(x * x, sum_x2, c_x2);
+    }
+    if constant {
+        if initial.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, initial);
+    }
+    sum_x += c_x;
+    sum_y += c_y;
+    sum_xy += c_xy;
+    sum_x2 += c_x2;
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    let intercept = sum_y / n - slope * sum_x / n;
+    (slope, intercept)
+}
+
+fn over_time(name: &str, samples: &[Sample], scalars: &[f64]) -> Option<f64> {
+    let first = *samples.first()?;
+    let values = || samples.iter().map(|s| s.v);
+    Some(match name {
+        "deriv" => {
+            if samples.len() < 2 {
+                return None;
+            }
+            linear_regression(samples, first.t).0
+        }
+        "resets" => samples.windows(2).filter(|w| w[1].v < w[0].v).count() as f64,
+        "changes" => {
+            samples.windows(2).filter(|w| !(w[1].v == w[0].v || (w[1].v.is_nan() && w[0].v.is_nan()))).count() as f64
+        }
+        "avg_over_time" => average(samples),
+        "sum_over_time" => {
+            let (sum, c) = values().fold((0.0, 0.0), |(sum, c), v| kahan_add(v, sum, c));
+            sum + c
+        }
+        "count_over_time" => samples.len() as f64,
+        "min_over_time" => values().fold(first.v, |m, v| if m > v || m.is_nan() { v } else { m }),
+        "max_over_time" => values().fold(first.v, |m, v| if m < v || m.is_nan() { v } else { m }),
+        "stddev_over_time" | "stdvar_over_time" => {
+            let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for v in values() {
+                count += 1.0;
+                let delta = v - (mean + c_mean);
+                (mean, c_mean) = kahan_add(delta / count, mean, c_mean);
+                (aux, c_aux) = kahan_add(delta * (v - (mean + c_mean)), aux, c_aux);
+            }
+            let variance = (aux + c_aux) / count;
+            if name == "stddev_over_time" { variance.sqrt() } else { variance }
+        }
+        "last_over_time" => samples[samples.len() - 1].v,
+        "first_over_time" => first.v,
+        "present_over_time" => 1.0,
+        "quantile_over_time" => quantile(scalars.first().copied().unwrap_or(f64::NAN), values().collect()),
+        "mad_over_time" => {
+            let median = quantile(0.5, values().collect());
+            quantile(0.5, values().map(|v| (v - median).abs()).collect())
+        }
+        "ts_of_first_over_time" => first.t as f64 / 1000.0,
+        "ts_of_last_over_time" => samples[samples.len() - 1].t as f64 / 1000.0,
+        "ts_of_max_over_time" | "ts_of_min_over_time" => {
+            let mut best = first;
+            for sample in samples {
+                let better = if name == "ts_of_max_over_time" { sample.v >= best.v } else { sample.v <= best.v };
+                if better || best.v.is_nan() {
+                    best = *sample;
+                }
+            }
+            best.t as f64 / 1000.0
+        }
+        "double_exponential_smoothing" => {
+            double_exponential_smoothing(samples, scalars.first().copied()?, scalars.get(1).copied()?)?
+        }
+        _ => return None,
+    })
+}
+
+/// Mean with Neumaier summation, switching to an incremental mean on overflow.
+fn average(samples: &[Sample]) -> f64 {
+    let (mut sum, mut count) = (samples[0].v, 1.0);
+    let (mut mean, mut c, mut incremental) = (0.0, 0.0, false);
+    for (index, sample) in samples[1..].iter().enumerate() {
+        count = (index + 2) as f64;
+        if !incremental {
+            let (new_sum, new_c) = kahan_add(sample.v, sum, c);
+            if !new_sum.is_infinite() {
+                (sum, c) = (new_sum, new_c);
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_add(sample.v / count, q * mean, q * c);
+    }
+    if incremental { mean + c } else { sum / count + c / count }
+}
+
+fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, samples[0].v);
+    let mut b = samples[1].v - samples[0].v;
+    for (i, sample) in samples.iter().enumerate().skip(1) {
+        let x = sf * sample.v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Some(s1)
+}

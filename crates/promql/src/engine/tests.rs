@@ -1,0 +1,56 @@
+//! Engine tests against the in-memory store.
+
+use panoptes_model::Labels;
+use panoptes_storage::{MemStorage, Storage};
+
+use super::*;
+
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn store(series: &[SeriesSpec<'_>]) -> MemStorage {
+    let storage = MemStorage::new();
+    let mut appender = storage.appender();
+    for (labels, samples) in series {
+        let labels = Labels::from_pairs(labels.iter().copied());
+        for (t, v) in *samples {
+            appender.append(&labels, *t, *v).expect("append");
+        }
+    }
+    appender.commit().expect("commit");
+    storage
+}
+
+#[test]
+fn instant_selector_uses_lookback_and_staleness() {
+    let storage = store(&[(&[("__name__", "up")], &[(0, 1.0), (60_000, panoptes_model::stale_nan())])]);
+    let engine = Engine::default();
+    let (value, _) = engine.instant_query(&storage, "up", 30_000).expect("query");
+    assert!(matches!(&value, Value::Vector(v) if v.len() == 1 && v[0].v == 1.0));
+    let (value, _) = engine.instant_query(&storage, "up", 61_000).expect("query");
+    assert_eq!(value, Value::Vector(Vec::new()));
+}
+
+#[test]
+fn rate_drops_the_metric_name_and_reports_non_counters() {
+    let storage = store(&[(&[("__name__", "requests")], &[(0, 0.0), (60_000, 60.0), (120_000, 120.0)])]);
+    let (value, annotations) = Engine::default().instant_query(&storage, "rate(requests[2m])", 120_000).expect("query");
+    let Value::Vector(vector) = value else { panic!("expected a vector") };
+    assert_eq!(vector[0].labels, Labels::empty());
+    assert!((vector[0].v - 1.0).abs() < 1e-9);
+    assert_eq!(
+        annotations.infos,
+        vec![
+            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \
+             \"requests\" (1:6)"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn range_query_rejects_duplicate_labelsets() {
+    let storage =
+        store(&[(&[("__name__", "a"), ("x", "1")], &[(0, 1.0)]), (&[("__name__", "b"), ("x", "1")], &[(0, 2.0)])]);
+    let error = Engine::default().range_query(&storage, "abs({x=\"1\"})", 0, 60_000, 30_000).expect_err("duplicate");
+    assert_eq!(error.to_string(), "vector cannot contain metrics with the same labelset");
+}

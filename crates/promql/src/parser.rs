@@ -1,0 +1,170 @@
+//! Parsing PromQL: a thin wrapper over the maintained `promql-parser` crate that also refuses the
+//! syntax this engine does not evaluate, so that such queries fail clearly instead of giving a
+//! wrong answer.
+
+pub use promql_parser::parser::Expr;
+use promql_parser::parser::{self as upstream, BinModifier};
+
+use crate::error::{Error, Result};
+
+/// Functions the engine evaluates. Anything else the upstream parser accepts (native histogram
+/// functions, `info()`, duration functions) is refused at parse time.
+pub(crate) const SUPPORTED_FUNCTIONS: &[&str] = &[
+    "abs",
+    "absent",
+    "absent_over_time",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "avg_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "cos",
+    "cosh",
+    "count_over_time",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "deg",
+    "delta",
+    "deriv",
+    "double_exponential_smoothing",
+    "exp",
+    "first_over_time",
+    "floor",
+    "histogram_fraction",
+    "histogram_quantile",
+    "hour",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
+    "last_over_time",
+    "ln",
+    "log10",
+    "log2",
+    "mad_over_time",
+    "max_over_time",
+    "min_over_time",
+    "minute",
+    "month",
+    "pi",
+    "predict_linear",
+    "present_over_time",
+    "quantile_over_time",
+    "rad",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "sin",
+    "sinh",
+    "sort",
+    "sort_by_label",
+    "sort_by_label_desc",
+    "sort_desc",
+    "sqrt",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "sum_over_time",
+    "tan",
+    "tanh",
+    "time",
+    "timestamp",
+    "ts_of_first_over_time",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "vector",
+    "year",
+];
+
+/// Parses `query` and checks that the engine supports everything it uses.
+///
+/// # Errors
+///
+/// Returns [`Error::Parse`] for invalid PromQL and [`Error::Unsupported`] for valid PromQL that
+/// uses native histogram functions, `info()`, binary operator fill modifiers or other
+/// experimental syntax.
+pub fn parse(query: &str) -> Result<Expr> {
+    let expr = upstream::parse(query).map_err(|message| Error::Parse(lowercase_first(&message)))?;
+    check_supported(&expr)?;
+    Ok(expr)
+}
+
+/// Checks a parsed expression for features the engine refuses.
+///
+/// # Errors
+///
+/// Returns [`Error::Unsupported`] naming the first unsupported feature found.
+pub fn check_supported(expr: &Expr) -> Result<()> {
+    match expr {
+        Expr::Aggregate(aggregate) => {
+            if let Some(param) = &aggregate.param {
+                check_supported(param)?;
+            }
+            check_supported(&aggregate.expr)
+        }
+        Expr::Unary(unary) => check_supported(&unary.expr),
+        Expr::Binary(binary) => {
+            if let Some(BinModifier { fill_values, .. }) = &binary.modifier
+                && (fill_values.lhs.is_some() || fill_values.rhs.is_some())
+            {
+                return Err(Error::Unsupported("binary operator fill modifiers are experimental".into()));
+            }
+            check_supported(&binary.lhs)?;
+            check_supported(&binary.rhs)
+        }
+        Expr::Paren(paren) => check_supported(&paren.expr),
+        Expr::Subquery(subquery) => check_supported(&subquery.expr),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::VectorSelector(_) | Expr::MatrixSelector(_) => Ok(()),
+        Expr::Call(call) => {
+            let name = call.func.name;
+            if !SUPPORTED_FUNCTIONS.contains(&name) {
+                let what = if name.starts_with("histogram_") { "native histogram function" } else { "function" };
+                return Err(Error::Unsupported(format!("{what} {name}() is not supported by this engine")));
+            }
+            call.args.args.iter().try_for_each(|arg| check_supported(arg))
+        }
+        Expr::Extension(_) => Err(Error::Unsupported("extension expressions".into())),
+    }
+}
+
+fn lowercase_first(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_queries() {
+        assert!(parse("sum by (job) (rate(http_requests_total[5m]))").is_ok());
+    }
+
+    #[test]
+    fn rejects_invalid_syntax() {
+        assert!(matches!(parse("sum(("), Err(Error::Parse(_))));
+    }
+
+    #[test]
+    fn refuses_native_histogram_functions_and_fill() {
+        assert!(matches!(parse("histogram_count(foo)"), Err(Error::Unsupported(_))));
+        assert!(matches!(parse("info(foo)"), Err(Error::Unsupported(_))));
+        assert!(matches!(parse("a + fill(0) b"), Err(Error::Unsupported(_))));
+    }
+}

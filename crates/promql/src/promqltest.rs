@@ -1,0 +1,495 @@
+//! A runner for Prometheus' promqltest scripts (`.test` files): loads series into a
+//! [`MemStorage`], runs every `eval` against the [`Engine`] and compares results, errors and
+//! annotations the way Prometheus' framework does.
+//!
+//! Evals that need features this engine does not implement (native histograms, start
+//! timestamps, experimental syntax) are skipped with a named reason, never counted as passed.
+
+mod script;
+
+use std::collections::HashSet;
+
+use promql_parser::parser::VectorSelector;
+use std::path::Path;
+
+use panoptes_model::{Labels, is_stale_nan};
+use panoptes_storage::{MemStorage, Storage};
+
+use crate::engine::{Engine, EngineOptions};
+use crate::error::Error;
+use crate::value::{Annotations, Value};
+use script::{Command, Eval, Expected, MessageMatcher, Point, SeriesLine};
+
+/// An eval that was not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEval {
+    /// The eval's line in the file (1-based).
+    pub line: usize,
+    /// The out-of-scope feature it needs.
+    pub reason: String,
+}
+
+/// The outcome of running one script.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Evals whose result matched.
+    pub passed: usize,
+    /// Evals whose result did not match (or that could not run).
+    pub failed: usize,
+    /// Evals not run because they need an out-of-scope feature.
+    pub skipped_with_reason: Vec<SkippedEval>,
+    /// One message per failure, starting with the line number.
+    pub failures: Vec<String>,
+    /// The lines of the failed evals, in file order.
+    pub failed_lines: Vec<usize>,
+}
+
+/// The engine configuration the scripts assume (Prometheus' `RunBuiltinTests`).
+pub fn test_engine() -> Engine {
+    Engine::new(EngineOptions {
+        lookback_delta: std::time::Duration::from_secs(300),
+        max_samples: 10_000,
+        timeout: std::time::Duration::from_secs(100),
+        default_subquery_step: std::time::Duration::from_secs(60),
+    })
+}
+
+/// Runs the script at `path`. A file that cannot be read or parsed is reported as one failure.
+pub fn run_file(path: &Path) -> Report {
+    match std::fs::read_to_string(path) {
+        Ok(text) => run_script(&text),
+        Err(error) => Report {
+            failed: 1,
+            failures: vec![format!("cannot read {}: {error}", path.display())],
+            ..Report::default()
+        },
+    }
+}
+
+/// Runs a script given as text.
+pub fn run_script(text: &str) -> Report {
+    let mut report = Report::default();
+    let commands = match script::parse_script(text) {
+        Ok(commands) => commands,
+        Err(error) => {
+            report.failed = 1;
+            report.failures.push(format!("script does not parse: {error}"));
+            return report;
+        }
+    };
+    let mut runner = Runner::new();
+    for command in commands {
+        match command {
+            Command::Clear => runner = Runner::new(),
+            Command::Load { interval, with_nhcb, series, start_timestamp_names } => {
+                if let Err(error) = runner.load(interval, with_nhcb, &series, start_timestamp_names) {
+                    report.failed += 1;
+                    report.failures.push(format!("load failed: {error}"));
+                }
+            }
+            Command::Eval(eval) => {
+                if let Some(reason) = runner.skip_reason(&eval) {
+                    report.skipped_with_reason.push(SkippedEval { line: eval.line, reason });
+                    continue;
+                }
+                match runner.run_eval(&eval) {
+                    Ok(()) => report.passed += 1,
+                    Err(message) => {
+                        report.failed += 1;
+                        report.failed_lines.push(eval.line);
+                        report.failures.push(format!("line {}: {}: {message}", eval.line, eval.query));
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+struct Runner {
+    engine: Engine,
+    storage: MemStorage,
+    histogram_series: Vec<Labels>,
+    start_timestamp_names: HashSet<String>,
+}
+
+impl Runner {
+    fn new() -> Self {
+        Self {
+            engine: test_engine(),
+            storage: MemStorage::new(),
+            histogram_series: Vec::new(),
+            start_timestamp_names: HashSet::new(),
+        }
+    }
+
+    fn load(
+        &mut self,
+        interval: i64,
+        with_nhcb: bool,
+        series: &[SeriesLine],
+        start_timestamp_names: Vec<String>,
+    ) -> Result<(), String> {
+        self.start_timestamp_names.extend(start_timestamp_names);
+        let mut appender = self.storage.appender();
+        for line in series {
+            let name = line.labels.metric_name().unwrap_or("").to_owned();
+            if with_nhcb {
+                for suffix in ["_bucket", "_count", "_sum"] {
+                    if let Some(base) = name.strip_suffix(suffix) {
+                        let mut builder = line.labels.builder();
+                        builder.remove("le");
+                        builder.set(panoptes_model::METRIC_NAME, base);
+                        self.histogram_series.push(builder.build());
+                    }
+                }
+            }
+            for (index, point) in line.points.iter().enumerate() {
+                let t = index as i64 * interval;
+                match point {
+                    Point::Float(v) => appender.append(&line.labels, t, *v).map_err(|e| e.to_string())?,
+                    Point::Histogram => {
+                        if !self.histogram_series.contains(&line.labels) {
+                            self.histogram_series.push(line.labels.clone());
+                        }
+                    }
+                    Point::Empty => {}
+                }
+            }
+        }
+        appender.commit().map_err(|e| e.to_string())
+    }
+
+    /// Returns why an eval is out of scope, if it is.
+    fn skip_reason(&self, eval: &Eval) -> Option<String> {
+        let query = eval.query.as_str();
+        if query.contains("{{") {
+            return Some("native histograms".into());
+        }
+        match crate::parser::parse(query) {
+            Err(Error::Unsupported(message)) => {
+                let reason = if message.contains("native histogram") {
+                    "native histograms"
+                } else if message.contains("info()") {
+                    "info() function"
+                } else if message.contains("fill") {
+                    "binary operator fill modifiers"
+                } else {
+                    "unsupported experimental function"
+                };
+                return Some(reason.into());
+            }
+            Err(Error::Parse(_)) => {
+                if query.contains("anchored") || query.contains("smoothed") {
+                    return Some("anchored/smoothed range selectors".into());
+                }
+                if ["step()", "range()", "min_of(", "max_of("].iter().any(|f| query.contains(f))
+                    || has_duration_arithmetic(query)
+                {
+                    return Some("duration expressions".into());
+                }
+                if query.contains("fill(") || query.contains("fill_left(") || query.contains("fill_right(") {
+                    return Some("binary operator fill modifiers".into());
+                }
+            }
+            _ => {}
+        }
+        let identifiers = identifiers(query);
+        if identifiers.iter().any(|id| self.start_timestamp_names.contains(*id)) {
+            return Some("start timestamps (@st)".into());
+        }
+        if !self.histogram_series.is_empty()
+            && let Ok(expr) = promql_parser::parser::parse(query)
+        {
+            let mut selectors = Vec::new();
+            collect_selectors(&expr, &mut selectors);
+            if selectors.iter().any(|selector| self.histogram_series.iter().any(|l| selector_matches(selector, l))) {
+                return Some("native histograms".into());
+            }
+        }
+        None
+    }
+
+    fn run_eval(&self, eval: &Eval) -> Result<(), String> {
+        let result = match eval.range {
+            Some((start, end, step)) => self.engine.range_query(&self.storage, &eval.query, start, end, step),
+            None => self.engine.instant_query(&self.storage, &eval.query, eval.at),
+        };
+        match (result, &eval.fail) {
+            (Err(error), Some(matcher)) => {
+                let message = error.to_string();
+                if message_matches(matcher, &message)? {
+                    Ok(())
+                } else {
+                    Err(format!("error {message:?} does not match {matcher:?}"))
+                }
+            }
+            (Err(error), None) => Err(format!("unexpected error: {error}")),
+            (Ok(_), Some(_)) => Err("expected an error, the query succeeded".into()),
+            (Ok((value, annotations)), None) => {
+                check_annotations(eval, &annotations)?;
+                compare(eval, &value)
+            }
+        }
+    }
+}
+
+fn has_duration_arithmetic(query: &str) -> bool {
+    let mut inside = false;
+    for c in query.chars() {
+        match c {
+            '[' => inside = true,
+            ']' => inside = false,
+            '+' | '*' | '/' | '(' | '%' | '^' if inside => return true,
+            _ => {}
+        }
+    }
+    query.contains("offset (") || query.contains("offset -(")
+}
+
+/// Returns the identifiers of a query outside string literals.
+fn identifiers(query: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = query.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        let c = bytes[index];
+        if c == b'"' || c == b'\'' || c == b'`' {
+            index += 1;
+            while index < bytes.len() && bytes[index] != c {
+                index += if bytes[index] == b'\\' { 2 } else { 1 };
+            }
+            index += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' || c == b':' {
+            let start = index;
+            while index < bytes.len()
+                && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_' || bytes[index] == b':')
+            {
+                index += 1;
+            }
+            out.push(&query[start..index]);
+            continue;
+        }
+        index += 1;
+    }
+    out
+}
+
+fn collect_selectors<'a>(expr: &'a promql_parser::parser::Expr, out: &mut Vec<&'a VectorSelector>) {
+    use promql_parser::parser::Expr;
+    match expr {
+        Expr::VectorSelector(selector) => out.push(selector),
+        Expr::MatrixSelector(matrix) => out.push(&matrix.vs),
+        Expr::Aggregate(aggregate) => {
+            collect_selectors(&aggregate.expr, out);
+            if let Some(param) = &aggregate.param {
+                collect_selectors(param, out);
+            }
+        }
+        Expr::Unary(unary) => collect_selectors(&unary.expr, out),
+        Expr::Binary(binary) => {
+            collect_selectors(&binary.lhs, out);
+            collect_selectors(&binary.rhs, out);
+        }
+        Expr::Paren(paren) => collect_selectors(&paren.expr, out),
+        Expr::Subquery(subquery) => collect_selectors(&subquery.expr, out),
+        Expr::Call(call) => call.args.args.iter().for_each(|arg| collect_selectors(arg, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// Whether a selector selects a series with these labels.
+fn selector_matches(selector: &VectorSelector, labels: &Labels) -> bool {
+    use promql_parser::label::MatchOp;
+    if let Some(name) = &selector.name
+        && labels.metric_name() != Some(name.as_str())
+    {
+        return false;
+    }
+    let matches = |matcher: &promql_parser::label::Matcher| {
+        let value = labels.get(&matcher.name).unwrap_or("");
+        match &matcher.op {
+            MatchOp::Equal => matcher.value == value,
+            MatchOp::NotEqual => matcher.value != value,
+            MatchOp::Re(regex) => regex.is_match(value),
+            MatchOp::NotRe(regex) => !regex.is_match(value),
+        }
+    };
+    let base = selector.matchers.matchers.iter().all(matches);
+    if selector.matchers.or_matchers.is_empty() {
+        base
+    } else {
+        base && selector.matchers.or_matchers.iter().any(|group| group.iter().all(matches))
+    }
+}
+
+fn message_matches(matcher: &MessageMatcher, message: &str) -> Result<bool, String> {
+    Ok(match matcher {
+        MessageMatcher::Any => true,
+        MessageMatcher::Exact(text) => message.trim() == text.trim(),
+        MessageMatcher::Regex(pattern) => {
+            regex::Regex::new(pattern).map_err(|e| format!("bad regex {pattern:?}: {e}"))?.is_match(message)
+        }
+    })
+}
+
+fn check_annotations(eval: &Eval, annotations: &Annotations) -> Result<(), String> {
+    check_annotation_kind("warning", &eval.warn, eval.no_warn, &annotations.warnings)?;
+    check_annotation_kind("info", &eval.info, eval.no_info, &annotations.infos)
+}
+
+fn check_annotation_kind(kind: &str, expected: &[MessageMatcher], none: bool, got: &[String]) -> Result<(), String> {
+    if none && !got.is_empty() {
+        return Err(format!("expected no {kind} annotations, got {got:?}"));
+    }
+    if expected.is_empty() {
+        return Ok(());
+    }
+    if got.is_empty() {
+        return Err(format!("expected {kind} annotations, got none"));
+    }
+    for matcher in expected {
+        let mut found = false;
+        for text in got {
+            found |= message_matches(matcher, text)?;
+        }
+        if !found {
+            return Err(format!("no {kind} annotation matches {matcher:?}; got {got:?}"));
+        }
+    }
+    for text in got {
+        let mut found = false;
+        for matcher in expected {
+            found |= message_matches(matcher, text)?;
+        }
+        if !found {
+            return Err(format!("unexpected {kind} annotation {text:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Prometheus' `almost.Equal` with the framework's tolerance; NaN equals NaN, the staleness
+/// marker only equals itself.
+fn almost_equal(a: f64, b: f64) -> bool {
+    const EPSILON: f64 = 1e-6;
+    if is_stale_nan(a) || is_stale_nan(b) {
+        return is_stale_nan(a) && is_stale_nan(b);
+    }
+    if a.is_nan() && b.is_nan() {
+        return true;
+    }
+    if a == b {
+        return true;
+    }
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || (a.abs() + b.abs()) < f64::MIN_POSITIVE {
+        return diff < EPSILON * f64::MIN_POSITIVE;
+    }
+    diff / (a.abs() + b.abs()).min(f64::MAX) < EPSILON
+}
+
+fn compare(eval: &Eval, value: &Value) -> Result<(), String> {
+    match (&eval.expected, value) {
+        (Expected::Scalar(expected), Value::Scalar { v, .. }) => {
+            if almost_equal(*expected, *v) {
+                Ok(())
+            } else {
+                Err(format!("expected scalar {expected}, got {v}"))
+            }
+        }
+        (Expected::String(expected), Value::String { v, .. }) => {
+            if expected == v {
+                Ok(())
+            } else {
+                Err(format!("expected string {expected:?}, got {v:?}"))
+            }
+        }
+        (Expected::Series(expected), Value::Vector(vector)) if eval.range.is_none() => {
+            compare_vector(expected, vector, eval.ordered)
+        }
+        (Expected::Series(expected), Value::Matrix(matrix)) if eval.range.is_some() => {
+            let (start, _, step) = eval.range.unwrap_or((0, 0, 1));
+            compare_matrix(expected, matrix, start, step)
+        }
+        (Expected::Series(expected), Value::Matrix(matrix)) if expected.is_empty() && matrix.is_empty() => Ok(()),
+        (Expected::RangeVector { start, step, series, .. }, Value::Matrix(matrix)) => {
+            compare_matrix(series, matrix, *start, *step)
+        }
+        (expected, got) => {
+            Err(format!("expected {}, got a {} result: {got:?}", expected_kind(expected), got.type_name()))
+        }
+    }
+}
+
+fn expected_kind(expected: &Expected) -> &'static str {
+    match expected {
+        Expected::Series(_) => "series",
+        Expected::Scalar(_) => "a scalar",
+        Expected::String(_) => "a string",
+        Expected::RangeVector { .. } => "a range vector",
+    }
+}
+
+fn compare_vector(expected: &[SeriesLine], got: &[crate::value::VectorSample], ordered: bool) -> Result<(), String> {
+    if expected.len() != got.len() {
+        return Err(format!("expected {} series, got {}: {got:?}", expected.len(), got.len()));
+    }
+    for (position, line) in expected.iter().enumerate() {
+        let [Point::Float(value)] = line.points.as_slice() else {
+            return Err(format!("expected series {} must have exactly one float value", line.labels));
+        };
+        let found = if ordered {
+            Some(&got[position]).filter(|sample| sample.labels == line.labels)
+        } else {
+            got.iter().find(|sample| sample.labels == line.labels)
+        };
+        let Some(sample) = found else {
+            return Err(format!("expected series {} not found (or out of order) in {got:?}", line.labels));
+        };
+        if !almost_equal(*value, sample.v) {
+            return Err(format!("series {}: expected {value}, got {}", line.labels, sample.v));
+        }
+    }
+    Ok(())
+}
+
+fn compare_matrix(
+    expected: &[SeriesLine],
+    got: &[crate::value::MatrixSeries],
+    start: i64,
+    step: i64,
+) -> Result<(), String> {
+    if expected.len() != got.len() {
+        let labels: Vec<String> = got.iter().map(|s| s.labels.to_string()).collect();
+        return Err(format!("expected {} series, got {}: {labels:?}", expected.len(), got.len()));
+    }
+    for line in expected {
+        let Some(series) = got.iter().find(|s| s.labels == line.labels) else {
+            return Err(format!("expected series {} not found", line.labels));
+        };
+        let points: Vec<(i64, f64)> = line
+            .points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p {
+                Point::Float(v) => Some((start + i as i64 * step, *v)),
+                _ => None,
+            })
+            .collect();
+        let matches = points.len() == series.samples.len()
+            && points.iter().zip(&series.samples).all(|((t, v), s)| *t == s.t && almost_equal(*v, s.v));
+        if !matches {
+            let got_points: Vec<(i64, f64)> = series.samples.iter().map(|s| (s.t, s.v)).collect();
+            return Err(format!("series {}: expected {points:?}, got {got_points:?}", line.labels));
+        }
+    }
+    Ok(())
+}
+
+/// Returns the label set as the framework prints it (used in failure messages).
+pub fn describe(labels: &Labels) -> String {
+    labels.to_string()
+}
