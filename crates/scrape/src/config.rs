@@ -1,14 +1,534 @@
-//! Configuration (stub).
+//! The Prometheus configuration file: serde types for every section Panoptes reads, Prometheus'
+//! defaults and validation, and [`load_file`] / [`parse_str`] with errors that name the file,
+//! line and column.
+//!
+//! Unknown keys are errors, as with Prometheus' strict YAML decoding. Checks that need the whole
+//! file (inheritance from `global`, duplicate job names) run after decoding and name the line of
+//! the scrape config concerned.
+
+mod discovery;
+mod http;
+mod remote;
+mod scrape;
+#[cfg(test)]
+mod tests;
+mod units;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
 
 use panoptes_model::{Classify, ErrorKind};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
 
-/// Why a configuration could not be loaded.
+pub use discovery::{
+    DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesAttachMetadata, KubernetesNamespaces, KubernetesRole,
+    KubernetesSdConfig, KubernetesSelector, StaticConfig,
+};
+pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig};
+pub use remote::{
+    AlertingConfig, AlertmanagerConfig, ExemplarsConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,
+    RemoteWriteConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig,
+};
+pub use scrape::{ScrapeConfig, ScrapeProtocol};
+pub use units::{ByteSize, Secret};
+
+use crate::relabel::RelabelConfig;
+use discovery::validated_vec;
+use units::deserialize_duration;
+
+/// A line and column in a configuration file, both 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The line.
+    pub line: u64,
+    /// The column.
+    pub column: u64,
+}
+
+/// Why a configuration file could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path:?}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML, has unknown keys or values of the wrong type, or breaks a
+    /// rule of Prometheus' validation.
+    #[error("{}{message}", prefix(origin, *position))]
+    Invalid {
+        /// The file name or other origin given to [`parse_str`].
+        origin: String,
+        /// Where the problem is, when known.
+        position: Option<Position>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn prefix(origin: &str, position: Option<Position>) -> String {
+    match position {
+        Some(Position { line, column }) => format!("{origin}:{line}:{column}: "),
+        None => format!("{origin}: "),
+    }
+}
+
+impl ConfigError {
+    /// Returns where the problem is, when known.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            ConfigError::Read { .. } => None,
+            ConfigError::Invalid { position, .. } => *position,
+        }
+    }
+}
 
 impl Classify for ConfigError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::BadData
+        match self {
+            ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            ConfigError::Read { .. } => ErrorKind::Internal,
+            ConfigError::Invalid { .. } => ErrorKind::BadData,
+        }
+    }
+}
+
+/// `utf8` (Prometheus 3's default) or `legacy` name validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameValidationScheme {
+    /// Any UTF-8 metric and label names.
+    Utf8,
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*` metric names and `[a-zA-Z_][a-zA-Z0-9_]*` label names.
+    Legacy,
+}
+
+impl NameValidationScheme {
+    fn parse(text: Option<&str>, section: &str) -> Result<Option<NameValidationScheme>, String> {
+        match text {
+            None | Some("") => Ok(None),
+            Some("utf8") => Ok(Some(NameValidationScheme::Utf8)),
+            Some("legacy") => Ok(Some(NameValidationScheme::Legacy)),
+            Some(other) => Err(format!(
+                "unknown {section} name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"
+            )),
+        }
+    }
+}
+
+/// Checks a name escaping scheme against the validation scheme.
+fn check_escaping_scheme(
+    escaping: Option<&str>,
+    validation: NameValidationScheme,
+    section: &str,
+) -> Result<(), String> {
+    match escaping {
+        None | Some("") => Ok(()),
+        Some("allow-utf-8") if validation == NameValidationScheme::Legacy => Err(
+            "metric_name_escaping_scheme cannot be set to 'allow-utf-8' while metric_name_validation_scheme is not set to UTF8"
+                .to_owned(),
+        ),
+        Some("allow-utf-8" | "underscores" | "dots" | "values") => Ok(()),
+        Some(other) => Err(format!(
+            "unknown {section} name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other}"
+        )),
+    }
+}
+
+/// The `global` section. After [`parse_str`], durations hold Prometheus' defaults where unset.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalConfig {
+    /// The default scrape interval (default 1m).
+    #[serde(default, deserialize_with = "deserialize_duration")]
+    pub scrape_interval: Duration,
+    /// The default scrape timeout (default 10s, at most the interval).
+    #[serde(default, deserialize_with = "deserialize_duration")]
+    pub scrape_timeout: Duration,
+    /// The default protocols to negotiate.
+    #[serde(default)]
+    pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// How often rules are evaluated (default 1m).
+    #[serde(default, deserialize_with = "deserialize_duration")]
+    pub evaluation_interval: Duration,
+    /// How far back rule evaluation looks by default.
+    #[serde(default, deserialize_with = "deserialize_duration")]
+    pub rule_query_offset: Duration,
+    /// A file that receives the query log.
+    #[serde(default)]
+    pub query_log_file: Option<String>,
+    /// A file that receives scrape failures.
+    #[serde(default)]
+    pub scrape_failure_log_file: Option<String>,
+    /// Labels added to series and alerts sent to other systems.
+    #[serde(default)]
+    pub external_labels: BTreeMap<String, String>,
+    /// The default body size limit; 0 means none.
+    #[serde(default)]
+    pub body_size_limit: ByteSize,
+    /// The default sample limit; 0 means none.
+    #[serde(default)]
+    pub sample_limit: u64,
+    /// The default target limit; 0 means none.
+    #[serde(default)]
+    pub target_limit: u64,
+    /// The default label count limit; 0 means none.
+    #[serde(default)]
+    pub label_limit: u64,
+    /// The default label name length limit; 0 means none.
+    #[serde(default)]
+    pub label_name_length_limit: u64,
+    /// The default label value length limit; 0 means none.
+    #[serde(default)]
+    pub label_value_length_limit: u64,
+    /// The default number of dropped targets kept; 0 means all.
+    #[serde(default)]
+    pub keep_dropped_targets: u64,
+    /// `utf8` (default) or `legacy`.
+    #[serde(default)]
+    pub metric_name_validation_scheme: Option<String>,
+    /// How names are escaped for legacy consumers.
+    #[serde(default)]
+    pub metric_name_escaping_scheme: Option<String>,
+    /// Also ingests classic histograms exposed next to native ones.
+    #[serde(default)]
+    pub always_scrape_classic_histograms: bool,
+    /// Converts classic histograms to native histograms with custom buckets.
+    #[serde(default)]
+    pub convert_classic_histograms_to_nhcb: bool,
+}
+
+/// Prometheus' default scrape interval.
+const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(60);
+/// Prometheus' default scrape timeout.
+const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prometheus' default rule evaluation interval.
+const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);
+
+impl GlobalConfig {
+    /// Returns the name validation scheme in force (`utf8` unless set to `legacy`).
+    pub fn name_validation_scheme(&self) -> NameValidationScheme {
+        NameValidationScheme::parse(self.metric_name_validation_scheme.as_deref(), "global")
+            .ok()
+            .flatten()
+            .unwrap_or(NameValidationScheme::Utf8)
+    }
+
+    fn apply_defaults(&mut self) -> Result<(), String> {
+        if self.scrape_interval.is_zero() {
+            self.scrape_interval = DEFAULT_SCRAPE_INTERVAL;
+        }
+        if self.scrape_timeout > self.scrape_interval {
+            return Err("global scrape timeout greater than scrape interval".to_owned());
+        }
+        if self.scrape_timeout.is_zero() {
+            self.scrape_timeout = DEFAULT_SCRAPE_TIMEOUT.min(self.scrape_interval);
+        }
+        if self.evaluation_interval.is_zero() {
+            self.evaluation_interval = DEFAULT_EVALUATION_INTERVAL;
+        }
+        if self.scrape_protocols.is_empty() {
+            self.scrape_protocols = ScrapeProtocol::DEFAULT.to_vec();
+        }
+        check_protocols(&self.scrape_protocols)?;
+        for (name, value) in &self.external_labels {
+            if name.is_empty() {
+                return Err(format!("{name:?} is not a valid label name"));
+            }
+            if value.is_empty() {
+                return Err(format!("{value:?} is not a valid label value"));
+            }
+        }
+        let scheme = NameValidationScheme::parse(self.metric_name_validation_scheme.as_deref(), "global")?;
+        let scheme = scheme.unwrap_or(NameValidationScheme::Utf8);
+        self.metric_name_validation_scheme = Some(scheme_name(scheme).to_owned());
+        check_escaping_scheme(self.metric_name_escaping_scheme.as_deref(), scheme, "global")
+    }
+}
+
+fn scheme_name(scheme: NameValidationScheme) -> &'static str {
+    match scheme {
+        NameValidationScheme::Utf8 => "utf8",
+        NameValidationScheme::Legacy => "legacy",
+    }
+}
+
+fn check_protocols(protocols: &[ScrapeProtocol]) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    for protocol in protocols {
+        if !seen.insert(protocol) {
+            let names: Vec<&str> = protocols.iter().map(|protocol| protocol.as_str()).collect();
+            return Err(format!("duplicated protocol in scrape_protocols, got [{}]", names.join(" ")));
+        }
+    }
+    Ok(())
+}
+
+/// A whole Prometheus configuration file, with defaults applied and validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// The `global` section.
+    pub global: GlobalConfig,
+    /// The `runtime` section.
+    pub runtime: RuntimeConfig,
+    /// The `alerting` section.
+    pub alerting: AlertingConfig,
+    /// Rule file globs.
+    pub rule_files: Vec<String>,
+    /// Globs of files holding more scrape configs (not loaded by [`parse_str`]).
+    pub scrape_config_files: Vec<String>,
+    /// The scrape jobs, in file order.
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// The `storage` section.
+    pub storage: StorageConfig,
+    /// The `tracing` section.
+    pub tracing: TracingConfig,
+    /// The remote write endpoints.
+    pub remote_write: Vec<RemoteWriteConfig>,
+    /// The remote read endpoints.
+    pub remote_read: Vec<RemoteReadConfig>,
+    /// The `otlp` section.
+    pub otlp: OtlpConfig,
+}
+
+/// The file as decoded, before whole-file checks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: Option<GlobalConfig>,
+    #[serde(default)]
+    runtime: Option<RuntimeConfig>,
+    #[serde(default)]
+    alerting: Option<AlertingConfig>,
+    #[serde(default)]
+    rule_files: Option<Vec<String>>,
+    #[serde(default)]
+    scrape_config_files: Option<Vec<String>>,
+    #[serde(default)]
+    scrape_configs: Option<Vec<Spanned<Option<ScrapeConfig>>>>,
+    #[serde(default)]
+    storage: Option<StorageConfig>,
+    #[serde(default)]
+    tracing: Option<TracingConfig>,
+    #[serde(default, deserialize_with = "validated_vec")]
+    remote_write: Vec<RemoteWriteConfig>,
+    #[serde(default, deserialize_with = "validated_vec")]
+    remote_read: Vec<RemoteReadConfig>,
+    #[serde(default)]
+    otlp: Option<OtlpConfig>,
+}
+
+/// Reads and parses a configuration file; errors name the path.
+///
+/// # Errors
+///
+/// Returns [`ConfigError::Read`] when the file cannot be read and [`ConfigError::Invalid`] when
+/// its contents are not a valid configuration.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Parses a configuration from text; `origin` (usually the file name) prefixes every error.
+///
+/// # Errors
+///
+/// Returns [`ConfigError::Invalid`] naming origin, line and column for YAML syntax errors,
+/// unknown keys, wrongly typed values and broken validation rules.
+pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    parse_str_at(text, origin, 0)
+}
+
+/// Like [`parse_str`] for text embedded in a larger file after `line_offset` lines (for example
+/// a Kubernetes ConfigMap's `data` entry), so that positions refer to the larger file.
+///
+/// # Errors
+///
+/// As [`parse_str`].
+pub fn parse_str_at(text: &str, origin: &str, line_offset: u64) -> Result<Config, ConfigError> {
+    let invalid = |position: Option<Position>, message: String| ConfigError::Invalid {
+        origin: origin.to_owned(),
+        position: position.map(|position| Position { line: position.line + line_offset, ..position }),
+        message,
+    };
+    let raw: Option<RawConfig> = serde_saphyr::from_str(text).map_err(|error| {
+        let position = error
+            .location()
+            .filter(|location| location.line() > 0)
+            .map(|location| Position { line: location.line(), column: location.column() });
+        invalid(position, yaml_error_message(&error))
+    })?;
+    let Some(raw) = raw else {
+        return finish(Config {
+            global: defaulted_global(GlobalConfig::default()).map_err(|m| invalid(None, m))?,
+            ..Config::default()
+        })
+        .map_err(|message| invalid(None, message));
+    };
+    let global = defaulted_global(raw.global.unwrap_or_default()).map_err(|message| invalid(None, message))?;
+    let mut scrape_configs = Vec::new();
+    let mut job_names = HashSet::new();
+    for spanned in raw.scrape_configs.unwrap_or_default() {
+        let position = Some(Position { line: spanned.referenced.line(), column: spanned.referenced.column() });
+        let Some(mut scrape_config) = spanned.value else {
+            return Err(invalid(position, "empty or null scrape config section".to_owned()));
+        };
+        apply_scrape_defaults(&mut scrape_config, &global).map_err(|message| invalid(position, message))?;
+        if !job_names.insert(scrape_config.job_name.clone()) {
+            return Err(invalid(
+                position,
+                format!("found multiple scrape configs with job name {:?}", scrape_config.job_name),
+            ));
+        }
+        scrape_configs.push(scrape_config);
+    }
+    let config = Config {
+        global,
+        runtime: raw.runtime.unwrap_or_default(),
+        alerting: raw.alerting.unwrap_or_default(),
+        rule_files: raw.rule_files.unwrap_or_default(),
+        scrape_config_files: raw.scrape_config_files.unwrap_or_default(),
+        scrape_configs,
+        storage: raw.storage.unwrap_or_default(),
+        tracing: raw.tracing.unwrap_or_default(),
+        remote_write: raw.remote_write,
+        remote_read: raw.remote_read,
+        otlp: raw.otlp.unwrap_or_default(),
+    };
+    finish(config).map_err(|message| invalid(None, message))
+}
+
+fn defaulted_global(mut global: GlobalConfig) -> Result<GlobalConfig, String> {
+    global.apply_defaults()?;
+    Ok(global)
+}
+
+/// Runs the checks that span sections.
+fn finish(config: Config) -> Result<Config, String> {
+    for rule_file in &config.rule_files {
+        if !is_valid_glob_path(rule_file) {
+            return Err(format!("invalid rule file path {rule_file:?}"));
+        }
+    }
+    for file in &config.scrape_config_files {
+        if !is_valid_glob_path(file) {
+            return Err(format!("invalid scrape config file path {file:?}"));
+        }
+    }
+    let mut names = HashSet::new();
+    for remote_write in &config.remote_write {
+        if let Some(name) = remote_write.name.as_deref().filter(|name| !name.is_empty())
+            && !names.insert(name)
+        {
+            return Err(format!("found multiple remote write configs with job name {name:?}"));
+        }
+    }
+    let mut names = HashSet::new();
+    for remote_read in &config.remote_read {
+        if let Some(name) = remote_read.name.as_deref().filter(|name| !name.is_empty())
+            && !names.insert(name)
+        {
+            return Err(format!("found multiple remote read configs with job name {name:?}"));
+        }
+    }
+    Ok(config)
+}
+
+/// Implements Prometheus' `^[^*]*(\*[^/]*)?$` for rule and scrape config file globs.
+fn is_valid_glob_path(path: &str) -> bool {
+    match path.split_once('*') {
+        None => true,
+        Some((_, after)) => !after.contains('/') && !after.contains('*'),
+    }
+}
+
+/// Fills a scrape config's unset values from `global` and checks it, as Prometheus'
+/// `ScrapeConfig.Validate` does.
+fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Result<(), String> {
+    if scrape.job_name.is_empty() {
+        return Err("job_name is empty".to_owned());
+    }
+    let job = &scrape.job_name;
+    scrape.http_client().validate().map_err(|message| format!("scrape config for job {job:?}: {message}"))?;
+    if scrape.scrape_interval.is_zero() {
+        scrape.scrape_interval = global.scrape_interval;
+    }
+    if scrape.scrape_timeout > scrape.scrape_interval {
+        return Err(format!("scrape timeout greater than scrape interval for scrape config with job name {job:?}"));
+    }
+    if scrape.scrape_timeout.is_zero() {
+        scrape.scrape_timeout = global.scrape_timeout.min(scrape.scrape_interval);
+    }
+    if scrape.scrape_protocols.is_empty() {
+        scrape.scrape_protocols = global.scrape_protocols.clone();
+    }
+    check_protocols(&scrape.scrape_protocols)?;
+    if scrape.body_size_limit.0 == 0 {
+        scrape.body_size_limit = global.body_size_limit;
+    }
+    for (limit, global_limit) in [
+        (&mut scrape.sample_limit, global.sample_limit),
+        (&mut scrape.target_limit, global.target_limit),
+        (&mut scrape.label_limit, global.label_limit),
+        (&mut scrape.label_name_length_limit, global.label_name_length_limit),
+        (&mut scrape.label_value_length_limit, global.label_value_length_limit),
+        (&mut scrape.keep_dropped_targets, global.keep_dropped_targets),
+    ] {
+        if *limit == 0 {
+            *limit = global_limit;
+        }
+    }
+    let scheme = NameValidationScheme::parse(scrape.metric_name_validation_scheme.as_deref(), "scrape config")?
+        .unwrap_or_else(|| global.name_validation_scheme());
+    scrape.metric_name_validation_scheme = Some(scheme_name(scheme).to_owned());
+    if scrape.metric_name_escaping_scheme.as_deref().is_none_or(str::is_empty) {
+        scrape.metric_name_escaping_scheme = global.metric_name_escaping_scheme.clone();
+    }
+    check_escaping_scheme(scrape.metric_name_escaping_scheme.as_deref(), scheme, "scrape config")?;
+    check_relabel_names(&scrape.relabel_configs, scheme)?;
+    check_relabel_names(&scrape.metric_relabel_configs, scheme)?;
+    Ok(())
+}
+
+/// Under legacy name validation, relabel target labels must be legacy names (unless templated).
+fn check_relabel_names(configs: &[RelabelConfig], scheme: NameValidationScheme) -> Result<(), String> {
+    if scheme != NameValidationScheme::Legacy {
+        return Ok(());
+    }
+    for config in configs {
+        let target = &config.target_label;
+        if !target.is_empty() && !target.contains('$') && !panoptes_model::is_valid_legacy_label_name(target) {
+            return Err(format!("{target:?} is invalid 'target_label' for {} action", config.action));
+        }
+    }
+    Ok(())
+}
+
+/// Returns the message of a YAML error without the location the error type appends.
+fn yaml_error_message(error: &serde_saphyr::Error) -> String {
+    let mut options = serde_saphyr::RenderOptions::default();
+    options.snippets = serde_saphyr::SnippetMode::Off;
+    let message = error.without_snippet().render_with_options(options);
+    match error.location() {
+        Some(location) => {
+            let suffix = format!(" at line {}, column {}", location.line(), location.column());
+            message.strip_suffix(&suffix).map_or_else(|| message.clone(), str::to_owned)
+        }
+        None => message,
+    }
+}
+
+impl fmt::Display for NameValidationScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(scheme_name(*self))
     }
 }

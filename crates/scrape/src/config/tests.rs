@@ -1,0 +1,323 @@
+//! Tests of configuration loading: the seed configurations, defaults and validation errors.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::relabel::Action;
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/seed-configs").join(name)
+}
+
+#[track_caller]
+fn load(yaml: &str) -> Config {
+    parse_str(yaml, "test.yml").unwrap_or_else(|error| panic!("config should load: {error}"))
+}
+
+/// Asserts that `yaml` is rejected with exactly `expected` as the message.
+#[track_caller]
+fn check_error(yaml: &str, expected: &str) {
+    match parse_str(yaml, "test.yml") {
+        Ok(config) => panic!("config should be rejected, got {config:?}"),
+        Err(error) => assert_eq!(error.to_string(), expected, "for\n{yaml}"),
+    }
+}
+
+#[test]
+fn eks_seed_config_loads() {
+    let config = load_file(testdata("eks-prometheus.yml")).expect("eks-prometheus.yml loads");
+    assert_eq!(config.global.scrape_interval, Duration::from_secs(15));
+    assert_eq!(config.global.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(config.global.evaluation_interval, Duration::from_secs(15));
+    let jobs: Vec<&str> = config.scrape_configs.iter().map(|job| job.job_name.as_str()).collect();
+    assert_eq!(
+        jobs,
+        [
+            "kubernetes-apiservers",
+            "kubernetes-nodes",
+            "kubernetes-cadvisor",
+            "kubernetes-service-endpoints",
+            "kubernetes-services",
+            "kubernetes-ingresses",
+            "kubernetes-pods"
+        ]
+    );
+    let apiservers = &config.scrape_configs[0];
+    assert_eq!(apiservers.scheme, "https");
+    assert_eq!(apiservers.scrape_interval, Duration::from_secs(15));
+    assert_eq!(apiservers.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(apiservers.metrics_path, "/metrics");
+    assert!(apiservers.honor_timestamps);
+    assert_eq!(apiservers.kubernetes_sd_configs[0].role, Some(KubernetesRole::Endpoints));
+    assert_eq!(apiservers.tls_config.ca_file.as_deref(), Some("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"));
+    assert_eq!(apiservers.bearer_token_file.as_deref(), Some("/var/run/secrets/kubernetes.io/serviceaccount/token"));
+    assert_eq!(apiservers.relabel_configs[0].action, Action::Keep);
+    assert_eq!(apiservers.relabel_configs[0].regex.as_str(), "default;kubernetes;https");
+    let services = &config.scrape_configs[4];
+    assert_eq!(services.metrics_path, "/probe");
+    assert_eq!(services.params.get("module"), Some(&vec!["http_2xx".to_owned()]));
+    assert_eq!(services.kubernetes_sd_configs[0].role, Some(KubernetesRole::Service));
+    assert_eq!(config.scrape_configs[5].kubernetes_sd_configs[0].role, Some(KubernetesRole::Ingress));
+    assert_eq!(config.scrape_configs[6].relabel_configs.len(), 6);
+}
+
+#[test]
+fn eks_configmap_seed_config_loads() {
+    #[derive(serde::Deserialize)]
+    struct ConfigMap {
+        data: BTreeMap<String, String>,
+    }
+    let path = testdata("eks-prometheus-configmap.yaml");
+    let text = std::fs::read_to_string(&path).expect("configmap readable");
+    let config_map: ConfigMap = serde_saphyr::from_str(&text).expect("configmap parses");
+    let embedded = config_map.data.get("prometheus.yml").expect("configmap has prometheus.yml");
+    let config = parse_str(embedded, &path.display().to_string()).expect("embedded prometheus.yml loads");
+    let plain = load_file(testdata("eks-prometheus.yml")).expect("eks-prometheus.yml loads");
+    assert_eq!(config, plain);
+}
+
+#[test]
+fn notes_seed_config_loads() {
+    let config = load_file(testdata("notes-prometheus.yml")).expect("notes-prometheus.yml loads");
+    assert!(config.rule_files.is_empty());
+    assert_eq!(config.scrape_configs.len(), 2);
+    let prometheus = &config.scrape_configs[0];
+    assert_eq!(prometheus.job_name, "prometheus");
+    assert_eq!(prometheus.static_configs[0].targets, ["localhost:9090"]);
+    assert_eq!(prometheus.scrape_interval, Duration::from_secs(15));
+    let random = &config.scrape_configs[1];
+    assert_eq!(random.scrape_interval, Duration::from_secs(5));
+    // The global timeout (10s) is capped at the job's interval.
+    assert_eq!(random.scrape_timeout, Duration::from_secs(5));
+    assert_eq!(random.static_configs[0].targets, ["localhost:8080", "localhost:8081"]);
+    assert_eq!(random.static_configs[0].labels.get("group").map(String::as_str), Some("production"));
+    assert_eq!(random.static_configs[1].labels.get("group").map(String::as_str), Some("canary"));
+}
+
+#[test]
+fn empty_file_gets_prometheus_defaults() {
+    for text in ["", "global:\n", "{}\n"] {
+        let config = load(text);
+        assert_eq!(config.global.scrape_interval, Duration::from_secs(60));
+        assert_eq!(config.global.scrape_timeout, Duration::from_secs(10));
+        assert_eq!(config.global.evaluation_interval, Duration::from_secs(60));
+        assert_eq!(config.global.scrape_protocols, ScrapeProtocol::DEFAULT);
+        assert_eq!(config.global.name_validation_scheme(), NameValidationScheme::Utf8);
+        assert!(config.scrape_configs.is_empty());
+    }
+}
+
+#[test]
+fn scrape_configs_inherit_global_values() {
+    let config = load(
+        "global:\n  scrape_interval: 5s\n  sample_limit: 100\n  body_size_limit: 10MB\n  label_limit: 7\n\
+         scrape_configs:\n  - job_name: a\n  - job_name: b\n    sample_limit: 5\n    scrape_timeout: 2s\n    \
+         body_size_limit: 1KB\n    scrape_protocols: [PrometheusText0.0.4]\n",
+    );
+    assert_eq!(config.global.scrape_timeout, Duration::from_secs(5));
+    let a = &config.scrape_configs[0];
+    assert_eq!((a.scrape_interval, a.scrape_timeout), (Duration::from_secs(5), Duration::from_secs(5)));
+    assert_eq!((a.sample_limit, a.label_limit, a.body_size_limit), (100, 7, ByteSize(10 << 20)));
+    assert_eq!(a.scrape_protocols, ScrapeProtocol::DEFAULT);
+    assert_eq!((a.scheme.as_str(), a.metrics_path.as_str()), ("http", "/metrics"));
+    assert!(a.follow_redirects && a.enable_http2 && a.enable_compression);
+    let b = &config.scrape_configs[1];
+    assert_eq!((b.sample_limit, b.scrape_timeout, b.body_size_limit), (5, Duration::from_secs(2), ByteSize(1024)));
+    assert_eq!(b.scrape_protocols, [ScrapeProtocol::PrometheusText0_0_4]);
+}
+
+#[test]
+fn misspelled_keys_name_file_line_and_column() {
+    let yaml =
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    static_config:\n      - targets: [x]\n";
+    let error = parse_str(yaml, "prometheus.yml").expect_err("unknown key");
+    assert_eq!(error.position(), Some(Position { line: 5, column: 5 }));
+    let message = error.to_string();
+    assert!(message.starts_with("prometheus.yml:5:5: unknown field `static_config`, expected one of"), "{message}");
+    assert!(!message.contains(" at line "), "{message}");
+
+    let error = parse_str("global:\n  scrape_intervall: 1m\n", "p.yml").expect_err("unknown key");
+    assert!(error.to_string().starts_with("p.yml:2:3: unknown field `scrape_intervall`"), "{error}");
+    let error =
+        parse_str("scrape_configs:\n- job_name: a\n  relabel_configs:\n  - action: keep\n    regexp: x\n", "p.yml")
+            .expect_err("unknown key");
+    assert!(error.to_string().starts_with("p.yml:5:5: unknown field `regexp`"), "{error}");
+    let error = parse_str("alertmanager:\n  x: 1\n", "p.yml").expect_err("unknown section");
+    assert!(error.to_string().starts_with("p.yml:1:1: unknown field `alertmanager`"), "{error}");
+}
+
+#[test]
+fn yaml_syntax_and_type_errors_are_located() {
+    let error = parse_str("global:\n  scrape_interval: 15x\n", "p.yml").expect_err("bad duration");
+    assert_eq!(error.to_string(), r#"p.yml:2:20: not a valid duration string: "15x""#);
+    let error = parse_str("scrape_configs:\n- job_name: a\n  sample_limit: many\n", "p.yml").expect_err("bad number");
+    assert_eq!(error.position(), Some(Position { line: 3, column: 17 }));
+    let error = parse_str("scrape_configs: [\n", "p.yml").expect_err("bad yaml");
+    assert!(error.position().is_some(), "{error}");
+}
+
+#[test]
+fn validation_errors() {
+    check_error(
+        "scrape_configs:\n- job_name: a\n- job_name: b\n- job_name: a\n",
+        r#"test.yml:4:3: found multiple scrape configs with job name "a""#,
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  scrape_interval: 5s\n  scrape_timeout: 10s\n",
+        r#"test.yml:2:3: scrape timeout greater than scrape interval for scrape config with job name "a""#,
+    );
+    check_error(
+        "global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n",
+        "test.yml: global scrape timeout greater than scrape interval",
+    );
+    check_error("scrape_configs:\n- scrape_interval: 5s\n", "test.yml:2:3: job_name is empty");
+    check_error("scrape_configs:\n-\n", "test.yml:2:2: empty or null scrape config section");
+    check_error(
+        "scrape_configs:\n- job_name: a\n  bearer_token: x\n  bearer_token_file: y\n",
+        r#"test.yml:2:3: scrape config for job "a": at most one of bearer_token & bearer_token_file must be configured"#,
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  basic_auth:\n    username: u\n  authorization:\n    credentials: c\n",
+        r#"test.yml:2:3: scrape config for job "a": at most one of basic_auth, oauth2 & authorization must be configured"#,
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  authorization:\n    type: Basic\n",
+        r#"test.yml:2:3: scrape config for job "a": authorization type cannot be set to "basic", use "basic_auth" instead"#,
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]\n",
+        "test.yml:2:3: duplicated protocol in scrape_protocols, got [PrometheusText0.0.4 PrometheusText0.0.4]",
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  scrape_protocols: [Text]\n",
+        "test.yml:3:22: unknown scrape protocol Text, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusProto PrometheusText0.0.4 PrometheusText1.0.0]",
+    );
+    check_error(
+        "global:\n  metric_name_validation_scheme: ascii\n",
+        "test.yml: unknown global name validation method specified, must be either '', 'legacy' or 'utf8', got ascii",
+    );
+    check_error(
+        "global:\n  metric_name_validation_scheme: legacy\nscrape_configs:\n- job_name: a\n  relabel_configs:\n  - target_label: a.b\n",
+        r#"test.yml:4:3: "a.b" is invalid 'target_label' for replace action"#,
+    );
+    check_error("rule_files: ['rules/*/x.yml']\n", r#"test.yml: invalid rule file path "rules/*/x.yml""#);
+    check_error(
+        "scrape_configs:\n- job_name: a\n  static_configs:\n  - targets: ['http://x:1/metrics']\n",
+        r#"test.yml:4:5: "http://x:1/metrics" is not a valid hostname"#,
+    );
+}
+
+#[test]
+fn service_discovery_validation() {
+    let job = |sd: &str| format!("scrape_configs:\n- job_name: a\n  {sd}\n");
+    check_error(
+        &job("kubernetes_sd_configs:\n  - namespaces: {names: [x]}"),
+        "test.yml:4:5: role missing (one of: pod, service, endpoints, endpointslice, node, ingress)",
+    );
+    check_error(
+        &job("kubernetes_sd_configs:\n  - role: deployment"),
+        r#"test.yml:4:11: unknown Kubernetes SD role "deployment""#,
+    );
+    check_error(
+        &job("kubernetes_sd_configs:\n  - role: pod\n    api_server: https://k:6443\n    kubeconfig_file: /k"),
+        "test.yml:4:5: cannot use 'kubeconfig_file' and 'api_server' simultaneously",
+    );
+    check_error(
+        &job("kubernetes_sd_configs:\n  - role: pod\n    bearer_token: t"),
+        "test.yml:4:5: to use custom HTTP client configuration please provide the 'api_server' URL explicitly",
+    );
+    check_error(
+        &job(
+            "kubernetes_sd_configs:\n  - role: pod\n    api_server: https://k\n    namespaces:\n      own_namespace: true",
+        ),
+        "test.yml:4:5: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously",
+    );
+    check_error(
+        &job("kubernetes_sd_configs:\n  - role: pod\n    selectors:\n    - role: node\n      label: a=b"),
+        "test.yml:4:5: pod role supports only pod selectors",
+    );
+    check_error(
+        &job("kubernetes_sd_configs:\n  - role: endpoints\n    selectors:\n    - role: pod\n    - role: pod"),
+        "test.yml:4:5: duplicated selector role: pod",
+    );
+    check_error(
+        &job("file_sd_configs:\n  - files: []"),
+        "test.yml:4:5: file service discovery config must contain at least one path name",
+    );
+    check_error(
+        &job("file_sd_configs:\n  - files: [targets.txt]"),
+        r#"test.yml:4:5: path name "targets.txt" is not valid for file discovery"#,
+    );
+    check_error(&job("http_sd_configs:\n  - url: ftp://x/"), "test.yml:4:5: URL scheme must be 'http' or 'https'");
+    check_error(&job("http_sd_configs:\n  - url: http:///x"), "test.yml:4:5: host is missing in URL");
+
+    let config = load(&job("kubernetes_sd_configs:\n  - role: endpoints\n    api_server: https://k:6443\n    \
+         tls_config: {insecure_skip_verify: true}\n    namespaces: {names: [a, b]}\n    \
+         selectors:\n    - {role: pod, label: app=web}\n    - {role: service, field: metadata.name=x}\n    \
+         attach_metadata: {node: true}\n  file_sd_configs:\n  - files: [targets/*.json]"));
+    let kubernetes = &config.scrape_configs[0].kubernetes_sd_configs[0];
+    assert_eq!(kubernetes.api_server.as_deref(), Some("https://k:6443"));
+    assert_eq!(kubernetes.namespaces.names, ["a", "b"]);
+    assert_eq!(kubernetes.selectors[1].field.as_deref(), Some("metadata.name=x"));
+    assert!(kubernetes.attach_metadata.node && kubernetes.http_client().tls_config.insecure_skip_verify);
+    let file_sd = &config.scrape_configs[0].file_sd_configs[0];
+    assert_eq!(file_sd.refresh_interval, Duration::from_secs(300));
+}
+
+#[test]
+fn alerting_and_remote_sections() {
+    let config = load(
+        "alerting:\n  alert_relabel_configs:\n  - action: labeldrop\n    regex: replica\n  alertmanagers:\n  \
+         - static_configs:\n    - targets: ['am:9093']\n    path_prefix: /am\nremote_write:\n- url: http://rw/api/v1/write\n  \
+         name: a\n  queue_config: {max_shards: 10}\n  write_relabel_configs:\n  - source_labels: [__name__]\n    regex: go_.*\n    \
+         action: drop\nremote_read:\n- url: http://rr/api/v1/read\n  read_recent: true\nstorage:\n  tsdb:\n    \
+         out_of_order_time_window: 30m\n  exemplars:\n    max_exemplars: 100000\n",
+    );
+    assert_eq!(config.alerting.alert_relabel_configs[0].action, Action::LabelDrop);
+    let alertmanager = &config.alerting.alertmanagers[0];
+    assert_eq!(alertmanager.static_configs[0].targets, ["am:9093"]);
+    assert_eq!((alertmanager.path_prefix.as_str(), alertmanager.timeout), ("/am", Duration::from_secs(10)));
+    let remote_write = &config.remote_write[0];
+    assert_eq!((remote_write.queue_config.max_shards, remote_write.queue_config.capacity), (10, 10_000));
+    assert_eq!(remote_write.remote_timeout, Duration::from_secs(30));
+    assert!(remote_write.metadata_config.send);
+    assert!(config.remote_read[0].read_recent && config.remote_read[0].filter_external_labels);
+    assert_eq!(config.storage.tsdb.as_ref().map(|tsdb| tsdb.out_of_order_time_window), Some(Duration::from_secs(1800)));
+
+    check_error("remote_write:\n- name: a\n", "test.yml:2:3: url for remote_write is empty");
+    check_error(
+        "remote_write:\n- url: http://a\n  headers: {Content-Type: x}\n",
+        "test.yml:2:3: Content-Type is a reserved header. It must not be changed",
+    );
+    check_error(
+        "remote_write:\n- {url: http://a, name: x}\n- {url: http://b, name: x}\n",
+        r#"test.yml: found multiple remote write configs with job name "x""#,
+    );
+    check_error("remote_read:\n- read_recent: true\n", "test.yml:2:3: url for remote_read is empty");
+    check_error(
+        "alerting:\n  alertmanagers:\n  - api_version: v1\n",
+        "test.yml:3:5: expected Alertmanager api version to be one of [v2] but got v1",
+    );
+}
+
+#[test]
+fn load_file_reports_missing_files() {
+    let error = load_file("/nonexistent/prometheus.yml").expect_err("missing file");
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(error.to_string(), r#"cannot read configuration file "/nonexistent/prometheus.yml""#);
+}
+
+#[test]
+fn parse_str_at_shifts_lines() {
+    let error = parse_str_at("global:\n  bogus: 1\n", "cm.yaml", 7).expect_err("unknown key");
+    assert_eq!(error.position(), Some(Position { line: 9, column: 3 }));
+}
+
+#[test]
+fn secrets_are_not_printed() {
+    let config = load("scrape_configs:\n- job_name: a\n  basic_auth: {username: u, password: hunter2}\n");
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    let password = config.scrape_configs[0].basic_auth.as_ref().and_then(|auth| auth.password.as_ref());
+    assert_eq!(password.map(Secret::expose), Some("hunter2"));
+}

@@ -1,0 +1,136 @@
+//! Scalar configuration types: Prometheus durations, base-2 byte sizes and secrets.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Deserializes a Prometheus duration string (`15s`, `1h30m`, `0`).
+pub(crate) fn deserialize_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    panoptes_model::time::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// Deserializes an optional Prometheus duration string.
+pub(crate) fn deserialize_optional_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    deserialize_duration(deserializer).map(Some)
+}
+
+/// A size in bytes, written like Go's `units.Base2Bytes` (`100MB`, `1GiB`, `512KB`, `0`): every
+/// unit is a power of 1024.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses a base-2 byte size such as `10MB`, `1KiB` or `1GB512MB`.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message naming the input when it has no number, an unknown unit or overflows.
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        const UNITS: [(&str, u32); 13] = [
+            ("KiB", 1),
+            ("MiB", 2),
+            ("GiB", 3),
+            ("TiB", 4),
+            ("PiB", 5),
+            ("EiB", 6),
+            ("KB", 1),
+            ("MB", 2),
+            ("GB", 3),
+            ("TB", 4),
+            ("PB", 5),
+            ("EB", 6),
+            ("B", 0),
+        ];
+        let bad = || format!("invalid byte size {text:?}");
+        if text == "0" {
+            return Ok(ByteSize(0));
+        }
+        let mut rest = text;
+        let mut total: u64 = 0;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(bad());
+            }
+            let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let (unit, power) = UNITS.iter().find(|(unit, _)| rest.starts_with(unit)).ok_or_else(bad)?;
+            rest = &rest[unit.len()..];
+            let part = 1024u64.checked_pow(*power).and_then(|size| size.checked_mul(number)).ok_or_else(bad)?;
+            total = total.checked_add(part).ok_or_else(bad)?;
+        }
+        Ok(ByteSize(total))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ByteSize::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A secret string: printed as `<secret>` so that it never reaches logs.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Returns a secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// Returns the secret value; callers must not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns whether the secret is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expected: Option<u64>) {
+        assert_eq!(ByteSize::parse(input).ok().map(|size| size.0), expected, "ByteSize::parse({input:?})");
+    }
+
+    #[test]
+    fn parses_base2_sizes() {
+        check("0", Some(0));
+        check("100B", Some(100));
+        check("1KB", Some(1024));
+        check("1KiB", Some(1024));
+        check("10MB", Some(10 << 20));
+        check("1GB512MB", Some((1 << 30) + (512 << 20)));
+        check("", None);
+        check("10", None);
+        check("10XB", None);
+        check("MB", None);
+        check("99999999999EB", None);
+    }
+
+    #[test]
+    fn secret_is_redacted_in_debug() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "<secret>");
+    }
+}
