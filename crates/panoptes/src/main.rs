@@ -4,11 +4,21 @@ mod cli;
 mod logging;
 mod server;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         cli::Command::Server(args) => server::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        // Errors before logging is set up; later ones are logged by the mode itself.
+        Err(error) => {
+            eprintln!("panoptes: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `panoptes server`: the long-running process. Wires the store and the HTTP server in one
 //! visible function: logging, bind, open the store in the background, serve, close the store.
 
+use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
@@ -11,21 +12,23 @@ use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
 use crate::cli::{ServerArgs, WalFsync};
 use crate::logging;
 
-/// Runs the server until SIGINT or SIGTERM.
+/// Runs the server until SIGINT or SIGTERM and returns the process' exit code. Failures after
+/// logging is set up (listener, store, closing the store) are logged and give a failure code.
 ///
 /// # Errors
 ///
-/// Returns an error when the logger, the listener or the store cannot be set up, or when
-/// closing the store fails.
-pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
+/// Returns an error when logging or the async runtime cannot be set up.
+pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     logging::init(args.log_level, args.log_format)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let result = runtime.block_on(serve(args));
-    if let Err(error) = &result {
-        tracing::error!(error = format!("{error:#}"), "server failed");
+    match runtime.block_on(serve(args)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "server failed");
+            Ok(ExitCode::FAILURE)
+        }
     }
-    result
 }
 
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {

@@ -6,11 +6,11 @@
 //! acknowledged sample is there and that nothing was stored that was never sent. Set
 //! `PANOPTES_CRASH_SEED` to replay a run; the seed is printed.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ use panoptes_tsdb::{Db, DbOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
+
+use crate::common::{start_server, wait_ready};
 
 const METRIC: &str = "crash_test_samples";
 const SERIES_PER_BATCH: usize = 8;
@@ -56,7 +58,8 @@ async fn acknowledged_samples_survive_sigkill() {
         cycles += 1;
         let fsync = ["always", "1s", "never"][rng.random_range(0..3)];
         let log_path = logs.path().join(format!("cycle-{cycles}.log"));
-        let (mut child, address) = start_server(data.path(), fsync, &log_path);
+        let (mut child, address) =
+            start_server(data.path(), &[&format!("--storage.tsdb.wal-fsync={fsync}")], &log_path);
         wait_ready(&client, address, &mut child, &log_path).await;
 
         let kill_after = Duration::from_millis(rng.random_range(20..400));
@@ -95,42 +98,6 @@ async fn acknowledged_samples_survive_sigkill() {
     }
     assert!(cycles >= 3, "only {cycles} cycles ran within the budget");
     assert!(total_acknowledged_batches > 0, "no batch was ever acknowledged: the test checked nothing");
-}
-
-/// Starts the binary on a free port with `fsync` as WAL policy, logging to `log_path`.
-fn start_server(data: &Path, fsync: &str, log_path: &Path) -> (Child, SocketAddr) {
-    let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let log = File::create(log_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
-        .arg("server")
-        .arg("--storage.tsdb.path")
-        .arg(data)
-        .arg(format!("--web.listen-address={address}"))
-        .arg(format!("--storage.tsdb.wal-fsync={fsync}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start panoptes");
-    (child, address)
-}
-
-/// Polls `/-/ready` until it answers `200`, failing with the server's log if it exits.
-async fn wait_ready(client: &reqwest::Client, address: SocketAddr, child: &mut Child, log_path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited with {status} before ready:\n{}", std::fs::read_to_string(log_path).unwrap());
-        }
-        if let Ok(response) = client.get(format!("http://{address}/-/ready")).send().await
-            && response.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let _ = child.kill();
-    panic!("server not ready within 15 s:\n{}", std::fs::read_to_string(log_path).unwrap());
 }
 
 /// Sends batches in order until one fails (the server was killed), recording each batch as sent

@@ -1,0 +1,58 @@
+//! Helpers shared by the binary's integration tests: starting `panoptes server` as a child
+//! process and waiting for it to be ready.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Starts `panoptes server` on `data` and a free port with `extra` flags, logging to `log_path`.
+pub fn start_server(data: &Path, extra: &[&str], log_path: &Path) -> (Child, SocketAddr) {
+    let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let log = File::create(log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
+        .arg("server")
+        .arg("--storage.tsdb.path")
+        .arg(data)
+        .arg(format!("--web.listen-address={address}"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start panoptes");
+    (child, address)
+}
+
+/// Polls `/-/ready` until it answers `200`, failing with the server's log if it exits.
+pub async fn wait_ready(client: &reqwest::Client, address: SocketAddr, child: &mut Child, log_path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("server exited with {status} before ready:\n{}", std::fs::read_to_string(log_path).unwrap());
+        }
+        if let Ok(response) = client.get(format!("http://{address}/-/ready")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = child.kill();
+    panic!("server not ready within 15 s:\n{}", std::fs::read_to_string(log_path).unwrap());
+}
+
+/// Waits up to `timeout` for the child to exit and returns its status.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
