@@ -253,7 +253,7 @@ fn finish_vector(elems: Vec<Elem>, t: i64) -> Result<Vec<VectorSample>> {
     let mut out = Vec::with_capacity(elems.len());
     let mut seen = std::collections::HashSet::with_capacity(elems.len());
     for elem in elems {
-        let labels = if elem.drop_name { elem.labels.without_metric_name() } else { elem.labels };
+        let labels = if elem.drop_name { drop_reserved(&elem.labels) } else { elem.labels };
         if !seen.insert(labels.clone()) {
             return Err(Error::Execution(DUPLICATE_LABELSET.into()));
         }
@@ -268,7 +268,7 @@ fn finish_matrix(series: Vec<(Labels, Vec<Sample>, bool)>) -> Result<Vec<MatrixS
     let mut out: Vec<MatrixSeries> = Vec::with_capacity(series.len());
     let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
     for (labels, samples, drop_name) in series {
-        let labels = if drop_name { labels.without_metric_name() } else { labels };
+        let labels = if drop_name { drop_reserved(&labels) } else { labels };
         match index.get(&labels) {
             Some(&position) => {
                 let existing = &mut out[position].samples;
@@ -285,6 +285,16 @@ fn finish_matrix(series: Vec<(Labels, Vec<Sample>, bool)>) -> Result<Vec<MatrixS
         }
     }
     Ok(out)
+}
+
+/// Removes the metric name together with the type and unit metadata labels, as Prometheus'
+/// `DropReserved` does when a result loses its name.
+fn drop_reserved(labels: &Labels) -> Labels {
+    let mut builder = labels.builder();
+    builder.remove(panoptes_model::METRIC_NAME);
+    builder.remove("__type__");
+    builder.remove("__unit__");
+    builder.build()
 }
 
 /// Returns an offset in milliseconds (negative offsets look into the future).

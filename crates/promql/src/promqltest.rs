@@ -180,10 +180,16 @@ impl Runner {
                 return Some(reason.into());
             }
             Err(Error::Parse(_)) => {
+                if query.contains(">/") || query.contains("</") {
+                    return Some("native histogram trim operators".into());
+                }
+                if query.contains("info(") {
+                    return Some("info() function".into());
+                }
                 if query.contains("anchored") || query.contains("smoothed") {
                     return Some("anchored/smoothed range selectors".into());
                 }
-                if ["step()", "range()", "min_of(", "max_of("].iter().any(|f| query.contains(f))
+                if ["step()", "range()", "min_of(", "max_of("].iter().any(|f| query.to_lowercase().contains(f))
                     || has_duration_arithmetic(query)
                 {
                     return Some("duration expressions".into());

@@ -168,10 +168,17 @@ fn vector_vector(
         if let Some(previous) = one_side.get(&sig) {
             let side = if one_to_many { "left" } else { "right" };
             let group = Labels::from_pairs(sig.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            let (first, second) = if elem.labels <= previous.labels {
+                (&elem.labels, &previous.labels)
+            } else {
+                (&previous.labels, &elem.labels)
+            };
             return Err(Error::Execution(format!(
-                "found duplicate series for the match group {group} on the {side} hand-side of the operation: \
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: \
                  [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                elem.labels, previous.labels
+                go_labels(&group),
+                go_labels(first),
+                go_labels(second)
             )));
         }
         one_side.insert(sig, elem);
@@ -188,6 +195,15 @@ fn vector_vector(
         let Some(other) = one_side.get(&sig) else { continue };
         let (l, r) = if one_to_many { (other.v, elem.v) } else { (elem.v, other.v) };
         let (mut value, keep) = apply(op, l, r)?;
+        if one_to_one {
+            if matched.contains_key(&sig) {
+                return Err(Error::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                        .into(),
+                ));
+            }
+            matched.insert(sig.clone(), HashSet::new());
+        }
         if return_bool {
             value = if keep { 1.0 } else { 0.0 };
         } else if !keep {
@@ -195,15 +211,7 @@ fn vector_vector(
         }
         let labels = result_labels(&elem.labels, &other.labels, matching, one_to_one, &include);
         let seen = matched.get_mut(&sig);
-        if one_to_one {
-            if seen.is_some() {
-                return Err(Error::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
-                        .into(),
-                ));
-            }
-            matched.insert(sig, HashSet::new());
-        } else {
+        if !one_to_one {
             let set = match seen {
                 Some(set) => set,
                 None => matched.entry(sig).or_default(),
@@ -238,4 +246,10 @@ fn result_labels(many: &Labels, one: &Labels, matching: &Matching<'_>, one_to_on
         };
     }
     builder.build()
+}
+
+/// Formats labels as Go's `labels.Labels.String()`: every label, the name included, quoted.
+pub(crate) fn go_labels(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, &*l.value)).collect();
+    format!("{{{}}}", pairs.join(", "))
 }

@@ -72,6 +72,12 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, t: i64) -> Result<V
             Ok(Val::Vector(elems))
         }
         "sort_by_label" | "sort_by_label_desc" => {
+            if ev.query_start != ev.query_end {
+                ev.warn(
+                    "sort is ineffective for range queries since results are always ordered by labels".into(),
+                    Some(format!("{name}(")),
+                );
+            }
             let mut elems = ev.eval_vector(arg(0)?, t)?;
             let mut names = Vec::new();
             for expr in &args[1..] {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use panoptes_model::{Labels, METRIC_NAME};
+use panoptes_model::Labels;
 use promql_parser::parser::Expr;
 
 use super::functions::format_go_g;
@@ -58,7 +58,6 @@ pub(crate) fn eval_histogram_function(
         };
         let mut builder = elem.labels.builder();
         builder.remove("le");
-        builder.remove(METRIC_NAME);
         let labels = builder.build();
         let position = *index.entry(labels.clone()).or_insert_with(|| {
             groups.push((labels, metric, Vec::new()));
@@ -224,7 +223,13 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<Bucket>) -> f64 {
             break;
         }
         if !lower_set && lower_bound < lower && upper_bound > lower {
-            lower_rank = if upper_bound.is_infinite() || lower_bound.is_infinite() { rank } else { interpolate(lower) };
+            lower_rank = if lower_bound.is_infinite() {
+                bucket.count
+            } else if upper_bound.is_infinite() {
+                rank
+            } else {
+                interpolate(lower)
+            };
             lower_set = true;
         }
         if !upper_set && lower_bound < upper && upper_bound > upper {
@@ -242,5 +247,5 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<Bucket>) -> f64 {
     if !upper_set || upper_rank > count {
         upper_rank = count;
     }
-    (upper_rank - lower_rank) / count
+    (upper_rank - lower_rank).max(0.0) / count
 }

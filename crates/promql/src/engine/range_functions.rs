@@ -261,6 +261,7 @@ fn over_time(name: &str, samples: &[Sample], scalars: &[f64]) -> Option<f64> {
         "first_over_time" => first.v,
         "present_over_time" => 1.0,
         "quantile_over_time" => quantile(scalars.first().copied().unwrap_or(f64::NAN), values().collect()),
+        "mad_over_time" if values().any(f64::is_nan) => f64::NAN,
         "mad_over_time" => {
             let median = quantile(0.5, values().collect());
             quantile(0.5, values().map(|v| (v - median).abs()).collect())

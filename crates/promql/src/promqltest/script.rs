@@ -174,8 +174,12 @@ fn parse_eval(line_number: usize, line: &str, block: &[(usize, &str)]) -> Result
             return Err(error("end before start".into()));
         }
         eval.range = Some((start, end, step));
-        let position = rest.find(words[5]).unwrap_or(0) + words[5].len();
-        eval.query = rest[position..].trim().to_owned();
+        let mut remainder = rest.trim_start();
+        for _ in 0..6 {
+            let word_end = remainder.find(char::is_whitespace).unwrap_or(remainder.len());
+            remainder = remainder[word_end..].trim_start();
+        }
+        eval.query = remainder.trim().to_owned();
     } else {
         return Err(error(format!("malformed eval {line:?}")));
     }
@@ -407,15 +411,13 @@ pub(crate) fn unquote(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Parses a number as the PromQL lexer reads one (decimal, hex, `Inf`, `NaN`).
+/// Parses a number of the series notation (decimal, `Inf`, `NaN`); `0x5` is a repetition there,
+/// not hex.
 pub(crate) fn parse_number(text: &str) -> Result<f64, String> {
     let (sign, body) = match text.strip_prefix('-') {
         Some(rest) => (-1.0, rest),
         None => (1.0, text.strip_prefix('+').unwrap_or(text)),
     };
-    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        return u64::from_str_radix(hex, 16).map(|v| sign * v as f64).map_err(|_| format!("bad number {text:?}"));
-    }
     let lower = body.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
         return Ok(sign * f64::INFINITY);
