@@ -129,3 +129,42 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(error: ApiError, expected: StatusCode) {
+        assert_eq!(error.status(), expected);
+        assert_eq!(error.into_response().status(), expected);
+    }
+
+    #[test]
+    fn each_error_kind_has_its_status() {
+        check(ApiError::bad_data("x"), StatusCode::BAD_REQUEST);
+        check(ApiError::new(ErrorKind::NotFound, "x"), StatusCode::NOT_FOUND);
+        check(ApiError::new(ErrorKind::Timeout, "x"), StatusCode::SERVICE_UNAVAILABLE);
+        check(ApiError::new(ErrorKind::Canceled, "x"), StatusCode::from_u16(499).unwrap());
+        check(ApiError::storage_not_ready(), StatusCode::SERVICE_UNAVAILABLE);
+        check(ApiError::new(ErrorKind::TooManyRequests, "x"), StatusCode::TOO_MANY_REQUESTS);
+        check(ApiError::new(ErrorKind::Internal, "x"), StatusCode::INTERNAL_SERVER_ERROR);
+        check(ApiError::PayloadTooLarge("x".into()), StatusCode::PAYLOAD_TOO_LARGE);
+        check(ApiError::UnsupportedMediaType("x".into()), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn internal_details_stay_out_of_the_response_body() {
+        let response = ApiError::new(ErrorKind::Internal, "disk /dev/sda1 failed").into_response();
+        let detail = response.extensions().get::<InternalError>().map(|e| e.0.clone());
+        assert_eq!(detail.as_deref(), Some("disk /dev/sda1 failed"));
+        let body = body_text(response);
+        assert_eq!(body, "internal server error\n");
+    }
+
+    fn body_text(response: Response) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = runtime.block_on(http_body_util::BodyExt::collect(response.into_body())).unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+}

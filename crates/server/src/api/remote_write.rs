@@ -50,7 +50,11 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     }
     match outcome.error_message() {
         None => Ok(StatusCode::NO_CONTENT),
-        Some(message) => Err(ApiError::bad_data(message)),
+        Some(message) => {
+            // Client errors are counted, not logged above debug (a misbehaving sender would flood the log).
+            tracing::debug!(rejected = outcome.rejected(), accepted = outcome.accepted, first_error = ?outcome.first_errors.first(), "remote write samples rejected");
+            Err(ApiError::bad_data(message))
+        }
     }
 }
 
