@@ -5,10 +5,11 @@
 //! and stops at the first malformed line with a [`ParseError`] naming line and column. This
 //! module only parses: limits, relabelling and appending belong to the scrape loop.
 //!
-//! Escaping follows each format. In the text format, label values know `\\`, `\"` and `\n` and
-//! keep any other backslash sequence verbatim (as Prometheus' scraper does); HELP text knows
-//! `\\` and `\n`. In OpenMetrics, label values and HELP text know exactly `\\`, `\"` and `\n`,
-//! and any other escape is an error.
+//! Escaping follows each format as Prometheus' scraper reads it: label values (both formats) and
+//! OpenMetrics HELP text resolve `\\`, `\"` and `\n`; text-format HELP resolves `\\` and `\n`.
+//! Any other backslash sequence is kept verbatim rather than failing the scrape, as Prometheus
+//! does. Timestamps are integer milliseconds in the text format and float seconds in
+//! OpenMetrics, truncated to milliseconds as Prometheus truncates them.
 
 mod parser;
 #[cfg(test)]
@@ -46,11 +47,23 @@ impl Format {
         }
     }
 
-    /// Returns the `Accept` header value Prometheus 3 sends for its default scrape protocols.
-    pub fn accept_header() -> &'static str {
-        "application/openmetrics-text;version=1.0.0;q=0.5,\
-         application/openmetrics-text;version=0.0.1;q=0.4,\
-         text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+    /// Returns the format for a response the way Prometheus 3 decides it: a text or
+    /// OpenMetrics media type selects that parser; a missing, blank or other type (protobuf
+    /// included, which Panoptes does not parse yet) selects `fallback`, and is an error without
+    /// one.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`UnsupportedContentType`] when no parser fits and no fallback is configured.
+    pub fn negotiate(content_type: Option<&str>, fallback: Option<Format>) -> Result<Format, UnsupportedContentType> {
+        let media_type = content_type.and_then(|value| value.split(';').next()).map(str::trim).unwrap_or_default();
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            return Ok(Format::OpenMetrics);
+        }
+        if media_type.eq_ignore_ascii_case("text/plain") {
+            return Ok(Format::PrometheusText);
+        }
+        fallback.ok_or_else(|| UnsupportedContentType { content_type: content_type.unwrap_or_default().to_owned() })
     }
 }
 
@@ -116,6 +129,17 @@ impl fmt::Display for MetricType {
     }
 }
 
+/// A response whose `Content-Type` names no format Panoptes parses, with no fallback configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("received unsupported Content-Type {content_type:?} and no fallback_scrape_protocol specified for target")]
+pub struct UnsupportedContentType {
+    /// The header value received (empty when absent).
+    pub content_type: String,
+}
+
+/// The most characters (names plus values) an exemplar's labels may have, per OpenMetrics.
+pub const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
+
 /// An exemplar attached to an OpenMetrics sample after ` # `.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar {
@@ -125,6 +149,16 @@ pub struct Exemplar {
     pub value: f64,
     /// The exemplar's timestamp in milliseconds, if given.
     pub timestamp_ms: Option<i64>,
+}
+
+impl Exemplar {
+    /// Returns whether the labels exceed [`MAX_EXEMPLAR_LABEL_CHARS`]; Prometheus then drops the
+    /// exemplar (not the sample) when appending.
+    pub fn is_label_set_too_long(&self) -> bool {
+        let chars: usize =
+            self.labels.iter().map(|label| label.name.chars().count() + label.value.chars().count()).sum();
+        chars > MAX_EXEMPLAR_LABEL_CHARS
+    }
 }
 
 /// One sample line of a page.

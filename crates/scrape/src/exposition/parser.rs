@@ -7,9 +7,6 @@ use panoptes_model::{Label, Labels, METRIC_NAME};
 
 use super::{Entry, Exemplar, Format, MetricType, ParseError, SeriesEntry};
 
-/// OpenMetrics caps the combined length of an exemplar's label names and values.
-const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
-
 /// Streams the entries of one page; yields at most one error and then ends.
 #[derive(Debug)]
 pub struct Parser<'a> {
@@ -299,15 +296,11 @@ impl<'a> Parser<'a> {
             match byte {
                 b'\n' => break,
                 b'\\' => {
-                    let escape_pos = self.pos;
                     self.pos += 1;
                     match self.peek() {
                         Some(b'\\') => out.push(b'\\'),
                         Some(b'n') => out.push(b'\n'),
                         Some(b'"') if self.is_openmetrics() => out.push(b'"'),
-                        _ if self.is_openmetrics() => {
-                            return Err(self.error_at(escape_pos, "invalid escape sequence in help text"));
-                        }
                         None | Some(b'\n') => {
                             out.push(b'\\');
                             continue;
@@ -365,7 +358,6 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 Some(b'\\') => {
-                    let escape_pos = self.pos;
                     self.pos += 1;
                     match self.peek() {
                         Some(b'\\') => out.push(b'\\'),
@@ -373,9 +365,6 @@ impl<'a> Parser<'a> {
                         Some(b'n') => out.push(b'\n'),
                         None | Some(b'\n') => {
                             return Err(self.error_at(open, format!("unterminated quoted {what}")));
-                        }
-                        Some(_) if self.is_openmetrics() => {
-                            return Err(self.error_at(escape_pos, format!("invalid escape sequence in {what}")));
                         }
                         Some(other) => out.extend_from_slice(&[b'\\', other]),
                     }
@@ -495,12 +484,9 @@ impl<'a> Parser<'a> {
             |parser: &Self| parser.error_at(start, format!("invalid timestamp {:?}", String::from_utf8_lossy(token)));
         if self.is_openmetrics() {
             let seconds = parse_float(token).filter(|seconds| seconds.is_finite()).ok_or_else(|| invalid(self))?;
-            let millis = (seconds * 1000.0).round();
-            if millis.abs() > 9.2e18 {
-                return Err(invalid(self));
-            }
+            // Truncated like Prometheus' `int64(ts * 1000)`; `as` saturates out-of-range values.
             #[allow(clippy::cast_possible_truncation)]
-            Ok(millis as i64)
+            Ok((seconds * 1000.0) as i64)
         } else {
             std::str::from_utf8(token).ok().and_then(|text| text.parse::<i64>().ok()).ok_or_else(|| invalid(self))
         }
@@ -572,7 +558,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         #[allow(clippy::cast_possible_truncation)]
-        Some((value * 1000.0).round() as i64)
+        Some((value * 1000.0) as i64)
     }
 
     /// Parses `# {labels} value [timestamp]` at the `#`.
@@ -582,15 +568,7 @@ impl<'a> Parser<'a> {
         if self.peek() != Some(b'{') {
             return Err(self.error(format!("expected '{{' to start exemplar labels, found {}", self.found())));
         }
-        let braces = self.pos;
         let labels = self.label_set(None)?;
-        let chars: usize = labels.iter().map(|label| label.name.chars().count() + label.value.chars().count()).sum();
-        if chars > MAX_EXEMPLAR_LABEL_CHARS {
-            return Err(self.error_at(
-                braces,
-                format!("exemplar labels have {chars} characters, more than {MAX_EXEMPLAR_LABEL_CHARS}"),
-            ));
-        }
         self.expect_separator("before the exemplar value")?;
         let value = self.float("exemplar value")?;
         let mut timestamp_ms = None;

@@ -182,9 +182,10 @@ u NaN
 #[test]
 fn openmetrics_escaping() {
     check(OM, "m{a=\"x\\\\y\\\"z\\nw\"} 1\n# EOF\n", r#"m{a="x\\y\"z\nw"} 1"#);
-    check(OM, "m{a=\"\\q\"} 1\n# EOF\n", "error: line 1, column 6: invalid escape sequence in label value");
+    check(OM, "m{a=\"\\q\"} 1\n# EOF\n", r#"m{a="\\q"} 1"#);
     check(OM, "# HELP m a\\\"b\\\\c\n# EOF\n", r#"help m "a\"b\\c""#);
-    check(OM, "# HELP m a\\tb\n# EOF\n", "error: line 1, column 11: invalid escape sequence in help text");
+    check(OM, "# HELP m a\\tb\n# EOF\n", r#"help m "a\\tb""#);
+    check(TEXT, "# HELP m a\\\"b\n", r#"help m "a\\\"b""#);
 }
 
 #[test]
@@ -205,12 +206,42 @@ fn openmetrics_errors() {
     check(OM, "up 1 #{a=\"b\"} 1\n# EOF\n", "error: line 1, column 7: expected a single space after '#', found '{'");
     check(OM, "up 1 # {\"n\"} 1\n# EOF\n", r#"error: line 1, column 12: expected '=' after label name "n", found '}'"#);
     check(OM, "up 1 inf\n# EOF\n", r#"error: line 1, column 6: invalid timestamp "inf""#);
-    let long = "x".repeat(129);
-    check(
-        OM,
-        &format!("up 1 # {{t=\"{long}\"}} 1\n# EOF\n"),
-        "error: line 1, column 8: exemplar labels have 130 characters, more than 128",
+}
+
+#[test]
+fn exemplar_label_length_limit() {
+    let exemplar = |value: &str| {
+        let page = format!("up_total 1 # {{t=\"{value}\"}} 1\n# EOF\n");
+        match parse(page.as_bytes(), OM) {
+            Ok(mut entries) => match entries.pop() {
+                Some(Entry::Series(SeriesEntry { exemplar: Some(exemplar), .. })) => exemplar,
+                other => panic!("expected a series with an exemplar, got {other:?}"),
+            },
+            Err(error) => panic!("page should parse: {error}"),
+        }
+    };
+    assert!(!exemplar(&"é".repeat(127)).is_label_set_too_long());
+    assert!(exemplar(&"x".repeat(128)).is_label_set_too_long());
+}
+
+#[test]
+fn openmetrics_timestamps_are_truncated_to_milliseconds() {
+    check(OM, "a 1 1.0019\nb 1 -1.5\nc 1 1e3\n# EOF\n", "a 1 @1001\nb 1 @-1500\nc 1 @1000000");
+}
+
+#[test]
+fn strict_negotiation_follows_prometheus_3() {
+    let text = Some(Format::PrometheusText);
+    assert_eq!(Format::negotiate(Some("text/plain; version=0.0.4"), None), Ok(Format::PrometheusText));
+    assert_eq!(Format::negotiate(Some("application/openmetrics-text; version=1.0.0"), None), Ok(Format::OpenMetrics));
+    assert_eq!(Format::negotiate(None, text), Ok(Format::PrometheusText));
+    assert_eq!(Format::negotiate(Some("application/json"), Some(Format::OpenMetrics)), Ok(Format::OpenMetrics));
+    let error = Format::negotiate(Some(""), None).expect_err("blank content type");
+    assert_eq!(
+        error.to_string(),
+        r#"received unsupported Content-Type "" and no fallback_scrape_protocol specified for target"#
     );
+    assert!(Format::negotiate(Some("application/vnd.google.protobuf"), None).is_err());
 }
 
 #[test]
@@ -273,4 +304,73 @@ fn valid_page_parses_in_both_formats() {
     assert_eq!(parse(VALID_PAGE.as_bytes(), OM).map(|entries| entries.len()), Ok(6));
     // The text format rejects the exemplar.
     assert!(parse(VALID_PAGE.as_bytes(), TEXT).is_err());
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n")
+}
+
+fn is_legacy_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+/// Writes one series line in the text format (or OpenMetrics when `seconds` is set).
+fn write_series(
+    name: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    value: f64,
+    ts: Option<i64>,
+) -> String {
+    let mut parts = Vec::new();
+    let mut line = String::new();
+    if is_legacy_metric_name(name) {
+        line.push_str(name);
+    } else {
+        parts.push(format!("\"{}\"", escape(name)));
+    }
+    for (label_name, label_value) in labels {
+        let written_name = if panoptes_model::is_valid_legacy_label_name(label_name) {
+            label_name.clone()
+        } else {
+            format!("\"{}\"", escape(label_name))
+        };
+        parts.push(format!("{written_name}=\"{}\"", escape(label_value)));
+    }
+    line.push('{');
+    line.push_str(&parts.join(","));
+    line.push('}');
+    line.push_str(&format!(" {value:?}"));
+    if let Some(ts) = ts {
+        line.push_str(&format!(" {ts}"));
+    }
+    line.push('\n');
+    line
+}
+
+proptest! {
+    #[test]
+    fn written_series_parse_back(
+        name in "[a-zA-Z_:][a-zA-Z0-9_:]{0,8}|\\PC{1,8}",
+        labels in proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_]{0,6}|\\PC{1,6}", "\\PC{0,10}|[\\\\\"\n]{1,4}", 0..5),
+        value in any::<f64>(),
+        ts in proptest::option::of(any::<i64>()),
+    ) {
+        prop_assume!(!labels.contains_key("__name__"));
+        let page = write_series(&name, &labels, value, ts);
+        let entries = parse(page.as_bytes(), Format::PrometheusText);
+        let Ok(mut entries) = entries else {
+            return Err(TestCaseError::fail(format!("{entries:?} for page {page:?}")));
+        };
+        prop_assert_eq!(entries.len(), 1);
+        let Some(Entry::Series(series)) = entries.pop() else {
+            return Err(TestCaseError::fail("expected a series"));
+        };
+        let mut expected: Vec<(String, String)> = labels.into_iter().collect();
+        expected.push(("__name__".to_owned(), name));
+        prop_assert_eq!(series.labels, panoptes_model::Labels::from_pairs(expected));
+        prop_assert!(series.value.to_bits() == value.to_bits() || (series.value.is_nan() && value.is_nan()));
+        prop_assert_eq!(series.timestamp_ms, ts);
+    }
 }
