@@ -5,6 +5,7 @@
 //! Evals that need features this engine does not implement (native histograms, start
 //! timestamps, experimental syntax) are skipped with a named reason, never counted as passed.
 
+mod pinning;
 mod script;
 
 use std::collections::HashSet;
@@ -217,27 +218,97 @@ impl Runner {
     }
 
     fn run_eval(&self, eval: &Eval) -> Result<(), String> {
-        let result = match eval.range {
-            Some((start, end, step)) => self.engine.range_query(&self.storage, &eval.query, start, end, step),
-            None => self.engine.instant_query(&self.storage, &eval.query, eval.at),
+        let Some((start, end, step)) = eval.range else {
+            return self.run_instant_eval(eval);
         };
-        match (result, &eval.fail) {
-            (Err(error), Some(matcher)) => {
-                let message = error.to_string();
-                if message_matches(matcher, &message)? {
-                    Ok(())
-                } else {
-                    Err(format!("error {message:?} does not match {matcher:?}"))
-                }
-            }
-            (Err(error), None) => Err(format!("unexpected error: {error}")),
-            (Ok(_), Some(_)) => Err("expected an error, the query succeeded".into()),
-            (Ok((value, annotations)), None) => {
-                check_annotations(eval, &annotations)?;
-                compare(eval, &value)
+        let result = self.engine.range_query(&self.storage, &eval.query, start, end, step);
+        check_outcome(eval, result, &eval.expected)
+    }
+
+    /// Runs an instant eval as written, then (like Prometheus' framework) with selectors pinned
+    /// by `@` at other evaluation times, and each of those also in range mode.
+    fn run_instant_eval(&self, eval: &Eval) -> Result<(), String> {
+        let expr = crate::parser::parse(&eval.query).map_err(|e| format!("does not parse: {e}"))?;
+        let mut cases = vec![(expr.clone(), eval.query.clone(), eval.at)];
+        if !pinning::is_time_dependent(&expr) {
+            let mut pinned = expr;
+            pinning::pin(&mut pinned, eval.at);
+            let text = pinned.to_string();
+            for t in pinning::additional_times(eval.at) {
+                cases.push((pinned.clone(), text.clone(), t));
             }
         }
+        for (expr, text, t) in cases {
+            let result = self.engine.instant_query_expr(&self.storage, &expr, &text, t);
+            let instant_value = match &result {
+                Ok((value, _)) => Some(value.clone()),
+                Err(_) => None,
+            };
+            check_outcome(eval, result, &eval.expected).map_err(|e| format!("{e} (query {text} at {t})"))?;
+            let skip_range_mode = matches!(eval.expected, Expected::RangeVector { .. } | Expected::String(_))
+                || ["start()", "end()", "range()", "step()"].iter().any(|f| text.contains(f));
+            let Some(instant_value) = instant_value.filter(|_| !skip_range_mode) else { continue };
+            let range = self
+                .engine
+                .range_query_expr(&self.storage, &expr, &text, t - 60_000, t + 60_000, 60_000)
+                .map_err(|e| format!("range mode of {text} at {t} failed: {e}"))?;
+            if eval.ordered {
+                continue;
+            }
+            compare_range_mode(eval, &range.0, &instant_value, t)
+                .map_err(|e| format!("range mode of {text} at {t}: {e}"))?;
+        }
+        Ok(())
     }
+}
+
+/// Checks a query outcome against the eval's expectations.
+fn check_outcome(eval: &Eval, result: crate::Result<(Value, Annotations)>, expected: &Expected) -> Result<(), String> {
+    match (result, &eval.fail) {
+        (Err(error), Some(matcher)) => {
+            let message = error.to_string();
+            if message_matches(matcher, &message)? {
+                Ok(())
+            } else {
+                Err(format!("error {message:?} does not match {matcher:?}"))
+            }
+        }
+        (Err(error), None) => Err(format!("unexpected error: {error}")),
+        (Ok(_), Some(_)) => Err("expected an error, the query succeeded".into()),
+        (Ok((value, annotations)), None) => {
+            check_annotations(eval, &annotations)?;
+            compare(eval, expected, &value)
+        }
+    }
+}
+
+/// Checks the range-mode run of an instant eval: sorted by labels, and its points at `t` equal
+/// the expectation.
+fn compare_range_mode(eval: &Eval, range: &Value, instant: &Value, t: i64) -> Result<(), String> {
+    let Value::Matrix(matrix) = range else {
+        return Err(format!("range query returned a {}", range.type_name()));
+    };
+    if matrix.windows(2).any(|w| w[0].labels > w[1].labels) {
+        return Err("range query result is not sorted by labels".into());
+    }
+    let vector: Vec<crate::value::VectorSample> = matrix
+        .iter()
+        .filter_map(|series| {
+            series.samples.iter().find(|s| s.t == t).map(|s| crate::value::VectorSample {
+                labels: series.labels.clone(),
+                t,
+                v: s.v,
+            })
+        })
+        .collect();
+    let value = match instant {
+        Value::Scalar { .. } => match vector.first() {
+            Some(sample) => Value::Scalar { t, v: sample.v },
+            None => return Err("range query has no point at the evaluation time".into()),
+        },
+        _ => Value::Vector(vector),
+    };
+    compare(eval, &eval.expected, &value)
 }
 
 fn has_duration_arithmetic(query: &str) -> bool {
@@ -397,8 +468,8 @@ fn almost_equal(a: f64, b: f64) -> bool {
     diff / (a.abs() + b.abs()).min(f64::MAX) < EPSILON
 }
 
-fn compare(eval: &Eval, value: &Value) -> Result<(), String> {
-    match (&eval.expected, value) {
+fn compare(eval: &Eval, expected: &Expected, value: &Value) -> Result<(), String> {
+    match (expected, value) {
         (Expected::Scalar(expected), Value::Scalar { v, .. }) => {
             if almost_equal(*expected, *v) {
                 Ok(())
@@ -498,4 +569,34 @@ fn compare_matrix(
 /// Returns the label set as the framework prints it (used in failure messages).
 pub fn describe(labels: &Labels) -> String {
     labels.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_passing_failing_and_skipped_evals() {
+        let script = "load 1m\n  up{job=\"a\"} 0+1x10\n\n\
+                      eval instant at 5m up\n  up{job=\"a\"} 5\n\n\
+                      eval instant at 5m up\n  up{job=\"a\"} 6\n\n\
+                      eval range from 0 to 2m step 1m up * 2\n  {job=\"a\"} 0 2 4\n\n\
+                      eval instant at 5m histogram_count(up)\n  {job=\"a\"} 1\n";
+        let report = run_script(script);
+        assert_eq!(report.passed, 2, "{:?}", report.failures);
+        assert_eq!(report.failed, 1);
+        assert_eq!(report.failed_lines, vec![7]);
+        assert_eq!(report.skipped_with_reason.len(), 1);
+    }
+
+    #[test]
+    fn expect_lines_check_errors_and_annotations() {
+        let script = "load 1m\n  a{x=\"1\"} 1\n  b{x=\"1\"} 2\n  c 0+1x5\n\n\
+                      eval instant at 0m abs({x=\"1\"})\n  expect fail msg: vector cannot contain metrics with the same labelset\n\n\
+                      eval instant at 5m rate(c[5m])\n  expect info\n  {} 0.016666666666666666\n\n\
+                      eval instant at 5m rate(c[5m])\n  expect no_info\n  {} 0.016666666666666666\n";
+        let report = run_script(script);
+        assert_eq!(report.passed, 2, "{:?}", report.failures);
+        assert_eq!(report.failed_lines, vec![13]);
+    }
 }
