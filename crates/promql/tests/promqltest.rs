@@ -56,3 +56,13 @@ fn promqltest_scripts_pass() {
     assert!(failed == failures.len(), "file-level failures: {failed} vs {}", failures.len());
     assert!(passed >= MIN_PASSED, "only {passed} evals passed, expected at least {MIN_PASSED}");
 }
+
+#[test]
+#[ignore = "diagnostic listing of skipped evals"]
+fn list_skipped() {
+    let file = std::env::var("PROMQLTEST_FILE").unwrap_or_else(|_| "aggregators.test".into());
+    let report = run_file(&Path::new(TESTDATA).join(file));
+    for skip in report.skipped_with_reason {
+        println!("{} {}", skip.line, skip.reason);
+    }
+}

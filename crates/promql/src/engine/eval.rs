@@ -222,8 +222,9 @@ impl<'a> Evaluator<'a> {
     /// Evaluates a vector selector at `t`, returning each element with its sample's timestamp.
     pub(crate) fn select_instant(&mut self, selector: &VectorSelector, t: i64) -> Result<Vec<(Elem, i64)>> {
         let series = self.load(selector)?;
-        let reference = at_ms(selector.at.as_ref(), self.query_start, self.query_end).unwrap_or(t)
-            - offset_ms(selector.offset.as_ref());
+        let reference = at_ms(selector.at.as_ref(), self.query_start, self.query_end)
+            .unwrap_or(t)
+            .saturating_sub(offset_ms(selector.offset.as_ref()));
         let oldest = reference.saturating_sub(duration_ms(self.options.lookback_delta));
         let mut out = Vec::new();
         for (labels, samples) in series.iter() {
@@ -242,8 +243,9 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn select_range(&mut self, matrix: &MatrixSelector, t: i64) -> Result<RangeVal> {
         let selector = &matrix.vs;
         let series = self.load(selector)?;
-        let end = at_ms(selector.at.as_ref(), self.query_start, self.query_end).unwrap_or(t)
-            - offset_ms(selector.offset.as_ref());
+        let end = at_ms(selector.at.as_ref(), self.query_start, self.query_end)
+            .unwrap_or(t)
+            .saturating_sub(offset_ms(selector.offset.as_ref()));
         let range_ms = duration_ms(matrix.range);
         let start = end.saturating_sub(range_ms);
         let mut out = Vec::new();
@@ -272,13 +274,14 @@ impl<'a> Evaluator<'a> {
         if step <= 0 {
             return Err(Error::Execution("subquery step must be positive".into()));
         }
-        let end = at_ms(subquery.at.as_ref(), self.query_start, self.query_end).unwrap_or(t)
-            - offset_ms(subquery.offset.as_ref());
+        let end = at_ms(subquery.at.as_ref(), self.query_start, self.query_end)
+            .unwrap_or(t)
+            .saturating_sub(offset_ms(subquery.offset.as_ref()));
         let range_ms = duration_ms(subquery.range);
         let lowest = end.saturating_sub(range_ms);
         let mut start = step * (lowest / step);
         if start <= lowest {
-            start += step;
+            start = start.saturating_add(step);
         }
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut series: Vec<RangeSeries> = Vec::new();
@@ -296,6 +299,9 @@ impl<'a> Evaluator<'a> {
             };
             self.step_samples = saved;
             count += elems.len();
+            if count > self.options.max_samples {
+                return Err(Error::TooManySamples);
+            }
             for elem in elems {
                 let position = *index.entry(elem.labels.clone()).or_insert_with(|| {
                     series.push(RangeSeries { labels: elem.labels.clone(), samples: Vec::new(), drop_name: false });
@@ -304,7 +310,10 @@ impl<'a> Evaluator<'a> {
                 series[position].samples.push(Sample::new(inner_t, elem.v));
                 series[position].drop_name |= elem.drop_name;
             }
-            inner_t += step;
+            inner_t = match inner_t.checked_add(step) {
+                Some(next) => next,
+                None => break,
+            };
         }
         self.account(count)?;
         Ok(RangeVal { series, range_ms, end })

@@ -134,7 +134,7 @@ fn extrapolated_rate(series: &RangeSeries, range: &RangeVal, is_counter: bool, i
     if samples.len() < 2 {
         return None;
     }
-    let range_start = range.end - range.range_ms;
+    let range_start = range.end.saturating_sub(range.range_ms);
     let range_end = range.end;
     let first = samples[0];
     let last = samples[samples.len() - 1];
@@ -148,8 +148,8 @@ fn extrapolated_rate(series: &RangeSeries, range: &RangeVal, is_counter: bool, i
             previous = sample.v;
         }
     }
-    let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (range_end - last.t) as f64 / 1000.0;
+    let mut duration_to_start = first.t.saturating_sub(range_start) as f64 / 1000.0;
+    let mut duration_to_end = range_end.saturating_sub(last.t) as f64 / 1000.0;
     let sampled_interval = (last.t - first.t) as f64 / 1000.0;
     let average_between = sampled_interval / (samples.len() - 1) as f64;
     let threshold = average_between * 1.1;
@@ -201,7 +201,7 @@ fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
             constant = false;
         }
         n += 1.0;
-        let x = (sample.t - intercept_time) as f64 / 1000.0;
+        let x = sample.t.saturating_sub(intercept_time) as f64 / 1000.0;
         (sum_x, c_x) = kahan_add(x, sum_x, c_x);
         (sum_y, c_y) = kahan_add(sample.v, sum_y, c_y);
         (sum_xy, c_xy) = kahan_add(x * sample.v, sum_xy, c_xy);

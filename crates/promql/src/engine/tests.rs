@@ -54,3 +54,29 @@ fn range_query_rejects_duplicate_labelsets() {
     let error = Engine::default().range_query(&storage, "abs({x=\"1\"})", 0, 60_000, 30_000).expect_err("duplicate");
     assert_eq!(error.to_string(), "vector cannot contain metrics with the same labelset");
 }
+
+#[test]
+fn extreme_offsets_and_at_values_do_not_panic() {
+    let storage = store(&[(&[("__name__", "up")], &[(0, 1.0)])]);
+    let engine = Engine::default();
+    for query in [
+        "up offset 292y",
+        "up offset -292y",
+        "rate(up[292y] offset -292y)",
+        "up @ 9000000000000",
+        "max_over_time(up[1h:1m] offset -292y)",
+        "predict_linear(up[292y], 1e300)",
+        "day_of_month(vector(1e300))",
+    ] {
+        let _ = engine.instant_query(&storage, query, 0);
+        let _ = engine.range_query(&storage, query, i64::MAX - 10, i64::MAX, 5);
+    }
+}
+
+#[test]
+fn subquery_respects_the_sample_limit() {
+    let storage = store(&[(&[("__name__", "up")], &[(0, 1.0)])]);
+    let engine = Engine::new(EngineOptions { max_samples: 100, ..EngineOptions::default() });
+    let error = engine.instant_query(&storage, "max_over_time(vector(1)[1d:1s])", 0).expect_err("limit");
+    assert!(matches!(error, Error::TooManySamples), "{error}");
+}
