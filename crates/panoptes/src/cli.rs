@@ -57,6 +57,10 @@ pub(crate) struct ServerArgs {
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "127.0.0.1:9090")]
     pub(crate) listen_address: SocketAddr,
 
+    /// Maximum duration before timing out the read of a request body.
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) read_timeout: Duration,
+
     /// Largest decompressed remote write request accepted (same units as retention.size).
     #[arg(long = "web.max-remote-write-bytes", value_name = "SIZE", default_value = "32MB", value_parser = parse_size)]
     pub(crate) max_remote_write_bytes: u64,
@@ -177,6 +181,7 @@ mod tests {
         assert_eq!(args.wal_fsync, None);
         assert_eq!(args.listen_address, "127.0.0.1:9090".parse().unwrap());
         assert_eq!(args.max_remote_write_bytes, 32 << 20);
+        assert_eq!(args.read_timeout, Duration::from_secs(300));
         assert_eq!((args.log_level, args.log_format), (LogLevel::Info, LogFormat::Logfmt));
         assert_eq!(args.config_file, None);
     }
@@ -193,6 +198,7 @@ mod tests {
             "--storage.tsdb.wal-fsync=always",
             "--web.listen-address=0.0.0.0:9091",
             "--web.max-remote-write-bytes=1MB",
+            "--web.read-timeout=30s",
             "--log.level=debug",
             "--log.format=json",
         ]);
@@ -204,6 +210,7 @@ mod tests {
         assert_eq!(args.wal_fsync, Some(WalFsync::Always));
         assert_eq!(args.listen_address, "0.0.0.0:9091".parse().unwrap());
         assert_eq!(args.max_remote_write_bytes, 1 << 20);
+        assert_eq!(args.read_timeout, Duration::from_secs(30));
         assert_eq!((args.log_level, args.log_format), (LogLevel::Debug, LogFormat::Json));
     }
 

@@ -38,7 +38,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     }
     let max_remote_write_bytes =
         usize::try_from(args.max_remote_write_bytes).context("--web.max-remote-write-bytes is too large")?;
-    let options = ServerOptions { listen_address: args.listen_address, max_remote_write_bytes };
+    let options =
+        ServerOptions { listen_address: args.listen_address, max_remote_write_bytes, read_timeout: args.read_timeout };
     let server = Server::bind(options).await?;
     let (opener, on_shutdown) = storage(&args);
     server.run(opener, shutdown_signal(), on_shutdown).await?;

@@ -68,6 +68,8 @@ pub(crate) enum ApiError {
     PayloadTooLarge(String),
     /// The request's content type or encoding is not supported.
     UnsupportedMediaType(String),
+    /// The client did not send the request body in time.
+    RequestTimeout(String),
 }
 
 impl ApiError {
@@ -106,6 +108,7 @@ impl ApiError {
             },
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 }
@@ -119,7 +122,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::Kind { message, .. }
             | ApiError::PayloadTooLarge(message)
-            | ApiError::UnsupportedMediaType(message) => (message, None),
+            | ApiError::UnsupportedMediaType(message)
+            | ApiError::RequestTimeout(message) => (message, None),
         };
         let mut response =
             (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{body}\n")).into_response();
@@ -151,6 +155,7 @@ mod tests {
         check(ApiError::new(ErrorKind::Internal, "x"), StatusCode::INTERNAL_SERVER_ERROR);
         check(ApiError::PayloadTooLarge("x".into()), StatusCode::PAYLOAD_TOO_LARGE);
         check(ApiError::UnsupportedMediaType("x".into()), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        check(ApiError::RequestTimeout("x".into()), StatusCode::REQUEST_TIMEOUT);
     }
 
     #[test]

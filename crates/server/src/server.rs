@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
@@ -28,6 +29,8 @@ pub struct ServerOptions {
     pub listen_address: SocketAddr,
     /// The largest decompressed remote write body accepted, in bytes.
     pub max_remote_write_bytes: usize,
+    /// How long reading a request body may take before the request fails with `408`.
+    pub read_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -36,6 +39,8 @@ impl Default for ServerOptions {
             listen_address: SocketAddr::from(([127, 0, 0, 1], 9090)),
             // Prometheus' `decodeReadLimit`: 32 MiB decompressed.
             max_remote_write_bytes: 32 << 20,
+            // Prometheus' `--web.read-timeout` default.
+            read_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -63,7 +68,7 @@ impl Server {
         let address = options.listen_address;
         let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind { address, source })?;
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { address, source })?;
-        Ok(Server { listener, local_addr, state: AppState::new(options.max_remote_write_bytes) })
+        Ok(Server { listener, local_addr, state: AppState::new(options.max_remote_write_bytes, options.read_timeout) })
     }
 
     /// Returns the address actually bound.

@@ -1,6 +1,7 @@
 //! The state shared by every handler: the store once it is open, limits and self-metrics.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
@@ -18,6 +19,7 @@ struct Inner {
     storage: OnceLock<OpenedStorage>,
     metrics: Metrics,
     max_remote_write_bytes: usize,
+    read_timeout: Duration,
 }
 
 struct OpenedStorage {
@@ -27,8 +29,15 @@ struct OpenedStorage {
 
 impl AppState {
     /// Returns state with no store yet.
-    pub(crate) fn new(max_remote_write_bytes: usize) -> Self {
-        Self { inner: Arc::new(Inner { storage: OnceLock::new(), metrics: Metrics::new(), max_remote_write_bytes }) }
+    pub(crate) fn new(max_remote_write_bytes: usize, read_timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                storage: OnceLock::new(),
+                metrics: Metrics::new(),
+                max_remote_write_bytes,
+                read_timeout,
+            }),
+        }
     }
 
     /// Installs the opened store and the registry its metrics were registered in.
@@ -56,5 +65,10 @@ impl AppState {
     /// Returns the largest decompressed remote write body accepted, in bytes.
     pub(crate) fn max_remote_write_bytes(&self) -> usize {
         self.inner.max_remote_write_bytes
+    }
+
+    /// Returns how long reading one request body may take.
+    pub(crate) fn read_timeout(&self) -> Duration {
+        self.inner.read_timeout
     }
 }

@@ -146,3 +146,21 @@ async fn native_histograms_are_ignored_and_counted() {
     assert!(metrics.contains("panoptes_remote_write_histograms_ignored_total 1"), "{metrics}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_after_the_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let options = ServerOptions { read_timeout: std::time::Duration::from_millis(200), ..ServerOptions::default() };
+    let server = TestServer::with_storage(MemStorage::new(), options).await;
+    let mut stream = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    let head =
+        "POST /api/v1/write HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\nConnection: close\r\n\r\n0123456789";
+    stream.write_all(head.as_bytes()).await.unwrap();
+
+    let mut response = String::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut response)).await;
+
+    assert!(read.is_ok(), "no answer to a stalled body");
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    server.stop().await.unwrap();
+}

@@ -29,7 +29,8 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     check_content_headers(&headers)?;
     let storage = state.storage().ok_or_else(ApiError::storage_not_ready)?;
     let max_decompressed = state.max_remote_write_bytes();
-    let compressed = read_body_capped(&headers, body, max_compressed_len(max_decompressed)).await?;
+    let compressed =
+        read_body_capped(&headers, body, max_compressed_len(max_decompressed), state.read_timeout()).await?;
     let request = decode_write_request(&compressed, max_decompressed).map_err(decode_error)?;
     drop(compressed);
 
