@@ -176,6 +176,30 @@ mod tests {
     }
 
     #[test]
+    fn decodes_bytes_laid_out_as_in_prometheus_remote_proto() {
+        // Hand-encoded from prompb/remote.proto and types.proto, independently of the derive:
+        // WriteRequest.timeseries (1) { labels (1) { name (1) "__name__", value (2) "up" },
+        // samples (2) { value (1, double) 1.5, timestamp (2, varint) 1000 } },
+        // WriteRequest.metadata (3) { type (1) COUNTER, metric_family_name (2) "up",
+        // help (4) "h", unit (5) "s" }.
+        let label = [&[0x0a, 8][..], b"__name__", &[0x12, 2], b"up"].concat();
+        let sample = [&[0x09][..], &1.5f64.to_le_bytes(), &[0x10, 0xe8, 0x07]].concat();
+        let series = [&[0x0a, label.len() as u8][..], &label, &[0x12, sample.len() as u8], &sample].concat();
+        let metadata = [&[0x08, 0x01, 0x12, 2][..], b"up", &[0x22, 1], b"h", &[0x2a, 1], b"s"].concat();
+        let request = [&[0x0a, series.len() as u8][..], &series, &[0x1a, metadata.len() as u8], &metadata].concat();
+        let compressed = snap::raw::Encoder::new().compress_vec(&request).unwrap();
+
+        let decoded = decode_write_request(&compressed, 1 << 20).unwrap();
+
+        let series = &decoded.timeseries[0];
+        assert_eq!(series.labels, vec![Label::new("__name__", "up")]);
+        assert_eq!(series.samples, vec![Sample { value: 1.5, timestamp: 1000 }]);
+        let metadata = &decoded.metadata[0];
+        assert_eq!((metadata.r#type, metadata.metric_family_name.as_str()), (1, "up"));
+        assert_eq!((metadata.help.as_str(), metadata.unit.as_str()), ("h", "s"));
+    }
+
+    #[test]
     fn histograms_are_skipped_without_failing_the_request() {
         // TimeSeries { histograms: [Histogram { count_int: 3 (field 1 varint) }] }
         let series = [0x22, 0x02, 0x08, 0x03];
