@@ -32,7 +32,7 @@ pub use remote::{
     AlertingConfig, AlertmanagerConfig, ExemplarsConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,
     RemoteWriteConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig,
 };
-pub use scrape::{ScrapeConfig, ScrapeProtocol};
+pub use scrape::{ScrapeConfig, ScrapeProtocol, accept_header};
 pub use units::{ByteSize, Secret};
 
 use crate::relabel::RelabelConfig;
@@ -237,6 +237,13 @@ impl GlobalConfig {
             self.scrape_protocols = ScrapeProtocol::DEFAULT.to_vec();
         }
         check_protocols(&self.scrape_protocols)?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let external_labels = std::mem::take(&mut self.external_labels);
+        self.external_labels = external_labels
+            .into_iter()
+            .map(|(name, value)| (name, expand_env(&value, &lookup)))
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
         for (name, value) in &self.external_labels {
             if name.is_empty() {
                 return Err(format!("{name:?} is not a valid label name"));
@@ -250,6 +257,57 @@ impl GlobalConfig {
         self.metric_name_validation_scheme = Some(scheme_name(scheme).to_owned());
         check_escaping_scheme(self.metric_name_escaping_scheme.as_deref(), scheme, "global")
     }
+}
+
+/// Returns the escaping scheme Prometheus uses when none is configured.
+fn default_escaping_scheme(scheme: NameValidationScheme) -> &'static str {
+    match scheme {
+        NameValidationScheme::Utf8 => "allow-utf-8",
+        NameValidationScheme::Legacy => "underscores",
+    }
+}
+
+/// Expands `$name` and `${name}` as Go's `os.Expand` does, with `$$` standing for `$` and
+/// undefined variables expanding to nothing (Prometheus 3 expands external label values so).
+fn expand_env(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    const SPECIAL: &[u8] = b"*#$@!?-0123456789";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(dollar) = rest.find('$') {
+        out.push_str(&rest[..dollar]);
+        let after = &rest[dollar + 1..];
+        let bytes = after.as_bytes();
+        let (name, consumed) = match bytes.first() {
+            None => ("", 0),
+            Some(b'{') => {
+                if bytes.len() > 2 && SPECIAL.contains(&bytes[1]) && bytes[2] == b'}' {
+                    (&after[1..2], 3)
+                } else {
+                    match after.find('}') {
+                        Some(1) => ("", 2),
+                        Some(close) => (&after[1..close], close + 1),
+                        None => ("", 1),
+                    }
+                }
+            }
+            Some(first) if SPECIAL.contains(first) => (&after[..1], 1),
+            Some(_) => {
+                let len = bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+                (&after[..len], len)
+            }
+        };
+        if name.is_empty() && consumed == 0 {
+            // A `$` not followed by a name is kept.
+            out.push('$');
+        } else if name == "$" {
+            out.push('$');
+        } else if !name.is_empty() {
+            out.push_str(&lookup(name).unwrap_or_default());
+        }
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn scheme_name(scheme: NameValidationScheme) -> &'static str {
@@ -365,7 +423,7 @@ pub fn parse_str_at(text: &str, origin: &str, line_offset: u64) -> Result<Config
             .location()
             .filter(|location| location.line() > 0)
             .map(|location| Position { line: location.line(), column: location.column() });
-        invalid(position, yaml_error_message(&error))
+        invalid(position, explain_unsupported(yaml_error_message(&error)))
     })?;
     let Some(raw) = raw else {
         return finish(Config {
@@ -494,6 +552,9 @@ fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Re
         scrape.metric_name_escaping_scheme = global.metric_name_escaping_scheme.clone();
     }
     check_escaping_scheme(scrape.metric_name_escaping_scheme.as_deref(), scheme, "scrape config")?;
+    if scrape.metric_name_escaping_scheme.as_deref().is_none_or(str::is_empty) {
+        scrape.metric_name_escaping_scheme = Some(default_escaping_scheme(scheme).to_owned());
+    }
     check_relabel_names(&scrape.relabel_configs, scheme)?;
     check_relabel_names(&scrape.metric_relabel_configs, scheme)?;
     Ok(())
@@ -511,6 +572,20 @@ fn check_relabel_names(configs: &[RelabelConfig], scheme: NameValidationScheme) 
         }
     }
     Ok(())
+}
+
+/// Names the service discoveries Prometheus has and Panoptes does not, instead of calling them
+/// unknown fields.
+fn explain_unsupported(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message;
+    };
+    match rest.split_once('`') {
+        Some((field, _)) if field.ends_with("_sd_configs") => format!(
+            "{field} is not supported by Panoptes (supported: static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, kubernetes_sd_configs)"
+        ),
+        _ => message,
+    }
 }
 
 /// Returns the message of a YAML error without the location the error type appends.

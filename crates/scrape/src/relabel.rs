@@ -8,6 +8,7 @@
 //! any non-empty string.
 
 mod expand;
+mod go_regex;
 #[cfg(test)]
 mod tests;
 
@@ -173,13 +174,13 @@ const DEFAULT_SEPARATOR: &str = ";";
 const DEFAULT_REPLACEMENT: &str = "$1";
 
 impl Regex {
-    /// Compiles `pattern` anchored as `^(?s:pattern)$`.
+    /// Compiles `pattern` (Go RE2 syntax) anchored as `^(?s:pattern)$`.
     ///
     /// # Errors
     ///
     /// Returns [`RelabelError::InvalidRegex`] when the pattern does not compile.
     pub fn new(pattern: &str) -> Result<Regex, RelabelError> {
-        let regex = regex::Regex::new(&format!("^(?s:{pattern})$"))
+        let regex = regex::Regex::new(&format!("^(?s:{})$", go_regex::translate(pattern)))
             .map_err(|error| RelabelError::InvalidRegex { pattern: pattern.to_owned(), message: error.to_string() })?;
         Ok(Regex { pattern: pattern.to_owned(), regex })
     }

@@ -64,9 +64,34 @@ impl ScrapeProtocol {
             ScrapeProtocol::OpenMetricsText0_0_1 => "application/openmetrics-text;version=0.0.1",
             ScrapeProtocol::OpenMetricsText1_0_0 => "application/openmetrics-text;version=1.0.0",
             ScrapeProtocol::PrometheusText0_0_4 => "text/plain;version=0.0.4",
-            ScrapeProtocol::PrometheusText1_0_0 => "text/plain;version=1.0.0;escaping=allow-utf-8",
+            ScrapeProtocol::PrometheusText1_0_0 => "text/plain;version=1.0.0",
         }
     }
+
+    /// Returns whether the media type takes an `escaping` parameter (the UTF-8 aware formats).
+    fn takes_escaping(self) -> bool {
+        matches!(self, ScrapeProtocol::PrometheusText1_0_0 | ScrapeProtocol::OpenMetricsText1_0_0)
+    }
+}
+
+/// Returns the `Accept` header Prometheus sends for `protocols` in preference order: each media
+/// type with a descending `q` weight, the UTF-8 aware ones with `escaping=<escaping_scheme>`,
+/// then `*/*` with the lowest weight.
+pub fn accept_header(protocols: &[ScrapeProtocol], escaping_scheme: &str) -> String {
+    let mut weight = ScrapeProtocol::ALL.len() + 1;
+    let mut values = Vec::with_capacity(protocols.len() + 1);
+    for protocol in protocols {
+        let mut value = protocol.header_media_type().to_owned();
+        if protocol.takes_escaping() {
+            value.push_str(";escaping=");
+            value.push_str(escaping_scheme);
+        }
+        value.push_str(&format!(";q=0.{weight}"));
+        values.push(value);
+        weight = weight.saturating_sub(1);
+    }
+    values.push(format!("*/*;q=0.{weight}"));
+    values.join(",")
 }
 
 impl fmt::Display for ScrapeProtocol {
@@ -198,5 +223,12 @@ with_http_client_fields! {
         /// Relabelling of scraped series.
         #[serde(default)]
         pub metric_relabel_configs: Vec<RelabelConfig>,
+    }
+}
+
+impl ScrapeConfig {
+    /// Returns the `Accept` header for this job's protocols and escaping scheme.
+    pub fn accept_header(&self) -> String {
+        accept_header(&self.scrape_protocols, self.metric_name_escaping_scheme.as_deref().unwrap_or("allow-utf-8"))
     }
 }

@@ -321,3 +321,58 @@ fn secrets_are_not_printed() {
     let password = config.scrape_configs[0].basic_auth.as_ref().and_then(|auth| auth.password.as_ref());
     assert_eq!(password.map(Secret::expose), Some("hunter2"));
 }
+
+#[test]
+fn unsupported_service_discoveries_are_named() {
+    check_error(
+        "scrape_configs:\n- job_name: a\n  consul_sd_configs:\n  - server: x\n",
+        "test.yml:3:3: consul_sd_configs is not supported by Panoptes (supported: static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, kubernetes_sd_configs)",
+    );
+}
+
+#[test]
+fn accept_header_matches_prometheus() {
+    let config = load("scrape_configs:\n- job_name: a\n- job_name: b\n  scrape_protocols: [PrometheusText0.0.4]\n");
+    assert_eq!(
+        config.scrape_configs[0].accept_header(),
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,\
+         application/openmetrics-text;version=0.0.1;q=0.5,\
+         text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
+         text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+    );
+    assert_eq!(config.scrape_configs[1].accept_header(), "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
+    let legacy = load(
+        "global:\n  metric_name_validation_scheme: legacy\nscrape_configs:\n- job_name: a\n  scrape_protocols: [OpenMetricsText1.0.0]\n",
+    );
+    assert_eq!(
+        legacy.scrape_configs[0].accept_header(),
+        "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,*/*;q=0.5"
+    );
+}
+
+#[test]
+fn external_labels_expand_environment_like_go() {
+    let lookup = |name: &str| match name {
+        "REGION" => Some("eu-1".to_owned()),
+        "1" => Some("one".to_owned()),
+        _ => None,
+    };
+    for (input, expected) in [
+        ("$REGION", "eu-1"),
+        ("${REGION}-a", "eu-1-a"),
+        ("x$$y", "x$y"),
+        ("$UNSET", ""),
+        ("a$", "a$"),
+        ("${}b", "b"),
+        ("${REGION", "REGION"),
+        ("$1x", "onex"),
+        ("$-", ""),
+        ("plain", "plain"),
+    ] {
+        assert_eq!(expand_env(input, &lookup), expected, "expand_env({input:?})");
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    let config = load("global:\n  external_labels:\n    path: ${PATH}\n    gone: $PANOPTES_SURELY_UNSET_VARIABLE\n");
+    assert_eq!(config.global.external_labels.get("path").cloned(), Some(path).filter(|p| !p.is_empty()));
+    assert!(!config.global.external_labels.contains_key("gone"));
+}

@@ -488,6 +488,10 @@ impl<'a> Parser<'a> {
             #[allow(clippy::cast_possible_truncation)]
             Ok((seconds * 1000.0) as i64)
         } else {
+            // Prometheus' lexer accepts only digits here: no sign, so no negative timestamps.
+            if token.is_empty() || !token.iter().all(u8::is_ascii_digit) {
+                return Err(invalid(self));
+            }
             std::str::from_utf8(token).ok().and_then(|text| text.parse::<i64>().ok()).ok_or_else(|| invalid(self))
         }
     }

@@ -80,7 +80,8 @@ http_requests_total{code="400", method="post"} 3 @1395066363000
     check(TEXT, "  up{} 1\t\n", "up 1");
     check(TEXT, "up{a=\"b\",} 1\n", r#"up{a="b"} 1"#);
     check(TEXT, "up { a = \"b\" , c=\"\" } 1\n", r#"up{a="b"} 1"#);
-    check(TEXT, "x NaN\ny +Inf\nz -Inf\nw 1.5e3\nv -0.25 -5\n", "x NaN\ny +Inf\nz -Inf\nw 1500\nv -0.25 @-5");
+    check(TEXT, "x NaN\ny +Inf\nz -Inf\nw 1.5e3\nv -0.25 5\n", "x NaN\ny +Inf\nz -Inf\nw 1500\nv -0.25 @5");
+    check(TEXT, "v 1 -5\n", r#"error: line 1, column 5: invalid timestamp "-5""#);
     check(TEXT, "# TYPE u untyped\n# a plain comment\n#HELP not metadata\n", "type u unknown");
     check(TEXT, "# HELP m\n# HELP m2 \n", "help m \"\"\nhelp m2 \"\"");
 }
@@ -355,7 +356,7 @@ proptest! {
         name in "[a-zA-Z_:][a-zA-Z0-9_:]{0,8}|\\PC{1,8}",
         labels in proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_]{0,6}|\\PC{1,6}", "\\PC{0,10}|[\\\\\"\n]{1,4}", 0..5),
         value in any::<f64>(),
-        ts in proptest::option::of(any::<i64>()),
+        ts in proptest::option::of(0..i64::MAX),
     ) {
         prop_assume!(!labels.contains_key("__name__"));
         let page = write_series(&name, &labels, value, ts);
