@@ -1,6 +1,6 @@
 //! The head appender: checks samples, logs each batch to the WAL, then applies it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -110,8 +110,9 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, mut pending: Vec<(Arc<HeadSeries
         }
     }
     let mut unlogged: Vec<Arc<HeadSeries>> = Vec::new();
+    let mut seen: HashSet<SeriesId> = HashSet::new();
     for (series, _) in &pending {
-        if !series.data.lock().is_logged && !unlogged.iter().any(|s| s.id == series.id) {
+        if !series.data.lock().is_logged && seen.insert(series.id) {
             unlogged.push(series.clone());
         }
     }
