@@ -171,7 +171,7 @@ impl<'a> Evaluator<'a> {
 
     /// Returns the series a selector matches, reading them on first use.
     pub(crate) fn load(&mut self, selector: &VectorSelector) -> Result<LoadedSeries> {
-        let key = format!("{:?}|{}", selector.name, selector.matchers);
+        let key = format!("{:?}|{:?}", selector.name, selector.matchers);
         if let Some(series) = self.cache.get(&key) {
             return Ok(series.clone());
         }

@@ -34,7 +34,7 @@ pub(crate) fn eval_histogram_function(
     }
     let Some(vector_expr) = args.get(scalar_count) else { return Ok(Some(Val::Vector(Vec::new()))) };
     let elems = ev.eval_vector(vector_expr, t)?;
-    let anchor = Some(vector_expr.to_string());
+    let anchor = Some(super::range_functions::anchor_candidates(vector_expr));
     if name == "histogram_quantile" {
         let q = scalars[0];
         if !(0.0..=1.0).contains(&q) {

@@ -59,7 +59,7 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
         return Ok(Some(Val::Vector(vec![Elem { labels, v: 1.0, drop_name: false }])));
     }
     let scalar = |i: usize| scalars.get(i).copied().unwrap_or(f64::NAN);
-    let anchor = Some(format!("{matrix_expr}\0{}", first_metric_name(matrix_expr).unwrap_or_default()));
+    let anchor = Some(anchor_candidates(matrix_expr));
     match name {
         "quantile_over_time" => {
             let q = scalar(0);
@@ -110,10 +110,17 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
     Ok(Some(Val::Vector(out)))
 }
 
-fn first_metric_name(expr: &Expr) -> Option<String> {
-    match expr {
+/// Candidate texts locating `expr` in the query: its printed form, then its metric name followed
+/// by a selector bracket, then the bare name (see the evaluator's annotation positions).
+pub(crate) fn anchor_candidates(expr: &Expr) -> String {
+    let name = match expr {
         Expr::MatrixSelector(matrix) => matrix.vs.name.clone(),
+        Expr::VectorSelector(selector) => selector.name.clone(),
         _ => None,
+    };
+    match name {
+        Some(name) => format!("{expr}\0{name}{{\0{name}[\0{name}"),
+        None => expr.to_string(),
     }
 }
 
