@@ -130,7 +130,8 @@ pub fn check_supported(expr: &Expr) -> Result<()> {
         Expr::Call(call) => {
             let name = call.func.name;
             if !SUPPORTED_FUNCTIONS.contains(&name) {
-                let what = if name.starts_with("histogram_") { "native histogram function" } else { "function" };
+                let native = name.starts_with("histogram_") && name != "histogram_quantiles";
+                let what = if native { "native histogram function" } else { "function" };
                 return Err(Error::Unsupported(format!("{what} {name}() is not supported by this engine")));
             }
             call.args.args.iter().try_for_each(|arg| check_supported(arg))

@@ -176,7 +176,8 @@ impl Runner {
                 } else if message.contains("fill") {
                     "binary operator fill modifiers"
                 } else {
-                    "unsupported experimental function"
+                    let function = message.split_whitespace().find(|word| word.ends_with("()")).unwrap_or("?");
+                    return Some(format!("experimental function {function}"));
                 };
                 return Some(reason.into());
             }

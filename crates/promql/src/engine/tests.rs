@@ -80,3 +80,33 @@ fn subquery_respects_the_sample_limit() {
     let error = engine.instant_query(&storage, "max_over_time(vector(1)[1d:1s])", 0).expect_err("limit");
     assert!(matches!(error, Error::TooManySamples), "{error}");
 }
+
+#[test]
+fn queries_time_out() {
+    let storage = store(&[(&[("__name__", "up")], &[(0, 1.0)])]);
+    let engine = Engine::new(EngineOptions { timeout: std::time::Duration::ZERO, ..EngineOptions::default() });
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let error = engine.range_query(&storage, "up", 0, 3_600_000, 1_000).expect_err("timeout");
+    assert!(matches!(error, Error::Timeout), "{error}");
+}
+
+#[test]
+fn refuses_native_histogram_functions_instead_of_answering() {
+    let storage = store(&[(&[("__name__", "up")], &[(0, 1.0)])]);
+    let error = Engine::default().instant_query(&storage, "histogram_count(up)", 0).expect_err("refused");
+    assert!(matches!(error, Error::Unsupported(_)), "{error}");
+}
+
+#[test]
+fn binary_matching_reports_many_to_many() {
+    let storage = store(&[
+        (&[("__name__", "a"), ("job", "x"), ("i", "1")], &[(0, 1.0)]),
+        (&[("__name__", "b"), ("job", "x"), ("i", "1")], &[(0, 1.0)]),
+        (&[("__name__", "b"), ("job", "x"), ("i", "2")], &[(0, 1.0)]),
+    ]);
+    let engine = Engine::default();
+    let error = engine.instant_query(&storage, "a + on(job) b", 0).expect_err("many-to-many");
+    assert!(error.to_string().starts_with("found duplicate series for the match group {job=\"x\"}"), "{error}");
+    let (value, _) = engine.instant_query(&storage, "b * on(job) group_left a", 0).expect("group_left");
+    assert!(matches!(value, Value::Vector(v) if v.len() == 2));
+}
