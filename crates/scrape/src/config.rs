@@ -30,13 +30,13 @@ pub use discovery::{
 pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig};
 pub use remote::{
     AlertingConfig, AlertmanagerConfig, ExemplarsConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,
-    RemoteWriteConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig,
+    RemoteWriteConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig, TsdbRetentionConfig,
 };
 pub use scrape::{ScrapeConfig, ScrapeProtocol, accept_header};
 pub use units::{ByteSize, Secret};
 
 use crate::relabel::RelabelConfig;
-use discovery::validated_vec;
+use discovery::{check_static_targets, validated_option, validated_vec};
 use units::deserialize_duration;
 
 /// A line and column in a configuration file, both 1-based.
@@ -122,25 +122,6 @@ impl NameValidationScheme {
     }
 }
 
-/// Checks a name escaping scheme against the validation scheme.
-fn check_escaping_scheme(
-    escaping: Option<&str>,
-    validation: NameValidationScheme,
-    section: &str,
-) -> Result<(), String> {
-    match escaping {
-        None | Some("") => Ok(()),
-        Some("allow-utf-8") if validation == NameValidationScheme::Legacy => Err(
-            "metric_name_escaping_scheme cannot be set to 'allow-utf-8' while metric_name_validation_scheme is not set to UTF8"
-                .to_owned(),
-        ),
-        Some("allow-utf-8" | "underscores" | "dots" | "values") => Ok(()),
-        Some(other) => Err(format!(
-            "unknown {section} name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other}"
-        )),
-    }
-}
-
 /// The `global` section. After [`parse_str`], durations hold Prometheus' defaults where unset.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,9 +132,9 @@ pub struct GlobalConfig {
     /// The default scrape timeout (default 10s, at most the interval).
     #[serde(default, deserialize_with = "deserialize_duration")]
     pub scrape_timeout: Duration,
-    /// The default protocols to negotiate.
+    /// The default protocols to negotiate; when unset, each job picks Prometheus' default.
     #[serde(default)]
-    pub scrape_protocols: Vec<ScrapeProtocol>,
+    pub scrape_protocols: Option<Vec<ScrapeProtocol>>,
     /// How often rules are evaluated (default 1m).
     #[serde(default, deserialize_with = "deserialize_duration")]
     pub evaluation_interval: Duration,
@@ -202,6 +183,12 @@ pub struct GlobalConfig {
     /// Converts classic histograms to native histograms with custom buckets.
     #[serde(default)]
     pub convert_classic_histograms_to_nhcb: bool,
+    /// Ingests native histograms by default.
+    #[serde(default)]
+    pub scrape_native_histograms: Option<bool>,
+    /// Records the extra scrape metrics by default.
+    #[serde(default)]
+    pub extra_scrape_metrics: bool,
 }
 
 /// Prometheus' default scrape interval.
@@ -233,29 +220,35 @@ impl GlobalConfig {
         if self.evaluation_interval.is_zero() {
             self.evaluation_interval = DEFAULT_EVALUATION_INTERVAL;
         }
-        if self.scrape_protocols.is_empty() {
-            self.scrape_protocols = ScrapeProtocol::DEFAULT.to_vec();
+        if let Some(protocols) = &self.scrape_protocols {
+            check_protocols(protocols).map_err(|message| format!("{message} for global config"))?;
         }
-        check_protocols(&self.scrape_protocols)?;
+        let scheme = NameValidationScheme::parse(self.metric_name_validation_scheme.as_deref(), "global")?
+            .unwrap_or(NameValidationScheme::Utf8);
+        self.metric_name_validation_scheme = Some(scheme_name(scheme).to_owned());
         let lookup = |name: &str| std::env::var(name).ok();
-        let external_labels = std::mem::take(&mut self.external_labels);
-        self.external_labels = external_labels
-            .into_iter()
-            .map(|(name, value)| (name, expand_env(&value, &lookup)))
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
-        for (name, value) in &self.external_labels {
-            if name.is_empty() {
+        for (name, value) in &mut self.external_labels {
+            let is_valid_name = match scheme {
+                NameValidationScheme::Utf8 => !name.is_empty(),
+                NameValidationScheme::Legacy => panoptes_model::is_valid_legacy_label_name(name),
+            };
+            if !is_valid_name {
                 return Err(format!("{name:?} is not a valid label name"));
             }
-            if value.is_empty() {
-                return Err(format!("{value:?} is not a valid label value"));
-            }
+            *value = expand_env(value, &lookup);
         }
-        let scheme = NameValidationScheme::parse(self.metric_name_validation_scheme.as_deref(), "global")?;
-        let scheme = scheme.unwrap_or(NameValidationScheme::Utf8);
-        self.metric_name_validation_scheme = Some(scheme_name(scheme).to_owned());
-        check_escaping_scheme(self.metric_name_escaping_scheme.as_deref(), scheme, "global")
+        Ok(())
+    }
+
+    /// Returns the escaping scheme in force: the configured one, else the validation scheme's.
+    fn escaping_scheme(&self) -> Result<String, String> {
+        match self.metric_name_escaping_scheme.as_deref() {
+            None | Some("") => Ok(default_escaping_scheme(self.name_validation_scheme()).to_owned()),
+            Some(scheme @ ("allow-utf-8" | "underscores" | "dots" | "values")) => Ok(scheme.to_owned()),
+            Some(other) => Err(format!(
+                "unknown global name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+            )),
+        }
     }
 }
 
@@ -318,6 +311,9 @@ fn scheme_name(scheme: NameValidationScheme) -> &'static str {
 }
 
 fn check_protocols(protocols: &[ScrapeProtocol]) -> Result<(), String> {
+    if protocols.is_empty() {
+        return Err("scrape_protocols cannot be empty".to_owned());
+    }
     let mut seen = HashSet::new();
     for protocol in protocols {
         if !seen.insert(protocol) {
@@ -373,13 +369,13 @@ struct RawConfig {
     scrape_configs: Option<Vec<Spanned<Option<ScrapeConfig>>>>,
     #[serde(default)]
     storage: Option<StorageConfig>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "validated_option")]
     tracing: Option<TracingConfig>,
     #[serde(default, deserialize_with = "validated_vec")]
     remote_write: Vec<RemoteWriteConfig>,
     #[serde(default, deserialize_with = "validated_vec")]
     remote_read: Vec<RemoteReadConfig>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "validated_option")]
     otlp: Option<OtlpConfig>,
 }
 
@@ -393,7 +389,37 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-    parse_str(&text, &path.display().to_string())
+    let mut config = parse_str(&text, &path.display().to_string())?;
+    if let Some(dir) = path.parent() {
+        config.resolve_paths(dir);
+    }
+    Ok(config)
+}
+
+impl Config {
+    /// Joins every relative file path in the configuration (rule files, credentials, TLS files,
+    /// file discovery globs, log files, kubeconfig) onto `dir`, as Prometheus resolves paths
+    /// against the configuration file's directory. [`load_file`] calls this.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        http::join_dir_option(dir, &mut self.global.query_log_file);
+        http::join_dir_option(dir, &mut self.global.scrape_failure_log_file);
+        for file in self.rule_files.iter_mut().chain(&mut self.scrape_config_files) {
+            http::join_dir(dir, file);
+        }
+        for scrape in &mut self.scrape_configs {
+            scrape.resolve_paths(dir);
+        }
+        for alertmanager in &mut self.alerting.alertmanagers {
+            alertmanager.resolve_paths(dir);
+        }
+        for remote_write in &mut self.remote_write {
+            remote_write.resolve_paths(dir);
+        }
+        for remote_read in &mut self.remote_read {
+            remote_read.resolve_paths(dir);
+        }
+        self.tracing.resolve_paths(dir);
+    }
 }
 
 /// Parses a configuration from text; `origin` (usually the file name) prefixes every error.
@@ -472,6 +498,21 @@ fn defaulted_global(mut global: GlobalConfig) -> Result<GlobalConfig, String> {
 
 /// Runs the checks that span sections.
 fn finish(config: Config) -> Result<Config, String> {
+    if let Some(strategy @ ("NoTranslation" | "NoUTF8EscapingWithSuffixes")) =
+        config.otlp.translation_strategy.as_deref()
+        && config.global.name_validation_scheme() == NameValidationScheme::Legacy
+    {
+        return Err(format!("OTLP translation strategy {strategy:?} is not allowed when UTF8 is disabled"));
+    }
+    let scheme = config.global.name_validation_scheme();
+    check_relabel_names(&config.alerting.alert_relabel_configs, scheme)?;
+    for alertmanager in &config.alerting.alertmanagers {
+        check_relabel_names(&alertmanager.relabel_configs, scheme)?;
+        check_relabel_names(&alertmanager.alert_relabel_configs, scheme)?;
+    }
+    for remote_write in &config.remote_write {
+        check_relabel_names(&remote_write.write_relabel_configs, scheme)?;
+    }
     for rule_file in &config.rule_files {
         if !is_valid_glob_path(rule_file) {
             return Err(format!("invalid rule file path {rule_file:?}"));
@@ -510,13 +551,16 @@ fn is_valid_glob_path(path: &str) -> bool {
 }
 
 /// Fills a scrape config's unset values from `global` and checks it, as Prometheus'
-/// `ScrapeConfig.Validate` does.
+/// `ScrapeConfig.UnmarshalYAML` and `ScrapeConfig.Validate` do.
 fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Result<(), String> {
     if scrape.job_name.is_empty() {
         return Err("job_name is empty".to_owned());
     }
-    let job = &scrape.job_name;
-    scrape.http_client().validate().map_err(|message| format!("scrape config for job {job:?}: {message}"))?;
+    let job = scrape.job_name.clone();
+    scrape.http_client().validate()?;
+    if scrape.relabel_configs.is_empty() {
+        check_static_targets(&scrape.static_configs)?;
+    }
     if scrape.scrape_interval.is_zero() {
         scrape.scrape_interval = global.scrape_interval;
     }
@@ -526,10 +570,6 @@ fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Re
     if scrape.scrape_timeout.is_zero() {
         scrape.scrape_timeout = global.scrape_timeout.min(scrape.scrape_interval);
     }
-    if scrape.scrape_protocols.is_empty() {
-        scrape.scrape_protocols = global.scrape_protocols.clone();
-    }
-    check_protocols(&scrape.scrape_protocols)?;
     if scrape.body_size_limit.0 == 0 {
         scrape.body_size_limit = global.body_size_limit;
     }
@@ -545,16 +585,45 @@ fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Re
             *limit = global_limit;
         }
     }
-    let scheme = NameValidationScheme::parse(scrape.metric_name_validation_scheme.as_deref(), "scrape config")?
-        .unwrap_or_else(|| global.name_validation_scheme());
+    if scrape.scrape_failure_log_file.as_deref().is_none_or(str::is_empty) {
+        scrape.scrape_failure_log_file = global.scrape_failure_log_file.clone();
+    }
+    scrape.scrape_native_histograms = scrape.scrape_native_histograms.or(global.scrape_native_histograms);
+    scrape.extra_scrape_metrics = scrape.extra_scrape_metrics.or(Some(global.extra_scrape_metrics));
+    if scrape.scrape_protocols.is_none() {
+        scrape.scrape_protocols = Some(match &global.scrape_protocols {
+            Some(protocols) => protocols.clone(),
+            None if scrape.is_scrape_native_histograms_enabled() => ScrapeProtocol::DEFAULT_PROTO_FIRST.to_vec(),
+            None => ScrapeProtocol::DEFAULT.to_vec(),
+        });
+    }
+    check_protocols(scrape.protocols())
+        .map_err(|message| format!("{message} for scrape config with job name {job:?}"))?;
+    let local_scheme = NameValidationScheme::parse(scrape.metric_name_validation_scheme.as_deref(), "scrape config")?;
+    let scheme = local_scheme.unwrap_or_else(|| global.name_validation_scheme());
     scrape.metric_name_validation_scheme = Some(scheme_name(scheme).to_owned());
+    let global_escaping = global.escaping_scheme()?;
     if scrape.metric_name_escaping_scheme.as_deref().is_none_or(str::is_empty) {
-        scrape.metric_name_escaping_scheme = global.metric_name_escaping_scheme.clone();
+        scrape.metric_name_escaping_scheme = Some(match local_scheme {
+            None => global_escaping,
+            Some(local) => default_escaping_scheme(local).to_owned(),
+        });
     }
-    check_escaping_scheme(scrape.metric_name_escaping_scheme.as_deref(), scheme, "scrape config")?;
-    if scrape.metric_name_escaping_scheme.as_deref().is_none_or(str::is_empty) {
-        scrape.metric_name_escaping_scheme = Some(default_escaping_scheme(scheme).to_owned());
+    match scrape.metric_name_escaping_scheme.as_deref().unwrap_or_default() {
+        "allow-utf-8" if scheme != NameValidationScheme::Utf8 => {
+            return Err("utf8 metric names requested but validation scheme is not set to UTF8".to_owned());
+        }
+        "allow-utf-8" | "underscores" | "dots" | "values" => {}
+        other => {
+            return Err(format!(
+                "unknown scrape config name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+            ));
+        }
     }
+    scrape.convert_classic_histograms_to_nhcb =
+        scrape.convert_classic_histograms_to_nhcb.or(Some(global.convert_classic_histograms_to_nhcb));
+    scrape.always_scrape_classic_histograms =
+        scrape.always_scrape_classic_histograms.or(Some(global.always_scrape_classic_histograms));
     check_relabel_names(&scrape.relabel_configs, scheme)?;
     check_relabel_names(&scrape.metric_relabel_configs, scheme)?;
     Ok(())
@@ -584,6 +653,9 @@ fn explain_unsupported(message: String) -> String {
         Some((field, _)) if field.ends_with("_sd_configs") => format!(
             "{field} is not supported by Panoptes (supported: static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, kubernetes_sd_configs)"
         ),
+        Some((field @ ("sigv4" | "azuread" | "google_iam"), _)) => {
+            format!("{field} authentication is not supported by Panoptes")
+        }
         _ => message,
     }
 }

@@ -27,6 +27,15 @@ impl<'de, T: Deserialize<'de> + Validate> Deserialize<'de> for Validated<T> {
     }
 }
 
+/// Deserializes an optional section and validates it when present.
+pub(crate) fn validated_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Validate,
+{
+    Ok(Option::<Validated<T>>::deserialize(deserializer)?.map(|Validated(value)| value))
+}
+
 /// Deserializes a list whose elements are validated one by one.
 pub(crate) fn validated_vec<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
@@ -59,9 +68,6 @@ pub struct StaticConfig {
 
 impl Validate for StaticConfig {
     fn validate(&self) -> Result<(), String> {
-        for target in &self.targets {
-            check_target_address(target)?;
-        }
         if let Some(name) = self.labels.keys().find(|name| name.is_empty()) {
             return Err(format!("{name:?} is not a valid label name"));
         }
@@ -99,6 +105,35 @@ impl Validate for FileSdConfig {
     }
 }
 
+impl FileSdConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        for file in &mut self.files {
+            super::http::join_dir(dir, file);
+        }
+    }
+}
+
+impl HttpSdConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.resolve_http_paths(dir);
+    }
+}
+
+impl KubernetesSdConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.resolve_http_paths(dir);
+        super::http::join_dir_option(dir, &mut self.kubeconfig_file);
+    }
+}
+
+/// Checks static targets for URLs, as Prometheus does for sections without relabelling.
+pub(crate) fn check_static_targets(static_configs: &[StaticConfig]) -> Result<(), String> {
+    static_configs.iter().flat_map(|group| &group.targets).try_for_each(|target| check_target_address(target))
+}
+
 /// Implements Prometheus' `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`.
 fn is_valid_sd_file_path(path: &str) -> bool {
     let Some((stem, extension)) = path.rsplit_once('.') else {
@@ -118,6 +153,7 @@ fn default_http_sd_refresh() -> Duration {
 }
 
 with_http_client_fields! {
+    enable_http2_default = "crate::config::http::default_true";
     /// HTTP-based discovery: target groups fetched as JSON from a URL.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -285,6 +321,7 @@ pub struct KubernetesAttachMetadata {
 }
 
 with_http_client_fields! {
+    enable_http2_default = "crate::config::http::default_true";
     /// Kubernetes discovery.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -88,13 +88,13 @@ impl TlsConfig {
     /// Returns Prometheus' message for the first conflict found.
     pub fn validate(&self) -> Result<(), String> {
         if self.ca.is_some() && self.ca_file.is_some() {
-            return Err("at most one of ca and ca_file must be configured".to_owned());
+            return Err("at most one of ca, ca_file & ca_ref must be configured".to_owned());
         }
         if self.cert.is_some() && self.cert_file.is_some() {
-            return Err("at most one of cert and cert_file must be configured".to_owned());
+            return Err("at most one of cert, cert_file & cert_ref must be configured".to_owned());
         }
         if self.key.is_some() && self.key_file.is_some() {
-            return Err("at most one of key and key_file must be configured".to_owned());
+            return Err("at most one of key, key_file & key_ref must be configured".to_owned());
         }
         let has_cert = self.cert.is_some() || self.cert_file.is_some();
         let has_key = self.key.is_some() || self.key_file.is_some();
@@ -221,7 +221,7 @@ impl Default for HttpClientConfig {
 }
 
 impl HttpClientConfig {
-    /// Checks the settings with the rules of Prometheus' `HTTPClientConfig.Validate`.
+    /// Checks the settings with the rules and messages of Prometheus' `HTTPClientConfig.Validate`.
     ///
     /// # Errors
     ///
@@ -232,58 +232,141 @@ impl HttpClientConfig {
         if has_bearer && has_bearer_file {
             return Err("at most one of bearer_token & bearer_token_file must be configured".to_owned());
         }
-        let methods = [self.basic_auth.is_some(), self.oauth2.is_some(), has_bearer || has_bearer_file];
-        if methods.iter().filter(|set| **set).count() > 1 {
+        if (self.basic_auth.is_some() || self.oauth2.is_some()) && (has_bearer || has_bearer_file) {
             return Err(
                 "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".to_owned()
             );
         }
         if let Some(basic_auth) = &self.basic_auth {
-            if !basic_auth.username.is_empty() && basic_auth.username_file.is_some() {
-                return Err("at most one of basic_auth username & username_file must be configured".to_owned());
+            if !basic_auth.username.is_empty() && basic_auth.username_file.as_ref().is_some_and(|f| !f.is_empty()) {
+                return Err(
+                    "at most one of basic_auth username, username_file & username_ref must be configured".to_owned()
+                );
             }
-            if basic_auth.password.is_some() && basic_auth.password_file.is_some() {
-                return Err("at most one of basic_auth password & password_file must be configured".to_owned());
+            if basic_auth.password.as_ref().is_some_and(|p| !p.is_empty())
+                && basic_auth.password_file.as_ref().is_some_and(|f| !f.is_empty())
+            {
+                return Err(
+                    "at most one of basic_auth password, password_file & password_ref must be configured".to_owned()
+                );
             }
         }
         if let Some(authorization) = &self.authorization {
             if has_bearer || has_bearer_file {
                 return Err("authorization is not compatible with bearer_token & bearer_token_file".to_owned());
             }
-            if authorization.credentials.is_some() && authorization.credentials_file.is_some() {
+            if authorization.credentials.as_ref().is_some_and(|c| !c.is_empty())
+                && authorization.credentials_file.as_ref().is_some_and(|f| !f.is_empty())
+            {
                 return Err("at most one of authorization credentials & credentials_file must be configured".to_owned());
             }
-            if authorization.scheme.as_deref().is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic")) {
+            if authorization.scheme.as_deref().is_some_and(|scheme| scheme.trim().eq_ignore_ascii_case("basic")) {
                 return Err(r#"authorization type cannot be set to "basic", use "basic_auth" instead"#.to_owned());
             }
-        }
-        if self.basic_auth.is_some() && self.authorization.is_some() {
-            return Err("at most one of basic_auth, oauth2 & authorization must be configured".to_owned());
-        }
-        if self.oauth2.is_some() && self.authorization.is_some() {
-            return Err("at most one of basic_auth, oauth2 & authorization must be configured".to_owned());
+            if self.basic_auth.is_some() || self.oauth2.is_some() {
+                return Err("at most one of basic_auth, oauth2 & authorization must be configured".to_owned());
+            }
         }
         if let Some(oauth2) = &self.oauth2 {
+            if self.basic_auth.is_some() {
+                return Err("at most one of basic_auth, oauth2 & authorization must be configured".to_owned());
+            }
             if oauth2.client_id.is_empty() {
                 return Err("oauth2 client_id must be configured".to_owned());
             }
             if oauth2.token_url.is_empty() {
                 return Err("oauth2 token_url must be configured".to_owned());
             }
-            if oauth2.client_secret.is_some() && oauth2.client_secret_file.is_some() {
-                return Err("at most one of oauth2 client_secret & client_secret_file must be configured".to_owned());
+            if oauth2.client_secret.as_ref().is_some_and(|s| !s.is_empty())
+                && oauth2.client_secret_file.as_ref().is_some_and(|f| !f.is_empty())
+            {
+                return Err(
+                    "at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured"
+                        .to_owned(),
+                );
             }
             oauth2.tls_config.validate()?;
         }
-        if self.proxy_from_environment && (self.proxy_url.is_some() || self.no_proxy.is_some()) {
+        let has_proxy_url = self.proxy_url.as_ref().is_some_and(|url| !url.is_empty());
+        let has_no_proxy = self.no_proxy.as_ref().is_some_and(|hosts| !hosts.is_empty());
+        if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && !has_proxy_url {
             return Err(
-                "if proxy_from_environment is configured, proxy_url and no_proxy must not be configured".to_owned()
+                "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"
+                    .to_owned(),
             );
         }
-        if self.no_proxy.is_some() && self.proxy_url.is_none() {
+        if self.proxy_from_environment && has_proxy_url {
+            return Err("if proxy_from_environment is configured, proxy_url must not be configured".to_owned());
+        }
+        if self.proxy_from_environment && has_no_proxy {
+            return Err("if proxy_from_environment is configured, no_proxy must not be configured".to_owned());
+        }
+        if has_no_proxy && !has_proxy_url {
             return Err("if no_proxy is configured, proxy_url must also be configured".to_owned());
         }
+        for name in self.http_headers.keys() {
+            let canonical = canonical_header_name(name);
+            if RESERVED_HTTP_HEADERS.contains(&canonical.as_str()) {
+                return Err(format!("setting header {canonical:?} is not allowed"));
+            }
+        }
         self.tls_config.validate()
+    }
+}
+
+/// Headers an HTTP client sets itself, which `http_headers` must not override.
+const RESERVED_HTTP_HEADERS: [&str; 18] = [
+    "Authorization",
+    "Host",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Type",
+    "User-Agent",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Www-Authenticate",
+    "Accept-Encoding",
+    "X-Prometheus-Remote-Write-Version",
+    "X-Prometheus-Remote-Read-Version",
+    "X-Prometheus-Scrape-Timeout-Seconds",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// Returns a header name in Go's canonical form (`user-agent` → `User-Agent`).
+pub(crate) fn canonical_header_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        upper = c == '-';
+    }
+    out
+}
+
+/// Joins a relative, non-empty path onto `dir`, as Prometheus' `JoinDir` does.
+pub(crate) fn join_dir(dir: &std::path::Path, path: &mut String) {
+    if !path.is_empty() && std::path::Path::new(path.as_str()).is_relative() {
+        *path = dir.join(path.as_str()).display().to_string();
+    }
+}
+
+/// Joins every relative path of an optional file setting onto `dir`.
+pub(crate) fn join_dir_option(dir: &std::path::Path, path: &mut Option<String>) {
+    if let Some(path) = path {
+        join_dir(dir, path);
+    }
+}
+
+impl TlsConfig {
+    /// Resolves the relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        join_dir_option(dir, &mut self.ca_file);
+        join_dir_option(dir, &mut self.cert_file);
+        join_dir_option(dir, &mut self.key_file);
     }
 }
 
@@ -292,6 +375,7 @@ impl HttpClientConfig {
 /// `deny_unknown_fields`, which we need for located unknown-key errors.
 macro_rules! with_http_client_fields {
     (
+        enable_http2_default = $http2_default:literal;
         $(#[$struct_meta:meta])*
         pub struct $name:ident {
             $(
@@ -339,8 +423,8 @@ macro_rules! with_http_client_fields {
             /// Follows HTTP redirects (default true).
             #[serde(default = "crate::config::http::default_true")]
             pub follow_redirects: bool,
-            /// Allows HTTP/2 (default true).
-            #[serde(default = "crate::config::http::default_true")]
+            /// Allows HTTP/2 (default true, false for remote write).
+            #[serde(default = $http2_default)]
             pub enable_http2: bool,
             /// Custom headers.
             #[serde(default)]
@@ -364,6 +448,29 @@ macro_rules! with_http_client_fields {
                     follow_redirects: self.follow_redirects,
                     enable_http2: self.enable_http2,
                     http_headers: self.http_headers.clone(),
+                }
+            }
+
+            /// Resolves the relative file paths of the HTTP client settings against `dir`.
+            fn resolve_http_paths(&mut self, dir: &std::path::Path) {
+                use $crate::config::http::{join_dir, join_dir_option};
+                join_dir_option(dir, &mut self.bearer_token_file);
+                self.tls_config.resolve_paths(dir);
+                if let Some(basic_auth) = &mut self.basic_auth {
+                    join_dir_option(dir, &mut basic_auth.username_file);
+                    join_dir_option(dir, &mut basic_auth.password_file);
+                }
+                if let Some(authorization) = &mut self.authorization {
+                    join_dir_option(dir, &mut authorization.credentials_file);
+                }
+                if let Some(oauth2) = &mut self.oauth2 {
+                    join_dir_option(dir, &mut oauth2.client_secret_file);
+                    oauth2.tls_config.resolve_paths(dir);
+                }
+                for header in self.http_headers.values_mut() {
+                    for file in &mut header.files {
+                        join_dir(dir, file);
+                    }
                 }
             }
         }

@@ -7,29 +7,45 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::discovery::{
-    DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, StaticConfig, Validate, validated_vec,
+    DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, StaticConfig, Validate, check_static_targets,
+    validated_vec,
 };
 use super::http::{TlsConfig, default_true, with_http_client_fields};
 use super::units::{deserialize_duration, deserialize_optional_duration};
 use crate::relabel::RelabelConfig;
 
-/// Headers that remote write and read set themselves.
-const RESERVED_HEADERS: [&str; 8] = [
+/// Headers that remote write and read set themselves (`authorization` is checked apart).
+const RESERVED_HEADERS: [&str; 17] = [
+    "host",
     "content-encoding",
     "content-length",
     "content-type",
     "user-agent",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "www-authenticate",
+    "accept-encoding",
     "x-prometheus-remote-write-version",
     "x-prometheus-remote-read-version",
-    "authorization",
-    "host",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "x-prometheus-scrape-timeout-seconds",
 ];
 
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
-    match headers.keys().find(|name| RESERVED_HEADERS.contains(&name.to_lowercase().as_str())) {
-        Some(name) => Err(format!("{name} is a reserved header. It must not be changed")),
-        None => Ok(()),
+    for name in headers.keys() {
+        let lower = name.to_lowercase();
+        if lower == "authorization" {
+            return Err("authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter".to_owned());
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(format!("{name} is a reserved header. It must not be changed"));
+        }
     }
+    Ok(())
 }
 
 /// The `alerting` section.
@@ -61,6 +77,7 @@ fn default_api_version() -> String {
 }
 
 with_http_client_fields! {
+    enable_http2_default = "crate::config::http::default_true";
     /// One set of Alertmanagers and how to reach them.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -106,7 +123,27 @@ impl Validate for AlertmanagerConfig {
         if self.api_version != "v2" {
             return Err(format!("expected Alertmanager api version to be one of [v2] but got {}", self.api_version));
         }
-        self.http_client().validate()
+        self.http_client().validate()?;
+        if self.relabel_configs.is_empty() {
+            check_static_targets(&self.static_configs)?;
+        }
+        Ok(())
+    }
+}
+
+impl AlertmanagerConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.resolve_http_paths(dir);
+        for file_sd in &mut self.file_sd_configs {
+            file_sd.resolve_paths(dir);
+        }
+        for http_sd in &mut self.http_sd_configs {
+            http_sd.resolve_paths(dir);
+        }
+        for kubernetes in &mut self.kubernetes_sd_configs {
+            kubernetes.resolve_paths(dir);
+        }
     }
 }
 
@@ -163,13 +200,13 @@ pub struct MetadataConfig {
     /// How often (default 1m).
     #[serde(deserialize_with = "deserialize_duration")]
     pub send_interval: Duration,
-    /// Metadata entries per request (default 500).
+    /// Metadata entries per request (default 2000).
     pub max_samples_per_send: u64,
 }
 
 impl Default for MetadataConfig {
     fn default() -> Self {
-        MetadataConfig { send: true, send_interval: Duration::from_secs(60), max_samples_per_send: 500 }
+        MetadataConfig { send: true, send_interval: Duration::from_secs(60), max_samples_per_send: 2000 }
     }
 }
 
@@ -182,6 +219,7 @@ fn default_protobuf_message() -> String {
 }
 
 with_http_client_fields! {
+    enable_http2_default = "Default::default";
     /// One remote write endpoint.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -231,12 +269,34 @@ impl Validate for RemoteWriteConfig {
         const MESSAGES: [&str; 2] = ["prometheus.WriteRequest", "io.prometheus.write.v2.Request"];
         if !MESSAGES.contains(&self.protobuf_message.as_str()) {
             return Err(format!(
-                "unknown remote write protobuf message {}, supported: {}",
+                "invalid protobuf_message value: unknown remote write protobuf message {}, supported: {}",
                 self.protobuf_message,
                 MESSAGES.join(", ")
             ));
         }
-        self.http_client().validate()
+        self.http_client().validate()?;
+        let configured: Vec<&str> = [
+            (self.basic_auth.is_some(), "basic_auth"),
+            (self.authorization.is_some(), "authorization"),
+            (self.oauth2.is_some(), "oauth2"),
+        ]
+        .into_iter()
+        .filter_map(|(is_set, name)| is_set.then_some(name))
+        .collect();
+        if configured.len() > 1 {
+            return Err(format!(
+                "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [{}]",
+                configured.join(" ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RemoteWriteConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.resolve_http_paths(dir);
     }
 }
 
@@ -245,6 +305,7 @@ fn default_remote_read_timeout() -> Duration {
 }
 
 with_http_client_fields! {
+    enable_http2_default = "crate::config::http::default_true";
     /// One remote read endpoint.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -270,6 +331,20 @@ with_http_client_fields! {
         /// Adds external labels as matchers (default true).
         #[serde(default = "default_true")]
         pub filter_external_labels: bool,
+        /// The largest frame of a streamed (chunked) response, in bytes (default 50MB).
+        #[serde(default = "default_chunked_read_limit")]
+        pub chunked_read_limit: u64,
+    }
+}
+
+fn default_chunked_read_limit() -> u64 {
+    50_000_000
+}
+
+impl RemoteReadConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.resolve_http_paths(dir);
     }
 }
 
@@ -302,6 +377,21 @@ pub struct TsdbConfig {
     /// How far back out-of-order samples are accepted; zero rejects them.
     #[serde(default, deserialize_with = "deserialize_duration")]
     pub out_of_order_time_window: Duration,
+    /// Retention, overriding the command-line flags.
+    #[serde(default)]
+    pub retention: Option<TsdbRetentionConfig>,
+}
+
+/// `storage.tsdb.retention`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsdbRetentionConfig {
+    /// How long samples are kept; zero means the default.
+    #[serde(default, deserialize_with = "deserialize_duration")]
+    pub time: Duration,
+    /// The most bytes blocks may take; zero means no limit.
+    #[serde(default)]
+    pub size: super::units::ByteSize,
 }
 
 /// `storage.exemplars`.
@@ -313,13 +403,17 @@ pub struct ExemplarsConfig {
     pub max_exemplars: i64,
 }
 
+fn default_client_type() -> String {
+    "grpc".to_owned()
+}
+
 /// The `tracing` section (Panoptes' own traces).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TracingConfig {
-    /// `grpc` or `http`.
-    #[serde(default)]
-    pub client_type: Option<String>,
+    /// `grpc` (default) or `http`.
+    #[serde(default = "default_client_type")]
+    pub client_type: String,
     /// The OTLP endpoint.
     #[serde(default)]
     pub endpoint: Option<String>,
@@ -343,8 +437,32 @@ pub struct TracingConfig {
     pub timeout: Option<Duration>,
 }
 
+impl Validate for TracingConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.client_type != "http" && self.client_type != "grpc" {
+            return Err(format!("expected tracing client type to be to be http or grpc, but got {}", self.client_type));
+        }
+        for name in self.headers.keys() {
+            let lower = name.to_lowercase();
+            if lower == "authorization" {
+                return Err("custom authorization header configuration is not yet supported".to_owned());
+            }
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
+                return Err(format!("{name} is a reserved header. It must not be changed"));
+            }
+        }
+        if self.endpoint.as_deref().is_none_or(str::is_empty) {
+            return Err("tracing endpoint must be set".to_owned());
+        }
+        match self.compression.as_deref() {
+            None | Some("" | "gzip") => self.tls_config.validate(),
+            Some(other) => Err(format!("invalid compression type {other} provided, valid options: gzip")),
+        }
+    }
+}
+
 /// The `otlp` section: how OTLP metrics are translated.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpConfig {
     /// Resource attributes promoted to labels.
@@ -368,6 +486,79 @@ pub struct OtlpConfig {
     /// Promotes instrumentation scope metadata to labels.
     #[serde(default)]
     pub promote_scope_metadata: bool,
+    /// Prefixes label names starting with a single `_` with `key` (legacy escaping only).
+    #[serde(default = "default_true")]
+    pub label_name_underscore_sanitization: bool,
+    /// Keeps runs of underscores in label names (legacy escaping only).
+    #[serde(default = "default_true")]
+    pub label_name_preserve_multiple_underscores: bool,
+}
+
+impl Validate for OtlpConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.promote_all_resource_attributes {
+            if !self.promote_resource_attributes.is_empty() {
+                return Err(
+                    "'promote_all_resource_attributes' and 'promote_resource_attributes' cannot be configured simultaneously"
+                        .to_owned(),
+                );
+            }
+        } else if !self.ignore_resource_attributes.is_empty() {
+            return Err(
+                "'ignore_resource_attributes' cannot be configured unless 'promote_all_resource_attributes' is true"
+                    .to_owned(),
+            );
+        }
+        match self.translation_strategy.as_deref() {
+            None
+            | Some(
+                ""
+                | "UnderscoreEscapingWithSuffixes"
+                | "UnderscoreEscapingWithoutSuffixes"
+                | "NoUTF8EscapingWithSuffixes"
+                | "NoTranslation",
+            ) => Ok(()),
+            Some(other) => Err(format!("unsupported OTLP translation strategy {other:?}")),
+        }
+    }
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            promote_resource_attributes: Vec::new(),
+            promote_all_resource_attributes: false,
+            ignore_resource_attributes: Vec::new(),
+            translation_strategy: None,
+            keep_identifying_resource_attributes: false,
+            convert_histograms_to_nhcb: false,
+            promote_scope_metadata: false,
+            label_name_underscore_sanitization: true,
+            label_name_preserve_multiple_underscores: true,
+        }
+    }
+}
+
+impl Default for TracingConfig {
+    fn default() -> Self {
+        TracingConfig {
+            client_type: default_client_type(),
+            endpoint: None,
+            sampling_fraction: 0.0,
+            insecure: false,
+            tls_config: TlsConfig::default(),
+            headers: BTreeMap::new(),
+            compression: None,
+            timeout: None,
+        }
+    }
+}
+
+impl TracingConfig {
+    /// Resolves relative file paths against `dir`.
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.tls_config.resolve_paths(dir);
+    }
 }
 
 /// The `runtime` section.

@@ -36,6 +36,15 @@ impl ScrapeProtocol {
         ScrapeProtocol::PrometheusText1_0_0,
     ];
 
+    /// Prometheus' preference order when native histograms are scraped: protobuf first.
+    pub const DEFAULT_PROTO_FIRST: [ScrapeProtocol; 5] = [
+        ScrapeProtocol::PrometheusProto,
+        ScrapeProtocol::OpenMetricsText1_0_0,
+        ScrapeProtocol::OpenMetricsText0_0_1,
+        ScrapeProtocol::PrometheusText1_0_0,
+        ScrapeProtocol::PrometheusText0_0_4,
+    ];
+
     /// Prometheus 3's default preference order.
     pub const DEFAULT: [ScrapeProtocol; 4] = [
         ScrapeProtocol::OpenMetricsText1_0_0,
@@ -119,6 +128,7 @@ fn default_scheme() -> String {
 }
 
 with_http_client_fields! {
+    enable_http2_default = "crate::config::http::default_true";
     /// One scrape job. After [`super::parse_str`], zero durations and limits have been replaced
     /// by the global ones, as Prometheus does.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -145,12 +155,20 @@ with_http_client_fields! {
         /// The per-scrape timeout; inherits the global timeout, capped at the interval.
         #[serde(default, deserialize_with = "deserialize_duration")]
         pub scrape_timeout: Duration,
-        /// Protocols to negotiate, in preference order; inherits the global list.
+        /// Protocols to negotiate, in preference order; after loading, the job's own list, the
+        /// global one, or Prometheus' default (protobuf first when native histograms are on).
         #[serde(default)]
-        pub scrape_protocols: Vec<ScrapeProtocol>,
+        pub scrape_protocols: Option<Vec<ScrapeProtocol>>,
         /// The protocol assumed when the response's content type is missing or unknown.
         #[serde(default)]
-        pub scrape_fallback_protocol: Option<ScrapeProtocol>,
+        pub fallback_scrape_protocol: Option<ScrapeProtocol>,
+        /// Ingests native histograms (needs the protobuf protocol); inherits the global value.
+        #[serde(default)]
+        pub scrape_native_histograms: Option<bool>,
+        /// Records `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes`;
+        /// inherits the global value.
+        #[serde(default)]
+        pub extra_scrape_metrics: Option<bool>,
         /// A file that receives scrape failures.
         #[serde(default)]
         pub scrape_failure_log_file: Option<String>,
@@ -196,12 +214,13 @@ with_http_client_fields! {
         /// How names are escaped for legacy consumers; inherits the global scheme.
         #[serde(default)]
         pub metric_name_escaping_scheme: Option<String>,
-        /// Also ingests classic histograms exposed next to native ones.
+        /// Also ingests classic histograms exposed next to native ones; inherits the global value.
         #[serde(default)]
-        pub always_scrape_classic_histograms: bool,
-        /// Converts classic histograms to native histograms with custom buckets.
+        pub always_scrape_classic_histograms: Option<bool>,
+        /// Converts classic histograms to native histograms with custom buckets; inherits the
+        /// global value.
         #[serde(default)]
-        pub convert_classic_histograms_to_nhcb: bool,
+        pub convert_classic_histograms_to_nhcb: Option<bool>,
         /// Static target groups.
         #[serde(default, deserialize_with = "validated_vec")]
         pub static_configs: Vec<StaticConfig>,
@@ -227,8 +246,48 @@ with_http_client_fields! {
 }
 
 impl ScrapeConfig {
+    /// Returns the protocols to negotiate (Prometheus' default when unset).
+    pub fn protocols(&self) -> &[ScrapeProtocol] {
+        self.scrape_protocols.as_deref().unwrap_or(&ScrapeProtocol::DEFAULT)
+    }
+
     /// Returns the `Accept` header for this job's protocols and escaping scheme.
     pub fn accept_header(&self) -> String {
-        accept_header(&self.scrape_protocols, self.metric_name_escaping_scheme.as_deref().unwrap_or("allow-utf-8"))
+        accept_header(self.protocols(), self.metric_name_escaping_scheme.as_deref().unwrap_or("allow-utf-8"))
+    }
+
+    /// Returns whether native histograms are scraped.
+    pub fn is_scrape_native_histograms_enabled(&self) -> bool {
+        self.scrape_native_histograms == Some(true)
+    }
+
+    /// Returns whether classic histograms are kept next to native ones.
+    pub fn is_always_scrape_classic_histograms_enabled(&self) -> bool {
+        self.always_scrape_classic_histograms == Some(true)
+    }
+
+    /// Returns whether classic histograms become native histograms with custom buckets.
+    pub fn is_convert_classic_histograms_to_nhcb_enabled(&self) -> bool {
+        self.convert_classic_histograms_to_nhcb == Some(true)
+    }
+
+    /// Returns whether the extra scrape metrics are recorded.
+    pub fn is_extra_scrape_metrics_enabled(&self) -> bool {
+        self.extra_scrape_metrics == Some(true)
+    }
+
+    /// Resolves relative file paths against `dir` (the configuration file's directory).
+    pub(crate) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        self.resolve_http_paths(dir);
+        super::http::join_dir_option(dir, &mut self.scrape_failure_log_file);
+        for file_sd in &mut self.file_sd_configs {
+            file_sd.resolve_paths(dir);
+        }
+        for http_sd in &mut self.http_sd_configs {
+            http_sd.resolve_paths(dir);
+        }
+        for kubernetes in &mut self.kubernetes_sd_configs {
+            kubernetes.resolve_paths(dir);
+        }
     }
 }

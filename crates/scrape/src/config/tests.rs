@@ -101,7 +101,7 @@ fn empty_file_gets_prometheus_defaults() {
         assert_eq!(config.global.scrape_interval, Duration::from_secs(60));
         assert_eq!(config.global.scrape_timeout, Duration::from_secs(10));
         assert_eq!(config.global.evaluation_interval, Duration::from_secs(60));
-        assert_eq!(config.global.scrape_protocols, ScrapeProtocol::DEFAULT);
+        assert_eq!(config.global.scrape_protocols, None);
         assert_eq!(config.global.name_validation_scheme(), NameValidationScheme::Utf8);
         assert!(config.scrape_configs.is_empty());
     }
@@ -118,12 +118,12 @@ fn scrape_configs_inherit_global_values() {
     let a = &config.scrape_configs[0];
     assert_eq!((a.scrape_interval, a.scrape_timeout), (Duration::from_secs(5), Duration::from_secs(5)));
     assert_eq!((a.sample_limit, a.label_limit, a.body_size_limit), (100, 7, ByteSize(10 << 20)));
-    assert_eq!(a.scrape_protocols, ScrapeProtocol::DEFAULT);
+    assert_eq!(a.protocols(), ScrapeProtocol::DEFAULT);
     assert_eq!((a.scheme.as_str(), a.metrics_path.as_str()), ("http", "/metrics"));
     assert!(a.follow_redirects && a.enable_http2 && a.enable_compression);
     let b = &config.scrape_configs[1];
     assert_eq!((b.sample_limit, b.scrape_timeout, b.body_size_limit), (5, Duration::from_secs(2), ByteSize(1024)));
-    assert_eq!(b.scrape_protocols, [ScrapeProtocol::PrometheusText0_0_4]);
+    assert_eq!(b.protocols(), [ScrapeProtocol::PrometheusText0_0_4]);
 }
 
 #[test]
@@ -174,19 +174,19 @@ fn validation_errors() {
     check_error("scrape_configs:\n-\n", "test.yml:2:2: empty or null scrape config section");
     check_error(
         "scrape_configs:\n- job_name: a\n  bearer_token: x\n  bearer_token_file: y\n",
-        r#"test.yml:2:3: scrape config for job "a": at most one of bearer_token & bearer_token_file must be configured"#,
+        r#"test.yml:2:3: at most one of bearer_token & bearer_token_file must be configured"#,
     );
     check_error(
         "scrape_configs:\n- job_name: a\n  basic_auth:\n    username: u\n  authorization:\n    credentials: c\n",
-        r#"test.yml:2:3: scrape config for job "a": at most one of basic_auth, oauth2 & authorization must be configured"#,
+        r#"test.yml:2:3: at most one of basic_auth, oauth2 & authorization must be configured"#,
     );
     check_error(
         "scrape_configs:\n- job_name: a\n  authorization:\n    type: Basic\n",
-        r#"test.yml:2:3: scrape config for job "a": authorization type cannot be set to "basic", use "basic_auth" instead"#,
+        r#"test.yml:2:3: authorization type cannot be set to "basic", use "basic_auth" instead"#,
     );
     check_error(
         "scrape_configs:\n- job_name: a\n  scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]\n",
-        "test.yml:2:3: duplicated protocol in scrape_protocols, got [PrometheusText0.0.4 PrometheusText0.0.4]",
+        r#"test.yml:2:3: duplicated protocol in scrape_protocols, got [PrometheusText0.0.4 PrometheusText0.0.4] for scrape config with job name "a""#,
     );
     check_error(
         "scrape_configs:\n- job_name: a\n  scrape_protocols: [Text]\n",
@@ -203,7 +203,7 @@ fn validation_errors() {
     check_error("rule_files: ['rules/*/x.yml']\n", r#"test.yml: invalid rule file path "rules/*/x.yml""#);
     check_error(
         "scrape_configs:\n- job_name: a\n  static_configs:\n  - targets: ['http://x:1/metrics']\n",
-        r#"test.yml:4:5: "http://x:1/metrics" is not a valid hostname"#,
+        r#"test.yml:2:3: "http://x:1/metrics" is not a valid hostname"#,
     );
 }
 
@@ -374,5 +374,111 @@ fn external_labels_expand_environment_like_go() {
     let path = std::env::var("PATH").unwrap_or_default();
     let config = load("global:\n  external_labels:\n    path: ${PATH}\n    gone: $PANOPTES_SURELY_UNSET_VARIABLE\n");
     assert_eq!(config.global.external_labels.get("path").cloned(), Some(path).filter(|p| !p.is_empty()));
-    assert!(!config.global.external_labels.contains_key("gone"));
+    // Like Prometheus, an unset variable leaves a blank value rather than an error.
+    assert_eq!(config.global.external_labels.get("gone").map(String::as_str), Some(""));
+}
+
+#[test]
+fn prometheus_3_scrape_options() {
+    let config = load(
+        "global:\n  scrape_native_histograms: true\nscrape_configs:\n- job_name: a\n  fallback_scrape_protocol: PrometheusText0.0.4\n\
+         - job_name: b\n  scrape_native_histograms: false\n  always_scrape_classic_histograms: true\n\
+         - job_name: c\n  metric_name_validation_scheme: legacy\n  static_configs:\n  - targets: ['http://x/y']\n  \
+         relabel_configs:\n  - {source_labels: [__address__], target_label: __param_target}\n",
+    );
+    let [a, b, c] = &config.scrape_configs[..] else { panic!("three jobs") };
+    assert_eq!(a.fallback_scrape_protocol, Some(ScrapeProtocol::PrometheusText0_0_4));
+    assert_eq!(a.protocols(), ScrapeProtocol::DEFAULT_PROTO_FIRST);
+    assert!(a.is_scrape_native_histograms_enabled() && !a.is_always_scrape_classic_histograms_enabled());
+    assert_eq!(b.protocols(), ScrapeProtocol::DEFAULT);
+    assert!(b.is_always_scrape_classic_histograms_enabled() && !b.is_extra_scrape_metrics_enabled());
+    // A job-level legacy scheme implies underscore escaping; URLs are fine when relabelled.
+    assert_eq!(c.metric_name_escaping_scheme.as_deref(), Some("underscores"));
+    assert_eq!(c.static_configs[0].targets, ["http://x/y"]);
+
+    check_error(
+        "scrape_configs:\n- job_name: a\n  metric_name_validation_scheme: legacy\n  metric_name_escaping_scheme: allow-utf-8\n",
+        "test.yml:2:3: utf8 metric names requested but validation scheme is not set to UTF8",
+    );
+    check_error(
+        "global:\n  metric_name_escaping_scheme: slashes\nscrape_configs:\n- job_name: a\n",
+        r#"test.yml:4:3: unknown global name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got "slashes""#,
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  scrape_protocols: []\n",
+        r#"test.yml:2:3: scrape_protocols cannot be empty for scrape config with job name "a""#,
+    );
+    check_error("global:\n  scrape_protocols: []\n", "test.yml: scrape_protocols cannot be empty for global config");
+    check_error(
+        "scrape_configs:\n- job_name: a\n  http_headers:\n    user-agent: {values: [x]}\n",
+        r#"test.yml:2:3: setting header "User-Agent" is not allowed"#,
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  no_proxy: localhost\n",
+        "test.yml:2:3: if no_proxy is configured, proxy_url must also be configured",
+    );
+    check_error(
+        "scrape_configs:\n- job_name: a\n  oauth2: {client_id: c, token_url: http://t}\n  basic_auth: {username: u}\n",
+        "test.yml:2:3: at most one of basic_auth, oauth2 & authorization must be configured",
+    );
+}
+
+#[test]
+fn remote_and_observability_defaults_and_checks() {
+    let config =
+        load("remote_write:\n- url: http://rw\nremote_read:\n- url: http://rr\ntracing:\n  endpoint: otel:4317\n");
+    assert!(!config.remote_write[0].enable_http2, "remote write disables HTTP/2 by default");
+    assert_eq!(config.remote_write[0].metadata_config.max_samples_per_send, 2000);
+    assert!(config.remote_read[0].enable_http2);
+    assert_eq!(config.remote_read[0].chunked_read_limit, 50_000_000);
+    assert_eq!(config.tracing.client_type, "grpc");
+    assert!(config.otlp.label_name_underscore_sanitization);
+
+    check_error(
+        "remote_write:\n- url: http://a\n  headers: {Authorization: x}\n",
+        "test.yml:2:3: authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter",
+    );
+    check_error(
+        "remote_write:\n- url: http://a\n  sigv4: {region: x}\n",
+        "test.yml:3:3: sigv4 authentication is not supported by Panoptes",
+    );
+    check_error("tracing:\n  client_type: grpc\n", "test.yml:2:3: tracing endpoint must be set");
+    check_error(
+        "tracing:\n  endpoint: x\n  client_type: udp\n",
+        "test.yml:2:3: expected tracing client type to be to be http or grpc, but got udp",
+    );
+    check_error(
+        "otlp:\n  translation_strategy: Shout\n",
+        r#"test.yml:2:3: unsupported OTLP translation strategy "Shout""#,
+    );
+    check_error(
+        "global:\n  metric_name_validation_scheme: legacy\notlp:\n  translation_strategy: NoTranslation\n",
+        r#"test.yml: OTLP translation strategy "NoTranslation" is not allowed when UTF8 is disabled"#,
+    );
+    check_error(
+        "otlp:\n  ignore_resource_attributes: [a]\n",
+        "test.yml:2:3: 'ignore_resource_attributes' cannot be configured unless 'promote_all_resource_attributes' is true",
+    );
+}
+
+#[test]
+fn load_file_resolves_relative_paths_against_the_file() {
+    let dir = std::env::temp_dir().join(format!("panoptes-scrape-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("prometheus.yml");
+    std::fs::write(
+        &path,
+        "rule_files: [rules/*.yml, /abs/r.yml]\nscrape_configs:\n- job_name: a\n  bearer_token_file: token\n  \
+         tls_config: {ca_file: ca.crt}\n  file_sd_configs:\n  - files: [sd/*.json]\n",
+    )
+    .expect("write config");
+    let config = load_file(&path);
+    std::fs::remove_dir_all(&dir).ok();
+    let config = config.expect("config loads");
+    let under = |name: &str| dir.join(name).display().to_string();
+    assert_eq!(config.rule_files, [under("rules/*.yml"), "/abs/r.yml".to_owned()]);
+    let job = &config.scrape_configs[0];
+    assert_eq!(job.bearer_token_file.as_deref(), Some(under("token").as_str()));
+    assert_eq!(job.tls_config.ca_file.as_deref(), Some(under("ca.crt").as_str()));
+    assert_eq!(job.file_sd_configs[0].files, [under("sd/*.json")]);
 }
