@@ -96,6 +96,13 @@ pub(crate) const SUPPORTED_FUNCTIONS: &[&str] = &[
 /// uses native histogram functions, `info()`, binary operator fill modifiers or other
 /// experimental syntax.
 pub fn parse(query: &str) -> Result<Expr> {
+    if has_high_byte_escape(query) {
+        // Go decodes `\xff` to the byte 0xff; the upstream parser decodes it to U+00FF, which
+        // would silently select or write different label values.
+        return Err(Error::Unsupported(
+            "byte escapes above \\x7f in string literals (\\xNN, \\NNN) are not supported".into(),
+        ));
+    }
     let expr = upstream::parse(query).map_err(|message| Error::Parse(lowercase_first(&message)))?;
     check_supported(&expr)?;
     Ok(expr)
@@ -140,6 +147,49 @@ pub fn check_supported(expr: &Expr) -> Result<()> {
     }
 }
 
+/// Whether a quoted string literal of the query contains a `\xNN` or octal escape of a byte
+/// above 0x7f.
+fn has_high_byte_escape(query: &str) -> bool {
+    let mut chars = query.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            None => match c {
+                '"' | '\'' | '`' => quote = Some(c),
+                '#' => {
+                    for next in chars.by_ref() {
+                        if next == '\n' {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Some(q) if c == q => quote = None,
+            Some('`') => {}
+            Some(_) if c == '\\' => {
+                let Some(escape) = chars.next() else { return false };
+                let (digits, radix) = match escape {
+                    'x' => (2, 16),
+                    '0'..='7' => (2, 8),
+                    _ => continue,
+                };
+                let mut text = if radix == 8 { escape.to_string() } else { String::new() };
+                for _ in 0..digits {
+                    if let Some(digit) = chars.next() {
+                        text.push(digit);
+                    }
+                }
+                if u32::from_str_radix(&text, radix).is_ok_and(|value| value > 0x7f) {
+                    return true;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    false
+}
+
 fn lowercase_first(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
@@ -160,6 +210,14 @@ mod tests {
     #[test]
     fn rejects_invalid_syntax() {
         assert!(matches!(parse("sum(("), Err(Error::Parse(_))));
+    }
+
+    #[test]
+    fn refuses_high_byte_escapes_only_inside_strings() {
+        assert!(matches!(parse(r#"label_replace(a, "\xff", "", "b", "")"#), Err(Error::Unsupported(_))));
+        assert!(matches!(parse(r#"a{b="\303\251"}"#), Err(Error::Unsupported(_))));
+        assert!(parse(r#"a{b="\x41\n\\xff"}"#).is_ok());
+        assert!(parse("a{b=`\\xff`}").is_ok());
     }
 
     #[test]

@@ -169,7 +169,9 @@ impl Runner {
         }
         match crate::parser::parse(query) {
             Err(Error::Unsupported(message)) => {
-                let reason = if message.contains("native histogram") {
+                let reason = if message.contains("byte escapes") {
+                    "byte escapes above \\x7f in string literals"
+                } else if message.contains("native histogram") {
                     "native histograms"
                 } else if message.contains("info()") {
                     "info() function"

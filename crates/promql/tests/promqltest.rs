@@ -9,10 +9,7 @@ const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/tes
 
 /// Evals known to fail, as `file:line`; asserted exactly so that changes in either direction
 /// are noticed.
-///
-/// - `functions.test:523`: `label_replace(..., "\xff", ...)` must fail because Go decodes `\xff`
-///   to the invalid UTF-8 byte 0xff; `promql-parser` decodes it to the valid code point U+00FF.
-const KNOWN_FAILURES: &[&str] = &["functions.test:523"];
+const KNOWN_FAILURES: &[&str] = &[];
 
 /// The fewest evals that must pass across all files.
 const MIN_PASSED: usize = 976;
