@@ -5,6 +5,7 @@ use panoptes_model::{Classify, ErrorKind};
 use crate::config::ConfigError;
 use crate::exposition::ParseError;
 use crate::relabel::RelabelError;
+use crate::target::TargetError;
 
 /// Everything that can fail in the scrape crate.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,9 @@ pub enum Error {
     /// A relabelling rule is not valid.
     #[error("invalid relabel config")]
     Relabel(#[from] RelabelError),
+    /// A discovered target cannot be scraped.
+    #[error("invalid target")]
+    Target(#[from] TargetError),
     /// A configuration file could not be loaded.
     #[error("cannot load configuration")]
     Config(#[from] ConfigError),
@@ -26,7 +30,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::Exposition(_) | Error::Relabel(_) => ErrorKind::BadData,
+            Error::Exposition(_) | Error::Relabel(_) | Error::Target(_) => ErrorKind::BadData,
             Error::Config(error) => error.kind(),
         }
     }

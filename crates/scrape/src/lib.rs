@@ -5,10 +5,12 @@
 //! - [`relabel`]: Prometheus `relabel_config` semantics.
 //! - [`config`]: the Prometheus configuration file, loaded with [`config::load_file`] or
 //!   [`config::parse_str`].
+//! - [`target`]: discovered label sets turned into scrape targets (labels, URL, timing).
 
 pub mod config;
 mod error;
 pub mod exposition;
 pub mod relabel;
+pub mod target;
 
 pub use error::{Error, Result};
