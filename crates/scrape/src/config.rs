@@ -429,19 +429,72 @@ impl Config {
 /// Returns [`ConfigError::Invalid`] naming origin, line and column for YAML syntax errors,
 /// unknown keys, wrongly typed values and broken validation rules.
 pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    parse_str_at(text, origin, 0)
+    parse_str_at(text, origin, 0, 0)
 }
 
-/// Like [`parse_str`] for text embedded in a larger file after `line_offset` lines (for example
-/// a Kubernetes ConfigMap's `data` entry), so that positions refer to the larger file.
+/// The data keys that hold a Prometheus configuration in a ConfigMap, in order of preference.
+const CONFIG_MAP_KEYS: [&str; 2] = ["prometheus.yml", "prometheus.yaml"];
+
+/// Parses the Prometheus configuration held in a Kubernetes ConfigMap manifest: the
+/// `data["prometheus.yml"]` entry (or `prometheus.yaml`, or the only `.yml`/`.yaml` entry).
+/// Errors name positions in the manifest when the entry is a block scalar (`|`).
+///
+/// # Errors
+///
+/// Returns [`ConfigError::Invalid`] when the manifest is not a ConfigMap with such an entry, or
+/// when the entry is not a valid configuration.
+pub fn parse_config_map(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    #[derive(Deserialize)]
+    struct ConfigMap {
+        kind: Option<String>,
+        #[serde(default)]
+        data: BTreeMap<String, Spanned<String>>,
+    }
+    let invalid = |message: String| ConfigError::Invalid { origin: origin.to_owned(), position: None, message };
+    let manifest: ConfigMap = serde_saphyr::from_str(text).map_err(|error| ConfigError::Invalid {
+        origin: origin.to_owned(),
+        position: error.location().map(|location| Position { line: location.line(), column: location.column() }),
+        message: yaml_error_message(&error),
+    })?;
+    if manifest.kind.as_deref() != Some("ConfigMap") {
+        return Err(invalid(format!("expected kind ConfigMap, got {:?}", manifest.kind.unwrap_or_default())));
+    }
+    let yaml_keys: Vec<&String> =
+        manifest.data.keys().filter(|key| key.ends_with(".yml") || key.ends_with(".yaml")).collect();
+    let key = CONFIG_MAP_KEYS
+        .iter()
+        .find(|key| manifest.data.contains_key(**key))
+        .map(|key| (*key).to_owned())
+        .or_else(|| (yaml_keys.len() == 1).then(|| yaml_keys[0].clone()))
+        .ok_or_else(|| invalid("ConfigMap has no prometheus.yml data entry".to_owned()))?;
+    let Some(entry) = manifest.data.get(&key) else {
+        return Err(invalid("ConfigMap has no prometheus.yml data entry".to_owned()));
+    };
+    let origin = format!("{origin} (data[{key:?}])");
+    // A block scalar's location is where its content starts, on the line after its `|` or `>`
+    // indicator; every content line carries the same indentation.
+    let content_line = entry.referenced.line();
+    let indicator_line = usize::try_from(content_line).unwrap_or(usize::MAX).checked_sub(2);
+    let is_block = indicator_line
+        .and_then(|index| text.lines().nth(index))
+        .is_some_and(|line| line.trim_end().trim_end_matches(['-', '+']).ends_with(['|', '>']));
+    let (line_offset, column_offset) =
+        if is_block { (content_line.saturating_sub(1), entry.referenced.column().saturating_sub(1)) } else { (0, 0) };
+    parse_str_at(&entry.value, &origin, line_offset, column_offset)
+}
+
+/// Like [`parse_str`] for text embedded in a larger file (for example a Kubernetes ConfigMap's
+/// `data` entry, see [`parse_config_map`]): positions are shifted by `line_offset` lines and
+/// `column_offset` columns so that they refer to the larger file.
 ///
 /// # Errors
 ///
 /// As [`parse_str`].
-pub fn parse_str_at(text: &str, origin: &str, line_offset: u64) -> Result<Config, ConfigError> {
+pub fn parse_str_at(text: &str, origin: &str, line_offset: u64, column_offset: u64) -> Result<Config, ConfigError> {
     let invalid = |position: Option<Position>, message: String| ConfigError::Invalid {
         origin: origin.to_owned(),
-        position: position.map(|position| Position { line: position.line + line_offset, ..position }),
+        position: position
+            .map(|position| Position { line: position.line + line_offset, column: position.column + column_offset }),
         message,
     };
     let raw: Option<RawConfig> = serde_saphyr::from_str(text).map_err(|error| {

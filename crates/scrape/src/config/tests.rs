@@ -309,8 +309,8 @@ fn load_file_reports_missing_files() {
 
 #[test]
 fn parse_str_at_shifts_lines() {
-    let error = parse_str_at("global:\n  bogus: 1\n", "cm.yaml", 7).expect_err("unknown key");
-    assert_eq!(error.position(), Some(Position { line: 9, column: 3 }));
+    let error = parse_str_at("global:\n  bogus: 1\n", "cm.yaml", 7, 4).expect_err("unknown key");
+    assert_eq!(error.position(), Some(Position { line: 9, column: 7 }));
 }
 
 #[test]
@@ -481,4 +481,25 @@ fn load_file_resolves_relative_paths_against_the_file() {
     assert_eq!(job.bearer_token_file.as_deref(), Some(under("token").as_str()));
     assert_eq!(job.tls_config.ca_file.as_deref(), Some(under("ca.crt").as_str()));
     assert_eq!(job.file_sd_configs[0].files, [under("sd/*.json")]);
+}
+
+#[test]
+fn config_maps_are_read_with_positions_in_the_manifest() {
+    let path = testdata("eks-prometheus-configmap.yaml");
+    let text = std::fs::read_to_string(&path).expect("configmap readable");
+    let config = parse_config_map(&text, "cm.yaml").expect("configmap loads");
+    assert_eq!(config.scrape_configs.len(), 7);
+
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\ndata:\n  other.txt: x\n  prometheus.yml: |\n    global:\n      scrape_intervall: 1m\n";
+    let error = parse_config_map(manifest, "cm.yaml").expect_err("misspelled key");
+    assert_eq!(error.position(), Some(Position { line: 9, column: 7 }));
+    assert!(
+        error.to_string().starts_with(r#"cm.yaml (data["prometheus.yml"]):9:7: unknown field `scrape_intervall`"#),
+        "{error}"
+    );
+
+    let error = parse_config_map("kind: Secret\ndata: {}\n", "s.yaml").expect_err("not a configmap");
+    assert_eq!(error.to_string(), r#"s.yaml: expected kind ConfigMap, got "Secret""#);
+    let error = parse_config_map("kind: ConfigMap\ndata: {a.txt: x}\n", "c.yaml").expect_err("no entry");
+    assert_eq!(error.to_string(), "c.yaml: ConfigMap has no prometheus.yml data entry");
 }
