@@ -31,99 +31,95 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, aggregate: &AggregateExpr, 
         None => None,
     };
     let input = ev.eval_vector(&aggregate.expr, t)?;
-    let (by, names): (bool, Vec<&str>) = match &aggregate.modifier {
-        Some(LabelModifier::Include(labels)) => (true, labels.labels.iter().map(String::as_str).collect()),
-        Some(LabelModifier::Exclude(labels)) => (false, labels.labels.iter().map(String::as_str).collect()),
-        None => (true, Vec::new()),
+    let grouping = match &aggregate.modifier {
+        Some(LabelModifier::Include(labels)) => {
+            Grouping { by: true, names: labels.labels.iter().map(String::as_str).collect() }
+        }
+        Some(LabelModifier::Exclude(labels)) => {
+            Grouping { by: false, names: labels.labels.iter().map(String::as_str).collect() }
+        }
+        None => Grouping { by: true, names: Vec::new() },
     };
-    let scalar_param = |param: &Option<Val>| match param {
+    let param_text = aggregate.param.as_ref().map(|p| p.to_string());
+    let scalar_param = || match &param {
         Some(Val::Scalar(v)) => Ok(*v),
         _ => Err(Error::Execution(format!("expected scalar parameter for {op}"))),
     };
-    let param_text = aggregate.param.as_ref().map(|p| p.to_string());
-    match op.as_str() {
-        "topk" | "bottomk" | "limitk" => {
-            let k = scalar_param(&param)?;
-            if k.is_nan() {
-                return Err(Error::Execution("Parameter value is NaN".into()));
-            }
-            let k = if k >= 9.2e18 {
-                usize::MAX
-            } else if k < 1.0 {
-                0
-            } else {
-                k as usize
-            };
-            if k == 0 {
-                return Ok(Val::Vector(Vec::new()));
-            }
-            Ok(Val::Vector(select_k(&op, input, k, by, &names)))
-        }
-        "limit_ratio" => {
-            let mut ratio = scalar_param(&param)?;
-            if ratio.is_nan() {
-                return Err(Error::Execution("Ratio value is NaN".into()));
-            }
-            if !(-1.0..=1.0).contains(&ratio) {
-                let capped = ratio.clamp(-1.0, 1.0);
-                ev.warn(
-                    format!(
-                        "ratio value should be between -1 and 1, got {}, capping to {}",
-                        format_go_g(ratio),
-                        format_go_g(capped)
-                    ),
-                    param_text,
-                );
-                ratio = capped;
-            }
-            Ok(Val::Vector(input.into_iter().filter(|e| ratio_selects(ratio, &e.labels)).collect()))
-        }
-        "count_values" => {
-            let Some(Val::Str(label)) = param else {
-                return Err(Error::Execution("expected string parameter for count_values".into()));
-            };
-            if !is_valid_label_name(&label) {
-                return Err(Error::Execution(format!("invalid label name {label:?}")));
-            }
-            let mut counts: Vec<(Labels, f64)> = Vec::new();
-            let mut index: HashMap<Labels, usize> = HashMap::new();
-            for elem in input {
-                let mut builder = group_labels(&elem.labels, by, &names).builder();
-                builder.set(label.as_str(), format_go_float(elem.v));
-                let labels = builder.build();
-                let position = *index.entry(labels.clone()).or_insert_with(|| {
-                    counts.push((labels, 0.0));
-                    counts.len() - 1
-                });
-                counts[position].1 += 1.0;
-            }
-            Ok(Val::Vector(counts.into_iter().map(|(labels, v)| Elem { labels, v, drop_name: false }).collect()))
-        }
+    let out = match op.as_str() {
+        "topk" | "bottomk" | "limitk" => select_k(&op, input, scalar_param()?, &grouping)?,
+        "limit_ratio" => limit_ratio(ev, input, scalar_param()?, param_text)?,
+        "count_values" => match param {
+            Some(Val::Str(label)) => count_values(input, &label, &grouping)?,
+            _ => return Err(Error::Execution("expected string parameter for count_values".into())),
+        },
         _ => {
-            let q = if op == "quantile" { Some(scalar_param(&param)?) } else { None };
+            let q = if op == "quantile" { Some(scalar_param()?) } else { None };
             if let Some(q) = q
                 && !(0.0..=1.0).contains(&q)
             {
                 ev.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_text);
             }
-            let groups = group(input, by, &names, |group, elem| accumulate(&op, group, elem.v))?;
-            let mut out = Vec::with_capacity(groups.len());
-            for group in groups {
-                let v = finish(&op, &group, q);
-                out.push(Elem { labels: group.labels, v, drop_name: group.drop_name });
-            }
-            Ok(Val::Vector(out))
+            group(input, &grouping, |group, elem| accumulate(&op, group, elem.v))
+                .into_iter()
+                .map(|group| Elem { v: finish(&op, &group, q), labels: group.labels, drop_name: group.drop_name })
+                .collect()
         }
+    };
+    Ok(Val::Vector(out))
+}
+
+/// The `by`/`without` clause of an aggregation.
+struct Grouping<'a> {
+    by: bool,
+    names: Vec<&'a str>,
+}
+
+fn limit_ratio(ev: &mut Evaluator<'_>, input: Vec<Elem>, ratio: f64, param_text: Option<String>) -> Result<Vec<Elem>> {
+    if ratio.is_nan() {
+        return Err(Error::Execution("Ratio value is NaN".into()));
     }
+    let mut ratio = ratio;
+    if !(-1.0..=1.0).contains(&ratio) {
+        let capped = ratio.clamp(-1.0, 1.0);
+        ev.warn(
+            format!(
+                "ratio value should be between -1 and 1, got {}, capping to {}",
+                format_go_g(ratio),
+                format_go_g(capped)
+            ),
+            param_text,
+        );
+        ratio = capped;
+    }
+    Ok(input.into_iter().filter(|e| ratio_selects(ratio, &e.labels)).collect())
+}
+
+fn count_values(input: Vec<Elem>, label: &str, grouping: &Grouping<'_>) -> Result<Vec<Elem>> {
+    if !is_valid_label_name(label) {
+        return Err(Error::Execution(format!("invalid label name {label:?}")));
+    }
+    let mut counts: Vec<(Labels, f64)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for elem in input {
+        let mut builder = group_labels(&elem.labels, grouping).builder();
+        builder.set(label, format_go_float(elem.v));
+        let labels = builder.build();
+        let position = *index.entry(labels.clone()).or_insert_with(|| {
+            counts.push((labels, 0.0));
+            counts.len() - 1
+        });
+        counts[position].1 += 1.0;
+    }
+    Ok(counts.into_iter().map(|(labels, v)| Elem { labels, v, drop_name: false }).collect())
 }
 
 /// Returns the labels identifying an element's group.
-fn group_labels(labels: &Labels, by: bool, names: &[&str]) -> Labels {
+fn group_labels(labels: &Labels, grouping: &Grouping<'_>) -> Labels {
     let mut builder = labels.builder();
-    if by {
-        builder.keep(names);
+    if grouping.by {
+        builder.keep(&grouping.names);
     } else {
-        for name in names {
+        for name in &grouping.names {
             builder.remove(name);
         }
         builder.remove(METRIC_NAME);
@@ -132,11 +128,11 @@ fn group_labels(labels: &Labels, by: bool, names: &[&str]) -> Labels {
 }
 
 /// Splits `input` into groups in order of first appearance, feeding each element to `add`.
-fn group(input: Vec<Elem>, by: bool, names: &[&str], mut add: impl FnMut(&mut Group, &Elem)) -> Result<Vec<Group>> {
+fn group(input: Vec<Elem>, grouping: &Grouping<'_>, mut add: impl FnMut(&mut Group, &Elem)) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for elem in input {
-        let labels = group_labels(&elem.labels, by, names);
+        let labels = group_labels(&elem.labels, grouping);
         let position = *index.entry(labels.clone()).or_insert_with(|| {
             groups.push(Group { labels, ..Group::default() });
             groups.len() - 1
@@ -146,7 +142,7 @@ fn group(input: Vec<Elem>, by: bool, names: &[&str], mut add: impl FnMut(&mut Gr
         add(group, &elem);
         group.members.push(elem);
     }
-    Ok(groups)
+    groups
 }
 
 /// Neumaier-compensated addition, as Prometheus' `kahanSumInc`.
@@ -266,10 +262,20 @@ pub(crate) fn sort_floats_nan_first(values: &mut [f64]) {
     });
 }
 
-fn select_k(op: &str, input: Vec<Elem>, k: usize, by: bool, names: &[&str]) -> Vec<Elem> {
-    let groups = group(input, by, names, |_, _| {}).unwrap_or_default();
+/// `topk`, `bottomk` and `limitk`: at most `k` elements of each group.
+fn select_k(op: &str, input: Vec<Elem>, k: f64, grouping: &Grouping<'_>) -> Result<Vec<Elem>> {
+    if k.is_nan() {
+        return Err(Error::Execution("Parameter value is NaN".into()));
+    }
+    let k = if k >= 9.2e18 {
+        usize::MAX
+    } else if k < 1.0 {
+        return Ok(Vec::new());
+    } else {
+        k as usize
+    };
     let mut out = Vec::new();
-    for group in groups {
+    for group in group(input, grouping, |_, _| {}) {
         let mut members = group.members;
         match op {
             "topk" => members.sort_by(|a, b| descending_nan_last(a.v, b.v)),
@@ -279,7 +285,7 @@ fn select_k(op: &str, input: Vec<Elem>, k: usize, by: bool, names: &[&str]) -> V
         members.truncate(k);
         out.extend(members);
     }
-    out
+    Ok(out)
 }
 
 /// Whether `limit_ratio(ratio, ...)` keeps a series, using Prometheus' label hash so the same

@@ -18,103 +18,35 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, t: i64) -> Result<V
     if let Some(value) = super::histogram::eval_histogram_function(ev, name, &args, t)? {
         return Ok(value);
     }
-    let arg = |i: usize| -> Result<&Expr> {
-        args.get(i).copied().ok_or_else(|| Error::Execution(format!("missing argument {i} of {name}()")))
-    };
+    let call = Args { name, args: &args };
     let seconds = t as f64 / 1000.0;
     match name {
         "time" => Ok(Val::Scalar(seconds)),
         "pi" => Ok(Val::Scalar(std::f64::consts::PI)),
         "vector" => {
-            let v = ev.eval_scalar(arg(0)?, t)?;
+            let v = ev.eval_scalar(call.arg(0)?, t)?;
             Ok(Val::Vector(vec![Elem { labels: Labels::empty(), v, drop_name: false }]))
         }
         "scalar" => {
-            let elems = ev.eval_vector(arg(0)?, t)?;
+            let elems = ev.eval_vector(call.arg(0)?, t)?;
             Ok(Val::Scalar(if elems.len() == 1 { elems[0].v } else { f64::NAN }))
         }
-        "timestamp" => {
-            let mut inner = arg(0)?;
-            while let Expr::Paren(paren) = inner {
-                inner = &paren.expr;
-            }
-            let elems = if let Expr::VectorSelector(selector) = inner {
-                ev.select_instant(selector, t)?
-                    .into_iter()
-                    .map(|(elem, sample_t)| Elem { v: sample_t as f64 / 1000.0, drop_name: true, ..elem })
-                    .collect()
-            } else {
-                map_values(ev.eval_vector(inner, t)?, |_| seconds)
-            };
-            Ok(Val::Vector(elems))
-        }
+        "timestamp" => timestamp(ev, call.arg(0)?, t),
         "absent" => {
-            let elems = ev.eval_vector(arg(0)?, t)?;
+            let elems = ev.eval_vector(call.arg(0)?, t)?;
             if !elems.is_empty() {
                 return Ok(Val::Vector(Vec::new()));
             }
-            let labels = absent_labels(arg(0)?);
+            let labels = absent_labels(call.arg(0)?);
             Ok(Val::Vector(vec![Elem { labels, v: 1.0, drop_name: false }]))
         }
-        "sort" | "sort_desc" => {
-            if ev.query_start != ev.query_end {
-                ev.warn(
-                    "sort is ineffective for range queries since results are always ordered by labels".into(),
-                    Some(format!("{name}(")),
-                );
-            }
-            let mut elems = ev.eval_vector(arg(0)?, t)?;
-            if name == "sort" {
-                elems.sort_by(|a, b| ascending_nan_last(a.v, b.v));
-            } else {
-                elems.sort_by(|a, b| descending_nan_last(a.v, b.v));
-            }
-            Ok(Val::Vector(elems))
-        }
-        "sort_by_label" | "sort_by_label_desc" => {
-            if ev.query_start != ev.query_end {
-                ev.warn(
-                    "sort is ineffective for range queries since results are always ordered by labels".into(),
-                    Some(format!("{name}(")),
-                );
-            }
-            let mut elems = ev.eval_vector(arg(0)?, t)?;
-            let mut names = Vec::new();
-            for expr in &args[1..] {
-                match ev.eval(expr, t)? {
-                    Val::Str(label) => names.push(label),
-                    other => return Err(Error::Execution(format!("expected string, got {}", other.type_name()))),
-                }
-            }
-            elems.sort_by(|a, b| {
-                let mut order = Ordering::Equal;
-                for label in &names {
-                    order = natural_cmp(a.labels.get(label).unwrap_or(""), b.labels.get(label).unwrap_or(""));
-                    if order != Ordering::Equal {
-                        break;
-                    }
-                }
-                let order = order.then_with(|| a.labels.cmp(&b.labels));
-                if name == "sort_by_label_desc" { order.reverse() } else { order }
-            });
-            Ok(Val::Vector(elems))
-        }
+        "sort" | "sort_desc" => sort_by_value(ev, &call, t),
+        "sort_by_label" | "sort_by_label_desc" => sort_by_label(ev, &call, t),
         "label_replace" => label_replace(ev, &args, t),
         "label_join" => label_join(ev, &args, t),
-        "clamp" | "clamp_min" | "clamp_max" => {
-            let elems = ev.eval_vector(arg(0)?, t)?;
-            let (min, max) = match name {
-                "clamp" => (ev.eval_scalar(arg(1)?, t)?, ev.eval_scalar(arg(2)?, t)?),
-                "clamp_min" => (ev.eval_scalar(arg(1)?, t)?, f64::INFINITY),
-                _ => (f64::NEG_INFINITY, ev.eval_scalar(arg(1)?, t)?),
-            };
-            if max < min {
-                return Ok(Val::Vector(Vec::new()));
-            }
-            Ok(Val::Vector(map_values(elems, |v| go_max(min, go_min(max, v)))))
-        }
+        "clamp" | "clamp_min" | "clamp_max" => clamp(ev, &call, t),
         "round" => {
-            let elems = ev.eval_vector(arg(0)?, t)?;
+            let elems = ev.eval_vector(call.arg(0)?, t)?;
             let to_nearest = match args.get(1) {
                 Some(expr) => ev.eval_scalar(expr, t)?,
                 None => 1.0,
@@ -133,10 +65,100 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, t: i64) -> Result<V
             let Some(f) = math_function(name) else {
                 return Err(Error::Unsupported(format!("function {name}() is not supported by this engine")));
             };
-            let elems = ev.eval_vector(arg(0)?, t)?;
+            let elems = ev.eval_vector(call.arg(0)?, t)?;
             Ok(Val::Vector(map_values(elems, f)))
         }
     }
+}
+
+/// A call's name and arguments.
+struct Args<'a> {
+    name: &'static str,
+    args: &'a [&'a Expr],
+}
+
+impl<'a> Args<'a> {
+    fn arg(&self, index: usize) -> Result<&'a Expr> {
+        self.args
+            .get(index)
+            .copied()
+            .ok_or_else(|| Error::Execution(format!("missing argument {index} of {}()", self.name)))
+    }
+}
+
+/// `timestamp()`: the sample's own timestamp for a plain selector, else the evaluation time.
+fn timestamp(ev: &mut Evaluator<'_>, arg: &Expr, t: i64) -> Result<Val> {
+    let mut inner = arg;
+    while let Expr::Paren(paren) = inner {
+        inner = &paren.expr;
+    }
+    let elems = if let Expr::VectorSelector(selector) = inner {
+        ev.select_instant(selector, t)?
+            .into_iter()
+            .map(|(elem, sample_t)| Elem { v: sample_t as f64 / 1000.0, drop_name: true, ..elem })
+            .collect()
+    } else {
+        map_values(ev.eval_vector(inner, t)?, |_| t as f64 / 1000.0)
+    };
+    Ok(Val::Vector(elems))
+}
+
+fn warn_sort_in_range_query(ev: &mut Evaluator<'_>, name: &str) {
+    if ev.query_start != ev.query_end {
+        ev.warn(
+            "sort is ineffective for range queries since results are always ordered by labels".into(),
+            Some(format!("{name}(")),
+        );
+    }
+}
+
+fn sort_by_value(ev: &mut Evaluator<'_>, call: &Args<'_>, t: i64) -> Result<Val> {
+    warn_sort_in_range_query(ev, call.name);
+    let mut elems = ev.eval_vector(call.arg(0)?, t)?;
+    if call.name == "sort" {
+        elems.sort_by(|a, b| ascending_nan_last(a.v, b.v));
+    } else {
+        elems.sort_by(|a, b| descending_nan_last(a.v, b.v));
+    }
+    Ok(Val::Vector(elems))
+}
+
+fn sort_by_label(ev: &mut Evaluator<'_>, call: &Args<'_>, t: i64) -> Result<Val> {
+    warn_sort_in_range_query(ev, call.name);
+    let mut elems = ev.eval_vector(call.arg(0)?, t)?;
+    let mut names = Vec::new();
+    for expr in call.args.iter().skip(1) {
+        match ev.eval(expr, t)? {
+            Val::Str(label) => names.push(label),
+            other => return Err(Error::Execution(format!("expected string, got {}", other.type_name()))),
+        }
+    }
+    let descending = call.name == "sort_by_label_desc";
+    elems.sort_by(|a, b| {
+        let mut order = Ordering::Equal;
+        for label in &names {
+            order = natural_cmp(a.labels.get(label).unwrap_or(""), b.labels.get(label).unwrap_or(""));
+            if order != Ordering::Equal {
+                break;
+            }
+        }
+        let order = order.then_with(|| a.labels.cmp(&b.labels));
+        if descending { order.reverse() } else { order }
+    });
+    Ok(Val::Vector(elems))
+}
+
+fn clamp(ev: &mut Evaluator<'_>, call: &Args<'_>, t: i64) -> Result<Val> {
+    let elems = ev.eval_vector(call.arg(0)?, t)?;
+    let (min, max) = match call.name {
+        "clamp" => (ev.eval_scalar(call.arg(1)?, t)?, ev.eval_scalar(call.arg(2)?, t)?),
+        "clamp_min" => (ev.eval_scalar(call.arg(1)?, t)?, f64::INFINITY),
+        _ => (f64::NEG_INFINITY, ev.eval_scalar(call.arg(1)?, t)?),
+    };
+    if max < min {
+        return Ok(Val::Vector(Vec::new()));
+    }
+    Ok(Val::Vector(map_values(elems, |v| go_max(min, go_min(max, v)))))
 }
 
 /// Applies `f` to every value and flags the metric name for removal.
