@@ -151,6 +151,15 @@ pub struct Exemplar {
     pub timestamp_ms: Option<i64>,
 }
 
+impl SeriesEntry {
+    /// Returns the value read as a creation time in seconds, converted to milliseconds
+    /// (truncated, as timestamps are); `None` when it is not finite.
+    pub fn created_ms(&self) -> Option<i64> {
+        #[allow(clippy::cast_possible_truncation)]
+        self.value.is_finite().then(|| (self.value * 1000.0) as i64)
+    }
+}
+
 impl Exemplar {
     /// Returns whether the labels exceed [`MAX_EXEMPLAR_LABEL_CHARS`]; Prometheus then drops the
     /// exemplar (not the sample) when appending.
@@ -201,13 +210,9 @@ pub enum Entry {
     /// A sample.
     Series(SeriesEntry),
     /// An OpenMetrics `<family>_created` sample of a counter, histogram or summary: the time the
-    /// series of that family with these labels (other than the name) started.
-    Created {
-        /// The labels of the `_created` series, `__name__` included.
-        labels: Labels,
-        /// The creation time in milliseconds.
-        created_ms: i64,
-    },
+    /// series of that family with these labels (other than the name) started. Prometheus 3
+    /// stores it as an ordinary series unless created-timestamp ingestion is on.
+    Created(SeriesEntry),
 }
 
 /// Why a page could not be parsed, with the 1-based line and column (in characters) of the

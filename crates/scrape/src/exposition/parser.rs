@@ -544,25 +544,21 @@ impl<'a> Parser<'a> {
         }
         self.expect_line_end("after sample")?;
         labels.push(Label::new(METRIC_NAME, Arc::<str>::from(name.as_str())));
-        let labels = Labels::from_vec(labels);
-        if let Some(created_ms) = self.created_ms(&name, value) {
-            return Ok(Entry::Created { labels, created_ms });
+        let entry = SeriesEntry { labels: Labels::from_vec(labels), value, timestamp_ms, exemplar };
+        if self.is_created_series(&name) {
+            return Ok(Entry::Created(entry));
         }
-        Ok(Entry::Series(SeriesEntry { labels, value, timestamp_ms, exemplar }))
+        Ok(Entry::Series(entry))
     }
 
-    /// Returns the creation time when `name` is the `_created` series of the current
-    /// OpenMetrics counter, histogram or summary family.
-    fn created_ms(&self, name: &str, value: f64) -> Option<i64> {
-        let (family, metric_type) = self.family.as_ref()?;
-        let is_created = self.is_openmetrics()
-            && matches!(metric_type, MetricType::Counter | MetricType::Histogram | MetricType::Summary)
-            && name.strip_suffix("_created") == Some(family.as_str());
-        if !is_created || !value.is_finite() {
-            return None;
-        }
-        #[allow(clippy::cast_possible_truncation)]
-        Some((value * 1000.0) as i64)
+    /// Returns whether `name` is the `_created` series of the current OpenMetrics counter,
+    /// histogram or summary family.
+    fn is_created_series(&self, name: &str) -> bool {
+        self.family.as_ref().is_some_and(|(family, metric_type)| {
+            self.is_openmetrics()
+                && matches!(metric_type, MetricType::Counter | MetricType::Histogram | MetricType::Summary)
+                && name.strip_suffix("_created") == Some(family.as_str())
+        })
     }
 
     /// Parses `# {labels} value [timestamp]` at the `#`.

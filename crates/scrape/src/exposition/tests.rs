@@ -33,7 +33,9 @@ fn render(result: Result<Vec<Entry>, ParseError>) -> String {
             Entry::Help { family, help } => format!("help {family} {help:?}"),
             Entry::Type { family, metric_type } => format!("type {family} {metric_type}"),
             Entry::Unit { family, unit } => format!("unit {family} {unit}"),
-            Entry::Created { labels, created_ms } => format!("created {} {created_ms}", render_labels(&labels)),
+            Entry::Created(series) => {
+                format!("created {} {:?}", render_labels(&series.labels), series.created_ms())
+            }
             Entry::Series(series) => {
                 let mut line = format!("{} {}", render_labels(&series.labels), render_value(series.value));
                 if let Some(ts) = series.timestamp_ms {
@@ -160,7 +162,7 @@ unit acme_http_router_request_seconds seconds
 help acme_http_router_request_seconds "Latency though all of ACME's HTTP request router."
 acme_http_router_request_seconds_sum{method="GET", path="/api/v1"} 9036.32
 acme_http_router_request_seconds_count{method="GET", path="/api/v1"} 807283
-created acme_http_router_request_seconds_created{method="GET", path="/api/v1"} 1605281325000
+created acme_http_router_request_seconds_created{method="GET", path="/api/v1"} Some(1605281325000)
 type go_goroutines gauge
 go_goroutines 69 @1520879607789
 type foo counter
