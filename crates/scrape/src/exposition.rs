@@ -156,7 +156,7 @@ impl SeriesEntry {
     /// (truncated, as timestamps are); `None` when it is not finite.
     pub fn created_ms(&self) -> Option<i64> {
         #[allow(clippy::cast_possible_truncation)]
-        self.value.is_finite().then(|| (self.value * 1000.0) as i64)
+        self.value.is_finite().then_some((self.value * 1000.0) as i64)
     }
 }
 
