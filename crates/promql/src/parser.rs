@@ -8,7 +8,7 @@ use promql_parser::parser::{self as upstream, BinModifier};
 use crate::error::{Error, Result};
 
 /// Functions the engine evaluates. Anything else the upstream parser accepts (native histogram
-/// functions, `info()`, duration functions) is refused at parse time.
+/// functions, `info()`, `start_timestamp()`, `histogram_quantiles()`) is refused at parse time.
 pub(crate) const SUPPORTED_FUNCTIONS: &[&str] = &[
     "abs",
     "absent",
@@ -22,6 +22,12 @@ pub(crate) const SUPPORTED_FUNCTIONS: &[&str] = &[
     "avg_over_time",
     "ceil",
     "changes",
+    "end",
+    "max_of",
+    "min_of",
+    "range",
+    "start",
+    "step",
     "clamp",
     "clamp_max",
     "clamp_min",

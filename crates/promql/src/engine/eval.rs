@@ -32,6 +32,8 @@ pub(crate) struct Evaluator<'a> {
     cache: HashMap<String, LoadedSeries>,
     pub(crate) query_start: i64,
     pub(crate) query_end: i64,
+    /// The range query's step in milliseconds (0 for instant queries).
+    pub(crate) query_step: i64,
     annotations: Vec<PendingAnnotation>,
     started: Instant,
     step_samples: usize,
@@ -45,7 +47,7 @@ impl<'a> Evaluator<'a> {
         expr: &Expr,
         start: i64,
         end: i64,
-        _step: i64,
+        step: i64,
     ) -> Result<Self> {
         let querier = match time_bounds(expr, start, end, options) {
             Some((mint, maxt)) => Some(storage.querier(mint, maxt)?),
@@ -57,6 +59,7 @@ impl<'a> Evaluator<'a> {
             cache: HashMap::new(),
             query_start: start,
             query_end: end,
+            query_step: step,
             annotations: Vec::new(),
             started: Instant::now(),
             step_samples: 0,

@@ -23,6 +23,14 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, t: i64) -> Result<V
     match name {
         "time" => Ok(Val::Scalar(seconds)),
         "pi" => Ok(Val::Scalar(std::f64::consts::PI)),
+        "start" => Ok(Val::Scalar(ev.query_start as f64 / 1000.0)),
+        "end" => Ok(Val::Scalar(ev.query_end as f64 / 1000.0)),
+        "step" => Ok(Val::Scalar(ev.query_step as f64 / 1000.0)),
+        "range" => Ok(Val::Scalar(ev.query_end.saturating_sub(ev.query_start) as f64 / 1000.0)),
+        "min_of" | "max_of" => {
+            let (a, b) = (ev.eval_scalar(call.arg(0)?, t)?, ev.eval_scalar(call.arg(1)?, t)?);
+            Ok(Val::Scalar(if name == "min_of" { go_min(a, b) } else { go_max(a, b) }))
+        }
         "vector" => {
             let v = ev.eval_scalar(call.arg(0)?, t)?;
             Ok(Val::Vector(vec![Elem { labels: Labels::empty(), v, drop_name: false }]))

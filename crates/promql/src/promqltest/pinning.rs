@@ -19,6 +19,10 @@ const TIME_DEPENDENT_FUNCTIONS: &[&str] = &[
     "predict_linear",
     "time",
     "timestamp",
+    "start",
+    "end",
+    "range",
+    "step",
 ];
 
 /// Returns whether the expression calls a function whose value depends on the evaluation time.
