@@ -109,7 +109,10 @@ pub fn parse(query: &str) -> Result<Expr> {
             "byte escapes above \\x7f in string literals (\\xNN, \\NNN) are not supported".into(),
         ));
     }
-    let expr = upstream::parse(query).map_err(|message| Error::Parse(lowercase_first(&message)))?;
+    let expr = upstream::parse(query).map_err(|message| match experimental_feature(query) {
+        Some(feature) => Error::Unsupported(format!("{feature} are experimental and not supported by this engine")),
+        None => Error::Parse(lowercase_first(&message)),
+    })?;
     check_supported(&expr)?;
     Ok(expr)
 }
@@ -151,6 +154,51 @@ pub fn check_supported(expr: &Expr) -> Result<()> {
         }
         Expr::Extension(_) => Err(Error::Unsupported("extension expressions".into())),
     }
+}
+
+/// Names the experimental syntax a query that failed to parse most likely uses, so that the
+/// error says what is missing instead of only "invalid promql query".
+fn experimental_feature(query: &str) -> Option<&'static str> {
+    let lower = query.to_lowercase();
+    if query.contains("{{") {
+        return Some("native histogram literals");
+    }
+    if query.contains(">/") || query.contains("</") {
+        return Some("native histogram trim operators (>/ and </)");
+    }
+    if lower.contains("info(") {
+        return Some("info() calls");
+    }
+    if lower.contains("anchored") || lower.contains("smoothed") {
+        return Some("anchored/smoothed range selector modifiers");
+    }
+    if lower.contains("fill(") || lower.contains("fill_left(") || lower.contains("fill_right(") {
+        return Some("binary operator fill modifiers");
+    }
+    if has_duration_arithmetic(query) {
+        return Some("duration expressions");
+    }
+    None
+}
+
+/// Whether a range, subquery or offset holds an expression instead of a plain duration.
+fn has_duration_arithmetic(query: &str) -> bool {
+    let mut inside_brackets = false;
+    for c in query.chars() {
+        match c {
+            '[' => inside_brackets = true,
+            ']' => inside_brackets = false,
+            '+' | '-' | '*' | '/' | '(' | '%' | '^' if inside_brackets => return true,
+            _ => {}
+        }
+    }
+    // An offset whose value does not start with a digit (after an optional sign) is an expression.
+    let lower = query.to_lowercase();
+    lower.match_indices("offset").any(|(index, _)| {
+        let rest = lower[index + "offset".len()..].trim_start();
+        let rest = rest.strip_prefix(['-', '+']).unwrap_or(rest).trim_start();
+        !rest.starts_with(|c: char| c.is_ascii_digit())
+    })
 }
 
 /// Whether a quoted string literal of the query contains a `\xNN` or octal escape of a byte
@@ -216,6 +264,22 @@ mod tests {
     #[test]
     fn rejects_invalid_syntax() {
         assert!(matches!(parse("sum(("), Err(Error::Parse(_))));
+    }
+
+    #[test]
+    fn names_experimental_syntax_in_errors() {
+        for (query, feature) in [
+            ("rate(foo[5m] anchored)", "anchored/smoothed"),
+            ("foo[5m+1m]", "duration expressions"),
+            ("foo offset (1m*2)", "duration expressions"),
+            ("foo >/ 2", "trim operators"),
+        ] {
+            match parse(query) {
+                Err(Error::Unsupported(message)) => assert!(message.contains(feature), "{query}: {message}"),
+                other => panic!("{query}: expected unsupported, got {other:?}"),
+            }
+        }
+        assert!(matches!(parse("foo[5m"), Err(Error::Parse(_))));
     }
 
     #[test]

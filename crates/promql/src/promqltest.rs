@@ -167,42 +167,8 @@ impl Runner {
         if query.contains("{{") {
             return Some("native histograms".into());
         }
-        match crate::parser::parse(query) {
-            Err(Error::Unsupported(message)) => {
-                let reason = if message.contains("byte escapes") {
-                    "byte escapes above \\x7f in string literals"
-                } else if message.contains("native histogram") {
-                    "native histograms"
-                } else if message.contains("info()") {
-                    "info() function"
-                } else if message.contains("fill") {
-                    "binary operator fill modifiers"
-                } else {
-                    let function = message.split_whitespace().find(|word| word.ends_with("()")).unwrap_or("?");
-                    return Some(format!("experimental function {function}"));
-                };
-                return Some(reason.into());
-            }
-            Err(Error::Parse(_)) => {
-                if query.contains(">/") || query.contains("</") {
-                    return Some("native histogram trim operators".into());
-                }
-                if query.contains("info(") {
-                    return Some("info() function".into());
-                }
-                if query.contains("anchored") || query.contains("smoothed") {
-                    return Some("anchored/smoothed range selectors".into());
-                }
-                if ["step()", "range()", "min_of(", "max_of("].iter().any(|f| query.to_lowercase().contains(f))
-                    || has_duration_arithmetic(query)
-                {
-                    return Some("duration expressions".into());
-                }
-                if query.contains("fill(") || query.contains("fill_left(") || query.contains("fill_right(") {
-                    return Some("binary operator fill modifiers".into());
-                }
-            }
-            _ => {}
+        if let Err(Error::Unsupported(message)) = crate::parser::parse(query) {
+            return Some(skip_reason_for(&message));
         }
         let identifiers = identifiers(query);
         if identifiers.iter().any(|id| self.start_timestamp_names.contains(*id)) {
@@ -314,17 +280,28 @@ fn compare_range_mode(eval: &Eval, range: &Value, instant: &Value, t: i64) -> Re
     compare(eval, &eval.expected, &value)
 }
 
-fn has_duration_arithmetic(query: &str) -> bool {
-    let mut inside = false;
-    for c in query.chars() {
-        match c {
-            '[' => inside = true,
-            ']' => inside = false,
-            '+' | '*' | '/' | '(' | '%' | '^' if inside => return true,
-            _ => {}
-        }
-    }
-    query.contains("offset (") || query.contains("offset -(")
+/// Names the out-of-scope feature behind an [`Error::Unsupported`] message.
+fn skip_reason_for(message: &str) -> String {
+    let reason = if message.contains("byte escapes") {
+        "byte escapes above \\x7f in string literals"
+    } else if message.contains("trim operators") {
+        "native histogram trim operators"
+    } else if message.contains("native histogram") {
+        "native histograms"
+    } else if message.contains("info()") {
+        "info() function"
+    } else if message.contains("fill modifiers") {
+        "binary operator fill modifiers"
+    } else if message.contains("anchored/smoothed") {
+        "anchored/smoothed range selectors"
+    } else if message.contains("duration expressions") {
+        "duration expressions"
+    } else if let Some(function) = message.split_whitespace().find(|word| word.ends_with("()")) {
+        return format!("experimental function {function}");
+    } else {
+        return format!("unsupported: {message}");
+    };
+    reason.into()
 }
 
 /// Returns the identifiers of a query outside string literals.
