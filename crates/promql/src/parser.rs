@@ -2,8 +2,10 @@
 //! syntax this engine does not evaluate, so that such queries fail clearly instead of giving a
 //! wrong answer.
 
-pub use promql_parser::parser::Expr;
+use panoptes_model::{MatchOp, Matcher};
+use promql_parser::label::MatchOp as UpstreamOp;
 use promql_parser::parser::{self as upstream, BinModifier};
+pub use promql_parser::parser::{Expr, VectorSelector};
 
 use crate::error::{Error, Result};
 
@@ -115,6 +117,57 @@ pub fn parse(query: &str) -> Result<Expr> {
     })?;
     check_supported(&expr)?;
     Ok(expr)
+}
+
+/// Parses a series selector such as `up{job="api"}` (the `match[]` parameter of the HTTP API)
+/// into matcher sets: one set per `or` alternative; a series matches the selector when it
+/// satisfies every matcher of at least one set.
+///
+/// # Errors
+///
+/// Returns [`Error::Parse`] when `text` is not valid PromQL or not a plain vector selector.
+pub fn parse_selector(text: &str) -> Result<Vec<Vec<Matcher>>> {
+    match upstream::parse(text).map_err(|message| Error::Parse(lowercase_first(&message)))? {
+        Expr::VectorSelector(selector) if selector.offset.is_none() && selector.at.is_none() => {
+            selector_matchers(&selector)
+        }
+        _ => Err(Error::Parse(format!("invalid series selector {text:?}: expected a vector selector"))),
+    }
+}
+
+/// Converts a parsed selector's matchers (metric name included) into Panoptes matchers, one set
+/// per `or` alternative.
+///
+/// # Errors
+///
+/// Returns [`Error::Parse`] when a regular expression is not acceptable.
+pub fn selector_matchers(selector: &VectorSelector) -> Result<Vec<Vec<Matcher>>> {
+    let common = &selector.matchers.matchers;
+    let alternatives: Vec<Vec<&promql_parser::label::Matcher>> = if selector.matchers.or_matchers.is_empty() {
+        vec![common.iter().collect()]
+    } else {
+        selector.matchers.or_matchers.iter().map(|group| common.iter().chain(group.iter()).collect()).collect()
+    };
+    let mut sets = Vec::with_capacity(alternatives.len());
+    for alternative in alternatives {
+        let mut matchers = Vec::with_capacity(alternative.len() + 1);
+        if let Some(name) = &selector.name {
+            matchers.push(Matcher::equal(panoptes_model::METRIC_NAME, name.clone()));
+        }
+        for matcher in alternative {
+            let op = match matcher.op {
+                UpstreamOp::Equal => MatchOp::Equal,
+                UpstreamOp::NotEqual => MatchOp::NotEqual,
+                UpstreamOp::Re(_) => MatchOp::Regex,
+                UpstreamOp::NotRe(_) => MatchOp::NotRegex,
+            };
+            let converted = Matcher::new(op, matcher.name.clone(), matcher.value.clone())
+                .map_err(|error| Error::Parse(error.to_string()))?;
+            matchers.push(converted);
+        }
+        sets.push(matchers);
+    }
+    Ok(sets)
 }
 
 /// Checks a parsed expression for features the engine refuses.
@@ -264,6 +317,18 @@ mod tests {
     #[test]
     fn rejects_invalid_syntax() {
         assert!(matches!(parse("sum(("), Err(Error::Parse(_))));
+    }
+
+    #[test]
+    fn parses_series_selectors_into_matcher_sets() {
+        let sets = parse_selector(r#"up{job=~"a|b", env!="dev"}"#).expect("selector");
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].len(), 3);
+        assert!(sets[0].iter().any(|m| m.name == "__name__" && m.value == "up"));
+        let sets = parse_selector(r#"{a="1" or b="2"}"#).expect("or selector");
+        assert_eq!(sets.len(), 2);
+        assert!(parse_selector("sum(up)").is_err());
+        assert!(parse_selector("up offset 5m").is_err());
     }
 
     #[test]

@@ -4,9 +4,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
-use panoptes_model::{Labels, MatchOp, Matcher, Sample, is_stale_nan};
+use panoptes_model::{Labels, Sample, is_stale_nan};
 use panoptes_storage::{Querier, Storage, collect_samples};
-use promql_parser::label::MatchOp as UpstreamOp;
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::{Elem, EngineOptions, RangeSeries, RangeVal, Val, at_ms, duration_ms, offset_ms, time_bounds};
@@ -181,33 +180,8 @@ impl<'a> Evaluator<'a> {
         let Some(querier) = &self.querier else {
             return Ok(Rc::new(Vec::new()));
         };
-        let alternatives: Vec<Vec<&promql_parser::label::Matcher>> = if selector.matchers.or_matchers.is_empty() {
-            vec![selector.matchers.matchers.iter().collect()]
-        } else {
-            selector
-                .matchers
-                .or_matchers
-                .iter()
-                .map(|group| selector.matchers.matchers.iter().chain(group.iter()).collect())
-                .collect()
-        };
         let mut merged: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
-        for alternative in alternatives {
-            let mut matchers = Vec::with_capacity(alternative.len() + 1);
-            if let Some(name) = &selector.name {
-                matchers.push(Matcher::equal(panoptes_model::METRIC_NAME, name.clone()));
-            }
-            for matcher in alternative {
-                let op = match matcher.op {
-                    UpstreamOp::Equal => MatchOp::Equal,
-                    UpstreamOp::NotEqual => MatchOp::NotEqual,
-                    UpstreamOp::Re(_) => MatchOp::Regex,
-                    UpstreamOp::NotRe(_) => MatchOp::NotRegex,
-                };
-                let converted = Matcher::new(op, matcher.name.clone(), matcher.value.clone())
-                    .map_err(|error| Error::Parse(error.to_string()))?;
-                matchers.push(converted);
-            }
+        for matchers in crate::parser::selector_matchers(selector)? {
             for series in querier.select(&matchers)? {
                 let mut series = series?;
                 let samples = collect_samples(series.samples.as_mut());
