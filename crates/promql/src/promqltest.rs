@@ -546,11 +546,6 @@ fn compare_matrix(
     Ok(())
 }
 
-/// Returns the label set as the framework prints it (used in failure messages).
-pub fn describe(labels: &Labels) -> String {
-    labels.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
