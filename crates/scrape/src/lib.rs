@@ -5,8 +5,11 @@
 //! - [`relabel`]: Prometheus `relabel_config` semantics.
 //! - [`config`]: the Prometheus configuration file, loaded with [`config::load_file`] or
 //!   [`config::parse_str`].
+//! - [`append`]: one scraped page appended to storage with Prometheus' rules (label merging,
+//!   metric relabelling, limits, staleness markers, `up` and `scrape_*` series).
 //! - [`target`]: discovered label sets turned into scrape targets (labels, URL, timing).
 
+pub mod append;
 pub mod config;
 mod error;
 pub mod exposition;

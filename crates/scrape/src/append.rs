@@ -1,0 +1,455 @@
+//! Appending one scrape to storage with Prometheus' rules (`scrapeLoop.append`): target labels
+//! merged per `honor_labels` (clashing exposed labels become `exported_<name>`), metric
+//! relabelling, label and sample limits, `honor_timestamps`, staleness markers for series that
+//! disappear, and the `up` / `scrape_*` report series.
+//!
+//! A page is appended as one batch: any failure (parse error, limit) discards the whole page,
+//! and, as Prometheus appends an empty scrape then, every series of the previous scrape gets a
+//! staleness marker. HTTP and scheduling belong to the scrape loop, not here.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use panoptes_model::{Label, Labels, METRIC_NAME, stale_nan};
+use panoptes_storage::{Appender, Storage};
+
+use crate::config::ScrapeConfig;
+use crate::exposition::{Entry, Format, ParseError, Parser};
+use crate::relabel::{self, RelabelConfig};
+
+/// The per-job settings that shape how samples are appended.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendOptions<'a> {
+    /// Keeps exposed labels that clash with target labels (else they become `exported_*`).
+    pub honor_labels: bool,
+    /// Uses the timestamps the page carries.
+    pub honor_timestamps: bool,
+    /// Also writes staleness markers for series with explicit timestamps.
+    pub track_timestamps_staleness: bool,
+    /// Relabelling applied to every sample.
+    pub metric_relabel_configs: &'a [RelabelConfig],
+    /// The most samples per scrape after relabelling; 0 means no limit.
+    pub sample_limit: u64,
+    /// The most labels per series; 0 means no limit.
+    pub label_limit: u64,
+    /// The longest label name in bytes; 0 means no limit.
+    pub label_name_length_limit: u64,
+    /// The longest label value in bytes; 0 means no limit.
+    pub label_value_length_limit: u64,
+}
+
+impl<'a> AppendOptions<'a> {
+    /// Returns the options of a loaded scrape config.
+    pub fn from_config(config: &'a ScrapeConfig) -> Self {
+        AppendOptions {
+            honor_labels: config.honor_labels,
+            honor_timestamps: config.honor_timestamps,
+            track_timestamps_staleness: config.track_timestamps_staleness,
+            metric_relabel_configs: &config.metric_relabel_configs,
+            sample_limit: config.sample_limit,
+            label_limit: config.label_limit,
+            label_name_length_limit: config.label_name_length_limit,
+            label_value_length_limit: config.label_value_length_limit,
+        }
+    }
+}
+
+/// Counts from appending one page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppendReport {
+    /// Samples in the page, before metric relabelling (`scrape_samples_scraped`).
+    pub samples_scraped: u64,
+    /// Samples left after metric relabelling (`scrape_samples_post_metric_relabeling`).
+    pub samples_post_metric_relabeling: u64,
+    /// Series appended that were not in the previous scrape (`scrape_series_added`).
+    pub series_added: u64,
+    /// Samples rejected as out of order.
+    pub out_of_order: u64,
+    /// Samples rejected as duplicates with a different value.
+    pub duplicate: u64,
+    /// Samples rejected as too old.
+    pub too_old: u64,
+    /// Samples rejected for invalid labels.
+    pub invalid_labels: u64,
+}
+
+/// Why a page was not appended; messages match Prometheus' scrape errors.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The page is malformed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A series has no metric name after relabelling.
+    #[error("missing metric name (__name__ label)")]
+    MissingMetricName,
+    /// More samples than `sample_limit`.
+    #[error("sample limit exceeded")]
+    SampleLimit,
+    /// A series has more labels than `label_limit`.
+    #[error("label_limit exceeded (metric: {metric:.50}, number of labels: {count}, limit: {limit})")]
+    LabelLimit {
+        /// The metric name.
+        metric: String,
+        /// The series' label count.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A label name is longer than `label_name_length_limit`.
+    #[error(
+        "label_name_length_limit exceeded (metric: {metric:.50}, label name: {name:.50}, length: {length}, limit: {limit})"
+    )]
+    LabelNameLength {
+        /// The metric name.
+        metric: String,
+        /// The label name.
+        name: String,
+        /// Its length in bytes.
+        length: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A label value is longer than `label_value_length_limit`.
+    #[error(
+        "label_value_length_limit exceeded (metric: {metric:.50}, label name: {name:.50}, value: {quoted_value}, length: {length}, limit: {limit})"
+    )]
+    LabelValueLength {
+        /// The metric name.
+        metric: String,
+        /// The label name.
+        name: String,
+        /// The first 50 characters of the value, quoted.
+        quoted_value: String,
+        /// Its length in bytes.
+        length: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The store failed (not a per-sample rejection).
+    #[error("cannot append scraped samples")]
+    Storage(#[from] panoptes_storage::Error),
+}
+
+/// Remembers, per target, the series of the previous scrape: those that vanish get a staleness
+/// marker, and those that appear count as added.
+#[derive(Debug, Default)]
+pub struct ScrapeCache {
+    /// Series of the last scrape whose staleness is tracked (no explicit timestamp, or
+    /// `track_timestamps_staleness`).
+    tracked: HashSet<Labels>,
+    /// Every series of the last successful scrape.
+    last_seen: HashSet<Labels>,
+}
+
+impl ScrapeCache {
+    /// Returns an empty cache, as for a new target.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one page scraped at `scrape_time_ms` for a target whose public labels are
+    /// `target_labels`, and commits it.
+    ///
+    /// # Errors
+    ///
+    /// Returns why the page was discarded; staleness markers for the previous scrape's series
+    /// have then been written and committed, as Prometheus does after a failed scrape.
+    pub fn append_page(
+        &mut self,
+        storage: &dyn Storage,
+        page: &[u8],
+        format: Format,
+        target_labels: &Labels,
+        options: &AppendOptions<'_>,
+        scrape_time_ms: i64,
+    ) -> Result<AppendReport, AppendError> {
+        let mut appender = storage.appender();
+        match self.append_entries(appender.as_mut(), page, format, target_labels, options, scrape_time_ms) {
+            Ok((report, tracked, seen)) => {
+                for series in self.tracked.difference(&tracked) {
+                    // A marker the store rejects (say, out of order) is as good as written.
+                    if let Err(error) = appender.append(series, scrape_time_ms, stale_nan())
+                        && !error.is_sample_error()
+                    {
+                        return Err(error.into());
+                    }
+                }
+                appender.commit()?;
+                self.tracked = tracked;
+                self.last_seen = seen;
+                Ok(report)
+            }
+            Err(error) => {
+                drop(appender);
+                self.mark_all_stale(storage, scrape_time_ms)?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes a staleness marker at `t` for every tracked series of the previous scrape and
+    /// forgets them: for a failed scrape, or a target that went away.
+    ///
+    /// # Errors
+    ///
+    /// Returns a storage error other than a per-sample rejection.
+    pub fn mark_all_stale(&mut self, storage: &dyn Storage, t: i64) -> Result<(), panoptes_storage::Error> {
+        let mut appender = storage.appender();
+        for series in self.tracked.drain() {
+            if let Err(error) = appender.append(&series, t, stale_nan())
+                && !error.is_sample_error()
+            {
+                return Err(error);
+            }
+        }
+        appender.commit()
+    }
+
+    /// Appends every sample of the page; returns the report and the series seen.
+    fn append_entries(
+        &self,
+        appender: &mut dyn Appender,
+        page: &[u8],
+        format: Format,
+        target_labels: &Labels,
+        options: &AppendOptions<'_>,
+        scrape_time_ms: i64,
+    ) -> Result<(AppendReport, HashSet<Labels>, HashSet<Labels>), AppendError> {
+        let mut report = AppendReport::default();
+        let mut tracked = HashSet::new();
+        let mut seen = HashSet::new();
+        let mut is_sample_limit_exceeded = false;
+        for entry in Parser::new(page, format) {
+            let (Entry::Series(series) | Entry::Created(series)) = entry? else {
+                continue;
+            };
+            report.samples_scraped += 1;
+            let explicit_timestamp = series.timestamp_ms.filter(|_| options.honor_timestamps);
+            let t = explicit_timestamp.unwrap_or(scrape_time_ms);
+            let Some(labels) = mutate_sample_labels(&series.labels, target_labels, options) else {
+                continue;
+            };
+            if labels.metric_name().is_none() {
+                return Err(AppendError::MissingMetricName);
+            }
+            verify_label_limits(&labels, options)?;
+            report.samples_post_metric_relabeling += 1;
+            if options.sample_limit > 0 && report.samples_post_metric_relabeling > options.sample_limit {
+                // Prometheus keeps counting to report the total, then discards the page.
+                is_sample_limit_exceeded = true;
+                continue;
+            }
+            let is_added = match appender.append(&labels, t, series.value) {
+                Ok(()) => true,
+                Err(panoptes_storage::Error::OutOfOrder { .. }) => {
+                    report.out_of_order += 1;
+                    false
+                }
+                Err(panoptes_storage::Error::DuplicateSample { .. }) => {
+                    report.duplicate += 1;
+                    false
+                }
+                Err(panoptes_storage::Error::TooOld { .. }) => {
+                    report.too_old += 1;
+                    false
+                }
+                Err(panoptes_storage::Error::InvalidLabels(_)) => {
+                    report.invalid_labels += 1;
+                    false
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if is_added && !self.last_seen.contains(&labels) && !seen.contains(&labels) {
+                report.series_added += 1;
+            }
+            if explicit_timestamp.is_none() || options.track_timestamps_staleness {
+                tracked.insert(labels.clone());
+            }
+            seen.insert(labels);
+        }
+        if is_sample_limit_exceeded {
+            return Err(AppendError::SampleLimit);
+        }
+        Ok((report, tracked, seen))
+    }
+}
+
+/// Merges target labels into an exposed series and applies metric relabelling, as
+/// Prometheus' `mutateSampleLabels` does; `None` when relabelling drops the series.
+pub fn mutate_sample_labels(exposed: &Labels, target_labels: &Labels, options: &AppendOptions<'_>) -> Option<Labels> {
+    let mut builder = exposed.builder();
+    if options.honor_labels {
+        for label in target_labels {
+            if !exposed.has(&label.name) {
+                builder.set(label.name.clone(), label.value.clone());
+            }
+        }
+    } else {
+        let mut conflicts: Vec<Label> = Vec::new();
+        for label in target_labels {
+            if let Some(existing) = exposed.get(&label.name) {
+                conflicts.push(Label::new(label.name.clone(), existing));
+            }
+            builder.set(label.name.clone(), label.value.clone());
+        }
+        // Shorter names first, so that `exported_a` is claimed before `exported_exported_a`.
+        conflicts.sort_by_key(|label| label.name.len());
+        for conflict in conflicts {
+            let mut name = conflict.name.to_string();
+            loop {
+                name = format!("exported_{name}");
+                if builder.get(&name).is_none() {
+                    builder.set(name, conflict.value.clone());
+                    break;
+                }
+            }
+        }
+    }
+    let labels = builder.build();
+    let labels = if options.metric_relabel_configs.is_empty() {
+        labels
+    } else {
+        relabel::process(&labels, options.metric_relabel_configs)?
+    };
+    (!labels.is_empty()).then_some(labels)
+}
+
+fn verify_label_limits(labels: &Labels, options: &AppendOptions<'_>) -> Result<(), AppendError> {
+    let metric = || labels.metric_name().unwrap_or_default().to_owned();
+    let count = u64::try_from(labels.len()).unwrap_or(u64::MAX);
+    if options.label_limit > 0 && count > options.label_limit {
+        return Err(AppendError::LabelLimit { metric: metric(), count, limit: options.label_limit });
+    }
+    for label in labels {
+        let name_length = u64::try_from(label.name.len()).unwrap_or(u64::MAX);
+        if options.label_name_length_limit > 0 && name_length > options.label_name_length_limit {
+            return Err(AppendError::LabelNameLength {
+                metric: metric(),
+                name: label.name.to_string(),
+                length: name_length,
+                limit: options.label_name_length_limit,
+            });
+        }
+        let value_length = u64::try_from(label.value.len()).unwrap_or(u64::MAX);
+        if options.label_value_length_limit > 0 && value_length > options.label_value_length_limit {
+            let truncated: String = label.value.chars().take(50).collect();
+            return Err(AppendError::LabelValueLength {
+                metric: metric(),
+                name: label.name.to_string(),
+                quoted_value: format!("{truncated:?}"),
+                length: value_length,
+                limit: options.label_value_length_limit,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of one scrape, reported as the `up` and `scrape_*` series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScrapeOutcome {
+    /// Whether the scrape succeeded.
+    pub is_up: bool,
+    /// How long the scrape took.
+    pub duration: Duration,
+    /// The append counts (zero for a failed scrape).
+    pub report: AppendReport,
+    /// The values of the extra metrics, when `extra_scrape_metrics` is on.
+    pub extra: Option<ExtraScrapeMetrics>,
+}
+
+/// The values behind Prometheus' optional extra scrape metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraScrapeMetrics {
+    /// The configured timeout (`scrape_timeout_seconds`).
+    pub timeout: Duration,
+    /// The configured sample limit (`scrape_sample_limit`).
+    pub sample_limit: u64,
+    /// The uncompressed body size, or -1 when the body limit was hit (`scrape_body_size_bytes`).
+    pub body_size_bytes: i64,
+}
+
+/// Returns the report series and values for `outcome`, in Prometheus' order.
+fn report_values(outcome: &ScrapeOutcome) -> Vec<(&'static str, f64)> {
+    #[allow(clippy::cast_precision_loss)]
+    let count = |value: u64| value as f64;
+    let mut values = vec![
+        ("up", if outcome.is_up { 1.0 } else { 0.0 }),
+        ("scrape_duration_seconds", outcome.duration.as_secs_f64()),
+        ("scrape_samples_scraped", count(outcome.report.samples_scraped)),
+        ("scrape_samples_post_metric_relabeling", count(outcome.report.samples_post_metric_relabeling)),
+        ("scrape_series_added", count(outcome.report.series_added)),
+    ];
+    if let Some(extra) = outcome.extra {
+        #[allow(clippy::cast_precision_loss)]
+        let body = extra.body_size_bytes as f64;
+        values.push(("scrape_timeout_seconds", extra.timeout.as_secs_f64()));
+        values.push(("scrape_sample_limit", count(extra.sample_limit)));
+        values.push(("scrape_body_size_bytes", body));
+    }
+    values
+}
+
+/// Returns the labels of a report series: the target's labels and the metric name.
+fn report_labels(name: &str, target_labels: &Labels) -> Labels {
+    let mut builder = target_labels.builder();
+    builder.set(METRIC_NAME, name);
+    builder.build()
+}
+
+/// Appends and commits the report series of one scrape at `t`.
+///
+/// # Errors
+///
+/// Returns a storage error other than a per-sample rejection.
+pub fn append_report(
+    storage: &dyn Storage,
+    target_labels: &Labels,
+    outcome: &ScrapeOutcome,
+    t: i64,
+) -> Result<(), panoptes_storage::Error> {
+    let mut appender = storage.appender();
+    for (name, value) in report_values(outcome) {
+        if let Err(error) = appender.append(&report_labels(name, target_labels), t, value)
+            && !error.is_sample_error()
+        {
+            return Err(error);
+        }
+    }
+    appender.commit()
+}
+
+/// Appends staleness markers at `t` for the report series of a target that went away.
+///
+/// # Errors
+///
+/// Returns a storage error other than a per-sample rejection.
+pub fn append_report_stale(
+    storage: &dyn Storage,
+    target_labels: &Labels,
+    has_extra_metrics: bool,
+    t: i64,
+) -> Result<(), panoptes_storage::Error> {
+    let outcome = ScrapeOutcome {
+        is_up: false,
+        duration: Duration::ZERO,
+        report: AppendReport::default(),
+        extra: has_extra_metrics.then_some(ExtraScrapeMetrics {
+            timeout: Duration::ZERO,
+            sample_limit: 0,
+            body_size_bytes: 0,
+        }),
+    };
+    let mut appender = storage.appender();
+    for (name, _) in report_values(&outcome) {
+        if let Err(error) = appender.append(&report_labels(name, target_labels), t, stale_nan())
+            && !error.is_sample_error()
+        {
+            return Err(error);
+        }
+    }
+    appender.commit()
+}
+
+#[cfg(test)]
+mod tests;
