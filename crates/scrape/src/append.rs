@@ -130,6 +130,19 @@ pub enum AppendError {
     Storage(#[from] panoptes_storage::Error),
 }
 
+impl panoptes_model::Classify for AppendError {
+    fn kind(&self) -> panoptes_model::ErrorKind {
+        match self {
+            AppendError::Storage(error) => error.kind(),
+            AppendError::SampleLimit
+            | AppendError::LabelLimit { .. }
+            | AppendError::LabelNameLength { .. }
+            | AppendError::LabelValueLength { .. } => panoptes_model::ErrorKind::TooManyRequests,
+            AppendError::Parse(_) | AppendError::MissingMetricName => panoptes_model::ErrorKind::BadData,
+        }
+    }
+}
+
 /// Remembers, per target, the series of the previous scrape: those that vanish get a staleness
 /// marker, and those that appear count as added.
 #[derive(Debug, Default)]
