@@ -377,3 +377,38 @@ proptest! {
         prop_assert_eq!(series.timestamp_ms, ts);
     }
 }
+
+#[test]
+fn utf8_shapes_prometheus_accepts() {
+    check(
+        TEXT,
+        "# HELP \"db.query_seconds\" Query latency.\n# \tTYPE \"db.query_seconds\" summary\n\
+         { \"db.query_seconds\", quantile = \"0.5\", a= \"b\", } 0.25\n\
+         {q=\"0.9\",\"http.status\",a=\"b\"} 3\n\
+         {\"Grüße {weird}\\nname\",\"label ©\\n\\\"q\\\"\"=\"6\"} 10.0\n\
+         _underscore_metric{_underscore_label=\"\\\"v\\\"\"} 1\n\
+         nul_metric{a=\"x\u{0}y\"} 1\n",
+        r#"
+help db.query_seconds "Query latency."
+type db.query_seconds summary
+{"db.query_seconds", a="b", quantile="0.5"} 0.25
+{"http.status", a="b", q="0.9"} 3
+{"Grüße {weird}\nname", "label ©\n\"q\""="6"} 10
+_underscore_metric{_underscore_label="\"v\""} 1
+nul_metric{a="x\0y"} 1
+"#,
+    );
+    check(
+        OM,
+        "# TYPE \"db.query_seconds\" summary\n{\"db.query_seconds_created\"} 12.5\n\
+         # TYPE fizz_created gauge\nfizz_created 17\n\
+         req_count 1 # {\"trace.id\"=\"abc\",other=\"x\"} 4\n# EOF\n",
+        r#"
+type db.query_seconds summary
+created {"db.query_seconds_created"} Some(12500)
+type fizz_created gauge
+fizz_created 17
+req_count 1 # {other="x", "trace.id"="abc"} 4
+"#,
+    );
+}
