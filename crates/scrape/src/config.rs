@@ -7,6 +7,7 @@
 //! the scrape config concerned.
 
 mod discovery;
+mod files;
 mod http;
 mod remote;
 mod scrape;
