@@ -22,6 +22,53 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Runs the server: HTTP API, remote write receiver and metrics store.
     Server(ServerArgs),
+    /// Inspects a data directory, also while a server uses it (like `promtool tsdb`).
+    #[command(subcommand)]
+    Tsdb(TsdbCommand),
+}
+
+/// `panoptes tsdb` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TsdbCommand {
+    /// Prints cardinality statistics: series, label pairs, highest-cardinality metrics and
+    /// labels, and label pairs of series that churn.
+    Analyze(AnalyzeArgs),
+    /// Prints the samples of matching series as `labels value timestamp` lines.
+    Dump(DumpArgs),
+}
+
+/// Flags of `panoptes tsdb analyze`.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// Data directory.
+    #[arg(default_value = "data/")]
+    pub(crate) path: PathBuf,
+    /// How many entries each list shows.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: usize,
+    /// Start of the analysed range in milliseconds (default: the oldest sample).
+    #[arg(long = "min-time", allow_hyphen_values = true)]
+    pub(crate) min_time: Option<i64>,
+    /// End of the analysed range in milliseconds (default: the newest sample).
+    #[arg(long = "max-time", allow_hyphen_values = true)]
+    pub(crate) max_time: Option<i64>,
+}
+
+/// Flags of `panoptes tsdb dump`.
+#[derive(Debug, Args)]
+pub(crate) struct DumpArgs {
+    /// Data directory.
+    #[arg(default_value = "data/")]
+    pub(crate) path: PathBuf,
+    /// Series selector, e.g. `up{job="api"}` (default: every series).
+    #[arg(long = "match")]
+    pub(crate) selector: Option<String>,
+    /// Start of the range in milliseconds.
+    #[arg(long = "min-time", allow_hyphen_values = true, default_value_t = i64::MIN)]
+    pub(crate) min_time: i64,
+    /// End of the range in milliseconds.
+    #[arg(long = "max-time", allow_hyphen_values = true, default_value_t = i64::MAX)]
+    pub(crate) max_time: i64,
 }
 
 /// Flags of `panoptes server`.
@@ -52,6 +99,11 @@ pub(crate) struct ServerArgs {
     /// interval such as `1s`. Defaults to the storage engine's choice.
     #[arg(long = "storage.tsdb.wal-fsync", value_name = "POLICY", value_parser = parse_fsync)]
     pub(crate) wal_fsync: Option<WalFsync>,
+
+    /// Time range of blocks cut from the head. Hidden, like Prometheus' flag of the same name:
+    /// for benchmarks and tests that need blocks sooner than every 2h.
+    #[arg(long = "storage.tsdb.min-block-duration", value_name = "DURATION", default_value = "2h", value_parser = parse_duration, hide = true)]
+    pub(crate) min_block_duration: Duration,
 
     /// Address to listen on for the web interface and API.
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "127.0.0.1:9090")]
@@ -168,6 +220,7 @@ mod tests {
         let cli = Cli::try_parse_from(["panoptes", "server"].iter().chain(arguments)).expect("valid flags");
         match cli.command {
             Command::Server(args) => args,
+            Command::Tsdb(_) => panic!("not the server command"),
         }
     }
 

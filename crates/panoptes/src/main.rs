@@ -3,6 +3,7 @@
 mod cli;
 mod logging;
 mod server;
+mod tsdb_tools;
 
 use std::process::ExitCode;
 
@@ -12,6 +13,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Server(args) => server::run(args),
+        cli::Command::Tsdb(command) => tsdb_tools::run(command),
     };
     match result {
         Ok(code) => code,

@@ -77,6 +77,7 @@ fn db_options(args: &ServerArgs) -> DbOptions {
         retention: args.retention_time,
         retention_bytes: (args.retention_size > 0).then_some(args.retention_size),
         out_of_order_window: args.out_of_order_time_window,
+        block_range: args.min_block_duration,
         wal_fsync: match args.wal_fsync {
             None => defaults.wal_fsync,
             Some(WalFsync::Always) => FsyncPolicy::Always,
@@ -110,7 +111,7 @@ mod tests {
 
     fn db_options_for(arguments: &[&str]) -> DbOptions {
         let cli = Cli::try_parse_from(["panoptes", "server"].iter().chain(arguments)).expect("valid flags");
-        let Command::Server(args) = cli.command;
+        let Command::Server(args) = cli.command else { panic!("not the server command") };
         db_options(&args)
     }
 

@@ -10,7 +10,6 @@ pub(crate) mod reader;
 pub(crate) mod tombstones;
 pub(crate) mod writer;
 
-pub(crate) use meta::BlockMeta;
 pub(crate) use reader::Block;
 pub(crate) use writer::BlockWriter;
 

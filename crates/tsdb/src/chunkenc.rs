@@ -207,7 +207,7 @@ fn write_delta_of_delta(writer: &mut BitWriter, dod: i64) {
     }
     for (prefix, prefix_len, bits) in DOD_BUCKETS {
         let limit = 1i64 << (bits - 1);
-        if dod >= -limit + 1 && dod <= limit {
+        if dod > -limit && dod <= limit {
             writer.write_bits(prefix, prefix_len);
             writer.write_bits(dod as u64 & ((1u64 << bits) - 1), bits);
             return;

@@ -128,16 +128,6 @@ impl SeriesData {
         }
         refs
     }
-
-    /// Returns the oldest sample time held, if any.
-    pub(crate) fn min_time(&self) -> Option<i64> {
-        let in_order = self.chunks.first().map(|c| c.min_t).or(self.open.as_ref().map(|(_, t)| *t));
-        let out_of_order = self.out_of_order.first().map(|s| s.t);
-        match (in_order, out_of_order) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
 }
 
 /// A series in the head.

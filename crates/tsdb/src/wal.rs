@@ -250,7 +250,6 @@ impl Wal {
             }
         }
         flush(&mut buffer)?;
-        drop(flush);
         output.sync_all().map_err(Error::io("sync checkpoint", &segment_path))?;
         sync_dir(&temporary)?;
         let _ = std::fs::remove_dir_all(&final_dir);

@@ -32,13 +32,13 @@ impl HeadAppender {
             (Some(a), Some(b)) => Some(if b.t >= a.t { *b } else { a }),
             (a, b) => a.or(b.copied()),
         };
-        if let Some(last) = last {
-            if t == last.t {
-                if last.v.to_bits() == v.to_bits() {
-                    return Ok(false);
-                }
-                return Err(StorageError::DuplicateSample { series: series.labels.to_string(), t });
+        if let Some(last) = last
+            && t == last.t
+        {
+            if last.v.to_bits() == v.to_bits() {
+                return Ok(false);
             }
+            return Err(StorageError::DuplicateSample { series: series.labels.to_string(), t });
         }
         let is_in_order = last.is_none_or(|last| t > last.t) && t >= min_valid;
         if is_in_order {

@@ -1,0 +1,191 @@
+//! Sends the same seeded remote-write load to any Prometheus remote-write receiver, as fast as
+//! it accepts it, and reports what was acknowledged. Used by `bench/run.sh`.
+//!
+//! The series look like node-exporter and application metrics (8–10 labels); values are a mix
+//! of counters, gauges with two decimals and near-constant series, so compression is tested on
+//! realistic shapes. Samples are sent in time order: every series' sample for one scrape step
+//! before any sample of the next step.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use panoptes_server::prompb::{Label, Sample, TimeSeries, WriteRequest};
+use panoptes_test_util::SeededRng;
+use prost::Message;
+
+/// Command line of the load generator.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Remote-write URL, e.g. http://127.0.0.1:9090/api/v1/write.
+    #[arg(long)]
+    url: String,
+    /// Number of series.
+    #[arg(long, default_value_t = 100_000)]
+    series: usize,
+    /// Scrape interval being simulated, in seconds.
+    #[arg(long, default_value_t = 10)]
+    interval_seconds: i64,
+    /// Simulated time span, in minutes; it ends now.
+    #[arg(long, default_value_t = 70)]
+    minutes: i64,
+    /// Samples per request.
+    #[arg(long, default_value_t = 5_000)]
+    batch: usize,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Seed of the data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// How a series' values evolve.
+#[derive(Clone, Copy)]
+enum Shape {
+    Counter { rate: f64 },
+    Gauge { level: f64 },
+    Constant { value: f64 },
+}
+
+fn series_labels(index: usize) -> Vec<Label> {
+    let label = |name: &str, value: String| Label { name: name.as_bytes().to_vec(), value: value.into_bytes() };
+    let instance = index / 200;
+    let mut labels = if index % 2 == 0 {
+        const MODES: [&str; 8] = ["idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice"];
+        vec![
+            label("__name__", "node_cpu_seconds_total".to_owned()),
+            label("cpu", ((index / 8) % 25).to_string()),
+            label("mode", MODES[index % 8].to_owned()),
+        ]
+    } else {
+        const CODES: [&str; 5] = ["200", "201", "404", "500", "503"];
+        vec![
+            label("__name__", "http_requests_total".to_owned()),
+            label("code", CODES[index % 5].to_owned()),
+            label("handler", format!("/api/v1/resource/{}", (index / 5) % 20)),
+            label("method", if index % 3 == 0 { "POST" } else { "GET" }.to_owned()),
+        ]
+    };
+    labels.push(label(
+        "instance",
+        format!("10.{}.{}.{}:9100", instance / 65_536, (instance / 256) % 256, instance % 256),
+    ));
+    labels.push(label("job", if index % 2 == 0 { "node" } else { "api" }.to_owned()));
+    labels.push(label("namespace", format!("team-{}", instance % 17)));
+    labels.push(label("pod", format!("app-{}-{:05x}", instance % 50, instance)));
+    labels.sort_by(|a, b| a.name.cmp(&b.name));
+    labels
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut rng = SeededRng::new(args.seed);
+    let labels: Vec<Vec<Label>> = (0..args.series).map(series_labels).collect();
+    let mut shapes: Vec<Shape> = (0..args.series)
+        .map(|_| match rng.below(10) {
+            0..=4 => Shape::Counter { rate: 1.0 + rng.below(500) as f64 },
+            5..=7 => Shape::Gauge { level: rng.below(10_000) as f64 / 100.0 },
+            _ => Shape::Constant { value: rng.below(4) as f64 },
+        })
+        .collect();
+    let mut values: Vec<f64> = vec![0.0; args.series];
+    let steps = args.minutes * 60 / args.interval_seconds;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let start = now - steps * args.interval_seconds * 1000;
+    let client = reqwest::Client::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let began = Instant::now();
+    let mut last_report = Instant::now();
+    let mut tasks = Vec::new();
+    for step in 0..steps {
+        let t = start + step * args.interval_seconds * 1000 + rng.below(50) as i64;
+        for chunk_start in (0..args.series).step_by(args.batch) {
+            let chunk_end = (chunk_start + args.batch).min(args.series);
+            let mut timeseries = Vec::with_capacity(chunk_end - chunk_start);
+            for index in chunk_start..chunk_end {
+                let value = match &mut shapes[index] {
+                    Shape::Counter { rate } => {
+                        values[index] += (*rate * args.interval_seconds as f64 * (0.5 + rng.unit())).round();
+                        values[index]
+                    }
+                    Shape::Gauge { level } => {
+                        *level = ((*level + (rng.unit() - 0.5) * 2.0) * 100.0).round() / 100.0;
+                        *level
+                    }
+                    Shape::Constant { value } => *value,
+                };
+                timeseries.push(TimeSeries {
+                    labels: labels[index].clone(),
+                    samples: vec![Sample { value, timestamp: t }],
+                    ..TimeSeries::default()
+                });
+            }
+            let request = WriteRequest { timeseries, ..WriteRequest::default() };
+            let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).context("snappy")?;
+            let samples = (chunk_end - chunk_start) as u64;
+            let permit = permits.clone().acquire_owned().await?;
+            let (client, url, acknowledged, failed) =
+                (client.clone(), args.url.clone(), acknowledged.clone(), failed.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = permit;
+                let response = client
+                    .post(&url)
+                    .header("Content-Encoding", "snappy")
+                    .header("Content-Type", "application/x-protobuf")
+                    .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                    .body(body)
+                    .send()
+                    .await;
+                match response {
+                    Ok(response) if response.status().is_success() => {
+                        acknowledged.fetch_add(samples, Ordering::Relaxed);
+                    }
+                    Ok(response) => {
+                        let status = response.status();
+                        let text = response.text().await.unwrap_or_default();
+                        if failed.fetch_add(samples, Ordering::Relaxed) == 0 {
+                            eprintln!(
+                                "loadgen: first failure: {status}: {}",
+                                text.chars().take(300).collect::<String>()
+                            );
+                        }
+                    }
+                    Err(error) => {
+                        if failed.fetch_add(samples, Ordering::Relaxed) == 0 {
+                            eprintln!("loadgen: first failure: {error}");
+                        }
+                    }
+                }
+            }));
+            tasks.retain(|task| !task.is_finished());
+        }
+        if last_report.elapsed().as_secs() >= 10 {
+            last_report = Instant::now();
+            let done = acknowledged.load(Ordering::Relaxed);
+            let rate = done as f64 / began.elapsed().as_secs_f64();
+            let total = (steps as u64) * args.series as u64;
+            let eta = (total.saturating_sub(done)) as f64 / rate.max(1.0);
+            eprintln!("loadgen: step {step}/{steps}, {done} samples acknowledged, {rate:.0} samples/s, eta {eta:.0}s");
+        }
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    let acknowledged = acknowledged.load(Ordering::Relaxed);
+    let failed = failed.load(Ordering::Relaxed);
+    println!(
+        "acknowledged={acknowledged} failed={failed} seconds={elapsed:.2} samples_per_second={:.0}",
+        acknowledged as f64 / elapsed
+    );
+    if failed > 0 {
+        bail!("{failed} samples were not acknowledged");
+    }
+    Ok(())
+}
