@@ -53,7 +53,7 @@ enum Shape {
 fn series_labels(index: usize) -> Vec<Label> {
     let label = |name: &str, value: String| Label { name: name.as_bytes().to_vec(), value: value.into_bytes() };
     let instance = index / 200;
-    let mut labels = if index % 2 == 0 {
+    let mut labels = if index.is_multiple_of(2) {
         const MODES: [&str; 8] = ["idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice"];
         vec![
             label("__name__", "node_cpu_seconds_total".to_owned()),
@@ -66,14 +66,14 @@ fn series_labels(index: usize) -> Vec<Label> {
             label("__name__", "http_requests_total".to_owned()),
             label("code", CODES[index % 5].to_owned()),
             label("handler", format!("/api/v1/resource/{}", (index / 5) % 20)),
-            label("method", if index % 3 == 0 { "POST" } else { "GET" }.to_owned()),
+            label("method", if index.is_multiple_of(3) { "POST" } else { "GET" }.to_owned()),
         ]
     };
     labels.push(label(
         "instance",
         format!("10.{}.{}.{}:9100", instance / 65_536, (instance / 256) % 256, instance % 256),
     ));
-    labels.push(label("job", if index % 2 == 0 { "node" } else { "api" }.to_owned()));
+    labels.push(label("job", if index.is_multiple_of(2) { "node" } else { "api" }.to_owned()));
     labels.push(label("namespace", format!("team-{}", instance % 17)));
     labels.push(label("pod", format!("app-{}-{:05x}", instance % 50, instance)));
     labels.sort_by(|a, b| a.name.cmp(&b.name));

@@ -7,10 +7,12 @@
 //!   [`config::parse_str`].
 //! - [`append`]: one scraped page appended to storage with Prometheus' rules (label merging,
 //!   metric relabelling, limits, staleness markers, `up` and `scrape_*` series).
+//! - [`discovery`]: the target groups discoverers produce, and the file-SD file format.
 //! - [`target`]: discovered label sets turned into scrape targets (labels, URL, timing).
 
 pub mod append;
 pub mod config;
+pub mod discovery;
 mod error;
 pub mod exposition;
 pub mod relabel;

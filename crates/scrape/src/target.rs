@@ -10,7 +10,8 @@ use std::time::Duration;
 use panoptes_model::time::{format_duration, parse_duration};
 use panoptes_model::{Label, Labels};
 
-use crate::config::{ScrapeConfig, StaticConfig};
+use crate::config::ScrapeConfig;
+use crate::discovery::TargetGroup;
 use crate::relabel;
 
 /// The label holding a target's `host:port`.
@@ -263,16 +264,16 @@ pub struct GroupTargets {
     pub failures: Vec<String>,
 }
 
-/// Turns a static target group into targets for `config`.
-pub fn targets_from_static_config(config: &ScrapeConfig, group: &StaticConfig, source: &str) -> GroupTargets {
+/// Turns a target group into targets for `config`, as Prometheus' `TargetsFromGroup` does;
+/// failures name the target's index and the group's source.
+pub fn targets_from_group(config: &ScrapeConfig, group: &TargetGroup) -> GroupTargets {
     let mut out = GroupTargets::default();
-    for (index, address) in group.targets.iter().enumerate() {
-        let target_labels = BTreeMap::from([(ADDRESS_LABEL.to_owned(), address.clone())]);
-        let discovered = discovered_labels(config, &target_labels, &group.labels);
+    for (index, target_labels) in group.targets.iter().enumerate() {
+        let discovered = discovered_labels(config, target_labels, &group.labels);
         match populate(config, discovered.clone()) {
             Ok(Some(target)) => out.active.push(target),
             Ok(None) => out.dropped.push(discovered),
-            Err(error) => out.failures.push(format!("instance {index} in group {source}: {error}")),
+            Err(error) => out.failures.push(format!("instance {index} in group {}: {error}", group.source)),
         }
     }
     out

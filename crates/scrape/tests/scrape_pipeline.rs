@@ -7,8 +7,9 @@ use std::time::Duration;
 use panoptes_model::{MatchOp, Matcher};
 use panoptes_scrape::append::{AppendOptions, ScrapeCache, ScrapeOutcome, append_report};
 use panoptes_scrape::config;
+use panoptes_scrape::discovery::TargetGroup;
 use panoptes_scrape::exposition::Format;
-use panoptes_scrape::target::targets_from_static_config;
+use panoptes_scrape::target::targets_from_group;
 use panoptes_storage::{MemStorage, Storage, collect_samples};
 
 const PAGE: &[u8] = b"# HELP http_requests Requests.\n# TYPE http_requests counter\n\
@@ -21,8 +22,8 @@ fn notes_config_scrape_appends_labelled_series() {
     let config = config::load_file(&path).expect("seed config loads");
     let job = config.scrape_configs.iter().find(|job| job.job_name == "example-random").expect("job exists");
 
-    let group = &job.static_configs[1];
-    let targets = targets_from_static_config(job, group, "example-random/1");
+    let group = TargetGroup::from_static_config(&job.static_configs[1], 1);
+    let targets = targets_from_group(job, &group);
     assert!(targets.failures.is_empty() && targets.dropped.is_empty());
     let target = &targets.active[0];
     assert_eq!(target.url(), "http://localhost:8082/metrics");

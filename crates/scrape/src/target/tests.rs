@@ -12,8 +12,9 @@ fn scrape_config(yaml: &str) -> ScrapeConfig {
 #[track_caller]
 fn check(yaml: &str, expected: &str) {
     let config = scrape_config(yaml);
-    let group = config.static_configs.first().cloned().unwrap_or_default();
-    let outcome = targets_from_static_config(&config, &group, "0");
+    let group =
+        config.static_configs.first().map(|group| TargetGroup::from_static_config(group, 0)).unwrap_or_default();
+    let outcome = targets_from_group(&config, &group);
     let mut lines = Vec::new();
     for target in &outcome.active {
         lines.push(format!("{} {}", target.labels(), target.url()));
