@@ -4,6 +4,7 @@
 mod compact;
 mod options;
 mod read;
+mod stats;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use prometheus_client::registry::Registry;
 use tracing::{error, info, warn};
 
 pub use options::DbOptions;
+pub use stats::HeadCardinality;
 
 use crate::block::Block;
 use crate::error::{Error, Result};

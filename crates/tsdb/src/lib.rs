@@ -22,6 +22,6 @@ mod block;
 mod db;
 mod fsutil;
 
-pub use db::{Db, DbOptions};
+pub use db::{Db, DbOptions, HeadCardinality};
 pub use wal::FsyncPolicy;
 pub mod tools;
