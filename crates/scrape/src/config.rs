@@ -11,6 +11,7 @@ mod files;
 mod http;
 mod remote;
 mod scrape;
+mod selector;
 #[cfg(test)]
 mod tests;
 mod units;

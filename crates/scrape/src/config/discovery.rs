@@ -384,6 +384,8 @@ impl Validate for KubernetesSdConfig {
             if !allowed.contains(&selector.role.as_str()) {
                 return Err(format!("{} role supports only {} selectors", role.as_str(), allowed.join(", ")));
             }
+            super::selector::check_field_selector(selector.field.as_deref().unwrap_or_default())?;
+            super::selector::check_label_selector(selector.label.as_deref().unwrap_or_default())?;
         }
         Ok(())
     }
