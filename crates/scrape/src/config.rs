@@ -6,6 +6,7 @@
 //! file (inheritance from `global`, duplicate job names) run after decoding and name the line of
 //! the scrape config concerned.
 
+mod check;
 mod discovery;
 mod files;
 mod http;
@@ -25,6 +26,7 @@ use panoptes_model::{Classify, ErrorKind};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+pub use check::{CheckReport, check_config};
 pub use discovery::{
     DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesAttachMetadata, KubernetesNamespaces, KubernetesRole,
     KubernetesSdConfig, KubernetesSelector, StaticConfig,

@@ -79,7 +79,7 @@ impl Config {
 /// Expands a glob whose wildcards (`*`, `?`, `[…]`) are in the last path element, like Go's
 /// `filepath.Glob`: matches in sorted order, a pattern without wildcards matching itself when it
 /// exists, unreadable directories matching nothing.
-fn glob(pattern: &str) -> Vec<PathBuf> {
+pub(crate) fn glob(pattern: &str) -> Vec<PathBuf> {
     let path = Path::new(pattern);
     let Some(file_pattern) = path.file_name().and_then(|name| name.to_str()) else {
         return Vec::new();

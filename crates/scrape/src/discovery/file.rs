@@ -31,15 +31,16 @@ struct RawGroup {
     labels: BTreeMap<String, String>,
 }
 
-/// Parses the target groups of one file-SD file; `path` decides the format (`.json` is JSON,
-/// anything else YAML) and becomes `__meta_filepath` and the groups' sources (`path:index`).
+/// Parses the target groups of one file-SD file; `path` decides the format (a `.json` extension,
+/// in any case, is JSON; anything else YAML) and becomes `__meta_filepath` and the groups' sources (`path:index`).
 ///
 /// # Errors
 ///
 /// Returns a [`FileError`] for malformed content, a null group, or an empty label name.
 pub fn parse_target_groups(content: &str, path: &str) -> Result<Vec<TargetGroup>, FileError> {
     let error = |message: String| FileError { path: path.to_owned(), message };
-    let groups: Vec<Option<RawGroup>> = if path.ends_with(".json") {
+    let is_json = std::path::Path::new(path).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+    let groups: Vec<Option<RawGroup>> = if is_json {
         serde_json::from_str(content).map_err(|json| error(json.to_string()))?
     } else {
         serde_saphyr::from_str::<Option<Vec<Option<RawGroup>>>>(content)
