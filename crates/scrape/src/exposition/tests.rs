@@ -412,3 +412,32 @@ req_count 1 # {other="x", "trace.id"="abc"} 4
 "#,
     );
 }
+
+/// Prints parser throughput; run with `cargo test --release -- --ignored parse_throughput`.
+#[test]
+#[ignore = "slow"]
+fn parse_throughput() {
+    let mut page = String::new();
+    for family in 0..500 {
+        page.push_str(&format!("# HELP metric_{family}_total Requests.\n# TYPE metric_{family}_total counter\n"));
+        for series in 0..100 {
+            page.push_str(&format!(
+                "metric_{family}_total{{method=\"GET\",code=\"200\",handler=\"/api/v1/query\",pod=\"pod-{series}\"}} {}.5\n",
+                series * 7
+            ));
+        }
+    }
+    let start = std::time::Instant::now();
+    let mut count = 0;
+    for entry in Parser::new(page.as_bytes(), Format::PrometheusText) {
+        assert!(entry.is_ok());
+        count += 1;
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "{count} entries, {} bytes in {elapsed:?}: {:.1} MB/s, {:.0} ns/series",
+        page.len(),
+        page.len() as f64 / elapsed.as_secs_f64() / 1e6,
+        elapsed.as_nanos() as f64 / 50_000.0
+    );
+}
