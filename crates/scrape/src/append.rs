@@ -13,7 +13,7 @@ use std::time::Duration;
 use panoptes_model::{Label, Labels, METRIC_NAME, stale_nan};
 use panoptes_storage::{Appender, Storage};
 
-use crate::config::ScrapeConfig;
+use crate::config::{NameValidationScheme, ScrapeConfig};
 use crate::exposition::{Entry, Format, ParseError, Parser};
 use crate::relabel::{self, RelabelConfig};
 
@@ -36,6 +36,8 @@ pub struct AppendOptions<'a> {
     pub label_name_length_limit: u64,
     /// The longest label value in bytes; 0 means no limit.
     pub label_value_length_limit: u64,
+    /// Which metric and label names are accepted.
+    pub name_validation_scheme: NameValidationScheme,
 }
 
 impl<'a> AppendOptions<'a> {
@@ -50,6 +52,10 @@ impl<'a> AppendOptions<'a> {
             label_limit: config.label_limit,
             label_name_length_limit: config.label_name_length_limit,
             label_value_length_limit: config.label_value_length_limit,
+            name_validation_scheme: match config.metric_name_validation_scheme.as_deref() {
+                Some("legacy") => NameValidationScheme::Legacy,
+                _ => NameValidationScheme::Utf8,
+            },
         }
     }
 }
@@ -82,6 +88,12 @@ pub enum AppendError {
     /// A series has no metric name after relabelling.
     #[error("missing metric name (__name__ label)")]
     MissingMetricName,
+    /// Under legacy name validation, a series has a name that is not a legacy name.
+    #[error("invalid metric name or label names: {series}")]
+    InvalidNames {
+        /// The series, printed.
+        series: String,
+    },
     /// More samples than `sample_limit`.
     #[error("sample limit exceeded")]
     SampleLimit,
@@ -138,7 +150,9 @@ impl panoptes_model::Classify for AppendError {
             | AppendError::LabelLimit { .. }
             | AppendError::LabelNameLength { .. }
             | AppendError::LabelValueLength { .. } => panoptes_model::ErrorKind::TooManyRequests,
-            AppendError::Parse(_) | AppendError::MissingMetricName => panoptes_model::ErrorKind::BadData,
+            AppendError::Parse(_) | AppendError::MissingMetricName | AppendError::InvalidNames { .. } => {
+                panoptes_model::ErrorKind::BadData
+            }
         }
     }
 }
@@ -242,8 +256,16 @@ impl ScrapeCache {
             let Some(labels) = mutate_sample_labels(&series.labels, target_labels, options) else {
                 continue;
             };
-            if labels.metric_name().is_none() {
+            let Some(metric_name) = labels.metric_name() else {
                 return Err(AppendError::MissingMetricName);
+            };
+            if options.name_validation_scheme == NameValidationScheme::Legacy
+                && (!is_legacy_metric_name(metric_name)
+                    || !labels.iter().all(|label| {
+                        &*label.name == METRIC_NAME || panoptes_model::is_valid_legacy_label_name(&label.name)
+                    }))
+            {
+                return Err(AppendError::InvalidNames { series: labels.to_string() });
             }
             verify_label_limits(&labels, options)?;
             report.samples_post_metric_relabeling += 1;
@@ -325,6 +347,13 @@ pub fn mutate_sample_labels(exposed: &Labels, target_labels: &Labels, options: &
         relabel::process(&labels, options.metric_relabel_configs)?
     };
     (!labels.is_empty()).then_some(labels)
+}
+
+/// Returns whether `name` matches `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+fn is_legacy_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
 fn verify_label_limits(labels: &Labels, options: &AppendOptions<'_>) -> Result<(), AppendError> {

@@ -21,6 +21,7 @@ fn options() -> AppendOptions<'static> {
         label_limit: 0,
         label_name_length_limit: 0,
         label_value_length_limit: 0,
+        name_validation_scheme: crate::config::NameValidationScheme::Utf8,
     }
 }
 
@@ -199,4 +200,21 @@ up{instance="a:9100", job="node"} 1@1000
     append_report_stale(&storage, &target(), false, 2000).expect("stale");
     assert!(dump(&storage).contains(r#"up{instance="a:9100", job="node"} 1@1000 S@2000"#));
     assert!(dump(&storage).contains(r#"scrape_timeout_seconds{instance="a:9100", job="node"} 10@1000"#));
+}
+
+#[test]
+fn legacy_name_validation_rejects_utf8_names() {
+    let page = b"{\"http.requests\"} 1\n";
+    let storage = MemStorage::new();
+    ScrapeCache::new().append_page(&storage, page, TEXT, &target(), &options(), 1000).expect("utf8 names are fine");
+    let legacy = AppendOptions { name_validation_scheme: crate::config::NameValidationScheme::Legacy, ..options() };
+    let error = ScrapeCache::new().append_page(&storage, page, TEXT, &target(), &legacy, 2000).expect_err("legacy");
+    assert_eq!(
+        error.to_string(),
+        r#"invalid metric name or label names: {"http.requests", instance="a:9100", job="node"}"#
+    );
+    let error = ScrapeCache::new()
+        .append_page(&storage, b"ok{\"a.b\"=\"x\"} 1\n", TEXT, &target(), &legacy, 2000)
+        .expect_err("legacy label name");
+    assert!(matches!(error, AppendError::InvalidNames { .. }), "{error}");
 }
