@@ -59,6 +59,13 @@ fn eks_seed_config_loads() {
     assert_eq!(services.kubernetes_sd_configs[0].role, Some(KubernetesRole::Service));
     assert_eq!(config.scrape_configs[5].kubernetes_sd_configs[0].role, Some(KubernetesRole::Ingress));
     assert_eq!(config.scrape_configs[6].relabel_configs.len(), 6);
+    // `regex: true` is a YAML boolean that Prometheus reads as the pattern "true".
+    let keep = &config.scrape_configs[3].relabel_configs[0];
+    assert_eq!((keep.action, keep.regex.as_str()), (Action::Keep, "true"));
+    assert!(keep.regex.is_match("true") && !keep.regex.is_match("True"));
+    let address = &config.scrape_configs[3].relabel_configs[3];
+    assert_eq!(address.regex.as_str(), r"([^:]+)(?::\d+)?;(\d+)");
+    assert_eq!(address.replacement, "$1:$2");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config;
+use crate::discovery::TargetGroup;
 
 fn scrape_config(yaml: &str) -> ScrapeConfig {
     let config = config::parse_str(yaml, "test.yml").unwrap_or_else(|error| panic!("config loads: {error}"));
@@ -88,4 +89,36 @@ fn meta_labels_are_removed_and_interval_overrides_apply() {
     assert!(target.internal_labels().get("__meta_kubernetes_node_name").is_none());
     assert_eq!(target.url(), "https://10.0.0.1:443/metrics");
     assert_eq!(target.labels().to_string(), r#"{instance="10.0.0.1:443", job="k"}"#);
+}
+
+#[test]
+fn eks_pod_job_relabels_an_annotated_pod() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/seed-configs/eks-prometheus.yml");
+    let config = config::load_file(&path).expect("seed config loads");
+    let pods = config.scrape_configs.iter().find(|job| job.job_name == "kubernetes-pods").expect("pods job");
+    let pod = |scrape: &str| {
+        BTreeMap::from(
+            [
+                (ADDRESS_LABEL, "10.1.2.3:8080"),
+                ("__meta_kubernetes_namespace", "shop"),
+                ("__meta_kubernetes_pod_name", "web-7d9f"),
+                ("__meta_kubernetes_pod_label_app", "web"),
+                ("__meta_kubernetes_pod_annotation_prometheus_io_scrape", scrape),
+                ("__meta_kubernetes_pod_annotation_prometheus_io_port", "9102"),
+                ("__meta_kubernetes_pod_annotation_prometheus_io_path", "/stats"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        )
+    };
+    let group =
+        TargetGroup { targets: vec![pod("true"), pod("false")], labels: BTreeMap::new(), source: "pods".to_owned() };
+    let outcome = targets_from_group(pods, &group);
+    assert_eq!(outcome.dropped.len(), 1, "the pod without the scrape annotation is dropped");
+    let [target] = &outcome.active[..] else { panic!("one active target, got {:?}", outcome.active) };
+    assert_eq!(target.url(), "http://10.1.2.3:9102/stats");
+    assert_eq!(
+        target.labels().to_string(),
+        r#"{app="web", instance="10.1.2.3:9102", job="kubernetes-pods", kubernetes_namespace="shop", kubernetes_pod_name="web-7d9f"}"#
+    );
+    assert_eq!(target.interval(), Duration::from_secs(15));
 }
