@@ -1,14 +1,22 @@
-//! Exposition parsing, relabelling and scrape configuration (see ARCHITECTURE.md).
+//! Scraping without the network: configuration, discovery output, targets, exposition
+//! parsing, relabelling and appending (see ARCHITECTURE.md). The scrape loop (scheduling and
+//! HTTP) drives these pieces; none of them does network I/O.
 //!
+//! - [`config`]: the Prometheus configuration file ([`config::load_file`], [`config::parse_str`],
+//!   [`config::parse_config_map`]), `scrape_config_files` ([`config::Config::all_scrape_configs`])
+//!   and promtool's extra checks ([`config::check_config`]).
+//! - [`discovery`]: the [`discovery::TargetGroup`]s discoverers produce, and the file-SD format.
+//! - [`target`]: a group's label sets turned into scrape targets (labels, URL, interval).
 //! - [`exposition`]: a streaming parser over `&[u8]` for the Prometheus text format 0.0.4 and
-//!   OpenMetrics 1.0, chosen from a `Content-Type` header with [`exposition::Format::from_content_type`].
+//!   OpenMetrics 1.0, chosen with [`exposition::Format::negotiate`].
 //! - [`relabel`]: Prometheus `relabel_config` semantics.
-//! - [`config`]: the Prometheus configuration file, loaded with [`config::load_file`] or
-//!   [`config::parse_str`].
 //! - [`append`]: one scraped page appended to storage with Prometheus' rules (label merging,
 //!   metric relabelling, limits, staleness markers, `up` and `scrape_*` series).
-//! - [`discovery`]: the target groups discoverers produce, and the file-SD file format.
-//! - [`target`]: discovered label sets turned into scrape targets (labels, URL, timing).
+//!
+//! One scrape, in order: `target::targets_from_group` → HTTP GET of `Target::url()` with
+//! `ScrapeConfig::accept_header()` → `Format::negotiate(content_type, fallback)` →
+//! `ScrapeCache::append_page` (or `ScrapeCache::mark_all_stale` when the request failed) →
+//! `append::append_report`.
 
 pub mod append;
 pub mod config;
