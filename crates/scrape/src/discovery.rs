@@ -3,6 +3,7 @@
 //! `target`'s job.
 
 pub mod file;
+pub mod http;
 
 use std::collections::BTreeMap;
 

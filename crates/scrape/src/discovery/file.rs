@@ -38,25 +38,36 @@ struct RawGroup {
 ///
 /// Returns a [`FileError`] for malformed content, a null group, or an empty label name.
 pub fn parse_target_groups(content: &str, path: &str) -> Result<Vec<TargetGroup>, FileError> {
-    let error = |message: String| FileError { path: path.to_owned(), message };
     let is_json = std::path::Path::new(path).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+    parse_groups(content, is_json, (FILEPATH_LABEL, path), path)
+        .map_err(|message| FileError { path: path.to_owned(), message })
+}
+
+/// Parses a JSON or YAML list of groups, adding the label `origin` to each and naming each group
+/// `source:index`.
+pub(super) fn parse_groups(
+    content: &str,
+    is_json: bool,
+    origin: (&str, &str),
+    source: &str,
+) -> Result<Vec<TargetGroup>, String> {
     let groups: Vec<Option<RawGroup>> = if is_json {
-        serde_json::from_str(content).map_err(|json| error(json.to_string()))?
+        serde_json::from_str(content).map_err(|json| json.to_string())?
     } else {
         serde_saphyr::from_str::<Option<Vec<Option<RawGroup>>>>(content)
-            .map_err(|yaml| error(yaml.without_snippet().to_string()))?
+            .map_err(|yaml| yaml.without_snippet().to_string())?
             .unwrap_or_default()
     };
     let mut out = Vec::with_capacity(groups.len());
     for (index, group) in groups.into_iter().enumerate() {
         let Some(group) = group else {
-            return Err(error("nil target group item found".to_owned()));
+            return Err("nil target group item found".to_owned());
         };
         if let Some(name) = group.labels.keys().find(|name| name.is_empty()) {
-            return Err(error(format!("{name:?} is not a valid label name")));
+            return Err(format!("{name:?} is not a valid label name"));
         }
         let mut labels = group.labels;
-        labels.insert(FILEPATH_LABEL.to_owned(), path.to_owned());
+        labels.insert(origin.0.to_owned(), origin.1.to_owned());
         out.push(TargetGroup {
             targets: group
                 .targets
@@ -64,7 +75,7 @@ pub fn parse_target_groups(content: &str, path: &str) -> Result<Vec<TargetGroup>
                 .map(|address| BTreeMap::from([(ADDRESS_LABEL.to_owned(), address)]))
                 .collect(),
             labels,
-            source: format!("{path}:{index}"),
+            source: format!("{source}:{index}"),
         });
     }
     Ok(out)
