@@ -22,9 +22,19 @@ pub struct FileError {
     pub message: String,
 }
 
+/// A group in YAML, decoded strictly as Prometheus' `yaml.UnmarshalStrict` does.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawGroup {
+struct StrictGroup {
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// A group in JSON, where Go's decoder ignores unknown keys.
+#[derive(Deserialize)]
+struct LenientGroup {
     #[serde(default)]
     targets: Vec<String>,
     #[serde(default)]
@@ -51,29 +61,27 @@ pub(super) fn parse_groups(
     origin: (&str, &str),
     source: &str,
 ) -> Result<Vec<TargetGroup>, String> {
-    let groups: Vec<Option<RawGroup>> = if is_json {
+    let groups: Vec<Option<LenientGroup>> = if is_json {
         serde_json::from_str(content).map_err(|json| json.to_string())?
     } else {
-        serde_saphyr::from_str::<Option<Vec<Option<RawGroup>>>>(content)
+        serde_saphyr::from_str::<Option<Vec<Option<StrictGroup>>>>(content)
             .map_err(|yaml| yaml.without_snippet().to_string())?
             .unwrap_or_default()
+            .into_iter()
+            .map(|group| group.map(|StrictGroup { targets, labels }| LenientGroup { targets, labels }))
+            .collect()
     };
     let mut out = Vec::with_capacity(groups.len());
     for (index, group) in groups.into_iter().enumerate() {
-        let Some(group) = group else {
+        let Some(LenientGroup { targets, mut labels }) = group else {
             return Err("nil target group item found".to_owned());
         };
-        if let Some(name) = group.labels.keys().find(|name| name.is_empty()) {
+        if let Some(name) = labels.keys().find(|name| name.is_empty()) {
             return Err(format!("{name:?} is not a valid label name"));
         }
-        let mut labels = group.labels;
         labels.insert(origin.0.to_owned(), origin.1.to_owned());
         out.push(TargetGroup {
-            targets: group
-                .targets
-                .into_iter()
-                .map(|address| BTreeMap::from([(ADDRESS_LABEL.to_owned(), address)]))
-                .collect(),
+            targets: targets.into_iter().map(|address| BTreeMap::from([(ADDRESS_LABEL.to_owned(), address)])).collect(),
             labels,
             source: format!("{source}:{index}"),
         });
@@ -118,6 +126,12 @@ mod tests {
             r#"/sd/y.yml:0 ["a:1"] {"__meta_filepath": "/sd/y.yml", "team": "db"}"#,
         );
         check("", "/sd/empty.yml", "");
+        // Go's JSON decoder ignores unknown keys; its strict YAML decoder does not.
+        check(
+            r#"[{"targets": ["a:1"], "comment": "x"}]"#,
+            "/sd/c.JSON",
+            r#"/sd/c.JSON:0 ["a:1"] {"__meta_filepath": "/sd/c.JSON"}"#,
+        );
     }
 
     #[test]
