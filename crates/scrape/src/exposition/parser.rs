@@ -36,10 +36,15 @@ impl<'a> Parser<'a> {
     }
 
     fn error_at(&self, pos: usize, message: impl Into<String>) -> ParseError {
+        self.error_on_line(self.line, self.line_start, pos, message)
+    }
+
+    /// Returns an error at `pos` on an earlier line that started at `line_start`.
+    fn error_on_line(&self, line: usize, line_start: usize, pos: usize, message: impl Into<String>) -> ParseError {
         let pos = pos.min(self.input.len());
-        let start = self.line_start.min(pos);
+        let start = line_start.min(pos);
         let column = String::from_utf8_lossy(&self.input[start..pos]).chars().count() + 1;
-        ParseError { line: self.line, column, message: message.into() }
+        ParseError { line, column, message: message.into() }
     }
 
     fn error(&self, message: impl Into<String>) -> ParseError {
@@ -344,15 +349,26 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a double-quoted string at the cursor, resolving escapes as label values do.
+    ///
+    /// The text format, like Prometheus' lexer, lets a raw newline stand inside the quotes;
+    /// OpenMetrics does not.
     fn quoted_string(&mut self, what: &str) -> Result<String, ParseError> {
         let open = self.pos;
+        let (open_line, open_line_start) = (self.line, self.line_start);
+        let unterminated = |parser: &Self| {
+            parser.error_on_line(open_line, open_line_start, open, format!("unterminated quoted {what}"))
+        };
         self.pos += 1; // '"'
         let mut out = Vec::new();
         loop {
             match self.peek() {
-                None | Some(b'\n') => {
-                    return Err(self.error_at(open, format!("unterminated quoted {what}")));
+                Some(b'\n') if !self.is_openmetrics() => {
+                    out.push(b'\n');
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
                 }
+                None | Some(b'\n') => return Err(unterminated(self)),
                 Some(b'"') => {
                     self.pos += 1;
                     break;
@@ -363,9 +379,7 @@ impl<'a> Parser<'a> {
                         Some(b'\\') => out.push(b'\\'),
                         Some(b'"') => out.push(b'"'),
                         Some(b'n') => out.push(b'\n'),
-                        None | Some(b'\n') => {
-                            return Err(self.error_at(open, format!("unterminated quoted {what}")));
-                        }
+                        None | Some(b'\n') => return Err(unterminated(self)),
                         Some(other) => out.extend_from_slice(&[b'\\', other]),
                     }
                     self.pos += 1;
@@ -376,7 +390,8 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        String::from_utf8(out).map_err(|_| self.error_at(open, format!("invalid UTF-8 in {what}")))
+        String::from_utf8(out)
+            .map_err(|_| self.error_on_line(open_line, open_line_start, open, format!("invalid UTF-8 in {what}")))
     }
 
     /// Parses `{name="value", ...}` at the cursor. `name` receives a quoted metric name given

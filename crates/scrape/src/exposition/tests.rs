@@ -89,6 +89,18 @@ http_requests_total{code="400", method="post"} 3 @1395066363000
 }
 
 #[test]
+fn raw_newlines_inside_quotes() {
+    // Prometheus' text lexer accepts a raw newline inside quotes; lines after it count on.
+    check(
+        TEXT,
+        "m{a=\"x\ny\"} 1\nn{b\n c} 2",
+        "error: line 3, column 4: expected '=' after label name \"b\", found end of line",
+    );
+    check(TEXT, "m{a=\"x\ny\"} 1\n", r#"m{a="x\ny"} 1"#);
+    check(OM, "m{a=\"x\ny\"} 1\n# EOF\n", "error: line 1, column 5: unterminated quoted label value");
+}
+
+#[test]
 fn text_format_escaping() {
     check(TEXT, r#"m{a="x\\y\"z\nw"} 1"#, r#"m{a="x\\y\"z\nw"} 1"#);
     // Unknown escapes are kept verbatim, as Prometheus' scraper does.
@@ -115,6 +127,7 @@ fn text_format_errors() {
     );
     check(TEXT, "up{job=x} 1", r#"error: line 1, column 8: expected '"' to start the value of label "job", found 'x'"#);
     check(TEXT, "up{job=\"x} 1", "error: line 1, column 8: unterminated quoted label value");
+    check(TEXT, "a 1\nup{job=\"x\n} 1", "error: line 2, column 8: unterminated quoted label value");
     check(TEXT, "up", "error: line 1, column 3: expected whitespace before the sample value, found end of input");
     check(TEXT, "up abc", r#"error: line 1, column 4: invalid sample value "abc""#);
     check(TEXT, "up 1 1.5", r#"error: line 1, column 6: invalid timestamp "1.5""#);
