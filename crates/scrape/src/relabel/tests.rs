@@ -210,3 +210,33 @@ fn defaults_are_prometheus_defaults() {
     assert_eq!(config.replacement, "$1");
     assert_eq!(*config, RelabelConfig { target_label: "x".to_owned(), ..RelabelConfig::default() });
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn replace_never_panics_on_any_template(
+            template in "[$a-z0-9{}_é]{0,12}",
+            value in "\\PC{0,12}",
+        ) {
+            let config = RelabelConfig {
+                source_labels: vec!["a".to_owned()],
+                regex: Regex::new("(?P<x>.)(.*)").expect("compiles"),
+                target_label: "t".to_owned(),
+                replacement: template,
+                ..RelabelConfig::default()
+            };
+            let input = labels(&[("a", &value)]);
+            let output = process(&input, std::slice::from_ref(&config));
+            prop_assert!(output.is_some());
+        }
+
+        #[test]
+        fn hashmod_stays_below_modulus(value in "\\PC{0,16}", modulus in 1u64..1000) {
+            prop_assert!(hashmod(&value, modulus) < modulus);
+        }
+    }
+}
