@@ -3,8 +3,8 @@
 //!
 //! The series look like node-exporter and application metrics (8–10 labels); values are a mix
 //! of counters, gauges with two decimals and near-constant series, so compression is tested on
-//! realistic shapes. Samples are sent in time order: every series' sample for one scrape step
-//! before any sample of the next step.
+//! realistic shapes. Samples are sent in time order: every request of one scrape step is
+//! acknowledged before any request of the next step is sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,7 +65,8 @@ fn series_labels(index: usize) -> Vec<Label> {
         vec![
             label("__name__", "http_requests_total".to_owned()),
             label("code", CODES[index % 5].to_owned()),
-            label("handler", format!("/api/v1/resource/{}", (index / 5) % 20)),
+            // Together with `code`, the handler fixes `index mod 200`: unique within an instance.
+            label("handler", format!("/api/v1/resource/{}", (index / 5) % 40)),
             label("method", if index.is_multiple_of(3) { "POST" } else { "GET" }.to_owned()),
         ]
     };
@@ -163,7 +164,11 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }));
-            tasks.retain(|task| !task.is_finished());
+        }
+        // Every series must arrive in time order, as Prometheus' sharded sender guarantees:
+        // finish this step's requests before sending the next step's.
+        for task in tasks.drain(..) {
+            task.await?;
         }
         if last_report.elapsed().as_secs() >= 10 {
             last_report = Instant::now();
