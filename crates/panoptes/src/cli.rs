@@ -117,6 +117,26 @@ pub(crate) struct ServerArgs {
     #[arg(long = "web.max-remote-write-bytes", value_name = "SIZE", default_value = "32MB", value_parser = parse_size)]
     pub(crate) max_remote_write_bytes: u64,
 
+    /// Enables the admin endpoints (`/api/v1/admin/tsdb/*`).
+    #[arg(long = "web.enable-admin-api")]
+    pub(crate) enable_admin_api: bool,
+
+    /// The maximum lookback duration for retrieving metrics during expression evaluations.
+    #[arg(long = "query.lookback-delta", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) query_lookback_delta: Duration,
+
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub(crate) query_timeout: Duration,
+
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", value_name = "COUNT", default_value_t = 50_000_000)]
+    pub(crate) query_max_samples: usize,
+
+    /// Maximum number of queries executed concurrently; further queries wait.
+    #[arg(long = "query.max-concurrency", value_name = "COUNT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) query_max_concurrency: u32,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     pub(crate) log_level: LogLevel,
@@ -237,6 +257,11 @@ mod tests {
         assert_eq!(args.read_timeout, Duration::from_secs(300));
         assert_eq!((args.log_level, args.log_format), (LogLevel::Info, LogFormat::Logfmt));
         assert_eq!(args.config_file, None);
+        assert!(!args.enable_admin_api);
+        assert_eq!(args.query_lookback_delta, Duration::from_secs(300));
+        assert_eq!(args.query_timeout, Duration::from_secs(120));
+        assert_eq!(args.query_max_samples, 50_000_000);
+        assert_eq!(args.query_max_concurrency, 20);
     }
 
     #[test]
@@ -254,7 +279,16 @@ mod tests {
             "--web.read-timeout=30s",
             "--log.level=debug",
             "--log.format=json",
+            "--web.enable-admin-api",
+            "--query.lookback-delta=1m",
+            "--query.timeout=10s",
+            "--query.max-samples=1000",
+            "--query.max-concurrency=2",
         ]);
+        assert!(args.enable_admin_api);
+        assert_eq!(args.query_lookback_delta, Duration::from_secs(60));
+        assert_eq!(args.query_timeout, Duration::from_secs(10));
+        assert_eq!((args.query_max_samples, args.query_max_concurrency), (1000, 2));
         assert_eq!(args.config_file, Some(PathBuf::from("panoptes.yml")));
         assert_eq!(args.storage_path, PathBuf::from("/var/lib/panoptes"));
         assert_eq!(args.retention_time, Duration::from_secs(30 * 24 * 3600));
@@ -275,6 +309,7 @@ mod tests {
             ["--storage.tsdb.wal-fsync=sometimes"],
             ["--web.listen-address=localhost"],
             ["--log.level=verbose"],
+            ["--query.max-concurrency=0"],
         ] {
             let result = Cli::try_parse_from(["panoptes", "server"].iter().chain(&arguments));
             assert!(result.is_err(), "{arguments:?} was accepted");

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
-use panoptes_server::{Server, ServerOptions, ShutdownHook, StorageOpener, shutdown_signal};
+use panoptes_model::Matcher;
+use panoptes_promql::EngineOptions;
+use panoptes_server::{Server, ServerOptions, ShutdownHook, StorageOpener, TsdbAdmin, TsdbStats, shutdown_signal};
 use panoptes_storage::StorageRef;
 use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
 
@@ -38,19 +40,32 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     }
     let max_remote_write_bytes =
         usize::try_from(args.max_remote_write_bytes).context("--web.max-remote-write-bytes is too large")?;
-    let options =
-        ServerOptions { listen_address: args.listen_address, max_remote_write_bytes, read_timeout: args.read_timeout };
+    let opened = Arc::new(OnceLock::<Db>::new());
+    let options = ServerOptions {
+        listen_address: args.listen_address,
+        max_remote_write_bytes,
+        read_timeout: args.read_timeout,
+        engine: EngineOptions {
+            lookback_delta: args.query_lookback_delta,
+            max_samples: args.query_max_samples,
+            timeout: args.query_timeout,
+            ..EngineOptions::default()
+        },
+        max_concurrent_queries: args.query_max_concurrency as usize,
+        enable_admin_api: args.enable_admin_api,
+        tsdb_admin: Some(Arc::new(DbAdmin(opened.clone()))),
+        flags: flags(&args),
+    };
     let server = Server::bind(options).await?;
-    let (opener, on_shutdown) = storage(&args);
+    let (opener, on_shutdown) = storage(&args, opened);
     server.run(opener, shutdown_signal(), on_shutdown).await?;
     Ok(())
 }
 
 /// Returns the opener of the on-disk metrics store and the hook that closes it.
-fn storage(args: &ServerArgs) -> (StorageOpener, ShutdownHook) {
+fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>) -> (StorageOpener, ShutdownHook) {
     let dir = args.storage_path.clone();
     let options = db_options(args);
-    let opened = Arc::new(OnceLock::<Db>::new());
     let opened_by_opener = opened.clone();
     let opener: StorageOpener = Box::new(move |registry| {
         tracing::info!(path = %dir.display(), "opening storage");
@@ -68,6 +83,63 @@ fn storage(args: &ServerArgs) -> (StorageOpener, ShutdownHook) {
         Ok(())
     });
     (opener, on_shutdown)
+}
+
+/// Cardinality statistics and deletion over the store, once it is open.
+struct DbAdmin(Arc<OnceLock<Db>>);
+
+impl DbAdmin {
+    fn db(&self) -> panoptes_storage::Result<&Db> {
+        self.0.get().ok_or_else(|| panoptes_storage::Error::Unavailable("storage is not open yet".into()))
+    }
+}
+
+impl TsdbAdmin for DbAdmin {
+    fn stats(&self, limit: usize) -> panoptes_storage::Result<TsdbStats> {
+        let head = self.db()?.head_cardinality(limit);
+        Ok(TsdbStats {
+            num_series: head.num_series,
+            num_label_pairs: head.num_label_pairs,
+            chunk_count: head.chunk_count,
+            min_time: head.min_time,
+            max_time: head.max_time,
+            series_count_by_metric_name: head.series_count_by_metric_name,
+            label_value_count_by_label_name: head.label_value_count_by_label_name,
+            memory_in_bytes_by_label_name: head.memory_in_bytes_by_label_name,
+            series_count_by_label_value_pair: head.series_count_by_label_value_pair,
+        })
+    }
+
+    fn delete_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> panoptes_storage::Result<()> {
+        Ok(self.db()?.delete(matchers, mint, maxt)?)
+    }
+
+    fn clean_tombstones(&self) -> panoptes_storage::Result<()> {
+        Ok(self.db()?.clean_tombstones()?)
+    }
+}
+
+/// Returns the flags as Prometheus' `/api/v1/status/flags` lists them.
+fn flags(args: &ServerArgs) -> Vec<(String, String)> {
+    use panoptes_model::time::format_duration;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut flags = vec![
+        ("config.file", args.config_file.as_deref().map(path).unwrap_or_default()),
+        ("storage.tsdb.path", path(&args.storage_path)),
+        ("storage.tsdb.retention.time", format_duration(args.retention_time)),
+        ("storage.tsdb.retention.size", format!("{}B", args.retention_size)),
+        ("storage.tsdb.out-of-order-time-window", format_duration(args.out_of_order_time_window)),
+        ("web.listen-address", args.listen_address.to_string()),
+        ("web.read-timeout", format_duration(args.read_timeout)),
+        ("web.max-remote-write-bytes", args.max_remote_write_bytes.to_string()),
+        ("web.enable-admin-api", args.enable_admin_api.to_string()),
+        ("query.lookback-delta", format_duration(args.query_lookback_delta)),
+        ("query.timeout", format_duration(args.query_timeout)),
+        ("query.max-samples", args.query_max_samples.to_string()),
+        ("query.max-concurrency", args.query_max_concurrency.to_string()),
+    ];
+    flags.sort();
+    flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
 }
 
 /// Returns the storage engine's options from the flags.

@@ -3,6 +3,7 @@
 //! middleware that counts requests and logs internal errors.
 
 mod body;
+mod prometheus;
 mod remote_write;
 mod status;
 
@@ -13,7 +14,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use panoptes_model::{Classify, ErrorKind};
+use panoptes_model::{Classify, ErrorKind, Matcher};
 
 use crate::metrics::{HandlerLabels, RequestLabels};
 use crate::state::AppState;
@@ -24,6 +25,7 @@ pub(crate) use body::read_body_capped;
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(status::router())
+        .merge(prometheus::router())
         .merge(remote_write::router())
         .layer(middleware::from_fn_with_state(state.clone(), observe_request))
         .with_state(state)
@@ -49,6 +51,55 @@ async fn observe_request(State(state): State<AppState>, request: Request, next: 
     response
 }
 
+/// Administration of the metrics store that is not part of [`panoptes_storage::Storage`]:
+/// cardinality statistics and deletion. Implemented by the binary over its concrete store, so
+/// that this crate never depends on one.
+pub trait TsdbAdmin: Send + Sync {
+    /// Returns head cardinality statistics, each list cut to `limit` entries.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`panoptes_storage::Error::Unavailable`] while the store is not open.
+    fn stats(&self, limit: usize) -> panoptes_storage::Result<TsdbStats>;
+
+    /// Deletes the samples of series matching every matcher in `mint..=maxt`.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the store is not open or the deletion cannot be logged.
+    fn delete_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> panoptes_storage::Result<()>;
+
+    /// Rewrites blocks with deletions so that deleted samples are gone from disk.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the store is not open or a block cannot be rewritten.
+    fn clean_tombstones(&self) -> panoptes_storage::Result<()>;
+}
+
+/// Head cardinality statistics, shaped like Prometheus' `/api/v1/status/tsdb` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TsdbStats {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Distinct label pairs in the head.
+    pub num_label_pairs: u64,
+    /// Chunks in the head.
+    pub chunk_count: u64,
+    /// Oldest sample time in the head, in milliseconds.
+    pub min_time: i64,
+    /// Newest sample time in the head, in milliseconds.
+    pub max_time: i64,
+    /// Metric names with the most series.
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    /// Label names with the most values.
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    /// Label names by the memory their values take.
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    /// Label pairs with the most series.
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
 /// The internal details of a server-side failure, logged by [`observe_request`].
 #[derive(Clone, Debug)]
 struct InternalError(String);
@@ -70,6 +121,9 @@ pub(crate) enum ApiError {
     UnsupportedMediaType(String),
     /// The client did not send the request body in time.
     RequestTimeout(String),
+    /// A query failed during evaluation for a reason the query is responsible for (Prometheus'
+    /// `execution` error type: duplicate label sets, too many samples, ...).
+    Execution(String),
 }
 
 impl ApiError {
@@ -109,22 +163,64 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let (body, internal) = match self {
+    /// Returns Prometheus' `errorType` for this error, as its `web/api/v1` answers it.
+    pub(crate) fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::Kind { kind, .. } => match kind {
+                ErrorKind::BadData => "bad_data",
+                ErrorKind::NotFound => "not_found",
+                ErrorKind::Timeout => "timeout",
+                ErrorKind::Canceled => "canceled",
+                ErrorKind::Unavailable => "unavailable",
+                ErrorKind::TooManyRequests => "execution",
+                ErrorKind::Internal => "internal",
+            },
+            ApiError::PayloadTooLarge(_) | ApiError::UnsupportedMediaType(_) | ApiError::RequestTimeout(_) => {
+                "bad_data"
+            }
+            ApiError::Execution(_) => "execution",
+        }
+    }
+
+    /// Splits the error into the message shown to the client and, for internal errors, the
+    /// details to log.
+    fn into_message(self) -> (String, Option<InternalError>) {
+        match self {
             ApiError::Kind { kind: ErrorKind::Internal, message } => {
                 ("internal server error".to_owned(), Some(InternalError(message)))
             }
             ApiError::Kind { message, .. }
             | ApiError::PayloadTooLarge(message)
             | ApiError::UnsupportedMediaType(message)
-            | ApiError::RequestTimeout(message) => (message, None),
-        };
+            | ApiError::RequestTimeout(message)
+            | ApiError::Execution(message) => (message, None),
+        }
+    }
+
+    /// Renders the error in Prometheus' JSON envelope
+    /// (`{"status":"error","errorType":...,"error":...}`), with the same status as
+    /// [`IntoResponse`].
+    pub(crate) fn into_prometheus_response(self) -> Response {
+        let status = self.status();
+        let error_type = self.error_type();
+        let (message, internal) = self.into_message();
+        let body = serde_json::json!({"status": "error", "errorType": error_type, "error": message}).to_string();
+        let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if let Some(internal) = internal {
+            response.extensions_mut().insert(internal);
+        }
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (body, internal) = self.into_message();
         let mut response =
             (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{body}\n")).into_response();
         if let Some(internal) = internal {
@@ -156,6 +252,25 @@ mod tests {
         check(ApiError::PayloadTooLarge("x".into()), StatusCode::PAYLOAD_TOO_LARGE);
         check(ApiError::UnsupportedMediaType("x".into()), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         check(ApiError::RequestTimeout("x".into()), StatusCode::REQUEST_TIMEOUT);
+        check(ApiError::Execution("x".into()), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn prometheus_envelope_carries_error_type_and_same_status() {
+        for (error, status, error_type) in [
+            (ApiError::bad_data("bad"), 400, "bad_data"),
+            (ApiError::Execution("exec".into()), 422, "execution"),
+            (ApiError::new(ErrorKind::Timeout, "slow"), 503, "timeout"),
+            (ApiError::new(ErrorKind::Unavailable, "down"), 503, "unavailable"),
+            (ApiError::new(ErrorKind::Internal, "secret"), 500, "internal"),
+        ] {
+            let response = error.into_prometheus_response();
+            assert_eq!(response.status().as_u16(), status);
+            let body: serde_json::Value = serde_json::from_str(&body_text(response)).unwrap();
+            assert_eq!(body["status"], "error");
+            assert_eq!(body["errorType"], error_type);
+            assert!(!body["error"].as_str().unwrap().contains("secret"));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use panoptes_promql::EngineOptions;
 use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -23,7 +24,7 @@ pub type StorageOpener = Box<dyn FnOnce(&mut Registry) -> Result<StorageRef, Str
 pub type ShutdownHook = Box<dyn FnOnce() -> Result<(), String> + Send>;
 
 /// Programmatic knobs of the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Where to listen; loopback by default.
     pub listen_address: SocketAddr,
@@ -31,6 +32,30 @@ pub struct ServerOptions {
     pub max_remote_write_bytes: usize,
     /// How long reading a request body may take before the request fails with `408`.
     pub read_timeout: Duration,
+    /// Lookback delta, timeout and sample limit of PromQL queries.
+    pub engine: EngineOptions,
+    /// How many queries may run at once; further queries wait (`--query.max-concurrency`).
+    pub max_concurrent_queries: usize,
+    /// Whether `/api/v1/admin/*` endpoints are enabled (`--web.enable-admin-api`).
+    pub enable_admin_api: bool,
+    /// Cardinality statistics and deletion, when the store offers them.
+    pub tsdb_admin: Option<Arc<dyn api::TsdbAdmin>>,
+    /// The command-line flags as `(name, value)` pairs, shown by `/api/v1/status/flags`.
+    pub flags: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("listen_address", &self.listen_address)
+            .field("max_remote_write_bytes", &self.max_remote_write_bytes)
+            .field("read_timeout", &self.read_timeout)
+            .field("engine", &self.engine)
+            .field("max_concurrent_queries", &self.max_concurrent_queries)
+            .field("enable_admin_api", &self.enable_admin_api)
+            .field("tsdb_admin", &self.tsdb_admin.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerOptions {
@@ -41,6 +66,12 @@ impl Default for ServerOptions {
             max_remote_write_bytes: 32 << 20,
             // Prometheus' `--web.read-timeout` default.
             read_timeout: Duration::from_secs(5 * 60),
+            engine: EngineOptions::default(),
+            // Prometheus' `--query.max-concurrency` default.
+            max_concurrent_queries: 20,
+            enable_admin_api: false,
+            tsdb_admin: None,
+            flags: Vec::new(),
         }
     }
 }
@@ -68,7 +99,7 @@ impl Server {
         let address = options.listen_address;
         let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind { address, source })?;
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { address, source })?;
-        Ok(Server { listener, local_addr, state: AppState::new(options.max_remote_write_bytes, options.read_timeout) })
+        Ok(Server { listener, local_addr, state: AppState::new(&options) })
     }
 
     /// Returns the address actually bound.

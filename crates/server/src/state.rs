@@ -3,10 +3,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use panoptes_promql::Engine;
 use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
+use tokio::sync::Semaphore;
 
+use crate::api::TsdbAdmin;
 use crate::metrics::Metrics;
+use crate::server::ServerOptions;
 
 /// Handler state; cheap to clone.
 #[derive(Clone)]
@@ -20,6 +24,14 @@ struct Inner {
     metrics: Metrics,
     max_remote_write_bytes: usize,
     read_timeout: Duration,
+    engine: Engine,
+    /// One permit per query allowed to run at once; further queries wait for a permit.
+    query_permits: Arc<Semaphore>,
+    enable_admin_api: bool,
+    tsdb_admin: Option<Arc<dyn TsdbAdmin>>,
+    flags: Vec<(String, String)>,
+    /// When the server started, in milliseconds since the epoch.
+    start_time_ms: i64,
 }
 
 struct OpenedStorage {
@@ -29,13 +41,19 @@ struct OpenedStorage {
 
 impl AppState {
     /// Returns state with no store yet.
-    pub(crate) fn new(max_remote_write_bytes: usize, read_timeout: Duration) -> Self {
+    pub(crate) fn new(options: &ServerOptions) -> Self {
         Self {
             inner: Arc::new(Inner {
                 storage: OnceLock::new(),
                 metrics: Metrics::new(),
-                max_remote_write_bytes,
-                read_timeout,
+                max_remote_write_bytes: options.max_remote_write_bytes,
+                read_timeout: options.read_timeout,
+                engine: Engine::new(options.engine.clone()),
+                query_permits: Arc::new(Semaphore::new(options.max_concurrent_queries.max(1))),
+                enable_admin_api: options.enable_admin_api,
+                tsdb_admin: options.tsdb_admin.clone(),
+                flags: options.flags.clone(),
+                start_time_ms: panoptes_model::time::now_millis(),
             }),
         }
     }
@@ -70,5 +88,37 @@ impl AppState {
     /// Returns how long reading one request body may take.
     pub(crate) fn read_timeout(&self) -> Duration {
         self.inner.read_timeout
+    }
+}
+
+impl AppState {
+    /// Returns the PromQL engine configured from the flags.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Returns the semaphore bounding concurrent queries.
+    pub(crate) fn query_permits(&self) -> Arc<Semaphore> {
+        self.inner.query_permits.clone()
+    }
+
+    /// Returns whether the admin endpoints are enabled.
+    pub(crate) fn admin_api_enabled(&self) -> bool {
+        self.inner.enable_admin_api
+    }
+
+    /// Returns the store's administration handle, when the binary provided one.
+    pub(crate) fn tsdb_admin(&self) -> Option<Arc<dyn TsdbAdmin>> {
+        self.inner.tsdb_admin.clone()
+    }
+
+    /// Returns the command-line flags as `(name, value)` pairs, for `/api/v1/status/flags`.
+    pub(crate) fn flags(&self) -> &[(String, String)] {
+        &self.inner.flags
+    }
+
+    /// Returns when the server started, in milliseconds since the epoch.
+    pub(crate) fn start_time_ms(&self) -> i64 {
+        self.inner.start_time_ms
     }
 }
