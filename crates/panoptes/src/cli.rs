@@ -25,6 +25,97 @@ pub(crate) enum Command {
     /// Inspects a data directory, also while a server uses it (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Runs queries against a Prometheus-compatible server (like `promtool query`).
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Runs promqltest scripts (`.test` files) against the PromQL engine.
+    #[command(name = "promql-test")]
+    PromqlTest(PromqlTestArgs),
+}
+
+/// `panoptes query` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueryCommand {
+    /// Runs an instant query.
+    Instant(InstantQueryArgs),
+    /// Runs a range query.
+    Range(RangeQueryArgs),
+    /// Lists the series matching selectors.
+    Series(SeriesQueryArgs),
+    /// Lists the values of a label, or every label name when no name is given.
+    Labels(LabelsQueryArgs),
+}
+
+/// Flags of `panoptes query instant`.
+#[derive(Debug, Args)]
+pub(crate) struct InstantQueryArgs {
+    /// The server's URL, e.g. `http://localhost:9090`.
+    pub(crate) server: String,
+    /// The PromQL expression.
+    pub(crate) expr: String,
+    /// Evaluation time (RFC 3339 or Unix seconds); default now.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) time: Option<String>,
+}
+
+/// Flags of `panoptes query range`.
+#[derive(Debug, Args)]
+pub(crate) struct RangeQueryArgs {
+    /// The server's URL.
+    pub(crate) server: String,
+    /// The PromQL expression.
+    pub(crate) expr: String,
+    /// Start time (RFC 3339 or Unix seconds); default five minutes before the end.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) start: Option<String>,
+    /// End time (RFC 3339 or Unix seconds); default now.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) end: Option<String>,
+    /// Resolution step (a duration such as `15s`, or seconds); default (end-start)/250, at least 1s.
+    #[arg(long)]
+    pub(crate) step: Option<String>,
+}
+
+/// Flags of `panoptes query series`.
+#[derive(Debug, Args)]
+pub(crate) struct SeriesQueryArgs {
+    /// The server's URL.
+    pub(crate) server: String,
+    /// Series selector; repeatable.
+    #[arg(long = "match", required = true)]
+    pub(crate) matches: Vec<String>,
+    /// Start time (RFC 3339 or Unix seconds).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) start: Option<String>,
+    /// End time (RFC 3339 or Unix seconds).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) end: Option<String>,
+}
+
+/// Flags of `panoptes query labels`.
+#[derive(Debug, Args)]
+pub(crate) struct LabelsQueryArgs {
+    /// The server's URL.
+    pub(crate) server: String,
+    /// The label whose values to list; every label name when absent.
+    pub(crate) name: Option<String>,
+    /// Series selector restricting the series considered; repeatable.
+    #[arg(long = "match")]
+    pub(crate) matches: Vec<String>,
+    /// Start time (RFC 3339 or Unix seconds).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) start: Option<String>,
+    /// End time (RFC 3339 or Unix seconds).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) end: Option<String>,
+}
+
+/// Flags of `panoptes promql-test`.
+#[derive(Debug, Args)]
+pub(crate) struct PromqlTestArgs {
+    /// The `.test` files to run.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// `panoptes tsdb` subcommands.
@@ -240,7 +331,7 @@ mod tests {
         let cli = Cli::try_parse_from(["panoptes", "server"].iter().chain(arguments)).expect("valid flags");
         match cli.command {
             Command::Server(args) => args,
-            Command::Tsdb(_) => panic!("not the server command"),
+            _ => panic!("not the server command"),
         }
     }
 
@@ -314,6 +405,32 @@ mod tests {
             let result = Cli::try_parse_from(["panoptes", "server"].iter().chain(&arguments));
             assert!(result.is_err(), "{arguments:?} was accepted");
         }
+    }
+
+    #[test]
+    fn query_subcommands_take_promtool_arguments() {
+        let cli = Cli::try_parse_from([
+            "panoptes",
+            "query",
+            "range",
+            "http://x:9090",
+            "up",
+            "--start=1",
+            "--end=2",
+            "--step=15s",
+        ])
+        .unwrap();
+        let Command::Query(QueryCommand::Range(args)) = cli.command else { panic!("not a range query") };
+        assert_eq!(
+            (args.start.as_deref(), args.end.as_deref(), args.step.as_deref()),
+            (Some("1"), Some("2"), Some("15s"))
+        );
+        let cli =
+            Cli::try_parse_from(["panoptes", "query", "series", "http://x", "--match=up", "--match=down"]).unwrap();
+        let Command::Query(QueryCommand::Series(args)) = cli.command else { panic!("not a series query") };
+        assert_eq!(args.matches, ["up", "down"]);
+        assert!(Cli::try_parse_from(["panoptes", "query", "series", "http://x"]).is_err());
+        assert!(Cli::try_parse_from(["panoptes", "promql-test"]).is_err());
     }
 
     #[track_caller]

@@ -2,6 +2,8 @@
 
 mod cli;
 mod logging;
+mod promql_test;
+mod query;
 mod server;
 mod tsdb_tools;
 
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Server(args) => server::run(args),
         cli::Command::Tsdb(command) => tsdb_tools::run(command),
+        cli::Command::Query(command) => query::run(command),
+        cli::Command::PromqlTest(args) => Ok(promql_test::run(&args)),
     };
     match result {
         Ok(code) => code,
