@@ -121,7 +121,6 @@ impl TsdbAdmin for DbAdmin {
 
 /// Returns the flags as Prometheus' `/api/v1/status/flags` lists them.
 fn flags(args: &ServerArgs) -> Vec<(String, String)> {
-    use panoptes_model::time::format_duration;
     let path = |p: &std::path::Path| p.display().to_string();
     let mut flags = vec![
         ("config.file", args.config_file.as_deref().map(path).unwrap_or_default()),
@@ -140,6 +139,36 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
+}
+
+/// Formats a duration as Prometheus' `model.Duration.String()`: years and weeks only when they
+/// divide it exactly (`15d`, not `2w1d`).
+fn format_duration(duration: std::time::Duration) -> String {
+    let mut ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    let day = 24 * 3_600_000;
+    for (unit, size, exact) in [
+        ("y", 365 * day, true),
+        ("w", 7 * day, true),
+        ("d", day, false),
+        ("h", 3_600_000, false),
+        ("m", 60_000, false),
+        ("s", 1000, false),
+        ("ms", 1, false),
+    ] {
+        if exact && ms % size != 0 {
+            continue;
+        }
+        let count = ms / size;
+        if count > 0 {
+            out.push_str(&format!("{count}{unit}"));
+            ms -= count * size;
+        }
+    }
+    out
 }
 
 /// Returns the storage engine's options from the flags.
@@ -199,6 +228,16 @@ mod tests {
         assert_eq!(options.retention_bytes, Some(512 << 20));
         assert_eq!(options.out_of_order_window, Duration::from_secs(300));
         assert_eq!(options.wal_fsync, FsyncPolicy::Never);
+    }
+
+    #[test]
+    fn durations_are_formatted_like_prometheus() {
+        let check = |seconds: u64, expected: &str| assert_eq!(format_duration(Duration::from_secs(seconds)), expected);
+        check(15 * 86_400, "15d");
+        check(14 * 86_400, "2w");
+        check(365 * 86_400, "1y");
+        check(90 * 60, "1h30m");
+        check(0, "0s");
     }
 
     #[test]
