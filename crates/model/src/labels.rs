@@ -136,14 +136,7 @@ impl Labels {
 
     /// Returns a stable 64-bit hash of the whole set (xxh3 over names and values).
     pub fn hash_value(&self) -> u64 {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        for label in &self.labels {
-            hasher.update(label.name.as_bytes());
-            hasher.update(&[HASH_SEPARATOR]);
-            hasher.update(label.value.as_bytes());
-            hasher.update(&[HASH_SEPARATOR]);
-        }
-        hasher.digest()
+        hash_label_pairs(self.labels.iter().map(|l| (&*l.name, &*l.value)))
     }
 
     /// Returns a hash over only the named labels (`on`) or all but them (`ignoring`),
@@ -244,6 +237,42 @@ impl<'a> IntoIterator for &'a Labels {
     }
 }
 
+/// Returns the hash [`Labels::hash_value`] gives the set made of these pairs, when they are
+/// already in its canonical form (sorted by name, unique names, no empty values): stores use it
+/// to find a series without building a [`Labels`].
+pub fn hash_label_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut buffer = [0u8; 256];
+    let mut used = 0;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    // Small pieces are batched: the streaming hasher has a per-call cost.
+    let mut feed = |bytes: &[u8], hasher: &mut xxhash_rust::xxh3::Xxh3| {
+        if used + bytes.len() > buffer.len() {
+            hasher.update(&buffer[..used]);
+            used = 0;
+        }
+        if bytes.len() > buffer.len() {
+            hasher.update(bytes);
+        } else {
+            buffer[used..used + bytes.len()].copy_from_slice(bytes);
+            used += bytes.len();
+        }
+    };
+    for (name, value) in pairs {
+        feed(name.as_bytes(), &mut hasher);
+        feed(&[HASH_SEPARATOR], &mut hasher);
+        feed(value.as_bytes(), &mut hasher);
+        feed(&[HASH_SEPARATOR], &mut hasher);
+    }
+    hasher.update(&buffer[..used]);
+    hasher.digest()
+}
+
+/// Returns whether pairs are in canonical label-set form: sorted by name with unique, non-empty
+/// names and non-empty values.
+pub fn is_canonical_label_pairs(pairs: &[(&str, &str)]) -> bool {
+    pairs.iter().all(|(name, value)| !name.is_empty() && !value.is_empty()) && pairs.windows(2).all(|w| w[0].0 < w[1].0)
+}
+
 /// Edits a label set: set, remove, keep; then [`LabelsBuilder::build`] sorts once.
 #[derive(Debug, Clone, Default)]
 pub struct LabelsBuilder {
@@ -336,6 +365,17 @@ mod tests {
         let a = Labels::from_pairs([("__name__", "m"), ("a", "bc")]);
         let b = Labels::from_pairs([("__name__", "m"), ("ab", "c")]);
         assert_ne!(a.hash_value(), b.hash_value());
+    }
+
+    #[test]
+    fn pair_hash_equals_label_set_hash() {
+        let long = "x".repeat(300);
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "api"), ("long", long.as_str())]);
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (&*l.name, &*l.value)).collect();
+        assert!(is_canonical_label_pairs(&pairs));
+        assert_eq!(hash_label_pairs(pairs.iter().copied()), labels.hash_value());
+        assert!(!is_canonical_label_pairs(&[("b", "1"), ("a", "2")]));
+        assert!(!is_canonical_label_pairs(&[("a", "")]));
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub mod time;
 
 pub use error::{Classify, ErrorKind};
 pub use labels::{
-    Label, Labels, LabelsBuilder, LabelsError, METRIC_NAME, is_valid_label_name, is_valid_legacy_label_name,
+    Label, Labels, LabelsBuilder, LabelsError, METRIC_NAME, hash_label_pairs, is_canonical_label_pairs,
+    is_valid_label_name, is_valid_legacy_label_name,
 };
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::{STALE_NAN_BITS, Sample, is_stale_nan, stale_nan};

@@ -170,7 +170,11 @@ fn compile_pattern(name: &str, pattern: &str) -> Result<Pattern, MatcherError> {
     let wrapped = format!("(?s:{pattern})");
     let error = |message: String| MatcherError { name: name.to_owned(), pattern: pattern.to_owned(), message };
     let hir = regex_syntax::ParserBuilder::new().build().parse(&wrapped).map_err(|e| error(e.to_string()))?;
-    if let Some(fast) = analyse(&hir) {
+    // A pattern that does not parse on its own (`)x|(`) escapes the wrapper, and Prometheus,
+    // which concatenates the same strings, then matches it unanchored: only the plain regex
+    // reproduces that.
+    let is_self_contained = regex_syntax::ParserBuilder::new().build().parse(pattern).is_ok();
+    if is_self_contained && let Some(fast) = analyse(&hir) {
         return Ok(fast);
     }
     let regex = Regex::new(&format!("^{wrapped}$")).map_err(|e| error(e.to_string()))?;
@@ -263,6 +267,8 @@ mod tests {
         check(MatchOp::Regex, ".+", "x", true);
         check(MatchOp::Regex, "", "", true);
         check(MatchOp::Regex, "(?i)foo", "FOO", true);
+        // Escapes the `^(?s:…)$` wrapper exactly as in Prometheus: `()$` matches anything.
+        check(MatchOp::Regex, ")x|(", "a", true);
         check(MatchOp::Regex, "[0-9]+", "123", true);
         check(MatchOp::Equal, "x", "x", true);
         check(MatchOp::NotEqual, "x", "", true);

@@ -4,6 +4,10 @@
 //! is rejected on its own (and named in the error) instead of failing the whole request. Native
 //! histograms are recognised but their fields are not decoded.
 
+mod walk;
+
+pub use walk::{SeriesView, WalkError, walk_write_request};
+
 /// `prometheus.WriteRequest`: the body of a remote write 1.0 request.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WriteRequest {
@@ -122,6 +126,24 @@ pub enum DecodeError {
     /// The decompressed body is not a valid `WriteRequest`.
     #[error("cannot decode protobuf WriteRequest: {0}")]
     Protobuf(#[source] prost::DecodeError),
+    /// The decompressed body is not a valid `WriteRequest` (zero-copy reader).
+    #[error("cannot decode protobuf WriteRequest: {0}")]
+    Malformed(#[source] WalkError),
+}
+
+/// Decompresses a snappy-compressed remote write body for [`walk_write_request`], refusing
+/// before allocating when the decompressed length announced by the snappy header exceeds
+/// `max_decompressed_bytes`.
+///
+/// # Errors
+///
+/// Returns [`DecodeError::Snappy`] or [`DecodeError::TooLarge`].
+pub fn decompress_write_request(compressed: &[u8], max_decompressed_bytes: usize) -> Result<Vec<u8>, DecodeError> {
+    let length = snap::raw::decompress_len(compressed).map_err(DecodeError::Snappy)?;
+    if length > max_decompressed_bytes {
+        return Err(DecodeError::TooLarge { length, limit: max_decompressed_bytes });
+    }
+    snap::raw::Decoder::new().decompress_vec(compressed).map_err(DecodeError::Snappy)
 }
 
 /// Decodes a snappy-compressed `WriteRequest`, refusing before allocating when the
@@ -131,11 +153,7 @@ pub enum DecodeError {
 ///
 /// Returns [`DecodeError`] naming the layer (snappy, size, protobuf) that failed.
 pub fn decode_write_request(compressed: &[u8], max_decompressed_bytes: usize) -> Result<WriteRequest, DecodeError> {
-    let length = snap::raw::decompress_len(compressed).map_err(DecodeError::Snappy)?;
-    if length > max_decompressed_bytes {
-        return Err(DecodeError::TooLarge { length, limit: max_decompressed_bytes });
-    }
-    let protobuf = snap::raw::Decoder::new().decompress_vec(compressed).map_err(DecodeError::Snappy)?;
+    let protobuf = decompress_write_request(compressed, max_decompressed_bytes)?;
     <WriteRequest as prost::Message>::decode(protobuf.as_slice()).map_err(DecodeError::Protobuf)
 }
 

@@ -38,6 +38,18 @@ pub trait Appender: Send {
     /// stored once.
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<()>;
 
+    /// Like [`Appender::append`] for a series given as label pairs in canonical form (sorted by
+    /// name, unique, no empty values: see `panoptes_model::is_canonical_label_pairs`), as
+    /// remote write and exposition pages usually deliver them. Stores may find an existing
+    /// series from the pairs without building a [`Labels`]; the default builds one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Appender::append`].
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<()> {
+        self.append(&Labels::from_pairs(pairs.iter().copied()), t, v)
+    }
+
     /// Makes every buffered sample durable (per the store's durability promise) and visible.
     ///
     /// # Errors

@@ -22,6 +22,7 @@ pub fn run(factory: Factory<'_>) {
     seek_semantics(factory());
     staleness_marker_bits_are_preserved(factory());
     many_samples_round_trip(factory());
+    append_pairs_addresses_the_same_series(factory());
 }
 
 /// Returns a label set from a metric name and pairs.
@@ -204,4 +205,24 @@ fn many_samples_round_trip(store: Box<dyn Storage>) {
         let index = series_list.iter().position(|l| *l == labels).expect("known series");
         assert_eq!(points(&samples), expected[index], "samples of {labels}");
     }
+}
+
+fn append_pairs_addresses_the_same_series(store: Box<dyn Storage>) {
+    let labels = series("m", &[("a", "1"), ("b", "2")]);
+    append_all(&*store, &[(labels.clone(), 10, 1.0)]);
+    let mut appender = store.appender();
+    appender.append_pairs(&[("__name__", "m"), ("a", "1"), ("b", "2")], 20, 2.0).expect("canonical pairs");
+    // Not canonical (unsorted, an empty value): still the same series.
+    appender.append_pairs(&[("b", "2"), ("__name__", "m"), ("a", "1"), ("c", "")], 30, 3.0).expect("other order");
+    let error = appender.append_pairs(&[("__name__", "m"), ("a", "1"), ("b", "2")], 5, 0.0);
+    assert!(matches!(error, Err(Error::OutOfOrder { .. } | Error::TooOld { .. })), "{error:?}");
+    let invalid = appender.append_pairs(&[("a", "1")], 40, 1.0);
+    assert!(matches!(invalid, Err(Error::InvalidLabels(_))), "{invalid:?}");
+    appender.append_pairs(&[("__name__", "n")], 40, 4.0).expect("a new series from pairs");
+    appender.commit().expect("commit");
+    let got = query(&*store, 0, 100, &[]);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, labels);
+    assert_eq!(points(&got[0].1), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+    assert_eq!(points(&got[1].1), vec![(40, 4.0)]);
 }

@@ -30,6 +30,28 @@ use crate::wal::SeriesId;
 /// Number of lock shards for the series maps; a power of two well above the core count.
 const SHARDS: usize = 32;
 
+/// Hashes `u64` keys that are already hashes or sequential ids with one multiplication: SipHash
+/// would be wasted work, and plain identity would leave sequential ids without high bits, which
+/// the hash table needs.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct U64Hasher(u64);
+
+impl std::hash::Hasher for U64Hasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+pub(crate) type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
+
 /// A closed, immutable head chunk.
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
@@ -134,7 +156,42 @@ impl SeriesData {
 pub(crate) struct HeadSeries {
     pub(crate) id: SeriesId,
     pub(crate) labels: Labels,
+    /// The labels as one contiguous `name 0xff value 0xff …` string: comparing incoming label
+    /// pairs against it touches one allocation instead of two per label (the ingestion hot path).
+    key: Box<[u8]>,
     pub(crate) data: Mutex<SeriesData>,
+}
+
+impl HeadSeries {
+    fn new(id: SeriesId, labels: Labels) -> Self {
+        let mut key = Vec::with_capacity(labels.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
+        for label in &labels {
+            key.extend_from_slice(label.name.as_bytes());
+            key.push(0xff);
+            key.extend_from_slice(label.value.as_bytes());
+            key.push(0xff);
+        }
+        Self { id, labels, key: key.into_boxed_slice(), data: Mutex::default() }
+    }
+
+    /// Returns whether the series' labels are exactly `pairs` (canonical form).
+    fn has_pairs(&self, pairs: &[(&str, &str)]) -> bool {
+        let mut rest: &[u8] = &self.key;
+        for (name, value) in pairs {
+            let (name, value) = (name.as_bytes(), value.as_bytes());
+            let len = name.len() + value.len() + 2;
+            if rest.len() < len
+                || &rest[..name.len()] != name
+                || rest[name.len()] != 0xff
+                || &rest[name.len() + 1..len - 1] != value
+                || rest[len - 1] != 0xff
+            {
+                return false;
+            }
+            rest = &rest[len..];
+        }
+        rest.is_empty()
+    }
 }
 
 /// Postings of every label pair in the head.
@@ -178,8 +235,8 @@ pub(crate) struct HeadOptions {
 
 /// The in-memory head of the database.
 pub(crate) struct Head {
-    by_hash: Vec<RwLock<HashMap<u64, Vec<Arc<HeadSeries>>>>>,
-    by_id: Vec<RwLock<HashMap<SeriesId, Arc<HeadSeries>>>>,
+    by_hash: Vec<RwLock<U64Map<Vec<Arc<HeadSeries>>>>>,
+    by_id: Vec<RwLock<U64Map<Arc<HeadSeries>>>>,
     pub(crate) postings: RwLock<MemPostings>,
     symbols: Mutex<HashSet<Arc<str>>>,
     next_id: AtomicU64,
@@ -219,6 +276,11 @@ impl Head {
         self.by_hash[shard_of(hash)].read().get(&hash)?.iter().find(|s| s.labels == *labels).cloned()
     }
 
+    /// Returns the series whose labels are exactly these canonical pairs.
+    pub(crate) fn series_by_pairs(&self, pairs: &[(&str, &str)], hash: u64) -> Option<Arc<HeadSeries>> {
+        self.by_hash[shard_of(hash)].read().get(&hash)?.iter().find(|s| s.has_pairs(pairs)).cloned()
+    }
+
     pub(crate) fn series_by_id(&self, id: SeriesId) -> Option<Arc<HeadSeries>> {
         self.by_id[shard_of(id)].read().get(&id).cloned()
     }
@@ -242,7 +304,7 @@ impl Head {
             }
             None => self.next_id.fetch_add(1, Ordering::Relaxed),
         };
-        let series = Arc::new(HeadSeries { id, labels: self.intern(labels), data: Mutex::default() });
+        let series = Arc::new(HeadSeries::new(id, self.intern(labels)));
         candidates.push(series.clone());
         self.by_id[shard_of(id)].write().insert(id, series.clone());
         self.postings.write().add(id, &series.labels);

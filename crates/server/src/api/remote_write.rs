@@ -14,10 +14,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use panoptes_model::ErrorKind;
 
-use self::ingest::ingest;
+use self::ingest::{IngestError, ingest};
 use super::{ApiError, read_body_capped};
 use crate::metrics::ReasonLabels;
-use crate::prompb::{DecodeError, decode_write_request};
+use crate::prompb::{DecodeError, decompress_write_request};
 use crate::state::AppState;
 
 /// Returns the remote write route.
@@ -31,14 +31,17 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     let max_decompressed = state.max_remote_write_bytes();
     let compressed =
         read_body_capped(&headers, body, max_compressed_len(max_decompressed), state.read_timeout()).await?;
-    let request = decode_write_request(&compressed, max_decompressed).map_err(decode_error)?;
+    let body = decompress_write_request(&compressed, max_decompressed).map_err(decode_error)?;
     drop(compressed);
 
     // Appending and committing may write and fsync the WAL: keep it off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || ingest(storage.as_ref(), request))
+    let outcome = tokio::task::spawn_blocking(move || ingest(storage.as_ref(), &body))
         .await
         .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {error}")))?
-        .map_err(|error| ApiError::from_classified(&error))?;
+        .map_err(|error| match error {
+            IngestError::Malformed(walk) => decode_error(DecodeError::Malformed(walk)),
+            IngestError::Storage(error) => ApiError::from_classified(&error),
+        })?;
 
     let metrics = state.metrics();
     metrics.remote_write_samples.inc_by(outcome.accepted);
@@ -103,6 +106,8 @@ fn max_compressed_len(max_decompressed: usize) -> usize {
 fn decode_error(error: DecodeError) -> ApiError {
     match error {
         DecodeError::TooLarge { .. } => ApiError::PayloadTooLarge(error.to_string()),
-        DecodeError::Snappy(_) | DecodeError::Protobuf(_) => ApiError::bad_data(error.to_string()),
+        DecodeError::Snappy(_) | DecodeError::Protobuf(_) | DecodeError::Malformed(_) => {
+            ApiError::bad_data(error.to_string())
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! The head appender: checks samples, logs each batch to the WAL, then applies it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use panoptes_model::{Labels, Sample};
+use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs};
 use panoptes_storage::{Appender, Error as StorageError};
 
-use super::{Head, HeadSeries};
+use super::{Head, HeadSeries, U64Map};
 use crate::wal::{FrameBuffer, RefSample, SeriesId, TYPE_SAMPLES, TYPE_SERIES, Wal, encode_samples, encode_series};
 
 /// Buffers one batch of samples for the head.
@@ -16,12 +16,12 @@ pub(crate) struct HeadAppender {
     wal: Option<Arc<Wal>>,
     pending: Vec<(Arc<HeadSeries>, Sample)>,
     /// Newest in-order sample per series in this batch.
-    batch_last: HashMap<SeriesId, Sample>,
+    batch_last: U64Map<Sample>,
 }
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<Head>, wal: Option<Arc<Wal>>) -> Self {
-        Self { head, wal, pending: Vec::new(), batch_last: HashMap::new() }
+        Self { head, wal, pending: Vec::new(), batch_last: U64Map::default() }
     }
 
     fn check(&self, series: &HeadSeries, t: i64, v: f64) -> Result<bool, StorageError> {
@@ -80,6 +80,31 @@ impl Appender for HeadAppender {
                 self.head.get_or_create(labels, None).0
             }
         };
+        self.append_series(series, t, v)
+    }
+
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), StorageError> {
+        if is_canonical_label_pairs(pairs) {
+            let hash = hash_label_pairs(pairs.iter().copied());
+            if let Some(series) = self.head.series_by_pairs(pairs, hash) {
+                return self.append_series(series, t, v);
+            }
+        }
+        self.append(&Labels::from_pairs(pairs.iter().copied()), t, v)
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        let HeadAppender { head, wal, pending, .. } = *self;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        commit_batch(&head, wal.as_deref(), pending).map_err(StorageError::from)
+    }
+}
+
+impl HeadAppender {
+    /// Checks and buffers a sample of a known series.
+    fn append_series(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) -> Result<(), StorageError> {
         if !self.check(&series, t, v)? {
             return Ok(());
         }
@@ -90,14 +115,6 @@ impl Appender for HeadAppender {
         }
         self.pending.push((series, sample));
         Ok(())
-    }
-
-    fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        let HeadAppender { head, wal, pending, .. } = *self;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        commit_batch(&head, wal.as_deref(), pending).map_err(StorageError::from)
     }
 }
 

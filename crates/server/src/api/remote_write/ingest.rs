@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use panoptes_model::{Label, Labels, LabelsError};
+use panoptes_model::{Label, Labels, LabelsError, is_canonical_label_pairs};
 use panoptes_storage::{Error, Storage};
 
-use crate::prompb::{self, WriteRequest};
+use crate::prompb::{WalkError, walk_write_request};
 
 /// How many failing series the error answer names; the rest are only counted.
 const MAX_REPORTED_ERRORS: usize = 10;
@@ -53,59 +53,88 @@ impl IngestOutcome {
     }
 }
 
-/// Appends every valid sample of `request` and commits them together.
+/// Why a request was not ingested at all.
+#[derive(Debug)]
+pub(crate) enum IngestError {
+    /// The body is not a valid `WriteRequest`; nothing was committed.
+    Malformed(WalkError),
+    /// The store failed for a reason other than a sample; nothing was committed.
+    Storage(Error),
+}
+
+/// Appends every valid sample of a decompressed `WriteRequest` body and commits them together.
+/// Label names and values are read in place; a series already in the store is found from them
+/// without building a label set.
 ///
 /// # Errors
 ///
-/// Returns the store's error when an append fails for a reason other than the sample itself
-/// (store closed, limit reached) or the commit fails; nothing of the request is then visible.
-pub(crate) fn ingest(storage: &dyn Storage, request: WriteRequest) -> Result<IngestOutcome, Error> {
+/// Returns [`IngestError::Malformed`] when the body does not decode, or the store's error when
+/// an append fails for a reason other than the sample itself (store closed, limit reached) or
+/// the commit fails; nothing of the request is then visible.
+pub(crate) fn ingest(storage: &dyn Storage, body: &[u8]) -> Result<IngestOutcome, IngestError> {
     let mut outcome = IngestOutcome::default();
     let mut appender = storage.appender();
-    for series in request.timeseries {
-        outcome.histograms_ignored += series.histograms.len() as u64;
+    let mut fatal: Option<Error> = None;
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    walk_write_request(body, |series| {
+        if fatal.is_some() {
+            return;
+        }
+        outcome.histograms_ignored += series.histograms as u64;
         let mut series_reported = false;
-        let labels = match to_labels(&series.labels) {
-            Ok(labels) => labels,
-            Err(error) => {
-                let count = series.samples.len() as u64;
-                outcome.reject("invalid_labels", count, &error, &mut series_reported);
-                continue;
+        pairs.clear();
+        for (name, value) in series.labels {
+            match (std::str::from_utf8(name), std::str::from_utf8(value)) {
+                (Ok(name), Ok(value)) => pairs.push((name, value)),
+                _ => {
+                    let error = invalid_series(series.labels);
+                    outcome.reject("invalid_labels", series.samples.len() as u64, &error, &mut series_reported);
+                    return;
+                }
             }
+        }
+        let labels = if is_canonical_label_pairs(&pairs) {
+            None
+        } else {
+            let labels = Labels::from_pairs(pairs.iter().copied());
+            if let Err(error) = labels.validate() {
+                outcome.reject("invalid_labels", series.samples.len() as u64, &error, &mut series_reported);
+                return;
+            }
+            Some(labels)
         };
-        for sample in series.samples {
-            match appender.append(&labels, sample.timestamp, sample.value) {
+        for &(timestamp, value) in series.samples {
+            let result = match &labels {
+                None => appender.append_pairs(&pairs, timestamp, value),
+                Some(labels) => appender.append(labels, timestamp, value),
+            };
+            match result {
                 Ok(()) => outcome.accepted += 1,
                 Err(error) if error.is_sample_error() => {
                     outcome.reject(reason(&error), 1, &error, &mut series_reported);
                 }
-                Err(error) => return Err(error),
+                Err(error) => {
+                    fatal = Some(error);
+                    return;
+                }
             }
         }
+    })
+    .map_err(IngestError::Malformed)?;
+    if let Some(error) = fatal {
+        return Err(IngestError::Storage(error));
     }
-    appender.commit()?;
+    appender.commit().map_err(IngestError::Storage)?;
     Ok(outcome)
 }
 
-/// Returns the label set of a series, or why it is invalid. Invalid UTF-8 is decoded lossily to
-/// name the series in the error; the other checks are [`Labels::validate`]'s.
-fn to_labels(labels: &[prompb::Label]) -> Result<Labels, InvalidSeries> {
-    let mut valid_utf8 = true;
+/// Returns the error for a series with labels that are not UTF-8, naming it decoded lossily.
+fn invalid_series(labels: &[(&[u8], &[u8])]) -> InvalidSeries {
     let decoded: Vec<Label> = labels
         .iter()
-        .map(|label| {
-            let name = String::from_utf8_lossy(&label.name);
-            let value = String::from_utf8_lossy(&label.value);
-            valid_utf8 &= matches!((&name, &value), (std::borrow::Cow::Borrowed(_), std::borrow::Cow::Borrowed(_)));
-            Label::new(name.as_ref(), value.as_ref())
-        })
+        .map(|(n, v)| Label::new(String::from_utf8_lossy(n).as_ref(), String::from_utf8_lossy(v).as_ref()))
         .collect();
-    let labels = Labels::from_vec(decoded);
-    if !valid_utf8 {
-        return Err(InvalidSeries::InvalidUtf8 { labels: labels.to_string() });
-    }
-    labels.validate()?;
-    Ok(labels)
+    InvalidSeries::InvalidUtf8 { labels: Labels::from_vec(decoded).to_string() }
 }
 
 /// Why a series' labels were refused before reaching the store.
