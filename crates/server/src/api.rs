@@ -208,7 +208,12 @@ impl ApiError {
         let status = self.status();
         let error_type = self.error_type();
         let (message, internal) = self.into_message();
-        let body = serde_json::json!({"status": "error", "errorType": error_type, "error": message}).to_string();
+        // Written by hand to keep Prometheus' key order.
+        let body = format!(
+            r#"{{"status":"error","errorType":{},"error":{}}}"#,
+            serde_json::Value::from(error_type),
+            serde_json::Value::from(message)
+        );
         let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
         if let Some(internal) = internal {
             response.extensions_mut().insert(internal);
