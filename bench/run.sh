@@ -24,8 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 cargo build --release -q -p panoptes -p panoptes-loadgen
-PANOPTES=$PWD/target/release/panoptes
-LOADGEN=$PWD/target/release/panoptes-loadgen
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+PANOPTES=$TARGET/release/panoptes
+LOADGEN=$TARGET/release/panoptes-loadgen
 TICKS=$(getconf CLK_TCK)
 
 cpu_seconds() { awk -v t="$TICKS" '{print ($14+$15)/t}' "/proc/$1/stat"; }
@@ -43,6 +44,10 @@ block_stats() {
   done
   echo "$bytes $samples"
 }
+
+for port in 19090 19091 19092; do
+  if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use; stop what listens there first" >&2; exit 1; fi
+done
 
 results=()
 run_one() {

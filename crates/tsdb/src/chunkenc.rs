@@ -17,12 +17,19 @@ pub const MAX_SAMPLES_PER_CHUNK: u16 = 120;
 pub enum Encoding {
     /// XOR values, delta-of-delta timestamps.
     Xor = 1,
+    /// Decimal values as bit-packed deltas or delta-of-deltas of their mantissas, bit-packed
+    /// delta-of-delta timestamps; see [`encode_decimal`].
+    Decimal = 2,
 }
 
 impl Encoding {
     /// Returns the encoding for a stored byte.
     pub fn from_byte(byte: u8) -> Option<Encoding> {
-        (byte == Encoding::Xor as u8).then_some(Encoding::Xor)
+        match byte {
+            1 => Some(Encoding::Xor),
+            2 => Some(Encoding::Decimal),
+            _ => None,
+        }
     }
 }
 
@@ -345,6 +352,196 @@ impl<B: AsRef<[u8]>> Iterator for XorIterator<B> {
     }
 }
 
+/// Powers of ten that convert exactly to `f64` (10^0 … 10^15).
+const POWERS_OF_TEN: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/// Largest mantissa kept: integers up to 2^53 are exact in `f64`.
+const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0;
+
+/// Returns the mantissas of `values` at the smallest common scale 10^k such that every value is
+/// exactly `mantissa / 10^k`, or `None` (NaN, infinities, -0.0, too many digits).
+fn decimal_mantissas(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, Vec<i64>)> {
+    let mut scale = 0usize;
+    for v in values.clone() {
+        if !v.is_finite() || (v == 0.0 && v.is_sign_negative()) {
+            return None;
+        }
+        while scale < POWERS_OF_TEN.len() {
+            let m = (v * POWERS_OF_TEN[scale]).round();
+            if m.abs() <= MAX_MANTISSA && (m / POWERS_OF_TEN[scale]).to_bits() == v.to_bits() {
+                break;
+            }
+            scale += 1;
+        }
+        if scale == POWERS_OF_TEN.len() {
+            return None;
+        }
+    }
+    let power = POWERS_OF_TEN[scale];
+    let mut mantissas = Vec::new();
+    for v in values {
+        let m = (v * power).round();
+        if m.abs() > MAX_MANTISSA || (m / power).to_bits() != v.to_bits() {
+            return None;
+        }
+        mantissas.push(m as i64);
+    }
+    Some((scale as u8, mantissas))
+}
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// Writes integers zigzag-encoded at one bit width: a width byte, then the packed bits.
+fn write_packed(writer: &mut BitWriter, values: &[i64]) {
+    let width = values.iter().map(|&v| 64 - zigzag(v).leading_zeros()).max().unwrap_or(0);
+    writer.write_bits(u64::from(width), 8);
+    if width > 0 {
+        for &v in values {
+            writer.write_bits(zigzag(v), width);
+        }
+    }
+}
+
+/// Writes one integer zigzag-encoded with a 7-bit length prefix (for first values and deltas).
+fn write_sized(writer: &mut BitWriter, value: i64) {
+    let bits = zigzag(value);
+    let width = 64 - bits.leading_zeros();
+    writer.write_bits(u64::from(width), 7);
+    if width > 0 {
+        writer.write_bits(bits, width);
+    }
+}
+
+fn read_sized(reader: &mut BitReader, data: &[u8]) -> Option<i64> {
+    let width = reader.read_bits(data, 7)? as u32;
+    if width > 64 {
+        return None;
+    }
+    if width == 0 { Some(0) } else { reader.read_bits(data, width).map(unzigzag) }
+}
+
+fn read_packed(reader: &mut BitReader, data: &[u8], count: usize) -> Option<Vec<i64>> {
+    let width = reader.read_bits(data, 8)? as u32;
+    if width > 64 {
+        return None;
+    }
+    (0..count).map(|_| if width == 0 { Some(0) } else { reader.read_bits(data, width).map(unzigzag) }).collect()
+}
+
+/// Returns successive differences (`order` 1) or differences of differences (`order` 2),
+/// after the first `order` values, which are returned as they are.
+fn differences(values: &[i64], order: u8) -> (Vec<i64>, Vec<i64>) {
+    let deltas: Vec<i64> = values.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    if order == 1 || deltas.is_empty() {
+        return (values.iter().take(1).copied().collect(), deltas);
+    }
+    let second: Vec<i64> = deltas.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    (vec![values[0], deltas[0]], second)
+}
+
+/// Encodes samples whose values are all short decimals (what most exporters produce: counters,
+/// integers, values with a few decimal places) far smaller than XOR can, as VictoriaMetrics does.
+/// Returns `None` when a value is not exactly representable (NaN, staleness markers,
+/// infinities, -0.0, more than 15 decimal places) or there are no samples.
+///
+/// Layout after the shared `count: u16` header: a bit stream of `t0` (64 bits), the first
+/// delta and packed delta-of-delta timestamps, the scale `k` (8 bits), the order (8 bits: 1
+/// deltas, 2 delta-of-deltas), the first mantissa (and first delta for order 2), and packed
+/// differences. See docs/format/chunks.md.
+pub fn encode_decimal(samples: &[Sample]) -> Option<Vec<u8>> {
+    if samples.is_empty() || samples.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    let (scale, mantissas) = decimal_mantissas(samples.iter().map(|s| s.v))?;
+    let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
+    let mut writer = BitWriter { bytes: (samples.len() as u16).to_be_bytes().to_vec(), free: 0 };
+    writer.write_bits(times[0] as u64, 64);
+    let (time_heads, time_residuals) = differences(&times, 2);
+    if let Some(&first_delta) = time_heads.get(1) {
+        write_sized(&mut writer, first_delta);
+        write_packed(&mut writer, &time_residuals);
+    }
+    // Pick the order that packs narrower: deltas suit gauges, delta-of-deltas steady counters.
+    let width = |values: &[i64]| values.iter().map(|&v| 64 - zigzag(v).leading_zeros()).max().unwrap_or(0);
+    let (_, first_order) = differences(&mantissas, 1);
+    let (second_heads, second_order) = differences(&mantissas, 2);
+    let use_second = mantissas.len() > 2
+        && (width(&second_order) as usize) * second_order.len() + 71
+            < (width(&first_order) as usize) * first_order.len();
+    writer.write_bits(u64::from(scale), 8);
+    writer.write_bits(if use_second { 2 } else { 1 }, 8);
+    write_sized(&mut writer, mantissas[0]);
+    if use_second {
+        write_sized(&mut writer, second_heads[1]);
+        write_packed(&mut writer, &second_order);
+    } else {
+        write_packed(&mut writer, &first_order);
+    }
+    Some(writer.bytes)
+}
+
+/// Decodes a chunk written by [`encode_decimal`]; `None` when the bytes are malformed.
+pub fn decode_decimal(data: &[u8]) -> Option<Vec<Sample>> {
+    let count = usize::from(sample_count(data));
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    let mut reader = BitReader { position: HEADER_BYTES * 8 };
+    let t0 = reader.read_bits(data, 64)? as i64;
+    let mut times = Vec::with_capacity(count);
+    times.push(t0);
+    if count > 1 {
+        let mut delta = read_sized(&mut reader, data)?;
+        times.push(t0.wrapping_add(delta));
+        for r in read_packed(&mut reader, data, count - 2)? {
+            delta = delta.wrapping_add(r);
+            times.push(times[times.len() - 1].wrapping_add(delta));
+        }
+    }
+    let scale = reader.read_bits(data, 8)? as usize;
+    let order = reader.read_bits(data, 8)?;
+    let power = *POWERS_OF_TEN.get(scale)?;
+    let m0 = read_sized(&mut reader, data)?;
+    let mut mantissas = Vec::with_capacity(count);
+    mantissas.push(m0);
+    match order {
+        1 => {
+            for d in read_packed(&mut reader, data, count - 1)? {
+                mantissas.push(mantissas[mantissas.len() - 1].wrapping_add(d));
+            }
+        }
+        2 => {
+            let mut delta = read_sized(&mut reader, data)?;
+            mantissas.push(m0.wrapping_add(delta));
+            for r in read_packed(&mut reader, data, count.saturating_sub(2))? {
+                delta = delta.wrapping_add(r);
+                mantissas.push(mantissas[mantissas.len() - 1].wrapping_add(delta));
+            }
+        }
+        _ => return None,
+    }
+    Some(times.into_iter().zip(mantissas).map(|(t, m)| Sample::new(t, m as f64 / power)).collect())
+}
+
+/// Encodes one chunk for a block: the decimal encoding when it applies and is smaller, XOR
+/// otherwise.
+pub fn encode_block_chunk(samples: &[Sample]) -> (Encoding, Vec<u8>) {
+    let mut xor = XorAppender::new();
+    for sample in samples {
+        xor.append(sample.t, sample.v);
+    }
+    match encode_decimal(samples) {
+        Some(decimal) if decimal.len() < xor.len_bytes() => (Encoding::Decimal, decimal),
+        _ => (Encoding::Xor, xor.finish()),
+    }
+}
+
 /// Encodes samples (sorted, unique timestamps) into chunks of at most `MAX_SAMPLES_PER_CHUNK`.
 pub fn encode_chunks(samples: &[Sample]) -> Vec<(i64, i64, Vec<u8>)> {
     samples
@@ -416,7 +613,82 @@ mod tests {
         assert!(iterator.is_corrupt());
     }
 
+    #[track_caller]
+    fn check_decimal(samples: &[(i64, f64)], expect_decimal: bool) {
+        let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+        let encoded = encode_decimal(&samples);
+        assert_eq!(encoded.is_some(), expect_decimal, "applicability for {samples:?}");
+        if let Some(bytes) = encoded {
+            let decoded = decode_decimal(&bytes).expect("decodes");
+            let bits = |s: &[Sample]| s.iter().map(|x| (x.t, x.v.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(&decoded), bits(&samples));
+        }
+    }
+
+    #[test]
+    fn decimal_encoding_round_trips_and_refuses_what_it_cannot_keep() {
+        check_decimal(&[(0, 1.0), (15_000, 2.0), (30_000, 4.0)], true);
+        check_decimal(&[(0, 12.34), (10_003, 12.35), (19_998, -0.01), (30_000, 0.0)], true);
+        check_decimal(&[(0, 0.1), (1, 0.2), (2, 0.3)], true);
+        check_decimal(&[(7, 42.0)], true);
+        // 0.1 + 0.2 needs 17 decimal places.
+        check_decimal(&[(0, 0.1), (1, 0.30000000000000004)], false);
+        check_decimal(&[(5, 1e15), (6, 2e15)], true);
+        check_decimal(&[(5, 123456789.125)], true);
+        // A common scale of 10^3 would push 1e15's mantissa past 2^53.
+        check_decimal(&[(5, 1e15), (6, 123456789.125)], false);
+        check_decimal(&[(0, 1.0), (1, f64::NAN)], false);
+        check_decimal(&[(0, panoptes_model::stale_nan())], false);
+        check_decimal(&[(0, -0.0)], false);
+        check_decimal(&[(0, f64::INFINITY)], false);
+        check_decimal(&[(0, 1e300)], false);
+        check_decimal(&[(0, std::f64::consts::PI)], true);
+        check_decimal(&[(0, 1.0 / 3.0)], false);
+    }
+
+    #[test]
+    fn decimal_encoding_is_much_smaller_for_counters_and_gauges() {
+        let start = 1_700_000_000_000i64;
+        let counter: Vec<Sample> =
+            (0..120).map(|i| Sample::new(start + i * 10_000 + (i * 7 % 13), (i * 2500 + i * i % 97) as f64)).collect();
+        let gauge: Vec<Sample> =
+            (0..120).map(|i| Sample::new(start + i * 10_000, 50.0 + ((i * 37 % 200) as f64 - 100.0) / 100.0)).collect();
+        for samples in [counter, gauge] {
+            let (encoding, bytes) = encode_block_chunk(&samples);
+            let mut xor = XorAppender::new();
+            for s in &samples {
+                xor.append(s.t, s.v);
+            }
+            assert_eq!(encoding, Encoding::Decimal);
+            assert!(bytes.len() * 2 < xor.len_bytes(), "decimal {} bytes, xor {}", bytes.len(), xor.len_bytes());
+            assert!(bytes.len() < 120 * 3, "{} bytes for 120 samples", bytes.len());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn decimal_round_trips_arbitrary_decimals(
+            start in any::<i64>(),
+            points in proptest::collection::vec((1i64..100_000, -1_000_000_000i64..1_000_000_000, 0u32..6), 1..150),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            for (step, mantissa, scale) in points {
+                samples.push((t, mantissa as f64 / 10f64.powi(scale as i32)));
+                match t.checked_add(step) { Some(next) => t = next, None => break }
+            }
+            let encoded: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+            if let Some(bytes) = encode_decimal(&encoded) {
+                let decoded = decode_decimal(&bytes).unwrap();
+                prop_assert_eq!(decoded.iter().map(|s| (s.t, s.v.to_bits())).collect::<Vec<_>>(), samples.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>());
+            }
+        }
+
+        #[test]
+        fn decimal_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_decimal(&bytes);
+        }
+
         #[test]
         fn round_trips_arbitrary_samples(
             start in any::<i64>(),

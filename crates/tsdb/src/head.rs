@@ -22,7 +22,7 @@ pub(crate) use append::HeadAppender;
 pub(crate) use read::{HeadQuerier, head_postings_for_matchers, head_series_iterator};
 pub(crate) use replay::Replayer;
 
-use crate::chunkenc::XorAppender;
+use crate::chunkenc::{Encoding, XorAppender};
 use crate::iterator::{ChunkBytes, ChunkRef};
 use crate::metrics::TsdbMetrics;
 use crate::wal::SeriesId;
@@ -140,13 +140,23 @@ impl SeriesData {
             .chunks
             .iter()
             .filter(|c| c.max_t >= mint && c.min_t <= maxt)
-            .map(|c| ChunkRef { min_t: c.min_t, max_t: c.max_t, bytes: ChunkBytes::Shared(c.bytes.clone()) })
+            .map(|c| ChunkRef {
+                min_t: c.min_t,
+                max_t: c.max_t,
+                encoding: Encoding::Xor,
+                bytes: ChunkBytes::Shared(c.bytes.clone()),
+            })
             .collect();
         if let (Some((appender, min_t)), Some(last)) = (&self.open, self.last)
             && last.t >= mint
             && *min_t <= maxt
         {
-            refs.push(ChunkRef { min_t: *min_t, max_t: last.t, bytes: ChunkBytes::Shared(appender.bytes().into()) });
+            refs.push(ChunkRef {
+                min_t: *min_t,
+                max_t: last.t,
+                encoding: Encoding::Xor,
+                bytes: ChunkBytes::Shared(appender.bytes().into()),
+            });
         }
         refs
     }

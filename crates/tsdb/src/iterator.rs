@@ -8,7 +8,7 @@ use memmap2::Mmap;
 use panoptes_model::Sample;
 use panoptes_storage::SampleIterator;
 
-use crate::chunkenc::XorIterator;
+use crate::chunkenc::{Encoding, XorIterator, decode_decimal};
 
 /// Chunk bytes, owned by the head or mapped from a block's chunk file.
 #[derive(Clone)]
@@ -33,7 +33,42 @@ impl AsRef<[u8]> for ChunkBytes {
 pub(crate) struct ChunkRef {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
+    pub(crate) encoding: Encoding,
     pub(crate) bytes: ChunkBytes,
+}
+
+/// Decodes one chunk of either encoding.
+enum ChunkDecoder {
+    /// Streams an XOR chunk.
+    Xor(XorIterator<ChunkBytes>),
+    /// A decimal chunk, decoded whole (at most 120 samples); `is_corrupt` when it did not decode.
+    Decoded { samples: std::vec::IntoIter<Sample>, is_corrupt: bool },
+}
+
+impl ChunkDecoder {
+    fn new(chunk: &ChunkRef) -> Self {
+        match chunk.encoding {
+            Encoding::Xor => ChunkDecoder::Xor(XorIterator::new(chunk.bytes.clone())),
+            Encoding::Decimal => match decode_decimal(chunk.bytes.as_ref()) {
+                Some(samples) => ChunkDecoder::Decoded { samples: samples.into_iter(), is_corrupt: false },
+                None => ChunkDecoder::Decoded { samples: Vec::new().into_iter(), is_corrupt: true },
+            },
+        }
+    }
+
+    fn next(&mut self) -> Option<Sample> {
+        match self {
+            ChunkDecoder::Xor(iterator) => iterator.next(),
+            ChunkDecoder::Decoded { samples, .. } => samples.next(),
+        }
+    }
+
+    fn is_corrupt(&self) -> bool {
+        match self {
+            ChunkDecoder::Xor(iterator) => iterator.is_corrupt(),
+            ChunkDecoder::Decoded { is_corrupt, .. } => *is_corrupt,
+        }
+    }
 }
 
 /// Iterates the samples of time-ordered, non-overlapping chunks within `[mint, maxt]`, leaving
@@ -41,7 +76,7 @@ pub(crate) struct ChunkRef {
 pub(crate) struct ChunksIterator {
     chunks: Vec<ChunkRef>,
     next_chunk: usize,
-    current: Option<XorIterator<ChunkBytes>>,
+    current: Option<ChunkDecoder>,
     mint: i64,
     maxt: i64,
     deleted: Arc<[(i64, i64)]>,
@@ -68,7 +103,7 @@ impl ChunksIterator {
             if chunk.min_t > self.maxt {
                 return false;
             }
-            self.current = Some(XorIterator::new(chunk.bytes.clone()));
+            self.current = Some(ChunkDecoder::new(chunk));
             return true;
         }
         false

@@ -180,7 +180,6 @@ impl Block {
         };
         let mut cursor = Cursor::at(&self.chunks, meta.offset as usize);
         let encoding = cursor.u8().and_then(Encoding::from_byte).ok_or_else(|| corrupt("unknown encoding"))?;
-        debug_assert_eq!(encoding, Encoding::Xor);
         let len = cursor.uvarint().ok_or_else(|| corrupt("truncated header"))? as usize;
         let start = cursor.position();
         let data = cursor.bytes(len).ok_or_else(|| corrupt("truncated data"))?;
@@ -191,6 +190,7 @@ impl Block {
         Ok(ChunkRef {
             min_t: meta.min_t,
             max_t: meta.max_t,
+            encoding,
             bytes: ChunkBytes::Mapped(self.chunks.clone(), start, start + len),
         })
     }

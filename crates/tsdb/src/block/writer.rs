@@ -5,12 +5,12 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use panoptes_model::Labels;
+use panoptes_model::{Labels, Sample};
 use panoptes_storage::SampleIterator;
 
 use super::meta::{BlockMeta, BlockStats, Compaction, write_synced};
 use super::{CHUNKS_MAGIC, FORMAT_VERSION, INDEX_MAGIC};
-use crate::chunkenc::{Encoding, XorAppender};
+use crate::chunkenc::{Encoding, MAX_SAMPLES_PER_CHUNK, encode_block_chunk};
 use crate::encoding::{put_str, put_uvarint, put_varint};
 use crate::error::{Error, Result};
 
@@ -62,9 +62,9 @@ impl BlockWriter {
         })
     }
 
-    fn write_chunk(&mut self, bytes: &[u8]) -> Result<u64> {
+    fn write_chunk(&mut self, encoding: Encoding, bytes: &[u8]) -> Result<u64> {
         let offset = self.chunks_offset;
-        let mut header = vec![Encoding::Xor as u8];
+        let mut header = vec![encoding as u8];
         put_uvarint(&mut header, bytes.len() as u64);
         let crc = crc32fast::hash(bytes).to_le_bytes();
         let path = || self.temporary_dir.join(CHUNKS_FILE);
@@ -84,29 +84,27 @@ impl BlockWriter {
     pub(crate) fn add_series(&mut self, labels: &Labels, samples: &mut dyn SampleIterator) -> Result<u64> {
         debug_assert!(self.series.last().is_none_or(|(last, _)| last < labels), "series out of order");
         let mut metas = Vec::new();
-        let mut appender = XorAppender::new();
-        let mut chunk_min = 0;
-        let mut chunk_max = 0;
+        let mut buffer: Vec<Sample> = Vec::with_capacity(usize::from(MAX_SAMPLES_PER_CHUNK));
         let mut count = 0u64;
-        while let Some(sample) = samples.next() {
-            if appender.count() == 0 {
-                chunk_min = sample.t;
+        loop {
+            let next = samples.next();
+            if let Some(sample) = next {
+                buffer.push(sample);
+                count += 1;
             }
-            appender.append(sample.t, sample.v);
-            chunk_max = sample.t;
-            count += 1;
-            if appender.is_full() {
-                let full = std::mem::take(&mut appender).finish();
-                let offset = self.write_chunk(&full)?;
-                metas.push(ChunkMeta { min_t: chunk_min, max_t: chunk_max, offset });
+            let is_full = buffer.len() == usize::from(MAX_SAMPLES_PER_CHUNK);
+            if (is_full || next.is_none()) && !buffer.is_empty() {
+                let (encoding, bytes) = encode_block_chunk(&buffer);
+                let offset = self.write_chunk(encoding, &bytes)?;
+                metas.push(ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset });
+                buffer.clear();
+            }
+            if next.is_none() {
+                break;
             }
         }
         if let Some(error) = samples.take_error() {
             return Err(Error::Storage(error));
-        }
-        if appender.count() > 0 {
-            let offset = self.write_chunk(appender.bytes())?;
-            metas.push(ChunkMeta { min_t: chunk_min, max_t: chunk_max, offset });
         }
         if count > 0 {
             self.stats.num_samples += count;
