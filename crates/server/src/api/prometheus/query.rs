@@ -383,6 +383,41 @@ mod tests {
         assert_eq!((error.status().as_u16(), error.error_type()), (422, "execution"));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queries_beyond_the_concurrency_limit_wait_for_a_slot() {
+        let options = crate::server::ServerOptions { max_concurrent_queries: 1, ..Default::default() };
+        let state = AppState::new(&options);
+        state.set_storage(std::sync::Arc::new(panoptes_storage::MemStorage::new()), Default::default());
+        let (second_started_tx, second_started_rx) = std::sync::mpsc::channel::<()>();
+        let first_running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let first = {
+            let state = state.clone();
+            let first_running = first_running.clone();
+            tokio::spawn(async move {
+                run_query(&state, None, move |_, _| {
+                    first_running.store(true, std::sync::atomic::Ordering::SeqCst);
+                    // The second query must not start while this one holds the only slot.
+                    let overlapped = second_started_rx.recv_timeout(Duration::from_millis(300)).is_ok();
+                    Ok((Value::Scalar { t: 0, v: f64::from(u8::from(overlapped)) }, Annotations::default()))
+                })
+                .await
+            })
+        };
+        while !first_running.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        let second = run_query(&state, None, move |_, _| {
+            let _ = second_started_tx.send(());
+            Ok((Value::Scalar { t: 0, v: 2.0 }, Annotations::default()))
+        });
+        let (second, first) = tokio::join!(second, first);
+        let ((first_value, _), _) = first.unwrap().unwrap();
+        assert_eq!(first_value, Value::Scalar { t: 0, v: 0.0 }, "the queries overlapped");
+        let ((second_value, _), timings) = second.unwrap();
+        assert_eq!(second_value, Value::Scalar { t: 0, v: 2.0 });
+        assert!(timings.queued >= Duration::from_millis(250), "{timings:?}");
+    }
+
     #[test]
     fn queries_are_pretty_printed() {
         assert_eq!(format_query_text("sum(rate(foo[5m]))by(job)").unwrap(), "sum by (job) (rate(foo[5m]))");
