@@ -168,6 +168,14 @@ async fn query_answers_have_prometheus_shapes_and_values() {
     let infos = json["infos"].as_array().expect("an info annotation");
     assert!(infos[0].as_str().unwrap().contains("metric might not be a counter"), "{json}");
 
+    // `lookback_delta` shortens how far back the latest sample is looked for.
+    let later = seconds(base + 600_000 + 120_000);
+    let (_, json) = server.get_json(&format!("/api/v1/query?query=api_requests_total&time={later}")).await;
+    assert_eq!(json["data"]["result"].as_array().unwrap().len(), 2, "{json}");
+    let (_, json) =
+        server.get_json(&format!("/api/v1/query?query=api_requests_total&time={later}&lookback_delta=1m")).await;
+    assert_eq!(json["data"]["result"], json!([]), "{json}");
+
     // `stats=all` adds timings and sample counts.
     let (_, json) = server.get_json(&format!("/api/v1/query?query=api_requests_total&time={end}&stats=all")).await;
     assert!(json["data"]["stats"]["timings"]["evalTotalTime"].is_number(), "{json}");

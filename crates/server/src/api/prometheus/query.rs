@@ -25,7 +25,7 @@ const MAX_POINTS: i64 = 11_000;
 pub(crate) struct InstantQueryParams {
     query: String,
     time: i64,
-    timeout: Option<Duration>,
+    overrides: EngineOverrides,
     stats: bool,
 }
 
@@ -34,7 +34,7 @@ impl FromForm for InstantQueryParams {
         Ok(Self {
             query: query_param(form)?,
             time: time_param(form, "time", panoptes_model::time::now_millis())?,
-            timeout: timeout_param(form)?,
+            overrides: EngineOverrides::from_form(form)?,
             stats: form.get("stats").is_some(),
         })
     }
@@ -47,7 +47,7 @@ pub(crate) struct RangeQueryParams {
     start: i64,
     end: i64,
     step: i64,
-    timeout: Option<Duration>,
+    overrides: EngineOverrides,
     stats: bool,
 }
 
@@ -83,7 +83,7 @@ impl FromForm for RangeQueryParams {
             start,
             end,
             step,
-            timeout: timeout_param(form)?,
+            overrides: EngineOverrides::from_form(form)?,
             stats: form.get("stats").is_some(),
         })
     }
@@ -94,8 +94,26 @@ fn query_param(form: &Form) -> Result<String, ApiError> {
     Ok(form.get("query").unwrap_or_default().to_owned())
 }
 
-fn timeout_param(form: &Form) -> Result<Option<Duration>, ApiError> {
-    Ok(duration_param(form, "timeout")?.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
+/// Per-query engine settings: `timeout` (can only lower `--query.timeout`) and
+/// `lookback_delta` (Prometheus 3).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EngineOverrides {
+    timeout: Option<Duration>,
+    lookback_delta: Option<Duration>,
+}
+
+impl EngineOverrides {
+    fn from_form(form: &Form) -> Result<Self, ApiError> {
+        let positive = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+        let lookback_delta = duration_param(form, "lookback_delta")?;
+        if lookback_delta.is_some_and(|ms| ms < 0) {
+            return Err(invalid_param("lookback_delta", "lookback delta must not be negative"));
+        }
+        Ok(Self {
+            timeout: duration_param(form, "timeout")?.map(positive),
+            lookback_delta: lookback_delta.map(positive).filter(|d| !d.is_zero()),
+        })
+    }
 }
 
 /// `GET|POST /api/v1/query`.
@@ -105,7 +123,7 @@ pub(crate) async fn instant_query(
 ) -> PromResult {
     let stats = params.stats;
     let (outcome, timings) =
-        run_query(&state, params.timeout, move |engine, storage| evaluate_instant(engine, storage, &params)).await?;
+        run_query(&state, params.overrides, move |engine, storage| evaluate_instant(engine, storage, &params)).await?;
     Ok(render(outcome, stats.then_some(timings)))
 }
 
@@ -113,7 +131,7 @@ pub(crate) async fn instant_query(
 pub(crate) async fn range_query(State(state): State<AppState>, Params(params): Params<RangeQueryParams>) -> PromResult {
     let stats = params.stats;
     let (outcome, timings) =
-        run_query(&state, params.timeout, move |engine, storage| evaluate_range(engine, storage, &params)).await?;
+        run_query(&state, params.overrides, move |engine, storage| evaluate_range(engine, storage, &params)).await?;
     Ok(render(outcome, stats.then_some(timings)))
 }
 
@@ -177,12 +195,15 @@ struct Timings {
 /// lowered to the request's `timeout` when that is shorter.
 async fn run_query(
     state: &AppState,
-    timeout: Option<Duration>,
+    overrides: EngineOverrides,
     work: impl FnOnce(&Engine, &dyn Storage) -> Result<(Value, Annotations), ApiError> + Send + 'static,
 ) -> Result<((Value, Annotations), Timings), ApiError> {
     let storage = state.storage().ok_or_else(ApiError::storage_not_ready)?;
     let mut options = state.engine().options().clone();
-    if let Some(timeout) = timeout.filter(|t| !t.is_zero()) {
+    if let Some(lookback_delta) = overrides.lookback_delta {
+        options.lookback_delta = lookback_delta;
+    }
+    if let Some(timeout) = overrides.timeout.filter(|t| !t.is_zero()) {
         options.timeout = options.timeout.min(timeout);
     }
     let engine = Engine::new(options);
@@ -394,7 +415,7 @@ mod tests {
             let state = state.clone();
             let first_running = first_running.clone();
             tokio::spawn(async move {
-                run_query(&state, None, move |_, _| {
+                run_query(&state, EngineOverrides::default(), move |_, _| {
                     first_running.store(true, std::sync::atomic::Ordering::SeqCst);
                     // The second query must not start while this one holds the only slot.
                     let overlapped = second_started_rx.recv_timeout(Duration::from_millis(300)).is_ok();
@@ -406,7 +427,7 @@ mod tests {
         while !first_running.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::task::yield_now().await;
         }
-        let second = run_query(&state, None, move |_, _| {
+        let second = run_query(&state, EngineOverrides::default(), move |_, _| {
             let _ = second_started_tx.send(());
             Ok((Value::Scalar { t: 0, v: 2.0 }, Annotations::default()))
         });
