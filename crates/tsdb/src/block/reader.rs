@@ -212,7 +212,12 @@ impl Block {
             return Ok(None);
         }
         let deleted: Arc<[(i64, i64)]> = self.tombstones.read().get(&reference).cloned().unwrap_or_default().into();
-        Ok(non_empty(Box::new(ChunksIterator::new(refs, mint, maxt, deleted))))
+        // A chunk's first sample is at its `min_t`: when that lies inside the range and nothing is
+        // deleted, the series has samples there and need not be peeked. Peeking decodes a chunk
+        // and, over every series of a block (compaction, large selects), costs memory at once.
+        let first_sample_is_inside = refs[0].min_t >= mint && refs[0].min_t <= maxt;
+        let iterator: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(refs, mint, maxt, deleted.clone()));
+        if first_sample_is_inside && deleted.is_empty() { Ok(Some(iterator)) } else { Ok(non_empty(iterator)) }
     }
 
     /// Returns whether the block's range is entirely inside `[mint, maxt]`.
