@@ -736,6 +736,46 @@ async fn panoptes_answers_like_prometheus() {
             outcomes.push((query.clone(), outcome.await));
         }
     }
+    // Metadata endpoints: the same series, label names and values.
+    let window = [("start", seconds(first)), ("end", seconds(last))];
+    let mut metadata_checks = 0;
+    let mut metadata_differences = Vec::new();
+    for (path, mut form) in [
+        ("/api/v1/series", vec![("match[]", "http_requests_total{job=\"api\",code=~\"5..\"}".to_owned())]),
+        ("/api/v1/series", vec![("match[]", "{__name__=~\"temp.*|queue_length\"}".to_owned())]),
+        ("/api/v1/series", vec![("match[]", "build_info".to_owned()), ("match[]", "fresh_counter_total".to_owned())]),
+        ("/api/v1/labels", vec![]),
+        ("/api/v1/labels", vec![("match[]", "http_request_duration_seconds_bucket".to_owned())]),
+        ("/api/v1/label/__name__/values", vec![]),
+        ("/api/v1/label/le/values", vec![]),
+        ("/api/v1/label/instance/values", vec![("match[]", "memory_usage_bytes{job=\"web\"}".to_owned())]),
+    ] {
+        form.extend(window.iter().cloned());
+        let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        let path_and_query = format!("{path}?{query}");
+        let fetch = |address: SocketAddr| {
+            let client = client.clone();
+            let url = format!("http://{address}{path_and_query}");
+            async move {
+                let text = client.get(url).send().await.unwrap().text().await.unwrap();
+                let body: Json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+                let mut items: Vec<String> =
+                    body["data"].as_array().expect("a list").iter().map(|item| item.to_string()).collect();
+                items.sort();
+                items
+            }
+        };
+        let (expected, actual) = (fetch(prometheus.address).await, fetch(panoptes.address).await);
+        metadata_checks += 1;
+        assert!(!expected.is_empty(), "{path_and_query} found nothing in Prometheus");
+        if expected != actual {
+            metadata_differences
+                .push(format!("{path_and_query}\n  prometheus: {expected:?}\n  panoptes:   {actual:?}"));
+        }
+    }
+    println!("{metadata_checks} metadata comparisons, {} differences", metadata_differences.len());
+    assert!(metadata_differences.is_empty(), "metadata differs:\n{}", metadata_differences.join("\n"));
+
     let (tolerated, differences): (Vec<_>, Vec<_>) =
         outcomes.iter().filter(|(_, o)| !o.equal).partition(|(query, _)| known(query).is_some());
     println!(
