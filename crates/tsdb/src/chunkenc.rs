@@ -214,7 +214,8 @@ fn write_delta_of_delta(writer: &mut BitWriter, dod: i64) {
     }
     for (prefix, prefix_len, bits) in DOD_BUCKETS {
         let limit = 1i64 << (bits - 1);
-        if dod > -limit && dod <= limit {
+        // Two's complement in `bits` bits, as the decoder sign-extends it.
+        if dod >= -limit && dod < limit {
             writer.write_bits(prefix, prefix_len);
             writer.write_bits(dod as u64 & ((1u64 << bits) - 1), bits);
             return;
@@ -598,6 +599,20 @@ mod tests {
         ];
         let expected: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
         assert_eq!(round_trip(&samples), expected);
+    }
+
+    #[test]
+    fn delta_of_delta_bucket_edges_round_trip() {
+        // Regression: a delta-of-delta of exactly +8192 once went into the 14-bit bucket and
+        // came back as -8192 (found by the model test, seed 1795323708713055757).
+        for edge in [8191i64, 8192, 8193, -8192, -8193, 65535, 65536, -65536, -65537, 524287, 524288, -524288, -524289]
+        {
+            // Deltas 1e6, 1e6 + edge, 1e6: delta-of-deltas are +edge then -edge.
+            let samples: Vec<(i64, f64)> =
+                vec![(0, 1.0), (1_000_000, 2.0), (2_000_000 + edge, 3.0), (3_000_000 + edge, 4.0)];
+            let expected: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+            assert_eq!(round_trip(&samples), expected, "delta-of-delta {edge}");
+        }
     }
 
     #[test]
