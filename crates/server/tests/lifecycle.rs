@@ -13,17 +13,8 @@ use prometheus_client::metrics::counter::Counter;
 
 #[tokio::test]
 async fn ready_is_503_while_storage_opens_then_200() {
-    let (release_tx, release_rx) = mpsc::channel::<()>();
     let storage = MemStorage::new();
-    let opened = storage.clone();
-    let server = TestServer::start(
-        ServerOptions::default(),
-        Box::new(move |_| {
-            release_rx.recv().map_err(|error| error.to_string())?;
-            Ok(Arc::new(opened) as StorageRef)
-        }),
-    )
-    .await;
+    let (server, release_tx) = TestServer::start_gated(storage.clone()).await;
 
     assert_eq!(server.get("/-/healthy").await.0, 200);
     assert_eq!(server.get("/-/ready").await, (503, "Service Unavailable\n".to_owned()));
@@ -184,15 +175,7 @@ async fn shutdown_finishes_in_flight_requests_before_the_hook_runs() {
 
 #[tokio::test]
 async fn shutdown_while_storage_opens_waits_for_it_then_runs_the_hook() {
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let server = TestServer::start(
-        ServerOptions::default(),
-        Box::new(move |_| {
-            release_rx.recv().map_err(|error| error.to_string())?;
-            Ok(Arc::new(MemStorage::new()) as StorageRef)
-        }),
-    )
-    .await;
+    let (server, release_tx) = TestServer::start_gated(MemStorage::new()).await;
     assert_eq!(server.get("/-/ready").await.0, 503);
     let hook_ran = server.hook_ran.clone();
 

@@ -3,27 +3,15 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::mpsc;
-
 use common::TestServer;
 use panoptes_model::Labels;
 use panoptes_server::ServerOptions;
-use panoptes_storage::{MemStorage, Storage, StorageRef};
+use panoptes_storage::{MemStorage, Storage};
 
 #[tokio::test]
 async fn queries_answer_unavailable_in_the_envelope_until_the_store_is_open() {
-    let (release_tx, release_rx) = mpsc::channel::<()>();
     let storage = MemStorage::new();
-    let opened = storage.clone();
-    let server = TestServer::start(
-        ServerOptions::default(),
-        Box::new(move |_| {
-            release_rx.recv().map_err(|error| error.to_string())?;
-            Ok(Arc::new(opened) as StorageRef)
-        }),
-    )
-    .await;
+    let (server, release_tx) = TestServer::start_gated(storage.clone()).await;
 
     let (status, body) = server.get("/api/v1/query?query=up").await;
     assert_eq!(status, 503);

@@ -46,6 +46,21 @@ impl TestServer {
         TestServer { address, client: reqwest::Client::new(), shutdown: Some(shutdown_tx), task: Some(task), hook_ran }
     }
 
+    /// Starts a server whose store opens only when the returned sender sends (or is dropped,
+    /// which fails the opening), for tests of what happens before the store is ready.
+    pub async fn start_gated(storage: MemStorage) -> (TestServer, std::sync::mpsc::Sender<()>) {
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let server = TestServer::start(
+            ServerOptions::default(),
+            Box::new(move |_| {
+                release_rx.recv().map_err(|error| error.to_string())?;
+                Ok(Arc::new(storage) as StorageRef)
+            }),
+        )
+        .await;
+        (server, release_tx)
+    }
+
     /// Starts a server over `storage`, and waits until it is ready.
     pub async fn with_storage(storage: MemStorage, options: ServerOptions) -> TestServer {
         let storage: StorageRef = Arc::new(storage);
