@@ -232,6 +232,11 @@ impl Engine {
                     series.push((elem.labels.clone(), Vec::new(), false));
                     series.len() - 1
                 });
+                // Two results of one step with the same labels (`label_replace` collisions):
+                // Prometheus refuses the query rather than keep one of them.
+                if series[position].1.last().is_some_and(|last| last.t == t) {
+                    return Err(Error::Execution(DUPLICATE_LABELSET.into()));
+                }
                 series[position].1.push(Sample::new(t, elem.v));
                 series[position].2 |= elem.drop_name;
             }

@@ -110,3 +110,24 @@ fn binary_matching_reports_many_to_many() {
     let (value, _) = engine.instant_query(&storage, "b * on(job) group_left a", 0).expect("group_left");
     assert!(matches!(value, Value::Vector(v) if v.len() == 2));
 }
+
+#[test]
+fn range_query_refuses_label_sets_that_collide_within_a_step() {
+    let storage = panoptes_storage::MemStorage::new();
+    let mut appender = panoptes_storage::Storage::appender(&storage);
+    for job in ["a", "b"] {
+        let labels = panoptes_model::Labels::from_pairs([("__name__", "up"), ("job", job)]);
+        for t in [0, 60_000] {
+            appender.append(&labels, t, 1.0).unwrap();
+        }
+    }
+    appender.commit().unwrap();
+    let engine = crate::Engine::default();
+    let error = engine
+        .range_query(&storage, r#"label_replace(up, "job", "same", "job", ".*")"#, 0, 60_000, 30_000)
+        .unwrap_err();
+    assert_eq!(error.to_string(), "vector cannot contain metrics with the same labelset");
+    assert!(matches!(error, crate::Error::Execution(_)));
+    // Without the collision the same query succeeds.
+    assert!(engine.range_query(&storage, r#"label_replace(up, "j2", "$1", "job", "(.*)")"#, 0, 60_000, 30_000).is_ok());
+}

@@ -167,21 +167,7 @@ fn evaluate_range(
     let (value, annotations) = engine
         .range_query_expr(storage, &expr, &params.query, params.start, params.end, params.step)
         .map_err(query_error)?;
-    check_no_duplicate_series(&value)?;
     Ok((value, annotations))
-}
-
-/// Refuses a range result in which one series has two points at the same step: two series of
-/// one step collapsed into the same label set (for example after `label_replace`), which
-/// Prometheus reports as an `execution` error. The engine merges the steps of a range query by
-/// label set without that check, so it is made here.
-fn check_no_duplicate_series(value: &Value) -> Result<(), ApiError> {
-    if let Value::Matrix(series) = value
-        && series.iter().any(|one| one.samples.windows(2).any(|pair| pair[0].t == pair[1].t))
-    {
-        return Err(ApiError::Execution("vector cannot contain metrics with the same labelset".to_owned()));
-    }
-    Ok(())
 }
 
 /// How long the phases of a query took, for `stats=all`.
@@ -387,21 +373,6 @@ mod tests {
             let api = query_error(error);
             assert_eq!((api.status().as_u16(), api.error_type()), (status, error_type));
         }
-    }
-
-    #[test]
-    fn range_results_with_two_points_at_one_step_are_refused() {
-        use panoptes_model::{Labels, Sample};
-        use panoptes_promql::MatrixSeries;
-        let matrix = |times: &[i64]| {
-            Value::Matrix(vec![MatrixSeries {
-                labels: Labels::from_pairs([("job", "a")]),
-                samples: times.iter().map(|&t| Sample { t, v: 1.0 }).collect(),
-            }])
-        };
-        assert!(check_no_duplicate_series(&matrix(&[1, 2, 3])).is_ok());
-        let error = check_no_duplicate_series(&matrix(&[1, 2, 2])).unwrap_err();
-        assert_eq!((error.status().as_u16(), error.error_type()), (422, "execution"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
