@@ -7,6 +7,7 @@ mod error;
 mod labels;
 mod matcher;
 mod sample;
+pub mod size;
 pub mod time;
 
 pub use error::{Classify, ErrorKind};

@@ -84,12 +84,9 @@ pub(crate) struct SeriesQueryArgs {
     /// Series selector; repeatable.
     #[arg(long = "match", required = true)]
     pub(crate) matches: Vec<String>,
-    /// Start time (RFC 3339 or Unix seconds).
-    #[arg(long, allow_hyphen_values = true)]
-    pub(crate) start: Option<String>,
-    /// End time (RFC 3339 or Unix seconds).
-    #[arg(long, allow_hyphen_values = true)]
-    pub(crate) end: Option<String>,
+    /// The time range considered.
+    #[command(flatten)]
+    pub(crate) range: TimeRangeArgs,
 }
 
 /// Flags of `panoptes query labels`.
@@ -102,6 +99,14 @@ pub(crate) struct LabelsQueryArgs {
     /// Series selector restricting the series considered; repeatable.
     #[arg(long = "match")]
     pub(crate) matches: Vec<String>,
+    /// The time range considered.
+    #[command(flatten)]
+    pub(crate) range: TimeRangeArgs,
+}
+
+/// The optional `--start`/`--end` of series and label queries.
+#[derive(Debug, Args)]
+pub(crate) struct TimeRangeArgs {
     /// Start time (RFC 3339 or Unix seconds).
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) start: Option<String>,
@@ -285,42 +290,10 @@ fn parse_fsync(input: &str) -> Result<WalFsync, String> {
     }
 }
 
-/// Parses a byte size the way Prometheus' `units.Base2Bytes` does: a number followed by a unit
-/// among B, KB, MB, GB, TB, PB, EB (or KiB ... EiB), each 1024 times the previous; terms may be
-/// chained (`1GB512MB`).
+/// Parses a byte size the way Prometheus' `units.Base2Bytes` does (see
+/// `panoptes_model::size::parse_base2_bytes`).
 fn parse_size(input: &str) -> Result<u64, String> {
-    let invalid = || format!("invalid size {input:?}: expected a number and a unit such as 512MB or 1GB");
-    let mut rest = input.trim();
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    if rest.bytes().all(|b| b.is_ascii_digit()) {
-        return rest.parse().map_err(|_| invalid());
-    }
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let exponent = match &rest[..unit_len] {
-            "B" => 0,
-            "KB" | "KiB" => 1,
-            "MB" | "MiB" => 2,
-            "GB" | "GiB" => 3,
-            "TB" | "TiB" => 4,
-            "PB" | "PiB" => 5,
-            "EB" | "EiB" => 6,
-            _ => return Err(invalid()),
-        };
-        rest = &rest[unit_len..];
-        let term = number.checked_mul(1u64 << (10 * exponent)).ok_or_else(invalid)?;
-        total = total.checked_add(term).ok_or_else(invalid)?;
-    }
-    Ok(total)
+    panoptes_model::size::parse_base2_bytes(input)
 }
 
 #[cfg(test)]

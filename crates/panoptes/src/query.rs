@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, anyhow};
 use serde_json::Value as Json;
 
-use crate::cli::{InstantQueryArgs, LabelsQueryArgs, QueryCommand, RangeQueryArgs, SeriesQueryArgs};
+use crate::cli::{InstantQueryArgs, LabelsQueryArgs, QueryCommand, RangeQueryArgs, SeriesQueryArgs, TimeRangeArgs};
 
 /// Runs one query command; a failed query prints `query error: ...` and exits with 1.
 ///
@@ -68,10 +68,16 @@ async fn range(client: &reqwest::Client, args: RangeQueryArgs) -> anyhow::Result
     format_result(&data)
 }
 
+/// Returns the form of a series or labels query: every `match[]`, then the optional range.
+fn selection_form(matches: Vec<String>, range: TimeRangeArgs) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&str, String)> = matches.into_iter().map(|m| ("match[]", m)).collect();
+    form.extend(range.start.map(|start| ("start", start)));
+    form.extend(range.end.map(|end| ("end", end)));
+    form
+}
+
 async fn series(client: &reqwest::Client, args: SeriesQueryArgs) -> anyhow::Result<String> {
-    let mut form: Vec<(&str, String)> = args.matches.into_iter().map(|m| ("match[]", m)).collect();
-    form.extend(args.start.map(|start| ("start", start)));
-    form.extend(args.end.map(|end| ("end", end)));
+    let form = selection_form(args.matches, args.range);
     let data = call(client, &args.server, "/api/v1/series", &form).await?;
     let list = data.as_array().ok_or_else(|| anyhow!("unexpected series answer: {data}"))?;
     let lines: Vec<String> = list.iter().map(|labels| label_set_text(labels, true)).collect::<anyhow::Result<_>>()?;
@@ -79,9 +85,7 @@ async fn series(client: &reqwest::Client, args: SeriesQueryArgs) -> anyhow::Resu
 }
 
 async fn labels(client: &reqwest::Client, args: LabelsQueryArgs) -> anyhow::Result<String> {
-    let mut form: Vec<(&str, String)> = args.matches.into_iter().map(|m| ("match[]", m)).collect();
-    form.extend(args.start.map(|start| ("start", start)));
-    form.extend(args.end.map(|end| ("end", end)));
+    let form = selection_form(args.matches, args.range);
     let data = match &args.name {
         Some(name) => {
             let path = format!("/api/v1/label/{name}/values");

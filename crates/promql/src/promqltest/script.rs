@@ -279,10 +279,12 @@ fn parse_series_head(text: &str) -> Result<(Labels, &str), String> {
     Ok((Labels::from_pairs(pairs), rest.trim()))
 }
 
-fn split_braces(text: &str) -> Result<(&str, &str), String> {
+/// Yields the characters of `text` (with their byte positions) that are outside quoted strings:
+/// `"…"` and `'…'` with backslash escapes, and raw `` `…` ``.
+fn unquoted_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
     let mut quote: Option<char> = None;
     let mut escaped = false;
-    for (index, c) in text.char_indices() {
+    text.char_indices().filter(move |&(_, c)| {
         if let Some(q) = quote {
             if escaped {
                 escaped = false;
@@ -291,54 +293,36 @@ fn split_braces(text: &str) -> Result<(&str, &str), String> {
             } else if c == q {
                 quote = None;
             }
+            false
         } else if c == '"' || c == '\'' || c == '`' {
             quote = Some(c);
-        } else if c == '}' {
-            return Ok((&text[1..index], &text[index + 1..]));
+            false
+        } else {
+            true
         }
-    }
-    Err(format!("unclosed braces in {text:?}"))
+    })
+}
+
+fn split_braces(text: &str) -> Result<(&str, &str), String> {
+    unquoted_chars(text)
+        .find(|&(_, c)| c == '}')
+        .map(|(index, _)| (&text[1..index], &text[index + 1..]))
+        .ok_or_else(|| format!("unclosed braces in {text:?}"))
 }
 
 fn split_items(text: &str) -> Vec<&str> {
     let mut items = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
     let mut start = 0;
-    for (index, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && q != '`' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-        } else if c == '"' || c == '\'' || c == '`' {
-            quote = Some(c);
-        } else if c == ',' {
-            items.push(&text[start..index]);
-            start = index + 1;
-        }
+    for (index, _) in unquoted_chars(text).filter(|&(_, c)| c == ',') {
+        items.push(&text[start..index]);
+        start = index + 1;
     }
     items.push(&text[start..]);
     items
 }
 
 fn split_assignment(item: &str) -> Option<(&str, &str)> {
-    let mut quote: Option<char> = None;
-    for (index, c) in item.char_indices() {
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
-            }
-        } else if c == '"' || c == '\'' || c == '`' {
-            quote = Some(c);
-        } else if c == '=' {
-            return Some((&item[..index], &item[index + 1..]));
-        }
-    }
-    None
+    unquoted_chars(item).find(|&(_, c)| c == '=').map(|(index, _)| (&item[..index], &item[index + 1..]))
 }
 
 fn unquote_name(text: &str) -> Result<String, String> {

@@ -30,43 +30,7 @@ impl ByteSize {
     ///
     /// Returns a message naming the input when it has no number, an unknown unit or overflows.
     pub fn parse(text: &str) -> Result<ByteSize, String> {
-        const UNITS: [(&str, u32); 13] = [
-            ("KiB", 1),
-            ("MiB", 2),
-            ("GiB", 3),
-            ("TiB", 4),
-            ("PiB", 5),
-            ("EiB", 6),
-            ("KB", 1),
-            ("MB", 2),
-            ("GB", 3),
-            ("TB", 4),
-            ("PB", 5),
-            ("EB", 6),
-            ("B", 0),
-        ];
-        let bad = || format!("invalid byte size {text:?}");
-        if text == "0" {
-            return Ok(ByteSize(0));
-        }
-        let mut rest = text;
-        let mut total: u64 = 0;
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(bad());
-            }
-            let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let (unit, power) = UNITS.iter().find(|(unit, _)| rest.starts_with(unit)).ok_or_else(bad)?;
-            rest = &rest[unit.len()..];
-            let part = 1024u64.checked_pow(*power).and_then(|size| size.checked_mul(number)).ok_or_else(bad)?;
-            total = total.checked_add(part).ok_or_else(bad)?;
-        }
-        Ok(ByteSize(total))
+        panoptes_model::size::parse_base2_bytes(text).map(ByteSize)
     }
 }
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use panoptes_model::{ErrorKind, Matcher};
 
-use super::params::{Form, FromForm, MAX_TIME_MS, MIN_TIME_MS, match_params, time_param};
+use super::params::{Form, FromForm, MAX_TIME_MS, MIN_TIME_MS, required_match_params, time_param};
 use super::{Params, PromResult};
 use crate::api::{ApiError, TsdbAdmin};
 use crate::state::AppState;
@@ -22,11 +22,8 @@ pub(crate) struct DeleteSeriesParams {
 
 impl FromForm for DeleteSeriesParams {
     fn from_form(form: &Form) -> Result<Self, ApiError> {
-        if form.all("match[]").is_empty() {
-            return Err(ApiError::bad_data("no match[] parameter provided"));
-        }
         Ok(Self {
-            matchers: match_params(form)?,
+            matchers: required_match_params(form)?,
             start: time_param(form, "start", MIN_TIME_MS)?,
             end: time_param(form, "end", MAX_TIME_MS)?,
         })

@@ -151,6 +151,15 @@ pub(crate) fn match_params(form: &Form) -> Result<Vec<Vec<Matcher>>, ApiError> {
     Ok(sets)
 }
 
+/// Like [`match_params`], for endpoints where at least one `match[]` is required (`series`,
+/// `admin/tsdb/delete_series`), refusing its absence with Prometheus' message.
+pub(crate) fn required_match_params(form: &Form) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    if form.all("match[]").is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    match_params(form)
+}
+
 /// Parses the `limit` parameter (0 or absent: no limit).
 pub(crate) fn limit_param(form: &Form) -> Result<usize, ApiError> {
     match form.get("limit") {

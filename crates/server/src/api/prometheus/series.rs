@@ -5,7 +5,7 @@ use panoptes_model::{Labels, Matcher};
 use panoptes_storage::Storage;
 
 use super::json::push_labels;
-use super::params::{Form, FromForm, MAX_TIME_MS, MIN_TIME_MS, limit_param, match_params, time_param};
+use super::params::{Form, FromForm, MAX_TIME_MS, MIN_TIME_MS, limit_param, required_match_params, time_param};
 use super::{Params, PromResponse, PromResult};
 use crate::api::ApiError;
 use crate::state::AppState;
@@ -21,11 +21,8 @@ pub(crate) struct SeriesParams {
 
 impl FromForm for SeriesParams {
     fn from_form(form: &Form) -> Result<Self, ApiError> {
-        if form.all("match[]").is_empty() {
-            return Err(ApiError::bad_data("no match[] parameter provided"));
-        }
         Ok(Self {
-            matchers: match_params(form)?,
+            matchers: required_match_params(form)?,
             start: time_param(form, "start", MIN_TIME_MS)?,
             end: time_param(form, "end", MAX_TIME_MS)?,
             limit: limit_param(form)?,
