@@ -45,6 +45,37 @@ pub struct Report {
     pub failed_lines: Vec<usize>,
 }
 
+/// One step of a series written in the `load` notation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadValue {
+    /// A float sample (possibly the staleness marker).
+    Float(f64),
+    /// A native histogram literal, which this engine does not evaluate.
+    Histogram,
+    /// No sample at this step (`_`).
+    Empty,
+}
+
+/// Parses a series description (`up{job="x"}`) and its values in the `load` notation
+/// (`0+1x10 _ stale`) into the labels and one [`LoadValue`] per step, for tools that build
+/// `load` blocks from other formats (promtool's `input_series`).
+///
+/// # Errors
+///
+/// Returns a message when the series or a value does not parse.
+pub fn parse_load_series(series: &str, values: &str) -> Result<(Labels, Vec<LoadValue>), String> {
+    let (labels, points) = script::parse_load_series(series, values)?;
+    let values = points
+        .into_iter()
+        .map(|point| match point {
+            Point::Float(v) => LoadValue::Float(v),
+            Point::Histogram => LoadValue::Histogram,
+            Point::Empty => LoadValue::Empty,
+        })
+        .collect();
+    Ok((labels, values))
+}
+
 /// The engine configuration the scripts assume (Prometheus' `RunBuiltinTests`).
 pub fn test_engine() -> Engine {
     Engine::new(EngineOptions {

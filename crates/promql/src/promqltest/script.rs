@@ -121,6 +121,16 @@ fn parse_load(line: &str, block: &[(usize, &str)]) -> Result<Command, String> {
     Ok(Command::Load { interval, with_nhcb, series, start_timestamp_names })
 }
 
+/// Parses a series description (`up{job="x"}`) and its values in the `load` notation
+/// (`1+1x10 _ stale`), as promtool's `input_series` give them.
+pub(crate) fn parse_load_series(series: &str, values: &str) -> Result<(Labels, Vec<Point>), String> {
+    let (labels, rest) = parse_series_head(series.trim())?;
+    if !rest.is_empty() {
+        return Err(format!("unexpected {rest:?} after the series {series:?}"));
+    }
+    Ok((labels, parse_points(values, true)?))
+}
+
 /// Parses a duration or a signed duration into milliseconds.
 pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
     let (negative, body) = match text.strip_prefix('-') {
