@@ -31,6 +31,7 @@ pub use discovery::{
     DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesAttachMetadata, KubernetesNamespaces, KubernetesRole,
     KubernetesSdConfig, KubernetesSelector, StaticConfig,
 };
+pub(crate) use files::glob as glob_files;
 pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig};
 pub use remote::{
     AlertingConfig, AlertmanagerConfig, ExemplarsConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod http;
+pub(crate) mod run;
 
 use std::collections::BTreeMap;
 

@@ -19,11 +19,17 @@
 //! `append::append_report`.
 
 pub mod append;
+pub mod client;
 pub mod config;
 pub mod discovery;
 mod error;
 pub mod exposition;
+pub mod manager;
 pub mod relabel;
+mod scrape_loop;
 pub mod target;
+
+pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetsSnapshot};
+pub use scrape_loop::{Health, TargetHealth};
 
 pub use error::{Error, Result};

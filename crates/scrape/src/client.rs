@@ -1,0 +1,223 @@
+//! An HTTP client built from Prometheus' `http_client_config` settings, shared by scrape loops and
+//! HTTP service discovery: authentication (basic, `Authorization`, bearer token, each from the
+//! config or a file read at every request, as Prometheus does), custom headers, redirects,
+//! HTTP/2 and TLS.
+//!
+//! Settings Panoptes does not implement yet (OAuth 2.0, proxies) are refused when the client is
+//! built, with the setting named, rather than silently ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::{HttpClientConfig, Secret, TlsConfig};
+
+/// The `User-Agent` of every request Panoptes makes.
+pub const USER_AGENT: &str = concat!("Panoptes/", env!("CARGO_PKG_VERSION"));
+
+/// A value given inline in the configuration or read from a file at each request.
+#[derive(Debug, Clone)]
+enum Source {
+    Inline(Secret),
+    File(PathBuf),
+}
+
+impl Source {
+    fn from_parts(inline: Option<&Secret>, file: Option<&str>) -> Option<Source> {
+        match (inline.filter(|secret| !secret.is_empty()), file.filter(|file| !file.is_empty())) {
+            (Some(secret), _) => Some(Source::Inline(secret.clone())),
+            (None, Some(file)) => Some(Source::File(PathBuf::from(file))),
+            (None, None) => None,
+        }
+    }
+
+    /// Returns the value; files are trimmed of surrounding white space, as Prometheus does.
+    fn read(&self) -> Result<String, String> {
+        match self {
+            Source::Inline(secret) => Ok(secret.expose().to_owned()),
+            Source::File(path) => read_trimmed(path),
+        }
+    }
+}
+
+fn read_trimmed(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_owned())
+        .map_err(|error| format!("unable to read file {}: {error}", path.display()))
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone)]
+enum Auth {
+    None,
+    Basic { username: Option<Source>, password: Option<Source> },
+    Header { scheme: String, credentials: Option<Source> },
+}
+
+/// A configured HTTP client; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    auth: Auth,
+    /// Custom headers: name and the sources of its values.
+    headers: Vec<(HeaderName, Vec<Source>)>,
+}
+
+impl HttpClient {
+    /// Builds a client from a validated configuration. `gzip` enables transparent response
+    /// decompression (scrapes ask for gzip unless `enable_compression: false`).
+    ///
+    /// # Errors
+    ///
+    /// Returns a message naming the setting that cannot be honoured (OAuth 2.0, proxies, an
+    /// unreadable CA or client certificate, a malformed header name).
+    pub fn new(config: &HttpClientConfig, gzip: bool) -> Result<HttpClient, String> {
+        if config.oauth2.is_some() {
+            return Err("oauth2 is not supported yet".to_owned());
+        }
+        if config.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || config.proxy_from_environment {
+            return Err("proxies (proxy_url, proxy_from_environment) are not supported yet".to_owned());
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .gzip(gzip)
+            .no_proxy()
+            .redirect(if config.follow_redirects {
+                reqwest::redirect::Policy::limited(10)
+            } else {
+                reqwest::redirect::Policy::none()
+            })
+            .connect_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(5 * 60));
+        if !config.enable_http2 {
+            builder = builder.http1_only();
+        }
+        builder = configure_tls(builder, &config.tls_config)?;
+        let client = builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))?;
+        let auth = if let Some(basic) = &config.basic_auth {
+            let username = if basic.username.is_empty() {
+                Source::from_parts(None, basic.username_file.as_deref())
+            } else {
+                Some(Source::Inline(Secret::new(basic.username.clone())))
+            };
+            Auth::Basic {
+                username,
+                password: Source::from_parts(basic.password.as_ref(), basic.password_file.as_deref()),
+            }
+        } else if let Some(authorization) = &config.authorization {
+            Auth::Header {
+                scheme: authorization.scheme.clone().filter(|scheme| !scheme.is_empty()).unwrap_or("Bearer".into()),
+                credentials: Source::from_parts(
+                    authorization.credentials.as_ref(),
+                    authorization.credentials_file.as_deref(),
+                ),
+            }
+        } else if let Some(source) =
+            Source::from_parts(config.bearer_token.as_ref(), config.bearer_token_file.as_deref())
+        {
+            Auth::Header { scheme: "Bearer".into(), credentials: Some(source) }
+        } else {
+            Auth::None
+        };
+        let mut headers = Vec::new();
+        for (name, header) in &config.http_headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
+            let mut sources: Vec<Source> =
+                header.values.iter().map(|value| Source::Inline(Secret::new(value.clone()))).collect();
+            sources.extend(header.secrets.iter().cloned().map(Source::Inline));
+            sources.extend(header.files.iter().map(|file| Source::File(PathBuf::from(file))));
+            headers.push((name, sources));
+        }
+        Ok(HttpClient { client, auth, headers })
+    }
+
+    /// Starts a GET request with authentication and custom headers applied.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when a credentials or header file cannot be read.
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let mut request = self.client.get(url);
+        match &self.auth {
+            Auth::None => {}
+            Auth::Basic { username, password } => {
+                let username = username.as_ref().map(Source::read).transpose()?.unwrap_or_default();
+                let password = password.as_ref().map(Source::read).transpose()?;
+                request = request.basic_auth(username, password);
+            }
+            Auth::Header { scheme, credentials } => {
+                let credentials = credentials.as_ref().map(Source::read).transpose()?.unwrap_or_default();
+                let mut value = HeaderValue::from_str(&format!("{scheme} {credentials}"))
+                    .map_err(|_| "authorization credentials are not a valid header value".to_owned())?;
+                value.set_sensitive(true);
+                request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+        }
+        if !self.headers.is_empty() {
+            let mut map = HeaderMap::new();
+            for (name, sources) in &self.headers {
+                for source in sources {
+                    let value = HeaderValue::from_str(&source.read()?)
+                        .map_err(|_| format!("header {name} has a value that is not a valid header value"))?;
+                    map.append(name.clone(), value);
+                }
+            }
+            request = request.headers(map);
+        }
+        Ok(request)
+    }
+}
+
+/// Applies `tls_config`: CA, client certificate, server name and verification.
+fn configure_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqwest::ClientBuilder, String> {
+    let pem = |inline: Option<&str>, file: Option<&str>, what: &str| -> Result<Option<Vec<u8>>, String> {
+        match (inline, file) {
+            (Some(text), _) => Ok(Some(text.as_bytes().to_vec())),
+            (None, Some(path)) => {
+                std::fs::read(path).map(Some).map_err(|error| format!("unable to read {what} file {path}: {error}"))
+            }
+            (None, None) => Ok(None),
+        }
+    };
+    if let Some(ca) = pem(tls.ca.as_deref(), tls.ca_file.as_deref(), "CA")? {
+        let certificates = reqwest::Certificate::from_pem_bundle(&ca)
+            .map_err(|error| format!("unable to use specified CA cert: {error}"))?;
+        if certificates.is_empty() {
+            return Err("unable to use specified CA cert: no certificate found".to_owned());
+        }
+        builder = builder.tls_certs_only(certificates);
+    }
+    let cert = pem(tls.cert.as_deref(), tls.cert_file.as_deref(), "client certificate")?;
+    let key = pem(tls.key.as_ref().map(Secret::expose), tls.key_file.as_deref(), "client key")?;
+    if let (Some(mut cert), Some(key)) = (cert, key) {
+        cert.push(b'\n');
+        cert.extend_from_slice(&key);
+        let identity = reqwest::Identity::from_pem(&cert)
+            .map_err(|error| format!("unable to use specified client cert and key: {error}"))?;
+        builder = builder.identity(identity);
+    }
+    if tls.insecure_skip_verify {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(server_name) = tls.server_name.as_deref().filter(|name| !name.is_empty()) {
+        return Err(format!("tls_config.server_name ({server_name:?}) is not supported yet"));
+    }
+    if let Some(version) = &tls.min_version {
+        builder = builder.tls_version_min(tls_version(version)?);
+    }
+    if let Some(version) = &tls.max_version {
+        builder = builder.tls_version_max(tls_version(version)?);
+    }
+    Ok(builder)
+}
+
+fn tls_version(name: &str) -> Result<reqwest::tls::Version, String> {
+    match name {
+        "TLS10" => Ok(reqwest::tls::Version::TLS_1_0),
+        "TLS11" => Ok(reqwest::tls::Version::TLS_1_1),
+        "TLS12" => Ok(reqwest::tls::Version::TLS_1_2),
+        "TLS13" => Ok(reqwest::tls::Version::TLS_1_3),
+        other => Err(format!("unknown TLS version: {other}")),
+    }
+}
