@@ -25,7 +25,7 @@ use crate::block::Block;
 use crate::error::{Error, Result};
 use crate::head::{Head, HeadAppender, HeadOptions};
 use crate::metrics::TsdbMetrics;
-use crate::wal::{self, FrameBuffer, TYPE_TOMBSTONES, Tombstone, Wal, encode_tombstones};
+use crate::wal::{self, FrameBuffer, Tombstone, Wal, push_tombstones};
 
 const WAL_DIR: &str = "wal";
 const LOCK_FILE: &str = "lock";
@@ -242,7 +242,7 @@ impl Db {
             && !tombstones.is_empty()
         {
             let mut frames = FrameBuffer::default();
-            frames.push(TYPE_TOMBSTONES, |out| encode_tombstones(&tombstones, out));
+            push_tombstones(&mut frames, &tombstones);
             wal.log(&frames)?;
         }
         for id in ids {

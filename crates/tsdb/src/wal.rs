@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tracing::{info, warn};
 
+use record::RecordDecoder;
 pub use record::{Record, RefSample, SeriesId, Tombstone};
-pub(crate) use record::{TYPE_SAMPLES, TYPE_SERIES, TYPE_TOMBSTONES, encode_samples, encode_series, encode_tombstones};
+pub(crate) use record::{push_samples, push_series, push_tombstones};
 pub(crate) use segment::FrameBuffer;
 
 use crate::error::{Error, Result};
@@ -221,7 +222,7 @@ impl Wal {
         let mut buffer = FrameBuffer::default();
         let mut flush = |buffer: &mut FrameBuffer| -> Result<()> {
             output.write_all(buffer.as_bytes()).map_err(Error::io("write checkpoint", &segment_path))?;
-            *buffer = FrameBuffer::default();
+            buffer.clear();
             Ok(())
         };
         let mut sources: Vec<PathBuf> = Vec::new();
@@ -236,13 +237,14 @@ impl Wal {
                 .filter(|i| (first_segment..=last).contains(i))
                 .map(|i| self.dir.join(segment_name(i))),
         );
+        let mut decoder = RecordDecoder::default();
         for source in &sources {
             let contents = segment::read_segment(source)?;
             for (kind, payload) in &contents.frames {
-                let Some(record) = record::decode(*kind, &contents.bytes[payload.clone()]) else { continue };
+                let Some(record) = decoder.decode(*kind, &contents.bytes[payload.clone()]) else { continue };
                 if let Some(record) = keep(record) {
                     kept += 1;
-                    push_record(&mut buffer, &record);
+                    record::push_record(&mut buffer, &record);
                     if buffer.as_bytes().len() > 1 << 20 {
                         flush(&mut buffer)?;
                     }
@@ -287,18 +289,6 @@ pub(crate) fn directory_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Frames one decoded record again (checkpoints).
-pub(crate) fn push_record(buffer: &mut FrameBuffer, record: &Record) {
-    match record {
-        Record::Series(series) => {
-            let refs: Vec<(SeriesId, &panoptes_model::Labels)> = series.iter().map(|(id, l)| (*id, l)).collect();
-            buffer.push(TYPE_SERIES, |out| encode_series(&refs, out));
-        }
-        Record::Samples(samples) => buffer.push(TYPE_SAMPLES, |out| encode_samples(samples, out)),
-        Record::Tombstones(tombstones) => buffer.push(TYPE_TOMBSTONES, |out| encode_tombstones(tombstones, out)),
-    }
-}
-
 /// Reads the newest checkpoint and every later segment in order, repairing damage on the way,
 /// and hands each record to `apply`. Logs progress (records/s, ETA) every few seconds.
 ///
@@ -330,6 +320,7 @@ pub fn replay_with(dir: &Path, repair: bool, apply: &mut dyn FnMut(Record)) -> R
     if total_bytes > 0 {
         info!(segments = files.len(), bytes = total_bytes, "replaying wal");
     }
+    let mut decoder = RecordDecoder::default();
     for path in &files {
         let contents = segment::read_segment(path)?;
         for damage in &contents.damage {
@@ -346,7 +337,7 @@ pub fn replay_with(dir: &Path, repair: bool, apply: &mut dyn FnMut(Record)) -> R
             segment::repair_segment(path, &contents)?;
         }
         for (kind, payload) in &contents.frames {
-            match record::decode(*kind, &contents.bytes[payload.clone()]) {
+            match decoder.decode(*kind, &contents.bytes[payload.clone()]) {
                 Some(record) => {
                     stats.records += 1;
                     apply(record);
@@ -384,8 +375,8 @@ mod tests {
     fn log_series_and_samples(wal: &Wal, id: SeriesId, t: i64) {
         let labels = Labels::from_pairs([("__name__", "m"), ("id", id.to_string().as_str())]);
         let mut frames = FrameBuffer::default();
-        frames.push(TYPE_SERIES, |out| encode_series(&[(id, &labels)], out));
-        frames.push(TYPE_SAMPLES, |out| encode_samples(&[RefSample { id, t, v: t as f64 }], out));
+        push_series(&mut frames, &[(id, &labels)]);
+        push_samples(&mut frames, &[RefSample { id, t, v: t as f64 }]);
         wal.log(&frames).unwrap();
     }
 

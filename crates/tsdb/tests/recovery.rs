@@ -17,7 +17,8 @@ fn options() -> DbOptions {
     DbOptions {
         maintenance_interval: Duration::from_secs(3600),
         wal_fsync: FsyncPolicy::Never,
-        wal_segment_bytes: 2048,
+        // Small segments so that the log has many: a commit of five samples takes about 35 bytes.
+        wal_segment_bytes: 1024,
         ..DbOptions::default()
     }
 }

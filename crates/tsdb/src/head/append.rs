@@ -8,7 +8,7 @@ use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs}
 use panoptes_storage::{Appender, Error as StorageError};
 
 use super::{Head, HeadSeries, U64Map};
-use crate::wal::{FrameBuffer, RefSample, SeriesId, TYPE_SAMPLES, TYPE_SERIES, Wal, encode_samples, encode_series};
+use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
 
 /// Buffers one batch of samples for the head.
 pub(crate) struct HeadAppender {
@@ -137,10 +137,10 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, mut pending: Vec<(Arc<HeadSeries
         let mut frames = FrameBuffer::default();
         if !unlogged.is_empty() {
             let refs: Vec<(SeriesId, &Labels)> = unlogged.iter().map(|s| (s.id, &s.labels)).collect();
-            frames.push(TYPE_SERIES, |out| encode_series(&refs, out));
+            push_series(&mut frames, &refs);
         }
         let samples: Vec<RefSample> = pending.iter().map(|(s, x)| RefSample { id: s.id, t: x.t, v: x.v }).collect();
-        frames.push(TYPE_SAMPLES, |out| encode_samples(&samples, out));
+        push_samples(&mut frames, &samples);
         wal.log(&frames)?;
     }
     for series in &unlogged {

@@ -1,18 +1,45 @@
-//! What goes into WAL records: series definitions, samples and tombstones.
+//! What goes into WAL records: series definitions, samples and tombstones, and the optional
+//! snappy compression of their payloads.
 //!
-//! Never deals with files or framing; see segment.rs and docs/format/wal.md.
+//! Never deals with files or framing; see segment.rs and docs/format/wal.md. Writers always
+//! produce the current encodings (dense samples, snappy when it pays); readers accept every
+//! encoding ever written, so old logs replay.
 
-use panoptes_model::{Label, Labels};
+use std::cell::RefCell;
 
+use panoptes_model::{Label, Labels, STALE_NAN_BITS};
+
+use super::segment::FrameBuffer;
 use crate::encoding::{Cursor, put_str, put_uvarint, put_varint};
 
 /// Series ids as the head assigns them; the WAL refers to series by id after defining them.
 pub type SeriesId = u64;
 
-/// Record type bytes.
-pub(crate) const TYPE_SERIES: u8 = 1;
-pub(crate) const TYPE_SAMPLES: u8 = 2;
-pub(crate) const TYPE_TOMBSTONES: u8 = 3;
+/// Record types: the low bits of a frame's type byte.
+const TYPE_SERIES: u8 = 1;
+/// Samples with raw `f64` values, written before the dense encoding; still read.
+const TYPE_SAMPLES_V1: u8 = 2;
+const TYPE_TOMBSTONES: u8 = 3;
+/// Samples in columns: id deltas, time deltas, compact values.
+const TYPE_SAMPLES_DENSE: u8 = 4;
+
+/// Type-byte flag: the payload is one raw snappy block of the record's payload.
+const FLAG_SNAPPY: u8 = 0x80;
+
+/// Payloads shorter than this are never compressed: snappy cannot gain enough on them to pay
+/// for its time.
+const MIN_COMPRESS_BYTES: usize = 64;
+
+/// A compressed payload may not claim to expand beyond this; larger claims are corruption
+/// (an uncompressed payload is limited to 64 MiB by the framing, this leaves room for series
+/// records that compress 16 times).
+const MAX_DECOMPRESSED_BYTES: usize = 1 << 30;
+
+/// Returns whether `byte` is a frame type byte some version of Panoptes wrote; the framing uses
+/// it to tell frames from garbage when it resynchronises after damage.
+pub(crate) fn is_known_type(byte: u8) -> bool {
+    (TYPE_SERIES..=TYPE_SAMPLES_DENSE).contains(&(byte & !FLAG_SNAPPY))
+}
 
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,8 +74,70 @@ pub struct Tombstone {
     pub maxt: i64,
 }
 
-/// Encodes a series record's payload.
-pub(crate) fn encode_series(series: &[(SeriesId, &Labels)], out: &mut Vec<u8>) {
+/// Scratch space reused by the writers of one thread: the uncompressed payload, its
+/// compressed form and snappy's hash table.
+struct EncodeScratch {
+    raw: Vec<u8>,
+    compressed: Vec<u8>,
+    snappy: snap::raw::Encoder,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<EncodeScratch> = RefCell::new(EncodeScratch {
+        raw: Vec::new(),
+        compressed: Vec::new(),
+        snappy: snap::raw::Encoder::new(),
+    });
+}
+
+/// Encodes a record's payload with `encode` and frames it, snappy-compressed when that makes
+/// it smaller.
+fn push_payload(buffer: &mut FrameBuffer, kind: u8, encode: impl FnOnce(&mut Vec<u8>)) {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let EncodeScratch { raw, compressed, snappy } = scratch;
+        raw.clear();
+        encode(raw);
+        if raw.len() >= MIN_COMPRESS_BYTES {
+            compressed.resize(snap::raw::max_compress_len(raw.len()), 0);
+            if let Ok(len) = snappy.compress(raw, compressed)
+                && len < raw.len()
+            {
+                buffer.push(kind | FLAG_SNAPPY, |out| out.extend_from_slice(&compressed[..len]));
+                return;
+            }
+        }
+        buffer.push(kind, |out| out.extend_from_slice(raw));
+    });
+}
+
+/// Frames a series record.
+pub(crate) fn push_series(buffer: &mut FrameBuffer, series: &[(SeriesId, &Labels)]) {
+    push_payload(buffer, TYPE_SERIES, |out| encode_series(series, out));
+}
+
+/// Frames a samples record in the dense encoding.
+pub(crate) fn push_samples(buffer: &mut FrameBuffer, samples: &[RefSample]) {
+    push_payload(buffer, TYPE_SAMPLES_DENSE, |out| encode_samples_dense(samples, out));
+}
+
+/// Frames a tombstones record.
+pub(crate) fn push_tombstones(buffer: &mut FrameBuffer, tombstones: &[Tombstone]) {
+    push_payload(buffer, TYPE_TOMBSTONES, |out| encode_tombstones(tombstones, out));
+}
+
+/// Frames one decoded record again (checkpoints).
+pub(crate) fn push_record(buffer: &mut FrameBuffer, record: &Record) {
+    match record {
+        Record::Series(series) => {
+            let refs: Vec<(SeriesId, &Labels)> = series.iter().map(|(id, labels)| (*id, labels)).collect();
+            push_series(buffer, &refs);
+        }
+        Record::Samples(samples) => push_samples(buffer, samples),
+        Record::Tombstones(tombstones) => push_tombstones(buffer, tombstones),
+    }
+}
+
+fn encode_series(series: &[(SeriesId, &Labels)], out: &mut Vec<u8>) {
     for (id, labels) in series {
         put_uvarint(out, *id);
         put_uvarint(out, labels.len() as u64);
@@ -59,8 +148,10 @@ pub(crate) fn encode_series(series: &[(SeriesId, &Labels)], out: &mut Vec<u8>) {
     }
 }
 
-/// Encodes a samples record's payload; timestamps are stored relative to the first one.
-pub(crate) fn encode_samples(samples: &[RefSample], out: &mut Vec<u8>) {
+/// Encodes samples with raw values, timestamps relative to the first one (type 2). Only tests
+/// write it now, to check that old logs still replay.
+#[cfg(test)]
+fn encode_samples_v1(samples: &[RefSample], out: &mut Vec<u8>) {
     let Some(first) = samples.first() else { return };
     put_uvarint(out, samples.len() as u64);
     put_varint(out, first.t);
@@ -71,8 +162,28 @@ pub(crate) fn encode_samples(samples: &[RefSample], out: &mut Vec<u8>) {
     }
 }
 
-/// Encodes a tombstones record's payload.
-pub(crate) fn encode_tombstones(tombstones: &[Tombstone], out: &mut Vec<u8>) {
+/// Encodes samples in columns (type 4): ids, then times, then values. Ids and times are deltas
+/// from the previous sample, so a batch of one scrape (ascending ids, one timestamp) costs about
+/// two bytes per sample before compression and almost nothing after; values are stored as
+/// decimals where that is exact.
+fn encode_samples_dense(samples: &[RefSample], out: &mut Vec<u8>) {
+    put_uvarint(out, samples.len() as u64);
+    let mut previous_id = 0u64;
+    for sample in samples {
+        put_varint(out, sample.id.wrapping_sub(previous_id) as i64);
+        previous_id = sample.id;
+    }
+    let mut previous_t = 0i64;
+    for sample in samples {
+        put_varint(out, sample.t.wrapping_sub(previous_t));
+        previous_t = sample.t;
+    }
+    for sample in samples {
+        put_value(out, sample.v);
+    }
+}
+
+fn encode_tombstones(tombstones: &[Tombstone], out: &mut Vec<u8>) {
     for tombstone in tombstones {
         put_uvarint(out, tombstone.id);
         put_varint(out, tombstone.mint);
@@ -80,8 +191,98 @@ pub(crate) fn encode_tombstones(tombstones: &[Tombstone], out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes a record payload of type `kind`; `None` when it is malformed.
-pub(crate) fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
+/// Value heads with these low bits are not decimals: the bits above say what they are.
+const VALUE_SPECIAL: u64 = 7;
+/// Special value: eight bytes of raw `f64` follow.
+const SPECIAL_RAW: u64 = 0;
+/// Special value: the staleness marker.
+const SPECIAL_STALE: u64 = 1;
+
+/// `10^scale` for the decimal scales of dense values; every one converts exactly to `f64`.
+const POWERS_OF_TEN: [f64; 7] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+
+/// Integers up to 2^53 are exact in `f64`.
+const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0;
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// Appends a value: `zigzag(m) << 3 | scale` when `v` is exactly `m / 10^scale` (integers have
+/// scale 0), otherwise a special head, followed by the raw bits unless it is the staleness marker.
+fn put_value(out: &mut Vec<u8>, v: f64) {
+    let bits = v.to_bits();
+    if v.is_finite() {
+        // Integers first: counters and most gauges are, and the check is one conversion.
+        let integer = v as i64;
+        if (integer as f64).to_bits() == bits && integer.unsigned_abs() <= 1 << 53 {
+            put_uvarint(out, zigzag(integer) << 3);
+            return;
+        }
+        if v.abs() < MAX_MANTISSA {
+            for (scale, power) in POWERS_OF_TEN.iter().enumerate().skip(1) {
+                let mantissa = (v * power).round();
+                if mantissa.abs() > MAX_MANTISSA {
+                    break;
+                }
+                // Checked through the integer, as the reader computes it: -0.0 must not pass.
+                let mantissa = mantissa as i64;
+                if (mantissa as f64 / power).to_bits() == bits {
+                    put_uvarint(out, (zigzag(mantissa) << 3) | scale as u64);
+                    return;
+                }
+            }
+        }
+    } else if bits == STALE_NAN_BITS {
+        put_uvarint(out, (SPECIAL_STALE << 3) | VALUE_SPECIAL);
+        return;
+    }
+    put_uvarint(out, (SPECIAL_RAW << 3) | VALUE_SPECIAL);
+    out.extend_from_slice(&bits.to_le_bytes());
+}
+
+fn read_value(cursor: &mut Cursor<'_>) -> Option<f64> {
+    let head = cursor.uvarint()?;
+    let kind = head & 7;
+    if kind == VALUE_SPECIAL {
+        return match head >> 3 {
+            SPECIAL_RAW => Some(f64::from_bits(cursor.u64_le()?)),
+            SPECIAL_STALE => Some(f64::from_bits(STALE_NAN_BITS)),
+            _ => None,
+        };
+    }
+    let mantissa = unzigzag(head >> 3) as f64;
+    Some(if kind == 0 { mantissa } else { mantissa / POWERS_OF_TEN[kind as usize] })
+}
+
+/// Decodes record payloads, reusing one buffer for decompression.
+#[derive(Default)]
+pub(crate) struct RecordDecoder {
+    decompressed: Vec<u8>,
+    snappy: snap::raw::Decoder,
+}
+
+impl RecordDecoder {
+    /// Decodes the payload of a frame whose type byte is `kind`; `None` when it is malformed.
+    pub(crate) fn decode(&mut self, kind: u8, payload: &[u8]) -> Option<Record> {
+        if kind & FLAG_SNAPPY == 0 {
+            return decode_payload(kind, payload);
+        }
+        let len = snap::raw::decompress_len(payload).ok()?;
+        if len > MAX_DECOMPRESSED_BYTES {
+            return None;
+        }
+        self.decompressed.resize(len, 0);
+        let written = self.snappy.decompress(payload, &mut self.decompressed).ok()?;
+        decode_payload(kind & !FLAG_SNAPPY, &self.decompressed[..written])
+    }
+}
+
+fn decode_payload(kind: u8, payload: &[u8]) -> Option<Record> {
     let mut cursor = Cursor::new(payload);
     match kind {
         TYPE_SERIES => {
@@ -99,7 +300,7 @@ pub(crate) fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
             }
             Some(Record::Series(series))
         }
-        TYPE_SAMPLES => {
+        TYPE_SAMPLES_V1 => {
             if cursor.is_empty() {
                 return Some(Record::Samples(Vec::new()));
             }
@@ -111,6 +312,29 @@ pub(crate) fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
                 let t = base.wrapping_add(cursor.varint()?);
                 let v = f64::from_bits(cursor.u64_le()?);
                 samples.push(RefSample { id, t, v });
+            }
+            cursor.is_empty().then_some(Record::Samples(samples))
+        }
+        TYPE_SAMPLES_DENSE => {
+            let count = usize::try_from(cursor.uvarint()?).ok()?;
+            // Every sample takes at least three bytes: refuse counts the payload cannot hold
+            // before allocating for them.
+            if count > payload.len() / 3 {
+                return None;
+            }
+            let mut samples = Vec::with_capacity(count);
+            let mut id = 0u64;
+            for _ in 0..count {
+                id = id.wrapping_add(cursor.varint()? as u64);
+                samples.push(RefSample { id, t: 0, v: 0.0 });
+            }
+            let mut t = 0i64;
+            for sample in &mut samples {
+                t = t.wrapping_add(cursor.varint()?);
+                sample.t = t;
+            }
+            for sample in &mut samples {
+                sample.v = read_value(&mut cursor)?;
             }
             cursor.is_empty().then_some(Record::Samples(samples))
         }
@@ -127,25 +351,149 @@ pub(crate) fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Frames `record` as the writers do and decodes the frame's type and payload again.
+    fn round_trip(record: &Record) -> Option<Record> {
+        let mut buffer = FrameBuffer::default();
+        push_record(&mut buffer, record);
+        let (kind, payload) = buffer.frames().next().expect("one frame");
+        RecordDecoder::default().decode(kind, payload)
+    }
+
+    fn bits(record: Option<Record>) -> Vec<(u64, i64, u64)> {
+        let Some(Record::Samples(samples)) = record else { panic!("not samples: {record:?}") };
+        samples.iter().map(|s| (s.id, s.t, s.v.to_bits())).collect()
+    }
 
     #[test]
     fn records_round_trip() {
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
-        let mut out = Vec::new();
-        encode_series(&[(7, &labels)], &mut out);
-        assert_eq!(decode(TYPE_SERIES, &out), Some(Record::Series(vec![(7, labels)])));
+        let series = Record::Series(vec![(7, labels)]);
+        assert_eq!(round_trip(&series), Some(series));
+        let samples =
+            Record::Samples(vec![RefSample { id: 7, t: 1000, v: 1.5 }, RefSample { id: 9, t: 900, v: f64::INFINITY }]);
+        assert_eq!(round_trip(&samples), Some(samples));
+        let tombstones = Record::Tombstones(vec![Tombstone { id: 1, mint: -5, maxt: 10 }]);
+        assert_eq!(round_trip(&tombstones), Some(tombstones));
+        assert_eq!(round_trip(&Record::Samples(Vec::new())), Some(Record::Samples(Vec::new())));
+    }
 
+    #[test]
+    fn values_keep_their_exact_bits() {
+        let values = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            57.23,
+            -0.001,
+            0.1 + 0.2,
+            123_456.789_012,
+            1e-7,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            9_007_199_254_740_992.0,
+            9_007_199_254_740_994.0,
+            -9_007_199_254_740_992.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::from_bits(STALE_NAN_BITS),
+            f64::from_bits(0x7ff8_0000_0000_0001),
+        ];
+        let samples: Vec<RefSample> =
+            values.iter().enumerate().map(|(i, &v)| RefSample { id: i as u64, t: i as i64, v }).collect();
+        let want: Vec<(u64, i64, u64)> = samples.iter().map(|s| (s.id, s.t, s.v.to_bits())).collect();
+        assert_eq!(bits(round_trip(&Record::Samples(samples))), want);
+    }
+
+    #[test]
+    fn dense_values_take_few_bytes() {
+        let check = |v: f64, want: usize| {
+            let mut out = Vec::new();
+            put_value(&mut out, v);
+            assert_eq!(out.len(), want, "{v}");
+        };
+        check(0.0, 1);
+        check(3.0, 1);
+        check(57.23, 3);
+        check(f64::from_bits(STALE_NAN_BITS), 1);
+        check(-0.0, 9);
+        check(0.1 + 0.2, 9);
+    }
+
+    #[test]
+    fn scrape_batches_compress_to_a_few_bytes_per_sample() {
+        // 5,000 series of one scrape: ascending ids, one timestamp, integer counters.
+        let samples: Vec<RefSample> = (0..5_000u64)
+            .map(|i| RefSample { id: 1000 + i, t: 1_700_000_000_123, v: (i * 7919 % 100_000) as f64 })
+            .collect();
+        let mut buffer = FrameBuffer::default();
+        push_samples(&mut buffer, &samples);
+        let bytes_per_sample = buffer.as_bytes().len() as f64 / samples.len() as f64;
+        assert!(bytes_per_sample < 3.5, "{bytes_per_sample} bytes per sample");
+        assert_eq!(buffer.frames().next().map(|(kind, _)| kind), Some(TYPE_SAMPLES_DENSE | FLAG_SNAPPY));
+    }
+
+    #[test]
+    fn records_of_the_first_format_still_decode() {
+        // Bytes as the first release wrote them: type 2, count 2, base 1000, then (id, Δt, f64).
         let samples = vec![RefSample { id: 7, t: 1000, v: 1.5 }, RefSample { id: 9, t: 900, v: f64::INFINITY }];
-        let mut out = Vec::new();
-        encode_samples(&samples, &mut out);
-        assert_eq!(decode(TYPE_SAMPLES, &out), Some(Record::Samples(samples)));
-        assert_eq!(decode(TYPE_SAMPLES, &out[..out.len() - 1]), None);
+        let mut payload = Vec::new();
+        encode_samples_v1(&samples, &mut payload);
+        assert_eq!(payload[..4], [2, 0xd0, 0x0f, 7]);
+        let mut decoder = RecordDecoder::default();
+        assert_eq!(decoder.decode(TYPE_SAMPLES_V1, &payload), Some(Record::Samples(samples)));
+        assert_eq!(decoder.decode(TYPE_SAMPLES_V1, &payload[..payload.len() - 1]), None);
+        assert_eq!(decoder.decode(TYPE_SAMPLES_V1, &[]), Some(Record::Samples(Vec::new())));
+    }
 
-        let tombstones = vec![Tombstone { id: 1, mint: -5, maxt: 10 }];
-        let mut out = Vec::new();
-        encode_tombstones(&tombstones, &mut out);
-        assert_eq!(decode(TYPE_TOMBSTONES, &out), Some(Record::Tombstones(tombstones)));
-        assert_eq!(decode(42, &out), None);
+    #[test]
+    fn malformed_payloads_are_refused() {
+        let mut decoder = RecordDecoder::default();
+        assert_eq!(decoder.decode(42, &[]), None);
+        // A dense record claiming more samples than its bytes can hold.
+        assert_eq!(decoder.decode(TYPE_SAMPLES_DENSE, &[0xff, 0xff, 0x03, 0, 0, 0]), None);
+        // Unknown special value.
+        assert_eq!(decoder.decode(TYPE_SAMPLES_DENSE, &[1, 2, 2, (5 << 3) | 7]), None);
+        // Snappy flag on bytes that are not snappy.
+        assert_eq!(decoder.decode(TYPE_SAMPLES_DENSE | FLAG_SNAPPY, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), None);
+        let mut payload = Vec::new();
+        encode_samples_dense(&[RefSample { id: 1, t: 2, v: 3.25 }], &mut payload);
+        assert!(decoder.decode(TYPE_SAMPLES_DENSE, &payload).is_some());
+        assert_eq!(decoder.decode(TYPE_SAMPLES_DENSE, &payload[..payload.len() - 1]), None);
+        payload.push(0);
+        assert_eq!(decoder.decode(TYPE_SAMPLES_DENSE, &payload), None, "trailing bytes");
+    }
+
+    proptest! {
+        #[test]
+        fn dense_samples_round_trip(
+            raw in proptest::collection::vec((any::<u64>(), any::<i64>(), any::<u64>(), 0u8..4), 0..200),
+        ) {
+            let samples: Vec<RefSample> = raw
+                .iter()
+                .map(|&(id, t, bits, shape)| {
+                    let v = match shape {
+                        0 => f64::from_bits(bits),
+                        1 => (bits % 1_000_000) as f64,
+                        2 => (bits % 100_000) as f64 / 100.0,
+                        _ => -((bits % 1_000_000_007) as f64) / 1e6,
+                    };
+                    RefSample { id, t, v }
+                })
+                .collect();
+            let want: Vec<(u64, i64, u64)> = samples.iter().map(|s| (s.id, s.t, s.v.to_bits())).collect();
+            prop_assert_eq!(bits(round_trip(&Record::Samples(samples))), want);
+        }
+
+        #[test]
+        fn decoder_never_panics(kind in any::<u8>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = RecordDecoder::default().decode(kind, &payload);
+        }
     }
 }

@@ -42,6 +42,22 @@ impl FrameBuffer {
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    /// Returns the (type, payload) of each frame, for tests.
+    #[cfg(test)]
+    pub(crate) fn frames(&self) -> impl Iterator<Item = (u8, &[u8])> {
+        let mut rest = self.bytes.as_slice();
+        std::iter::from_fn(move || {
+            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            let frame = rest.get(..FRAME_HEADER_BYTES + len)?;
+            rest = &rest[FRAME_HEADER_BYTES + len..];
+            Some((frame[8], &frame[FRAME_HEADER_BYTES..]))
+        })
+    }
 }
 
 /// A region of a segment that did not hold valid frames.
@@ -74,7 +90,7 @@ fn frame_at(data: &[u8], offset: usize) -> Option<(u8, std::ops::Range<usize>, u
     let kind_at = offset + 8;
     let end = kind_at.checked_add(1 + len)?;
     let covered = data.get(kind_at..end)?;
-    if crc32fast::hash(covered) != crc || !(1..=3).contains(&covered[0]) {
+    if crc32fast::hash(covered) != crc || !super::record::is_known_type(covered[0]) {
         return None;
     }
     Some((covered[0], kind_at + 1..end, end))
