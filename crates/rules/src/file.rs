@@ -111,7 +111,7 @@ impl<'de> Deserialize<'de> for Text {
                 Ok(Text(String::new()))
             }
         }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_str(Visitor)
     }
 }
 

@@ -24,6 +24,7 @@ pub mod file;
 mod group;
 mod rule;
 pub mod template;
+pub mod unittest;
 
 pub use check::{CheckOptions, CheckReport, check_rules};
 pub use error::{Error, Position, Result, RuleFileError};
@@ -33,3 +34,4 @@ pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, ALERT_NAME_LABEL, ALERT_STATE_LABEL, Alert, AlertState,
     AlertingRule, EvalContext, RecordingRule, Rule, RuleHealth, RuleStatus,
 };
+pub use unittest::{UnitTestOptions, UnitTestReport, run_unit_tests};

@@ -352,7 +352,7 @@ fn functions(data: &TemplateData<'_>) -> FuncMap {
             let key = |v: &Value| {
                 sample_labels(v).and_then(|l| l.field(&name)).and_then(Value::as_str).unwrap_or("").to_owned()
             };
-            samples.sort_by(|a, b| key(a).cmp(&key(b)));
+            samples.sort_by_key(key);
             Ok(Value::List(samples.into()))
         }),
     );
