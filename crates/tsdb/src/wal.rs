@@ -16,6 +16,7 @@ use record::RecordDecoder;
 pub use record::{Record, RefSample, SeriesId, Tombstone};
 pub(crate) use record::{push_samples, push_series, push_tombstones};
 pub(crate) use segment::FrameBuffer;
+use segment::SegmentReader;
 
 use crate::error::{Error, Result};
 
@@ -239,9 +240,9 @@ impl Wal {
         );
         let mut decoder = RecordDecoder::default();
         for source in &sources {
-            let contents = segment::read_segment(source)?;
-            for (kind, payload) in &contents.frames {
-                let Some(record) = decoder.decode(*kind, &contents.bytes[payload.clone()]) else { continue };
+            let mut reader = SegmentReader::open(source, record::is_known_type)?;
+            while let Some((kind, payload)) = reader.next_frame()? {
+                let Some(record) = decoder.decode(kind, payload) else { continue };
                 if let Some(record) = keep(record) {
                     kept += 1;
                     record::push_record(&mut buffer, &record);
@@ -322,8 +323,17 @@ pub fn replay_with(dir: &Path, repair: bool, apply: &mut dyn FnMut(Record)) -> R
     }
     let mut decoder = RecordDecoder::default();
     for path in &files {
-        let contents = segment::read_segment(path)?;
-        for damage in &contents.damage {
+        let mut reader = SegmentReader::open(path, record::is_known_type)?;
+        while let Some((kind, payload)) = reader.next_frame()? {
+            match decoder.decode(kind, payload) {
+                Some(record) => {
+                    stats.records += 1;
+                    apply(record);
+                }
+                None => stats.undecodable_records += 1,
+            }
+        }
+        for damage in reader.damage() {
             if damage.is_tail {
                 stats.torn_bytes += damage.len;
                 warn!(segment = %path.display(), offset = damage.offset, dropped_bytes = damage.len, "truncating torn wal tail");
@@ -333,20 +343,11 @@ pub fn replay_with(dir: &Path, repair: bool, apply: &mut dyn FnMut(Record)) -> R
                 warn!(segment = %path.display(), offset = damage.offset, dropped_bytes = damage.len, "skipping corrupt wal region; records after it are kept");
             }
         }
+        done_bytes += reader.len_bytes();
         if repair {
-            segment::repair_segment(path, &contents)?;
-        }
-        for (kind, payload) in &contents.frames {
-            match decoder.decode(*kind, &contents.bytes[payload.clone()]) {
-                Some(record) => {
-                    stats.records += 1;
-                    apply(record);
-                }
-                None => stats.undecodable_records += 1,
-            }
+            reader.repair()?;
         }
         stats.segments += 1;
-        done_bytes += contents.bytes.len() as u64;
         if last_report.elapsed() >= Duration::from_secs(2) {
             last_report = Instant::now();
             let elapsed = started.elapsed().as_secs_f64();
