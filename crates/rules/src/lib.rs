@@ -18,10 +18,12 @@
 //! longer, and resolves as usual. No extra series is written, so stores and dashboards see
 //! exactly Prometheus' series.
 
+pub mod api;
 mod check;
 mod error;
 pub mod file;
 mod group;
+mod manager;
 mod rule;
 pub mod template;
 pub mod unittest;
@@ -30,6 +32,7 @@ pub use check::{CheckOptions, CheckReport, check_rules};
 pub use error::{Error, Position, Result, RuleFileError};
 pub use file::{ParseOptions, RuleConfig, RuleFile, RuleGroupConfig, load_rule_file, parse_rule_file};
 pub use group::{AlertToSend, Group, RestoreOptions};
+pub use manager::{Notifier, NotifierRef, RuleManager, RuleManagerOptions, eval_timestamp};
 pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, ALERT_NAME_LABEL, ALERT_STATE_LABEL, Alert, AlertState,
     AlertingRule, EvalContext, RecordingRule, Rule, RuleHealth, RuleStatus,

@@ -73,17 +73,86 @@ pub fn expand_alert_template(alert_name: &str, text: &str, data: &TemplateData<'
 pub fn try_expand(name: &str, text: &str, data: &TemplateData<'_>) -> Result<String, String> {
     let source = format!("{PRELUDE}{text}");
     let funcs = functions(data);
-    let template = gotmpl::Template::new(name)
+    let parse_error = |error: TemplateError| format!("error parsing template {name}: {error}");
+    let mut template = gotmpl::Template::new(name)
         .missing_key(gotmpl::MissingKey::ZeroValue)
         .funcs(funcs)
         .parse(&source)
-        .map_err(|error| format!("error parsing template {name}: {error}"))?;
+        .map_err(parse_error)?;
+    // gotmpl prints a float action with Rust's formatting; Go prints `%v` (`1.2345675e+06`).
+    // Every printing action gets a final `| __goValue` command that formats floats as Go does.
+    let (mut root, defines) =
+        gotmpl::parse::Parser::new(&source, "{{", "}}").and_then(|parser| parser.parse()).map_err(parse_error)?;
+    let format_command = go_value_command().map_err(parse_error)?;
+    append_to_actions(&mut root, &format_command);
+    for mut define in defines {
+        append_to_actions(&mut define.body, &format_command);
+        template = template.add_parse_tree(&define.name, define.body);
+    }
+    template = template.add_parse_tree(name, root);
     let value = template_data(data);
-    let output =
-        template.execute_to_string(&value).map_err(|error| format!("error executing template {name}: {error}"))?;
+    let output = template
+        .execute_template_to_string(name, &value)
+        .map_err(|error| format!("error executing template {name}: {error}"))?;
     // Go prints a missing key of a `map[string]string` (labels) as the empty string; gotmpl has
     // no typed maps and prints `<no value>` instead.
     Ok(output.replace("<no value>", ""))
+}
+
+/// The name of the function that formats an action's result as Go's `fmt.Sprint` would.
+const GO_VALUE_FUNCTION: &str = "__goValue";
+
+/// Returns the parsed command `__goValue`, taken from a tiny template because the parser's
+/// identifier type is not constructible from outside gotmpl.
+fn go_value_command() -> Result<gotmpl::parse::CommandNode, TemplateError> {
+    let (root, _) = gotmpl::parse::Parser::new("{{.|__goValue}}", "{{", "}}")?.parse()?;
+    match root.nodes.first() {
+        Some(gotmpl::parse::Node::Action(action)) if action.pipe.commands.len() == 2 => {
+            Ok(action.pipe.commands[1].clone())
+        }
+        _ => Err(TemplateError::Exec("cannot build the value formatting command".to_owned())),
+    }
+}
+
+/// Appends `command` to the pipeline of every action that prints.
+fn append_to_actions(list: &mut gotmpl::parse::ListNode, command: &gotmpl::parse::CommandNode) {
+    use gotmpl::parse::Node;
+    for node in &mut list.nodes {
+        match node {
+            Node::List(inner) => append_to_actions(inner, command),
+            Node::Action(action) if action.pipe.decl.is_empty() => action.pipe.commands.push(command.clone()),
+            Node::If(branch) | Node::Range(branch) | Node::With(branch) => {
+                append_to_actions(&mut branch.body, command);
+                if let Some(else_body) = &mut branch.else_body {
+                    append_to_actions(else_body, command);
+                }
+            }
+            Node::Define(define) => append_to_actions(&mut define.body, command),
+            _ => {}
+        }
+    }
+}
+
+/// Formats a float like Go's `%v` (shortest `%g`, exponent form below 1e-4 and from 1e6).
+pub(crate) fn format_go_v(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_owned();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
+    }
+    let scientific = format!("{v:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Checks that an alert template parses (as `promtool check rules` does).
@@ -283,6 +352,14 @@ fn functions(data: &TemplateData<'_>) -> FuncMap {
     let mut add = |name: &str, f: gotmpl::ValueFunc| {
         funcs.insert(name.to_owned(), f);
     };
+    add(
+        GO_VALUE_FUNCTION,
+        Arc::new(|args: &[Value]| match args.last() {
+            Some(Value::Float(v)) => Ok(string(format_go_v(*v))),
+            Some(other) => Ok(other.clone()),
+            None => Ok(Value::Nil),
+        }),
+    );
     add("query", query_function(data));
     add(
         "first",
@@ -633,5 +710,136 @@ fn strip_domain(text: &str) -> String {
 impl PartialOrd for QuerySample {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.labels.cmp(&other.labels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query_stub() -> TemplateQueryFn {
+        Arc::new(|query: &str, t: i64| match query {
+            "up" => Ok(vec![
+                QuerySample { labels: Labels::from_pairs([("__name__", "up"), ("instance", "b:9")]), value: 0.0 },
+                QuerySample { labels: Labels::from_pairs([("__name__", "up"), ("instance", "a:9")]), value: 1.0 },
+            ]),
+            "time()" => Ok(vec![QuerySample { labels: Labels::empty(), value: t as f64 / 1000.0 }]),
+            "none" => Ok(Vec::new()),
+            other => Err(format!("cannot run {other:?}")),
+        })
+    }
+
+    /// Expands `text` for an alert with labels `instance="host.example.com:9100"` and value
+    /// 1234567.5 at t=60s, external URL `http://prom.example.com/sub`.
+    #[track_caller]
+    fn check(text: &str, expected: &str) {
+        let labels = Labels::from_pairs([("__name__", "up"), ("instance", "host.example.com:9100")]);
+        let external = Labels::from_pairs([("cluster", "eu1")]);
+        let data = TemplateData {
+            labels: &labels,
+            value: 1_234_567.5,
+            external_labels: &external,
+            external_url: "http://prom.example.com/sub",
+            timestamp_ms: 60_000,
+            query: Some(query_stub()),
+        };
+        assert_eq!(expand_alert_template("Test", text, &data), expected, "template {text:?}");
+    }
+
+    #[test]
+    fn prelude_variables() {
+        check(
+            "{{ $labels.instance }} {{ $value }} {{ $externalLabels.cluster }} {{ $externalURL }}",
+            "host.example.com:9100 1.2345675e+06 eu1 http://prom.example.com/sub",
+        );
+        check("[{{ $labels.missing }}]", "[]");
+        check("{{ printf \"%.2f\" $value }}", "1234567.50");
+    }
+
+    #[test]
+    fn humanize_functions_match_prometheus_docs() {
+        check("{{ humanize 1234567.0 }}", "1.235M");
+        check("{{ humanize 0.12345 }}", "123.5m");
+        check("{{ humanize 0 }}", "0");
+        check("{{ humanize 250 }}", "250");
+        check("{{ humanize1024 1048576.0 }}", "1Mi");
+        check("{{ humanize1024 512 }}", "512");
+        check("{{ humanizeDuration 3600.0 }}", "1h 0m 0s");
+        check("{{ humanizeDuration 176461 }}", "2d 1h 1m 1s");
+        check("{{ humanizeDuration 1.5 }}", "1.5s");
+        check("{{ humanizeDuration 0.1 }}", "100ms");
+        check("{{ humanizeDuration 0 }}", "0s");
+        check("{{ humanizePercentage 0.1234 }}", "12.34%");
+        check("{{ humanizeTimestamp 1435065584.128 }}", "2015-06-23 13:19:44.128 +0000 UTC");
+        check("{{ toTime 0 }}", "1970-01-01 00:00:00 +0000 UTC");
+        check("{{ \"1.5e3\" | humanize }}", "1.5k");
+    }
+
+    #[test]
+    fn string_functions() {
+        check("{{ title \"aa bb CC\" }}", "Aa Bb CC");
+        check("{{ toUpper \"aB\" }} {{ toLower \"aB\" }}", "AB ab");
+        check("{{ reReplaceAll \"(a)b\" \"x$1\" \"ab\" }}", "xa");
+        check("{{ if match \"^host\" $labels.instance }}yes{{ end }}", "yes");
+        check("{{ stripPort $labels.instance }}", "host.example.com");
+        check("{{ stripDomain $labels.instance }}", "host:9100");
+        check("{{ stripDomain \"192.168.0.1:9090\" }}", "192.168.0.1:9090");
+        check("{{ stripPort \"[::1]:80\" }}", "::1");
+        check("{{ parseDuration \"1h2m10ms\" }}", "3720.01");
+        check("{{ externalURL }} {{ pathPrefix }}", "http://prom.example.com/sub /sub");
+        check("{{ safeHtml \"<b>\" }}", "<b>");
+        check("{{ with args 1 \"x\" }}{{ .arg0 }} {{ .arg1 }}{{ end }}", "1 x");
+    }
+
+    #[test]
+    fn query_functions() {
+        check("{{ query \"time()\" | first | value }}", "60");
+        check("{{ range query \"up\" }}{{ .Labels.instance }}={{ .Value }} {{ end }}", "b:9=0 a:9=1 ");
+        check("{{ range query \"up\" | sortByLabel \"instance\" }}{{ label \"instance\" . }} {{ end }}", "a:9 b:9 ");
+        check("{{ with query \"none\" }}{{ . | first | value }}{{ else }}empty{{ end }}", "empty");
+    }
+
+    #[test]
+    fn errors_render_as_prometheus_error_text() {
+        let rendered = {
+            let labels = Labels::empty();
+            let data = TemplateData {
+                labels: &labels,
+                value: 0.0,
+                external_labels: &labels,
+                external_url: "",
+                timestamp_ms: 0,
+                query: Some(query_stub()),
+            };
+            (
+                expand_alert_template("A", "{{ query \"none\" | first | value }}", &data),
+                expand_alert_template("A", "{{ query \"bad\" }}", &data),
+                expand_alert_template("A", "{{ .Nope", &data),
+            )
+        };
+        assert!(
+            rendered.0.starts_with("<error expanding template: error executing template __alert_A: "),
+            "{}",
+            rendered.0
+        );
+        assert!(rendered.0.contains("first() called on vector with no elements"), "{}", rendered.0);
+        assert!(rendered.1.contains("error calling query: cannot run \"bad\""), "{}", rendered.1);
+        assert!(
+            rendered
+                .2
+                .starts_with("<error expanding template: error parsing template __alert_A: template: __alert_A:1:"),
+            "{}",
+            rendered.2
+        );
+    }
+
+    #[test]
+    fn formats_g_like_go() {
+        assert_eq!(format_g(1234.5, 4), "1234");
+        assert_eq!(format_g(12345.0, 4), "1.234e+04");
+        assert_eq!(format_g(9999.5, 4), "1e+04");
+        assert_eq!(format_g(0.0001234, 4), "0.0001234");
+        assert_eq!(format_g(0.00001234, 4), "1.234e-05");
+        assert_eq!(format_g(f64::INFINITY, 4), "+Inf");
     }
 }
