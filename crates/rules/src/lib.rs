@@ -1,6 +1,6 @@
 //! Prometheus recording and alerting rules (see ARCHITECTURE.md).
 //!
-//! [`file`] reads rule files with Prometheus' validation ([`check_rules`] is `promtool check
+//! [`mod@file`] reads rule files with Prometheus' validation ([`check_rules`] is `promtool check
 //! rules`); [`template`] expands alert templates in Go text/template syntax with Prometheus'
 //! functions; [`Group`] evaluates rules at a timestamp against any
 //! [`panoptes_storage::Storage`] through the PromQL [`panoptes_promql::Engine`], with
