@@ -31,6 +31,27 @@ pub(crate) enum Command {
     /// Runs promqltest scripts (`.test` files) against the PromQL engine.
     #[command(name = "promql-test")]
     PromqlTest(PromqlTestArgs),
+    /// Checks configuration files (like `promtool check`).
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+/// `panoptes check` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CheckCommand {
+    /// Checks Prometheus configuration files, the files they refer to and their targets.
+    Config(CheckConfigArgs),
+}
+
+/// Flags of `panoptes check config`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckConfigArgs {
+    /// Only checks the syntax of the configuration files, not the files they refer to.
+    #[arg(long = "syntax-only")]
+    pub(crate) syntax_only: bool,
+    /// The configuration files to check.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// `panoptes query` subcommands.
@@ -170,7 +191,7 @@ pub(crate) struct DumpArgs {
 /// Flags of `panoptes server`.
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
-    /// Configuration file path (not loaded yet).
+    /// Prometheus configuration file (scrape jobs, discovery, external labels).
     #[arg(long = "config.file", value_name = "PATH")]
     pub(crate) config_file: Option<PathBuf>,
 
@@ -216,6 +237,10 @@ pub(crate) struct ServerArgs {
     /// Enables the admin endpoints (`/api/v1/admin/tsdb/*`).
     #[arg(long = "web.enable-admin-api")]
     pub(crate) enable_admin_api: bool,
+
+    /// Enables shutdown and reload over HTTP (`POST /-/quit`, `POST /-/reload`).
+    #[arg(long = "web.enable-lifecycle")]
+    pub(crate) enable_lifecycle: bool,
 
     /// The maximum lookback duration for retrieving metrics during expression evaluations.
     #[arg(long = "query.lookback-delta", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]

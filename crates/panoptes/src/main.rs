@@ -1,9 +1,11 @@
 //! The `panoptes` binary: command line and process modes.
 
+mod check;
 mod cli;
 mod logging;
 mod promql_test;
 mod query;
+mod reload;
 mod server;
 mod tsdb_tools;
 
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         cli::Command::Tsdb(command) => tsdb_tools::run(command),
         cli::Command::Query(command) => query::run(command),
         cli::Command::PromqlTest(args) => Ok(promql_test::run(&args)),
+        cli::Command::Check(command) => Ok(check::run(command)),
     };
     match result {
         Ok(code) => code,

@@ -7,12 +7,16 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context as _;
 use panoptes_model::Matcher;
 use panoptes_promql::EngineOptions;
-use panoptes_server::{Server, ServerOptions, ShutdownHook, StorageOpener, TsdbAdmin, TsdbStats, shutdown_signal};
+use panoptes_scrape::ScrapeManager;
+use panoptes_server::{
+    ConfigControl as _, Server, ServerOptions, ShutdownHook, StorageOpener, TsdbAdmin, TsdbStats, shutdown_signal,
+};
 use panoptes_storage::StorageRef;
 use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
 
 use crate::cli::{ServerArgs, WalFsync};
 use crate::logging;
+use crate::reload::RunningConfig;
 
 /// Runs the server until SIGINT or SIGTERM and returns the process' exit code. Failures after
 /// logging is set up (listener, store, closing the store) are logged and give a failure code.
@@ -35,9 +39,10 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting panoptes");
-    if let Some(path) = &args.config_file {
-        tracing::warn!(path = %path.display(), "configuration file loading is not implemented yet; ignoring it");
-    }
+    let scrape = Arc::new(ScrapeManager::new(tokio::runtime::Handle::current()));
+    let running_config = RunningConfig::load(args.config_file.clone(), scrape.clone())
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .context("loading the configuration file")?;
     let max_remote_write_bytes =
         usize::try_from(args.max_remote_write_bytes).context("--web.max-remote-write-bytes is too large")?;
     let opened = Arc::new(OnceLock::<Db>::new());
@@ -55,27 +60,68 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         enable_admin_api: args.enable_admin_api,
         tsdb_admin: Some(Arc::new(DbAdmin(opened.clone()))),
         flags: flags(&args),
+        config: Some(running_config.clone()),
+        scrape: Some(scrape.clone()),
+        enable_lifecycle: args.enable_lifecycle,
     };
     let server = Server::bind(options).await?;
-    let (opener, on_shutdown) = storage(&args, opened);
-    server.run(opener, shutdown_signal(), on_shutdown).await?;
+    let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
+    let (opener, on_shutdown) = storage(&args, opened, running_config, scrape);
+    let result = server.run(opener, shutdown_signal(), on_shutdown).await;
+    reload_on_sighup.abort();
+    result?;
     Ok(())
 }
 
-/// Returns the opener of the on-disk metrics store and the hook that closes it.
-fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>) -> (StorageOpener, ShutdownHook) {
+/// Reloads the configuration on every SIGHUP, as Prometheus does.
+async fn reload_on_sighup(config: Arc<RunningConfig>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot install SIGHUP handler; reload through /-/reload only");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "received signal");
+            let config = config.clone();
+            // Failures are logged and counted by the reload itself.
+            let _ = tokio::task::spawn_blocking(move || config.reload()).await;
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
+}
+
+/// Returns the opener of the on-disk metrics store, which starts scraping once it is open, and the
+/// hook that stops scraping and closes the store.
+fn storage(
+    args: &ServerArgs,
+    opened: Arc<OnceLock<Db>>,
+    running_config: Arc<RunningConfig>,
+    scrape: Arc<ScrapeManager>,
+) -> (StorageOpener, ShutdownHook) {
     let dir = args.storage_path.clone();
     let options = db_options(args);
     let opened_by_opener = opened.clone();
+    let scrape_started = scrape.clone();
     let opener: StorageOpener = Box::new(move |registry| {
         tracing::info!(path = %dir.display(), "opening storage");
         let db = Db::open(&dir, options).map_err(|error| error_chain(&error))?;
         db.register_metrics(registry);
+        running_config.register_metrics(registry);
         let storage: StorageRef = Arc::new(db.clone());
         let _ = opened_by_opener.set(db);
+        scrape_started.start(storage.clone());
         Ok(storage)
     });
+    let runtime = tokio::runtime::Handle::current();
     let on_shutdown: ShutdownHook = Box::new(move || {
+        tracing::info!("stopping scrapes");
+        runtime.block_on(scrape.stop());
         let Some(db) = opened.get() else { return Ok(()) };
         tracing::info!("closing storage");
         db.close().map_err(|error| error_chain(&error))?;
@@ -132,6 +178,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("web.read-timeout", format_duration(args.read_timeout)),
         ("web.max-remote-write-bytes", args.max_remote_write_bytes.to_string()),
         ("web.enable-admin-api", args.enable_admin_api.to_string()),
+        ("web.enable-lifecycle", args.enable_lifecycle.to_string()),
         ("query.lookback-delta", format_duration(args.query_lookback_delta)),
         ("query.timeout", format_duration(args.query_timeout)),
         ("query.max-samples", args.query_max_samples.to_string()),

@@ -13,18 +13,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use panoptes_server::prompb::{Label, Sample, TimeSeries, WriteRequest, encode_write_request};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 
-use crate::common::{start_server, wait_ready};
+use crate::common::{Process, start_prometheus, start_server, wait_ready};
 
 const STEP_MS: i64 = 15_000;
 /// Samples per series: one hour of 15 s samples.
@@ -53,51 +50,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
          excluded (4 samples), Prometheus 2.42 includes it (5 samples)",
     ),
 ];
-
-/// A child process killed when dropped.
-struct Process {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts Debian's Prometheus with the remote write receiver on a free port.
-async fn start_prometheus(dir: &Path, client: &reqwest::Client) -> Process {
-    let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-    let log_path = dir.join("prometheus.log");
-    let child = Command::new("/usr/bin/prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address={address}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(&log_path).unwrap())
-        .spawn()
-        .expect("start /usr/bin/prometheus (apt-get install prometheus)");
-    let mut process = Process { child, address };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(status) = process.child.try_wait().unwrap() {
-            panic!("prometheus exited with {status}:\n{}", std::fs::read_to_string(&log_path).unwrap());
-        }
-        if let Ok(response) = client.get(format!("http://{address}/-/ready")).send().await
-            && response.status() == 200
-        {
-            return process;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("prometheus not ready within 30 s:\n{}", std::fs::read_to_string(&log_path).unwrap());
-}
 
 /// One generated series: labels and one value per point (`None`: no sample).
 struct GenSeries {
@@ -673,7 +625,13 @@ async fn panoptes_answers_like_prometheus() {
     );
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
-    let prometheus = start_prometheus(dir.path(), &client).await;
+    let prometheus = start_prometheus(
+        dir.path(),
+        "global:\n  scrape_interval: 1m\n",
+        &["--web.enable-remote-write-receiver"],
+        &client,
+    )
+    .await;
     let data = dir.path().join("panoptes");
     let log_path = dir.path().join("panoptes.log");
     let (mut child, address) = start_server(&data, &[], &log_path);

@@ -77,6 +77,24 @@ pub trait TsdbAdmin: Send + Sync {
     fn clean_tombstones(&self) -> panoptes_storage::Result<()>;
 }
 
+/// The running configuration, shown and reloaded through the API. Implemented by the binary,
+/// which owns the configuration file and everything configured from it.
+pub trait ConfigControl: Send + Sync {
+    /// Reloads the configuration file and applies it. Runs on a blocking thread.
+    ///
+    /// # Errors
+    ///
+    /// Returns why the file was not applied; the running configuration then stays in force.
+    fn reload(&self) -> Result<(), String>;
+
+    /// Returns the running configuration as YAML, with secrets hidden.
+    fn yaml(&self) -> String;
+
+    /// Returns whether the last reload succeeded and when the running configuration was loaded,
+    /// in milliseconds since the epoch.
+    fn last_reload(&self) -> (bool, i64);
+}
+
 /// Head cardinality statistics, shaped like Prometheus' `/api/v1/status/tsdb` answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TsdbStats {

@@ -12,6 +12,6 @@ pub mod prompb;
 mod server;
 mod state;
 
-pub use api::{TsdbAdmin, TsdbStats};
+pub use api::{ConfigControl, TsdbAdmin, TsdbStats};
 pub use error::{Error, Result};
 pub use server::{Server, ServerOptions, ShutdownHook, StorageOpener, shutdown_signal};

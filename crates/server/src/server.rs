@@ -42,6 +42,12 @@ pub struct ServerOptions {
     pub tsdb_admin: Option<Arc<dyn api::TsdbAdmin>>,
     /// The command-line flags as `(name, value)` pairs, shown by `/api/v1/status/flags`.
     pub flags: Vec<(String, String)>,
+    /// The running configuration, for `/-/reload` and `/api/v1/status/config`.
+    pub config: Option<Arc<dyn api::ConfigControl>>,
+    /// The scrape manager, for `/api/v1/targets` and `/api/v1/scrape_pools`.
+    pub scrape: Option<Arc<panoptes_scrape::ScrapeManager>>,
+    /// Whether `/-/reload` and `/-/quit` are enabled (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -54,6 +60,9 @@ impl std::fmt::Debug for ServerOptions {
             .field("max_concurrent_queries", &self.max_concurrent_queries)
             .field("enable_admin_api", &self.enable_admin_api)
             .field("tsdb_admin", &self.tsdb_admin.is_some())
+            .field("config", &self.config.is_some())
+            .field("scrape", &self.scrape.is_some())
+            .field("enable_lifecycle", &self.enable_lifecycle)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +81,9 @@ impl Default for ServerOptions {
             enable_admin_api: false,
             tsdb_admin: None,
             flags: Vec::new(),
+            config: None,
+            scrape: None,
+            enable_lifecycle: false,
         }
     }
 }
@@ -150,6 +162,7 @@ impl Server {
 
         let open_failure = Arc::new(Mutex::new(None::<String>));
         let failure_slot = open_failure.clone();
+        let quit_state = state.clone();
         let stop = async move {
             let open_failed = async {
                 match open_failed_rx.await {
@@ -160,6 +173,7 @@ impl Server {
             };
             tokio::select! {
                 () = shutdown => tracing::info!("shutdown requested, finishing in-flight requests"),
+                () = quit_state.quit_requested() => tracing::info!("shutdown requested through /-/quit, finishing in-flight requests"),
                 message = open_failed => {
                     tracing::error!(error = %message, "cannot open storage, shutting down");
                     *failure_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message);

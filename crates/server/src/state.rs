@@ -4,11 +4,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use panoptes_promql::Engine;
+use panoptes_scrape::ScrapeManager;
 use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
-use crate::api::TsdbAdmin;
+use crate::api::{ConfigControl, TsdbAdmin};
 use crate::metrics::Metrics;
 use crate::server::ServerOptions;
 
@@ -32,6 +33,11 @@ struct Inner {
     flags: Vec<(String, String)>,
     /// When the server started, in milliseconds since the epoch.
     start_time_ms: i64,
+    config: Option<Arc<dyn ConfigControl>>,
+    scrape: Option<Arc<ScrapeManager>>,
+    enable_lifecycle: bool,
+    /// Notified by `/-/quit`.
+    quit: Notify,
 }
 
 struct OpenedStorage {
@@ -54,6 +60,10 @@ impl AppState {
                 tsdb_admin: options.tsdb_admin.clone(),
                 flags: options.flags.clone(),
                 start_time_ms: panoptes_model::time::now_millis(),
+                config: options.config.clone(),
+                scrape: options.scrape.clone(),
+                enable_lifecycle: options.enable_lifecycle,
+                quit: Notify::new(),
             }),
         }
     }
@@ -120,5 +130,30 @@ impl AppState {
     /// Returns when the server started, in milliseconds since the epoch.
     pub(crate) fn start_time_ms(&self) -> i64 {
         self.inner.start_time_ms
+    }
+
+    /// Returns the running configuration's control, when the binary provided one.
+    pub(crate) fn config(&self) -> Option<&Arc<dyn ConfigControl>> {
+        self.inner.config.as_ref()
+    }
+
+    /// Returns the scrape manager, when the binary provided one.
+    pub(crate) fn scrape(&self) -> Option<&Arc<ScrapeManager>> {
+        self.inner.scrape.as_ref()
+    }
+
+    /// Returns whether `/-/reload` and `/-/quit` are enabled.
+    pub(crate) fn lifecycle_enabled(&self) -> bool {
+        self.inner.enable_lifecycle
+    }
+
+    /// Asks the server to stop, as SIGTERM would.
+    pub(crate) fn request_quit(&self) {
+        self.inner.quit.notify_one();
+    }
+
+    /// Completes once `/-/quit` was called.
+    pub(crate) async fn quit_requested(&self) {
+        self.inner.quit.notified().await;
     }
 }

@@ -56,3 +56,54 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::E
     }
     None
 }
+
+/// A child process killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub address: SocketAddr,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Returns a free loopback address.
+pub fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// Starts Debian's Prometheus (`/usr/bin/prometheus`) on a free port with `config` as its
+/// configuration file and `extra` flags, and waits until it is ready.
+pub async fn start_prometheus(dir: &Path, config: &str, extra: &[&str], client: &reqwest::Client) -> Process {
+    let address = free_address();
+    let config_path = dir.join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let log_path = dir.join("prometheus.log");
+    let child = Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("prometheus-data").display()))
+        .arg(format!("--web.listen-address={address}"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&log_path).unwrap())
+        .spawn()
+        .expect("start /usr/bin/prometheus (apt-get install prometheus)");
+    let mut process = Process { child, address };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = process.child.try_wait().unwrap() {
+            panic!("prometheus exited with {status}:\n{}", std::fs::read_to_string(&log_path).unwrap());
+        }
+        if let Ok(response) = client.get(format!("http://{address}/-/ready")).send().await
+            && response.status() == 200
+        {
+            return process;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("prometheus not ready within 30 s:\n{}", std::fs::read_to_string(&log_path).unwrap());
+}

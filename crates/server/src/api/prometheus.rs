@@ -12,6 +12,7 @@ mod params;
 mod query;
 mod series;
 mod status;
+mod targets;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -40,6 +41,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtime_info))
         .route("/api/v1/status/tsdb", get(status::tsdb))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/scrape_pools", get(targets::scrape_pools))
         .route("/api/v1/admin/tsdb/delete_series", post(admin::delete_series).put(admin::delete_series))
         .route("/api/v1/admin/tsdb/clean_tombstones", post(admin::clean_tombstones).put(admin::clean_tombstones))
 }

@@ -1,4 +1,4 @@
-//! Management endpoints: `/-/healthy`, `/-/ready` and `/metrics` (self-metrics).
+//! Management endpoints: `/-/healthy`, `/-/ready`, `/-/reload`, `/-/quit` and `/metrics`.
 //!
 //! Health and readiness answer exactly like Prometheus' `web/web.go`, so existing probes and
 //! tooling work unchanged. `/metrics` speaks OpenMetrics to scrapers that ask for it and the
@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::ApiError;
 use crate::state::AppState;
@@ -21,7 +21,45 @@ const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=u
 
 /// Returns the management routes.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/-/healthy", get(healthy)).route("/-/ready", get(ready)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload).put(reload))
+        .route("/-/quit", post(quit).put(quit))
+        .route("/metrics", get(metrics))
+}
+
+/// The answer of the lifecycle endpoints when `--web.enable-lifecycle` is off (Prometheus' text).
+fn lifecycle_disabled() -> Response {
+    (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n").into_response()
+}
+
+/// `POST /-/reload`: reloads the configuration file; a failure keeps the running configuration.
+async fn reload(State(state): State<AppState>) -> Response {
+    if !state.lifecycle_enabled() {
+        return lifecycle_disabled();
+    }
+    let Some(config) = state.config().cloned() else {
+        return (StatusCode::OK, "no configuration file to reload\n").into_response();
+    };
+    match tokio::task::spawn_blocking(move || config.reload()).await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(error)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {error}\n")).into_response()
+        }
+        Err(error) => {
+            ApiError::new(panoptes_model::ErrorKind::Internal, format!("reload task failed: {error}")).into_response()
+        }
+    }
+}
+
+/// `POST /-/quit`: stops the server gracefully, as SIGTERM does.
+async fn quit(State(state): State<AppState>) -> Response {
+    if !state.lifecycle_enabled() {
+        return lifecycle_disabled();
+    }
+    state.request_quit();
+    (StatusCode::OK, "Requesting termination... Goodbye!\n").into_response()
 }
 
 async fn healthy() -> &'static str {

@@ -38,11 +38,13 @@ pub(crate) async fn runtime_info(State(state): State<AppState>) -> PromResult {
         .find(|(name, _)| name == "storage.tsdb.retention.time")
         .map(|(_, value)| value.clone())
         .unwrap_or_default();
+    let (reload_success, last_config_ms) =
+        state.config().map_or((true, state.start_time_ms()), |config| config.last_reload());
     Ok(PromResponse::json(&json!({
         "startTime": format_rfc3339(state.start_time_ms()),
         "CWD": cwd,
-        "reloadConfigSuccess": true,
-        "lastConfigTime": format_rfc3339(state.start_time_ms()),
+        "reloadConfigSuccess": reload_success,
+        "lastConfigTime": format_rfc3339(last_config_ms),
         "corruptionCount": 0,
         "goroutineCount": 0,
         "GOMAXPROCS": threads,
@@ -51,6 +53,12 @@ pub(crate) async fn runtime_info(State(state): State<AppState>) -> PromResult {
         "GODEBUG": "",
         "storageRetention": retention,
     })))
+}
+
+/// `GET /api/v1/status/config`: the running configuration as YAML, secrets hidden.
+pub(crate) async fn config(State(state): State<AppState>) -> PromResult {
+    let yaml = state.config().map(|config| config.yaml()).unwrap_or_default();
+    Ok(PromResponse::json(&json!({ "yaml": yaml })))
 }
 
 /// Parameters of `/api/v1/status/tsdb`.

@@ -1,0 +1,182 @@
+//! The running configuration: loaded at start, reloaded on SIGHUP or `POST /-/reload`. A reload
+//! that fails (unreadable or invalid file, unusable scrape client settings) changes nothing and
+//! sets `panoptes_config_last_reload_successful` to 0, as Prometheus does.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use panoptes_scrape::ScrapeManager;
+use panoptes_scrape::config::{Config, load_file};
+use panoptes_server::ConfigControl;
+use parking_lot::Mutex;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// What the last (re)load left behind.
+struct Loaded {
+    /// The file's text, secrets hidden, for `/api/v1/status/config`.
+    yaml: String,
+    is_success: bool,
+    /// When the running configuration was loaded, in ms since the epoch.
+    loaded_ms: i64,
+}
+
+/// The configuration file and everything configured from it.
+pub(crate) struct RunningConfig {
+    path: Option<PathBuf>,
+    scrape: Arc<ScrapeManager>,
+    loaded: Mutex<Loaded>,
+    /// Serialises reloads (SIGHUP and HTTP may race).
+    reloading: Mutex<()>,
+    last_reload_successful: Gauge,
+    last_reload_success_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl RunningConfig {
+    /// Loads the configuration file (if any) and applies it.
+    ///
+    /// # Errors
+    ///
+    /// Returns why the file cannot be loaded or applied; the server must not start then.
+    pub(crate) fn load(path: Option<PathBuf>, scrape: Arc<ScrapeManager>) -> Result<Arc<RunningConfig>, String> {
+        let running = Arc::new(RunningConfig {
+            path,
+            scrape,
+            loaded: Mutex::new(Loaded { yaml: String::new(), is_success: true, loaded_ms: 0 }),
+            reloading: Mutex::new(()),
+            last_reload_successful: Gauge::default(),
+            last_reload_success_seconds: Gauge::default(),
+        });
+        running.apply()?;
+        Ok(running)
+    }
+
+    /// Registers the reload gauges.
+    pub(crate) fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "panoptes_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            self.last_reload_successful.clone(),
+        );
+        registry.register(
+            "panoptes_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            self.last_reload_success_seconds.clone(),
+        );
+    }
+
+    /// Loads the file and applies it; records the outcome.
+    fn apply(&self) -> Result<(), String> {
+        let _reloading = self.reloading.lock();
+        let result = self.load_and_apply();
+        let now_ms = panoptes_model::time::now_millis();
+        let mut loaded = self.loaded.lock();
+        match result {
+            Ok(yaml) => {
+                *loaded = Loaded { yaml, is_success: true, loaded_ms: now_ms };
+                self.last_reload_successful.set(1);
+                #[allow(clippy::cast_precision_loss)]
+                self.last_reload_success_seconds.set(now_ms as f64 / 1000.0);
+                Ok(())
+            }
+            Err(error) => {
+                loaded.is_success = false;
+                self.last_reload_successful.set(0);
+                Err(error)
+            }
+        }
+    }
+
+    fn load_and_apply(&self) -> Result<String, String> {
+        let Some(path) = &self.path else {
+            return Ok(String::new());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read configuration file {}: {error}", path.display()))?;
+        let config: Config = load_file(path).map_err(|error| error.to_string())?;
+        let scrape_configs = config.all_scrape_configs().map_err(|error| error.to_string())?;
+        let jobs = scrape_configs.len();
+        self.scrape.apply(scrape_configs, &config.global.external_labels)?;
+        tracing::info!(path = %path.display(), scrape_jobs = jobs, "configuration loaded");
+        Ok(hide_secrets(&text))
+    }
+}
+
+impl ConfigControl for RunningConfig {
+    fn reload(&self) -> Result<(), String> {
+        tracing::info!("reloading configuration");
+        let result = self.apply();
+        if let Err(error) = &result {
+            tracing::error!(error = %error, "configuration reload failed; keeping the running configuration");
+        }
+        result
+    }
+
+    fn yaml(&self) -> String {
+        self.loaded.lock().yaml.clone()
+    }
+
+    fn last_reload(&self) -> (bool, i64) {
+        let loaded = self.loaded.lock();
+        (loaded.is_success, loaded.loaded_ms)
+    }
+}
+
+/// Keys whose values are secrets in Prometheus' configuration (`config.Secret` fields).
+const SECRET_KEYS: [&str; 6] = ["password", "credentials", "bearer_token", "client_secret", "key", "secrets"];
+
+/// Replaces the value of every secret key with `<secret>`, line by line, keeping comments and
+/// layout. A secret given as a block (a list, or a `|` / `>` scalar) is replaced whole.
+fn hide_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // While hiding a block value: the indentation of its key.
+    let mut hiding_below: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        if let Some(key_indent) = hiding_below {
+            let is_inside = body.is_empty() || indent > key_indent || (indent == key_indent && body.starts_with("- "));
+            if is_inside {
+                continue;
+            }
+            hiding_below = None;
+        }
+        let key_part = body.strip_prefix("- ").unwrap_or(body);
+        if let Some((key, value)) = key_part.split_once(':')
+            && SECRET_KEYS.contains(&key.trim())
+        {
+            let value = value.trim();
+            let is_block = value.is_empty() || value.starts_with(['|', '>', '#']);
+            let key_indent = line.len() - key_part.len();
+            if is_block {
+                hiding_below = Some(key_indent);
+            }
+            out.push_str(&line[..key_indent + key.len() + 1]);
+            out.push_str(" <secret>\n");
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_secrets;
+
+    #[test]
+    fn secrets_are_hidden_and_everything_else_kept() {
+        let text = "scrape_configs:\n- job_name: a # comment\n  basic_auth:\n    username: u\n    password: hunter2\n  authorization:\n    credentials: 'abc'\n  bearer_token: t0k\n  tls_config:\n    key: |\n      -----BEGIN KEY-----\n      pem1\n    key_file: /k.pem\n  http_headers:\n    X-Api:\n      secrets:\n      - s1\n      - s2\n      values: [v]\n";
+        let hidden = hide_secrets(text);
+        for secret in ["hunter2", "abc", "t0k", "s1", "s2", "pem1", "BEGIN"] {
+            assert!(!hidden.contains(secret), "{secret} leaked in:\n{hidden}");
+        }
+        assert!(hidden.contains("    password: <secret>\n"));
+        assert!(hidden.contains("  bearer_token: <secret>\n"));
+        assert!(hidden.contains("      secrets: <secret>\n      values: [v]\n"));
+        assert!(hidden.contains("    key: <secret>\n    key_file: /k.pem\n"));
+        assert!(hidden.contains("- job_name: a # comment\n") && hidden.contains("    key_file: /k.pem\n"));
+    }
+}
