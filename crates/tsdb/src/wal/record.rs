@@ -225,12 +225,14 @@ fn put_value(out: &mut Vec<u8>, v: f64) {
         }
         if v.abs() < MAX_MANTISSA {
             for (scale, power) in POWERS_OF_TEN.iter().enumerate().skip(1) {
-                let mantissa = (v * power).round();
-                if mantissa.abs() > MAX_MANTISSA {
+                let scaled = v * power;
+                if scaled.abs() > MAX_MANTISSA {
                     break;
                 }
-                // Checked through the integer, as the reader computes it: -0.0 must not pass.
-                let mantissa = mantissa as i64;
+                // Rounds by adding a half and truncating: one instruction where `f64::round` is
+                // a libm call on baseline x86-64. A rare wrong rounding only costs compactness:
+                // the check below, done as the reader computes, decides (and refuses -0.0).
+                let mantissa = (scaled + 0.5f64.copysign(scaled)) as i64;
                 if (mantissa as f64 / power).to_bits() == bits {
                     put_uvarint(out, (zigzag(mantissa) << 3) | scale as u64);
                     return;
