@@ -34,6 +34,9 @@ pub(crate) enum Command {
     /// Checks configuration files (like `promtool check`).
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Runs unit tests (like `promtool test`).
+    #[command(subcommand)]
+    Test(TestCommand),
 }
 
 /// `panoptes check` subcommands.
@@ -41,6 +44,46 @@ pub(crate) enum Command {
 pub(crate) enum CheckCommand {
     /// Checks Prometheus configuration files, the files they refer to and their targets.
     Config(CheckConfigArgs),
+    /// Checks rule files.
+    Rules(CheckRulesArgs),
+}
+
+/// Flags of `panoptes check rules`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckRulesArgs {
+    /// Accepts keys the rule file format does not define.
+    #[arg(long = "ignore-unknown-fields")]
+    pub(crate) ignore_unknown_fields: bool,
+    /// Lint findings (duplicate rules) fail the check with exit code 3.
+    #[arg(long = "lint-fatal")]
+    pub(crate) lint_fatal: bool,
+    /// Which lint checks to run: `duplicate-rules` (default) or `none`.
+    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["duplicate-rules", "none"])]
+    pub(crate) lint: String,
+    /// The rule files to check.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// `panoptes test` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TestCommand {
+    /// Runs rule unit tests (the `promtool test rules` format).
+    Rules(TestRulesArgs),
+}
+
+/// Flags of `panoptes test rules`.
+#[derive(Debug, Args)]
+pub(crate) struct TestRulesArgs {
+    /// Runs only test groups whose name matches this regular expression; repeatable.
+    #[arg(long = "run")]
+    pub(crate) run: Vec<String>,
+    /// Accepts keys the rule file format does not define.
+    #[arg(long = "ignore-unknown-fields")]
+    pub(crate) ignore_unknown_fields: bool,
+    /// The test files to run.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// Flags of `panoptes check config`.
@@ -257,6 +300,10 @@ pub(crate) struct ServerArgs {
     /// Maximum number of queries executed concurrently; further queries wait.
     #[arg(long = "query.max-concurrency", value_name = "COUNT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) query_max_concurrency: u32,
+
+    /// Minimum time between two sends of the same alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub(crate) rules_alert_resend_delay: Duration,
 
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         cli::Command::Query(command) => query::run(command),
         cli::Command::PromqlTest(args) => Ok(promql_test::run(&args)),
         cli::Command::Check(command) => Ok(check::run(command)),
+        cli::Command::Test(command) => Ok(check::run_tests(command)),
     };
     match result {
         Ok(code) => code,

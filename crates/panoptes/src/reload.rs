@@ -1,11 +1,18 @@
-//! The running configuration: loaded at start, reloaded on SIGHUP or `POST /-/reload`. A reload
-//! that fails (unreadable or invalid file, unusable scrape client settings) changes nothing and
-//! sets `panoptes_config_last_reload_successful` to 0, as Prometheus does.
+//! The running configuration: loaded at start, reloaded on SIGHUP or `POST /-/reload`, applied
+//! to the scrape manager and (once the store is open) the rule manager. Everything is validated
+//! before anything is applied: a reload that fails (unreadable or invalid file, invalid rule
+//! file, unusable scrape client settings) changes nothing and sets
+//! `panoptes_config_last_reload_successful` to 0. Prometheus applies what it can in that case;
+//! Panoptes never runs half of a configuration.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use panoptes_model::Labels;
+
+use panoptes_rules::{ParseOptions, RuleManager, load_rule_file};
 use panoptes_scrape::ScrapeManager;
 use panoptes_scrape::config::{Config, load_file};
 use panoptes_server::ConfigControl;
@@ -20,12 +27,28 @@ struct Loaded {
     is_success: bool,
     /// When the running configuration was loaded, in ms since the epoch.
     loaded_ms: i64,
+    /// The rule files of the running configuration, for a rule manager that starts later.
+    rule_files: Vec<String>,
+    /// The global settings rules are built with.
+    rule_settings: RuleSettings,
+}
+
+/// The global settings the rule manager is created with (changing them needs a restart).
+#[derive(Clone, Default)]
+pub(crate) struct RuleSettings {
+    /// `global.evaluation_interval`.
+    pub(crate) evaluation_interval: Duration,
+    /// `global.rule_query_offset`.
+    pub(crate) query_offset: Duration,
+    /// `global.external_labels`.
+    pub(crate) external_labels: Labels,
 }
 
 /// The configuration file and everything configured from it.
 pub(crate) struct RunningConfig {
     path: Option<PathBuf>,
     scrape: Arc<ScrapeManager>,
+    rules: Arc<OnceLock<RuleManager>>,
     loaded: Mutex<Loaded>,
     /// Serialises reloads (SIGHUP and HTTP may race).
     reloading: Mutex<()>,
@@ -39,17 +62,50 @@ impl RunningConfig {
     /// # Errors
     ///
     /// Returns why the file cannot be loaded or applied; the server must not start then.
-    pub(crate) fn load(path: Option<PathBuf>, scrape: Arc<ScrapeManager>) -> Result<Arc<RunningConfig>, String> {
+    pub(crate) fn load(
+        path: Option<PathBuf>,
+        scrape: Arc<ScrapeManager>,
+        rules: Arc<OnceLock<RuleManager>>,
+    ) -> Result<Arc<RunningConfig>, String> {
         let running = Arc::new(RunningConfig {
             path,
             scrape,
-            loaded: Mutex::new(Loaded { yaml: String::new(), is_success: true, loaded_ms: 0 }),
+            rules,
+            loaded: Mutex::new(Loaded {
+                yaml: String::new(),
+                is_success: true,
+                loaded_ms: 0,
+                rule_files: Vec::new(),
+                rule_settings: RuleSettings { evaluation_interval: Duration::from_secs(60), ..RuleSettings::default() },
+            }),
             reloading: Mutex::new(()),
             last_reload_successful: Gauge::default(),
             last_reload_success_seconds: Gauge::default(),
         });
         running.apply()?;
         Ok(running)
+    }
+
+    /// Hands over the rule manager once the store is open, and loads the running configuration's
+    /// rule files into it. Must run within the Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Returns why the rule files (checked when the configuration was loaded) no longer load.
+    pub(crate) fn start_rules(&self, manager: RuleManager) -> Result<(), String> {
+        let _reloading = self.reloading.lock();
+        let rule_files = self.loaded.lock().rule_files.clone();
+        manager.update(&rule_files).map_err(|error| error.to_string())?;
+        if !rule_files.is_empty() {
+            tracing::info!(files = rule_files.len(), "rule files loaded");
+        }
+        let _ = self.rules.set(manager);
+        Ok(())
+    }
+
+    /// Returns the global settings of the running configuration that rules are built with.
+    pub(crate) fn rule_settings(&self) -> RuleSettings {
+        self.loaded.lock().rule_settings.clone()
     }
 
     /// Registers the reload gauges.
@@ -73,8 +129,8 @@ impl RunningConfig {
         let now_ms = panoptes_model::time::now_millis();
         let mut loaded = self.loaded.lock();
         match result {
-            Ok(yaml) => {
-                *loaded = Loaded { yaml, is_success: true, loaded_ms: now_ms };
+            Ok((yaml, rule_files, rule_settings)) => {
+                *loaded = Loaded { yaml, is_success: true, loaded_ms: now_ms, rule_files, rule_settings };
                 self.last_reload_successful.set(1);
                 #[allow(clippy::cast_precision_loss)]
                 self.last_reload_success_seconds.set(now_ms as f64 / 1000.0);
@@ -88,18 +144,37 @@ impl RunningConfig {
         }
     }
 
-    fn load_and_apply(&self) -> Result<String, String> {
+    /// Loads, validates, then applies; returns the text to show and the rule files.
+    fn load_and_apply(&self) -> Result<(String, Vec<String>, RuleSettings), String> {
         let Some(path) = &self.path else {
-            return Ok(String::new());
+            let settings = self.loaded.lock().rule_settings.clone();
+            return Ok((String::new(), Vec::new(), settings));
         };
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read configuration file {}: {error}", path.display()))?;
         let config: Config = load_file(path).map_err(|error| error.to_string())?;
         let scrape_configs = config.all_scrape_configs().map_err(|error| error.to_string())?;
+        ScrapeManager::check(&scrape_configs)?;
+        let rule_files = config.rule_file_paths();
+        for file in &rule_files {
+            load_rule_file(file, ParseOptions::default())
+                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+        }
+        // Validated: from here on nothing fails but a rule file changing under our feet.
+        if let Some(rules) = self.rules.get() {
+            rules.update(&rule_files).map_err(|error| error.to_string())?;
+        }
         let jobs = scrape_configs.len();
         self.scrape.apply(scrape_configs, &config.global.external_labels)?;
-        tracing::info!(path = %path.display(), scrape_jobs = jobs, "configuration loaded");
-        Ok(hide_secrets(&text))
+        tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
+        let settings = RuleSettings {
+            evaluation_interval: config.global.evaluation_interval,
+            query_offset: config.global.rule_query_offset,
+            external_labels: Labels::from_pairs(
+                config.global.external_labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            ),
+        };
+        Ok((hide_secrets(&text), rule_files, settings))
     }
 }
 

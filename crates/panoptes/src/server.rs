@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use panoptes_model::Matcher;
-use panoptes_promql::EngineOptions;
+use panoptes_promql::{Engine, EngineOptions};
+use panoptes_rules::{RuleManager, RuleManagerOptions};
 use panoptes_scrape::ScrapeManager;
 use panoptes_server::{
     ConfigControl as _, Server, ServerOptions, ShutdownHook, StorageOpener, TsdbAdmin, TsdbStats, shutdown_signal,
@@ -40,7 +41,8 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting panoptes");
     let scrape = Arc::new(ScrapeManager::new(tokio::runtime::Handle::current()));
-    let running_config = RunningConfig::load(args.config_file.clone(), scrape.clone())
+    let rules = Arc::new(OnceLock::new());
+    let running_config = RunningConfig::load(args.config_file.clone(), scrape.clone(), rules.clone())
         .map_err(|error| anyhow::anyhow!("{error}"))
         .context("loading the configuration file")?;
     let max_remote_write_bytes =
@@ -50,12 +52,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         listen_address: args.listen_address,
         max_remote_write_bytes,
         read_timeout: args.read_timeout,
-        engine: EngineOptions {
-            lookback_delta: args.query_lookback_delta,
-            max_samples: args.query_max_samples,
-            timeout: args.query_timeout,
-            ..EngineOptions::default()
-        },
+        engine: options_engine(&args),
         max_concurrent_queries: args.query_max_concurrency as usize,
         enable_admin_api: args.enable_admin_api,
         tsdb_admin: Some(Arc::new(DbAdmin(opened.clone()))),
@@ -63,14 +60,34 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         config: Some(running_config.clone()),
         scrape: Some(scrape.clone()),
         enable_lifecycle: args.enable_lifecycle,
+        rules: Some(rules.clone()),
     };
     let server = Server::bind(options).await?;
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
-    let (opener, on_shutdown) = storage(&args, opened, running_config, scrape);
+    let engine = options_engine(&args);
+    let (opener, on_shutdown) = storage(&args, opened, Subsystems { running_config, scrape, rules, engine });
     let result = server.run(opener, shutdown_signal(), on_shutdown).await;
     reload_on_sighup.abort();
     result?;
     Ok(())
+}
+
+/// Returns the PromQL engine options from the flags (queries and rules alike).
+fn options_engine(args: &ServerArgs) -> EngineOptions {
+    EngineOptions {
+        lookback_delta: args.query_lookback_delta,
+        max_samples: args.query_max_samples,
+        timeout: args.query_timeout,
+        ..EngineOptions::default()
+    }
+}
+
+/// What runs on the store once it is open.
+struct Subsystems {
+    running_config: Arc<RunningConfig>,
+    scrape: Arc<ScrapeManager>,
+    rules: Arc<OnceLock<RuleManager>>,
+    engine: EngineOptions,
 }
 
 /// Reloads the configuration on every SIGHUP, as Prometheus does.
@@ -98,16 +115,20 @@ async fn reload_on_sighup(config: Arc<RunningConfig>) {
 
 /// Returns the opener of the on-disk metrics store, which starts scraping once it is open, and the
 /// hook that stops scraping and closes the store.
-fn storage(
-    args: &ServerArgs,
-    opened: Arc<OnceLock<Db>>,
-    running_config: Arc<RunningConfig>,
-    scrape: Arc<ScrapeManager>,
-) -> (StorageOpener, ShutdownHook) {
+fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems) -> (StorageOpener, ShutdownHook) {
     let dir = args.storage_path.clone();
     let options = db_options(args);
     let opened_by_opener = opened.clone();
+    let Subsystems { running_config, scrape, rules, engine } = subsystems;
     let scrape_started = scrape.clone();
+    let settings = running_config.rule_settings();
+    let rule_options = RuleManagerOptions {
+        evaluation_interval: settings.evaluation_interval,
+        query_offset: settings.query_offset,
+        external_labels: settings.external_labels,
+        resend_delay: args.rules_alert_resend_delay,
+        ..RuleManagerOptions::default()
+    };
     let opener: StorageOpener = Box::new(move |registry| {
         tracing::info!(path = %dir.display(), "opening storage");
         let db = Db::open(&dir, options).map_err(|error| error_chain(&error))?;
@@ -116,12 +137,17 @@ fn storage(
         let storage: StorageRef = Arc::new(db.clone());
         let _ = opened_by_opener.set(db);
         scrape_started.start(storage.clone());
+        let manager = RuleManager::new(storage.clone(), Engine::new(engine), rule_options, None);
+        running_config.start_rules(manager).map_err(|error| format!("loading rule files: {error}"))?;
         Ok(storage)
     });
     let runtime = tokio::runtime::Handle::current();
     let on_shutdown: ShutdownHook = Box::new(move || {
-        tracing::info!("stopping scrapes");
+        tracing::info!("stopping scrapes and rule evaluation");
         runtime.block_on(scrape.stop());
+        if let Some(rules) = rules.get() {
+            runtime.block_on(rules.run(std::future::ready(())));
+        }
         let Some(db) = opened.get() else { return Ok(()) };
         tracing::info!("closing storage");
         db.close().map_err(|error| error_chain(&error))?;
@@ -183,6 +209,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.timeout", format_duration(args.query_timeout)),
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
+        ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()

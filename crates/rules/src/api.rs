@@ -33,11 +33,13 @@ pub struct RuleGroupJson {
     /// Its rules.
     pub rules: Vec<RuleJson>,
     /// The evaluation interval in seconds.
+    #[serde(serialize_with = "go_float")]
     pub interval: f64,
     /// The group's limit (0: none).
     pub limit: usize,
     /// How long the last evaluation took, in seconds.
     #[serde(rename = "evaluationTime")]
+    #[serde(serialize_with = "go_float")]
     pub evaluation_time: f64,
     /// When the group was last evaluated (RFC 3339; Go's zero time if never).
     #[serde(rename = "lastEvaluation")]
@@ -64,9 +66,11 @@ pub struct AlertingRuleJson {
     /// The expression.
     pub query: String,
     /// `for`, in seconds.
+    #[serde(serialize_with = "go_float")]
     pub duration: f64,
     /// `keep_firing_for`, in seconds.
     #[serde(rename = "keepFiringFor")]
+    #[serde(serialize_with = "go_float")]
     pub keep_firing_for: f64,
     /// The label templates.
     pub labels: BTreeMap<String, String>,
@@ -81,6 +85,7 @@ pub struct AlertingRuleJson {
     pub last_error: String,
     /// How long the last evaluation took, in seconds.
     #[serde(rename = "evaluationTime")]
+    #[serde(serialize_with = "go_float")]
     pub evaluation_time: f64,
     /// When the rule was last evaluated.
     #[serde(rename = "lastEvaluation")]
@@ -107,6 +112,7 @@ pub struct RecordingRuleJson {
     pub last_error: String,
     /// How long the last evaluation took, in seconds.
     #[serde(rename = "evaluationTime")]
+    #[serde(serialize_with = "go_float")]
     pub evaluation_time: f64,
     /// When the rule was last evaluated.
     #[serde(rename = "lastEvaluation")]
@@ -249,6 +255,17 @@ pub fn rfc3339(millis: i64) -> String {
 }
 
 /// Formats a value like Go's `strconv.FormatFloat(v, 'e', -1, 64)`.
+/// Serialises a number as Go's `encoding/json` does for a `float64`: whole numbers without a
+/// fraction (`1`, not `1.0`).
+fn go_float<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+    if value.fract() == 0.0 && value.abs() < EXACT_INTEGER_LIMIT {
+        #[allow(clippy::cast_possible_truncation)]
+        return serializer.serialize_i64(*value as i64);
+    }
+    serializer.serialize_f64(*value)
+}
+
 fn format_value(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_owned();

@@ -147,10 +147,7 @@ impl ScrapeManager {
     /// Returns a message naming the job whose HTTP client cannot be built; nothing is changed
     /// then.
     pub fn apply(&self, configs: Vec<ScrapeConfig>, external_labels: &BTreeMap<String, String>) -> Result<(), String> {
-        for config in &configs {
-            HttpClient::new(&config.http_client(), config.enable_compression)
-                .map_err(|error| format!("scrape job {:?}: {error}", config.job_name))?;
-        }
+        Self::check(&configs)?;
         let mut state = self.state.lock();
         state.offset_seed = {
             use std::hash::{Hash, Hasher};
@@ -160,6 +157,20 @@ impl ScrapeManager {
         };
         state.configs = configs;
         self.reconcile(&mut state);
+        Ok(())
+    }
+
+    /// Checks that every job's HTTP client can be built (CA and client certificates readable,
+    /// supported settings), without applying anything.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message naming the first job that cannot be scraped.
+    pub fn check(configs: &[ScrapeConfig]) -> Result<(), String> {
+        for config in configs {
+            HttpClient::new(&config.http_client(), config.enable_compression)
+                .map_err(|error| format!("scrape job {:?}: {error}", config.job_name))?;
+        }
         Ok(())
     }
 

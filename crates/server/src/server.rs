@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use panoptes_promql::EngineOptions;
@@ -48,6 +48,8 @@ pub struct ServerOptions {
     pub scrape: Option<Arc<panoptes_scrape::ScrapeManager>>,
     /// Whether `/-/reload` and `/-/quit` are enabled (`--web.enable-lifecycle`).
     pub enable_lifecycle: bool,
+    /// The rule manager, set once the store is open, for `/api/v1/rules` and `/api/v1/alerts`.
+    pub rules: Option<Arc<OnceLock<panoptes_rules::RuleManager>>>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -84,6 +86,7 @@ impl Default for ServerOptions {
             config: None,
             scrape: None,
             enable_lifecycle: false,
+            rules: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use panoptes_promql::Engine;
+use panoptes_rules::RuleManager;
 use panoptes_scrape::ScrapeManager;
 use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
@@ -36,6 +37,7 @@ struct Inner {
     config: Option<Arc<dyn ConfigControl>>,
     scrape: Option<Arc<ScrapeManager>>,
     enable_lifecycle: bool,
+    rules: Option<Arc<OnceLock<RuleManager>>>,
     /// Notified by `/-/quit`.
     quit: Notify,
 }
@@ -63,6 +65,7 @@ impl AppState {
                 config: options.config.clone(),
                 scrape: options.scrape.clone(),
                 enable_lifecycle: options.enable_lifecycle,
+                rules: options.rules.clone(),
                 quit: Notify::new(),
             }),
         }
@@ -140,6 +143,11 @@ impl AppState {
     /// Returns the scrape manager, when the binary provided one.
     pub(crate) fn scrape(&self) -> Option<&Arc<ScrapeManager>> {
         self.inner.scrape.as_ref()
+    }
+
+    /// Returns the rule manager, once the store is open.
+    pub(crate) fn rules(&self) -> Option<&RuleManager> {
+        self.inner.rules.as_ref().and_then(|rules| rules.get())
     }
 
     /// Returns whether `/-/reload` and `/-/quit` are enabled.

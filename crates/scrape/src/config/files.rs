@@ -20,6 +20,20 @@ struct ScrapeConfigFile {
 }
 
 impl Config {
+    /// Returns the rule files the `rule_files` globs match now, in order, without duplicates.
+    pub fn rule_file_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::new();
+        for pattern in &self.rule_files {
+            for path in glob(pattern) {
+                let path = path.display().to_string();
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        paths
+    }
+
     /// Returns the scrape configs of the main file followed by those of every file matched by
     /// `scrape_config_files`, validated and with their relative paths resolved against their
     /// own file's directory. Files are read on every call, as Prometheus re-reads them.

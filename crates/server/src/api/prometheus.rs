@@ -10,6 +10,7 @@ mod json;
 mod labels;
 mod params;
 mod query;
+mod rules;
 mod series;
 mod status;
 mod targets;
@@ -43,6 +44,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/scrape_pools", get(targets::scrape_pools))
         .route("/api/v1/admin/tsdb/delete_series", post(admin::delete_series).put(admin::delete_series))
         .route("/api/v1/admin/tsdb/clean_tombstones", post(admin::clean_tombstones).put(admin::clean_tombstones))
