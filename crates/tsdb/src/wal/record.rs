@@ -30,6 +30,10 @@ const FLAG_SNAPPY: u8 = 0x80;
 /// for its time.
 const MIN_COMPRESS_BYTES: usize = 64;
 
+/// Scratch buffers larger than this are freed after use instead of kept for the next record:
+/// a commit of 5,000 samples needs about 20 KiB.
+const MAX_RETAINED_SCRATCH_BYTES: usize = 1 << 20;
+
 /// A compressed payload may not claim to expand beyond this; larger claims are corruption
 /// (an uncompressed payload is limited to 64 MiB by the framing, this leaves room for series
 /// records that compress 16 times).
@@ -97,16 +101,25 @@ fn push_payload(buffer: &mut FrameBuffer, kind: u8, encode: impl FnOnce(&mut Vec
         let EncodeScratch { raw, compressed, snappy } = scratch;
         raw.clear();
         encode(raw);
+        let mut is_compressed = false;
         if raw.len() >= MIN_COMPRESS_BYTES {
             compressed.resize(snap::raw::max_compress_len(raw.len()), 0);
             if let Ok(len) = snappy.compress(raw, compressed)
                 && len < raw.len()
             {
                 buffer.push(kind | FLAG_SNAPPY, |out| out.extend_from_slice(&compressed[..len]));
-                return;
+                is_compressed = true;
             }
         }
-        buffer.push(kind, |out| out.extend_from_slice(raw));
+        if !is_compressed {
+            buffer.push(kind, |out| out.extend_from_slice(raw));
+        }
+        // A rare huge record (a burst of new series) must not pin its buffers in every thread.
+        for scratch in [raw, compressed] {
+            if scratch.capacity() > MAX_RETAINED_SCRATCH_BYTES {
+                *scratch = Vec::new();
+            }
+        }
     });
 }
 
