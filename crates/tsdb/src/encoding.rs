@@ -46,6 +46,12 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn uvarint(&mut self) -> Option<u64> {
+        // Most varints in the WAL and the index (deltas, small ids, lengths) take one byte.
+        let first = *self.data.get(self.position)?;
+        if first < 0x80 {
+            self.position += 1;
+            return Some(u64::from(first));
+        }
         let mut value: u64 = 0;
         for shift in (0..64).step_by(7) {
             let byte = *self.data.get(self.position)?;

@@ -270,8 +270,9 @@ fn read_value(cursor: &mut Cursor<'_>) -> Option<f64> {
             _ => None,
         };
     }
-    let mantissa = unzigzag(head >> 3) as f64;
-    Some(if kind == 0 { mantissa } else { mantissa / POWERS_OF_TEN[kind as usize] })
+    // Dividing integers by 10^0 too keeps this branch-free: scales vary from series to series,
+    // so a branch on them is mispredicted often.
+    Some(unzigzag(head >> 3) as f64 / POWERS_OF_TEN[kind as usize])
 }
 
 /// Decodes record payloads, reusing one buffer for decompression.
