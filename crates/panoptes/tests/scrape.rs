@@ -130,6 +130,30 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
         assert_eq!(ours[0]["value"][1], theirs[0]["value"][1], "{query}");
     }
 
+    // Metric metadata (TYPE/HELP) is kept and served like Prometheus does.
+    for path in [
+        "/api/v1/metadata?metric=node_cpu_seconds_total",
+        "/api/v1/metadata?metric=node_load1",
+        "/api/v1/targets/metadata?metric=node_memory_MemTotal_bytes",
+        "/api/v1/targets/metadata?match_target=%7Bjob%3D%22node%22%7D",
+    ] {
+        // Prometheus lists target metadata in map order: compare as sets.
+        let sorted = |value: Json| match value {
+            Json::Array(mut list) => {
+                list.sort_by_key(|entry| entry.to_string());
+                Json::Array(list)
+            }
+            other => other,
+        };
+        let ours = sorted(get_json(&client, &format!("http://{address}{path}")).await);
+        let theirs = sorted(get_json(&client, &format!("http://{}{path}", prometheus.address)).await);
+        assert_eq!(ours, theirs, "{path}");
+        assert!(ours.as_array().is_none_or(|list| !list.is_empty()), "{path}: {ours}");
+    }
+    // Prometheus 2.42 predates `limit` here; Prometheus 3 honours it, and so do we.
+    let limited = get_json(&client, &format!("http://{address}/api/v1/targets/metadata?limit=5")).await;
+    assert_eq!(limited.as_array().map(Vec::len), Some(5));
+
     // The targets API has Prometheus' shape and content.
     let ours = get_json(&client, &format!("http://{address}/api/v1/targets")).await;
     let theirs = get_json(&client, &format!("http://{}/api/v1/targets", prometheus.address)).await;

@@ -7,14 +7,15 @@
 //! and, as Prometheus appends an empty scrape then, every series of the previous scrape gets a
 //! staleness marker. HTTP and scheduling belong to the scrape loop, not here.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use panoptes_model::{Label, Labels, METRIC_NAME, stale_nan};
 use panoptes_storage::{Appender, Storage};
 
 use crate::config::{NameValidationScheme, ScrapeConfig};
-use crate::exposition::{Entry, Format, ParseError, Parser};
+use crate::exposition::{Entry, Format, MetricType, ParseError, Parser};
 use crate::relabel::{self, RelabelConfig};
 
 /// The per-job settings that shape how samples are appended.
@@ -166,12 +167,30 @@ pub struct ScrapeCache {
     tracked: HashSet<Labels>,
     /// Every series of the last successful scrape.
     last_seen: HashSet<Labels>,
+    /// Metric metadata of the last successful scrape, shared with the metadata APIs.
+    metadata: Arc<BTreeMap<String, MetricMetadata>>,
+}
+
+/// What a page says about a metric family: `# TYPE`, `# HELP` and `# UNIT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricMetadata {
+    /// The announced type (`unknown` when only HELP or UNIT was given).
+    pub metric_type: MetricType,
+    /// The help text.
+    pub help: String,
+    /// The unit (OpenMetrics only).
+    pub unit: String,
 }
 
 impl ScrapeCache {
     /// Returns an empty cache, as for a new target.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Returns the metric metadata of the last successful scrape, by family name.
+    pub fn metadata(&self) -> Arc<BTreeMap<String, MetricMetadata>> {
+        self.metadata.clone()
     }
 
     /// Appends one page scraped at `scrape_time_ms` for a target whose public labels are
@@ -192,7 +211,7 @@ impl ScrapeCache {
     ) -> Result<AppendReport, AppendError> {
         let mut appender = storage.appender();
         match self.append_entries(appender.as_mut(), page, format, target_labels, options, scrape_time_ms) {
-            Ok((report, tracked, seen)) => {
+            Ok((report, tracked, seen, metadata)) => {
                 for series in self.tracked.difference(&tracked) {
                     // A marker the store rejects (say, out of order) is as good as written.
                     if let Err(error) = appender.append(series, scrape_time_ms, stale_nan())
@@ -204,6 +223,9 @@ impl ScrapeCache {
                 appender.commit()?;
                 self.tracked = tracked;
                 self.last_seen = seen;
+                if *self.metadata != metadata {
+                    self.metadata = Arc::new(metadata);
+                }
                 Ok(report)
             }
             Err(error) => {
@@ -241,14 +263,28 @@ impl ScrapeCache {
         target_labels: &Labels,
         options: &AppendOptions<'_>,
         scrape_time_ms: i64,
-    ) -> Result<(AppendReport, HashSet<Labels>, HashSet<Labels>), AppendError> {
+    ) -> Result<(AppendReport, HashSet<Labels>, HashSet<Labels>, BTreeMap<String, MetricMetadata>), AppendError> {
         let mut report = AppendReport::default();
+        let mut metadata: BTreeMap<String, MetricMetadata> = BTreeMap::new();
+        let unknown = || MetricMetadata { metric_type: MetricType::Unknown, help: String::new(), unit: String::new() };
         let mut tracked = HashSet::new();
         let mut seen = HashSet::new();
         let mut is_sample_limit_exceeded = false;
         for entry in Parser::new(page, format) {
-            let (Entry::Series(series) | Entry::Created(series)) = entry? else {
-                continue;
+            let series = match entry? {
+                Entry::Series(series) | Entry::Created(series) => series,
+                Entry::Help { family, help } => {
+                    metadata.entry(family).or_insert_with(unknown).help = help;
+                    continue;
+                }
+                Entry::Type { family, metric_type } => {
+                    metadata.entry(family).or_insert_with(unknown).metric_type = metric_type;
+                    continue;
+                }
+                Entry::Unit { family, unit } => {
+                    metadata.entry(family).or_insert_with(unknown).unit = unit;
+                    continue;
+                }
             };
             report.samples_scraped += 1;
             let explicit_timestamp = series.timestamp_ms.filter(|_| options.honor_timestamps);
@@ -305,7 +341,7 @@ impl ScrapeCache {
         if is_sample_limit_exceeded {
             return Err(AppendError::SampleLimit);
         }
-        Ok((report, tracked, seen))
+        Ok((report, tracked, seen, metadata))
     }
 }
 

@@ -7,6 +7,7 @@
 //! timestamps stay regular; a scrape that starts within [`TIMESTAMP_TOLERANCE_MS`] of its
 //! scheduled time is stamped with the scheduled time, which keeps delta-of-delta encoding at zero.
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::append::{
-    AppendOptions, AppendReport, ExtraScrapeMetrics, ScrapeCache, ScrapeOutcome, append_report, append_report_stale,
+    AppendOptions, AppendReport, ExtraScrapeMetrics, MetricMetadata, ScrapeCache, ScrapeOutcome, append_report,
+    append_report_stale,
 };
 use crate::client::HttpClient;
 use crate::config::ScrapeConfig;
@@ -63,6 +65,8 @@ pub struct TargetHealth {
     pub last_scrape_ms: Option<i64>,
     /// How long the last scrape took.
     pub last_scrape_duration: Duration,
+    /// The metric metadata of the last successful scrape, by family name.
+    pub metadata: Arc<BTreeMap<String, MetricMetadata>>,
 }
 
 impl Default for TargetHealth {
@@ -72,6 +76,7 @@ impl Default for TargetHealth {
             last_error: String::new(),
             last_scrape_ms: None,
             last_scrape_duration: Duration::ZERO,
+            metadata: Arc::default(),
         }
     }
 }
@@ -162,6 +167,7 @@ pub(crate) async fn run(
             let mut health = health.lock();
             health.last_scrape_ms = Some(t);
             health.last_scrape_duration = outcome.duration;
+            health.metadata = cache.metadata();
             match outcome.error {
                 None => {
                     health.health = Health::Up;

@@ -8,6 +8,7 @@
 mod admin;
 mod json;
 mod labels;
+mod metadata;
 mod params;
 mod query;
 mod rules;
@@ -37,7 +38,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(labels::label_names).post(labels::label_names))
         .route("/api/v1/label/{name}/values", get(labels::label_values))
-        .route("/api/v1/metadata", get(labels::metadata))
+        .route("/api/v1/metadata", get(metadata::metadata))
+        .route("/api/v1/targets/metadata", get(metadata::targets_metadata))
         .route("/api/v1/status/buildinfo", get(status::build_info))
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtime_info))

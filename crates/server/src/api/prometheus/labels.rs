@@ -1,4 +1,4 @@
-//! `/api/v1/labels`, `/api/v1/label/<name>/values` and `/api/v1/metadata`.
+//! `/api/v1/labels` and `/api/v1/label/<name>/values`.
 
 use axum::extract::{Path, State};
 use panoptes_model::{ErrorKind, Matcher};
@@ -50,11 +50,6 @@ pub(crate) async fn label_values(
     let storage = state.storage().ok_or_else(ApiError::storage_not_ready)?;
     let (values, truncated) = blocking(move || find_label_values(storage.as_ref(), &name, &params)).await??;
     Ok(PromResponse::json(&json!(values)).with_annotations(truncation_warning(truncated)))
-}
-
-/// `GET /api/v1/metadata`: metric metadata is not collected yet, so always empty.
-pub(crate) async fn metadata() -> PromResult {
-    Ok(PromResponse::raw("{}".to_owned()))
 }
 
 /// Returns the sorted label names of the matching series (all series without `match[]`).
