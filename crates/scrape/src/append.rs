@@ -171,6 +171,10 @@ pub struct ScrapeCache {
     metadata: Arc<BTreeMap<String, MetricMetadata>>,
 }
 
+/// What appending a page's entries produced: the report, the series whose staleness is tracked,
+/// every series seen, and the metadata of the page's families.
+type PageAppended = (AppendReport, HashSet<Labels>, HashSet<Labels>, BTreeMap<String, MetricMetadata>);
+
 /// What a page says about a metric family: `# TYPE`, `# HELP` and `# UNIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricMetadata {
@@ -263,7 +267,7 @@ impl ScrapeCache {
         target_labels: &Labels,
         options: &AppendOptions<'_>,
         scrape_time_ms: i64,
-    ) -> Result<(AppendReport, HashSet<Labels>, HashSet<Labels>, BTreeMap<String, MetricMetadata>), AppendError> {
+    ) -> Result<PageAppended, AppendError> {
         let mut report = AppendReport::default();
         let mut metadata: BTreeMap<String, MetricMetadata> = BTreeMap::new();
         let unknown = || MetricMetadata { metric_type: MetricType::Unknown, help: String::new(), unit: String::new() };
