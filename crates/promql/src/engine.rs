@@ -15,6 +15,8 @@ mod histogram;
 mod range_functions;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use panoptes_model::{Labels, Sample};
@@ -38,6 +40,29 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// The step of subqueries written without one (`[10m:]`).
     pub default_subquery_step: Duration,
+    /// Stops the query with [`crate::Error::Canceled`] once cancelled (the client went away).
+    pub cancel: Option<CancelToken>,
+}
+
+/// A flag that cancels a running query; clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// Returns a token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every query holding a clone of this token; they stop at their next check.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Returns whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Default for EngineOptions {
@@ -47,6 +72,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: Duration::from_secs(60),
+            cancel: None,
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum Error {
     /// The query ran longer than the configured timeout.
     #[error("query timed out in query execution")]
     Timeout,
+    /// The query was cancelled, usually because its client went away.
+    #[error("query was canceled in query execution")]
+    Canceled,
     /// The store could not be read.
     #[error(transparent)]
     Storage(#[from] panoptes_storage::Error),
@@ -32,6 +35,7 @@ impl Classify for Error {
             Error::Parse(_) | Error::Unsupported(_) | Error::Execution(_) => ErrorKind::BadData,
             Error::TooManySamples => ErrorKind::TooManyRequests,
             Error::Timeout => ErrorKind::Timeout,
+            Error::Canceled => ErrorKind::Canceled,
             Error::Storage(error) => error.kind(),
         }
     }

@@ -35,6 +35,6 @@ pub mod parser;
 pub mod promqltest;
 mod value;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::{Error, Result};
 pub use value::{Annotations, MatrixSeries, Value, VectorSample};

@@ -83,6 +83,7 @@ pub fn test_engine() -> Engine {
         max_samples: 10_000,
         timeout: std::time::Duration::from_secs(100),
         default_subquery_step: std::time::Duration::from_secs(60),
+        cancel: None,
     })
 }
 

@@ -369,6 +369,7 @@ fn run_group(group: &TestGroup, settings: &FileSettings, stdout: &mut String) ->
         max_samples: 10_000,
         timeout: Duration::from_secs(100),
         default_subquery_step: evaluation_interval,
+        cancel: None,
     });
     let context = EvalContext {
         storage: Arc::clone(&storage),

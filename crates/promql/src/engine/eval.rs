@@ -8,7 +8,7 @@ use panoptes_model::{Labels, Sample, is_stale_nan};
 use panoptes_storage::{Querier, Storage, collect_samples};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
-use super::{Elem, EngineOptions, RangeSeries, RangeVal, Val, at_ms, duration_ms, offset_ms, time_bounds};
+use super::{CancelToken, Elem, EngineOptions, RangeSeries, RangeVal, Val, at_ms, duration_ms, offset_ms, time_bounds};
 use crate::error::{Error, Result};
 use crate::value::Annotations;
 
@@ -72,7 +72,11 @@ impl<'a> Evaluator<'a> {
         self.eval(expr, t)
     }
 
+    /// Fails once the query has run longer than its timeout or was cancelled.
     fn check_deadline(&self) -> Result<()> {
+        if self.options.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::Canceled);
+        }
         if self.started.elapsed() > self.options.timeout {
             return Err(Error::Timeout);
         }
@@ -177,12 +181,17 @@ impl<'a> Evaluator<'a> {
         if let Some(series) = self.cache.get(&key) {
             return Ok(series.clone());
         }
-        let Some(querier) = &self.querier else {
+        if self.querier.is_none() {
             return Ok(Rc::new(Vec::new()));
-        };
+        }
         let mut merged: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
         for matchers in crate::parser::selector_matchers(selector)? {
-            for series in querier.select(&matchers)? {
+            let selected = self.querier.as_ref().map(|querier| querier.select(&matchers)).transpose()?;
+            for (index, series) in selected.into_iter().flatten().enumerate() {
+                // Loading may be the bulk of a query's work: stay responsive to cancellation.
+                if index % 1024 == 1023 {
+                    self.check_deadline()?;
+                }
                 let mut series = series?;
                 let samples = collect_samples(series.samples.as_mut());
                 if let Some(error) = series.samples.take_error() {

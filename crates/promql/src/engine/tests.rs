@@ -91,6 +91,18 @@ fn queries_time_out() {
 }
 
 #[test]
+fn cancelled_queries_stop() {
+    let storage = store(&[(&[("__name__", "up")], &[(0, 1.0)])]);
+    let token = crate::CancelToken::new();
+    let engine = Engine::new(EngineOptions { cancel: Some(token.clone()), ..EngineOptions::default() });
+    assert!(engine.instant_query(&storage, "up", 0).is_ok(), "not cancelled yet");
+    token.cancel();
+    let error = engine.range_query(&storage, "up", 0, 3_600_000, 1_000).expect_err("cancelled");
+    assert!(matches!(error, Error::Canceled), "{error}");
+    assert_eq!(error.to_string(), "query was canceled in query execution");
+}
+
+#[test]
 fn refuses_native_histogram_functions_instead_of_answering() {
     let storage = store(&[(&[("__name__", "up")], &[(0, 1.0)])]);
     let error = Engine::default().instant_query(&storage, "histogram_count(up)", 0).expect_err("refused");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use panoptes_model::ErrorKind;
-use panoptes_promql::{Annotations, Engine, Error as PromqlError, Value};
+use panoptes_promql::{Annotations, CancelToken, Engine, Error as PromqlError, Value};
 use panoptes_storage::Storage;
 use serde_json::json;
 
@@ -192,6 +192,10 @@ async fn run_query(
     if let Some(timeout) = overrides.timeout.filter(|t| !t.is_zero()) {
         options.timeout = options.timeout.min(timeout);
     }
+    // Dropped with this future, which axum drops when the client goes away: the query then
+    // stops at its next check instead of running to the end for nobody.
+    let cancel = CancelOnDrop(CancelToken::new());
+    options.cancel = Some(cancel.0.clone());
     let engine = Engine::new(options);
     let queued_at = Instant::now();
     let permit = state
@@ -212,6 +216,15 @@ async fn run_query(
     Ok((value, Timings { queued, evaluated }))
 }
 
+/// Cancels its token when dropped (harmless once the query has finished).
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// Maps an engine error to Prometheus' error type: parse errors are `bad_data` naming the
 /// `query` parameter, evaluation errors `execution` (422), timeouts `timeout` (503).
 fn query_error(error: PromqlError) -> ApiError {
@@ -219,6 +232,7 @@ fn query_error(error: PromqlError) -> ApiError {
         PromqlError::Parse(_) | PromqlError::Unsupported(_) => invalid_param("query", error),
         PromqlError::Execution(_) | PromqlError::TooManySamples => ApiError::Execution(error.to_string()),
         PromqlError::Timeout => ApiError::new(ErrorKind::Timeout, error.to_string()),
+        PromqlError::Canceled => ApiError::new(ErrorKind::Canceled, error.to_string()),
         PromqlError::Storage(ref storage) => ApiError::new(storage_error_kind(storage), error.to_string()),
     }
 }
