@@ -301,6 +301,14 @@ pub(crate) struct ServerArgs {
     #[arg(long = "query.max-concurrency", value_name = "COUNT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) query_max_concurrency: u32,
 
+    /// The most samples one remote read request may return.
+    #[arg(long = "storage.remote.read-sample-limit", value_name = "COUNT", default_value_t = 50_000_000)]
+    pub(crate) remote_read_sample_limit: usize,
+
+    /// How many remote read requests may run at once; further ones wait.
+    #[arg(long = "storage.remote.read-concurrent-limit", value_name = "COUNT", default_value_t = 10)]
+    pub(crate) remote_read_concurrent_limit: usize,
+
     /// Minimum time between two sends of the same alert to Alertmanager.
     #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
     pub(crate) rules_alert_resend_delay: Duration,

@@ -61,6 +61,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         scrape: Some(scrape.clone()),
         enable_lifecycle: args.enable_lifecycle,
         rules: Some(rules.clone()),
+        remote_read_sample_limit: args.remote_read_sample_limit,
+        max_concurrent_remote_reads: args.remote_read_concurrent_limit,
     };
     let server = Server::bind(options).await?;
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
@@ -210,6 +212,8 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
         ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
+        ("storage.remote.read-sample-limit", args.remote_read_sample_limit.to_string()),
+        ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()

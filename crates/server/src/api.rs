@@ -4,6 +4,7 @@
 
 mod body;
 mod prometheus;
+mod remote_read;
 mod remote_write;
 mod status;
 
@@ -27,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(status::router())
         .merge(prometheus::router())
         .merge(remote_write::router())
+        .merge(remote_read::router())
         .layer(middleware::from_fn_with_state(state.clone(), observe_request))
         .with_state(state)
 }

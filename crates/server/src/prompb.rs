@@ -1,4 +1,5 @@
-//! The Prometheus remote write 1.0 protobuf messages (`prompb/remote.proto` and `types.proto`).
+//! The Prometheus remote write 1.0 and remote read protobuf messages (`prompb/remote.proto` and
+//! `types.proto`).
 //!
 //! Label names and values are decoded as bytes, not strings, so that a series with invalid UTF-8
 //! is rejected on its own (and named in the error) instead of failing the whole request. Native
@@ -155,6 +156,75 @@ pub fn decompress_write_request(compressed: &[u8], max_decompressed_bytes: usize
 pub fn decode_write_request(compressed: &[u8], max_decompressed_bytes: usize) -> Result<WriteRequest, DecodeError> {
     let protobuf = decompress_write_request(compressed, max_decompressed_bytes)?;
     <WriteRequest as prost::Message>::decode(protobuf.as_slice()).map_err(DecodeError::Protobuf)
+}
+
+/// `prometheus.ReadRequest`: the body of a remote read request.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadRequest {
+    /// The queries, answered in order.
+    #[prost(message, repeated, tag = "1")]
+    pub queries: Vec<Query>,
+    /// Response types the client accepts, preferred first (0 sampled, 1 streamed chunks).
+    #[prost(int32, repeated, tag = "2")]
+    pub accepted_response_types: Vec<i32>,
+}
+
+/// `prometheus.Query`: one selector over a time range.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Query {
+    /// The range's start, in ms (inclusive).
+    #[prost(int64, tag = "1")]
+    pub start_timestamp_ms: i64,
+    /// The range's end, in ms (inclusive).
+    #[prost(int64, tag = "2")]
+    pub end_timestamp_ms: i64,
+    /// Every matcher must match.
+    #[prost(message, repeated, tag = "3")]
+    pub matchers: Vec<LabelMatcher>,
+    /// Hints about the query the client runs (ignored).
+    #[prost(message, optional, tag = "4")]
+    pub hints: Option<ReadHints>,
+}
+
+/// `prometheus.LabelMatcher`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LabelMatcher {
+    /// 0 `=`, 1 `!=`, 2 `=~`, 3 `!~`.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// The label name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// The value or regular expression.
+    #[prost(string, tag = "3")]
+    pub value: String,
+}
+
+/// `prometheus.ReadHints` (decoded so that requests carrying them parse; not used).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadHints {
+    /// The query step.
+    #[prost(int64, tag = "1")]
+    pub step_ms: i64,
+    /// The function around the selector.
+    #[prost(string, tag = "2")]
+    pub func: String,
+}
+
+/// `prometheus.ReadResponse`: one result per query.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadResponse {
+    /// The results, in query order.
+    #[prost(message, repeated, tag = "1")]
+    pub results: Vec<QueryResult>,
+}
+
+/// `prometheus.QueryResult`: the series of one query.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryResult {
+    /// The matching series with their samples in the range.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
 }
 
 #[cfg(test)]

@@ -48,6 +48,10 @@ pub struct ServerOptions {
     pub scrape: Option<Arc<panoptes_scrape::ScrapeManager>>,
     /// Whether `/-/reload` and `/-/quit` are enabled (`--web.enable-lifecycle`).
     pub enable_lifecycle: bool,
+    /// The most samples one remote read request may return (`--storage.remote.read-sample-limit`).
+    pub remote_read_sample_limit: usize,
+    /// How many remote read requests run at once (`--storage.remote.read-concurrent-limit`).
+    pub max_concurrent_remote_reads: usize,
     /// The rule manager, set once the store is open, for `/api/v1/rules` and `/api/v1/alerts`.
     pub rules: Option<Arc<OnceLock<panoptes_rules::RuleManager>>>,
 }
@@ -86,6 +90,8 @@ impl Default for ServerOptions {
             config: None,
             scrape: None,
             enable_lifecycle: false,
+            remote_read_sample_limit: 50_000_000,
+            max_concurrent_remote_reads: 10,
             rules: None,
         }
     }

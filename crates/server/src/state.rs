@@ -38,6 +38,9 @@ struct Inner {
     scrape: Option<Arc<ScrapeManager>>,
     enable_lifecycle: bool,
     rules: Option<Arc<OnceLock<RuleManager>>>,
+    remote_read_sample_limit: usize,
+    /// One permit per remote read allowed to run at once.
+    remote_read_permits: Arc<Semaphore>,
     /// Notified by `/-/quit`.
     quit: Notify,
 }
@@ -66,6 +69,8 @@ impl AppState {
                 scrape: options.scrape.clone(),
                 enable_lifecycle: options.enable_lifecycle,
                 rules: options.rules.clone(),
+                remote_read_sample_limit: options.remote_read_sample_limit,
+                remote_read_permits: Arc::new(Semaphore::new(options.max_concurrent_remote_reads.max(1))),
                 quit: Notify::new(),
             }),
         }
@@ -148,6 +153,16 @@ impl AppState {
     /// Returns the rule manager, once the store is open.
     pub(crate) fn rules(&self) -> Option<&RuleManager> {
         self.inner.rules.as_ref().and_then(|rules| rules.get())
+    }
+
+    /// Returns the most samples one remote read may return.
+    pub(crate) fn remote_read_sample_limit(&self) -> usize {
+        self.inner.remote_read_sample_limit
+    }
+
+    /// Returns the semaphore bounding concurrent remote reads.
+    pub(crate) fn remote_read_permits(&self) -> Arc<Semaphore> {
+        self.inner.remote_read_permits.clone()
     }
 
     /// Returns whether `/-/reload` and `/-/quit` are enabled.
