@@ -4,6 +4,7 @@
 //! subsystem speaks about (a series' label set, a label matcher, a float sample) lives here.
 
 mod error;
+pub mod gofloat;
 mod labels;
 mod matcher;
 mod sample;

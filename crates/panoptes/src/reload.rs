@@ -196,6 +196,10 @@ impl ConfigControl for RunningConfig {
         let loaded = self.loaded.lock();
         (loaded.is_success, loaded.loaded_ms)
     }
+
+    fn external_labels(&self) -> Labels {
+        self.loaded.lock().rule_settings.external_labels.clone()
+    }
 }
 
 /// Keys whose values are secrets in Prometheus' configuration (`config.Secret` fields).

@@ -3,6 +3,7 @@
 //! middleware that counts requests and logs internal errors.
 
 mod body;
+mod federate;
 mod prometheus;
 mod remote_read;
 mod remote_write;
@@ -29,6 +30,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(prometheus::router())
         .merge(remote_write::router())
         .merge(remote_read::router())
+        .merge(federate::router())
         .layer(middleware::from_fn_with_state(state.clone(), observe_request))
         .with_state(state)
 }
@@ -95,6 +97,11 @@ pub trait ConfigControl: Send + Sync {
     /// Returns whether the last reload succeeded and when the running configuration was loaded,
     /// in milliseconds since the epoch.
     fn last_reload(&self) -> (bool, i64);
+
+    /// Returns the configuration's external labels (`global.external_labels`).
+    fn external_labels(&self) -> panoptes_model::Labels {
+        panoptes_model::Labels::empty()
+    }
 }
 
 /// Head cardinality statistics, shaped like Prometheus' `/api/v1/status/tsdb` answer.

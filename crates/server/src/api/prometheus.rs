@@ -25,7 +25,7 @@ use panoptes_promql::Annotations;
 use super::ApiError;
 use crate::state::AppState;
 
-pub(crate) use params::Params;
+pub(crate) use params::{Form, FromForm, Params, match_params as match_params_form};
 
 /// Returns the Prometheus API routes.
 pub(crate) fn router() -> Router<AppState> {

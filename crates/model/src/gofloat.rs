@@ -1,0 +1,62 @@
+//! Floats printed exactly as Go prints them, because Prometheus' wire formats, APIs and tools
+//! are written in Go and their users compare text: `strconv.FormatFloat(v, 'f', -1, 64)` for
+//! API values and `strconv.FormatFloat(v, 'g', -1, 64)` for the exposition format.
+
+/// Formats `v` as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits that read back
+/// as `v`, never an exponent; `NaN`, `+Inf`, `-Inf`.
+pub fn format_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Formats `v` as Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits, with an
+/// exponent (`1.5e+06`, `1e-05`) when the decimal exponent is below -4 or at least 6;
+/// `NaN`, `+Inf`, `-Inf`.
+pub fn format_g(v: f64) -> String {
+    if !v.is_finite() {
+        return format_f(v);
+    }
+    let scientific = format!("{v:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else { return scientific };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if v != 0.0 && !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f_never_uses_an_exponent() {
+        assert_eq!(format_f(1e21), "1000000000000000000000");
+        assert_eq!(format_f(0.000_012_5), "0.0000125");
+        assert_eq!(format_f(-2.5), "-2.5");
+        assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
+    }
+
+    #[test]
+    fn g_matches_go_exposition_output() {
+        // Values as node-exporter (Go) prints them.
+        assert_eq!(format_g(1_795_317_288.0), "1.795317288e+09");
+        assert_eq!(format_g(14_757_621.0), "1.4757621e+07");
+        assert_eq!(format_g(325_109.0), "325109");
+        assert_eq!(format_g(2.527_650_201_6e10), "2.5276502016e+10");
+        assert_eq!(format_g(1_000_000.0), "1e+06");
+        assert_eq!(format_g(3.7), "3.7");
+        assert_eq!(format_g(0.0001), "0.0001");
+        assert_eq!(format_g(0.000_01), "1e-05");
+        assert_eq!(format_g(0.0), "0");
+        assert_eq!(format_g(-0.0), "-0");
+        assert_eq!(format_g(f64::NAN), "NaN");
+    }
+}
