@@ -52,6 +52,11 @@ impl BitWriter {
     fn write_bits(&mut self, value: u64, mut count: u32) {
         while count > 0 {
             if self.free == 0 {
+                if self.bytes.len() == self.bytes.capacity() {
+                    // Grow by a quarter (at least 16 bytes) instead of doubling: head chunks live
+                    // for hours, and doubling would leave a third of their memory unused on average.
+                    self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
+                }
                 self.bytes.push(0);
                 self.free = 8;
             }
@@ -116,7 +121,9 @@ impl Default for XorAppender {
 impl XorAppender {
     /// Returns an empty chunk appender.
     pub fn new() -> Self {
-        let writer = BitWriter { bytes: vec![0; HEADER_BYTES], free: 0 };
+        let mut bytes = Vec::with_capacity(32);
+        bytes.extend_from_slice(&[0; HEADER_BYTES]);
+        let writer = BitWriter { bytes, free: 0 };
         Self { writer, count: 0, t: 0, delta: 0, v: 0.0, leading: u32::MAX, trailing: 0 }
     }
 
@@ -540,6 +547,29 @@ pub fn encode_block_chunk(samples: &[Sample]) -> (Encoding, Vec<u8>) {
     match encode_decimal(samples) {
         Some(decimal) if decimal.len() < xor.len_bytes() => (Encoding::Decimal, decimal),
         _ => (Encoding::Xor, xor.finish()),
+    }
+}
+
+/// Re-encodes a finished XOR chunk in the decimal encoding when that is smaller (what most
+/// exporters' values allow), so chunks that stay in memory for hours take less of it. Returns
+/// the chunk unchanged otherwise.
+pub fn shrink_xor_chunk(xor: Vec<u8>) -> (Encoding, Vec<u8>) {
+    let samples: Vec<Sample> = XorIterator::new(xor.as_slice()).collect();
+    match encode_decimal(&samples) {
+        Some(decimal) if decimal.len() < xor.len() => (Encoding::Decimal, decimal),
+        _ => (Encoding::Xor, xor),
+    }
+}
+
+/// Decodes a whole chunk of either encoding; `None` when the bytes are malformed.
+pub fn decode_chunk(encoding: Encoding, bytes: &[u8]) -> Option<Vec<Sample>> {
+    match encoding {
+        Encoding::Xor => {
+            let mut iterator = XorIterator::new(bytes);
+            let samples: Vec<Sample> = iterator.by_ref().collect();
+            (!iterator.is_corrupt()).then_some(samples)
+        }
+        Encoding::Decimal => decode_decimal(bytes),
     }
 }
 

@@ -52,10 +52,11 @@ impl std::hash::Hasher for U64Hasher {
 
 pub(crate) type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
 
-/// A closed, immutable head chunk.
+/// A closed, immutable head chunk: XOR, or decimal when that is smaller.
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
+    pub(crate) encoding: Encoding,
     pub(crate) bytes: Arc<[u8]>,
 }
 
@@ -89,7 +90,8 @@ impl SeriesData {
     pub(crate) fn close_open_chunk(&mut self) {
         if let Some((appender, min_t)) = self.open.take() {
             let max_t = self.last.map_or(min_t, |s| s.t);
-            self.chunks.push(HeadChunk { min_t, max_t, bytes: appender.finish().into() });
+            let (encoding, bytes) = crate::chunkenc::shrink_xor_chunk(appender.finish());
+            self.chunks.push(HeadChunk { min_t, max_t, encoding, bytes: bytes.into() });
         }
     }
 
@@ -120,7 +122,8 @@ impl SeriesData {
         let last = self.last;
         let mut kept: Vec<Sample> = Vec::new();
         for chunk in &self.chunks {
-            kept.extend(crate::chunkenc::XorIterator::new(&chunk.bytes[..]).filter(|s| s.t < mint || s.t > maxt));
+            let samples = crate::chunkenc::decode_chunk(chunk.encoding, &chunk.bytes).unwrap_or_default();
+            kept.extend(samples.into_iter().filter(|s| s.t < mint || s.t > maxt));
         }
         if let Some((appender, _)) = &self.open {
             kept.extend(crate::chunkenc::XorIterator::new(appender.bytes()).filter(|s| s.t < mint || s.t > maxt));
@@ -143,7 +146,7 @@ impl SeriesData {
             .map(|c| ChunkRef {
                 min_t: c.min_t,
                 max_t: c.max_t,
-                encoding: Encoding::Xor,
+                encoding: c.encoding,
                 bytes: ChunkBytes::Shared(c.bytes.clone()),
             })
             .collect();
@@ -165,42 +168,70 @@ impl SeriesData {
 /// A series in the head.
 pub(crate) struct HeadSeries {
     pub(crate) id: SeriesId,
+    /// Interned: equal names and values of all series share one allocation.
     pub(crate) labels: Labels,
-    /// The labels as one contiguous `name 0xff value 0xff …` string: comparing incoming label
-    /// pairs against it touches one allocation instead of two per label (the ingestion hot path).
-    key: Box<[u8]>,
     pub(crate) data: Mutex<SeriesData>,
 }
 
 impl HeadSeries {
     fn new(id: SeriesId, labels: Labels) -> Self {
-        let mut key = Vec::with_capacity(labels.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
-        for label in &labels {
-            key.extend_from_slice(label.name.as_bytes());
-            key.push(0xff);
-            key.extend_from_slice(label.value.as_bytes());
-            key.push(0xff);
-        }
-        Self { id, labels, key: key.into_boxed_slice(), data: Mutex::default() }
+        Self { id, labels, data: Mutex::default() }
     }
 
-    /// Returns whether the series' labels are exactly `pairs` (canonical form).
+    /// Returns whether the series' labels are exactly `pairs` (canonical form). The strings
+    /// compared are interned, so they are shared by many series and usually in cache.
     fn has_pairs(&self, pairs: &[(&str, &str)]) -> bool {
-        let mut rest: &[u8] = &self.key;
-        for (name, value) in pairs {
-            let (name, value) = (name.as_bytes(), value.as_bytes());
-            let len = name.len() + value.len() + 2;
-            if rest.len() < len
-                || &rest[..name.len()] != name
-                || rest[name.len()] != 0xff
-                || &rest[name.len() + 1..len - 1] != value
-                || rest[len - 1] != 0xff
-            {
-                return false;
-            }
-            rest = &rest[len..];
+        self.labels.len() == pairs.len()
+            && self
+                .labels
+                .iter()
+                .zip(pairs)
+                .all(|(label, (name, value))| *label.name == **name && *label.value == **value)
+    }
+}
+
+/// The series of one hash shard by label hash. Almost every hash names one series, so the
+/// main map holds one reference per hash and the rare collisions live aside, instead of a
+/// list (and its allocation) per hash.
+#[derive(Default)]
+struct HashShard {
+    first: U64Map<Arc<HeadSeries>>,
+    collisions: U64Map<Vec<Arc<HeadSeries>>>,
+}
+
+impl HashShard {
+    fn find(&self, hash: u64, mut matches: impl FnMut(&HeadSeries) -> bool) -> Option<&Arc<HeadSeries>> {
+        let first = self.first.get(&hash)?;
+        if matches(first) {
+            return Some(first);
         }
-        rest.is_empty()
+        self.collisions.get(&hash)?.iter().find(|s| matches(s))
+    }
+
+    fn insert(&mut self, hash: u64, series: Arc<HeadSeries>) {
+        match self.first.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(series);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(series),
+        }
+    }
+
+    fn remove(&mut self, hash: u64, id: SeriesId) {
+        if let Some(list) = self.collisions.get_mut(&hash) {
+            list.retain(|s| s.id != id);
+            let replacement = if self.first.get(&hash).is_some_and(|s| s.id == id) { list.pop() } else { None };
+            if list.is_empty() {
+                self.collisions.remove(&hash);
+            }
+            if let Some(series) = replacement {
+                self.first.insert(hash, series);
+            }
+            return;
+        }
+        if self.first.get(&hash).is_some_and(|s| s.id == id) {
+            self.first.remove(&hash);
+        }
     }
 }
 
@@ -245,7 +276,7 @@ pub(crate) struct HeadOptions {
 
 /// The in-memory head of the database.
 pub(crate) struct Head {
-    by_hash: Vec<RwLock<U64Map<Vec<Arc<HeadSeries>>>>>,
+    by_hash: Vec<RwLock<HashShard>>,
     by_id: Vec<RwLock<U64Map<Arc<HeadSeries>>>>,
     pub(crate) postings: RwLock<MemPostings>,
     symbols: Mutex<HashSet<Arc<str>>>,
@@ -283,12 +314,12 @@ impl Head {
 
     /// Returns the series with exactly these labels.
     pub(crate) fn series_by_labels(&self, labels: &Labels, hash: u64) -> Option<Arc<HeadSeries>> {
-        self.by_hash[shard_of(hash)].read().get(&hash)?.iter().find(|s| s.labels == *labels).cloned()
+        self.by_hash[shard_of(hash)].read().find(hash, |s| s.labels == *labels).cloned()
     }
 
     /// Returns the series whose labels are exactly these canonical pairs.
     pub(crate) fn series_by_pairs(&self, pairs: &[(&str, &str)], hash: u64) -> Option<Arc<HeadSeries>> {
-        self.by_hash[shard_of(hash)].read().get(&hash)?.iter().find(|s| s.has_pairs(pairs)).cloned()
+        self.by_hash[shard_of(hash)].read().find(hash, |s| s.has_pairs(pairs)).cloned()
     }
 
     pub(crate) fn series_by_id(&self, id: SeriesId) -> Option<Arc<HeadSeries>> {
@@ -303,8 +334,7 @@ impl Head {
             return (series, false);
         }
         let mut shard = self.by_hash[shard_of(hash)].write();
-        let candidates = shard.entry(hash).or_default();
-        if let Some(series) = candidates.iter().find(|s| s.labels == *labels) {
+        if let Some(series) = shard.find(hash, |s| s.labels == *labels) {
             return (series.clone(), false);
         }
         let id = match id {
@@ -315,7 +345,7 @@ impl Head {
             None => self.next_id.fetch_add(1, Ordering::Relaxed),
         };
         let series = Arc::new(HeadSeries::new(id, self.intern(labels)));
-        candidates.push(series.clone());
+        shard.insert(hash, series.clone());
         self.by_id[shard_of(id)].write().insert(id, series.clone());
         self.postings.write().add(id, &series.labels);
         self.metrics.head_series.inc();
@@ -366,5 +396,57 @@ impl Head {
         let min = self.min_time.load(Ordering::Relaxed);
         let max = self.max_time.load(Ordering::Relaxed);
         (min <= max).then_some((min, max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(id: SeriesId) -> Arc<HeadSeries> {
+        Arc::new(HeadSeries::new(id, Labels::from_pairs([("__name__", format!("m{id}"))])))
+    }
+
+    #[test]
+    fn hash_shard_keeps_colliding_series_apart_and_promotes_one_on_removal() {
+        let mut shard = HashShard::default();
+        for id in 1..=3 {
+            shard.insert(7, series(id));
+        }
+        shard.insert(8, series(4));
+        for id in 1..=4 {
+            let hash = if id == 4 { 8 } else { 7 };
+            assert_eq!(shard.find(hash, |s| s.id == id).map(|s| s.id), Some(id));
+        }
+        shard.remove(7, 1);
+        assert!(shard.find(7, |s| s.id == 1).is_none());
+        assert_eq!(shard.find(7, |s| s.id == 2).map(|s| s.id), Some(2));
+        assert_eq!(shard.find(7, |s| s.id == 3).map(|s| s.id), Some(3));
+        shard.remove(7, 3);
+        shard.remove(7, 2);
+        assert!(!shard.first.contains_key(&7) && shard.collisions.is_empty());
+        assert_eq!(shard.find(8, |_| true).map(|s| s.id), Some(4));
+    }
+
+    #[test]
+    fn closed_head_chunks_of_decimal_values_are_stored_smaller_and_read_back() {
+        let mut data = SeriesData::default();
+        let samples: Vec<Sample> =
+            (0..250).map(|i| Sample::new(1_000 + i * 10_000 + i % 7, (i * i * 37) as f64 / 100.0)).collect();
+        for &sample in &samples {
+            data.append_in_order(sample);
+        }
+        assert_eq!(data.chunks.len(), 2);
+        assert!(data.chunks.iter().all(|c| c.encoding == Encoding::Decimal));
+        let refs = data.chunk_refs(i64::MIN, i64::MAX);
+        let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
+        let read = panoptes_storage::collect_samples(&mut iterator);
+        assert_eq!(read, samples);
+        data.delete_range(1_000, 95_000);
+        let refs = data.chunk_refs(i64::MIN, i64::MAX);
+        let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
+        let read = panoptes_storage::collect_samples(&mut iterator);
+        assert_eq!(read.len(), 240);
+        assert_eq!(read, samples[10..]);
     }
 }

@@ -53,13 +53,7 @@ impl Head {
         let ids: HashSet<SeriesId> = removed.iter().map(|s| s.id).collect();
         for series in removed {
             let hash = series.labels.hash_value();
-            let mut shard = self.by_hash[super::shard_of(hash)].write();
-            if let Some(list) = shard.get_mut(&hash) {
-                list.retain(|s| s.id != series.id);
-                if list.is_empty() {
-                    shard.remove(&hash);
-                }
-            }
+            self.by_hash[super::shard_of(hash)].write().remove(hash, series.id);
             self.by_id[super::shard_of(series.id)].write().remove(&series.id);
         }
         let mut postings = self.postings.write();
