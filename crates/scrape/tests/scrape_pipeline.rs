@@ -58,3 +58,28 @@ fn notes_config_scrape_appends_labelled_series() {
         ]
     );
 }
+
+#[test]
+fn kubernetes_example_uses_every_role_and_relabel_action() {
+    use std::collections::BTreeSet;
+
+    use panoptes_scrape::relabel::Action;
+
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/prometheus-kubernetes.yml");
+    let config = config::load_file(&path).expect("the example loads");
+    config::check_config(&config, true).expect("the example checks (syntax only)");
+    let roles: BTreeSet<String> = config
+        .scrape_configs
+        .iter()
+        .flat_map(|job| job.kubernetes_sd_configs.iter().filter_map(|sd| sd.role.map(|role| role.as_str().to_owned())))
+        .collect();
+    assert_eq!(roles, ["endpoints", "endpointslice", "ingress", "node", "pod", "service"].map(String::from).into());
+    let actions: BTreeSet<&str> = config
+        .scrape_configs
+        .iter()
+        .flat_map(|job| job.relabel_configs.iter().chain(&job.metric_relabel_configs))
+        .map(|relabel| relabel.action.as_str())
+        .collect();
+    let all: BTreeSet<&str> = Action::ALL.iter().map(|action| action.as_str()).collect();
+    assert_eq!(actions, all, "every relabel action appears in the example");
+}
