@@ -1,0 +1,452 @@
+//! The router handle: opens the state in a data directory, receives alerts, reloads the
+//! configuration and runs the dispatcher until shutdown. Cheap to clone.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use parking_lot::{Mutex, RwLock};
+use prometheus_client::registry::Registry;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::dispatch::{AggrGroup, GroupId, run_group};
+use crate::error::{Error, Result};
+use crate::inhibit::{InhibitRule, inhibited_by};
+use crate::metrics::AlertingMetrics;
+use crate::nflog::NotificationLog;
+use crate::notify::{Integration, RateLimiter, build_integrations};
+use crate::persist;
+use crate::route::Route;
+use crate::silence::Silences;
+use crate::template::Templates;
+use crate::timeinterval::TimeInterval;
+use crate::types::{Alert, Fingerprint, LabelSet, fingerprint, fingerprint_string};
+
+/// Programmatic knobs of the router.
+#[derive(Debug, Clone)]
+pub struct AlertmanagerOptions {
+    /// The URL users reach the UI at, used in links (`.ExternalURL`).
+    pub external_url: String,
+    /// How long expired silences and notification log entries are kept (Alertmanager's
+    /// `--data.retention`, 120h).
+    pub retention: Duration,
+    /// The timeout of one delivery request.
+    pub request_timeout: Duration,
+    /// The first wait between delivery retries.
+    pub retry_initial_backoff: Duration,
+    /// The longest wait between delivery retries.
+    pub retry_max_backoff: Duration,
+    /// How often resolved alerts are collected, state saved and gauges updated.
+    pub maintenance_interval: Duration,
+    /// The largest API request body accepted.
+    pub max_request_body_bytes: usize,
+}
+
+impl Default for AlertmanagerOptions {
+    fn default() -> Self {
+        AlertmanagerOptions {
+            external_url: "http://localhost:9090".to_owned(),
+            retention: Duration::from_secs(120 * 3600),
+            request_timeout: Duration::from_secs(30),
+            retry_initial_backoff: Duration::from_millis(500),
+            retry_max_backoff: Duration::from_secs(60),
+            maintenance_interval: Duration::from_secs(30),
+            max_request_body_bytes: 8 << 20,
+        }
+    }
+}
+
+/// What a configuration turns into.
+pub(crate) struct Loaded {
+    pub(crate) config: Config,
+    pub(crate) route: Arc<Route>,
+    pub(crate) inhibit_rules: Vec<InhibitRule>,
+    pub(crate) time_intervals: HashMap<String, Vec<TimeInterval>>,
+    pub(crate) integrations: HashMap<String, Arc<Vec<Integration>>>,
+    pub(crate) templates: Templates,
+}
+
+impl Loaded {
+    fn build(config: Config, options: &AlertmanagerOptions) -> Result<Loaded> {
+        let bad = |message: String| {
+            Error::Config(crate::config::ConfigError::Invalid {
+                origin: "alertmanager config".to_owned(),
+                position: None,
+                message,
+            })
+        };
+        let route = Route::build(&config.route).map_err(bad)?;
+        let inhibit_rules =
+            config.inhibit_rules.iter().map(InhibitRule::new).collect::<std::result::Result<_, _>>().map_err(bad)?;
+        let time_intervals = config
+            .time_intervals
+            .iter()
+            .map(|interval| (interval.name.clone(), interval.time_intervals.clone()))
+            .collect();
+        let mut integrations = HashMap::new();
+        for receiver in &config.receivers {
+            let built = build_integrations(receiver, options.request_timeout)
+                .map_err(|message| bad(format!("receiver {:?}: {message}", receiver.name)))?;
+            integrations.insert(receiver.name.clone(), Arc::new(built));
+        }
+        let templates = Templates::from_globs(&config.templates).map_err(bad)?;
+        Ok(Loaded { config, route, inhibit_rules, time_intervals, integrations, templates })
+    }
+}
+
+enum Command {
+    Dispatch(Vec<Alert>),
+    Reload,
+}
+
+pub(crate) struct Inner {
+    pub(crate) options: AlertmanagerOptions,
+    alerts_path: PathBuf,
+    loaded: RwLock<Arc<Loaded>>,
+    alerts: Mutex<HashMap<Fingerprint, Alert>>,
+    groups: Mutex<HashMap<GroupId, Arc<AggrGroup>>>,
+    pub(crate) silences: Silences,
+    pub(crate) nflog: NotificationLog,
+    pub(crate) metrics: AlertingMetrics,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) started_at: Timestamp,
+    commands: mpsc::UnboundedSender<Command>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
+}
+
+impl Inner {
+    pub(crate) fn loaded(&self) -> Arc<Loaded> {
+        Arc::clone(&self.loaded.read())
+    }
+
+    pub(crate) fn alerts_snapshot(&self) -> Vec<Alert> {
+        self.alerts.lock().values().cloned().collect()
+    }
+
+    /// Removes a group that holds no alerts; returns whether it did.
+    pub(crate) fn remove_group_if_empty(&self, group: &Arc<AggrGroup>) -> bool {
+        let mut groups = self.groups.lock();
+        if !group.alerts.lock().is_empty() {
+            return false;
+        }
+        if groups.get(&group.id()).is_some_and(|current| Arc::ptr_eq(current, group)) {
+            groups.remove(&group.id());
+        }
+        group.stop();
+        true
+    }
+}
+
+/// The Alertmanager-compatible router. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Alertmanager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Alertmanager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alertmanager").field("options", &self.inner.options).finish_non_exhaustive()
+    }
+}
+
+/// The routing outcome and state of one alert, as the API shows it.
+#[derive(Debug, Clone)]
+pub struct AlertStatus {
+    /// The alert.
+    pub alert: Alert,
+    /// Receivers the alert is routed to.
+    pub receivers: Vec<String>,
+    /// Ids of the silences muting it.
+    pub silenced_by: Vec<String>,
+    /// Fingerprints of the alerts inhibiting it.
+    pub inhibited_by: Vec<String>,
+}
+
+/// An aggregation group as the API shows it.
+#[derive(Debug, Clone)]
+pub struct AlertGroup {
+    /// The group labels.
+    pub labels: LabelSet,
+    /// The receiver.
+    pub receiver: String,
+    /// The alerts.
+    pub alerts: Vec<AlertStatus>,
+}
+
+impl Alertmanager {
+    /// Opens the router's state in `data_dir` (created if needed): silences, the notification
+    /// log and the alerts held at the last shutdown, which are dispatched again once
+    /// [`Alertmanager::run`] starts.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the directory or a state file cannot be read, or when the
+    /// configuration cannot be turned into routes and receivers.
+    pub fn open(data_dir: impl AsRef<Path>, config: Config, options: AlertmanagerOptions) -> Result<Alertmanager> {
+        let dir = data_dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            what: "cannot create data directory",
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let loaded = Loaded::build(config, &options)?;
+        let silences = Silences::open(Some(dir.join("silences.json")), options.retention)?;
+        let nflog = NotificationLog::open(Some(dir.join("nflog.json")), options.retention)?;
+        let alerts_path = dir.join("alerts.json");
+        let stored: Vec<Alert> = persist::read_entries(&alerts_path)?;
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            options,
+            alerts_path,
+            loaded: RwLock::new(Arc::new(loaded)),
+            alerts: Mutex::new(stored.iter().map(|alert| (alert.fingerprint(), alert.clone())).collect()),
+            groups: Mutex::new(HashMap::new()),
+            silences,
+            nflog,
+            metrics: AlertingMetrics::default(),
+            limiter: RateLimiter::default(),
+            started_at: Timestamp::now(),
+            commands,
+            receiver: Mutex::new(Some(receiver)),
+        });
+        if !stored.is_empty() {
+            tracing::info!(alerts = stored.len(), "restored alerts");
+            let _ = inner.commands.send(Command::Dispatch(stored));
+        }
+        Ok(Alertmanager { inner })
+    }
+
+    /// Receives alerts (from the API or the rules engine). Alerts without an end get one
+    /// `resolve_timeout` from now; each is merged with the alert of the same labels and routed.
+    /// Never blocks; callable from any thread.
+    pub fn put(&self, alerts: Vec<Alert>) {
+        let now = Timestamp::now();
+        let mut merged = Vec::with_capacity(alerts.len());
+        {
+            let mut store = self.inner.alerts.lock();
+            for alert in alerts {
+                let fp = alert.fingerprint();
+                let alert = match store.get(&fp) {
+                    Some(old) if overlaps(old, &alert) => old.merge(&alert),
+                    _ => alert,
+                };
+                self.inner.metrics.received(if alert.is_resolved_at(now) { "resolved" } else { "firing" });
+                store.insert(fp, alert.clone());
+                merged.push(alert);
+            }
+        }
+        let _ = self.inner.commands.send(Command::Dispatch(merged));
+    }
+
+    /// Replaces the configuration. Aggregation groups are rebuilt and every held alert is
+    /// dispatched again; the notification log keeps this from repeating notifications.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error (and keeps the running configuration) when routes, receivers or
+    /// templates cannot be built.
+    pub fn apply_config(&self, config: Config) -> Result<()> {
+        let loaded = Loaded::build(config, &self.inner.options)?;
+        *self.inner.loaded.write() = Arc::new(loaded);
+        let _ = self.inner.commands.send(Command::Reload);
+        Ok(())
+    }
+
+    /// Returns the configuration in force.
+    pub fn config(&self) -> Config {
+        self.inner.loaded().config.clone()
+    }
+
+    /// Returns the resolve timeout of the configuration in force.
+    pub fn resolve_timeout(&self) -> Duration {
+        self.inner.loaded().config.global.resolve_timeout.0
+    }
+
+    /// Returns the options.
+    pub fn options(&self) -> &AlertmanagerOptions {
+        &self.inner.options
+    }
+
+    /// Returns the silences.
+    pub fn silences(&self) -> &Silences {
+        &self.inner.silences
+    }
+
+    /// Returns the router's self-metrics.
+    pub fn metrics(&self) -> &AlertingMetrics {
+        &self.inner.metrics
+    }
+
+    /// Registers the router's self-metrics in `registry`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.inner.metrics.register(registry);
+    }
+
+    /// Returns when the router was opened.
+    pub fn started_at(&self) -> Timestamp {
+        self.inner.started_at
+    }
+
+    /// Returns every held alert with its receivers, silences and inhibitions, sorted by
+    /// fingerprint. Resolved alerts are left out, as in Alertmanager's API.
+    pub fn alert_statuses(&self) -> Vec<AlertStatus> {
+        let now = Timestamp::now();
+        let loaded = self.inner.loaded();
+        let store = self.inner.alerts_snapshot();
+        let mut statuses: Vec<AlertStatus> = store
+            .iter()
+            .filter(|alert| !alert.is_resolved_at(now))
+            .map(|alert| self.status_of(&loaded, alert, &store, now))
+            .collect();
+        statuses.sort_by_key(|status| status.alert.fingerprint());
+        statuses
+    }
+
+    fn status_of(&self, loaded: &Loaded, alert: &Alert, store: &[Alert], now: Timestamp) -> AlertStatus {
+        let mut receivers: Vec<String> = Vec::new();
+        for route in loaded.route.match_labels(&alert.labels) {
+            if !receivers.contains(&route.options.receiver) {
+                receivers.push(route.options.receiver.clone());
+            }
+        }
+        AlertStatus {
+            alert: alert.clone(),
+            receivers,
+            silenced_by: self.inner.silences.mutes(&alert.labels, now),
+            inhibited_by: inhibited_by(&loaded.inhibit_rules, &alert.labels, store.iter(), now)
+                .into_iter()
+                .map(fingerprint_string)
+                .collect(),
+        }
+    }
+
+    /// Returns the aggregation groups as Alertmanager's `/api/v2/alerts/groups` shows them:
+    /// every held alert grouped by the routes it matches.
+    pub fn alert_groups(&self) -> Vec<AlertGroup> {
+        let now = Timestamp::now();
+        let loaded = self.inner.loaded();
+        let store = self.inner.alerts_snapshot();
+        let mut groups: Vec<(String, Fingerprint, AlertGroup)> = Vec::new();
+        let mut sorted: Vec<&Alert> = store.iter().filter(|alert| !alert.is_resolved_at(now)).collect();
+        sorted.sort_by_key(|alert| alert.fingerprint());
+        for alert in sorted {
+            let status = self.status_of(&loaded, alert, &store, now);
+            for route in loaded.route.match_labels(&alert.labels) {
+                let labels = route.group_labels(&alert.labels);
+                let fp = fingerprint(&labels);
+                match groups.iter_mut().find(|(id, group_fp, _)| *id == route.id && *group_fp == fp) {
+                    Some((_, _, group)) => group.alerts.push(status.clone()),
+                    None => groups.push((
+                        route.id.clone(),
+                        fp,
+                        AlertGroup { labels, receiver: route.options.receiver.clone(), alerts: vec![status.clone()] },
+                    )),
+                }
+            }
+        }
+        groups.into_iter().map(|(_, _, group)| group).collect()
+    }
+
+    /// Runs the dispatcher until `shutdown` completes, then stops every group and saves the
+    /// held alerts. Call once.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when called a second time or when the final save fails.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let mut commands = self
+            .inner
+            .receiver
+            .lock()
+            .take()
+            .ok_or_else(|| Error::BadData("the alertmanager dispatcher is already running".to_owned()))?;
+        let mut maintenance = tokio::time::interval(self.inner.options.maintenance_interval);
+        maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                command = commands.recv() => match command {
+                    Some(Command::Dispatch(alerts)) => self.dispatch(alerts),
+                    Some(Command::Reload) => self.reload_groups(),
+                    None => break,
+                },
+                _ = maintenance.tick() => self.maintain(),
+            }
+        }
+        for group in self.inner.groups.lock().drain().map(|(_, group)| group) {
+            group.stop();
+        }
+        self.save_alerts()
+    }
+
+    /// Spawns [`Alertmanager::run`] on the current Tokio runtime.
+    pub fn spawn(&self, shutdown: impl Future<Output = ()> + Send + 'static) -> tokio::task::JoinHandle<Result<()>> {
+        let this = self.clone();
+        tokio::spawn(async move { this.run(shutdown).await })
+    }
+
+    fn dispatch(&self, alerts: Vec<Alert>) {
+        let loaded = self.inner.loaded();
+        let mut groups = self.inner.groups.lock();
+        for alert in alerts {
+            for route in loaded.route.match_labels(&alert.labels) {
+                let labels = route.group_labels(&alert.labels);
+                let id = (route.id.clone(), fingerprint(&labels));
+                let group = groups.entry(id).or_insert_with(|| {
+                    let group = AggrGroup::new(Arc::clone(&route), labels);
+                    tokio::spawn(run_group(Arc::clone(&self.inner), Arc::clone(&group)));
+                    group
+                });
+                group.insert(alert.clone());
+            }
+        }
+    }
+
+    fn reload_groups(&self) {
+        for group in self.inner.groups.lock().drain().map(|(_, group)| group) {
+            group.stop();
+        }
+        self.dispatch(self.inner.alerts_snapshot());
+    }
+
+    fn maintain(&self) {
+        let now = Timestamp::now();
+        self.inner.alerts.lock().retain(|_, alert| !alert.is_resolved_at(now));
+        if let Err(error) = self.inner.silences.gc(now) {
+            tracing::error!(error = %error, "cannot save silences");
+        }
+        if let Err(error) = self.inner.nflog.gc(now) {
+            tracing::error!(error = %error, "cannot save the notification log");
+        }
+        if let Err(error) = self.save_alerts() {
+            tracing::error!(error = %error, "cannot save alerts");
+        }
+        self.update_gauges();
+    }
+
+    /// Updates the alert and silence gauges.
+    pub fn update_gauges(&self) {
+        let statuses = self.alert_statuses();
+        let suppressed = statuses.iter().filter(|s| !s.silenced_by.is_empty() || !s.inhibited_by.is_empty()).count();
+        self.inner.metrics.set_alerts(statuses.len() - suppressed, suppressed);
+        self.inner.metrics.set_silences(&self.inner.silences.count_by_state(Timestamp::now()));
+    }
+
+    fn save_alerts(&self) -> Result<()> {
+        let mut alerts = self.inner.alerts_snapshot();
+        alerts.sort_by_key(Alert::fingerprint);
+        persist::write_entries(&self.inner.alerts_path, &alerts)
+    }
+}
+
+/// Alertmanager merges an update into the held alert only when their active ranges overlap.
+fn overlaps(old: &Alert, new: &Alert) -> bool {
+    (new.ends_at > old.starts_at && new.ends_at < old.ends_at)
+        || (new.starts_at > old.starts_at && new.starts_at < old.ends_at)
+        || (new.starts_at <= old.starts_at && new.ends_at >= old.ends_at)
+}

@@ -1,0 +1,246 @@
+//! Aggregation groups and the notification pipeline. Each group (a route and the values of its
+//! `group_by` labels) runs as one task: the first flush comes `group_wait` after the group was
+//! created (at once for alerts older than that), later flushes every `group_interval`. A flush
+//! drops inhibited alerts, honours the route's mute/active time intervals, drops silenced
+//! alerts, then asks the notification log per integration whether to notify (new firing alerts,
+//! newly resolved ones with `send_resolved`, or `repeat_interval` elapsed), delivers with retries
+//! and records what was sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use jiff::Timestamp;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::alertmanager::{Inner, Loaded};
+use crate::inhibit::inhibited_by;
+use crate::nflog::needs_update;
+use crate::notify::{Integration, MessageContext};
+use crate::route::Route;
+use crate::template::TemplateData;
+use crate::types::{Alert, Fingerprint, LabelSet, fingerprint, labels_string};
+
+/// One aggregation group.
+pub(crate) struct AggrGroup {
+    pub(crate) key: String,
+    pub(crate) route: Arc<Route>,
+    pub(crate) labels: LabelSet,
+    pub(crate) alerts: Mutex<BTreeMap<Fingerprint, Alert>>,
+    has_flushed: AtomicBool,
+    next_flush: Mutex<Instant>,
+    wake: Notify,
+    is_stopped: AtomicBool,
+}
+
+/// Identifies a group: the route's id and the fingerprint of the group labels.
+pub(crate) type GroupId = (String, Fingerprint);
+
+impl AggrGroup {
+    pub(crate) fn new(route: Arc<Route>, labels: LabelSet) -> Arc<AggrGroup> {
+        let key = format!("{}:{}", route.key, labels_string(&labels));
+        let next_flush = Instant::now() + route.options.group_wait;
+        Arc::new(AggrGroup {
+            key,
+            route,
+            labels,
+            alerts: Mutex::new(BTreeMap::new()),
+            has_flushed: AtomicBool::new(false),
+            next_flush: Mutex::new(next_flush),
+            wake: Notify::new(),
+            is_stopped: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn id(&self) -> GroupId {
+        (self.route.id.clone(), fingerprint(&self.labels))
+    }
+
+    /// Adds or replaces an alert; a group that has not flushed yet flushes at once when the
+    /// alert is older than `group_wait`.
+    pub(crate) fn insert(&self, alert: Alert) {
+        let group_wait = jiff::SignedDuration::try_from(self.route.options.group_wait).unwrap_or_default();
+        let is_old = alert.starts_at.saturating_add(group_wait).is_ok_and(|due| due < Timestamp::now());
+        self.alerts.lock().insert(alert.fingerprint(), alert);
+        if !self.has_flushed.load(Ordering::Acquire) && is_old {
+            *self.next_flush.lock() = Instant::now();
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.is_stopped.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+}
+
+/// Runs a group until it is stopped or empties.
+pub(crate) async fn run_group(inner: Arc<Inner>, group: Arc<AggrGroup>) {
+    loop {
+        if group.is_stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let next = *group.next_flush.lock();
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = group.wake.notified() => continue,
+        }
+        if group.is_stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if Instant::now() < *group.next_flush.lock() {
+            continue;
+        }
+        *group.next_flush.lock() = Instant::now() + group.route.options.group_interval;
+        group.has_flushed.store(true, Ordering::Release);
+        flush(&inner, &group).await;
+        if inner.remove_group_if_empty(&group) {
+            return;
+        }
+    }
+}
+
+async fn flush(inner: &Arc<Inner>, group: &Arc<AggrGroup>) {
+    let now = Timestamp::now();
+    let alerts: Vec<Alert> = group.alerts.lock().values().cloned().collect();
+    if alerts.is_empty() {
+        return;
+    }
+    let loaded = inner.loaded();
+    let is_success = notify_group(inner, &loaded, group, alerts.clone(), now).await;
+    if is_success {
+        // Forget resolved alerts that did not change while they were being notified.
+        let mut held = group.alerts.lock();
+        for alert in alerts.iter().filter(|alert| alert.is_resolved_at(now)) {
+            if held.get(&alert.fingerprint()).is_some_and(|current| current.updated_at == alert.updated_at) {
+                held.remove(&alert.fingerprint());
+            }
+        }
+    }
+}
+
+/// Returns whether the route's time intervals mute notifications at `now`.
+fn is_muted_by_time(loaded: &Loaded, route: &Route, now: Timestamp) -> bool {
+    let is_inside = |name: &String| {
+        loaded.time_intervals.get(name).is_some_and(|intervals| intervals.iter().any(|i| i.contains(now)))
+    };
+    if route.options.mute_time_intervals.iter().any(is_inside) {
+        return true;
+    }
+    !route.options.active_time_intervals.is_empty() && !route.options.active_time_intervals.iter().any(is_inside)
+}
+
+/// Runs the pipeline for one flush; returns whether every integration succeeded.
+async fn notify_group(
+    inner: &Arc<Inner>,
+    loaded: &Loaded,
+    group: &AggrGroup,
+    mut alerts: Vec<Alert>,
+    now: Timestamp,
+) -> bool {
+    let store: Vec<Alert> = inner.alerts_snapshot();
+    alerts.retain(|alert| inhibited_by(&loaded.inhibit_rules, &alert.labels, store.iter(), now).is_empty());
+    if is_muted_by_time(loaded, &group.route, now) {
+        return true;
+    }
+    alerts.retain(|alert| inner.silences.mutes(&alert.labels, now).is_empty());
+    if alerts.is_empty() {
+        return true;
+    }
+    let receiver = &group.route.options.receiver;
+    let Some(integrations) = loaded.integrations.get(receiver) else {
+        tracing::error!(receiver = %receiver, "receiver has no integrations loaded");
+        return false;
+    };
+    let firing: BTreeSet<Fingerprint> =
+        alerts.iter().filter(|a| !a.is_resolved_at(now)).map(Alert::fingerprint).collect();
+    let resolved: BTreeSet<Fingerprint> =
+        alerts.iter().filter(|a| a.is_resolved_at(now)).map(Alert::fingerprint).collect();
+    let mut is_success = true;
+    for integration in integrations.iter() {
+        let log_key = integration.log_key(receiver);
+        let entry = inner.nflog.query(&group.key, &log_key);
+        if !needs_update(
+            entry.as_ref(),
+            &firing,
+            &resolved,
+            integration.send_resolved,
+            group.route.options.repeat_interval,
+            now,
+        ) {
+            continue;
+        }
+        let to_send: Vec<Alert> = if integration.send_resolved {
+            alerts.clone()
+        } else {
+            alerts.iter().filter(|a| !a.is_resolved_at(now)).cloned().collect()
+        };
+        if !to_send.is_empty() {
+            let deadline = Instant::now() + group.route.options.group_interval;
+            if !deliver(inner, loaded, group, integration, &to_send, deadline).await {
+                is_success = false;
+                continue;
+            }
+        }
+        if let Err(error) = inner.nflog.log(&group.key, &log_key, firing.clone(), resolved.clone(), now) {
+            tracing::error!(error = %error, "cannot save the notification log");
+        }
+    }
+    is_success
+}
+
+/// Delivers with exponential backoff until success, a non-retryable error or the deadline.
+async fn deliver(
+    inner: &Arc<Inner>,
+    loaded: &Loaded,
+    group: &AggrGroup,
+    integration: &Integration,
+    alerts: &[Alert],
+    deadline: Instant,
+) -> bool {
+    let receiver = &group.route.options.receiver;
+    let data = TemplateData::new(receiver, group.labels.clone(), alerts.to_vec(), &inner.options.external_url);
+    let value = data.to_value();
+    let context = MessageContext {
+        group_key: &group.key,
+        receiver,
+        alerts,
+        templates: &loaded.templates,
+        external_url: &inner.options.external_url,
+        data,
+        value,
+        limiter: &inner.limiter,
+    };
+    let mut backoff = inner.options.retry_initial_backoff;
+    let mut attempt = 1u32;
+    loop {
+        let result = tokio::time::timeout_at(deadline, integration.notify(&context)).await;
+        let error = match result {
+            Ok(Ok(())) => {
+                inner.metrics.notification(integration.name, false);
+                tracing::debug!(receiver = %receiver, integration = integration.name, attempts = attempt, "notify success");
+                return true;
+            }
+            Ok(Err(error)) => error,
+            Err(_) => crate::notify::NotifyError::fatal("notification deadline exceeded"),
+        };
+        let next_try = Instant::now() + backoff;
+        if !error.is_retryable || next_try >= deadline {
+            inner.metrics.notification(integration.name, true);
+            tracing::warn!(
+                receiver = %receiver,
+                integration = integration.name,
+                attempts = attempt,
+                error = %error.message,
+                "notify failed"
+            );
+            return false;
+        }
+        tracing::debug!(receiver = %receiver, integration = integration.name, error = %error.message, "notify failed, retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(inner.options.retry_max_backoff);
+        attempt += 1;
+    }
+}
