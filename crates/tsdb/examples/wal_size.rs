@@ -48,6 +48,24 @@ fn directory_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Returns the bytes of the block files named `name` and the samples the blocks hold.
+fn block_file_bytes(dir: &Path, name: &str) -> (u64, u64) {
+    let mut bytes = 0;
+    let mut samples = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let meta = std::fs::read_to_string(entry.path().join("meta.json")).unwrap_or_default();
+        let Some(rest) = meta.split("\"numSamples\":").nth(1) else { continue };
+        samples += rest
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        bytes += std::fs::metadata(entry.path().join(name)).map_or(0, |m| m.len());
+    }
+    (bytes, samples)
+}
+
 fn main() {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (series_count, scrapes, block_minutes) = (arg(1, 10_000), arg(2, 360), arg(3, 10));
@@ -120,6 +138,8 @@ fn main() {
     let samples = (series_count * scrapes) as f64;
     let total = directory_bytes(dir.path());
     let wal_bytes = directory_bytes(&dir.path().join("wal"));
+    let (index_bytes, block_samples) = block_file_bytes(dir.path(), "index");
+    let (chunk_bytes, _) = block_file_bytes(dir.path(), "chunks");
     let before = cpu_seconds();
     let mut replayed = 0u64;
     let rounds = 40;
@@ -136,11 +156,14 @@ fn main() {
     println!(
         "series={series_count} scrapes={scrapes} samples={samples} data_dir_bytes={total} wal_bytes={wal_bytes} \
          bytes_per_sample={:.3} wal_samples={replayed} wal_bytes_per_wal_sample={:.3} \
-         append_cpu_ns_per_sample={:.0} maintenance_cpu_ns_per_sample={:.0} replay_cpu_ns_per_wal_sample={:.1}",
+         append_cpu_ns_per_sample={:.0} maintenance_cpu_ns_per_sample={:.0} replay_cpu_ns_per_wal_sample={:.1} \
+         block_samples={block_samples} block_index_bytes_per_sample={:.3} block_chunk_bytes_per_sample={:.3}",
         total as f64 / samples,
         wal_bytes as f64 / replayed.max(1) as f64,
         appending * 1e9 / samples,
         maintaining * 1e9 / samples,
         replaying * 1e9 / replayed.max(1) as f64,
+        index_bytes as f64 / block_samples.max(1) as f64,
+        chunk_bytes as f64 / block_samples.max(1) as f64,
     );
 }

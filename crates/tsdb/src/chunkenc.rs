@@ -20,6 +20,10 @@ pub enum Encoding {
     /// Decimal values as bit-packed deltas or delta-of-deltas of their mantissas, bit-packed
     /// delta-of-delta timestamps; see [`encode_decimal`].
     Decimal = 2,
+    /// A time column (inline, or shared with an earlier chunk of the same file) and a value
+    /// column (decimal or XOR), both bit-packed relative to their minimum; see
+    /// [`encode_columnar`]. Blocks only.
+    Columnar = 3,
 }
 
 impl Encoding {
@@ -28,6 +32,7 @@ impl Encoding {
         match byte {
             1 => Some(Encoding::Xor),
             2 => Some(Encoding::Decimal),
+            3 => Some(Encoding::Columnar),
             _ => None,
         }
     }
@@ -185,30 +190,36 @@ impl XorAppender {
     }
 
     fn write_value(&mut self, v: f64) {
-        let xor = v.to_bits() ^ self.v.to_bits();
-        if xor == 0 {
-            self.writer.write_bit(false);
-            return;
-        }
-        self.writer.write_bit(true);
-        // Five bits hold the leading-zero count, so it is capped at 31.
-        let leading = xor.leading_zeros().min(31);
-        let trailing = xor.trailing_zeros();
-        if self.leading != u32::MAX && leading >= self.leading && trailing >= self.trailing {
-            self.writer.write_bit(false);
-            let significant = 64 - self.leading - self.trailing;
-            self.writer.write_bits(xor >> self.trailing, significant);
-            return;
-        }
-        self.leading = leading;
-        self.trailing = trailing;
-        let significant = 64 - leading - trailing;
-        self.writer.write_bit(true);
-        self.writer.write_bits(u64::from(leading), 5);
-        // 64 significant bits do not fit in six bits; 0 stands for 64 (0 never occurs otherwise).
-        self.writer.write_bits(u64::from(significant & 63), 6);
-        self.writer.write_bits(xor >> trailing, significant);
+        write_xor_value(&mut self.writer, self.v, v, &mut self.leading, &mut self.trailing);
     }
+}
+
+/// Writes `v` as the XOR with `previous` (see docs/format/chunks.md); `leading` starts at
+/// `u32::MAX` (no window yet).
+fn write_xor_value(writer: &mut BitWriter, previous: f64, v: f64, leading_window: &mut u32, trailing_window: &mut u32) {
+    let xor = v.to_bits() ^ previous.to_bits();
+    if xor == 0 {
+        writer.write_bit(false);
+        return;
+    }
+    writer.write_bit(true);
+    // Five bits hold the leading-zero count, so it is capped at 31.
+    let leading = xor.leading_zeros().min(31);
+    let trailing = xor.trailing_zeros();
+    if *leading_window != u32::MAX && leading >= *leading_window && trailing >= *trailing_window {
+        writer.write_bit(false);
+        let significant = 64 - *leading_window - *trailing_window;
+        writer.write_bits(xor >> *trailing_window, significant);
+        return;
+    }
+    *leading_window = leading;
+    *trailing_window = trailing;
+    let significant = 64 - leading - trailing;
+    writer.write_bit(true);
+    writer.write_bits(u64::from(leading), 5);
+    // 64 significant bits do not fit in six bits; 0 stands for 64 (0 never occurs otherwise).
+    writer.write_bits(u64::from(significant & 63), 6);
+    writer.write_bits(xor >> trailing, significant);
 }
 
 /// Bit buckets for delta-of-deltas: (prefix bits, prefix length, value bits).
@@ -570,6 +581,7 @@ pub fn decode_chunk(encoding: Encoding, bytes: &[u8]) -> Option<Vec<Sample>> {
             (!iterator.is_corrupt()).then_some(samples)
         }
         Encoding::Decimal => decode_decimal(bytes),
+        Encoding::Columnar => decode_columnar(bytes, None),
     }
 }
 
@@ -585,6 +597,234 @@ pub fn encode_chunks(samples: &[Sample]) -> Vec<(i64, i64, Vec<u8>)> {
             (part[0].t, part[part.len() - 1].t, appender.finish())
         })
         .collect()
+}
+
+/// Largest number of samples in one block chunk. Blocks are read whole chunk by chunk, and
+/// longer chunks spread their fixed cost (header, first values, widths, index entry and CRC)
+/// over more samples: 240 samples are 40 minutes at a 10 s interval.
+pub const MAX_SAMPLES_PER_BLOCK_CHUNK: usize = 240;
+
+/// Time column tag of a columnar chunk: the timestamps follow.
+const TIMES_INLINE: u8 = 0;
+/// Time column tag of a columnar chunk: the timestamps are those of an earlier chunk.
+const TIMES_SHARED: u8 = 1;
+/// Value column tag: decimal mantissas.
+const VALUES_DECIMAL: u8 = 1;
+/// Value column tag: XOR of successive values.
+const VALUES_XOR: u8 = 2;
+
+/// Writes integers relative to their minimum at one bit width: the minimum (sized), a 7-bit
+/// width, then every `value − minimum` in that many bits (none when the width is 0). Unlike
+/// zigzag, this costs no sign bit when all values lie on one side of zero (counter deltas).
+fn write_offset_packed(writer: &mut BitWriter, values: &[i64]) {
+    let Some(&min) = values.iter().min() else { return };
+    let width = offset_width(values, min);
+    write_sized(writer, min);
+    writer.write_bits(u64::from(width), 7);
+    if width > 0 {
+        for &v in values {
+            writer.write_bits(v.wrapping_sub(min) as u64, width);
+        }
+    }
+}
+
+fn offset_width(values: &[i64], min: i64) -> u32 {
+    values.iter().map(|&v| 64 - (v.wrapping_sub(min) as u64).leading_zeros()).max().unwrap_or(0)
+}
+
+/// Returns the bits [`write_offset_packed`] takes for `values`.
+fn offset_packed_bits(values: &[i64]) -> usize {
+    let Some(&min) = values.iter().min() else { return 0 };
+    let sized = 7 + (64 - zigzag(min).leading_zeros()) as usize;
+    sized + 7 + offset_width(values, min) as usize * values.len()
+}
+
+fn read_offset_packed(reader: &mut BitReader, data: &[u8], count: usize, out: &mut Vec<i64>) -> Option<()> {
+    if count == 0 {
+        return Some(());
+    }
+    let min = read_sized(reader, data)?;
+    let width = reader.read_bits(data, 7)? as u32;
+    if width > 64 {
+        return None;
+    }
+    for _ in 0..count {
+        let offset = if width == 0 { 0 } else { reader.read_bits(data, width)? };
+        out.push(min.wrapping_add(offset as i64));
+    }
+    Some(())
+}
+
+/// Encodes the time column of a columnar chunk: `t0` in 64 bits, then the first delta (sized)
+/// and the `count − 2` delta-of-deltas packed relative to their minimum. Regular intervals cost
+/// nothing per sample (width 0). Padded to a whole byte, so equal columns are equal bytes.
+pub fn encode_time_column(times: &[i64]) -> Vec<u8> {
+    let mut writer = BitWriter::default();
+    let Some(&t0) = times.first() else { return writer.bytes };
+    writer.write_bits(t0 as u64, 64);
+    if times.len() > 1 {
+        let (heads, residuals) = differences(times, 2);
+        write_sized(&mut writer, heads[1]);
+        write_offset_packed(&mut writer, &residuals);
+    }
+    writer.bytes
+}
+
+/// Encodes the value column of a columnar chunk: a tag byte, then the decimal form when every
+/// value allows it and it is smaller, XOR otherwise.
+fn encode_value_column(values: &[f64]) -> Vec<u8> {
+    let mut xor = BitWriter { bytes: vec![VALUES_XOR], free: 0 };
+    let (mut leading, mut trailing) = (u32::MAX, 0);
+    xor.write_bits(values[0].to_bits(), 64);
+    for pair in values.windows(2) {
+        write_xor_value(&mut xor, pair[0], pair[1], &mut leading, &mut trailing);
+    }
+    let Some((scale, mantissas)) = decimal_mantissas(values.iter().copied()) else { return xor.bytes };
+    let mut decimal = BitWriter { bytes: vec![VALUES_DECIMAL], free: 0 };
+    decimal.write_bits(u64::from(scale), 8);
+    write_sized(&mut decimal, mantissas[0]);
+    let (_, deltas) = differences(&mantissas, 1);
+    let (second_heads, second) = differences(&mantissas, 2);
+    // Delta-of-deltas pay for a sized first delta; they win on steady counters.
+    let use_second = mantissas.len() > 2 && offset_packed_bits(&second) + 71 < offset_packed_bits(&deltas);
+    decimal.write_bits(if use_second { 2 } else { 1 }, 8);
+    if use_second {
+        write_sized(&mut decimal, second_heads[1]);
+        write_offset_packed(&mut decimal, &second);
+    } else {
+        write_offset_packed(&mut decimal, &deltas);
+    }
+    if decimal.bytes.len() < xor.bytes.len() { decimal.bytes } else { xor.bytes }
+}
+
+/// How a columnar chunk gets its timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource<'a> {
+    /// The encoded time column (from [`encode_time_column`]) is stored in the chunk.
+    Inline(&'a [u8]),
+    /// The chunk whose entry starts at this offset of the same chunk file holds the same
+    /// timestamps inline.
+    Shared(u64),
+}
+
+/// Encodes a columnar chunk (blocks only): `count: u16` big-endian, a time tag byte (0 inline
+/// followed by the time column, 1 shared followed by the owner's entry offset as a uvarint),
+/// then the value column. Series scraped together have identical timestamps, so a block
+/// writer stores their time column once and lets the other chunks point to it.
+///
+/// # Panics
+///
+/// Panics in debug builds when `samples` is empty or longer than `u16::MAX`.
+pub fn encode_columnar(samples: &[Sample], times: TimeSource<'_>) -> Vec<u8> {
+    debug_assert!(!samples.is_empty() && samples.len() <= usize::from(u16::MAX));
+    let mut out = (samples.len() as u16).to_be_bytes().to_vec();
+    match times {
+        TimeSource::Inline(column) => {
+            out.push(TIMES_INLINE);
+            out.extend_from_slice(column);
+        }
+        TimeSource::Shared(owner) => {
+            out.push(TIMES_SHARED);
+            crate::encoding::put_uvarint(&mut out, owner);
+        }
+    }
+    let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
+    out.extend_from_slice(&encode_value_column(&values));
+    out
+}
+
+/// Returns the entry offset of the chunk whose timestamps a columnar chunk shares, `None` when
+/// its timestamps are inline or the bytes are malformed.
+pub fn columnar_time_owner(data: &[u8]) -> Option<u64> {
+    match data.get(2)? {
+        &TIMES_SHARED => crate::encoding::Cursor::at(data, 3).uvarint(),
+        _ => None,
+    }
+}
+
+/// Decodes the `count` timestamps of a time column starting at `start`; returns them and the
+/// byte where the column ends.
+fn decode_time_column(data: &[u8], start: usize, count: usize) -> Option<(Vec<i64>, usize)> {
+    let mut reader = BitReader { position: start * 8 };
+    let t0 = reader.read_bits(data, 64)? as i64;
+    let mut times = Vec::with_capacity(count);
+    times.push(t0);
+    if count > 1 {
+        let mut delta = read_sized(&mut reader, data)?;
+        times.push(t0.wrapping_add(delta));
+        let mut residuals = Vec::with_capacity(count - 2);
+        read_offset_packed(&mut reader, data, count - 2, &mut residuals)?;
+        for r in residuals {
+            delta = delta.wrapping_add(r);
+            times.push(times[times.len() - 1].wrapping_add(delta));
+        }
+    }
+    Some((times, reader.position.div_ceil(8)))
+}
+
+/// Decodes a columnar chunk; `owner` is the data of the chunk whose timestamps it shares (see
+/// [`columnar_time_owner`]). `None` when the bytes are malformed or the owner is missing.
+pub fn decode_columnar(data: &[u8], owner: Option<&[u8]>) -> Option<Vec<Sample>> {
+    let count = usize::from(sample_count(data));
+    if count == 0 {
+        return None;
+    }
+    let (times, values_start) = match *data.get(2)? {
+        TIMES_INLINE => decode_time_column(data, 3, count)?,
+        TIMES_SHARED => {
+            let owner = owner?;
+            if usize::from(sample_count(owner)) != count || owner.get(2) != Some(&TIMES_INLINE) {
+                return None;
+            }
+            let mut cursor = crate::encoding::Cursor::at(data, 3);
+            cursor.uvarint()?;
+            (decode_time_column(owner, 3, count)?.0, cursor.position())
+        }
+        _ => return None,
+    };
+    let tag = *data.get(values_start)?;
+    let mut reader = BitReader { position: (values_start + 1) * 8 };
+    let mut values = Vec::with_capacity(count);
+    match tag {
+        VALUES_XOR => {
+            let mut v = f64::from_bits(reader.read_bits(data, 64)?);
+            values.push(v);
+            let (mut leading, mut trailing) = (0, 0);
+            for _ in 1..count {
+                v = read_value(&mut reader, data, v, &mut leading, &mut trailing)?;
+                values.push(v);
+            }
+        }
+        VALUES_DECIMAL => {
+            let power = *POWERS_OF_TEN.get(reader.read_bits(data, 8)? as usize)?;
+            let m0 = read_sized(&mut reader, data)?;
+            let order = reader.read_bits(data, 8)?;
+            let mut mantissas = Vec::with_capacity(count);
+            mantissas.push(m0);
+            let mut residuals = Vec::with_capacity(count);
+            match order {
+                1 => {
+                    read_offset_packed(&mut reader, data, count - 1, &mut residuals)?;
+                    for d in residuals {
+                        mantissas.push(mantissas[mantissas.len() - 1].wrapping_add(d));
+                    }
+                }
+                2 if count > 2 => {
+                    let mut delta = read_sized(&mut reader, data)?;
+                    mantissas.push(m0.wrapping_add(delta));
+                    read_offset_packed(&mut reader, data, count - 2, &mut residuals)?;
+                    for r in residuals {
+                        delta = delta.wrapping_add(r);
+                        mantissas.push(mantissas[mantissas.len() - 1].wrapping_add(delta));
+                    }
+                }
+                _ => return None,
+            }
+            values.extend(mantissas.into_iter().map(|m| m as f64 / power));
+        }
+        _ => return None,
+    }
+    Some(times.into_iter().zip(values).map(|(t, v)| Sample::new(t, v)).collect())
 }
 
 #[cfg(test)]
@@ -710,6 +950,78 @@ mod tests {
         }
     }
 
+    /// Values that exercise every path: short decimals (counters, gauges), arbitrary bits,
+    /// staleness markers, other NaNs, infinities and both zeros.
+    fn value_strategy() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => (-1_000_000i64..1_000_000, 0u32..4).prop_map(|(m, k)| m as f64 / 10f64.powi(k as i32)),
+            2 => any::<f64>(),
+            1 => Just(panoptes_model::stale_nan()),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(-0.0),
+            1 => Just(0.0),
+        ]
+    }
+
+    /// Encodes `samples` as a columnar chunk inline and sharing its own time column, and checks
+    /// that both decode to the same bits.
+    #[track_caller]
+    fn check_columnar(samples: &[Sample]) -> Vec<u8> {
+        let bits = |s: &[Sample]| s.iter().map(|x| (x.t, x.v.to_bits())).collect::<Vec<_>>();
+        let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
+        let column = encode_time_column(&times);
+        let owner = encode_columnar(samples, TimeSource::Inline(&column));
+        let decoded = decode_columnar(&owner, None).expect("inline chunk decodes");
+        assert_eq!(bits(&decoded), bits(samples));
+        assert_eq!(columnar_time_owner(&owner), None);
+        let shared = encode_columnar(samples, TimeSource::Shared(12_345));
+        assert_eq!(columnar_time_owner(&shared), Some(12_345));
+        assert_eq!(decode_columnar(&shared, None), None, "a shared chunk needs its owner");
+        let decoded = decode_columnar(&shared, Some(&owner)).expect("shared chunk decodes");
+        assert_eq!(bits(&decoded), bits(samples));
+        owner
+    }
+
+    #[test]
+    fn columnar_chunks_keep_special_values_and_extreme_timestamps() {
+        let samples: Vec<Sample> = [
+            (i64::MIN + 1, f64::NAN),
+            (-5, panoptes_model::stale_nan()),
+            (0, f64::INFINITY),
+            (1, f64::NEG_INFINITY),
+            (1 << 40, -0.0),
+            (1 << 41, 0.0),
+            (i64::MAX, f64::MIN_POSITIVE),
+        ]
+        .iter()
+        .map(|&(t, v)| Sample::new(t, v))
+        .collect();
+        check_columnar(&samples);
+        check_columnar(&samples[..1]);
+        check_columnar(&samples[..2]);
+        // Decimal values ending in a staleness marker fall back to XOR values.
+        let mut counter: Vec<Sample> = (0..50).map(|i| Sample::new(i * 15_000, (i * 1000) as f64)).collect();
+        counter.push(Sample::new(50 * 15_000, panoptes_model::stale_nan()));
+        check_columnar(&counter);
+    }
+
+    #[test]
+    fn columnar_chunks_with_regular_timestamps_and_counters_are_small() {
+        let start = 1_700_000_000_000i64;
+        // A constant interval costs no bits per timestamp.
+        let times: Vec<i64> = (0..240).map(|i| start + i * 10_000).collect();
+        assert!(encode_time_column(&times).len() <= 14, "{} bytes", encode_time_column(&times).len());
+        // A counter growing by 1000..1255 per scrape: 8 bits per value relative to the smallest
+        // step (zigzag deltas would need 12).
+        let counter: Vec<Sample> =
+            (0..240).map(|i| Sample::new(times[i as usize], (i * 1000 + (i * 37 % 256)) as f64)).collect();
+        let bytes = check_columnar(&counter);
+        let values_bytes = bytes.len() - 3 - encode_time_column(&times).len();
+        assert!(values_bytes <= 240 * 9 / 8 + 12, "{values_bytes} bytes of values");
+    }
+
     proptest! {
         #[test]
         fn decimal_round_trips_arbitrary_decimals(
@@ -727,6 +1039,29 @@ mod tests {
                 let decoded = decode_decimal(&bytes).unwrap();
                 prop_assert_eq!(decoded.iter().map(|s| (s.t, s.v.to_bits())).collect::<Vec<_>>(), samples.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>());
             }
+        }
+
+        #[test]
+        fn columnar_round_trips_any_values_and_irregular_timestamps(
+            start in any::<i64>(),
+            points in proptest::collection::vec((1i64..=(1i64 << 40), value_strategy()), 1..300),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            for (step, v) in points {
+                samples.push(Sample::new(t, v));
+                match t.checked_add(step) { Some(next) => t = next, None => break }
+            }
+            check_columnar(&samples);
+        }
+
+        #[test]
+        fn columnar_decoder_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            owner in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64)),
+        ) {
+            let _ = decode_columnar(&bytes, owner.as_deref());
+            let _ = columnar_time_owner(&bytes);
         }
 
         #[test]

@@ -148,6 +148,7 @@ impl SeriesData {
                 max_t: c.max_t,
                 encoding: c.encoding,
                 bytes: ChunkBytes::Shared(c.bytes.clone()),
+                shared_times: None,
             })
             .collect();
         if let (Some((appender, min_t)), Some(last)) = (&self.open, self.last)
@@ -159,6 +160,7 @@ impl SeriesData {
                 max_t: last.t,
                 encoding: Encoding::Xor,
                 bytes: ChunkBytes::Shared(appender.bytes().into()),
+                shared_times: None,
             });
         }
         refs

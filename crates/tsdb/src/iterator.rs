@@ -8,7 +8,7 @@ use memmap2::Mmap;
 use panoptes_model::Sample;
 use panoptes_storage::SampleIterator;
 
-use crate::chunkenc::{Encoding, XorIterator, decode_decimal};
+use crate::chunkenc::{Encoding, XorIterator, decode_columnar, decode_decimal};
 
 /// Chunk bytes, owned by the head or mapped from a block's chunk file.
 #[derive(Clone)]
@@ -35,13 +35,15 @@ pub(crate) struct ChunkRef {
     pub(crate) max_t: i64,
     pub(crate) encoding: Encoding,
     pub(crate) bytes: ChunkBytes,
+    /// For a columnar chunk that shares its timestamps: the data of the chunk holding them.
+    pub(crate) shared_times: Option<ChunkBytes>,
 }
 
 /// Decodes one chunk of either encoding.
 enum ChunkDecoder {
     /// Streams an XOR chunk.
     Xor(XorIterator<ChunkBytes>),
-    /// A decimal chunk, decoded whole (at most 120 samples); `is_corrupt` when it did not decode.
+    /// A decimal or columnar chunk, decoded whole (at most a few hundred samples); `is_corrupt` when it did not decode.
     Decoded { samples: std::vec::IntoIter<Sample>, is_corrupt: bool },
 }
 
@@ -49,10 +51,18 @@ impl ChunkDecoder {
     fn new(chunk: &ChunkRef) -> Self {
         match chunk.encoding {
             Encoding::Xor => ChunkDecoder::Xor(XorIterator::new(chunk.bytes.clone())),
-            Encoding::Decimal => match decode_decimal(chunk.bytes.as_ref()) {
-                Some(samples) => ChunkDecoder::Decoded { samples: samples.into_iter(), is_corrupt: false },
-                None => ChunkDecoder::Decoded { samples: Vec::new().into_iter(), is_corrupt: true },
-            },
+            Encoding::Decimal => Self::decoded(decode_decimal(chunk.bytes.as_ref())),
+            Encoding::Columnar => Self::decoded(decode_columnar(
+                chunk.bytes.as_ref(),
+                chunk.shared_times.as_ref().map(|times| times.as_ref()),
+            )),
+        }
+    }
+
+    fn decoded(samples: Option<Vec<Sample>>) -> Self {
+        match samples {
+            Some(samples) => ChunkDecoder::Decoded { samples: samples.into_iter(), is_corrupt: false },
+            None => ChunkDecoder::Decoded { samples: Vec::new().into_iter(), is_corrupt: true },
         }
     }
 

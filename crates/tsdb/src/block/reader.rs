@@ -16,7 +16,7 @@ use super::meta::BlockMeta;
 use super::tombstones::{self, Tombstones};
 use super::writer::{CHUNKS_FILE, ChunkMeta, INDEX_FILE};
 use super::{CHUNKS_MAGIC, INDEX_MAGIC, INDEX_TOC_BYTES};
-use crate::chunkenc::Encoding;
+use crate::chunkenc::{Encoding, columnar_time_owner};
 use crate::encoding::Cursor;
 use crate::error::{Error, Result};
 use crate::iterator::{ChunkBytes, ChunkRef, ChunksIterator, non_empty};
@@ -170,15 +170,47 @@ impl Block {
         Ok((Labels::from_sorted_unchecked(labels), chunks))
     }
 
-    /// Returns the chunk at `offset`, checking its CRC.
+    /// Returns the chunk at `offset`, checking its CRC (and that of the chunk whose timestamps
+    /// it shares, if any).
     pub(crate) fn chunk(&self, meta: &ChunkMeta) -> Result<ChunkRef> {
+        let (encoding, start, end) = self.chunk_entry(meta.offset)?;
+        let mut shared_times = None;
+        if encoding == Encoding::Columnar
+            && let Some(owner) = columnar_time_owner(&self.chunks[start..end])
+        {
+            let corrupt = |reason: &str| Error::Corruption {
+                what: "chunk",
+                path: self.dir.join(CHUNKS_FILE),
+                offset: meta.offset,
+                reason: reason.to_owned(),
+            };
+            if owner >= meta.offset {
+                return Err(corrupt("timestamps shared with a later chunk"));
+            }
+            let (owner_encoding, owner_start, owner_end) = self.chunk_entry(owner)?;
+            if owner_encoding != Encoding::Columnar {
+                return Err(corrupt("timestamps shared with a chunk of another encoding"));
+            }
+            shared_times = Some(ChunkBytes::Mapped(self.chunks.clone(), owner_start, owner_end));
+        }
+        Ok(ChunkRef {
+            min_t: meta.min_t,
+            max_t: meta.max_t,
+            encoding,
+            bytes: ChunkBytes::Mapped(self.chunks.clone(), start, end),
+            shared_times,
+        })
+    }
+
+    /// Returns the encoding and data range of the chunk entry at `offset`, checking its CRC.
+    fn chunk_entry(&self, offset: u64) -> Result<(Encoding, usize, usize)> {
         let corrupt = |reason: &str| Error::Corruption {
             what: "chunk",
             path: self.dir.join(CHUNKS_FILE),
-            offset: meta.offset,
+            offset,
             reason: reason.to_owned(),
         };
-        let mut cursor = Cursor::at(&self.chunks, meta.offset as usize);
+        let mut cursor = Cursor::at(&self.chunks, offset as usize);
         let encoding = cursor.u8().and_then(Encoding::from_byte).ok_or_else(|| corrupt("unknown encoding"))?;
         let len = cursor.uvarint().ok_or_else(|| corrupt("truncated header"))? as usize;
         let start = cursor.position();
@@ -187,12 +219,7 @@ impl Block {
         if crc32fast::hash(data) != crc {
             return Err(corrupt("checksum mismatch"));
         }
-        Ok(ChunkRef {
-            min_t: meta.min_t,
-            max_t: meta.max_t,
-            encoding,
-            bytes: ChunkBytes::Mapped(self.chunks.clone(), start, start + len),
-        })
+        Ok((encoding, start, start + len))
     }
 
     /// Returns an iterator over a series' samples in `[mint, maxt]`, or `None` if it has none.

@@ -10,7 +10,7 @@ use panoptes_storage::SampleIterator;
 
 use super::meta::{BlockMeta, BlockStats, Compaction, write_synced};
 use super::{CHUNKS_MAGIC, FORMAT_VERSION, INDEX_MAGIC};
-use crate::chunkenc::{Encoding, MAX_SAMPLES_PER_CHUNK, encode_block_chunk};
+use crate::chunkenc::{Encoding, MAX_SAMPLES_PER_BLOCK_CHUNK, TimeSource, encode_columnar, encode_time_column};
 use crate::encoding::{put_str, put_uvarint, put_varint};
 use crate::error::{Error, Result};
 
@@ -35,7 +35,17 @@ pub(crate) struct BlockWriter {
     chunks_offset: u64,
     series: Vec<(Labels, Vec<ChunkMeta>)>,
     stats: BlockStats,
+    /// Time columns written inline so far and the offsets of their chunks, so that chunks with
+    /// the same timestamps (series scraped together) point to one copy.
+    time_columns: HashMap<Vec<u8>, u64>,
+    /// Bytes of the keys of `time_columns`, bounded by [`TIME_COLUMNS_MAX_BYTES`].
+    time_columns_bytes: usize,
 }
+
+/// Memory the writer spends on remembering time columns; when full, it starts over (later
+/// chunks share with newer columns only). 16 MiB hold about 100,000 jittered 240-sample
+/// columns or millions of regular ones.
+const TIME_COLUMNS_MAX_BYTES: usize = 16 << 20;
 
 impl BlockWriter {
     /// Starts a block `id` below `parent`.
@@ -59,6 +69,8 @@ impl BlockWriter {
             chunks_offset: 5,
             series: Vec::new(),
             stats: BlockStats::default(),
+            time_columns: HashMap::new(),
+            time_columns_bytes: 0,
         })
     }
 
@@ -76,6 +88,26 @@ impl BlockWriter {
         Ok(offset)
     }
 
+    /// Writes a columnar chunk, sharing the time column of an earlier chunk when it is the same.
+    fn write_columnar_chunk(&mut self, samples: &[Sample]) -> Result<u64> {
+        let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
+        let column = encode_time_column(&times);
+        // A regular column does not encode its length, so the count is part of the key.
+        let mut key = (samples.len() as u16).to_be_bytes().to_vec();
+        key.extend_from_slice(&column);
+        if let Some(&owner) = self.time_columns.get(&key) {
+            return self.write_chunk(Encoding::Columnar, &encode_columnar(samples, TimeSource::Shared(owner)));
+        }
+        let offset = self.write_chunk(Encoding::Columnar, &encode_columnar(samples, TimeSource::Inline(&column)))?;
+        if self.time_columns_bytes + key.len() > TIME_COLUMNS_MAX_BYTES {
+            self.time_columns.clear();
+            self.time_columns_bytes = 0;
+        }
+        self.time_columns_bytes += key.len();
+        self.time_columns.insert(key, offset);
+        Ok(offset)
+    }
+
     /// Encodes and adds a series' samples; a series without samples is skipped.
     ///
     /// # Panics
@@ -84,7 +116,7 @@ impl BlockWriter {
     pub(crate) fn add_series(&mut self, labels: &Labels, samples: &mut dyn SampleIterator) -> Result<u64> {
         debug_assert!(self.series.last().is_none_or(|(last, _)| last < labels), "series out of order");
         let mut metas = Vec::new();
-        let mut buffer: Vec<Sample> = Vec::with_capacity(usize::from(MAX_SAMPLES_PER_CHUNK));
+        let mut buffer: Vec<Sample> = Vec::with_capacity(MAX_SAMPLES_PER_BLOCK_CHUNK);
         let mut count = 0u64;
         loop {
             let next = samples.next();
@@ -92,10 +124,9 @@ impl BlockWriter {
                 buffer.push(sample);
                 count += 1;
             }
-            let is_full = buffer.len() == usize::from(MAX_SAMPLES_PER_CHUNK);
+            let is_full = buffer.len() == MAX_SAMPLES_PER_BLOCK_CHUNK;
             if (is_full || next.is_none()) && !buffer.is_empty() {
-                let (encoding, bytes) = encode_block_chunk(&buffer);
-                let offset = self.write_chunk(encoding, &bytes)?;
+                let offset = self.write_columnar_chunk(&buffer)?;
                 metas.push(ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset });
                 buffer.clear();
             }
@@ -215,5 +246,41 @@ fn put_postings(out: &mut Vec<u8>, references: &[u64]) {
     for &reference in references {
         put_uvarint(out, reference - previous);
         previous = reference;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use panoptes_storage::{VecSampleIterator, collect_samples};
+
+    use super::*;
+    use crate::block::Block;
+    use crate::postings::PostingsSource;
+
+    #[test]
+    fn chunks_with_equal_timestamps_share_one_time_column_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let regular = |count: i64, step: f64| -> Vec<Sample> {
+            (0..count).map(|i| Sample::new(1_000 + i * 10_000, i as f64 * step)).collect()
+        };
+        // Series 0 and 1 have the same timestamps; series 2 the same start and interval but
+        // fewer samples (a regular column does not encode its length); series 3 its own.
+        let mut series = vec![regular(300, 1.5), regular(300, 2.0), regular(20, 3.0), regular(300, 0.1)];
+        series[3][7].t += 3;
+        let mut writer = BlockWriter::create(dir.path(), "block").unwrap();
+        for (i, samples) in series.iter().enumerate() {
+            let labels = Labels::from_pairs([("__name__", "m"), ("i", &*i.to_string())]);
+            writer.add_series(&labels, &mut VecSampleIterator::new(samples.clone())).unwrap();
+        }
+        writer.finish(0, 10_000_000, Compaction { level: 1, sources: vec!["block".to_owned()] }).unwrap();
+        let block = Block::open(&dir.path().join("block")).unwrap();
+        let mut shared = Vec::new();
+        for (reference, expected) in block.all_postings().into_iter().zip(&series) {
+            let (_, metas) = block.series(reference).unwrap();
+            shared.push(metas.iter().map(|m| block.chunk(m).unwrap().shared_times.is_some()).collect::<Vec<_>>());
+            let mut iterator = block.series_iterator(reference, &metas, i64::MIN, i64::MAX).unwrap().unwrap();
+            assert_eq!(&collect_samples(iterator.as_mut()), expected);
+        }
+        assert_eq!(shared, vec![vec![false, false], vec![true, true], vec![false], vec![false, true]]);
     }
 }
