@@ -1,0 +1,1 @@
+//! Store semantics tests: grouping, replace and merge, consistency, persistence.
