@@ -195,6 +195,33 @@ pub struct PostableAlert {
     pub generator_url: String,
 }
 
+impl PostableAlert {
+    /// Returns the alert a rule engine hands over: labels, expanded annotations, millisecond
+    /// times (0 or negative = unset) and the generator URL (see [`generator_url`]). This is the
+    /// whole adapter from `panoptes_rules::AlertToSend`.
+    pub fn from_rule(
+        labels: &panoptes_model::Labels,
+        annotations: &BTreeMap<String, String>,
+        starts_at_ms: i64,
+        ends_at_ms: i64,
+        generator_url: String,
+    ) -> PostableAlert {
+        let time = |ms: i64| (ms > 0).then(|| Timestamp::from_millisecond(ms).ok()).flatten();
+        PostableAlert {
+            labels: labels.iter().map(|label| (label.name.to_string(), label.value.to_string())).collect(),
+            annotations: annotations.clone(),
+            starts_at: time(starts_at_ms),
+            ends_at: time(ends_at_ms),
+            generator_url,
+        }
+    }
+}
+
+/// Returns Prometheus' generator URL for a rule expression: `<external>/graph?g0.expr=…&g0.tab=1`.
+pub fn generator_url(external_url: &str, expr: &str) -> String {
+    format!("{}/graph?g0.expr={}&g0.tab=1", external_url.trim_end_matches('/'), crate::config::url_encode(expr))
+}
+
 /// Reads an RFC 3339 time where Go's zero time (`0001-01-01T00:00:00Z`) and `null` mean unset.
 fn optional_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
     let Some(text) = Option::<String>::deserialize(deserializer)? else {
@@ -419,6 +446,22 @@ mod tests {
         assert!(check("env=\"\""));
         assert!(!check("job=\"\""));
         assert!(check("env!=\"\"") || !check("env!=\"\""));
+    }
+
+    #[test]
+    fn adapts_rule_alerts() {
+        let labels = panoptes_model::Labels::from_pairs([("alertname", "Up"), ("job", "node")]);
+        let alert = PostableAlert::from_rule(
+            &labels,
+            &BTreeMap::new(),
+            1_700_000_000_000,
+            0,
+            generator_url("http://p:9090/", "up == 0"),
+        );
+        assert_eq!(alert.labels.get("job").map(String::as_str), Some("node"));
+        assert_eq!(alert.starts_at, Some(Timestamp::from_millisecond(1_700_000_000_000).unwrap()));
+        assert_eq!(alert.ends_at, None);
+        assert_eq!(alert.generator_url, "http://p:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod timeinterval;
 mod types;
 
 pub use alertmanager::{AlertGroup, AlertStatus, Alertmanager, AlertmanagerOptions};
-pub use api::{PostableAlert, api_router};
+pub use api::{PostableAlert, api_router, generator_url};
 pub use config::{
     CheckReport, Config, ConfigError, check_config, format_routes_test, format_routing_tree, load_file, parse_str,
     routes_test,

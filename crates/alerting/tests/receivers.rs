@@ -1,0 +1,453 @@
+//! End-to-end delivery through the dispatcher to faithful fakes on loopback. The fakes speak the
+//! real wire formats: they check the JSON bodies of the webhook, WeCom, DingTalk, Feishu and
+//! Slack, verify DingTalk's and Feishu's signatures exactly as their documentation specifies,
+//! and answer as the real services do (`{"errcode":0,"errmsg":"ok"}`, `{"code":0,...}`, `ok`),
+//! including WeCom's rate-limit answer (errcode 45009), which must be retried. A minimal SMTP
+//! server receives e-mail.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+use jiff::Timestamp;
+use panoptes_alerting::{Alertmanager, AlertmanagerOptions, PostableAlert, Silence, SilenceMatcher, parse_str};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const DINGTALK_SECRET: &str = "SEC0123456789abcdef";
+const FEISHU_SECRET: &str = "feishu-secret";
+
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    query: String,
+    body: Value,
+}
+
+#[derive(Default)]
+struct Fake {
+    received: Mutex<Vec<Received>>,
+    /// Answers to give before the normal one, per path.
+    scripted: Mutex<HashMap<String, VecDeque<(u16, String)>>>,
+}
+
+fn hmac_base64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Answers like the real service would.
+fn answer(received: &Received) -> (u16, String) {
+    let path = received.path.as_str();
+    if path.starts_with("/robot/send") {
+        // DingTalk: sign = urlencode(base64(HmacSHA256(secret, timestamp + "\n" + secret))).
+        let query: HashMap<String, String> = form_urlencoded::parse(received.query.as_bytes()).into_owned().collect();
+        let timestamp = query.get("timestamp").cloned().unwrap_or_default();
+        let expected = hmac_base64(DINGTALK_SECRET.as_bytes(), format!("{timestamp}\n{DINGTALK_SECRET}").as_bytes());
+        let is_fresh =
+            timestamp.parse::<i64>().is_ok_and(|ms| (Timestamp::now().as_millisecond() - ms).abs() < 3_600_000);
+        if query.get("access_token").map(String::as_str) != Some("dt-token")
+            || query.get("sign") != Some(&expected)
+            || !is_fresh
+        {
+            return (200, r#"{"errcode":310000,"errmsg":"sign not match"}"#.to_owned());
+        }
+        return (200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned());
+    }
+    if path.starts_with("/open-apis/bot/v2/hook/") {
+        // Feishu: sign = base64(HmacSHA256(key = timestamp + "\n" + secret, message = "")).
+        let timestamp = received.body["timestamp"].as_str().unwrap_or_default().to_owned();
+        let expected = hmac_base64(format!("{timestamp}\n{FEISHU_SECRET}").as_bytes(), b"");
+        if received.body["sign"].as_str() != Some(expected.as_str()) {
+            return (
+                200,
+                r#"{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}"#
+                    .to_owned(),
+            );
+        }
+        return (200, r#"{"StatusCode":0,"StatusMessage":"success","code":0,"data":{},"msg":"success"}"#.to_owned());
+    }
+    if path.starts_with("/cgi-bin/webhook/send") {
+        return (200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned());
+    }
+    (200, "ok".to_owned())
+}
+
+async fn handle(
+    State(fake): State<Arc<Fake>>,
+    uri: Uri,
+    _headers: HeaderMap,
+    body: Bytes,
+) -> (axum::http::StatusCode, String) {
+    let received = Received {
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    let scripted = fake.scripted.lock().get_mut(uri.path()).and_then(VecDeque::pop_front);
+    let (status, text) = scripted.unwrap_or_else(|| answer(&received));
+    fake.received.lock().push(received);
+    (axum::http::StatusCode::from_u16(status).unwrap(), text)
+}
+
+async fn start_fake() -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake::default());
+    let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&fake));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (fake, url)
+}
+
+fn options() -> AlertmanagerOptions {
+    AlertmanagerOptions {
+        external_url: "http://panoptes.example:9090".to_owned(),
+        retry_initial_backoff: Duration::from_millis(20),
+        retry_max_backoff: Duration::from_millis(100),
+        ..AlertmanagerOptions::default()
+    }
+}
+
+fn alert(name: &str, instance: &str, resolved: bool) -> PostableAlert {
+    let now = Timestamp::now();
+    PostableAlert {
+        labels: [("alertname", name), ("instance", instance), ("severity", "critical")]
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        annotations: [("summary".to_owned(), "磁盘使用率超过 90%".to_owned())].into(),
+        starts_at: Some("2024-03-04T01:30:00Z".parse().unwrap()),
+        ends_at: resolved.then_some(now),
+        generator_url: "http://prometheus/graph?g0.expr=disk".to_owned(),
+    }
+}
+
+/// Polls until `count` requests arrived, failing after a deadline.
+async fn wait_for(fake: &Fake, count: usize) -> Vec<Received> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let received = fake.received.lock().clone();
+        if received.len() >= count {
+            return received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {count} requests, got {received:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_each_integration_in_its_wire_format() {
+    let (fake, url) = start_fake().await;
+    fake.scripted
+        .lock()
+        .entry("/cgi-bin/webhook/send".to_owned())
+        .or_default()
+        .push_back((200, r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#.to_owned()));
+    let config = format!(
+        r#"
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 50ms
+  group_interval: 1h
+receivers:
+- name: ops
+  webhook_configs: [{{url: '{url}/hook'}}]
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=wecom-key'
+    mentioned_list: [zhangsan]
+  dingtalk_configs:
+  - webhook_url: '{url}/robot/send?access_token=dt-token'
+    secret: {DINGTALK_SECRET}
+    at_mobiles: ['13800000000']
+  feishu_configs:
+  - webhook_url: '{url}/open-apis/bot/v2/hook/abc'
+    secret: {FEISHU_SECRET}
+  slack_configs:
+  - api_url: '{url}/slack'
+    channel: '#ops'
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+
+    // Five integrations plus one retried WeCom request.
+    let received = wait_for(&fake, 6).await;
+    let by_path = |prefix: &str| -> Vec<&Received> { received.iter().filter(|r| r.path.starts_with(prefix)).collect() };
+
+    let webhook = &by_path("/hook")[0].body;
+    assert_eq!(webhook["version"], "4");
+    assert_eq!(webhook["status"], "firing");
+    assert_eq!(webhook["receiver"], "ops");
+    assert_eq!(webhook["groupKey"], r#"{}:{alertname="DiskFull"}"#);
+    assert_eq!(webhook["groupLabels"], json!({"alertname": "DiskFull"}));
+    assert_eq!(webhook["externalURL"], "http://panoptes.example:9090");
+    assert_eq!(webhook["truncatedAlerts"], 0);
+    let sent = &webhook["alerts"][0];
+    assert_eq!(sent["labels"]["instance"], "node-1");
+    assert_eq!(sent["startsAt"], "2024-03-04T01:30:00Z");
+    assert_eq!(sent["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(sent["fingerprint"].as_str().unwrap().len(), 16);
+
+    let wecom = by_path("/cgi-bin/webhook/send");
+    assert_eq!(wecom.len(), 2, "the rate-limited request is retried");
+    assert_eq!(wecom[1].query, "key=wecom-key");
+    assert_eq!(wecom[1].body["msgtype"], "markdown");
+    let content = wecom[1].body["markdown"]["content"].as_str().unwrap();
+    assert!(content.contains("**【告警】DiskFull (1)**"), "{content}");
+    assert!(content.contains("> 摘要: 磁盘使用率超过 90%"), "{content}");
+    assert!(content.ends_with("<@zhangsan>"), "{content}");
+    assert!(content.len() <= 4096);
+
+    let dingtalk = &by_path("/robot/send")[0].body;
+    assert_eq!(dingtalk["msgtype"], "markdown");
+    assert_eq!(dingtalk["markdown"]["title"], "【告警】DiskFull (1)");
+    assert!(dingtalk["markdown"]["text"].as_str().unwrap().contains("@13800000000"));
+    assert_eq!(dingtalk["at"]["atMobiles"], json!(["13800000000"]));
+    assert_eq!(dingtalk["at"]["isAtAll"], false);
+
+    let feishu = &by_path("/open-apis/bot/v2/hook/abc")[0].body;
+    assert_eq!(feishu["msg_type"], "interactive");
+    assert_eq!(feishu["card"]["header"]["template"], "red");
+    assert_eq!(feishu["card"]["header"]["title"]["content"], "【告警】DiskFull (1)");
+    assert!(feishu["card"]["elements"][0]["content"].as_str().unwrap().contains("摘要: 磁盘使用率超过 90%"));
+
+    let slack = &by_path("/slack")[0].body;
+    assert_eq!(slack["channel"], "#ops");
+    assert_eq!(slack["attachments"][0]["title"], "[FIRING:1] DiskFull");
+    assert_eq!(slack["attachments"][0]["color"], "danger");
+
+    // Every integration answered success, so every delivery counted once with no failure
+    // (the retried WeCom request is one notification).
+    let mut registry = prometheus_client::registry::Registry::default();
+    am.register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(text.contains(r#"panoptes_alertmanager_notifications_total{integration="wecom"} 1"#), "{text}");
+    assert!(!text.contains("notifications_failed_total{"), "{text}");
+}
+
+fn webhook_config(url: &str) -> String {
+    format!(
+        r#"
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 50ms
+  group_interval: 100ms
+  repeat_interval: 1h
+receivers:
+- name: hook
+  webhook_configs: [{{url: '{url}/hook'}}]
+"#
+    )
+}
+
+fn instances(received: &Received) -> Vec<(String, String)> {
+    received.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["labels"]["instance"].as_str().unwrap().to_owned(), a["status"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_neither_repeats_nor_drops_notifications() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = webhook_config(&url);
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = am.spawn(async move {
+        let _ = stopped.await;
+    });
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    let received = wait_for(&fake, 1).await;
+    assert_eq!(instances(&received[0]), [("node-1".to_owned(), "firing".to_owned())]);
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    drop(am);
+
+    // A new router on the same directory restores the alert and the notification log: the
+    // restored group flushes at once but must not repeat the notification.
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    // Give the restored group time to flush (its result is the same either way if correct).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    am.put_postable(vec![alert("DiskFull", "node-2", false)]).unwrap();
+    let received = wait_for(&fake, 2).await;
+    assert_eq!(
+        instances(&received[1]),
+        [("node-1".to_owned(), "firing".to_owned()), ("node-2".to_owned(), "firing".to_owned())],
+        "{received:#?}"
+    );
+    // Resolving node-1 sends a notification with it resolved (send_resolved defaults to true).
+    am.put_postable(vec![alert("DiskFull", "node-1", true)]).unwrap();
+    let received = wait_for(&fake, 3).await;
+    assert_eq!(
+        instances(&received[2]),
+        [("node-1".to_owned(), "resolved".to_owned()), ("node-2".to_owned(), "firing".to_owned())]
+    );
+    assert_eq!(received[2].body["status"], "firing");
+    assert_eq!(received.len(), 3, "{received:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silenced_alerts_are_not_notified() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&webhook_config(&url), "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let now = Timestamp::now();
+    am.silences()
+        .set(Silence {
+            id: String::new(),
+            matchers: vec![SilenceMatcher {
+                name: "instance".to_owned(),
+                value: "node-1".to_owned(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: now,
+            ends_at: now + jiff::SignedDuration::from_secs(3600),
+            updated_at: now,
+            created_by: "ops".to_owned(),
+            comment: "维护".to_owned(),
+        })
+        .unwrap();
+    am.put_postable(vec![alert("DiskFull", "node-1", false), alert("DiskFull", "node-2", false)]).unwrap();
+    let received = wait_for(&fake, 1).await;
+    assert_eq!(instances(&received[0]), [("node-2".to_owned(), "firing".to_owned())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_receiver_is_retried_then_counted_failed() {
+    let (fake, url) = start_fake().await;
+    {
+        let mut scripted = fake.scripted.lock();
+        let queue = scripted.entry("/hook".to_owned()).or_default();
+        queue.push_back((503, "unavailable".to_owned()));
+        queue.push_back((500, "boom".to_owned()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&webhook_config(&url), "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    let received = wait_for(&fake, 3).await;
+    assert_eq!(instances(&received[2]), [("node-1".to_owned(), "firing".to_owned())]);
+
+    // A 4xx answer is not retried.
+    fake.scripted.lock().entry("/hook".to_owned()).or_default().push_back((400, "bad".to_owned()));
+    am.put_postable(vec![alert("DiskFull", "node-9", false)]).unwrap();
+    let received = wait_for(&fake, 4).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut registry = prometheus_client::registry::Registry::default();
+        am.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        if text.contains(r#"panoptes_alertmanager_notifications_failed_total{integration="webhook"} 1"#) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(received[3].path, "/hook");
+}
+
+/// A minimal SMTP server: records the envelope and the message, accepts AUTH PLAIN.
+async fn start_smtp() -> (Arc<Mutex<Vec<String>>>, u16) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&messages);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake.smtp ESMTP\r\n").await.unwrap();
+                let mut transcript = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    transcript.push_str(&line);
+                    transcript.push('\n');
+                    let upper = line.to_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-fake.smtp\r\n250 AUTH PLAIN LOGIN\r\n"
+                    } else if upper.starts_with("AUTH PLAIN") {
+                        b"235 2.7.0 Authentication successful\r\n"
+                    } else if upper == "DATA" {
+                        write.write_all(b"354 go ahead\r\n").await.unwrap();
+                        while let Ok(Some(data)) = lines.next_line().await {
+                            if data == "." {
+                                break;
+                            }
+                            transcript.push_str(&data);
+                            transcript.push('\n');
+                        }
+                        b"250 2.0.0 queued\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+                store.lock().push(transcript);
+            });
+        }
+    });
+    (messages, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_email_over_smtp() {
+    let (messages, port) = start_smtp().await;
+    let config = format!(
+        r#"
+global:
+  smtp_smarthost: '127.0.0.1:{port}'
+  smtp_from: 'panoptes@example.org'
+  smtp_auth_username: alert
+  smtp_auth_password: s3cret
+  smtp_require_tls: false
+route:
+  receiver: mail
+  group_wait: 50ms
+receivers:
+- name: mail
+  email_configs: [{{to: 'ops@example.org, dba@example.org'}}]
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    assert!(!format!("{:?}", am.config()).contains("s3cret"));
+    am.spawn(std::future::pending());
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let transcript = loop {
+        if let Some(transcript) = messages.lock().first().cloned() {
+            break transcript;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no e-mail received");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(transcript.contains("MAIL FROM:<panoptes@example.org>"), "{transcript}");
+    assert!(transcript.contains("RCPT TO:<ops@example.org>") && transcript.contains("RCPT TO:<dba@example.org>"));
+    let expected_auth = base64::engine::general_purpose::STANDARD.encode("\0alert\0s3cret");
+    assert!(transcript.contains(&format!("AUTH PLAIN {expected_auth}")), "{transcript}");
+    assert!(transcript.contains("Subject: [FIRING:1]"), "{transcript}");
+    assert!(transcript.contains("Content-Type: text/html"), "{transcript}");
+}
