@@ -1,6 +1,7 @@
 //! Floats printed exactly as Go prints them, because Prometheus' wire formats, APIs and tools
 //! are written in Go and their users compare text: `strconv.FormatFloat(v, 'f', -1, 64)` for
-//! API values and `strconv.FormatFloat(v, 'g', -1, 64)` for the exposition format.
+//! API values, `'g'` (also what `%v` prints) for the exposition format and templates, `'e'` /
+//! `'E'` for rule API values and promtool's output.
 
 /// Formats `v` as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits that read back
 /// as `v`, never an exponent; `NaN`, `+Inf`, `-Inf`.
@@ -32,6 +33,20 @@ pub fn format_g(v: f64) -> String {
     }
 }
 
+/// Formats `v` as Go's `strconv.FormatFloat(v, 'e', -1, 64)` (`1e+00`, `2.5e-01`), or with
+/// `'E'` when `upper` (`3.0000000000000004E+00`); `NaN`, `+Inf`, `-Inf`.
+pub fn format_e(v: f64, upper: bool) -> String {
+    if !v.is_finite() {
+        return format_f(v);
+    }
+    let scientific = format!("{v:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else { return scientific };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if exponent < 0 { '-' } else { '+' };
+    let letter = if upper { 'E' } else { 'e' };
+    format!("{mantissa}{letter}{sign}{:02}", exponent.unsigned_abs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +57,16 @@ mod tests {
         assert_eq!(format_f(0.000_012_5), "0.0000125");
         assert_eq!(format_f(-2.5), "-2.5");
         assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
+    }
+
+    #[test]
+    fn e_always_uses_an_exponent() {
+        assert_eq!(format_e(1.0, false), "1e+00");
+        assert_eq!(format_e(0.25, false), "2.5e-01");
+        assert_eq!(format_e(1234.5, false), "1.2345e+03");
+        assert_eq!(format_e(60.0, true), "6E+01");
+        assert_eq!(format_e(3.0000000000000004, true), "3.0000000000000004E+00");
+        assert_eq!(format_e(f64::NAN, true), "NaN");
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use panoptes_server::prompb::{Label, Sample, TimeSeries, WriteRequest, encode_write_request};
+use panoptes_server::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use serde_json::{Value as Json, json};
 
 use crate::common::{Process, start_prometheus, start_server, wait_ready};
@@ -42,16 +42,7 @@ async fn prometheus_federates_from_panoptes() {
         ],
         metadata: Vec::new(),
     };
-    let response = client
-        .post(format!("http://{address}/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .body(encode_write_request(&request))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    common::remote_write(&client, address, &request).await;
 
     let page = client
         .get(format!("http://{address}/federate?match[]=app_requests_total"))

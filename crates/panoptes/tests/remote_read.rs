@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use panoptes_server::prompb::{Label, Sample, TimeSeries, WriteRequest, encode_write_request};
+use panoptes_server::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use serde_json::Value as Json;
 
 use crate::common::{Process, start_prometheus, start_server, wait_ready};
@@ -61,16 +61,7 @@ async fn prometheus_reads_back_what_panoptes_stores() {
         ],
         metadata: Vec::new(),
     };
-    let response = client
-        .post(format!("http://{address}/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .body(encode_write_request(&request))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    common::remote_write(&client, address, &request).await;
 
     let config = format!(
         "global:\n  scrape_interval: 1m\nremote_read:\n- url: http://{address}/api/v1/read\n  read_recent: true\n"

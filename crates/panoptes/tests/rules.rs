@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::common::{Process, start_prometheus, start_server, wait_ready};
+use crate::common::{Process, get_data, start_prometheus, start_server, wait_ready};
 
 const RULES: &str = r#"groups:
 - name: availability
@@ -27,14 +27,6 @@ const RULES: &str = r#"groups:
     annotations:
       summary: "{{ $labels.instance }} of {{ $labels.job }} is down ({{ $value }})"
 "#;
-
-async fn get_data(client: &reqwest::Client, url: &str) -> Json {
-    let response = client.get(url).send().await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    assert_eq!(response.status(), 200, "GET {url}");
-    let body: Json = serde_json::from_str(&response.text().await.unwrap()).expect("JSON");
-    assert_eq!(body["status"], "success", "{body}");
-    body["data"].clone()
-}
 
 /// Polls `/api/v1/alerts` until an alert fires.
 async fn firing_alert(client: &reqwest::Client, address: std::net::SocketAddr) -> Json {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::common::{Process, free_address, start_prometheus, start_server, wait_ready};
+use crate::common::{Process, free_address, get_data, start_prometheus, start_server, wait_ready};
 
 /// Starts `prometheus-node-exporter` on a free port with a fixed set of collectors whose series
 /// do not come and go between scrapes.
@@ -47,20 +47,12 @@ async fn start_node_exporter(client: &reqwest::Client) -> Process {
     panic!("node exporter did not start");
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> Json {
-    let response = client.get(url).send().await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    assert_eq!(response.status(), 200, "GET {url}");
-    let body: Json = serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
-    assert_eq!(body["status"], "success", "GET {url}: {body}");
-    body["data"].clone()
-}
-
 /// Returns every label set of series with `job="node"` seen in the last minute, rendered.
 async fn series_of_job(client: &reqwest::Client, address: std::net::SocketAddr) -> BTreeSet<String> {
     let end = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let url =
         format!("http://{address}/api/v1/series?match[]={}&start={}&end={end}", urlencode(r#"{job="node"}"#), end - 60);
-    let data = get_json(client, &url).await;
+    let data = get_data(client, &url).await;
     data.as_array().expect("list").iter().map(|labels| labels.to_string()).collect()
 }
 
@@ -72,7 +64,7 @@ fn urlencode(text: &str) -> String {
 async fn wait_for_samples(client: &reqwest::Client, address: std::net::SocketAddr, query: &str) -> Json {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let data = get_json(client, &format!("http://{address}/api/v1/query?query={}", urlencode(query))).await;
+        let data = get_data(client, &format!("http://{address}/api/v1/query?query={}", urlencode(query))).await;
         if data["result"].as_array().is_some_and(|result| !result.is_empty()) {
             return data["result"].clone();
         }
@@ -145,18 +137,18 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
             }
             other => other,
         };
-        let ours = sorted(get_json(&client, &format!("http://{address}{path}")).await);
-        let theirs = sorted(get_json(&client, &format!("http://{}{path}", prometheus.address)).await);
+        let ours = sorted(get_data(&client, &format!("http://{address}{path}")).await);
+        let theirs = sorted(get_data(&client, &format!("http://{}{path}", prometheus.address)).await);
         assert_eq!(ours, theirs, "{path}");
         assert!(ours.as_array().is_none_or(|list| !list.is_empty()), "{path}: {ours}");
     }
     // Prometheus 2.42 predates `limit` here; Prometheus 3 honours it, and so do we.
-    let limited = get_json(&client, &format!("http://{address}/api/v1/targets/metadata?limit=5")).await;
+    let limited = get_data(&client, &format!("http://{address}/api/v1/targets/metadata?limit=5")).await;
     assert_eq!(limited.as_array().map(Vec::len), Some(5));
 
     // The targets API has Prometheus' shape and content.
-    let ours = get_json(&client, &format!("http://{address}/api/v1/targets")).await;
-    let theirs = get_json(&client, &format!("http://{}/api/v1/targets", prometheus.address)).await;
+    let ours = get_data(&client, &format!("http://{address}/api/v1/targets")).await;
+    let theirs = get_data(&client, &format!("http://{}/api/v1/targets", prometheus.address)).await;
     let (our_target, their_target) = (&ours["activeTargets"][0], &theirs["activeTargets"][0]);
     for field in ["labels", "discoveredLabels", "scrapePool", "scrapeUrl", "health", "lastError", "scrapeInterval"] {
         assert_eq!(our_target[field], their_target[field], "activeTargets[0].{field}");
@@ -164,9 +156,9 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
     let keys = |value: &Json| value.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
     assert_eq!(keys(our_target), keys(their_target), "activeTargets[0] fields");
     assert!(our_target["lastScrapeDuration"].as_f64().unwrap() > 0.0);
-    let pools = get_json(&client, &format!("http://{address}/api/v1/scrape_pools")).await;
+    let pools = get_data(&client, &format!("http://{address}/api/v1/scrape_pools")).await;
     assert_eq!(pools["scrapePools"], serde_json::json!(["node"]));
-    let config_yaml = get_json(&client, &format!("http://{address}/api/v1/status/config")).await;
+    let config_yaml = get_data(&client, &format!("http://{address}/api/v1/status/config")).await;
     assert!(config_yaml["yaml"].as_str().unwrap().contains("job_name: node"));
 }
 
@@ -200,14 +192,14 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     wait_ready(&client, address, &mut panoptes.child, &log_path).await;
     let pools = |data: Json| data["scrapePools"].clone();
     let scrape_pools = format!("http://{address}/api/v1/scrape_pools");
-    assert_eq!(pools(get_json(&client, &scrape_pools).await), serde_json::json!(["first"]));
+    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["first"]));
     assert_eq!(reload_metric(&metrics_text(&client, address).await), Some(1.0));
 
     // A good file applied through the HTTP endpoint.
     std::fs::write(&config_path, static_job("second", "127.0.0.1:1")).unwrap();
     let response = client.post(format!("http://{address}/-/reload")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(pools(get_json(&client, &scrape_pools).await), serde_json::json!(["second"]));
+    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["second"]));
 
     // A broken file is refused with its position; the running configuration stays.
     std::fs::write(&config_path, "scrape_configs:\n- job_name: third\n  scrape_intervall: 1s\n").unwrap();
@@ -216,9 +208,9 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     let message = response.text().await.unwrap();
     assert!(message.starts_with("failed to reload config: "), "{message}");
     assert!(message.contains(":3:3") && message.contains("scrape_intervall"), "{message}");
-    assert_eq!(pools(get_json(&client, &scrape_pools).await), serde_json::json!(["second"]));
+    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["second"]));
     assert_eq!(reload_metric(&metrics_text(&client, address).await), Some(0.0));
-    let runtime = get_json(&client, &format!("http://{address}/api/v1/status/runtimeinfo")).await;
+    let runtime = get_data(&client, &format!("http://{address}/api/v1/status/runtimeinfo")).await;
     assert_eq!(runtime["reloadConfigSuccess"], false);
 
     // SIGHUP reloads too.
@@ -226,7 +218,7 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     let status = Command::new("kill").args(["-HUP", &panoptes.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while pools(get_json(&client, &scrape_pools).await) != serde_json::json!(["fourth"]) {
+    while pools(get_data(&client, &scrape_pools).await) != serde_json::json!(["fourth"]) {
         assert!(Instant::now() < deadline, "SIGHUP did not reload");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -235,7 +227,7 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     // The target is down (nothing listens on port 1) and says why.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let targets = get_json(&client, &format!("http://{address}/api/v1/targets?state=active")).await;
+        let targets = get_data(&client, &format!("http://{address}/api/v1/targets?state=active")).await;
         let target = &targets["activeTargets"][0];
         if target["health"] == "down" {
             assert!(target["lastError"].as_str().unwrap().contains("127.0.0.1:1"), "{target}");

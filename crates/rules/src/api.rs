@@ -267,17 +267,7 @@ fn go_float<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S
 }
 
 fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
-    }
-    let text = format!("{v:e}");
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if exponent < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exponent.abs())
+    panoptes_model::gofloat::format_e(v, false)
 }
 
 #[cfg(test)]

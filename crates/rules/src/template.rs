@@ -135,24 +135,7 @@ fn append_to_actions(list: &mut gotmpl::parse::ListNode, command: &gotmpl::parse
 
 /// Formats a float like Go's `%v` (shortest `%g`, exponent form below 1e-4 and from 1e6).
 pub(crate) fn format_go_v(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
-    }
-    let scientific = format!("{v:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if !(-4..6).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    } else {
-        format!("{v}")
-    }
+    panoptes_model::gofloat::format_g(v)
 }
 
 /// Checks that an alert template parses (as `promtool check rules` does).

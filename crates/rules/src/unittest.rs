@@ -676,17 +676,7 @@ fn go_quote(text: &str) -> String {
 
 /// Formats like Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `3.0000000000000004E+00`.
 fn format_go_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
-    }
-    let text = format!("{v:E}");
-    let (mantissa, exponent) = text.split_once('E').unwrap_or((&text, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if exponent < 0 { '-' } else { '+' };
-    format!("{mantissa}E{sign}{:02}", exponent.abs())
+    panoptes_model::gofloat::format_e(v, true)
 }
 
 /// Formats milliseconds like Prometheus' `model.Duration` (`1d`, `4m59s`, `0s`).

@@ -107,3 +107,31 @@ pub async fn start_prometheus(dir: &Path, config: &str, extra: &[&str], client: 
     }
     panic!("prometheus not ready within 30 s:\n{}", std::fs::read_to_string(&log_path).unwrap());
 }
+
+/// GETs a Prometheus API `url` and returns its `data`, failing unless the answer is a `200`
+/// success envelope.
+pub async fn get_data(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let response = client.get(url).send().await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    assert_eq!(response.status(), 200, "GET {url}");
+    let body: serde_json::Value = serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
+    assert_eq!(body["status"], "success", "GET {url}: {body}");
+    body["data"].clone()
+}
+
+/// Remote-writes `request` to the server at `address`, failing unless it is accepted (`204`).
+pub async fn remote_write(
+    client: &reqwest::Client,
+    address: SocketAddr,
+    request: &panoptes_server::prompb::WriteRequest,
+) {
+    let response = client
+        .post(format!("http://{address}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(panoptes_server::prompb::encode_write_request(request))
+        .send()
+        .await
+        .expect("send remote write");
+    assert_eq!(response.status(), 204, "remote write refused: {}", response.text().await.unwrap_or_default());
+}

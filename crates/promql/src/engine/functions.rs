@@ -406,36 +406,7 @@ fn date_part(name: &str, v: f64) -> f64 {
     }
 }
 
-/// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-pub(crate) fn format_go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{v}")
-    }
-}
-
-/// Formats a float as Go's `%g` verb.
-pub(crate) fn format_go_g(v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return format_go_float(v);
-    }
-    let exponent = if v == 0.0 { 0 } else { v.abs().log10().floor() as i32 };
-    if !(-4..21).contains(&exponent) {
-        let text = format!("{v:e}");
-        match text.split_once('e') {
-            Some((mantissa, exp)) => {
-                let exp: i32 = exp.parse().unwrap_or(0);
-                format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-            }
-            None => text,
-        }
-    } else {
-        format!("{v}")
-    }
-}
+pub(crate) use panoptes_model::gofloat::{format_f as format_go_float, format_g as format_go_g};
 
 #[cfg(test)]
 mod tests {

@@ -8,17 +8,7 @@ use panoptes_promql::Value;
 
 /// Formats a sample value as Go's `strconv.FormatFloat(v, 'f', -1, 64)` with Prometheus' `+Inf`.
 pub(crate) fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        // Rust's `Display` of f64 is the shortest representation that round-trips, never in
-        // exponent form: the same digits as Go's 'f' with precision -1.
-        format!("{v}")
-    }
+    panoptes_model::gofloat::format_f(v)
 }
 
 /// Formats a millisecond timestamp as Unix seconds without trailing zeros (`1.5`, `-0.001`).
