@@ -24,6 +24,9 @@ pub enum Encoding {
     /// column (decimal or XOR), both bit-packed relative to their minimum; see
     /// [`encode_columnar`]. Blocks only.
     Columnar = 3,
+    /// The head's streaming decimal encoding ([`HeadChunkAppender`]); in memory only, never in
+    /// a file, so [`Encoding::from_byte`] does not accept it.
+    HeadDecimal = 4,
 }
 
 impl Encoding {
@@ -561,18 +564,7 @@ pub fn encode_block_chunk(samples: &[Sample]) -> (Encoding, Vec<u8>) {
     }
 }
 
-/// Re-encodes a finished XOR chunk in the decimal encoding when that is smaller (what most
-/// exporters' values allow), so chunks that stay in memory for hours take less of it. Returns
-/// the chunk unchanged otherwise.
-pub fn shrink_xor_chunk(xor: Vec<u8>) -> (Encoding, Vec<u8>) {
-    let samples: Vec<Sample> = XorIterator::new(xor.as_slice()).collect();
-    match encode_decimal(&samples) {
-        Some(decimal) if decimal.len() < xor.len() => (Encoding::Decimal, decimal),
-        _ => (Encoding::Xor, xor),
-    }
-}
-
-/// Decodes a whole chunk of either encoding; `None` when the bytes are malformed.
+/// Decodes a whole chunk of any encoding; `None` when the bytes are malformed.
 pub fn decode_chunk(encoding: Encoding, bytes: &[u8]) -> Option<Vec<Sample>> {
     match encoding {
         Encoding::Xor => {
@@ -582,6 +574,7 @@ pub fn decode_chunk(encoding: Encoding, bytes: &[u8]) -> Option<Vec<Sample>> {
         }
         Encoding::Decimal => decode_decimal(bytes),
         Encoding::Columnar => decode_columnar(bytes, None),
+        Encoding::HeadDecimal => decode_head_decimal(bytes),
     }
 }
 
@@ -827,6 +820,253 @@ pub fn decode_columnar(data: &[u8], owner: Option<&[u8]>) -> Option<Vec<Sample>>
     Some(times.into_iter().zip(values).map(|(t, v)| Sample::new(t, v)).collect())
 }
 
+/// Bucket of a head-decimal integer: (prefix bits, prefix length, value bits). Sized for
+/// scrape jitter (timestamps), gauge steps and counter increments.
+const HEAD_BUCKETS: [(u64, u32, u32); 3] = [(0b10, 2, 8), (0b110, 3, 14), (0b1110, 4, 22)];
+
+fn write_head_integer(writer: &mut BitWriter, value: i64) {
+    if value == 0 {
+        writer.write_bit(false);
+        return;
+    }
+    for (prefix, prefix_len, bits) in HEAD_BUCKETS {
+        let limit = 1i64 << (bits - 1);
+        if value >= -limit && value < limit {
+            writer.write_bits(prefix, prefix_len);
+            writer.write_bits(value as u64 & ((1u64 << bits) - 1), bits);
+            return;
+        }
+    }
+    writer.write_bits(0b1111, 4);
+    writer.write_bits(value as u64, 64);
+}
+
+fn read_head_integer(reader: &mut BitReader, data: &[u8]) -> Option<i64> {
+    let mut ones = 0;
+    while ones < 4 && reader.read_bit(data)? {
+        ones += 1;
+    }
+    let bits = match ones {
+        0 => return Some(0),
+        1 => 8,
+        2 => 14,
+        3 => 22,
+        _ => return reader.read_bits(data, 64).map(|v| v as i64),
+    };
+    let raw = reader.read_bits(data, bits)?;
+    let shift = 64 - bits;
+    Some(((raw << shift) as i64) >> shift)
+}
+
+/// Returns `v` as a mantissa at scale `10^scale` when that is exact.
+fn mantissa_at(v: f64, scale: u8) -> Option<i64> {
+    let power = *POWERS_OF_TEN.get(usize::from(scale))?;
+    if !v.is_finite() || (v == 0.0 && v.is_sign_negative()) {
+        return None;
+    }
+    let m = (v * power).round();
+    (m.abs() <= MAX_MANTISSA && (m / power).to_bits() == v.to_bits()).then_some(m as i64)
+}
+
+/// Appends samples whose values are short decimals, one at a time, for the head (encoding
+/// [`Encoding::HeadDecimal`], never written to files): timestamps and mantissas as
+/// delta-of-deltas in variable-size buckets, at one scale per chunk that grows when a value
+/// needs more decimal places (the chunk is then re-encoded, at most 15 times).
+#[derive(Debug, Clone)]
+pub struct DecimalAppender {
+    writer: BitWriter,
+    count: u16,
+    scale: u8,
+    t: i64,
+    delta: i64,
+    m: i64,
+    m_delta: i64,
+}
+
+/// Head-decimal header: the sample count (u16 big-endian) and the scale byte.
+const HEAD_DECIMAL_HEADER_BYTES: usize = 3;
+
+impl DecimalAppender {
+    fn with_scale(scale: u8) -> Self {
+        let mut bytes = Vec::with_capacity(32);
+        bytes.extend_from_slice(&[0, 0, scale]);
+        Self { writer: BitWriter { bytes, free: 0 }, count: 0, scale, t: 0, delta: 0, m: 0, m_delta: 0 }
+    }
+
+    /// Appends a sample whose value is exact at the current scale.
+    fn append_mantissa(&mut self, t: i64, m: i64) {
+        match self.count {
+            0 => {
+                self.writer.write_bits(t as u64, 64);
+                write_sized(&mut self.writer, m);
+            }
+            1 => {
+                self.delta = t.wrapping_sub(self.t);
+                write_head_integer(&mut self.writer, self.delta);
+                self.m_delta = m.wrapping_sub(self.m);
+                write_head_integer(&mut self.writer, self.m_delta);
+            }
+            _ => {
+                let delta = t.wrapping_sub(self.t);
+                write_head_integer(&mut self.writer, delta.wrapping_sub(self.delta));
+                self.delta = delta;
+                let m_delta = m.wrapping_sub(self.m);
+                write_head_integer(&mut self.writer, m_delta.wrapping_sub(self.m_delta));
+                self.m_delta = m_delta;
+            }
+        }
+        self.t = t;
+        self.m = m;
+        self.count += 1;
+        self.writer.bytes[..HEADER_BYTES].copy_from_slice(&self.count.to_be_bytes());
+    }
+
+    /// Appends a sample; returns `false` (and changes nothing) when its value cannot be held at
+    /// any scale together with the samples before it (NaN, infinities, -0.0, long fractions).
+    fn append(&mut self, t: i64, v: f64) -> bool {
+        if let Some(m) = mantissa_at(v, self.scale) {
+            self.append_mantissa(t, m);
+            return true;
+        }
+        let Some(scale) = (self.scale + 1..POWERS_OF_TEN.len() as u8).find(|&k| mantissa_at(v, k).is_some()) else {
+            return false;
+        };
+        // The same rational number divided at a larger scale rounds to the same bits, so every
+        // earlier value stays exact as long as its mantissa fits; the check below makes sure.
+        let Some(samples) = decode_head_decimal(self.writer.bytes.as_slice()) else { return false };
+        let mut rescaled = DecimalAppender::with_scale(scale);
+        for sample in samples {
+            let Some(m) = mantissa_at(sample.v, scale) else { return false };
+            rescaled.append_mantissa(sample.t, m);
+        }
+        let Some(m) = mantissa_at(v, scale) else { return false };
+        rescaled.append_mantissa(t, m);
+        *self = rescaled;
+        true
+    }
+}
+
+/// Decodes a head-decimal chunk whole; `None` when the bytes are malformed.
+pub fn decode_head_decimal(data: &[u8]) -> Option<Vec<Sample>> {
+    let count = usize::from(sample_count(data));
+    let power = *POWERS_OF_TEN.get(usize::from(*data.get(2)?))?;
+    let mut reader = BitReader { position: HEAD_DECIMAL_HEADER_BYTES * 8 };
+    let mut samples = Vec::with_capacity(count);
+    let (mut t, mut delta, mut m, mut m_delta) = (0i64, 0i64, 0i64, 0i64);
+    for index in 0..count {
+        match index {
+            0 => {
+                t = reader.read_bits(data, 64)? as i64;
+                m = read_sized(&mut reader, data)?;
+            }
+            1 => {
+                delta = read_head_integer(&mut reader, data)?;
+                m_delta = read_head_integer(&mut reader, data)?;
+                t = t.wrapping_add(delta);
+                m = m.wrapping_add(m_delta);
+            }
+            _ => {
+                delta = delta.wrapping_add(read_head_integer(&mut reader, data)?);
+                m_delta = m_delta.wrapping_add(read_head_integer(&mut reader, data)?);
+                t = t.wrapping_add(delta);
+                m = m.wrapping_add(m_delta);
+            }
+        }
+        samples.push(Sample::new(t, m as f64 / power));
+    }
+    Some(samples)
+}
+
+/// The chunk a head series appends to: head-decimal while its values allow it (most
+/// exporters' values do, at half XOR's size or less), XOR from the first value that does not
+/// (the samples so far are re-encoded).
+#[derive(Debug, Clone)]
+pub enum HeadChunkAppender {
+    /// Short decimal values so far.
+    Decimal(DecimalAppender),
+    /// Any values.
+    Xor(XorAppender),
+}
+
+impl Default for HeadChunkAppender {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeadChunkAppender {
+    /// Returns an empty appender (head-decimal until a value needs XOR).
+    pub fn new() -> Self {
+        HeadChunkAppender::Decimal(DecimalAppender::with_scale(0))
+    }
+
+    /// Appends a sample; the caller guarantees `t` is after the previous sample's timestamp.
+    pub fn append(&mut self, t: i64, v: f64) {
+        match self {
+            HeadChunkAppender::Decimal(decimal) => {
+                if decimal.count == 0
+                    && let Some(scale) = (0..POWERS_OF_TEN.len() as u8).find(|&k| mantissa_at(v, k).is_some())
+                {
+                    *decimal = DecimalAppender::with_scale(scale);
+                }
+                if !decimal.append(t, v) {
+                    let mut xor = XorAppender::new();
+                    for sample in decode_head_decimal(decimal.writer.bytes.as_slice()).unwrap_or_default() {
+                        xor.append(sample.t, sample.v);
+                    }
+                    xor.append(t, v);
+                    *self = HeadChunkAppender::Xor(xor);
+                }
+            }
+            HeadChunkAppender::Xor(xor) => xor.append(t, v),
+        }
+    }
+
+    /// Returns the number of samples appended.
+    pub fn count(&self) -> u16 {
+        match self {
+            HeadChunkAppender::Decimal(decimal) => decimal.count,
+            HeadChunkAppender::Xor(xor) => xor.count(),
+        }
+    }
+
+    /// Returns whether the chunk holds [`MAX_SAMPLES_PER_CHUNK`] samples and must be cut.
+    pub fn is_full(&self) -> bool {
+        self.count() >= MAX_SAMPLES_PER_CHUNK
+    }
+
+    /// Returns the encoding of [`Self::bytes`].
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            HeadChunkAppender::Decimal(_) => Encoding::HeadDecimal,
+            HeadChunkAppender::Xor(_) => Encoding::Xor,
+        }
+    }
+
+    /// Returns the encoded chunk so far.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            HeadChunkAppender::Decimal(decimal) => &decimal.writer.bytes,
+            HeadChunkAppender::Xor(xor) => xor.bytes(),
+        }
+    }
+
+    /// Consumes the appender and returns the finished chunk in its smallest form: as appended,
+    /// or re-encoded as a decimal chunk ([`encode_decimal`]), whose widths fit the whole chunk.
+    pub fn finish(self) -> (Encoding, Vec<u8>) {
+        let encoding = self.encoding();
+        let bytes = match self {
+            HeadChunkAppender::Decimal(decimal) => decimal.writer.bytes,
+            HeadChunkAppender::Xor(xor) => xor.finish(),
+        };
+        let Some(samples) = decode_chunk(encoding, &bytes) else { return (encoding, bytes) };
+        match encode_decimal(&samples) {
+            Some(decimal) if decimal.len() < bytes.len() => (Encoding::Decimal, decimal),
+            _ => (encoding, bytes),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -984,6 +1224,68 @@ mod tests {
         owner
     }
 
+    /// Appends `samples` to a head chunk and checks the open and the finished chunk read back
+    /// bit for bit; returns the open chunk's encoding.
+    #[track_caller]
+    fn check_head_chunk(samples: &[Sample]) -> Encoding {
+        let bits = |s: &[Sample]| s.iter().map(|x| (x.t, x.v.to_bits())).collect::<Vec<_>>();
+        let mut appender = HeadChunkAppender::new();
+        for sample in samples {
+            appender.append(sample.t, sample.v);
+        }
+        assert_eq!(usize::from(appender.count()), samples.len());
+        let encoding = appender.encoding();
+        assert_eq!(bits(&decode_chunk(encoding, appender.bytes()).expect("open chunk decodes")), bits(samples));
+        let (finished_encoding, finished) = appender.finish();
+        assert_eq!(bits(&decode_chunk(finished_encoding, &finished).expect("finished chunk decodes")), bits(samples));
+        encoding
+    }
+
+    #[test]
+    fn head_chunks_stay_decimal_through_scale_changes_and_fall_back_to_xor() {
+        let decimal: Vec<Sample> = [1.0, 2.5, 2.25, 1e6, -3.125, 0.0, 7.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Sample::new(i as i64, v))
+            .collect();
+        assert_eq!(check_head_chunk(&decimal), Encoding::HeadDecimal);
+        for special in [panoptes_model::stale_nan(), f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1.0 / 3.0] {
+            let mut samples = decimal.clone();
+            samples.insert(3, Sample::new(3, special));
+            for (i, sample) in samples.iter_mut().enumerate() {
+                sample.t = i as i64 * 15_000;
+            }
+            assert_eq!(check_head_chunk(&samples), Encoding::Xor, "after {special}");
+        }
+        // A mantissa that a larger scale would push past 2^53 forces XOR too.
+        let samples = [Sample::new(0, 9e15), Sample::new(1, 0.5)];
+        assert_eq!(check_head_chunk(&samples), Encoding::Xor);
+    }
+
+    #[test]
+    fn head_decimal_chunks_are_smaller_than_xor_for_exporter_values() {
+        let start = 1_700_000_000_000i64;
+        let counter: Vec<Sample> =
+            (0..120).map(|i| Sample::new(start + i * 10_000 + i * 7 % 50, (i * 2500 + i * i % 97) as f64)).collect();
+        let gauge: Vec<Sample> =
+            (0..120).map(|i| Sample::new(start + i * 10_000, 50.0 + ((i * 37 % 200) as f64 - 100.0) / 100.0)).collect();
+        for samples in [counter, gauge] {
+            let mut head = HeadChunkAppender::new();
+            let mut xor = XorAppender::new();
+            for s in &samples {
+                head.append(s.t, s.v);
+                xor.append(s.t, s.v);
+            }
+            assert_eq!(head.encoding(), Encoding::HeadDecimal);
+            assert!(
+                head.bytes().len() * 3 < xor.len_bytes() * 2,
+                "head {} bytes, xor {}",
+                head.bytes().len(),
+                xor.len_bytes()
+            );
+        }
+    }
+
     #[test]
     fn columnar_chunks_keep_special_values_and_extreme_timestamps() {
         let samples: Vec<Sample> = [
@@ -1053,6 +1355,25 @@ mod tests {
                 match t.checked_add(step) { Some(next) => t = next, None => break }
             }
             check_columnar(&samples);
+        }
+
+        #[test]
+        fn head_chunks_round_trip_any_values_and_irregular_timestamps(
+            start in any::<i64>(),
+            points in proptest::collection::vec((1i64..=(1i64 << 40), value_strategy()), 1..120),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            for (step, v) in points {
+                samples.push(Sample::new(t, v));
+                match t.checked_add(step) { Some(next) => t = next, None => break }
+            }
+            check_head_chunk(&samples);
+        }
+
+        #[test]
+        fn head_decimal_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_head_decimal(&bytes);
         }
 
         #[test]

@@ -22,7 +22,7 @@ pub(crate) use append::HeadAppender;
 pub(crate) use read::{HeadQuerier, head_postings_for_matchers, head_series_iterator};
 pub(crate) use replay::Replayer;
 
-use crate::chunkenc::{Encoding, XorAppender};
+use crate::chunkenc::{Encoding, HeadChunkAppender};
 use crate::iterator::{ChunkBytes, ChunkRef};
 use crate::metrics::TsdbMetrics;
 use crate::wal::SeriesId;
@@ -65,7 +65,7 @@ pub(crate) struct HeadChunk {
 pub(crate) struct SeriesData {
     pub(crate) chunks: Vec<HeadChunk>,
     /// The chunk being appended to and its first timestamp.
-    pub(crate) open: Option<(XorAppender, i64)>,
+    pub(crate) open: Option<(HeadChunkAppender, i64)>,
     /// The newest in-order sample.
     pub(crate) last: Option<Sample>,
     /// Accepted out-of-order samples, sorted by time, unique timestamps.
@@ -82,7 +82,7 @@ impl SeriesData {
         if self.open.as_ref().is_some_and(|(appender, _)| appender.is_full()) {
             self.close_open_chunk();
         }
-        let (appender, _) = self.open.get_or_insert_with(|| (XorAppender::new(), sample.t));
+        let (appender, _) = self.open.get_or_insert_with(|| (HeadChunkAppender::new(), sample.t));
         appender.append(sample.t, sample.v);
         self.last = Some(sample);
     }
@@ -90,7 +90,7 @@ impl SeriesData {
     pub(crate) fn close_open_chunk(&mut self) {
         if let Some((appender, min_t)) = self.open.take() {
             let max_t = self.last.map_or(min_t, |s| s.t);
-            let (encoding, bytes) = crate::chunkenc::shrink_xor_chunk(appender.finish());
+            let (encoding, bytes) = appender.finish();
             self.chunks.push(HeadChunk { min_t, max_t, encoding, bytes: bytes.into() });
         }
     }
@@ -126,7 +126,8 @@ impl SeriesData {
             kept.extend(samples.into_iter().filter(|s| s.t < mint || s.t > maxt));
         }
         if let Some((appender, _)) = &self.open {
-            kept.extend(crate::chunkenc::XorIterator::new(appender.bytes()).filter(|s| s.t < mint || s.t > maxt));
+            let samples = crate::chunkenc::decode_chunk(appender.encoding(), appender.bytes()).unwrap_or_default();
+            kept.extend(samples.into_iter().filter(|s| s.t < mint || s.t > maxt));
         }
         self.chunks.clear();
         self.open = None;
@@ -158,7 +159,7 @@ impl SeriesData {
             refs.push(ChunkRef {
                 min_t: *min_t,
                 max_t: last.t,
-                encoding: Encoding::Xor,
+                encoding: appender.encoding(),
                 bytes: ChunkBytes::Shared(appender.bytes().into()),
                 shared_times: None,
             });

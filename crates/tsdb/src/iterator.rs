@@ -8,7 +8,7 @@ use memmap2::Mmap;
 use panoptes_model::Sample;
 use panoptes_storage::SampleIterator;
 
-use crate::chunkenc::{Encoding, XorIterator, decode_columnar, decode_decimal};
+use crate::chunkenc::{Encoding, XorIterator, decode_columnar, decode_decimal, decode_head_decimal};
 
 /// Chunk bytes, owned by the head or mapped from a block's chunk file.
 #[derive(Clone)]
@@ -52,6 +52,7 @@ impl ChunkDecoder {
         match chunk.encoding {
             Encoding::Xor => ChunkDecoder::Xor(XorIterator::new(chunk.bytes.clone())),
             Encoding::Decimal => Self::decoded(decode_decimal(chunk.bytes.as_ref())),
+            Encoding::HeadDecimal => Self::decoded(decode_head_decimal(chunk.bytes.as_ref())),
             Encoding::Columnar => Self::decoded(decode_columnar(
                 chunk.bytes.as_ref(),
                 chunk.shared_times.as_ref().map(|times| times.as_ref()),
