@@ -375,13 +375,20 @@ impl Alertmanager {
                     Some(Command::Reload) => self.reload_groups(),
                     None => break,
                 },
-                _ = maintenance.tick() => self.maintain(),
+                _ = maintenance.tick() => {
+                    // Saving syncs files: keep it off the async workers.
+                    let this = self.clone();
+                    let _ = tokio::task::spawn_blocking(move || this.maintain()).await;
+                }
             }
         }
         for group in self.inner.groups.lock().drain().map(|(_, group)| group) {
             group.stop();
         }
-        self.save_alerts()
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.save_alerts())
+            .await
+            .unwrap_or_else(|_| Err(Error::Internal("saving alerts panicked".to_owned())))
     }
 
     /// Spawns [`Alertmanager::run`] on the current Tokio runtime.

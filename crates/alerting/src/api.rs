@@ -379,7 +379,11 @@ async fn post_silences(State(am): State<Alertmanager>, body: Bytes) -> Response 
         created_by: posted.created_by,
         comment: posted.comment,
     };
-    match am.silences().set(silence) {
+    let saver = am.clone();
+    let result = tokio::task::spawn_blocking(move || saver.silences().set(silence))
+        .await
+        .unwrap_or_else(|_| Err(Error::Internal("saving the silence panicked".to_owned())));
+    match result {
         Ok(id) => {
             am.update_gauges();
             axum::Json(json!({"silenceID": id})).into_response()
@@ -398,7 +402,11 @@ async fn get_silence(State(am): State<Alertmanager>, Path(id): Path<String>) -> 
 }
 
 async fn delete_silence(State(am): State<Alertmanager>, Path(id): Path<String>) -> Response {
-    match am.silences().expire(&id) {
+    let saver = am.clone();
+    let result = tokio::task::spawn_blocking(move || saver.silences().expire(&id))
+        .await
+        .unwrap_or_else(|_| Err(Error::Internal("expiring the silence panicked".to_owned())));
+    match result {
         Ok(()) => {
             am.update_gauges();
             StatusCode::OK.into_response()

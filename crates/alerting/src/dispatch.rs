@@ -104,10 +104,11 @@ pub(crate) async fn run_group(inner: Arc<Inner>, group: Arc<AggrGroup>) {
 
 async fn flush(inner: &Arc<Inner>, group: &Arc<AggrGroup>) {
     let now = Timestamp::now();
-    let alerts: Vec<Alert> = group.alerts.lock().values().cloned().collect();
+    let mut alerts: Vec<Alert> = group.alerts.lock().values().cloned().collect();
     if alerts.is_empty() {
         return;
     }
+    alerts.sort_by(notification_order);
     let loaded = inner.loaded();
     let is_success = notify_group(inner, &loaded, group, alerts.clone(), now).await;
     if is_success {
@@ -119,6 +120,21 @@ async fn flush(inner: &Arc<Inner>, group: &Arc<AggrGroup>) {
             }
         }
     }
+}
+
+/// Alertmanager's order of alerts in a notification: by `job`, then `instance` (alerts
+/// without the label last), then by the whole label set.
+fn notification_order(a: &Alert, b: &Alert) -> std::cmp::Ordering {
+    for name in ["job", "instance"] {
+        match (a.labels.get(name), b.labels.get(name)) {
+            (None, None) => continue,
+            (None, Some(_)) => return std::cmp::Ordering::Greater,
+            (Some(_), None) => return std::cmp::Ordering::Less,
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => {}
+        }
+    }
+    a.labels.iter().cmp(b.labels.iter())
 }
 
 /// Returns whether the route's time intervals mute notifications at `now`.
@@ -135,8 +151,8 @@ fn is_muted_by_time(loaded: &Loaded, route: &Route, now: Timestamp) -> bool {
 /// Runs the pipeline for one flush; returns whether every integration succeeded.
 async fn notify_group(
     inner: &Arc<Inner>,
-    loaded: &Loaded,
-    group: &AggrGroup,
+    loaded: &Arc<Loaded>,
+    group: &Arc<AggrGroup>,
     mut alerts: Vec<Alert>,
     now: Timestamp,
 ) -> bool {
@@ -149,8 +165,8 @@ async fn notify_group(
     if alerts.is_empty() {
         return true;
     }
-    let receiver = &group.route.options.receiver;
-    let Some(integrations) = loaded.integrations.get(receiver) else {
+    let receiver = group.route.options.receiver.clone();
+    let Some(integrations) = loaded.integrations.get(&receiver) else {
         tracing::error!(receiver = %receiver, "receiver has no integrations loaded");
         return false;
     };
@@ -158,9 +174,10 @@ async fn notify_group(
         alerts.iter().filter(|a| !a.is_resolved_at(now)).map(Alert::fingerprint).collect();
     let resolved: BTreeSet<Fingerprint> =
         alerts.iter().filter(|a| a.is_resolved_at(now)).map(Alert::fingerprint).collect();
-    let mut is_success = true;
-    for integration in integrations.iter() {
-        let log_key = integration.log_key(receiver);
+    // Integrations are notified concurrently, so a slow or failing one delays no other.
+    let mut deliveries = tokio::task::JoinSet::new();
+    for (index, integration) in integrations.iter().enumerate() {
+        let log_key = integration.log_key(&receiver);
         let entry = inner.nflog.query(&group.key, &log_key);
         if !needs_update(
             entry.as_ref(),
@@ -177,16 +194,29 @@ async fn notify_group(
         } else {
             alerts.iter().filter(|a| !a.is_resolved_at(now)).cloned().collect()
         };
-        if !to_send.is_empty() {
-            let deadline = Instant::now() + group.route.options.group_interval;
-            if !deliver(inner, loaded, group, integration, &to_send, deadline).await {
-                is_success = false;
-                continue;
+        let (inner, loaded, group, integrations) =
+            (Arc::clone(inner), Arc::clone(loaded), Arc::clone(group), Arc::clone(integrations));
+        let (firing, resolved) = (firing.clone(), resolved.clone());
+        deliveries.spawn(async move {
+            if !to_send.is_empty() {
+                let deadline = Instant::now() + group.route.options.group_interval;
+                if !deliver(&inner, &loaded, &group, &integrations[index], &to_send, deadline).await {
+                    return false;
+                }
             }
-        }
-        if let Err(error) = inner.nflog.log(&group.key, &log_key, firing.clone(), resolved.clone(), now) {
-            tracing::error!(error = %error, "cannot save the notification log");
-        }
+            // Saving syncs a file: keep it off the async workers.
+            let key = group.key.clone();
+            let saved =
+                tokio::task::spawn_blocking(move || inner.nflog.log(&key, &log_key, firing, resolved, now)).await;
+            if let Ok(Err(error)) = saved {
+                tracing::error!(error = %error, "cannot save the notification log");
+            }
+            true
+        });
+    }
+    let mut is_success = true;
+    while let Some(result) = deliveries.join_next().await {
+        is_success &= result.unwrap_or(false);
     }
     is_success
 }

@@ -35,6 +35,9 @@ pub enum Error {
     /// The silence, alert or receiver asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A background task failed unexpectedly.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A notification template failed.
     #[error("{0}")]
     Template(String),
@@ -47,7 +50,7 @@ impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::Config(error) => error.kind(),
-            Error::Io { .. } | Error::Corrupted { .. } | Error::Template(_) => ErrorKind::Internal,
+            Error::Io { .. } | Error::Corrupted { .. } | Error::Template(_) | Error::Internal(_) => ErrorKind::Internal,
             Error::BadData(_) => ErrorKind::BadData,
             Error::NotFound(_) => ErrorKind::NotFound,
         }

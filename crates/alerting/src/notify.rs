@@ -300,6 +300,32 @@ pub(crate) fn check_errcode(body: &str, retry_codes: &[i64], what: &str) -> Resu
 mod tests {
     use super::*;
 
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_allows_twenty_a_minute_per_robot() {
+        let limiter = RateLimiter::default();
+        let start = Instant::now();
+        for _ in 0..20 {
+            limiter.acquire("robot-a", 20, Duration::from_secs(60)).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.acquire("robot-b", 20, Duration::from_secs(60)).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.acquire("robot-a", 20, Duration::from_secs(60)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn errors_never_show_the_url() {
+        let client = reqwest::Client::new();
+        let http = crate::config::HttpClientConfig::default();
+        // Port 9 (discard) is closed on loopback: the connection is refused.
+        let error = post_json(&client, &http, "http://127.0.0.1:9/send?key=SECRET-KEY", &serde_json::json!({}))
+            .await
+            .unwrap_err();
+        assert!(error.is_retryable);
+        assert!(!error.message.contains("SECRET-KEY"), "{}", error.message);
+    }
+
     #[test]
     fn splits_at_lines_and_characters() {
         assert_eq!(split_bytes("ab\ncd\nef\n", 6), ["ab\ncd\n", "ef\n"]);

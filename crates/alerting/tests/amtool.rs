@@ -251,3 +251,19 @@ fn routes_test_agrees_with_amtool() {
         String::from_utf8_lossy(&output.stdout).trim_end().to_owned() + "\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = AlertmanagerOptions { max_request_body_bytes: 1024, ..AlertmanagerOptions::default() };
+    let am = Alertmanager::open(dir.path(), parse_str(CONFIG, "test.yml").unwrap(), options).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api_router(am)).await });
+    let big = format!(r#"[{{"labels":{{"alertname":"{}"}}}}]"#, "x".repeat(4096));
+    let response = reqwest::Client::new().post(format!("{url}/api/v2/alerts")).body(big).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    let groups: serde_json::Value =
+        reqwest::get(format!("{url}/api/v2/alerts/groups")).await.unwrap().json().await.unwrap();
+    assert_eq!(groups, serde_json::json!([]));
+}

@@ -451,3 +451,132 @@ receivers:
     assert!(transcript.contains("Subject: [FIRING:1]"), "{transcript}");
     assert!(transcript.contains("Content-Type: text/html"), "{transcript}");
 }
+
+fn labelled(pairs: &[(&str, &str)]) -> PostableAlert {
+    PostableAlert {
+        labels: pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        starts_at: Some("2024-03-04T01:30:00Z".parse().unwrap()),
+        ..PostableAlert::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_time_intervals_and_inhibition_hold_back_notifications() {
+    let (fake, url) = start_fake().await;
+    let config = format!(
+        r#"
+route:
+  receiver: hook
+  group_wait: 50ms
+  group_interval: 1h
+  routes:
+  - receiver: muted
+    matchers: [team=a]
+    mute_time_intervals: [always]
+  - receiver: outside
+    matchers: [team=b]
+    active_time_intervals: [never]
+inhibit_rules:
+- source_matchers: [severity=critical]
+  target_matchers: [severity=warning]
+  equal: [cluster]
+time_intervals:
+- name: always
+  time_intervals: [{{weekdays: ['sunday:saturday']}}]
+- name: never
+  time_intervals: [{{years: ['1999']}}]
+receivers:
+- name: hook
+  webhook_configs: [{{url: '{url}/hook'}}]
+- name: muted
+  webhook_configs: [{{url: '{url}/muted'}}]
+- name: outside
+  webhook_configs: [{{url: '{url}/outside'}}]
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    am.put_postable(vec![
+        labelled(&[("alertname", "A"), ("team", "a")]),
+        labelled(&[("alertname", "B"), ("team", "b")]),
+        labelled(&[("alertname", "X"), ("severity", "critical"), ("cluster", "c1")]),
+        labelled(&[("alertname", "Y"), ("severity", "warning"), ("cluster", "c1")]),
+        labelled(&[("alertname", "Z"), ("severity", "warning"), ("cluster", "c2")]),
+    ])
+    .unwrap();
+    let received = wait_for(&fake, 1).await;
+    let names: Vec<&str> = received[0].body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["alertname"].as_str().unwrap())
+        .collect();
+    assert_eq!(received[0].path, "/hook");
+    assert_eq!(names, ["X", "Z"], "Y is inhibited by X on cluster c1");
+    // The muted and inactive routes flushed at the same time as /hook; give them a moment to
+    // prove they stay silent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.received.lock().len(), 1, "{:#?}", fake.received.lock());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_wecom_messages_are_split_within_the_byte_limit() {
+    let (fake, url) = start_fake().await;
+    let config = format!(
+        r#"
+route:
+  receiver: robot
+  group_wait: 50ms
+receivers:
+- name: robot
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=k'
+    msgtype: text
+    mentioned_mobile_list: ['13800000000']
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let alerts: Vec<PostableAlert> = (0..30)
+        .map(|i| {
+            let mut alert = alert("DiskFull", &format!("node-{i}"), false);
+            alert.annotations.insert("description".to_owned(), "磁盘空间不足，请尽快清理。".repeat(5));
+            alert
+        })
+        .collect();
+    am.put_postable(alerts).unwrap();
+    let first = wait_for(&fake, 1).await;
+    // Wait until the pieces stop arriving: each piece mentions the next instance in order, so
+    // the last piece holds node-29's description.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let received = loop {
+        let received = fake.received.lock().clone();
+        let texts: String = received.iter().map(|r| r.body["text"]["content"].as_str().unwrap_or("")).collect();
+        if texts.contains("node-29") && texts.contains("查看详情") {
+            break received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{first:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(received.len() >= 2, "{} pieces", received.len());
+    for piece in &received {
+        assert_eq!(piece.body["msgtype"], "text");
+        assert!(piece.body["text"]["content"].as_str().unwrap().len() <= 2048);
+        assert_eq!(piece.body["text"]["mentioned_mobile_list"], json!(["13800000000"]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_routes_alerts_to_the_new_receivers() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&webhook_config(&url), "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let reloaded = webhook_config(&url).replace("/hook'", "/new'");
+    am.apply_config(parse_str(&reloaded, "am.yml").unwrap()).unwrap();
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    let received = wait_for(&fake, 1).await;
+    assert_eq!(received[0].path, "/new");
+}

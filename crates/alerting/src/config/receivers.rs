@@ -560,9 +560,10 @@ pub struct WecomConfig {
     /// `markdown` (default) or `text`.
     #[serde(default = "default_markdown")]
     pub msgtype: String,
-    /// The message template.
-    #[serde(default = "default_wecom_message")]
-    pub message: String,
+    /// The message template (default: Panoptes' markdown or text template for the message
+    /// type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// User ids to mention (`@all` for everyone).
     #[serde(default)]
     pub mentioned_list: Vec<String>,
@@ -574,11 +575,16 @@ pub struct WecomConfig {
     pub http_config: Option<HttpClientConfig>,
 }
 
-fn default_wecom_message() -> String {
-    r#"{{ template "wecom.default.message" . }}"#.to_owned()
-}
-
 impl WecomConfig {
+    /// Returns the message template in force.
+    pub(crate) fn message_template(&self) -> String {
+        match &self.message {
+            Some(message) => message.clone(),
+            None if self.msgtype == "text" => r#"{{ template "wecom.default.text" . }}"#.to_owned(),
+            None => r#"{{ template "wecom.default.message" . }}"#.to_owned(),
+        }
+    }
+
     /// Returns the URL to post to.
     pub(crate) fn url(&self) -> String {
         match (&self.webhook_url, &self.key) {
@@ -611,9 +617,10 @@ pub struct DingtalkConfig {
     /// The markdown title template (shown in the conversation list).
     #[serde(default = "default_dingtalk_title")]
     pub title: String,
-    /// The message template.
-    #[serde(default = "default_dingtalk_message")]
-    pub message: String,
+    /// The message template (default: Panoptes' markdown or text template for the message
+    /// type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// Mobile numbers to mention.
     #[serde(default)]
     pub at_mobiles: Vec<String>,
@@ -631,11 +638,16 @@ pub struct DingtalkConfig {
 fn default_dingtalk_title() -> String {
     r#"{{ template "dingtalk.default.title" . }}"#.to_owned()
 }
-fn default_dingtalk_message() -> String {
-    r#"{{ template "dingtalk.default.message" . }}"#.to_owned()
-}
-
 impl DingtalkConfig {
+    /// Returns the message template in force.
+    pub(crate) fn message_template(&self) -> String {
+        match &self.message {
+            Some(message) => message.clone(),
+            None if self.msgtype == "text" => r#"{{ template "dingtalk.default.text" . }}"#.to_owned(),
+            None => r#"{{ template "dingtalk.default.message" . }}"#.to_owned(),
+        }
+    }
+
     /// Returns the URL to post to, before signing.
     pub(crate) fn url(&self) -> String {
         match (&self.webhook_url, &self.access_token) {

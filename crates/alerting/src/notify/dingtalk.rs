@@ -35,7 +35,7 @@ impl Dingtalk {
     pub(crate) async fn notify(&self, context: &MessageContext<'_>) -> Result<(), NotifyError> {
         let config = &self.config;
         let title = context.render(&config.title)?;
-        let mut content = context.render(&config.message)?;
+        let mut content = context.render(&config.message_template())?;
         // DingTalk only highlights mentions that also appear in the text as `@mobile`.
         let mentions: Vec<String> =
             config.at_mobiles.iter().chain(&config.at_user_ids).map(|id| format!("@{id}")).collect();

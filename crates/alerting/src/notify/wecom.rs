@@ -27,7 +27,7 @@ pub(crate) struct Wecom {
 impl Wecom {
     pub(crate) async fn notify(&self, context: &MessageContext<'_>) -> Result<(), NotifyError> {
         let config = &self.config;
-        let mut content = context.render(&config.message)?;
+        let mut content = context.render(&config.message_template())?;
         let is_markdown = config.msgtype == "markdown";
         if is_markdown {
             // Markdown messages have no mention fields; WeCom renders `<@userid>` instead.
