@@ -74,6 +74,19 @@ fn answer(received: &Received) -> (u16, String) {
         }
         return (200, r#"{"StatusCode":0,"StatusMessage":"success","code":0,"data":{},"msg":"success"}"#.to_owned());
     }
+    if path == "/cgi-bin/gettoken" {
+        // WeChat Work: corpid and corpsecret must match.
+        if received.query != "corpid=corp-1&corpsecret=app-secret" {
+            return (200, r#"{"errcode":40013,"errmsg":"invalid corpid"}"#.to_owned());
+        }
+        return (200, r#"{"errcode":0,"errmsg":"ok","access_token":"token-1","expires_in":7200}"#.to_owned());
+    }
+    if path == "/cgi-bin/message/send" {
+        if received.query != "access_token=token-1" {
+            return (200, r#"{"errcode":40014,"errmsg":"invalid access_token"}"#.to_owned());
+        }
+        return (200, r#"{"errcode":0,"errmsg":"ok","invaliduser":""}"#.to_owned());
+    }
     if path.starts_with("/cgi-bin/webhook/send") {
         return (200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned());
     }
@@ -579,4 +592,42 @@ async fn reload_routes_alerts_to_the_new_receivers() {
     am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
     let received = wait_for(&fake, 1).await;
     assert_eq!(received[0].path, "/new");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_application_messages_refresh_expired_tokens() {
+    let (fake, url) = start_fake().await;
+    fake.scripted
+        .lock()
+        .entry("/cgi-bin/message/send".to_owned())
+        .or_default()
+        .push_back((200, r#"{"errcode":42001,"errmsg":"access_token expired"}"#.to_owned()));
+    let config = format!(
+        r#"
+global:
+  wechat_api_url: '{url}/cgi-bin/'
+  wechat_api_secret: app-secret
+  wechat_api_corp_id: corp-1
+route:
+  receiver: wechat
+  group_wait: 50ms
+receivers:
+- name: wechat
+  wechat_configs: [{{agent_id: '1000002', to_party: '2'}}]
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    // gettoken, send (expired), gettoken, send.
+    let received = wait_for(&fake, 4).await;
+    let paths: Vec<&str> = received.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/cgi-bin/gettoken", "/cgi-bin/message/send", "/cgi-bin/gettoken", "/cgi-bin/message/send"]);
+    let body = &received[3].body;
+    assert_eq!(body["agentid"], "1000002");
+    assert_eq!(body["toparty"], "2");
+    assert_eq!(body["touser"], "@all");
+    assert_eq!(body["msgtype"], "text");
+    assert!(body["text"]["content"].as_str().unwrap().starts_with("【告警】DiskFull (1)"));
 }

@@ -19,12 +19,14 @@ pub struct CheckReport {
     pub config: Option<Config>,
     /// Why the file is not valid.
     pub error: Option<String>,
+    /// Why the templates it names do not parse (the configuration itself is then valid).
+    pub template_error: Option<String>,
 }
 
 impl CheckReport {
     /// Returns whether the file is valid.
     pub fn is_success(&self) -> bool {
-        self.error.is_none()
+        self.error.is_none() && self.template_error.is_none()
     }
 
     /// Prints the report as amtool `check-config` does.
@@ -38,8 +40,10 @@ impl CheckReport {
                 out.push_str(&format!(" - {} inhibit rules\n", config.inhibit_rules.len()));
                 out.push_str(&format!(" - {} receivers\n", config.receivers.len()));
                 out.push_str(&format!(" - {} templates\n", config.templates.len()));
-                if !config.templates.is_empty() {
-                    out.push_str("  SUCCESS\n");
+                match &self.template_error {
+                    Some(error) => out.push_str(&format!("  FAILED: {error}\n")),
+                    None if !config.templates.is_empty() => out.push_str("  SUCCESS\n"),
+                    None => {}
                 }
             }
             (None, None) => {}
@@ -61,16 +65,14 @@ pub fn check_config(path: impl AsRef<Path>) -> CheckReport {
                 super::ConfigError::Read { source, .. } => format!("{error}: {source}"),
                 super::ConfigError::Invalid { .. } => error.to_string(),
             };
-            return CheckReport { path: display, config: None, error: Some(message) };
+            return CheckReport { path: display, config: None, error: Some(message), template_error: None };
         }
     };
-    if let Err(error) = Templates::from_globs(&config.templates) {
-        return CheckReport { path: display, config: None, error: Some(format!("failed to parse templates: {error}")) };
-    }
     if let Err(error) = Route::build(&config.route) {
-        return CheckReport { path: display, config: None, error: Some(error) };
+        return CheckReport { path: display, config: None, error: Some(error), template_error: None };
     }
-    CheckReport { path: display, config: Some(config), error: None }
+    let template_error = Templates::from_globs(&config.templates).err();
+    CheckReport { path: display, config: Some(config), error: None, template_error }
 }
 
 /// Returns the receivers an alert with `labels` is routed to, in routing order, without

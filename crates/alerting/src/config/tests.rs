@@ -104,3 +104,31 @@ fn routes_test_reports_receivers_like_amtool() {
         "Routing tree:\n.\n└── default-route  receiver: default\n    └── {team=\"node\"}  receiver: email\n"
     );
 }
+
+#[test]
+fn malformed_files_are_errors_not_panics() {
+    for text in [
+        "",
+        "route: 5\n",
+        "[]\n",
+        "route: {receiver: y}\nreceivers: {}\n",
+        "route:\n  receiver: [a]\n",
+        "\t:\n",
+        "route: {receiver: y, routes: [5]}\nreceivers: [{name: y}]\n",
+    ] {
+        assert!(parse_str(text, "am.yml").is_err(), "{text:?}");
+    }
+    assert_eq!(error(""), "am.yml: no route provided in config");
+}
+
+#[test]
+fn check_report_prints_template_failures_like_amtool() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.tmpl"), "{{ define \"x\" }}hi{{ end \n").unwrap();
+    let path = dir.path().join("t.yml");
+    std::fs::write(&path, "route: {receiver: y}\nreceivers: [{name: y}]\ntemplates: ['*.tmpl']\n").unwrap();
+    let report = check_config(&path);
+    assert!(!report.is_success());
+    let rendered = report.render();
+    assert!(rendered.contains(" - 1 templates\n  FAILED: template: "), "{rendered}");
+}
