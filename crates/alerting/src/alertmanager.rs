@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::dispatch::{AggrGroup, GroupId, run_group};
 use crate::error::{Error, Result};
-use crate::inhibit::{InhibitRule, inhibited_by};
+use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::metrics::AlertingMetrics;
 use crate::nflog::NotificationLog;
 use crate::notify::{Integration, RateLimiter, build_integrations};
@@ -297,16 +297,17 @@ impl Alertmanager {
         let now = Timestamp::now();
         let loaded = self.inner.loaded();
         let store = self.inner.alerts_snapshot();
+        let inhibitor = Inhibitor::new(&loaded.inhibit_rules, &store, now);
         let mut statuses: Vec<AlertStatus> = store
             .iter()
             .filter(|alert| !alert.is_resolved_at(now))
-            .map(|alert| self.status_of(&loaded, alert, &store, now))
+            .map(|alert| self.status_of(&loaded, alert, &inhibitor, now))
             .collect();
         statuses.sort_by_key(|status| status.alert.fingerprint());
         statuses
     }
 
-    fn status_of(&self, loaded: &Loaded, alert: &Alert, store: &[Alert], now: Timestamp) -> AlertStatus {
+    fn status_of(&self, loaded: &Loaded, alert: &Alert, inhibitor: &Inhibitor<'_>, now: Timestamp) -> AlertStatus {
         let mut receivers: Vec<String> = Vec::new();
         for route in loaded.route.match_labels(&alert.labels) {
             if !receivers.contains(&route.options.receiver) {
@@ -317,10 +318,7 @@ impl Alertmanager {
             alert: alert.clone(),
             receivers,
             silenced_by: self.inner.silences.mutes(&alert.labels, now),
-            inhibited_by: inhibited_by(&loaded.inhibit_rules, &alert.labels, store.iter(), now)
-                .into_iter()
-                .map(fingerprint_string)
-                .collect(),
+            inhibited_by: inhibitor.inhibited_by(&alert.labels).into_iter().map(fingerprint_string).collect(),
         }
     }
 
@@ -330,25 +328,23 @@ impl Alertmanager {
         let now = Timestamp::now();
         let loaded = self.inner.loaded();
         let store = self.inner.alerts_snapshot();
-        let mut groups: Vec<(String, Fingerprint, AlertGroup)> = Vec::new();
+        let inhibitor = Inhibitor::new(&loaded.inhibit_rules, &store, now);
+        let mut groups: Vec<AlertGroup> = Vec::new();
+        let mut index: HashMap<(String, Fingerprint), usize> = HashMap::new();
         let mut sorted: Vec<&Alert> = store.iter().filter(|alert| !alert.is_resolved_at(now)).collect();
         sorted.sort_by_key(|alert| alert.fingerprint());
         for alert in sorted {
-            let status = self.status_of(&loaded, alert, &store, now);
+            let status = self.status_of(&loaded, alert, &inhibitor, now);
             for route in loaded.route.match_labels(&alert.labels) {
                 let labels = route.group_labels(&alert.labels);
-                let fp = fingerprint(&labels);
-                match groups.iter_mut().find(|(id, group_fp, _)| *id == route.id && *group_fp == fp) {
-                    Some((_, _, group)) => group.alerts.push(status.clone()),
-                    None => groups.push((
-                        route.id.clone(),
-                        fp,
-                        AlertGroup { labels, receiver: route.options.receiver.clone(), alerts: vec![status.clone()] },
-                    )),
-                }
+                let position = *index.entry((route.id.clone(), fingerprint(&labels))).or_insert_with(|| {
+                    groups.push(AlertGroup { labels, receiver: route.options.receiver.clone(), alerts: Vec::new() });
+                    groups.len() - 1
+                });
+                groups[position].alerts.push(status.clone());
             }
         }
-        groups.into_iter().map(|(_, _, group)| group).collect()
+        groups
     }
 
     /// Runs the dispatcher until `shutdown` completes, then stops every group and saves the

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::alertmanager::{Inner, Loaded};
-use crate::inhibit::inhibited_by;
+use crate::inhibit::Inhibitor;
 use crate::nflog::needs_update;
 use crate::notify::{Integration, MessageContext};
 use crate::route::Route;
@@ -157,7 +157,8 @@ async fn notify_group(
     now: Timestamp,
 ) -> bool {
     let store: Vec<Alert> = inner.alerts_snapshot();
-    alerts.retain(|alert| inhibited_by(&loaded.inhibit_rules, &alert.labels, store.iter(), now).is_empty());
+    let inhibitor = Inhibitor::new(&loaded.inhibit_rules, &store, now);
+    alerts.retain(|alert| inhibitor.inhibited_by(&alert.labels).is_empty());
     if is_muted_by_time(loaded, &group.route, now) {
         return true;
     }

@@ -3,6 +3,8 @@
 //! matching both sides is not inhibited by alerts that also match the target, so a rule never
 //! lets an alert mute itself.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 
 use crate::config::InhibitRuleConfig;
@@ -29,31 +31,54 @@ impl InhibitRule {
     }
 }
 
-/// Returns the fingerprints of the alerts that inhibit `labels`, one per rule that applies,
-/// looking at the firing alerts in `alerts`.
-pub(crate) fn inhibited_by<'a>(
-    rules: &[InhibitRule],
-    labels: &LabelSet,
-    alerts: impl Iterator<Item = &'a Alert> + Clone,
-    now: Timestamp,
-) -> Vec<Fingerprint> {
-    let mut inhibitors = Vec::new();
-    for rule in rules {
-        if !rule.target.matches(labels) {
-            continue;
-        }
-        let exclude_two_sided = rule.source.matches(labels);
-        let source = alerts.clone().find(|alert| {
-            !alert.is_resolved_at(now)
-                && rule.source.matches(&alert.labels)
-                && rule.equal.iter().all(|name| alert.labels.get(name) == labels.get(name))
-                && !(exclude_two_sided && rule.target.matches(&alert.labels))
-        });
-        if let Some(source) = source {
-            inhibitors.push(source.fingerprint());
-        }
+/// The firing source alerts of every rule at one instant, indexed by their `equal` label
+/// values, so that checking a target costs one hash lookup per rule.
+pub(crate) struct Inhibitor<'a> {
+    rules: &'a [InhibitRule],
+    /// Per rule: equal-label values → source alerts.
+    sources: Vec<HashMap<Vec<Option<&'a str>>, Vec<&'a Alert>>>,
+}
+
+impl<'a> Inhibitor<'a> {
+    /// Indexes the alerts of `alerts` that fire at `now` and match a rule's source.
+    pub(crate) fn new(rules: &'a [InhibitRule], alerts: &'a [Alert], now: Timestamp) -> Inhibitor<'a> {
+        let sources = rules
+            .iter()
+            .map(|rule| {
+                let mut index: HashMap<Vec<Option<&str>>, Vec<&Alert>> = HashMap::new();
+                for alert in alerts.iter().filter(|a| !a.is_resolved_at(now) && rule.source.matches(&a.labels)) {
+                    index.entry(rule.key(&alert.labels)).or_default().push(alert);
+                }
+                index
+            })
+            .collect();
+        Inhibitor { rules, sources }
     }
-    inhibitors
+
+    /// Returns the fingerprints of the alerts that inhibit `labels`, one per rule that applies.
+    pub(crate) fn inhibited_by(&self, labels: &LabelSet) -> Vec<Fingerprint> {
+        let mut inhibitors = Vec::new();
+        for (rule, index) in self.rules.iter().zip(&self.sources) {
+            if !rule.target.matches(labels) {
+                continue;
+            }
+            let exclude_two_sided = rule.source.matches(labels);
+            let source = index.get(&rule.key(labels)).and_then(|candidates| {
+                candidates.iter().find(|a| !(exclude_two_sided && rule.target.matches(&a.labels)))
+            });
+            if let Some(source) = source {
+                inhibitors.push(source.fingerprint());
+            }
+        }
+        inhibitors
+    }
+}
+
+impl InhibitRule {
+    /// Returns the values of the `equal` labels (absent labels count as empty).
+    fn key<'l>(&self, labels: &'l LabelSet) -> Vec<Option<&'l str>> {
+        self.equal.iter().map(|name| labels.get(name).map(String::as_str).filter(|v| !v.is_empty())).collect()
+    }
 }
 
 #[cfg(test)]
@@ -91,9 +116,10 @@ mod tests {
         let target = |cluster: &str| -> LabelSet {
             [("severity".to_owned(), "warning".to_owned()), ("cluster".to_owned(), cluster.to_owned())].into()
         };
-        assert_eq!(inhibited_by(&rules, &target("a"), alerts.iter(), now), [critical.fingerprint()]);
-        assert!(inhibited_by(&rules, &target("b"), alerts.iter(), now).is_empty());
-        assert!(inhibited_by(&rules, &critical.labels, alerts.iter(), now).is_empty());
+        let inhibitor = Inhibitor::new(&rules, &alerts, now);
+        assert_eq!(inhibitor.inhibited_by(&target("a")), [critical.fingerprint()]);
+        assert!(inhibitor.inhibited_by(&target("b")).is_empty());
+        assert!(inhibitor.inhibited_by(&critical.labels).is_empty());
     }
 
     #[test]
@@ -102,6 +128,7 @@ mod tests {
             serde_saphyr::from_str("source_matchers: ['team=db']\ntarget_matchers: ['team=db']").unwrap();
         let rules = [InhibitRule::new(&config).unwrap()];
         let only = alert(&[("team", "db")], true);
-        assert!(inhibited_by(&rules, &only.labels, [only.clone()].iter(), Timestamp::now()).is_empty());
+        let alerts = [only.clone()];
+        assert!(Inhibitor::new(&rules, &alerts, Timestamp::now()).inhibited_by(&only.labels).is_empty());
     }
 }

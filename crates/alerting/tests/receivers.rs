@@ -241,12 +241,24 @@ receivers:
 
     // Every integration answered success, so every delivery counted once with no failure
     // (the retried WeCom request is one notification).
-    let mut registry = prometheus_client::registry::Registry::default();
-    am.register_metrics(&mut registry);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-    assert!(text.contains(r#"panoptes_alertmanager_notifications_total{integration="wecom"} 1"#), "{text}");
+    let text = wait_for_metric(&am, r#"panoptes_alertmanager_notifications_total{integration="wecom"} 1"#).await;
     assert!(!text.contains("notifications_failed_total{"), "{text}");
+}
+
+/// Polls the router's metrics until `line` appears; returns the exposition.
+async fn wait_for_metric(am: &Alertmanager, line: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut registry = prometheus_client::registry::Registry::default();
+        am.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        if text.contains(line) {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{line} not in {text}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn webhook_config(url: &str) -> String {
@@ -353,7 +365,9 @@ async fn failing_receiver_is_retried_then_counted_failed() {
         queue.push_back((500, "boom".to_owned()));
     }
     let dir = tempfile::tempdir().unwrap();
-    let am = Alertmanager::open(dir.path(), parse_str(&webhook_config(&url), "am.yml").unwrap(), options()).unwrap();
+    // A long group interval leaves the retries (20ms, 40ms) far inside the deadline.
+    let config = webhook_config(&url).replace("group_interval: 100ms", "group_interval: 2s");
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
     am.spawn(std::future::pending());
     am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
     let received = wait_for(&fake, 3).await;
@@ -363,18 +377,7 @@ async fn failing_receiver_is_retried_then_counted_failed() {
     fake.scripted.lock().entry("/hook".to_owned()).or_default().push_back((400, "bad".to_owned()));
     am.put_postable(vec![alert("DiskFull", "node-9", false)]).unwrap();
     let received = wait_for(&fake, 4).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut registry = prometheus_client::registry::Registry::default();
-        am.register_metrics(&mut registry);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        if text.contains(r#"panoptes_alertmanager_notifications_failed_total{integration="webhook"} 1"#) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{text}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_metric(&am, r#"panoptes_alertmanager_notifications_failed_total{integration="webhook"} 1"#).await;
     assert_eq!(received[3].path, "/hook");
 }
 
