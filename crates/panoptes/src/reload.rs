@@ -14,7 +14,7 @@ use panoptes_model::Labels;
 
 use panoptes_rules::{ParseOptions, RuleManager, load_rule_file};
 use panoptes_scrape::ScrapeManager;
-use panoptes_scrape::config::{Config, load_file};
+use panoptes_scrape::config::{Config, ScrapeConfig, load_file, parse_str};
 use panoptes_server::ConfigControl;
 use parking_lot::Mutex;
 use prometheus_client::metrics::gauge::Gauge;
@@ -49,6 +49,8 @@ pub(crate) struct RunningConfig {
     path: Option<PathBuf>,
     scrape: Arc<ScrapeManager>,
     rules: Arc<OnceLock<RuleManager>>,
+    /// `host:port` of this server, to scrape the push store's page; `None`: no built-in job.
+    push_target: Option<String>,
     loaded: Mutex<Loaded>,
     /// Serialises reloads (SIGHUP and HTTP may race).
     reloading: Mutex<()>,
@@ -66,11 +68,13 @@ impl RunningConfig {
         path: Option<PathBuf>,
         scrape: Arc<ScrapeManager>,
         rules: Arc<OnceLock<RuleManager>>,
+        push_target: Option<String>,
     ) -> Result<Arc<RunningConfig>, String> {
         let running = Arc::new(RunningConfig {
             path,
             scrape,
             rules,
+            push_target,
             loaded: Mutex::new(Loaded {
                 yaml: String::new(),
                 is_success: true,
@@ -146,14 +150,21 @@ impl RunningConfig {
 
     /// Loads, validates, then applies; returns the text to show and the rule files.
     fn load_and_apply(&self) -> Result<(String, Vec<String>, RuleSettings), String> {
-        let Some(path) = &self.path else {
-            let settings = self.loaded.lock().rule_settings.clone();
-            return Ok((String::new(), Vec::new(), settings));
+        let (text, config) = match &self.path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| format!("cannot read configuration file {}: {error}", path.display()))?;
+                (text, load_file(path).map_err(|error| error.to_string())?)
+            }
+            // No file: Prometheus' defaults, so that built-in jobs still run.
+            None => (String::new(), parse_str("", "<defaults>").map_err(|error| error.to_string())?),
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read configuration file {}: {error}", path.display()))?;
-        let config: Config = load_file(path).map_err(|error| error.to_string())?;
-        let scrape_configs = config.all_scrape_configs().map_err(|error| error.to_string())?;
+        let mut scrape_configs = config.all_scrape_configs().map_err(|error| error.to_string())?;
+        if let Some(address) = &self.push_target
+            && !scrape_configs.iter().any(|job| job.job_name == PUSH_JOB)
+        {
+            scrape_configs.push(push_job(address, &config)?);
+        }
         ScrapeManager::check(&scrape_configs)?;
         let rule_files = config.rule_file_paths();
         for file in &rule_files {
@@ -166,7 +177,9 @@ impl RunningConfig {
         }
         let jobs = scrape_configs.len();
         self.scrape.apply(scrape_configs, &config.global.external_labels)?;
-        tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
+        if let Some(path) = &self.path {
+            tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
+        }
         let settings = RuleSettings {
             evaluation_interval: config.global.evaluation_interval,
             query_offset: config.global.rule_query_offset,
@@ -200,6 +213,24 @@ impl ConfigControl for RunningConfig {
     fn external_labels(&self) -> Labels {
         self.loaded.lock().rule_settings.external_labels.clone()
     }
+}
+
+/// The built-in job that stores what clients push (Pushgateway API), unless the configuration
+/// has a job of this name itself.
+const PUSH_JOB: &str = "pushgateway";
+
+/// Returns the built-in scrape job of the push store's page at `address`, with the global
+/// interval and `honor_labels: true`, as users configure a Pushgateway job.
+fn push_job(address: &str, config: &Config) -> Result<ScrapeConfig, String> {
+    let yaml = format!(
+        "scrape_configs:\n- job_name: {PUSH_JOB}\n  honor_labels: true\n  metrics_path: {}\n  static_configs:\n  - targets: ['{address}']\n",
+        panoptes_ingest::pushgateway::EXPOSITION_PATH
+    );
+    let mut job =
+        parse_str(&yaml, "<built-in pushgateway job>").map_err(|error| error.to_string())?.scrape_configs.remove(0);
+    job.scrape_interval = config.global.scrape_interval;
+    job.scrape_timeout = config.global.scrape_timeout;
+    Ok(job)
 }
 
 /// Keys whose values are secrets in Prometheus' configuration (`config.Secret` fields).

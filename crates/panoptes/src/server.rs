@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
+use panoptes_ingest::StorageHandle;
+use panoptes_ingest::influx::InfluxOptions;
+use panoptes_ingest::pushgateway::{PushLimits, PushStore, PushgatewayOptions};
 use panoptes_model::Matcher;
 use panoptes_promql::{Engine, EngineOptions};
 use panoptes_rules::{RuleManager, RuleManagerOptions};
@@ -42,9 +45,15 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting panoptes");
     let scrape = Arc::new(ScrapeManager::new(tokio::runtime::Handle::current()));
     let rules = Arc::new(OnceLock::new());
-    let running_config = RunningConfig::load(args.config_file.clone(), scrape.clone(), rules.clone())
-        .map_err(|error| anyhow::anyhow!("{error}"))
-        .context("loading the configuration file")?;
+    let push_dir = args.storage_path.join("pushgateway");
+    let push_store = Arc::new(
+        PushStore::open(&push_dir, PushLimits::default())
+            .with_context(|| format!("opening the push store in {}", push_dir.display()))?,
+    );
+    let running_config =
+        RunningConfig::load(args.config_file.clone(), scrape.clone(), rules.clone(), Some(self_address(&args)))
+            .map_err(|error| anyhow::anyhow!("{error}"))
+            .context("loading the configuration file")?;
     let max_remote_write_bytes =
         usize::try_from(args.max_remote_write_bytes).context("--web.max-remote-write-bytes is too large")?;
     let opened = Arc::new(OnceLock::<Db>::new());
@@ -63,15 +72,31 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         rules: Some(rules.clone()),
         remote_read_sample_limit: args.remote_read_sample_limit,
         max_concurrent_remote_reads: args.remote_read_concurrent_limit,
+        extra_routes: Some(ingest_routes(&args, &opened, &push_store)),
     };
     let server = Server::bind(options).await?;
+    tracing::info!(
+        path = panoptes_ingest::pushgateway::EXPOSITION_PATH,
+        "push API ready; scrape that path with honor_labels: true to store pushed metrics"
+    );
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
     let engine = options_engine(&args);
-    let (opener, on_shutdown) = storage(&args, opened, Subsystems { running_config, scrape, rules, engine });
+    let (opener, on_shutdown) =
+        storage(&args, opened, Subsystems { running_config, scrape, rules, engine, push_store });
     let result = server.run(opener, shutdown_signal(), on_shutdown).await;
     reload_on_sighup.abort();
     result?;
     Ok(())
+}
+
+/// Returns `host:port` at which this server reaches itself: the listen address, with an
+/// unspecified host (`0.0.0.0`, `::`) replaced by loopback.
+fn self_address(args: &ServerArgs) -> String {
+    let mut address = args.listen_address;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    address.to_string()
 }
 
 /// Returns the PromQL engine options from the flags (queries and rules alike).
@@ -90,6 +115,23 @@ struct Subsystems {
     scrape: Arc<ScrapeManager>,
     rules: Arc<OnceLock<RuleManager>>,
     engine: EngineOptions,
+    push_store: Arc<PushStore>,
+}
+
+/// Returns the routes of the other ingestion protocols: InfluxDB line protocol writes and the
+/// Pushgateway-compatible push API (its groups are stored by scraping its exposition page).
+fn ingest_routes(args: &ServerArgs, opened: &Arc<OnceLock<Db>>, push_store: &Arc<PushStore>) -> axum::Router {
+    let opened = opened.clone();
+    let storage = StorageHandle::from_fn(move || opened.get().map(|db| Arc::new(db.clone()) as StorageRef));
+    let influx_options = InfluxOptions { read_timeout: args.read_timeout, ..InfluxOptions::default() };
+    let push_options = PushgatewayOptions {
+        read_timeout: args.read_timeout,
+        enable_admin_api: args.enable_admin_api,
+        ..PushgatewayOptions::default()
+    };
+    axum::Router::new()
+        .merge(panoptes_ingest::influx::router(storage, influx_options))
+        .merge(panoptes_ingest::pushgateway::router(push_store.clone(), push_options))
 }
 
 /// Reloads the configuration on every SIGHUP, as Prometheus does.
@@ -121,7 +163,7 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
     let dir = args.storage_path.clone();
     let options = db_options(args);
     let opened_by_opener = opened.clone();
-    let Subsystems { running_config, scrape, rules, engine } = subsystems;
+    let Subsystems { running_config, scrape, rules, engine, push_store } = subsystems;
     let scrape_started = scrape.clone();
     let settings = running_config.rule_settings();
     let rule_options = RuleManagerOptions {
@@ -149,6 +191,9 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         runtime.block_on(scrape.stop());
         if let Some(rules) = rules.get() {
             runtime.block_on(rules.run(std::future::ready(())));
+        }
+        if let Err(error) = push_store.close() {
+            tracing::error!(error = %error, "cannot save the push store");
         }
         let Some(db) = opened.get() else { return Ok(()) };
         tracing::info!("closing storage");

@@ -94,7 +94,7 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
     let mut panoptes = Process { child, address };
     wait_ready(&client, address, &mut panoptes.child, &log_path).await;
 
-    let up = wait_for_samples(&client, address, "up").await;
+    let up = wait_for_samples(&client, address, "up{job=\"node\"}").await;
     assert_eq!(up[0]["metric"]["instance"], node.address.to_string());
     assert_eq!(up[0]["metric"]["role"], "exporter");
     assert_eq!(up[0]["value"][1], "1");
@@ -114,9 +114,11 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
     assert!(!ours.iter().any(|series| series.contains("node_scrape_collector_duration_seconds")));
 
     // Values that do not change between scrapes are equal on both sides.
-    for query in
-        ["node_memory_MemTotal_bytes", "count(node_cpu_seconds_total)", "scrape_samples_post_metric_relabeling"]
-    {
+    for query in [
+        "node_memory_MemTotal_bytes",
+        "count(node_cpu_seconds_total)",
+        "scrape_samples_post_metric_relabeling{job=\"node\"}",
+    ] {
         let ours = wait_for_samples(&client, address, query).await;
         let theirs = wait_for_samples(&client, prometheus.address, query).await;
         assert_eq!(ours[0]["value"][1], theirs[0]["value"][1], "{query}");
@@ -157,7 +159,7 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
     assert_eq!(keys(our_target), keys(their_target), "activeTargets[0] fields");
     assert!(our_target["lastScrapeDuration"].as_f64().unwrap() > 0.0);
     let pools = get_data(&client, &format!("http://{address}/api/v1/scrape_pools")).await;
-    assert_eq!(pools["scrapePools"], serde_json::json!(["node"]));
+    assert_eq!(pools["scrapePools"], serde_json::json!(["node", "pushgateway"]));
     let config_yaml = get_data(&client, &format!("http://{address}/api/v1/status/config")).await;
     assert!(config_yaml["yaml"].as_str().unwrap().contains("job_name: node"));
 }
@@ -192,14 +194,14 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     wait_ready(&client, address, &mut panoptes.child, &log_path).await;
     let pools = |data: Json| data["scrapePools"].clone();
     let scrape_pools = format!("http://{address}/api/v1/scrape_pools");
-    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["first"]));
+    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["first", "pushgateway"]));
     assert_eq!(reload_metric(&metrics_text(&client, address).await), Some(1.0));
 
     // A good file applied through the HTTP endpoint.
     std::fs::write(&config_path, static_job("second", "127.0.0.1:1")).unwrap();
     let response = client.post(format!("http://{address}/-/reload")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["second"]));
+    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["second", "pushgateway"]));
 
     // A broken file is refused with its position; the running configuration stays.
     std::fs::write(&config_path, "scrape_configs:\n- job_name: third\n  scrape_intervall: 1s\n").unwrap();
@@ -208,7 +210,7 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     let message = response.text().await.unwrap();
     assert!(message.starts_with("failed to reload config: "), "{message}");
     assert!(message.contains(":3:3") && message.contains("scrape_intervall"), "{message}");
-    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["second"]));
+    assert_eq!(pools(get_data(&client, &scrape_pools).await), serde_json::json!(["second", "pushgateway"]));
     assert_eq!(reload_metric(&metrics_text(&client, address).await), Some(0.0));
     let runtime = get_data(&client, &format!("http://{address}/api/v1/status/runtimeinfo")).await;
     assert_eq!(runtime["reloadConfigSuccess"], false);
@@ -218,7 +220,7 @@ async fn reloads_apply_good_configs_and_keep_the_running_one_on_errors() {
     let status = Command::new("kill").args(["-HUP", &panoptes.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while pools(get_data(&client, &scrape_pools).await) != serde_json::json!(["fourth"]) {
+    while pools(get_data(&client, &scrape_pools).await) != serde_json::json!(["fourth", "pushgateway"]) {
         assert!(Instant::now() < deadline, "SIGHUP did not reload");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -23,16 +23,21 @@ use crate::state::AppState;
 
 pub(crate) use body::read_body_capped;
 
-/// Returns the router of every endpoint, with request metrics and internal-error logging.
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+/// Returns the router of every endpoint, the binary's extra routes (other ingestion protocols)
+/// included, with request metrics and internal-error logging.
+pub(crate) fn router(state: AppState, extra_routes: Option<Router>) -> Router {
+    let routes = Router::new()
         .merge(status::router())
         .merge(prometheus::router())
         .merge(remote_write::router())
         .merge(remote_read::router())
         .merge(federate::router())
-        .layer(middleware::from_fn_with_state(state.clone(), observe_request))
-        .with_state(state)
+        .with_state(state.clone());
+    let routes = match extra_routes {
+        Some(extra) => routes.merge(extra),
+        None => routes,
+    };
+    routes.layer(middleware::from_fn_with_state(state, observe_request))
 }
 
 /// Counts and times every request by matched route, and logs internal errors, whose details

@@ -52,6 +52,9 @@ pub struct ServerOptions {
     pub remote_read_sample_limit: usize,
     /// How many remote read requests run at once (`--storage.remote.read-concurrent-limit`).
     pub max_concurrent_remote_reads: usize,
+    /// More routes served next to the API (ingestion protocols from other crates, each with its
+    /// own state), merged before the request metrics layer.
+    pub extra_routes: Option<axum::Router>,
     /// The rule manager, set once the store is open, for `/api/v1/rules` and `/api/v1/alerts`.
     pub rules: Option<Arc<OnceLock<panoptes_rules::RuleManager>>>,
 }
@@ -92,6 +95,7 @@ impl Default for ServerOptions {
             enable_lifecycle: false,
             remote_read_sample_limit: 50_000_000,
             max_concurrent_remote_reads: 10,
+            extra_routes: None,
             rules: None,
         }
     }
@@ -102,6 +106,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    extra_routes: Option<axum::Router>,
 }
 
 impl std::fmt::Debug for Server {
@@ -120,7 +125,7 @@ impl Server {
         let address = options.listen_address;
         let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind { address, source })?;
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { address, source })?;
-        Ok(Server { listener, local_addr, state: AppState::new(&options) })
+        Ok(Server { listener, local_addr, state: AppState::new(&options), extra_routes: options.extra_routes })
     }
 
     /// Returns the address actually bound.
@@ -145,7 +150,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
         on_shutdown: ShutdownHook,
     ) -> Result<()> {
-        let Server { listener, local_addr, state } = self;
+        let Server { listener, local_addr, state, extra_routes } = self;
         tracing::info!(address = %local_addr, "listening");
 
         let (open_failed_tx, open_failed_rx) = oneshot::channel::<String>();
@@ -189,7 +194,7 @@ impl Server {
                 }
             }
         };
-        axum::serve(listener, api::router(state))
+        axum::serve(listener, api::router(state, extra_routes))
             .with_graceful_shutdown(stop)
             .await
             .map_err(|source| Error::Serve { source })?;
