@@ -195,9 +195,25 @@ impl Alertmanager {
         })?;
         let loaded = Loaded::build(config, &options)?;
         let silences = Silences::open(Some(dir.join("silences.json")), options.retention)?;
-        let nflog = NotificationLog::open(Some(dir.join("nflog.json")), options.retention)?;
+        // A damaged notification log or alert snapshot is set aside: losing them risks a repeated
+        // notification, which beats not starting. Damaged silences stop the start instead, since
+        // dropping them would unmute alerts.
+        let nflog_path = dir.join("nflog.json");
+        let nflog = match NotificationLog::open(Some(nflog_path.clone()), options.retention) {
+            Err(error @ Error::Corrupted { .. }) => {
+                set_aside(&nflog_path, &error);
+                NotificationLog::open(Some(nflog_path), options.retention)?
+            }
+            other => other?,
+        };
         let alerts_path = dir.join("alerts.json");
-        let stored: Vec<Alert> = persist::read_entries(&alerts_path)?;
+        let stored: Vec<Alert> = match persist::read_entries(&alerts_path) {
+            Err(error @ Error::Corrupted { .. }) => {
+                set_aside(&alerts_path, &error);
+                Vec::new()
+            }
+            other => other?,
+        };
         let (commands, receiver) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             options,
@@ -444,6 +460,15 @@ impl Alertmanager {
         let mut alerts = self.inner.alerts_snapshot();
         alerts.sort_by_key(Alert::fingerprint);
         persist::write_entries(&self.inner.alerts_path, &alerts)
+    }
+}
+
+/// Renames a damaged state file to `<name>.corrupted` so that the next save starts afresh.
+fn set_aside(path: &Path, error: &Error) {
+    let aside = path.with_extension("json.corrupted");
+    tracing::error!(file = %path.display(), moved_to = %aside.display(), error = %error, "state file damaged, set aside");
+    if let Err(rename_error) = std::fs::rename(path, &aside) {
+        tracing::error!(file = %path.display(), error = %rename_error, "cannot set damaged state file aside");
     }
 }
 

@@ -634,3 +634,18 @@ receivers:
     assert_eq!(body["msgtype"], "text");
     assert!(body["text"]["content"].as_str().unwrap().starts_with("【告警】DiskFull (1)"));
 }
+
+#[test]
+fn damaged_state_files_are_set_aside_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = parse_str("route: {receiver: r}\nreceivers: [{name: r}]\n", "am.yml").unwrap();
+    std::fs::write(dir.path().join("nflog.json"), "{not json").unwrap();
+    std::fs::write(dir.path().join("alerts.json"), "{\"version\":1,\"entries\":[{}]}").unwrap();
+    Alertmanager::open(dir.path(), config.clone(), options()).unwrap();
+    assert!(dir.path().join("nflog.json.corrupted").exists());
+    assert!(dir.path().join("alerts.json.corrupted").exists());
+    // Damaged silences are refused: dropping them would unmute alerts.
+    std::fs::write(dir.path().join("silences.json"), "{\"version\":7,\"entries\":[]}").unwrap();
+    let error = Alertmanager::open(dir.path(), config, options()).unwrap_err().to_string();
+    assert!(error.contains("silences.json") && error.contains("unsupported version 7"), "{error}");
+}
