@@ -236,9 +236,10 @@ impl Alertmanager {
         Ok(Alertmanager { inner })
     }
 
-    /// Receives alerts (from the API or the rules engine). Alerts without an end get one
-    /// `resolve_timeout` from now; each is merged with the alert of the same labels and routed.
-    /// Never blocks; callable from any thread.
+    /// Receives alerts whose times are filled in (use [`Alertmanager::put_postable`] for alerts
+    /// that may lack them): each is merged with the held alert of the same labels, as
+    /// Alertmanager merges overlapping updates, and routed to its aggregation groups. Never
+    /// blocks; callable from any thread, also before [`Alertmanager::run`] starts.
     pub fn put(&self, alerts: Vec<Alert>) {
         let now = Timestamp::now();
         let mut merged = Vec::with_capacity(alerts.len());

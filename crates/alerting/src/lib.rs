@@ -6,6 +6,18 @@
 //! The server opens an [`Alertmanager`] on a data directory, mounts [`api_router`], runs
 //! [`Alertmanager::run`] until shutdown, and feeds it alerts with [`Alertmanager::put`] or
 //! [`Alertmanager::put_postable`] (the rules engine's alerts map onto [`PostableAlert`]).
+//!
+//! ```text
+//! let config = panoptes_alerting::load_file("alertmanager.yml")?;
+//! let am = Alertmanager::open(data_dir.join("alerting"), config, AlertmanagerOptions { external_url, ..Default::default() })?;
+//! am.register_metrics(&mut registry);
+//! let router = router.merge(panoptes_alerting::api_router(am.clone()));
+//! let dispatcher = am.spawn(shutdown_signal);
+//! // rules: impl Notifier { fn send(&self, alerts) { am.put_postable(alerts.iter().map(|a|
+//! //     PostableAlert::from_rule(&a.labels, &a.annotations, a.starts_at_ms, a.ends_at_ms,
+//! //         generator_url(&external_url, &a.expr))).collect()) } }
+//! // reload: am.apply_config(panoptes_alerting::load_file(path)?)?;
+//! ```
 
 mod alertmanager;
 mod api;

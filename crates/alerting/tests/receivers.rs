@@ -61,6 +61,9 @@ fn answer(received: &Received) -> (u16, String) {
         }
         return (200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned());
     }
+    if path == "/open-apis/bot/v2/hook/unsigned" {
+        return (200, r#"{"StatusCode":0,"StatusMessage":"success","code":0,"data":{},"msg":"success"}"#.to_owned());
+    }
     if path.starts_with("/open-apis/bot/v2/hook/") {
         // Feishu: sign = base64(HmacSHA256(key = timestamp + "\n" + secret, message = "")).
         let timestamp = received.body["timestamp"].as_str().unwrap_or_default().to_owned();
@@ -183,6 +186,8 @@ receivers:
   feishu_configs:
   - webhook_url: '{url}/open-apis/bot/v2/hook/abc'
     secret: {FEISHU_SECRET}
+  - webhook_url: '{url}/open-apis/bot/v2/hook/unsigned'
+    msg_type: post
   slack_configs:
   - api_url: '{url}/slack'
     channel: '#ops'
@@ -193,8 +198,8 @@ receivers:
     am.spawn(std::future::pending());
     am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
 
-    // Five integrations plus one retried WeCom request.
-    let received = wait_for(&fake, 6).await;
+    // Six integrations plus one retried WeCom request.
+    let received = wait_for(&fake, 7).await;
     let by_path = |prefix: &str| -> Vec<&Received> { received.iter().filter(|r| r.path.starts_with(prefix)).collect() };
 
     let webhook = &by_path("/hook")[0].body;
@@ -233,6 +238,21 @@ receivers:
     assert_eq!(feishu["card"]["header"]["template"], "red");
     assert_eq!(feishu["card"]["header"]["title"]["content"], "【告警】DiskFull (1)");
     assert!(feishu["card"]["elements"][0]["content"].as_str().unwrap().contains("摘要: 磁盘使用率超过 90%"));
+
+    let post = &by_path("/open-apis/bot/v2/hook/unsigned")[0].body;
+    assert_eq!(post["msg_type"], "post");
+    assert!(post.get("sign").is_none());
+    assert_eq!(post["content"]["post"]["zh_cn"]["title"], "【告警】DiskFull (1)");
+    let lines: Vec<&str> = post["content"]["post"]["zh_cn"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|paragraph| {
+            assert_eq!(paragraph[0]["tag"], "text");
+            paragraph[0]["text"].as_str().unwrap()
+        })
+        .collect();
+    assert!(lines.contains(&"摘要: 磁盘使用率超过 90%"), "{lines:?}");
 
     let slack = &by_path("/slack")[0].body;
     assert_eq!(slack["channel"], "#ops");
