@@ -7,15 +7,16 @@
 //! and, as Prometheus appends an empty scrape then, every series of the previous scrape gets a
 //! staleness marker. HTTP and scheduling belong to the scrape loop, not here.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use panoptes_model::{Label, Labels, METRIC_NAME, stale_nan};
 use panoptes_storage::{Appender, Storage};
+use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::config::{NameValidationScheme, ScrapeConfig};
-use crate::exposition::{Entry, Format, MetricType, ParseError, Parser};
+use crate::exposition::{Entry, Format, MetricType, ParseError, Parser, parse_series_text};
 use crate::relabel::{self, RelabelConfig};
 
 /// The per-job settings that shape how samples are appended.
@@ -158,22 +159,42 @@ impl panoptes_model::Classify for AppendError {
     }
 }
 
-/// Remembers, per target, the series of the previous scrape: those that vanish get a staleness
-/// marker, and those that appear count as added.
+/// Remembers, per target, the series of the previous scrape by their text on the page: known
+/// series skip label parsing, target label merging, relabelling and validation, those that
+/// vanish get a staleness marker, and those that appear count as added (Prometheus'
+/// `scrapeCache`).
 #[derive(Debug, Default)]
 pub struct ScrapeCache {
-    /// Series of the last scrape whose staleness is tracked (no explicit timestamp, or
-    /// `track_timestamps_staleness`).
-    tracked: HashSet<Labels>,
-    /// Every series of the last successful scrape.
-    last_seen: HashSet<Labels>,
+    /// The series of the last successful scrape (and, during an append, of the current one), by
+    /// their text on the page.
+    series: HashMap<Box<[u8]>, CachedSeries, Xxh3Builder>,
+    /// Series given in the `{"name", ...}` form, which the lazy parser does not yield as text.
+    quoted_series: HashMap<Labels, CachedSeries, Xxh3Builder>,
+    /// Counts successful scrapes; `CachedSeries::scraped_in` refers to it.
+    generation: u64,
+    /// Series of the last scrape under settings that changed since ([`ScrapeCache::reset_labels`]):
+    /// those the next scrape does not append again get a staleness marker.
+    orphans: Vec<Labels>,
     /// Metric metadata of the last successful scrape, shared with the metadata APIs.
     metadata: Arc<BTreeMap<String, MetricMetadata>>,
 }
 
-/// What appending a page's entries produced: the report, the series whose staleness is tracked,
-/// every series seen, and the metadata of the page's families.
-type PageAppended = (AppendReport, HashSet<Labels>, HashSet<Labels>, BTreeMap<String, MetricMetadata>);
+/// What the cache knows about one series of a target.
+#[derive(Debug, Clone)]
+struct CachedSeries {
+    /// The stored labels (target labels merged, relabelled); `None` when relabelling drops it.
+    labels: Option<Labels>,
+    /// The generation of the last scrape that had this series.
+    scraped_in: u64,
+    /// `scraped_in` before the current append, to undo a failed one.
+    previous: u64,
+    /// Whether it gets a staleness marker when it vanishes (no explicit timestamp, or
+    /// `track_timestamps_staleness`).
+    is_tracked: bool,
+}
+
+/// What appending a page's entries produced: the report and the metadata of its families.
+type PageAppended = (AppendReport, BTreeMap<String, MetricMetadata>);
 
 /// What a page says about a metric family: `# TYPE`, `# HELP` and `# UNIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +218,31 @@ impl ScrapeCache {
         self.metadata.clone()
     }
 
+    /// Forgets the stored labels of every series, for a scrape config whose relabelling or label
+    /// handling changed: the next scrape builds them again, and series of the last scrape it no
+    /// longer appends get a staleness marker.
+    pub fn reset_labels(&mut self) {
+        let last = self.generation;
+        self.orphans = self
+            .series
+            .drain()
+            .map(|(_, cached)| cached)
+            .chain(self.quoted_series.drain().map(|(_, cached)| cached))
+            .filter(|cached| cached.is_tracked && cached.scraped_in == last)
+            .filter_map(|cached| cached.labels)
+            .collect();
+    }
+
+    /// Returns how many series the last successful scrape had.
+    pub fn len(&self) -> usize {
+        self.series.len() + self.quoted_series.len()
+    }
+
+    /// Returns whether the last successful scrape had no series (or there was none).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Appends one page scraped at `scrape_time_ms` for a target whose public labels are
     /// `target_labels`, and commits it.
     ///
@@ -214,19 +260,38 @@ impl ScrapeCache {
         scrape_time_ms: i64,
     ) -> Result<AppendReport, AppendError> {
         let mut appender = storage.appender();
+        let current = self.generation + 1;
         match self.append_entries(appender.as_mut(), page, format, target_labels, options, scrape_time_ms) {
-            Ok((report, tracked, seen, metadata)) => {
-                for series in self.tracked.difference(&tracked) {
+            Ok((report, metadata)) => {
+                let vanished = self
+                    .series
+                    .values()
+                    .chain(self.quoted_series.values())
+                    .filter(|cached| cached.scraped_in != current && cached.is_tracked);
+                let mut stale: Vec<&Labels> = vanished.filter_map(|cached| cached.labels.as_ref()).collect();
+                let orphans = std::mem::take(&mut self.orphans);
+                if !orphans.is_empty() {
+                    let appended: std::collections::HashSet<&Labels> = self
+                        .series
+                        .values()
+                        .chain(self.quoted_series.values())
+                        .filter(|cached| cached.scraped_in == current)
+                        .filter_map(|cached| cached.labels.as_ref())
+                        .collect();
+                    stale.extend(orphans.iter().filter(|labels| !appended.contains(labels)));
+                }
+                for labels in stale {
                     // A marker the store rejects (say, out of order) is as good as written.
-                    if let Err(error) = appender.append(series, scrape_time_ms, stale_nan())
+                    if let Err(error) = appender.append(labels, scrape_time_ms, stale_nan())
                         && !error.is_sample_error()
                     {
                         return Err(error.into());
                     }
                 }
                 appender.commit()?;
-                self.tracked = tracked;
-                self.last_seen = seen;
+                self.series.retain(|_, cached| cached.scraped_in == current);
+                self.quoted_series.retain(|_, cached| cached.scraped_in == current);
+                self.generation = current;
                 if *self.metadata != metadata {
                     self.metadata = Arc::new(metadata);
                 }
@@ -234,6 +299,12 @@ impl ScrapeCache {
             }
             Err(error) => {
                 drop(appender);
+                // Undo the partial append, then forget the previous scrape's series.
+                for cached in self.series.values_mut().chain(self.quoted_series.values_mut()) {
+                    if cached.scraped_in == current {
+                        cached.scraped_in = cached.previous;
+                    }
+                }
                 self.mark_all_stale(storage, scrape_time_ms)?;
                 Err(error)
             }
@@ -248,19 +319,31 @@ impl ScrapeCache {
     /// Returns a storage error other than a per-sample rejection.
     pub fn mark_all_stale(&mut self, storage: &dyn Storage, t: i64) -> Result<(), panoptes_storage::Error> {
         let mut appender = storage.appender();
-        for series in self.tracked.drain() {
-            if let Err(error) = appender.append(&series, t, stale_nan())
+        let last = self.generation;
+        let stale = self
+            .series
+            .values()
+            .chain(self.quoted_series.values())
+            .filter(|cached| cached.is_tracked && cached.scraped_in == last);
+        for labels in stale.filter_map(|cached| cached.labels.as_ref()) {
+            if let Err(error) = appender.append(labels, t, stale_nan())
                 && !error.is_sample_error()
             {
                 return Err(error);
             }
         }
-        appender.commit()
+        appender.commit()?;
+        self.series.clear();
+        self.quoted_series.clear();
+        // A new generation: whatever comes next counts as added.
+        self.generation += 1;
+        Ok(())
     }
 
-    /// Appends every sample of the page; returns the report and the series seen.
+    /// Appends every sample of the page, updating the cache entries to the current generation;
+    /// returns the report and the page's metadata.
     fn append_entries(
-        &self,
+        &mut self,
         appender: &mut dyn Appender,
         page: &[u8],
         format: Format,
@@ -268,15 +351,32 @@ impl ScrapeCache {
         options: &AppendOptions<'_>,
         scrape_time_ms: i64,
     ) -> Result<PageAppended, AppendError> {
+        let previous_generation = self.generation;
+        let current = previous_generation + 1;
         let mut report = AppendReport::default();
         let mut metadata: BTreeMap<String, MetricMetadata> = BTreeMap::new();
         let unknown = || MetricMetadata { metric_type: MetricType::Unknown, help: String::new(), unit: String::new() };
-        let mut tracked = HashSet::new();
-        let mut seen = HashSet::new();
         let mut is_sample_limit_exceeded = false;
-        for entry in Parser::new(page, format) {
-            let series = match entry? {
-                Entry::Series(series) | Entry::Created(series) => series,
+        for entry in Parser::lazy(page, format) {
+            let (cached, value, timestamp_ms) = match entry? {
+                Entry::Raw(raw) => {
+                    let key = &page[raw.span.clone()];
+                    if !self.series.contains_key(key) {
+                        let exposed = parse_series_text(key, format, raw.line)?;
+                        let labels = final_labels(&exposed, target_labels, options)?;
+                        self.series.insert(key.into(), CachedSeries::new(labels));
+                    }
+                    let cached = self.series.get_mut(key).ok_or(AppendError::MissingMetricName)?;
+                    (cached, raw.value, raw.timestamp_ms)
+                }
+                Entry::Series(series) | Entry::Created(series) => {
+                    if !self.quoted_series.contains_key(&series.labels) {
+                        let labels = final_labels(&series.labels, target_labels, options)?;
+                        self.quoted_series.insert(series.labels.clone(), CachedSeries::new(labels));
+                    }
+                    let cached = self.quoted_series.get_mut(&series.labels).ok_or(AppendError::MissingMetricName)?;
+                    (cached, series.value, series.timestamp_ms)
+                }
                 Entry::Help { family, help } => {
                     metadata.entry(family).or_insert_with(unknown).help = help;
                     continue;
@@ -291,30 +391,21 @@ impl ScrapeCache {
                 }
             };
             report.samples_scraped += 1;
-            let explicit_timestamp = series.timestamp_ms.filter(|_| options.honor_timestamps);
-            let t = explicit_timestamp.unwrap_or(scrape_time_ms);
-            let Some(labels) = mutate_sample_labels(&series.labels, target_labels, options) else {
-                continue;
-            };
-            let Some(metric_name) = labels.metric_name() else {
-                return Err(AppendError::MissingMetricName);
-            };
-            if options.name_validation_scheme == NameValidationScheme::Legacy
-                && (!is_legacy_metric_name(metric_name)
-                    || !labels.iter().all(|label| {
-                        &*label.name == METRIC_NAME || panoptes_model::is_valid_legacy_label_name(&label.name)
-                    }))
-            {
-                return Err(AppendError::InvalidNames { series: labels.to_string() });
+            let last_seen_in = cached.scraped_in;
+            if last_seen_in != current {
+                cached.previous = last_seen_in;
+                cached.scraped_in = current;
             }
-            verify_label_limits(&labels, options)?;
+            let Some(labels) = &cached.labels else { continue };
             report.samples_post_metric_relabeling += 1;
             if options.sample_limit > 0 && report.samples_post_metric_relabeling > options.sample_limit {
                 // Prometheus keeps counting to report the total, then discards the page.
                 is_sample_limit_exceeded = true;
                 continue;
             }
-            let is_added = match appender.append(&labels, t, series.value) {
+            let explicit_timestamp = timestamp_ms.filter(|_| options.honor_timestamps);
+            let t = explicit_timestamp.unwrap_or(scrape_time_ms);
+            let is_added = match appender.append(labels, t, value) {
                 Ok(()) => true,
                 Err(panoptes_storage::Error::OutOfOrder { .. }) => {
                     report.out_of_order += 1;
@@ -334,19 +425,52 @@ impl ScrapeCache {
                 }
                 Err(error) => return Err(error.into()),
             };
-            if is_added && !self.last_seen.contains(&labels) && !seen.contains(&labels) {
+            // New: not in the previous scrape (nor earlier in this page).
+            if is_added && last_seen_in != current && last_seen_in != previous_generation {
                 report.series_added += 1;
             }
-            if explicit_timestamp.is_none() || options.track_timestamps_staleness {
-                tracked.insert(labels.clone());
-            }
-            seen.insert(labels);
+            cached.is_tracked = explicit_timestamp.is_none() || options.track_timestamps_staleness;
         }
         if is_sample_limit_exceeded {
             return Err(AppendError::SampleLimit);
         }
-        Ok((report, tracked, seen, metadata))
+        Ok((report, metadata))
     }
+}
+
+/// The generation of a series not scraped successfully yet.
+const NEVER: u64 = u64::MAX;
+
+impl CachedSeries {
+    /// Returns the entry of a series seen for the first time.
+    fn new(labels: Option<Labels>) -> Self {
+        CachedSeries { labels, scraped_in: NEVER, previous: NEVER, is_tracked: true }
+    }
+}
+
+/// Returns the labels a scraped series is stored under, `None` when relabelling drops it, after
+/// checking names and limits as Prometheus does.
+fn final_labels(
+    exposed: &Labels,
+    target_labels: &Labels,
+    options: &AppendOptions<'_>,
+) -> Result<Option<Labels>, AppendError> {
+    let Some(labels) = mutate_sample_labels(exposed, target_labels, options) else {
+        return Ok(None);
+    };
+    let Some(metric_name) = labels.metric_name() else {
+        return Err(AppendError::MissingMetricName);
+    };
+    if options.name_validation_scheme == NameValidationScheme::Legacy
+        && (!is_legacy_metric_name(metric_name)
+            || !labels
+                .iter()
+                .all(|label| &*label.name == METRIC_NAME || panoptes_model::is_valid_legacy_label_name(&label.name)))
+    {
+        return Err(AppendError::InvalidNames { series: labels.to_string() });
+    }
+    verify_label_limits(&labels, options)?;
+    Ok(Some(labels))
 }
 
 /// Merges target labels into an exposed series and applies metric relabelling, as

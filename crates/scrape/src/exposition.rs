@@ -183,6 +183,41 @@ pub struct SeriesEntry {
     pub exemplar: Option<Exemplar>,
 }
 
+/// A sample whose labels were not built: see [`Parser::lazy`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSeriesEntry {
+    /// The byte range of the series text (`name{labels}`) in the page.
+    pub span: std::ops::Range<usize>,
+    /// The 1-based line of the sample, for errors found when the labels are built.
+    pub line: usize,
+    /// The sample value.
+    pub value: f64,
+    /// The sample's own timestamp in milliseconds, if the page gave one.
+    pub timestamp_ms: Option<i64>,
+    /// The exemplar, if any (OpenMetrics only).
+    pub exemplar: Option<Exemplar>,
+    /// Whether this is an OpenMetrics `_created` series (see [`Entry::Created`]).
+    pub is_created: bool,
+}
+
+/// Builds the labels of a series text taken from a page (a [`RawSeriesEntry`]'s span); errors
+/// name `line` and the column within it.
+///
+/// # Errors
+///
+/// Returns a [`ParseError`] when the labels are malformed.
+pub fn parse_series_text(text: &[u8], format: Format, line: usize) -> Result<Labels, ParseError> {
+    let mut sample = Vec::with_capacity(text.len() + 3);
+    sample.extend_from_slice(text);
+    sample.extend_from_slice(b" 0\n");
+    let relocate = |error: ParseError| ParseError { line, ..error };
+    match Parser::new(&sample, format).next() {
+        Some(Ok(Entry::Series(entry) | Entry::Created(entry))) => Ok(entry.labels),
+        Some(Err(error)) => Err(relocate(error)),
+        _ => Err(ParseError { line, column: 1, message: "expected a series".to_owned() }),
+    }
+}
+
 /// One thing a page says, in page order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
@@ -209,6 +244,8 @@ pub enum Entry {
     },
     /// A sample.
     Series(SeriesEntry),
+    /// A sample from a [`Parser::lazy`] parser: the series text's byte range instead of labels.
+    Raw(RawSeriesEntry),
     /// An OpenMetrics `<family>_created` sample of a counter, histogram or summary: the time the
     /// series of that family with these labels (other than the name) started. Prometheus 3
     /// stores it as an ordinary series unless created-timestamp ingestion is on.

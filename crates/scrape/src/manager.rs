@@ -253,6 +253,19 @@ impl ScrapeManager {
     }
 }
 
+/// The settings that decide the labels a scraped series is stored under; when they change, the
+/// scrape caches' stored labels are rebuilt.
+fn labelling(config: &ScrapeConfig) -> impl PartialEq + '_ {
+    (
+        &config.metric_relabel_configs,
+        config.honor_labels,
+        config.label_limit,
+        config.label_name_length_limit,
+        config.label_value_length_limit,
+        &config.metric_name_validation_scheme,
+    )
+}
+
 /// A running target loop.
 struct LoopHandle {
     target: Target,
@@ -335,8 +348,12 @@ impl Pool {
         }
         match command {
             PoolCommand::Reload(config) => {
+                let is_labelling_changed = labelling(&self.config) != labelling(&config);
                 self.config = config;
                 *caches = self.stop_loops(Stop::Quiet).await;
+                if is_labelling_changed {
+                    caches.values_mut().for_each(ScrapeCache::reset_labels);
+                }
                 false
             }
             PoolCommand::Stop { stale } => {

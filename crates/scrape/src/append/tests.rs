@@ -218,3 +218,32 @@ fn legacy_name_validation_rejects_utf8_names() {
         .expect_err("legacy label name");
     assert!(matches!(error, AppendError::InvalidNames { .. }), "{error}");
 }
+
+#[test]
+fn known_series_reuse_their_labels_until_the_labelling_changes() {
+    let storage = MemStorage::new();
+    let mut cache = ScrapeCache::new();
+    let rename: Vec<RelabelConfig> =
+        serde_saphyr::from_str("- {source_labels: [mode], target_label: state}\n- {action: labeldrop, regex: mode}\n")
+            .expect("relabel");
+    let renaming = AppendOptions { metric_relabel_configs: &rename, ..options() };
+    let page = b"cpu{mode=\"idle\"} 1\ncpu{mode=\"user\"} 2\n";
+    cache.append_page(&storage, page, TEXT, &target(), &renaming, 1000).expect("appends");
+    let report = cache.append_page(&storage, page, TEXT, &target(), &renaming, 2000).expect("appends");
+    assert_eq!((report.samples_scraped, report.series_added), (2, 0));
+    assert_eq!(cache.len(), 2);
+
+    // The relabelling is removed (a reload): labels are built again, the renamed series end.
+    cache.reset_labels();
+    let report = cache.append_page(&storage, page, TEXT, &target(), &options(), 3000).expect("appends");
+    assert_eq!(report.series_added, 2);
+    check_storage(
+        &storage,
+        r#"
+cpu{instance="a:9100", job="node", mode="idle"} 1@3000
+cpu{instance="a:9100", job="node", mode="user"} 2@3000
+cpu{instance="a:9100", job="node", state="idle"} 1@1000 1@2000 S@3000
+cpu{instance="a:9100", job="node", state="user"} 2@1000 2@2000 S@3000
+"#,
+    );
+}

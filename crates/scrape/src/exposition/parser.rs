@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use panoptes_model::{Label, Labels, METRIC_NAME};
 
-use super::{Entry, Exemplar, Format, MetricType, ParseError, SeriesEntry};
+use super::{Entry, Exemplar, Format, MetricType, ParseError, RawSeriesEntry, SeriesEntry};
 
 /// Streams the entries of one page; yields at most one error and then ends.
 #[derive(Debug)]
@@ -19,12 +19,70 @@ pub struct Parser<'a> {
     has_seen_eof: bool,
     /// The family named by the last OpenMetrics metadata line, to recognise `_created` series.
     family: Option<(String, MetricType)>,
+    /// Yield [`Entry::Raw`] for series written `name{...}` instead of building their labels.
+    is_lazy: bool,
 }
 
 impl<'a> Parser<'a> {
     /// Returns a parser over a whole page in the given format.
     pub fn new(input: &'a [u8], format: Format) -> Self {
-        Self { input, format, pos: 0, line: 1, line_start: 0, is_done: false, has_seen_eof: false, family: None }
+        Self {
+            input,
+            format,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+            is_done: false,
+            has_seen_eof: false,
+            family: None,
+            is_lazy: false,
+        }
+    }
+
+    /// Returns a parser that yields series written `name` or `name{...}` as [`Entry::Raw`]: the
+    /// byte range of the series text, without building labels, for callers that cache series by
+    /// their text (the scrape loop). Their labels come from [`parse_series_text`] when needed.
+    /// Series in the `{"name", ...}` form are yielded as [`Entry::Series`] as usual.
+    pub fn lazy(input: &'a [u8], format: Format) -> Self {
+        Self { is_lazy: true, ..Self::new(input, format) }
+    }
+
+    /// Skips `name{...}` and returns the name, or `None` (position unchanged) when the text is
+    /// not in that simple form; label syntax inside the braces is checked later, when the
+    /// labels are built from the text.
+    fn skip_simple_series(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(byte) if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b':') {
+            self.pos += 1;
+        }
+        let name = std::str::from_utf8(&self.input[start..self.pos]).ok()?;
+        let after_name = self.pos;
+        self.skip_optional_blanks();
+        if self.peek() != Some(b'{') {
+            self.pos = after_name;
+        }
+        if self.peek() == Some(b'{') {
+            let mut is_quoted = false;
+            let mut is_escaped = false;
+            loop {
+                self.pos += 1;
+                match self.peek() {
+                    None | Some(b'\n') => {
+                        self.pos = start;
+                        return None;
+                    }
+                    Some(_) if is_escaped => is_escaped = false,
+                    Some(b'\\') if is_quoted => is_escaped = true,
+                    Some(b'"') => is_quoted = !is_quoted,
+                    Some(b'}') if !is_quoted => {
+                        self.pos += 1;
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Some(name)
     }
 
     fn is_openmetrics(&self) -> bool {
@@ -512,6 +570,16 @@ impl<'a> Parser<'a> {
     }
 
     fn series(&mut self) -> Result<Entry, ParseError> {
+        if self.is_lazy && self.peek().is_some_and(is_metric_name_start) {
+            let start = self.pos;
+            if let Some(name) = self.skip_simple_series() {
+                let span = start..self.pos;
+                let line = self.line;
+                let (value, timestamp_ms, exemplar) = self.sample_rest()?;
+                let is_created = self.is_created_series(name);
+                return Ok(Entry::Raw(RawSeriesEntry { span, line, value, timestamp_ms, exemplar, is_created }));
+            }
+        }
         let mut name: Option<String> = None;
         match self.peek() {
             Some(b'{') => {}
@@ -530,6 +598,18 @@ impl<'a> Parser<'a> {
         let Some(name) = name.filter(|name| !name.is_empty()) else {
             return Err(self.error("series has no metric name"));
         };
+        let (value, timestamp_ms, exemplar) = self.sample_rest()?;
+        labels.push(Label::new(METRIC_NAME, Arc::<str>::from(name.as_str())));
+        let entry = SeriesEntry { labels: Labels::from_vec(labels), value, timestamp_ms, exemplar };
+        if self.is_created_series(&name) {
+            return Ok(Entry::Created(entry));
+        }
+        Ok(Entry::Series(entry))
+    }
+
+    /// Reads what follows a series' labels: the value, the optional timestamp and (OpenMetrics)
+    /// exemplar, and the line end.
+    fn sample_rest(&mut self) -> Result<(f64, Option<i64>, Option<Exemplar>), ParseError> {
         self.expect_separator("before the sample value")?;
         let value = self.float("sample value")?;
         let mut timestamp_ms = None;
@@ -558,12 +638,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.expect_line_end("after sample")?;
-        labels.push(Label::new(METRIC_NAME, Arc::<str>::from(name.as_str())));
-        let entry = SeriesEntry { labels: Labels::from_vec(labels), value, timestamp_ms, exemplar };
-        if self.is_created_series(&name) {
-            return Ok(Entry::Created(entry));
-        }
-        Ok(Entry::Series(entry))
+        Ok((value, timestamp_ms, exemplar))
     }
 
     /// Returns whether `name` is the `_created` series of the current OpenMetrics counter,

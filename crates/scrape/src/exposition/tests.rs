@@ -30,6 +30,7 @@ fn render(result: Result<Vec<Entry>, ParseError>) -> String {
     let mut lines = Vec::new();
     for entry in entries {
         lines.push(match entry {
+            Entry::Raw(raw) => format!("raw {:?}", raw.span),
             Entry::Help { family, help } => format!("help {family} {help:?}"),
             Entry::Type { family, metric_type } => format!("type {family} {metric_type}"),
             Entry::Unit { family, unit } => format!("unit {family} {unit}"),
@@ -54,10 +55,28 @@ fn render(result: Result<Vec<Entry>, ParseError>) -> String {
     lines.join("\n")
 }
 
+/// Parses with [`Parser::lazy`], building the labels of raw entries from their text as the
+/// scrape cache does on a miss, so that the result compares with the eager parser's.
+fn parse_lazily(input: &[u8], format: Format) -> Result<Vec<Entry>, ParseError> {
+    Parser::lazy(input, format)
+        .map(|entry| match entry? {
+            Entry::Raw(raw) => {
+                let labels = parse_series_text(&input[raw.span.clone()], format, raw.line)?;
+                let series =
+                    SeriesEntry { labels, value: raw.value, timestamp_ms: raw.timestamp_ms, exemplar: raw.exemplar };
+                Ok(if raw.is_created { Entry::Created(series) } else { Entry::Series(series) })
+            }
+            other => Ok(other),
+        })
+        .collect()
+}
+
 #[track_caller]
 fn check(format: Format, input: &str, expected: &str) {
     let got = render(parse(input.as_bytes(), format));
     assert_eq!(got, expected.trim(), "input:\n{input}");
+    let lazily = render(parse_lazily(input.as_bytes(), format));
+    assert_eq!(lazily, expected.trim(), "lazy parser, input:\n{input}");
 }
 
 const TEXT: Format = Format::PrometheusText;
@@ -307,9 +326,16 @@ proptest! {
             }
         }
         for format in [Format::PrometheusText, Format::OpenMetrics] {
-            if let Err(error) = parse(&bytes, format) {
+            let eager = parse(&bytes, format);
+            if let Err(error) = &eager {
                 prop_assert!(error.line >= 1 && error.column >= 1);
                 prop_assert!(error.line <= bytes.iter().filter(|b| **b == b'\n').count() + 1);
+            }
+            // The lazy parser accepts exactly the same pages, with the same entries.
+            match (eager, parse_lazily(&bytes, format)) {
+                (Ok(eager), Ok(lazy)) => prop_assert_eq!(eager, lazy),
+                (Err(_), Err(_)) => {}
+                (eager, lazy) => prop_assert!(false, "eager {:?} but lazy {:?}", eager, lazy),
             }
         }
     }
