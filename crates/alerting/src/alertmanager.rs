@@ -436,7 +436,16 @@ impl Alertmanager {
 
     fn maintain(&self) {
         let now = Timestamp::now();
-        self.inner.alerts.lock().retain(|_, alert| !alert.is_resolved_at(now));
+        // A resolved alert stays held until every group it is in has notified it, so that a
+        // restart in between still sends the resolved notification.
+        let pending: std::collections::HashSet<Fingerprint> = self
+            .inner
+            .groups
+            .lock()
+            .values()
+            .flat_map(|group| group.alerts.lock().keys().copied().collect::<Vec<_>>())
+            .collect();
+        self.inner.alerts.lock().retain(|fp, alert| !alert.is_resolved_at(now) || pending.contains(fp));
         if let Err(error) = self.inner.silences.gc(now) {
             tracing::error!(error = %error, "cannot save silences");
         }

@@ -669,3 +669,28 @@ fn damaged_state_files_are_set_aside_or_refused() {
     let error = Alertmanager::open(dir.path(), config, options()).unwrap_err().to_string();
     assert!(error.contains("silences.json") && error.contains("unsupported version 7"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolution_received_before_a_restart_is_notified_after_it() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A long group interval: the resolution would only be sent an hour later without a restart.
+    let config = webhook_config(&url).replace("group_interval: 100ms", "group_interval: 1h");
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = am.spawn(async move {
+        let _ = stopped.await;
+    });
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    wait_for(&fake, 1).await;
+    am.put_postable(vec![alert("DiskFull", "node-1", true)]).unwrap();
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    drop(am);
+
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let received = wait_for(&fake, 2).await;
+    assert_eq!(instances(&received[1]), [("node-1".to_owned(), "resolved".to_owned())]);
+    assert_eq!(received[1].body["status"], "resolved");
+}

@@ -99,3 +99,13 @@ fn operator_templates_override_defaults_and_errors_are_reported() {
     let error = Templates::from_globs(&[format!("{}/bad.tmpl", dir.path().display())]).unwrap_err();
     assert!(error.contains("bad.tmpl"), "{error}");
 }
+
+#[test]
+fn runaway_templates_fail_instead_of_crashing() {
+    let templates = Templates::from_globs(&[]).unwrap();
+    let error =
+        templates.render(r#"{{ define "loop" }}{{ template "loop" . }}{{ end }}{{ template "loop" . }}"#, &data());
+    assert!(error.is_err());
+    let error = templates.render("{{ range $i := 1000000000 }}x{{ end }}", &data());
+    assert!(error.is_err());
+}
