@@ -179,7 +179,8 @@ pub fn parse_push_body(body: &[u8], limits: &PushLimits) -> Result<(PushedFamili
             Entry::Type { family, metric_type } => {
                 family_entry(&mut families, &family).family_type = FamilyType::from_exposition(metric_type);
             }
-            Entry::Unit { .. } => {}
+            // `Parser::new` (not `Parser::lazy`) never yields raw entries.
+            Entry::Unit { .. } | Entry::Raw(_) => {}
             Entry::Series(series) | Entry::Created(series) => {
                 series_count += 1;
                 if series_count > limits.max_series_per_push {
