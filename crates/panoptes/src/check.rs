@@ -14,6 +14,15 @@ pub(crate) fn run(command: CheckCommand) -> ExitCode {
     match command {
         CheckCommand::Config(args) => check_configs(&args),
         CheckCommand::Rules(args) => check_rule_files(&args),
+        CheckCommand::Alertmanager(args) => {
+            let mut is_failed = false;
+            for file in &args.files {
+                let report = panoptes_alerting::check_config(file);
+                print!("{}", report.render());
+                is_failed |= !report.is_success();
+            }
+            if is_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
     }
 }
 

@@ -46,6 +46,16 @@ pub(crate) enum CheckCommand {
     Config(CheckConfigArgs),
     /// Checks rule files.
     Rules(CheckRulesArgs),
+    /// Checks Alertmanager configuration files (like `amtool check-config`).
+    Alertmanager(CheckAlertmanagerArgs),
+}
+
+/// Flags of `panoptes check alertmanager`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckAlertmanagerArgs {
+    /// The `alertmanager.yml` files to check.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// Flags of `panoptes check rules`.
@@ -308,6 +318,16 @@ pub(crate) struct ServerArgs {
     /// How many remote read requests may run at once; further ones wait.
     #[arg(long = "storage.remote.read-concurrent-limit", value_name = "COUNT", default_value_t = 10)]
     pub(crate) remote_read_concurrent_limit: usize,
+
+    /// Alertmanager configuration file: when given, the built-in router delivers the alerts of
+    /// the rules and serves Alertmanager's API v2 under `/api/v2/`.
+    #[arg(long = "alertmanager.config.file", value_name = "PATH")]
+    pub(crate) alertmanager_config_file: Option<PathBuf>,
+
+    /// The URL under which users reach Panoptes (links in notifications); default
+    /// `http://<web.listen-address>`.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub(crate) external_url: Option<String>,
 
     /// Minimum time between two sends of the same alert to Alertmanager.
     #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]

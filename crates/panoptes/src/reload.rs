@@ -51,6 +51,8 @@ pub(crate) struct RunningConfig {
     rules: Arc<OnceLock<RuleManager>>,
     /// `host:port` of this server, to scrape the push store's page; `None`: no built-in job.
     push_target: Option<String>,
+    /// The built-in alert router and its configuration file, reloaded with the main file.
+    router: Option<RouterHandle>,
     loaded: Mutex<Loaded>,
     /// Serialises reloads (SIGHUP and HTTP may race).
     reloading: Mutex<()>,
@@ -69,12 +71,14 @@ impl RunningConfig {
         scrape: Arc<ScrapeManager>,
         rules: Arc<OnceLock<RuleManager>>,
         push_target: Option<String>,
+        router: Option<RouterHandle>,
     ) -> Result<Arc<RunningConfig>, String> {
         let running = Arc::new(RunningConfig {
             path,
             scrape,
             rules,
             push_target,
+            router,
             loaded: Mutex::new(Loaded {
                 yaml: String::new(),
                 is_success: true,
@@ -171,12 +175,19 @@ impl RunningConfig {
             load_rule_file(file, ParseOptions::default())
                 .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
         }
+        let router_config = match &self.router {
+            Some(router) => Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?),
+            None => None,
+        };
         // Validated: from here on nothing fails but a rule file changing under our feet.
         if let Some(rules) = self.rules.get() {
             rules.update(&rule_files).map_err(|error| error.to_string())?;
         }
         let jobs = scrape_configs.len();
         self.scrape.apply(scrape_configs, &config.global.external_labels)?;
+        if let (Some(router), Some(router_config)) = (&self.router, router_config) {
+            router.am.apply_config(router_config).map_err(|error| error.to_string())?;
+        }
         if let Some(path) = &self.path {
             tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
         }
@@ -213,6 +224,14 @@ impl ConfigControl for RunningConfig {
     fn external_labels(&self) -> Labels {
         self.loaded.lock().rule_settings.external_labels.clone()
     }
+}
+
+/// The built-in alert router as the reload sees it.
+pub(crate) struct RouterHandle {
+    /// The router.
+    pub(crate) am: panoptes_alerting::Alertmanager,
+    /// Its configuration file.
+    pub(crate) path: PathBuf,
 }
 
 /// The built-in job that stores what clients push (Pushgateway API), unless the configuration

@@ -1,10 +1,12 @@
 //! `panoptes server`: the long-running process. Wires the store and the HTTP server in one
 //! visible function: logging, bind, open the store in the background, serve, close the store.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
+use panoptes_alerting::{Alertmanager, AlertmanagerOptions, PostableAlert, generator_url};
 use panoptes_ingest::StorageHandle;
 use panoptes_ingest::influx::InfluxOptions;
 use panoptes_ingest::pushgateway::{PushLimits, PushStore, PushgatewayOptions};
@@ -20,7 +22,7 @@ use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
 
 use crate::cli::{ServerArgs, WalFsync};
 use crate::logging;
-use crate::reload::RunningConfig;
+use crate::reload::{RouterHandle, RunningConfig};
 
 /// Runs the server until SIGINT or SIGTERM and returns the process' exit code. Failures after
 /// logging is set up (listener, store, closing the store) are logged and give a failure code.
@@ -50,10 +52,17 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         PushStore::open(&push_dir, PushLimits::default())
             .with_context(|| format!("opening the push store in {}", push_dir.display()))?,
     );
-    let running_config =
-        RunningConfig::load(args.config_file.clone(), scrape.clone(), rules.clone(), Some(self_address(&args)))
-            .map_err(|error| anyhow::anyhow!("{error}"))
-            .context("loading the configuration file")?;
+    let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{}", self_address(&args)));
+    let router = open_router(&args, &external_url)?;
+    let running_config = RunningConfig::load(
+        args.config_file.clone(),
+        scrape.clone(),
+        rules.clone(),
+        Some(self_address(&args)),
+        router.as_ref().map(|router| router.handle()),
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))
+    .context("loading the configuration file")?;
     let max_remote_write_bytes =
         usize::try_from(args.max_remote_write_bytes).context("--web.max-remote-write-bytes is too large")?;
     let opened = Arc::new(OnceLock::<Db>::new());
@@ -72,7 +81,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         rules: Some(rules.clone()),
         remote_read_sample_limit: args.remote_read_sample_limit,
         max_concurrent_remote_reads: args.remote_read_concurrent_limit,
-        extra_routes: Some(ingest_routes(&args, &opened, &push_store)),
+        extra_routes: Some(match &router {
+            Some(router) => {
+                ingest_routes(&args, &opened, &push_store).merge(panoptes_alerting::api_router(router.am.clone()))
+            }
+            None => ingest_routes(&args, &opened, &push_store),
+        }),
     };
     let server = Server::bind(options).await?;
     tracing::info!(
@@ -82,11 +96,92 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
     let engine = options_engine(&args);
     let (opener, on_shutdown) =
-        storage(&args, opened, Subsystems { running_config, scrape, rules, engine, push_store });
+        storage(&args, opened, Subsystems { running_config, scrape, rules, engine, push_store, router, external_url });
     let result = server.run(opener, shutdown_signal(), on_shutdown).await;
     reload_on_sighup.abort();
     result?;
     Ok(())
+}
+
+/// The built-in Alertmanager-compatible router and the task running its dispatcher.
+struct Router {
+    am: Alertmanager,
+    /// The configuration file, reloaded with the main one.
+    path: PathBuf,
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<panoptes_alerting::Result<()>>>>,
+}
+
+impl Router {
+    fn handle(&self) -> RouterHandle {
+        RouterHandle { am: self.am.clone(), path: self.path.clone() }
+    }
+
+    /// Stops the dispatcher (it saves its state) and waits for it.
+    fn stop(&self, runtime: &tokio::runtime::Handle) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(task) = task {
+            match runtime.block_on(task) {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(error = %error, "alert router stopped with an error"),
+                Err(error) => tracing::error!(error = %error, "alert router task failed"),
+            }
+        }
+    }
+}
+
+/// Opens the built-in router when `--alertmanager.config.file` is given, and starts its
+/// dispatcher.
+fn open_router(args: &ServerArgs, external_url: &str) -> anyhow::Result<Option<Router>> {
+    let Some(path) = &args.alertmanager_config_file else { return Ok(None) };
+    let config = panoptes_alerting::load_file(path)
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("loading the Alertmanager configuration {}", path.display()))?;
+    let options = AlertmanagerOptions { external_url: external_url.to_owned(), ..AlertmanagerOptions::default() };
+    let dir = args.storage_path.join("alerting");
+    let am = Alertmanager::open(&dir, config, options)
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("opening the alert router in {}", dir.display()))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = am.spawn(async move {
+        let _ = stopped.await;
+    });
+    tracing::info!(config = %path.display(), "alert router running; Alertmanager API v2 under /api/v2/");
+    Ok(Some(Router {
+        am,
+        path: path.clone(),
+        stop: std::sync::Mutex::new(Some(stop)),
+        task: std::sync::Mutex::new(Some(task)),
+    }))
+}
+
+/// Hands the rules' alerts to the built-in router, as Prometheus sends them to Alertmanager.
+struct RouterNotifier {
+    am: Alertmanager,
+    external_url: String,
+}
+
+impl panoptes_rules::Notifier for RouterNotifier {
+    fn send(&self, alerts: Vec<panoptes_rules::AlertToSend>) {
+        let postable = alerts
+            .iter()
+            .map(|alert| {
+                PostableAlert::from_rule(
+                    &alert.labels,
+                    &alert.annotations,
+                    alert.starts_at_ms,
+                    alert.ends_at_ms,
+                    generator_url(&self.external_url, &alert.expr),
+                )
+            })
+            .collect();
+        if let Err(error) = self.am.put_postable(postable) {
+            tracing::warn!(error = %error, "alerts refused by the built-in router");
+        }
+    }
 }
 
 /// Returns `host:port` at which this server reaches itself: the listen address, with an
@@ -116,6 +211,8 @@ struct Subsystems {
     rules: Arc<OnceLock<RuleManager>>,
     engine: EngineOptions,
     push_store: Arc<PushStore>,
+    router: Option<Router>,
+    external_url: String,
 }
 
 /// Returns the routes of the other ingestion protocols: InfluxDB line protocol writes and the
@@ -163,7 +260,11 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
     let dir = args.storage_path.clone();
     let options = db_options(args);
     let opened_by_opener = opened.clone();
-    let Subsystems { running_config, scrape, rules, engine, push_store } = subsystems;
+    let Subsystems { running_config, scrape, rules, engine, push_store, router, external_url } = subsystems;
+    let notifier: Option<panoptes_rules::NotifierRef> = router
+        .as_ref()
+        .map(|router| Arc::new(RouterNotifier { am: router.am.clone(), external_url: external_url.clone() }) as _);
+    let router_metrics = router.as_ref().map(|router| router.am.clone());
     let scrape_started = scrape.clone();
     let settings = running_config.rule_settings();
     let rule_options = RuleManagerOptions {
@@ -178,10 +279,13 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         let db = Db::open(&dir, options).map_err(|error| error_chain(&error))?;
         db.register_metrics(registry);
         running_config.register_metrics(registry);
+        if let Some(am) = &router_metrics {
+            am.register_metrics(registry);
+        }
         let storage: StorageRef = Arc::new(db.clone());
         let _ = opened_by_opener.set(db);
         scrape_started.start(storage.clone());
-        let manager = RuleManager::new(storage.clone(), Engine::new(engine), rule_options, None);
+        let manager = RuleManager::new(storage.clone(), Engine::new(engine), rule_options, notifier);
         running_config.start_rules(manager).map_err(|error| format!("loading rule files: {error}"))?;
         Ok(storage)
     });
@@ -194,6 +298,9 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         }
         if let Err(error) = push_store.close() {
             tracing::error!(error = %error, "cannot save the push store");
+        }
+        if let Some(router) = &router {
+            router.stop(&runtime);
         }
         let Some(db) = opened.get() else { return Ok(()) };
         tracing::info!("closing storage");
@@ -257,6 +364,8 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
         ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
+        ("alertmanager.config.file", args.alertmanager_config_file.as_deref().map(path).unwrap_or_default()),
+        ("web.external-url", args.external_url.clone().unwrap_or_default()),
         ("storage.remote.read-sample-limit", args.remote_read_sample_limit.to_string()),
         ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
     ];
