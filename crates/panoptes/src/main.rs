@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod logging;
+mod notify;
 mod promql_test;
 mod query;
 mod reload;

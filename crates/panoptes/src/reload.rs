@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use panoptes_model::Labels;
 
+use crate::notify::ExternalAlertmanagers;
+
 use panoptes_rules::{ParseOptions, RuleManager, load_rule_file};
 use panoptes_scrape::ScrapeManager;
 use panoptes_scrape::config::{Config, ScrapeConfig, load_file, parse_str};
@@ -53,6 +55,8 @@ pub(crate) struct RunningConfig {
     push_target: Option<String>,
     /// The built-in alert router and its configuration file, reloaded with the main file.
     router: Option<RouterHandle>,
+    /// The sender to external Alertmanagers (`alerting.alertmanagers`).
+    senders: Arc<ExternalAlertmanagers>,
     loaded: Mutex<Loaded>,
     /// Serialises reloads (SIGHUP and HTTP may race).
     reloading: Mutex<()>,
@@ -72,6 +76,7 @@ impl RunningConfig {
         rules: Arc<OnceLock<RuleManager>>,
         push_target: Option<String>,
         router: Option<RouterHandle>,
+        senders: Arc<ExternalAlertmanagers>,
     ) -> Result<Arc<RunningConfig>, String> {
         let running = Arc::new(RunningConfig {
             path,
@@ -79,6 +84,7 @@ impl RunningConfig {
             rules,
             push_target,
             router,
+            senders,
             loaded: Mutex::new(Loaded {
                 yaml: String::new(),
                 is_success: true,
@@ -175,6 +181,7 @@ impl RunningConfig {
             load_rule_file(file, ParseOptions::default())
                 .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
         }
+        ExternalAlertmanagers::check(&config.alerting)?;
         let router_config = match &self.router {
             Some(router) => Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?),
             None => None,
@@ -188,6 +195,9 @@ impl RunningConfig {
         if let (Some(router), Some(router_config)) = (&self.router, router_config) {
             router.am.apply_config(router_config).map_err(|error| error.to_string())?;
         }
+        let external_labels =
+            Labels::from_pairs(config.global.external_labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        self.senders.apply(&config.alerting, external_labels);
         if let Some(path) = &self.path {
             tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
         }

@@ -22,6 +22,7 @@ use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
 
 use crate::cli::{ServerArgs, WalFsync};
 use crate::logging;
+use crate::notify::ExternalAlertmanagers;
 use crate::reload::{RouterHandle, RunningConfig};
 
 /// Runs the server until SIGINT or SIGTERM and returns the process' exit code. Failures after
@@ -54,12 +55,14 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     );
     let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{}", self_address(&args)));
     let router = open_router(&args, &external_url)?;
+    let senders = ExternalAlertmanagers::start();
     let running_config = RunningConfig::load(
         args.config_file.clone(),
         scrape.clone(),
         rules.clone(),
         Some(self_address(&args)),
         router.as_ref().map(|router| router.handle()),
+        senders.clone(),
     )
     .map_err(|error| anyhow::anyhow!("{error}"))
     .context("loading the configuration file")?;
@@ -95,8 +98,11 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     );
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
     let engine = options_engine(&args);
-    let (opener, on_shutdown) =
-        storage(&args, opened, Subsystems { running_config, scrape, rules, engine, push_store, router, external_url });
+    let (opener, on_shutdown) = storage(
+        &args,
+        opened,
+        Subsystems { running_config, scrape, rules, engine, push_store, router, external_url, senders },
+    );
     let result = server.run(opener, shutdown_signal(), on_shutdown).await;
     reload_on_sighup.abort();
     result?;
@@ -213,6 +219,18 @@ struct Subsystems {
     push_store: Arc<PushStore>,
     router: Option<Router>,
     external_url: String,
+    senders: Arc<ExternalAlertmanagers>,
+}
+
+/// Hands alerts to several notifiers (the built-in router and external Alertmanagers).
+struct Notifiers(Vec<panoptes_rules::NotifierRef>);
+
+impl panoptes_rules::Notifier for Notifiers {
+    fn send(&self, alerts: Vec<panoptes_rules::AlertToSend>) {
+        for notifier in &self.0 {
+            notifier.send(alerts.clone());
+        }
+    }
 }
 
 /// Returns the routes of the other ingestion protocols: InfluxDB line protocol writes and the
@@ -260,10 +278,12 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
     let dir = args.storage_path.clone();
     let options = db_options(args);
     let opened_by_opener = opened.clone();
-    let Subsystems { running_config, scrape, rules, engine, push_store, router, external_url } = subsystems;
-    let notifier: Option<panoptes_rules::NotifierRef> = router
-        .as_ref()
-        .map(|router| Arc::new(RouterNotifier { am: router.am.clone(), external_url: external_url.clone() }) as _);
+    let Subsystems { running_config, scrape, rules, engine, push_store, router, external_url, senders } = subsystems;
+    let mut notifiers = vec![senders.notifier()];
+    if let Some(router) = &router {
+        notifiers.push(Arc::new(RouterNotifier { am: router.am.clone(), external_url: external_url.clone() }));
+    }
+    let notifier: Option<panoptes_rules::NotifierRef> = Some(Arc::new(Notifiers(notifiers)));
     let router_metrics = router.as_ref().map(|router| router.am.clone());
     let scrape_started = scrape.clone();
     let settings = running_config.rule_settings();

@@ -117,3 +117,65 @@ fn check_alertmanager_accepts_the_operators_configuration() {
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(text.contains("nowhere"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_an_external_alertmanager() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Debian's Alertmanager, clustering off.
+    let am_address = common::free_address();
+    std::fs::write(dir.path().join("am.yml"), "route:\n  receiver: blackhole\nreceivers:\n- name: blackhole\n")
+        .unwrap();
+    let child = std::process::Command::new("/usr/bin/prometheus-alertmanager")
+        .arg(format!("--config.file={}", dir.path().join("am.yml").display()))
+        .arg(format!("--storage.path={}", dir.path().join("am-data").display()))
+        .arg(format!("--web.listen-address={am_address}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start /usr/bin/prometheus-alertmanager (apt-get install prometheus-alertmanager)");
+    let _alertmanager = Process { child, address: am_address };
+
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: demo\n  interval: 1s\n  rules:\n  - alert: AlwaysFiring\n    expr: vector(1)\n    labels: {severity: critical, team: mesh}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("panoptes.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  evaluation_interval: 1s\n  external_labels: {{cluster: c1}}\nrule_files: ['{}']\nalerting:\n  alert_relabel_configs:\n  - {{action: labeldrop, regex: team}}\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am_address}']\n",
+            dir.path().join("rules.yml").display()
+        ),
+    )
+    .unwrap();
+    let log_path = dir.path().join("panoptes.log");
+    let (child, address) =
+        start_server(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()], &log_path);
+    let mut panoptes = Process { child, address };
+    wait_ready(&client, address, &mut panoptes.child, &log_path).await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts: Json = match client.get(format!("http://{am_address}/api/v2/alerts")).send().await {
+            Ok(response) => serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Json::Null),
+            Err(_) => Json::Null,
+        };
+        if let Some(alert) = alerts.as_array().and_then(|alerts| alerts.first()) {
+            assert_eq!(
+                alert["labels"],
+                serde_json::json!({"alertname": "AlwaysFiring", "severity": "critical", "cluster": "c1"})
+            );
+            assert_eq!(alert["status"]["state"], "active");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert reached Alertmanager:\n{}",
+            std::fs::read_to_string(&log_path).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -138,7 +138,25 @@ impl HttpClient {
     ///
     /// Returns a message when a credentials or header file cannot be read.
     pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        let mut request = self.client.get(url);
+        self.request(reqwest::Method::GET, url)
+    }
+
+    /// Starts a POST request with authentication and custom headers applied.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when a credentials or header file cannot be read.
+    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// Starts a request with authentication and custom headers applied.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when a credentials or header file cannot be read.
+    pub fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let mut request = self.client.request(method, url);
         match &self.auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
