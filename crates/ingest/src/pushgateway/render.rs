@@ -12,41 +12,7 @@ use super::store::{
 /// Formats a float as Go's `strconv.FormatFloat(v, 'g', -1, 64)` and the text format do:
 /// shortest round-trip digits, exponent form below 1e-4 and from 1e6, `+Inf`, `-Inf`, `NaN`.
 pub(crate) fn format_go_float(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_owned();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    // `{:e}` gives the shortest round-trip digits: "1.2345e6", "-5e-7".
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    // Go's 'g' with the shortest precision switches to the exponent form when the exponent is
-    // below -4 or at least 6 (strconv's rule, not fmt's %v rule of 21).
-    if !(-4..6).contains(&exponent) {
-        let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{fraction}e{exponent_sign}{:02}", exponent.unsigned_abs());
-    }
-    let point = exponent + 1;
-    let digits_len = i32::try_from(digits.len()).unwrap_or(i32::MAX);
-    if point <= 0 {
-        let zeros = "0".repeat(point.unsigned_abs() as usize);
-        format!("{sign}0.{zeros}{digits}")
-    } else if point >= digits_len {
-        let zeros = "0".repeat((point - digits_len) as usize);
-        format!("{sign}{digits}{zeros}")
-    } else {
-        let (whole, fraction) = digits.split_at(point as usize);
-        format!("{sign}{whole}.{fraction}")
-    }
+    panoptes_model::gofloat::format_g(value)
 }
 
 /// Parses a float as Go's `strconv.ParseFloat` accepts it in label values (`+Inf`, `-Inf`,
