@@ -8,6 +8,7 @@ pub mod gofloat;
 mod labels;
 mod matcher;
 mod sample;
+mod secret;
 pub mod size;
 pub mod time;
 
@@ -18,3 +19,4 @@ pub use labels::{
 };
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::{STALE_NAN_BITS, Sample, is_stale_nan, stale_nan};
+pub use secret::Secret;

@@ -142,7 +142,7 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
         let ours = sorted(get_data(&client, &format!("http://{address}{path}")).await);
         let theirs = sorted(get_data(&client, &format!("http://{}{path}", prometheus.address)).await);
         assert_eq!(ours, theirs, "{path}");
-        assert!(ours.as_array().is_none_or(|list| !list.is_empty()), "{path}: {ours}");
+        assert!(ours != serde_json::json!([]) && ours != serde_json::json!({}), "{path}: nothing found");
     }
     // Prometheus 2.42 predates `limit` here; Prometheus 3 honours it, and so do we.
     let limited = get_data(&client, &format!("http://{address}/api/v1/targets/metadata?limit=5")).await;

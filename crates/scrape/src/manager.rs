@@ -322,7 +322,8 @@ impl Pool {
                         while let Ok((index, groups)) = updates.try_recv() {
                             self.groups.insert(index, groups);
                         }
-                        self.sync(&context, &mut caches);
+                        let has_every_discoverer_reported = self.groups.len() >= discoverers.len();
+                        self.sync(&context, &mut caches, has_every_discoverer_reported);
                     }
                     command = commands.recv() => {
                         let command = command.unwrap_or(PoolCommand::Stop { stale: false });
@@ -394,7 +395,14 @@ impl Pool {
     }
 
     /// Turns the discovered groups into targets and starts or stops loops to match.
-    fn sync(&mut self, context: &LoopContext, caches: &mut HashMap<u64, ScrapeCache>) {
+    /// Caches handed over by a reload wait until every discoverer has reported once: a target
+    /// that a slower discoverer brings back must not go stale in between.
+    fn sync(
+        &mut self,
+        context: &LoopContext,
+        caches: &mut HashMap<u64, ScrapeCache>,
+        has_every_discoverer_reported: bool,
+    ) {
         let mut active: Vec<Target> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut dropped = Vec::new();
@@ -435,7 +443,8 @@ impl Pool {
             self.loops.insert(hash, LoopHandle { target, health, stop, task });
         }
         // Caches of targets that did not come back: their series go stale.
-        for (_, mut cache) in caches.drain() {
+        let leftovers = if has_every_discoverer_reported { std::mem::take(caches) } else { HashMap::new() };
+        for (_, mut cache) in leftovers {
             let storage = self.storage.clone();
             let t = panoptes_model::time::now_millis();
             tokio::task::spawn_blocking(move || cache.mark_all_stale(storage.as_ref(), t));

@@ -1,57 +1,12 @@
 //! Small value types of the configuration: durations, secrets, matcher lists.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::matchers::{Matchers, parse_matchers};
 
-/// A secret (webhook key, robot secret, password): never printed or logged.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Returns a secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// Returns the secret value; callers must not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Returns whether the secret is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Secret(String::deserialize(deserializer)?))
-    }
-}
-
-impl Serialize for Secret {
-    /// Serializes as `<secret>`, as Alertmanager's `/api/v2/status` shows secrets.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("<secret>")
-    }
-}
+pub use panoptes_model::Secret;
 
 /// A duration written as a Prometheus duration string (`30s`, `4h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]

@@ -1,6 +1,5 @@
 //! Scalar configuration types: Prometheus durations, base-2 byte sizes and secrets.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -41,33 +40,7 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-/// A secret string: printed as `<secret>` so that it never reaches logs.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Returns a secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// Returns the secret value; callers must not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Returns whether the secret is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
-    }
-}
+pub use panoptes_model::Secret;
 
 #[cfg(test)]
 mod tests {

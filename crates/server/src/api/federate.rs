@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use panoptes_model::gofloat::format_g;
 use panoptes_model::{Labels, METRIC_NAME, Sample, is_stale_nan};
-use panoptes_storage::{Storage, collect_samples};
+use panoptes_storage::Storage;
 
 use super::ApiError;
 use super::prometheus::{Params, match_params_form};
@@ -66,7 +66,12 @@ fn render(
     for matchers in selectors {
         for series in querier.select(matchers).map_err(|error| ApiError::from_classified(&error))? {
             let mut series = series.map_err(|error| ApiError::from_classified(&error))?;
-            let Some(newest) = collect_samples(series.samples.as_mut()).pop() else { continue };
+            // Only the newest sample matters: walk the window without collecting it.
+            let mut newest = None;
+            while let Some(sample) = series.samples.next() {
+                newest = Some(sample);
+            }
+            let Some(newest) = newest else { continue };
             if is_stale_nan(newest.v) {
                 continue;
             }
