@@ -47,6 +47,33 @@ pub fn format_e(v: f64, upper: bool) -> String {
     format!("{mantissa}{letter}{sign}{:02}", exponent.unsigned_abs())
 }
 
+/// Formats `v` as Go's `%.<precision>g` (`fmt.Sprintf("%.4g", v)`): at most `precision`
+/// significant digits, trailing zeros removed, an exponent when the decimal exponent is below -4
+/// or at least `precision`.
+pub fn format_g_precision(v: f64, precision: usize) -> String {
+    if !v.is_finite() {
+        return format_f(v);
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
+    }
+    let precision = precision.max(1);
+    let scientific = format!("{:.*e}", precision - 1, v);
+    let Some((mantissa, exponent)) = scientific.split_once('e') else { return scientific };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let trim = |text: &str| -> String {
+        if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text.to_owned() }
+    };
+    let digits = i32::try_from(precision).unwrap_or(i32::MAX);
+    if exponent < -4 || exponent >= digits {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exponent.unsigned_abs())
+    } else {
+        let decimals = usize::try_from(digits - 1 - exponent).unwrap_or(0);
+        trim(&format!("{v:.decimals$}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +84,16 @@ mod tests {
         assert_eq!(format_f(0.000_012_5), "0.0000125");
         assert_eq!(format_f(-2.5), "-2.5");
         assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
+    }
+
+    #[test]
+    fn g_with_a_precision_matches_go() {
+        assert_eq!(format_g_precision(1234.5, 4), "1234");
+        assert_eq!(format_g_precision(12345.0, 4), "1.234e+04");
+        assert_eq!(format_g_precision(0.000_012_345, 4), "1.234e-05");
+        assert_eq!(format_g_precision(1.5, 4), "1.5");
+        assert_eq!(format_g_precision(0.0, 4), "0");
+        assert_eq!(format_g_precision(f64::INFINITY, 4), "+Inf");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gotmpl::{FuncMap, TemplateError, Value};
+use panoptes_gotemplate::{arg, call_error, humanize, humanize_duration, humanize1024, string, string_arg};
 use panoptes_model::Labels;
+use panoptes_model::gofloat::format_g_precision;
 
 /// Declares Prometheus' convenience variables in front of every alert template.
 const PRELUDE: &str =
@@ -264,25 +266,6 @@ fn sample_value(sample: &QuerySample) -> Value {
     Value::Map(Arc::new(map))
 }
 
-fn call_error(name: &str, message: impl std::fmt::Display) -> TemplateError {
-    TemplateError::Exec(format!("error calling {name}: {message}"))
-}
-
-fn arg<'v>(args: &'v [Value], index: usize, name: &str) -> Result<&'v Value, TemplateError> {
-    args.get(index).ok_or_else(|| TemplateError::ArgCount {
-        name: name.to_owned(),
-        expected: index + 1,
-        got: args.len(),
-    })
-}
-
-fn string_arg(args: &[Value], index: usize, name: &str) -> Result<String, TemplateError> {
-    match arg(args, index, name)? {
-        Value::String(s) => Ok(s.to_string()),
-        other => Err(call_error(name, format!("wrong type for value; expected string; got {}", other.type_name()))),
-    }
-}
-
 fn float_arg(args: &[Value], name: &str) -> Result<f64, TemplateError> {
     convert_to_float(arg(args, 0, name)?).map_err(|message| call_error(name, message))
 }
@@ -310,10 +293,6 @@ fn parse_go_float(text: &str) -> Option<f64> {
         return Some(f64::NAN);
     }
     text.replace('_', "").parse::<f64>().ok()
-}
-
-fn string(text: impl Into<Arc<str>>) -> Value {
-    Value::String(text.into())
 }
 
 fn query_samples(value: &Value, name: &str) -> Result<Vec<Value>, TemplateError> {
@@ -382,29 +361,6 @@ fn functions(data: &TemplateData<'_>) -> FuncMap {
         }),
     );
     add(
-        "reReplaceAll",
-        Arc::new(|args: &[Value]| {
-            let pattern = string_arg(args, 0, "reReplaceAll")?;
-            let replacement = string_arg(args, 1, "reReplaceAll")?;
-            let text = string_arg(args, 2, "reReplaceAll")?;
-            let regex = regex::Regex::new(&pattern).map_err(|e| call_error("reReplaceAll", e))?;
-            Ok(string(regex.replace_all(&text, replacement.as_str()).into_owned()))
-        }),
-    );
-    add(
-        "match",
-        Arc::new(|args: &[Value]| {
-            let pattern = string_arg(args, 0, "match")?;
-            let text = string_arg(args, 1, "match")?;
-            let regex = regex::Regex::new(&pattern).map_err(|e| call_error("match", e))?;
-            Ok(Value::Bool(regex.is_match(&text)))
-        }),
-    );
-    add("safeHtml", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "safeHtml")?))));
-    add("title", Arc::new(|args: &[Value]| Ok(string(title(&string_arg(args, 0, "title")?)))));
-    add("toUpper", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "toUpper")?.to_uppercase()))));
-    add("toLower", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "toLower")?.to_lowercase()))));
-    add(
         "sortByLabel",
         Arc::new(|args: &[Value]| {
             let name = string_arg(args, 0, "sortByLabel")?;
@@ -425,7 +381,7 @@ fn functions(data: &TemplateData<'_>) -> FuncMap {
     add(
         "humanizePercentage",
         Arc::new(|args: &[Value]| {
-            Ok(string(format!("{}%", format_g(float_arg(args, "humanizePercentage")? * 100.0, 4))))
+            Ok(string(format!("{}%", format_g_precision(float_arg(args, "humanizePercentage")? * 100.0, 4))))
         }),
     );
     add(
@@ -433,7 +389,7 @@ fn functions(data: &TemplateData<'_>) -> FuncMap {
         Arc::new(|args: &[Value]| {
             let v = float_arg(args, "humanizeTimestamp")?;
             if v.is_nan() || v.is_infinite() {
-                return Ok(string(format_g(v, 4)));
+                return Ok(string(format_g_precision(v, 4)));
             }
             Ok(string(float_to_time(v).map_err(|e| call_error("humanizeTimestamp", e))?))
         }),
@@ -462,6 +418,7 @@ fn functions(data: &TemplateData<'_>) -> FuncMap {
     add("pathPrefix", Arc::new(move |_: &[Value]| Ok(string(path_prefix.as_str()))));
     add("stripPort", Arc::new(|args: &[Value]| Ok(string(strip_port(&string_arg(args, 0, "stripPort")?)))));
     add("stripDomain", Arc::new(|args: &[Value]| Ok(string(strip_domain(&string_arg(args, 0, "stripDomain")?)))));
+    panoptes_gotemplate::add_string_functions(&mut funcs);
     funcs
 }
 
@@ -481,110 +438,6 @@ fn query_function(data: &TemplateData<'_>) -> gotmpl::ValueFunc {
     }
 }
 
-/// Formats like Go's `%.<precision>g`.
-pub(crate) fn format_g(v: f64, precision: usize) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
-    }
-    let precision = precision.max(1);
-    let scientific = format!("{:.*e}", precision - 1, v);
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if exponent < -4 || exponent >= precision as i32 {
-        let mantissa = trim_fraction(mantissa);
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    } else {
-        let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
-        trim_fraction(&format!("{v:.decimals$}")).to_owned()
-    }
-}
-
-fn trim_fraction(text: &str) -> &str {
-    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { text }
-}
-
-fn humanize(mut v: f64) -> String {
-    if v == 0.0 || v.is_nan() || v.is_infinite() {
-        return format_g(v, 4);
-    }
-    let mut prefix = "";
-    if v.abs() >= 1.0 {
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if v.abs() < 1000.0 {
-                break;
-            }
-            prefix = p;
-            v /= 1000.0;
-        }
-    } else {
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-            if v.abs() >= 1.0 {
-                break;
-            }
-            prefix = p;
-            v *= 1000.0;
-        }
-    }
-    format!("{}{prefix}", format_g(v, 4))
-}
-
-fn humanize1024(mut v: f64) -> String {
-    if v.abs() <= 1.0 || v.is_nan() || v.is_infinite() {
-        return format_g(v, 4);
-    }
-    let mut prefix = "";
-    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
-        if v.abs() < 1024.0 {
-            break;
-        }
-        prefix = p;
-        v /= 1024.0;
-    }
-    format!("{}{prefix}", format_g(v, 4))
-}
-
-fn humanize_duration(mut v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return format_g(v, 4);
-    }
-    if v == 0.0 {
-        return format!("{}s", format_g(v, 4));
-    }
-    if v.abs() >= 1.0 {
-        let sign = if v < 0.0 { "-" } else { "" };
-        v = v.abs();
-        let duration = v as i64;
-        let (seconds, minutes, hours, days) =
-            (duration % 60, (duration / 60) % 60, (duration / 3600) % 24, duration / 86_400);
-        if days != 0 {
-            return format!("{sign}{days}d {hours}h {minutes}m {seconds}s");
-        }
-        if hours != 0 {
-            return format!("{sign}{hours}h {minutes}m {seconds}s");
-        }
-        if minutes != 0 {
-            return format!("{sign}{minutes}m {seconds}s");
-        }
-        return format!("{sign}{}s", format_g(v, 4));
-    }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", format_g(v, 4))
-}
-
 /// Formats Unix seconds like Go's `time.Time.String()` in UTC, at millisecond precision
 /// (Prometheus converts through `model.Time`).
 fn float_to_time(v: f64) -> Result<String, String> {
@@ -592,7 +445,7 @@ fn float_to_time(v: f64) -> Result<String, String> {
     if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&nanos) {
         return Err(format!(
             "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
-            format_g(v, 17)
+            format_g_precision(v, 17)
         ));
     }
     let millis = (nanos as i64) / 1_000_000;
@@ -630,22 +483,6 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// Upper-cases the first letter of every word, leaving the rest alone (Go's `cases.Title` with
-/// `NoLower`).
-fn title(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at_word_start = true;
-    for c in text.chars() {
-        if at_word_start && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        at_word_start = !(c.is_alphanumeric() || c == '_' || c == '\'');
-    }
-    out
 }
 
 /// Returns the path of a URL (`http://host/prefix` → `/prefix`).
@@ -818,11 +655,11 @@ mod tests {
 
     #[test]
     fn formats_g_like_go() {
-        assert_eq!(format_g(1234.5, 4), "1234");
-        assert_eq!(format_g(12345.0, 4), "1.234e+04");
-        assert_eq!(format_g(9999.5, 4), "1e+04");
-        assert_eq!(format_g(0.0001234, 4), "0.0001234");
-        assert_eq!(format_g(0.00001234, 4), "1.234e-05");
-        assert_eq!(format_g(f64::INFINITY, 4), "+Inf");
+        assert_eq!(format_g_precision(1234.5, 4), "1234");
+        assert_eq!(format_g_precision(12345.0, 4), "1.234e+04");
+        assert_eq!(format_g_precision(9999.5, 4), "1e+04");
+        assert_eq!(format_g_precision(0.0001234, 4), "0.0001234");
+        assert_eq!(format_g_precision(0.00001234, 4), "1.234e-05");
+        assert_eq!(format_g_precision(f64::INFINITY, 4), "+Inf");
     }
 }

@@ -6,32 +6,9 @@ use std::sync::Arc;
 
 use gotmpl::{FuncMap, TemplateError, Value};
 use jiff::Timestamp;
+use panoptes_gotemplate::{arg, call_error, humanize_duration, string, string_arg};
 
 use super::time::{format_go, go_duration_string, in_zone, parse_go_duration, parse_go_time};
-
-fn call_error(name: &str, message: impl std::fmt::Display) -> TemplateError {
-    TemplateError::Exec(format!("error calling {name}: {message}"))
-}
-
-fn arg<'v>(args: &'v [Value], index: usize, name: &str) -> Result<&'v Value, TemplateError> {
-    args.get(index).ok_or_else(|| TemplateError::ArgCount {
-        name: name.to_owned(),
-        expected: index + 1,
-        got: args.len(),
-    })
-}
-
-fn string_arg(args: &[Value], index: usize, name: &str) -> Result<String, TemplateError> {
-    match arg(args, index, name)? {
-        Value::String(s) => Ok(s.to_string()),
-        Value::Nil => Ok(String::new()),
-        other => Err(call_error(name, format!("wrong type for value; expected string; got {}", other.type_name()))),
-    }
-}
-
-fn string(text: impl Into<Arc<str>>) -> Value {
-    Value::String(text.into())
-}
 
 fn strings(items: impl IntoIterator<Item = String>) -> Value {
     Value::List(items.into_iter().map(string).collect::<Vec<_>>().into())
@@ -95,93 +72,12 @@ fn to_seconds(value: &Value, name: &str) -> Result<f64, TemplateError> {
     }
 }
 
-/// Formats like Go's `%.4g`.
-fn format_g4(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    if v == 0.0 {
-        return "0".to_owned();
-    }
-    let scientific = format!("{v:.3e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let trim =
-        |s: &str| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s.to_owned() };
-    if !(-4..4).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exponent.abs())
-    } else {
-        let decimals = (3 - exponent).max(0) as usize;
-        trim(&format!("{v:.decimals$}"))
-    }
-}
-
-/// Prometheus' `humanizeDuration`.
-pub(crate) fn humanize_duration(mut v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return format_g4(v);
-    }
-    if v == 0.0 {
-        return "0s".to_owned();
-    }
-    if v.abs() >= 1.0 {
-        let sign = if v < 0.0 { "-" } else { "" };
-        v = v.abs();
-        let total = v as i64;
-        let (days, hours, minutes, seconds) = (total / 86_400, total / 3600 % 24, total / 60 % 60, total % 60);
-        if days != 0 {
-            return format!("{sign}{days}d {hours}h {minutes}m {seconds}s");
-        }
-        if hours != 0 {
-            return format!("{sign}{hours}h {minutes}m {seconds}s");
-        }
-        if minutes != 0 {
-            return format!("{sign}{minutes}m {seconds}s");
-        }
-        return format!("{sign}{}s", format_g4(v));
-    }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", format_g4(v))
-}
-
-fn title(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at_word_start = true;
-    for c in text.chars() {
-        if at_word_start && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        at_word_start = !(c.is_alphanumeric() || c == '_' || c == '\'');
-    }
-    out
-}
-
-fn regex_arg(pattern: &str, name: &str) -> Result<regex::Regex, TemplateError> {
-    regex::Regex::new(pattern).map_err(|e| call_error(name, e))
-}
-
 /// Returns the function map of notification templates.
 pub(crate) fn functions() -> FuncMap {
     let mut funcs = FuncMap::new();
     let mut add = |name: &str, f: gotmpl::ValueFunc| {
         funcs.insert(name.to_owned(), f);
     };
-    add("toUpper", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "toUpper")?.to_uppercase()))));
-    add("toLower", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "toLower")?.to_lowercase()))));
-    add("title", Arc::new(|args: &[Value]| Ok(string(title(&string_arg(args, 0, "title")?)))));
     add("trimSpace", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "trimSpace")?.trim()))));
     add(
         "join",
@@ -190,23 +86,6 @@ pub(crate) fn functions() -> FuncMap {
             Ok(string(string_list(arg(args, 1, "join")?, "join")?.join(&separator)))
         }),
     );
-    add(
-        "match",
-        Arc::new(|args: &[Value]| {
-            let regex = regex_arg(&string_arg(args, 0, "match")?, "match")?;
-            Ok(Value::Bool(regex.is_match(&string_arg(args, 1, "match")?)))
-        }),
-    );
-    add(
-        "reReplaceAll",
-        Arc::new(|args: &[Value]| {
-            let regex = regex_arg(&string_arg(args, 0, "reReplaceAll")?, "reReplaceAll")?;
-            let replacement = string_arg(args, 1, "reReplaceAll")?;
-            let text = string_arg(args, 2, "reReplaceAll")?;
-            Ok(string(regex.replace_all(&text, replacement.as_str()).into_owned()))
-        }),
-    );
-    add("safeHtml", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "safeHtml")?))));
     add("safeUrl", Arc::new(|args: &[Value]| Ok(string(string_arg(args, 0, "safeUrl")?))));
     add(
         "urlUnescape",
@@ -332,11 +211,14 @@ pub(crate) fn functions() -> FuncMap {
             Ok(Value::Int(time.timestamp.as_second()))
         }),
     );
+    panoptes_gotemplate::add_string_functions(&mut funcs);
     funcs
 }
 
 #[cfg(test)]
 mod tests {
+    use panoptes_gotemplate::title;
+
     use super::*;
 
     #[test]
