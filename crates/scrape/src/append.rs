@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use panoptes_model::{Label, Labels, METRIC_NAME, stale_nan};
-use panoptes_storage::{Appender, Storage};
+use panoptes_storage::{Appender, SeriesHandle, Storage};
 use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::config::{NameValidationScheme, ScrapeConfig};
@@ -191,6 +191,8 @@ struct CachedSeries {
     /// Whether it gets a staleness marker when it vanishes (no explicit timestamp, or
     /// `track_timestamps_staleness`).
     is_tracked: bool,
+    /// The store's handle on the series, so appends skip the label lookup.
+    handle: Option<SeriesHandle>,
 }
 
 /// What appending a page's entries produced: the report and the metadata of its families.
@@ -405,7 +407,7 @@ impl ScrapeCache {
             }
             let explicit_timestamp = timestamp_ms.filter(|_| options.honor_timestamps);
             let t = explicit_timestamp.unwrap_or(scrape_time_ms);
-            let is_added = match appender.append(labels, t, value) {
+            let is_added = match appender.append_with_handle(&mut cached.handle, labels, t, value) {
                 Ok(()) => true,
                 Err(panoptes_storage::Error::OutOfOrder { .. }) => {
                     report.out_of_order += 1;
@@ -444,7 +446,7 @@ const NEVER: u64 = u64::MAX;
 impl CachedSeries {
     /// Returns the entry of a series seen for the first time.
     fn new(labels: Option<Labels>) -> Self {
-        CachedSeries { labels, scraped_in: NEVER, previous: NEVER, is_tracked: true }
+        CachedSeries { labels, scraped_in: NEVER, previous: NEVER, is_tracked: true, handle: None }
     }
 }
 

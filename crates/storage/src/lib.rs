@@ -11,6 +11,7 @@ mod mem;
 mod merge;
 pub mod testsuite;
 
+use std::any::Any;
 use std::sync::Arc;
 
 use panoptes_model::{Labels, Matcher, Sample};
@@ -50,12 +51,50 @@ pub trait Appender: Send {
         self.append(&Labels::from_pairs(pairs.iter().copied()), t, v)
     }
 
+    /// Like [`Appender::append`], for a caller that appends to the same series again and again
+    /// (a scrape loop): `series` carries the store's handle on the series from one call to the
+    /// next. When it holds a handle of this store, the store appends through it without looking
+    /// the labels up; otherwise (first call, another store's handle) the store finds or creates
+    /// the series from `labels` and leaves its handle in `series`. A store without handles keeps
+    /// it `None` (the default). `labels` must always be the series' labels.
+    ///
+    /// # Errors
+    ///
+    /// As [`Appender::append`].
+    fn append_with_handle(&mut self, series: &mut Option<SeriesHandle>, labels: &Labels, t: i64, v: f64) -> Result<()> {
+        let _ = series;
+        self.append(labels, t, v)
+    }
+
     /// Makes every buffered sample durable (per the store's durability promise) and visible.
     ///
     /// # Errors
     ///
     /// Returns an I/O error when the batch could not be made durable; none of it is then visible.
     fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A store's own handle on one of its series, kept by callers between appends (see
+/// [`Appender::append_with_handle`]); opaque to everyone but the store that made it.
+#[derive(Clone)]
+pub struct SeriesHandle(Arc<dyn Any + Send + Sync>);
+
+impl SeriesHandle {
+    /// Wraps a store's series.
+    pub fn new<T: Any + Send + Sync>(series: Arc<T>) -> Self {
+        SeriesHandle(series)
+    }
+
+    /// Returns the store's series when the handle is one of `T`.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Debug for SeriesHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SeriesHandle")
+    }
 }
 
 /// A store that accepts samples and answers queries.

@@ -6,7 +6,7 @@
 
 use panoptes_model::{Labels, MatchOp, Matcher, Sample, stale_nan};
 
-use crate::{Error, Storage, collect_samples};
+use crate::{Error, SeriesHandle, Storage, collect_samples};
 
 /// Builds a fresh, empty store for one check.
 pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Storage>;
@@ -23,6 +23,7 @@ pub fn run(factory: Factory<'_>) {
     staleness_marker_bits_are_preserved(factory());
     many_samples_round_trip(factory());
     append_pairs_addresses_the_same_series(factory());
+    handles_address_their_series_in_their_store_only(factory, factory());
 }
 
 /// Returns a label set from a metric name and pairs.
@@ -225,4 +226,37 @@ fn append_pairs_addresses_the_same_series(store: Box<dyn Storage>) {
     assert_eq!(got[0].0, labels);
     assert_eq!(points(&got[0].1), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
     assert_eq!(points(&got[1].1), vec![(40, 4.0)]);
+}
+
+fn handles_address_their_series_in_their_store_only(factory: Factory<'_>, store: Box<dyn Storage>) {
+    let a = series("m", &[("a", "1")]);
+    let b = series("m", &[("a", "2")]);
+    let mut handle_a: Option<SeriesHandle> = None;
+    let mut handle_b: Option<SeriesHandle> = None;
+    let mut appender = store.appender();
+    for t in [10, 20] {
+        appender.append_with_handle(&mut handle_a, &a, t, t as f64).expect("append a");
+        appender.append_with_handle(&mut handle_b, &b, t, -(t as f64)).expect("append b");
+    }
+    let error = appender.append_with_handle(&mut handle_a, &a, 5, 0.0);
+    assert!(matches!(error, Err(Error::OutOfOrder { .. } | Error::TooOld { .. })), "{error:?}");
+    appender.commit().expect("commit");
+    // Handles outlive the appender that filled them.
+    let mut appender = store.appender();
+    appender.append_with_handle(&mut handle_a, &a, 30, 30.0).expect("append a again");
+    appender.commit().expect("commit");
+    let got = query(&*store, 0, 100, &[]);
+    assert_eq!(got.len(), 2);
+    assert_eq!((&got[0].0, points(&got[0].1)), (&a, vec![(10, 10.0), (20, 20.0), (30, 30.0)]));
+    assert_eq!((&got[1].0, points(&got[1].1)), (&b, vec![(10, -10.0), (20, -20.0)]));
+
+    // Another store of the same kind must not follow this store's handle.
+    let other = factory();
+    let mut appender = other.appender();
+    appender.append_with_handle(&mut handle_a, &b, 40, 40.0).expect("append b to the other store");
+    appender.commit().expect("commit");
+    let got = query(&*other, 0, 100, &[]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((&got[0].0, points(&got[0].1)), (&b, vec![(40, 40.0)]));
+    assert_eq!(query(&*store, 0, 100, &[]).len(), 2, "the first store is unchanged");
 }

@@ -279,6 +279,8 @@ pub(crate) struct HeadOptions {
 
 /// The in-memory head of the database.
 pub(crate) struct Head {
+    /// Tells this head from others in the process (series handles name the head they belong to).
+    pub(crate) instance: u64,
     by_hash: Vec<RwLock<HashShard>>,
     by_id: Vec<RwLock<U64Map<Arc<HeadSeries>>>>,
     pub(crate) postings: RwLock<MemPostings>,
@@ -301,7 +303,9 @@ fn shard_of(key: u64) -> usize {
 
 impl Head {
     pub(crate) fn new(options: HeadOptions, metrics: Arc<TsdbMetrics>) -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
         Self {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_id: (0..SHARDS).map(|_| RwLock::default()).collect(),
             postings: RwLock::default(),

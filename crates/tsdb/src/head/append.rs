@@ -5,10 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs};
-use panoptes_storage::{Appender, Error as StorageError};
+use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
 
 use super::{Head, HeadSeries, U64Map};
 use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
+
+/// What the head's [`SeriesHandle`]s hold: a series and the head it belongs to.
+struct HeadHandle {
+    head: u64,
+    series: Arc<HeadSeries>,
+}
 
 /// Buffers one batch of samples for the head.
 pub(crate) struct HeadAppender {
@@ -72,14 +78,29 @@ impl HeadAppender {
 
 impl Appender for HeadAppender {
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError> {
-        let hash = labels.hash_value();
-        let series = match self.head.series_by_labels(labels, hash) {
-            Some(series) => series,
-            None => {
-                labels.validate()?;
-                self.head.get_or_create(labels, None).0
-            }
-        };
+        let series = self.find_or_create(labels)?;
+        self.append_series(series, t, v)
+    }
+
+    fn append_with_handle(
+        &mut self,
+        handle: &mut Option<SeriesHandle>,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<(), StorageError> {
+        // A handle on a series that truncation removed is replaced by a fresh lookup (which
+        // recreates the series), so it does not send every later batch through the commit's
+        // recreation path.
+        if let Some(known) = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>)
+            && known.head == self.head.instance
+            && !known.series.data.lock().is_removed
+        {
+            let series = known.series.clone();
+            return self.append_series(series, t, v);
+        }
+        let series = self.find_or_create(labels)?;
+        *handle = Some(SeriesHandle::new(Arc::new(HeadHandle { head: self.head.instance, series: series.clone() })));
         self.append_series(series, t, v)
     }
 
@@ -103,6 +124,18 @@ impl Appender for HeadAppender {
 }
 
 impl HeadAppender {
+    /// Returns the head's series for `labels`, creating it (after validating the labels) when
+    /// it does not exist.
+    fn find_or_create(&self, labels: &Labels) -> Result<Arc<HeadSeries>, StorageError> {
+        match self.head.series_by_labels(labels, labels.hash_value()) {
+            Some(series) => Ok(series),
+            None => {
+                labels.validate()?;
+                Ok(self.head.get_or_create(labels, None).0)
+            }
+        }
+    }
+
     /// Checks and buffers a sample of a known series.
     fn append_series(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) -> Result<(), StorageError> {
         if !self.check(&series, t, v)? {
@@ -183,4 +216,35 @@ pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample) -> 
         head.observe_time(sample.t);
     }
     stored
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::TsdbMetrics;
+    use crate::head::HeadOptions;
+
+    #[test]
+    fn a_handle_on_a_series_removed_by_truncation_is_replaced_by_the_recreated_series() {
+        let options = HeadOptions { out_of_order_window_ms: 0, block_range_ms: 1_000 };
+        let head = Arc::new(Head::new(options, Arc::new(TsdbMetrics::default())));
+        let labels = Labels::from_pairs([("__name__", "m")]);
+        let mut handle = None;
+        let mut appender = Box::new(HeadAppender::new(head.clone(), None));
+        appender.append_with_handle(&mut handle, &labels, 100, 1.0).expect("first sample");
+        appender.commit().expect("commit");
+        let first = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>).expect("a head handle").series.id;
+
+        assert_eq!(head.truncate(1_000, &HashMap::new()), 1, "the series had nothing left");
+        let mut appender = Box::new(HeadAppender::new(head.clone(), None));
+        appender.append_with_handle(&mut handle, &labels, 1_500, 2.0).expect("sample after truncation");
+        appender.commit().expect("commit");
+        let second = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>).expect("a head handle").series.id;
+        assert_ne!(first, second, "the handle now names the recreated series");
+        let series = head.series_by_labels(&labels, labels.hash_value()).expect("recreated");
+        assert_eq!(series.id, second);
+        assert_eq!(series.data.lock().last, Some(Sample::new(1_500, 2.0)));
+    }
 }
