@@ -40,6 +40,53 @@ struct Args {
     /// Seed of the data.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Classic histograms to add (12 `_bucket` series each, `http_request_duration_seconds`),
+    /// for the query benchmark's `histogram_quantile`. None by default, so the storage
+    /// benchmark's load stays what it was.
+    #[arg(long, default_value_t = 0)]
+    histograms: usize,
+    /// Timestamp of the last simulated scrape, in Unix milliseconds (default: now). Fixing it
+    /// gives every server exactly the same samples.
+    #[arg(long)]
+    end_ms: Option<i64>,
+}
+
+/// Upper bounds of the generated histograms' buckets.
+const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, f64::INFINITY];
+
+/// One generated classic histogram: its request rate, typical latency and cumulative counts.
+struct Histogram {
+    rate: f64,
+    median: f64,
+    counts: [f64; BUCKETS.len()],
+}
+
+impl Histogram {
+    /// Adds one interval's observations: a log-logistic latency distribution around the
+    /// median, so every bucket count is cumulative and never decreases.
+    fn observe(&mut self, observations: f64) {
+        for (count, bound) in self.counts.iter_mut().zip(BUCKETS) {
+            let below = if bound.is_infinite() { 1.0 } else { 1.0 / (1.0 + (self.median / bound).powi(2)) };
+            *count += (observations * below).round();
+        }
+    }
+}
+
+fn histogram_labels(index: usize, bucket: usize) -> Vec<Label> {
+    let label = |name: &str, value: String| Label { name: name.as_bytes().to_vec(), value: value.into_bytes() };
+    let instance = index / 8;
+    let bound = BUCKETS[bucket];
+    let mut labels = vec![
+        label("__name__", "http_request_duration_seconds_bucket".to_owned()),
+        label("handler", format!("/api/v1/resource/{}", index % 8)),
+        label("instance", format!("10.{}.{}.{}:9100", instance / 65_536, (instance / 256) % 256, instance % 256)),
+        label("job", "api".to_owned()),
+        label("le", if bound.is_infinite() { "+Inf".to_owned() } else { bound.to_string() }),
+        label("namespace", format!("team-{}", instance % 17)),
+        label("pod", format!("app-{}-{:05x}", instance % 50, instance)),
+    ];
+    labels.sort_by(|a, b| a.name.cmp(&b.name));
+    labels
 }
 
 /// How a series' values evolve.
@@ -85,7 +132,11 @@ fn series_labels(index: usize) -> Vec<Label> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut rng = SeededRng::new(args.seed);
-    let labels: Vec<Vec<Label>> = (0..args.series).map(series_labels).collect();
+    let mut labels: Vec<Vec<Label>> = (0..args.series).map(series_labels).collect();
+    for histogram in 0..args.histograms {
+        labels.extend((0..BUCKETS.len()).map(|bucket| histogram_labels(histogram, bucket)));
+    }
+    let total_series = labels.len();
     let mut shapes: Vec<Shape> = (0..args.series)
         .map(|_| match rng.below(10) {
             0..=4 => Shape::Counter { rate: 1.0 + rng.below(500) as f64 },
@@ -93,9 +144,19 @@ async fn main() -> anyhow::Result<()> {
             _ => Shape::Constant { value: rng.below(4) as f64 },
         })
         .collect();
-    let mut values: Vec<f64> = vec![0.0; args.series];
+    let mut histograms: Vec<Histogram> = (0..args.histograms)
+        .map(|_| Histogram {
+            rate: 1.0 + rng.below(100) as f64,
+            median: 0.01 + rng.below(500) as f64 / 1000.0,
+            counts: [0.0; BUCKETS.len()],
+        })
+        .collect();
+    let mut values: Vec<f64> = vec![0.0; total_series];
     let steps = args.minutes * 60 / args.interval_seconds;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let now = match args.end_ms {
+        Some(end) => end,
+        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64,
+    };
     let start = now - steps * args.interval_seconds * 1000;
     let client = reqwest::Client::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
@@ -106,24 +167,30 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for step in 0..steps {
         let t = start + step * args.interval_seconds * 1000 + rng.below(50) as i64;
-        for chunk_start in (0..args.series).step_by(args.batch) {
-            let chunk_end = (chunk_start + args.batch).min(args.series);
+        for (index, shape) in shapes.iter_mut().enumerate() {
+            values[index] = match shape {
+                Shape::Counter { rate } => {
+                    values[index] + (*rate * args.interval_seconds as f64 * (0.5 + rng.unit())).round()
+                }
+                Shape::Gauge { level } => {
+                    *level = ((*level + (rng.unit() - 0.5) * 2.0) * 100.0).round() / 100.0;
+                    *level
+                }
+                Shape::Constant { value } => *value,
+            };
+        }
+        for (index, histogram) in histograms.iter_mut().enumerate() {
+            histogram.observe((histogram.rate * args.interval_seconds as f64 * (0.5 + rng.unit())).round());
+            let first = args.series + index * BUCKETS.len();
+            values[first..first + BUCKETS.len()].copy_from_slice(&histogram.counts);
+        }
+        for chunk_start in (0..total_series).step_by(args.batch) {
+            let chunk_end = (chunk_start + args.batch).min(total_series);
             let mut timeseries = Vec::with_capacity(chunk_end - chunk_start);
             for index in chunk_start..chunk_end {
-                let value = match &mut shapes[index] {
-                    Shape::Counter { rate } => {
-                        values[index] += (*rate * args.interval_seconds as f64 * (0.5 + rng.unit())).round();
-                        values[index]
-                    }
-                    Shape::Gauge { level } => {
-                        *level = ((*level + (rng.unit() - 0.5) * 2.0) * 100.0).round() / 100.0;
-                        *level
-                    }
-                    Shape::Constant { value } => *value,
-                };
                 timeseries.push(TimeSeries {
                     labels: labels[index].clone(),
-                    samples: vec![Sample { value, timestamp: t }],
+                    samples: vec![Sample { value: values[index], timestamp: t }],
                     ..TimeSeries::default()
                 });
             }
@@ -174,7 +241,7 @@ async fn main() -> anyhow::Result<()> {
             last_report = Instant::now();
             let done = acknowledged.load(Ordering::Relaxed);
             let rate = done as f64 / began.elapsed().as_secs_f64();
-            let total = (steps as u64) * args.series as u64;
+            let total = (steps as u64) * total_series as u64;
             let eta = (total.saturating_sub(done)) as f64 / rate.max(1.0);
             eprintln!("loadgen: step {step}/{steps}, {done} samples acknowledged, {rate:.0} samples/s, eta {eta:.0}s");
         }
