@@ -1,5 +1,9 @@
 //! `panoptes agent`: the node collector served on `/metrics` like node-exporter, with
-//! `/-/healthy`; gzip when the scraper accepts it; stops on SIGINT/SIGTERM.
+//! `/-/healthy`; gzip when the scraper accepts it; with `--remote-write.url` also pushes its
+//! samples through an on-disk queue (`queue`, `remote_write`); stops on SIGINT/SIGTERM.
+
+mod queue;
+mod remote_write;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -13,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use panoptes_node::{NodeCollector, NodeOptions, Paths};
+use remote_write::{RemoteWriteOptions, RemoteWriteStats};
 
 use crate::cli::AgentArgs;
 use crate::logging;
@@ -40,6 +45,40 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the handlers share.
+#[derive(Clone)]
+struct AgentState {
+    collector: Arc<NodeCollector>,
+    remote_write: Option<Arc<RemoteWriteStats>>,
+}
+
+fn remote_write_options(args: &AgentArgs, url: &str) -> RemoteWriteOptions {
+    let mut labels = args.remote_write_labels.clone();
+    let hostname = kernel_hostname();
+    for (name, value) in [("job", "node".to_owned()), ("instance", hostname)] {
+        if !labels.iter().any(|(existing, _)| existing == name) {
+            labels.push((name.to_owned(), value));
+        }
+    }
+    RemoteWriteOptions {
+        url: url.to_owned(),
+        interval: args.remote_write_interval,
+        queue_dir: args.remote_write_queue_dir.clone(),
+        max_segments: args.remote_write_max_queued,
+        labels,
+    }
+}
+
+/// The host name as the kernel reports it (`/proc/sys/kernel/hostname`, which is what uname
+/// gives), or `localhost`.
+fn kernel_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 fn node_options(args: &AgentArgs) -> NodeOptions {
     NodeOptions {
         paths: Paths {
@@ -60,11 +99,20 @@ fn node_options(args: &AgentArgs) -> NodeOptions {
 }
 
 async fn serve(args: AgentArgs, collector: Arc<NodeCollector>) -> anyhow::Result<()> {
+    let remote_write = match &args.remote_write_url {
+        Some(url) => {
+            let stats = Arc::new(RemoteWriteStats::default());
+            remote_write::start(remote_write_options(&args, url), collector.clone(), stats.clone())?;
+            Some(stats)
+        }
+        None => None,
+    };
+    let state = AgentState { collector, remote_write };
     let router = Router::new()
         .route(&args.telemetry_path, get(metrics))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/", get(landing_page))
-        .with_state(collector);
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind(args.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen_address))?;
@@ -79,8 +127,15 @@ async fn serve(args: AgentArgs, collector: Arc<NodeCollector>) -> anyhow::Result
 
 /// Gathers on a blocking thread (collectors read files) and answers the page, gzipped when
 /// the request accepts gzip.
-async fn metrics(State(collector): State<Arc<NodeCollector>>, headers: HeaderMap) -> Response {
-    let page = match tokio::task::spawn_blocking(move || collector.render()).await {
+async fn metrics(State(state): State<AgentState>, headers: HeaderMap) -> Response {
+    let gathered = tokio::task::spawn_blocking(move || {
+        let mut set = state.collector.gather();
+        if let Some(stats) = &state.remote_write {
+            stats.add_to(&mut set);
+        }
+        set.render()
+    });
+    let page = match gathered.await {
         Ok(page) => page,
         Err(error) => {
             tracing::error!(error = %error, "gathering metrics failed");

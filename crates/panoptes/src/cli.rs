@@ -399,6 +399,28 @@ pub(crate) struct AgentArgs {
     #[arg(long = "collector.vmstat.fields", value_name = "REGEX", default_value = panoptes_node::DEFAULT_VMSTAT_FIELDS)]
     pub(crate) vmstat_fields: String,
 
+    /// Also push the collected samples to this remote-write receiver (e.g.
+    /// `http://server:9090/api/v1/write`) through an on-disk queue.
+    #[arg(long = "remote-write.url", value_name = "URL")]
+    pub(crate) remote_write_url: Option<String>,
+
+    /// How often samples are collected and queued for remote write.
+    #[arg(long = "remote-write.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration)]
+    pub(crate) remote_write_interval: Duration,
+
+    /// Directory of the remote-write queue; what it holds is sent after a restart.
+    #[arg(long = "remote-write.queue-dir", value_name = "PATH", default_value = "agent-queue/")]
+    pub(crate) remote_write_queue_dir: PathBuf,
+
+    /// The most queued requests kept while the receiver is unreachable; older ones are dropped.
+    #[arg(long = "remote-write.max-queued", value_name = "COUNT", default_value_t = 20_000)]
+    pub(crate) remote_write_max_queued: usize,
+
+    /// A label added to every pushed series, `NAME=VALUE`; repeatable. `job="node"` and
+    /// `instance="<hostname>"` are added unless given here.
+    #[arg(long = "remote-write.label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub(crate) remote_write_labels: Vec<(String, String)>,
+
     /// Which collectors run: `--collector.<name>` / `--no-collector.<name>` and
     /// `--collector.disable-defaults`.
     #[command(flatten)]
@@ -533,6 +555,20 @@ pub(crate) enum WalFsync {
 
 fn parse_duration(input: &str) -> Result<Duration, String> {
     panoptes_model::time::parse_duration(input)
+}
+
+fn parse_positive_duration(input: &str) -> Result<Duration, String> {
+    match parse_duration(input)? {
+        duration if duration.is_zero() => Err("must be positive".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
+fn parse_label(input: &str) -> Result<(String, String), String> {
+    match input.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {input:?}")),
+    }
 }
 
 fn parse_fsync(input: &str) -> Result<WalFsync, String> {
@@ -698,6 +734,21 @@ mod tests {
         assert_eq!(args.rootfs, PathBuf::from("/host/root"));
         assert_eq!(args.log_level, LogLevel::Debug);
         assert!(Cli::try_parse_from(["panoptes", "agent", "--collector.nonexistent"]).is_err());
+        let args = agent_args(&[
+            "--remote-write.url=http://server:9090/api/v1/write",
+            "--remote-write.interval=250ms",
+            "--remote-write.label=job=nodes",
+            "--remote-write.label",
+            "dc=eu=1",
+        ]);
+        assert_eq!(args.remote_write_url.as_deref(), Some("http://server:9090/api/v1/write"));
+        assert_eq!(args.remote_write_interval, Duration::from_millis(250));
+        assert_eq!(
+            args.remote_write_labels,
+            [("job".to_owned(), "nodes".to_owned()), ("dc".to_owned(), "eu=1".to_owned())]
+        );
+        assert!(Cli::try_parse_from(["panoptes", "agent", "--remote-write.interval=0s"]).is_err());
+        assert!(Cli::try_parse_from(["panoptes", "agent", "--remote-write.label=novalue"]).is_err());
     }
 
     #[track_caller]
