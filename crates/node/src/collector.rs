@@ -248,6 +248,7 @@ pub(crate) struct Context {
     pub(crate) netstat_fields: Regex,
     pub(crate) vmstat_fields: Regex,
     pub(crate) filesystem: filesystem::StuckMounts,
+    pub(crate) cpu_counters: cpu::CpuCounters,
 }
 
 /// Runs the enabled collectors and renders what they found.
@@ -277,6 +278,7 @@ impl NodeCollector {
             netstat_fields: compile("collector.netstat.fields", &options.netstat_fields)?,
             vmstat_fields: compile("collector.vmstat.fields", &options.vmstat_fields)?,
             filesystem: filesystem::StuckMounts::default(),
+            cpu_counters: cpu::CpuCounters::default(),
             paths: options.paths,
         };
         let mut enabled = options.enabled;
@@ -378,6 +380,44 @@ pub(crate) fn list_dir(path: &Path) -> Result<Vec<String>> {
         entries.filter_map(|entry| entry.ok()).map(|entry| entry.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::Fixture;
+    use super::*;
+
+    #[test]
+    fn failing_collectors_report_zero_and_the_others_still_run() {
+        let fixture = Fixture::new();
+        fixture.write("proc/loadavg", "0.5 0.25 0.125 1/2 3\n");
+        fixture.write("proc/meminfo", "this is not meminfo\n");
+        let options = NodeOptions {
+            paths: fixture.paths(),
+            enabled: vec![CollectorName::Meminfo, CollectorName::Loadavg, CollectorName::Entropy, CollectorName::Hwmon],
+            ..NodeOptions::default()
+        };
+        let collector = NodeCollector::try_new(options).unwrap();
+        let set = collector.gather();
+        let success = |name: &str| set.value("node_scrape_collector_success", &[("collector", name)]);
+        assert_eq!(success("loadavg"), Some(1.0));
+        assert_eq!(success("meminfo"), Some(0.0));
+        assert_eq!(success("entropy"), Some(0.0));
+        assert_eq!(success("hwmon"), Some(0.0));
+        assert_eq!(success("cpu"), None);
+        assert_eq!(set.value("node_load15", &[]), Some(0.125));
+        assert!(set.value("node_scrape_collector_duration_seconds", &[("collector", "loadavg")]).is_some());
+        let page = collector.render();
+        assert!(page.contains("# TYPE node_load1 gauge\nnode_load1 0.5\n"), "{page}");
+        assert!(page.contains("panoptes_agent_build_info{version=\""), "{page}");
+    }
+
+    #[test]
+    fn invalid_patterns_are_refused() {
+        let options = NodeOptions { netdev_device_exclude: "(".to_owned(), ..NodeOptions::default() };
+        let error = NodeCollector::try_new(options).err().expect("refused");
+        assert!(matches!(error, Error::Regex { option: "collector.netdev.device-exclude", .. }), "{error}");
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! `node_cpu_seconds_total{cpu,mode}` and `node_cpu_guest_seconds_total{cpu,mode}` from the
 //! `cpuN` lines of `/proc/stat`; thermal throttle counters and isolated CPUs from sysfs where
 //! the kernel offers them.
+//!
+//! The kernel's idle and iowait times can step back a little; like node-exporter, the collector
+//! keeps the largest value seen per CPU and mode so that the counters never decrease, and
+//! forgets a CPU whose idle time fell by 3 s or more (it went offline and came back).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use super::{Context, list_dir, parse_number, read_number, read_text};
 use crate::error::{Error, Result};
@@ -10,6 +15,35 @@ use crate::exposition::MetricSet;
 
 /// Clock ticks per second of `/proc/stat` (`USER_HZ`, 100 on every Linux architecture's ABI).
 const USER_HZ: f64 = 100.0;
+
+/// An idle time this far below the last one means the CPU was reset (hotplug), not jitter.
+const JUMP_BACK_SECONDS: f64 = 3.0;
+
+/// The largest values seen per CPU: the eight modes, then guest and guest nice, in seconds.
+#[derive(Debug, Default)]
+pub(crate) struct CpuCounters {
+    last: Mutex<HashMap<String, [f64; 10]>>,
+}
+
+impl CpuCounters {
+    /// Returns `current` with every value raised to the largest seen before for this CPU.
+    fn monotonic(&self, cpu: &str, mut current: [f64; 10]) -> [f64; 10] {
+        let Ok(mut last) = self.last.lock() else { return current };
+        let previous = last.entry(cpu.to_owned()).or_insert(current);
+        // Index 3 is idle.
+        if previous[3] - current[3] >= JUMP_BACK_SECONDS {
+            *previous = current;
+        }
+        for (value, previous) in current.iter_mut().zip(previous.iter_mut()) {
+            if *value >= *previous {
+                *previous = *value;
+            } else {
+                *value = *previous;
+            }
+        }
+        current
+    }
+}
 
 /// The columns of a `cpuN` line in order, as node-exporter names the modes.
 const MODES: [&str; 8] = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"];
@@ -28,22 +62,25 @@ pub(super) fn collect(context: &Context, out: &mut MetricSet) -> Result<()> {
         if values.len() < MODES.len() {
             return Err(Error::Parse { path, message: format!("too few columns in {line:?}") });
         }
-        for (mode, value) in MODES.iter().zip(&values) {
+        let mut seconds = [0.0; 10];
+        for (slot, value) in seconds.iter_mut().zip(&values) {
+            *slot = value / USER_HZ;
+        }
+        let seconds = context.cpu_counters.monotonic(cpu, seconds);
+        for (mode, value) in MODES.iter().zip(&seconds) {
             out.counter(
                 "node_cpu_seconds_total",
                 "Seconds the CPUs spent in each mode.",
                 &[("cpu", cpu), ("mode", mode)],
-                value / USER_HZ,
+                *value,
             );
         }
-        let guest = values.get(8).copied().unwrap_or(0.0);
-        let guest_nice = values.get(9).copied().unwrap_or(0.0);
-        for (mode, value) in [("user", guest), ("nice", guest_nice)] {
+        for (mode, value) in [("user", seconds[8]), ("nice", seconds[9])] {
             out.counter(
                 "node_cpu_guest_seconds_total",
                 "Seconds the CPUs spent in guests (VMs) for each mode.",
                 &[("cpu", cpu), ("mode", mode)],
-                value / USER_HZ,
+                value,
             );
         }
         found = true;
@@ -149,6 +186,25 @@ mod tests {
         assert_eq!(out.value("node_cpu_guest_seconds_total", &[("cpu", "1"), ("mode", "nice")]), Some(0.02));
         assert!(out.family("node_cpu_isolated").is_none());
         assert!(out.family("node_cpu_core_throttles_total").is_none());
+    }
+
+    #[test]
+    fn counters_never_step_back_unless_the_cpu_was_reset() {
+        let fixture = Fixture::new();
+        let context = fixture.context();
+        let read = |stat: &str| {
+            fixture.write("proc/stat", stat);
+            let mut out = MetricSet::new();
+            collect(&context, &mut out).unwrap();
+            let value = |mode: &str| out.value("node_cpu_seconds_total", &[("cpu", "0"), ("mode", mode)]).unwrap();
+            (value("idle"), value("iowait"), value("user"))
+        };
+        assert_eq!(read("cpu0 100 0 0 1000 50 0 0 0 0 0\n"), (10.0, 0.5, 1.0));
+        // iowait steps back by 0.2 s: the larger value stays.
+        assert_eq!(read("cpu0 110 0 0 1010 30 0 0 0 0 0\n"), (10.1, 0.5, 1.1));
+        assert_eq!(read("cpu0 120 0 0 1020 60 0 0 0 0 0\n"), (10.2, 0.6, 1.2));
+        // Idle 5 s lower: the CPU was offline; start again from what the kernel says.
+        assert_eq!(read("cpu0 5 0 0 500 1 0 0 0 0 0\n"), (5.0, 0.01, 0.05));
     }
 
     #[test]
