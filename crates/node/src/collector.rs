@@ -10,6 +10,7 @@ mod filesystem;
 mod hwmon;
 mod loadavg;
 mod meminfo;
+mod netclass;
 mod netdev;
 mod netstat;
 mod os;
@@ -48,6 +49,8 @@ pub enum CollectorName {
     Loadavg,
     /// `node_memory_*` from `/proc/meminfo`.
     Meminfo,
+    /// `node_network_up`, `node_network_info` and the other device properties from sysfs.
+    Netclass,
     /// `node_network_{receive,transmit}_*_total`.
     Netdev,
     /// `node_netstat_*` from `/proc/net/{netstat,snmp,snmp6}`.
@@ -70,7 +73,7 @@ pub enum CollectorName {
 
 impl CollectorName {
     /// Every collector, in name order.
-    pub const ALL: [CollectorName; 17] = [
+    pub const ALL: [CollectorName; 18] = [
         CollectorName::Cpu,
         CollectorName::Diskstats,
         CollectorName::Entropy,
@@ -79,6 +82,7 @@ impl CollectorName {
         CollectorName::Hwmon,
         CollectorName::Loadavg,
         CollectorName::Meminfo,
+        CollectorName::Netclass,
         CollectorName::Netdev,
         CollectorName::Netstat,
         CollectorName::Os,
@@ -101,6 +105,7 @@ impl CollectorName {
             CollectorName::Hwmon => "hwmon",
             CollectorName::Loadavg => "loadavg",
             CollectorName::Meminfo => "meminfo",
+            CollectorName::Netclass => "netclass",
             CollectorName::Netdev => "netdev",
             CollectorName::Netstat => "netstat",
             CollectorName::Os => "os",
@@ -128,6 +133,7 @@ impl CollectorName {
             CollectorName::Hwmon => hwmon::collect(context, out),
             CollectorName::Loadavg => loadavg::collect(context, out),
             CollectorName::Meminfo => meminfo::collect(context, out),
+            CollectorName::Netclass => netclass::collect(context, out),
             CollectorName::Netdev => netdev::collect(context, out),
             CollectorName::Netstat => netstat::collect(context, out),
             CollectorName::Os => os::collect(context, out),

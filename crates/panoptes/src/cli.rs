@@ -437,7 +437,7 @@ pub(crate) struct AgentArgs {
 
 /// The `--collector.<name>` and `--no-collector.<name>` flag ids of each collector, in
 /// `panoptes_node::CollectorName::ALL` order; clap ids must be static strings.
-const COLLECTOR_FLAGS: [(&str, &str); 17] = [
+const COLLECTOR_FLAGS: [(&str, &str); 18] = [
     ("collector.cpu", "no-collector.cpu"),
     ("collector.diskstats", "no-collector.diskstats"),
     ("collector.entropy", "no-collector.entropy"),
@@ -446,6 +446,7 @@ const COLLECTOR_FLAGS: [(&str, &str); 17] = [
     ("collector.hwmon", "no-collector.hwmon"),
     ("collector.loadavg", "no-collector.loadavg"),
     ("collector.meminfo", "no-collector.meminfo"),
+    ("collector.netclass", "no-collector.netclass"),
     ("collector.netdev", "no-collector.netdev"),
     ("collector.netstat", "no-collector.netstat"),
     ("collector.os", "no-collector.os"),
@@ -726,7 +727,7 @@ mod tests {
         let args = agent_args(&["--no-collector.hwmon", "--no-collector.cpu", "--collector.cpu"]);
         assert!(!args.collectors.enabled.contains(&CollectorName::Hwmon));
         assert!(args.collectors.enabled.contains(&CollectorName::Cpu));
-        assert_eq!(args.collectors.enabled.len(), 16);
+        assert_eq!(args.collectors.enabled.len(), 17);
         let args = agent_args(&["--collector.disable-defaults", "--collector.meminfo", "--collector.loadavg"]);
         assert_eq!(args.collectors.enabled, [CollectorName::Loadavg, CollectorName::Meminfo]);
         let args = agent_args(&["--path.procfs=/host/proc", "--path.rootfs", "/host/root", "--log.level=debug"]);

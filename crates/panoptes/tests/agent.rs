@@ -94,6 +94,7 @@ fn collector_of(name: &str) -> Option<&'static str> {
         _ if name.starts_with("node_filesystem_") => "filesystem",
         _ if name.starts_with("node_disk_") => "diskstats",
         _ if netdev && name.ends_with("_total") => "netdev",
+        _ if name.starts_with("node_network_") => "netclass",
         _ if name.starts_with("node_netstat_") => "netstat",
         _ if name.starts_with("node_sockstat_") => "sockstat",
         "node_uname_info" => "uname",
@@ -112,7 +113,7 @@ fn collector_of(name: &str) -> Option<&'static str> {
     Some(collector)
 }
 
-const COLLECTORS: [&str; 17] = [
+const COLLECTORS: [&str; 18] = [
     "cpu",
     "diskstats",
     "entropy",
@@ -121,6 +122,7 @@ const COLLECTORS: [&str; 17] = [
     "hwmon",
     "loadavg",
     "meminfo",
+    "netclass",
     "netdev",
     "netstat",
     "os",
