@@ -2,6 +2,7 @@
 //! `node_scrape_collector_*` series. One module per collector under `collector/`, each a
 //! function from [`Context`] to samples in a [`MetricSet`].
 
+mod arp;
 mod cpu;
 mod diskstats;
 mod entropy;
@@ -16,6 +17,7 @@ mod netstat;
 mod os;
 mod pressure;
 mod sockstat;
+mod softnet;
 mod stat;
 mod time;
 mod uname;
@@ -33,6 +35,8 @@ use crate::exposition::MetricSet;
 /// The collectors, named as node-exporter names them (`--collector.<name>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CollectorName {
+    /// `node_arp_entries` from `/proc/net/arp`.
+    Arp,
     /// `node_cpu_seconds_total`, guest time, throttles, isolated CPUs.
     Cpu,
     /// `node_disk_*` from `/proc/diskstats` and udev.
@@ -61,6 +65,8 @@ pub enum CollectorName {
     Pressure,
     /// `node_sockstat_*`.
     Sockstat,
+    /// `node_softnet_*` from `/proc/net/softnet_stat`.
+    Softnet,
     /// `node_boot_time_seconds`, context switches, forks, interrupts, processes.
     Stat,
     /// `node_time_*`.
@@ -73,7 +79,8 @@ pub enum CollectorName {
 
 impl CollectorName {
     /// Every collector, in name order.
-    pub const ALL: [CollectorName; 18] = [
+    pub const ALL: [CollectorName; 20] = [
+        CollectorName::Arp,
         CollectorName::Cpu,
         CollectorName::Diskstats,
         CollectorName::Entropy,
@@ -88,6 +95,7 @@ impl CollectorName {
         CollectorName::Os,
         CollectorName::Pressure,
         CollectorName::Sockstat,
+        CollectorName::Softnet,
         CollectorName::Stat,
         CollectorName::Time,
         CollectorName::Uname,
@@ -97,6 +105,7 @@ impl CollectorName {
     /// Returns the name used in flags and in the `collector` label.
     pub fn as_str(self) -> &'static str {
         match self {
+            CollectorName::Arp => "arp",
             CollectorName::Cpu => "cpu",
             CollectorName::Diskstats => "diskstats",
             CollectorName::Entropy => "entropy",
@@ -111,6 +120,7 @@ impl CollectorName {
             CollectorName::Os => "os",
             CollectorName::Pressure => "pressure",
             CollectorName::Sockstat => "sockstat",
+            CollectorName::Softnet => "softnet",
             CollectorName::Stat => "stat",
             CollectorName::Time => "time",
             CollectorName::Uname => "uname",
@@ -125,6 +135,7 @@ impl CollectorName {
 
     fn collect(self, context: &Context, out: &mut MetricSet) -> Result<()> {
         match self {
+            CollectorName::Arp => arp::collect(context, out),
             CollectorName::Cpu => cpu::collect(context, out),
             CollectorName::Diskstats => diskstats::collect(context, out),
             CollectorName::Entropy => entropy::collect(context, out),
@@ -139,6 +150,7 @@ impl CollectorName {
             CollectorName::Os => os::collect(context, out),
             CollectorName::Pressure => pressure::collect(context, out),
             CollectorName::Sockstat => sockstat::collect(context, out),
+            CollectorName::Softnet => softnet::collect(context, out),
             CollectorName::Stat => stat::collect(context, out),
             CollectorName::Time => time::collect(context, out),
             CollectorName::Uname => uname::collect(context, out),

@@ -437,7 +437,8 @@ pub(crate) struct AgentArgs {
 
 /// The `--collector.<name>` and `--no-collector.<name>` flag ids of each collector, in
 /// `panoptes_node::CollectorName::ALL` order; clap ids must be static strings.
-const COLLECTOR_FLAGS: [(&str, &str); 18] = [
+const COLLECTOR_FLAGS: [(&str, &str); 20] = [
+    ("collector.arp", "no-collector.arp"),
     ("collector.cpu", "no-collector.cpu"),
     ("collector.diskstats", "no-collector.diskstats"),
     ("collector.entropy", "no-collector.entropy"),
@@ -452,6 +453,7 @@ const COLLECTOR_FLAGS: [(&str, &str); 18] = [
     ("collector.os", "no-collector.os"),
     ("collector.pressure", "no-collector.pressure"),
     ("collector.sockstat", "no-collector.sockstat"),
+    ("collector.softnet", "no-collector.softnet"),
     ("collector.stat", "no-collector.stat"),
     ("collector.time", "no-collector.time"),
     ("collector.uname", "no-collector.uname"),
@@ -727,7 +729,7 @@ mod tests {
         let args = agent_args(&["--no-collector.hwmon", "--no-collector.cpu", "--collector.cpu"]);
         assert!(!args.collectors.enabled.contains(&CollectorName::Hwmon));
         assert!(args.collectors.enabled.contains(&CollectorName::Cpu));
-        assert_eq!(args.collectors.enabled.len(), 17);
+        assert_eq!(args.collectors.enabled.len(), 19);
         let args = agent_args(&["--collector.disable-defaults", "--collector.meminfo", "--collector.loadavg"]);
         assert_eq!(args.collectors.enabled, [CollectorName::Loadavg, CollectorName::Meminfo]);
         let args = agent_args(&["--path.procfs=/host/proc", "--path.rootfs", "/host/root", "--log.level=debug"]);

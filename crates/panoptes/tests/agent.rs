@@ -89,6 +89,8 @@ fn collector_of(name: &str) -> Option<&'static str> {
     let netdev = name.starts_with("node_network_receive_") || name.starts_with("node_network_transmit_");
     let collector = match name {
         _ if name.starts_with("node_cpu_") => "cpu",
+        "node_arp_entries" => "arp",
+        _ if name.starts_with("node_softnet_") => "softnet",
         _ if name.starts_with("node_memory_") => "meminfo",
         "node_load1" | "node_load5" | "node_load15" => "loadavg",
         _ if name.starts_with("node_filesystem_") => "filesystem",
@@ -113,7 +115,8 @@ fn collector_of(name: &str) -> Option<&'static str> {
     Some(collector)
 }
 
-const COLLECTORS: [&str; 18] = [
+const COLLECTORS: [&str; 20] = [
+    "arp",
     "cpu",
     "diskstats",
     "entropy",
@@ -128,6 +131,7 @@ const COLLECTORS: [&str; 18] = [
     "os",
     "pressure",
     "sockstat",
+    "softnet",
     "stat",
     "time",
     "uname",
