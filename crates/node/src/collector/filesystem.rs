@@ -7,6 +7,7 @@
 //! returns, as node-exporter does.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Context, read_text};
@@ -136,14 +137,17 @@ fn statfs(context: &Context, mount_point: &str) -> Option<Usage> {
     let path = context.paths.root(mount_point);
     let (sender, receiver) = std::sync::mpsc::channel();
     let stuck = Arc::clone(&context.filesystem.stuck);
+    // Set by the thread under the `stuck` lock once statfs returned, so that the thread and a
+    // collector giving up on it agree on whether the mount point is (still) stuck.
+    let done = Arc::new(AtomicBool::new(false));
+    let thread_done = Arc::clone(&done);
     let owned_mount_point = mount_point.to_owned();
     let spawned = std::thread::Builder::new().name("statfs".to_owned()).spawn(move || {
         let result = rustix::fs::statfs(&path);
-        if sender.send(result).is_err() {
-            // The collector gave up waiting: the mount point may be asked again.
-            if let Ok(mut stuck) = stuck.lock() {
-                stuck.remove(&owned_mount_point);
-            }
+        let _ = sender.send(result);
+        let mut stuck = stuck.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        thread_done.store(true, Ordering::Relaxed);
+        if stuck.remove(&owned_mount_point) {
             tracing::info!(mountpoint = %owned_mount_point, "statfs on stuck mount point returned");
         }
     });
@@ -167,11 +171,11 @@ fn statfs(context: &Context, mount_point: &str) -> Option<Usage> {
             None
         }
         Err(_) => {
-            if let Ok(mut stuck) = context.filesystem.stuck.lock() {
+            let mut stuck = context.filesystem.stuck.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !done.load(Ordering::Relaxed) {
                 stuck.insert(mount_point.to_owned());
+                tracing::warn!(mountpoint = %mount_point, "statfs timed out, marking mount point as stuck");
             }
-            drop(receiver);
-            tracing::warn!(mountpoint = %mount_point, "statfs timed out, marking mount point as stuck");
             None
         }
     }
@@ -219,6 +223,34 @@ mod tests {
         );
         assert_eq!(out.value("node_filesystem_files", &root_labels), Some(stat.f_files as f64));
         assert_eq!(out.value("node_filesystem_readonly", &root_labels), Some(0.0));
+    }
+
+    #[test]
+    fn a_mount_point_that_does_not_answer_in_time_is_an_error_until_it_does() {
+        let fixture = Fixture::new();
+        fixture.write("proc/mounts", &format!("/dev/vda {} ext4 rw 0 0\n", fixture.path("root").display()));
+        let mut context = fixture.context();
+        // No statfs call returns within zero time, so this one counts as stuck; once it has
+        // returned, the mount point is measured again.
+        context.mount_timeout = std::time::Duration::ZERO;
+        let labels = [("device", "/dev/vda"), ("fstype", "ext4"), ("mountpoint", "/")];
+        // A thread could in principle finish before the collector looks, so try a few times.
+        let timed_out = (0..50).any(|_| {
+            let mut out = MetricSet::new();
+            collect(&context, &mut out).unwrap();
+            out.value("node_filesystem_device_error", &labels) == Some(1.0)
+        });
+        assert!(timed_out, "no statfs call ever counted as stuck");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while context.filesystem.contains("/") {
+            assert!(std::time::Instant::now() < deadline, "the statfs thread never finished");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        context.mount_timeout = std::time::Duration::from_secs(5);
+        let mut out = MetricSet::new();
+        collect(&context, &mut out).unwrap();
+        assert_eq!(out.value("node_filesystem_device_error", &labels), Some(0.0));
+        assert!(out.value("node_filesystem_size_bytes", &labels).is_some());
     }
 
     #[test]
