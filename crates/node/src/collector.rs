@@ -3,6 +3,7 @@
 //! function from [`Context`] to samples in a [`MetricSet`].
 
 mod arp;
+mod conntrack;
 mod cpu;
 mod diskstats;
 mod entropy;
@@ -20,6 +21,7 @@ mod sockstat;
 mod softnet;
 mod stat;
 mod time;
+mod udp_queues;
 mod uname;
 mod vmstat;
 
@@ -37,6 +39,8 @@ use crate::exposition::MetricSet;
 pub enum CollectorName {
     /// `node_arp_entries` from `/proc/net/arp`.
     Arp,
+    /// `node_nf_conntrack_*` from `/proc/sys/net/netfilter` and `/proc/net/stat/nf_conntrack`.
+    Conntrack,
     /// `node_cpu_seconds_total`, guest time, throttles, isolated CPUs.
     Cpu,
     /// `node_disk_*` from `/proc/diskstats` and udev.
@@ -71,6 +75,8 @@ pub enum CollectorName {
     Stat,
     /// `node_time_*`.
     Time,
+    /// `node_udp_queues` from `/proc/net/udp{,6}`.
+    UdpQueues,
     /// `node_uname_info`.
     Uname,
     /// `node_vmstat_*`.
@@ -79,8 +85,9 @@ pub enum CollectorName {
 
 impl CollectorName {
     /// Every collector, in name order.
-    pub const ALL: [CollectorName; 20] = [
+    pub const ALL: [CollectorName; 22] = [
         CollectorName::Arp,
+        CollectorName::Conntrack,
         CollectorName::Cpu,
         CollectorName::Diskstats,
         CollectorName::Entropy,
@@ -98,6 +105,7 @@ impl CollectorName {
         CollectorName::Softnet,
         CollectorName::Stat,
         CollectorName::Time,
+        CollectorName::UdpQueues,
         CollectorName::Uname,
         CollectorName::Vmstat,
     ];
@@ -106,6 +114,7 @@ impl CollectorName {
     pub fn as_str(self) -> &'static str {
         match self {
             CollectorName::Arp => "arp",
+            CollectorName::Conntrack => "conntrack",
             CollectorName::Cpu => "cpu",
             CollectorName::Diskstats => "diskstats",
             CollectorName::Entropy => "entropy",
@@ -123,6 +132,7 @@ impl CollectorName {
             CollectorName::Softnet => "softnet",
             CollectorName::Stat => "stat",
             CollectorName::Time => "time",
+            CollectorName::UdpQueues => "udp_queues",
             CollectorName::Uname => "uname",
             CollectorName::Vmstat => "vmstat",
         }
@@ -136,6 +146,7 @@ impl CollectorName {
     fn collect(self, context: &Context, out: &mut MetricSet) -> Result<()> {
         match self {
             CollectorName::Arp => arp::collect(context, out),
+            CollectorName::Conntrack => conntrack::collect(context, out),
             CollectorName::Cpu => cpu::collect(context, out),
             CollectorName::Diskstats => diskstats::collect(context, out),
             CollectorName::Entropy => entropy::collect(context, out),
@@ -153,6 +164,7 @@ impl CollectorName {
             CollectorName::Softnet => softnet::collect(context, out),
             CollectorName::Stat => stat::collect(context, out),
             CollectorName::Time => time::collect(context, out),
+            CollectorName::UdpQueues => udp_queues::collect(context, out),
             CollectorName::Uname => uname::collect(context, out),
             CollectorName::Vmstat => vmstat::collect(context, out),
         }

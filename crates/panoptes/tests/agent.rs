@@ -90,6 +90,8 @@ fn collector_of(name: &str) -> Option<&'static str> {
     let collector = match name {
         _ if name.starts_with("node_cpu_") => "cpu",
         "node_arp_entries" => "arp",
+        _ if name.starts_with("node_nf_conntrack_") => "conntrack",
+        "node_udp_queues" => "udp_queues",
         _ if name.starts_with("node_softnet_") => "softnet",
         _ if name.starts_with("node_memory_") => "meminfo",
         "node_load1" | "node_load5" | "node_load15" => "loadavg",
@@ -115,8 +117,9 @@ fn collector_of(name: &str) -> Option<&'static str> {
     Some(collector)
 }
 
-const COLLECTORS: [&str; 20] = [
+const COLLECTORS: [&str; 22] = [
     "arp",
+    "conntrack",
     "cpu",
     "diskstats",
     "entropy",
@@ -134,6 +137,7 @@ const COLLECTORS: [&str; 20] = [
     "softnet",
     "stat",
     "time",
+    "udp_queues",
     "uname",
     "vmstat",
 ];
@@ -163,6 +167,9 @@ fn rule(name: &str, kind: &str) -> Rule {
         "node_time_seconds" => Rule::Within(1.0),
         // Instantaneous counts that jump with what other processes on the machine do.
         "node_procs_running" | "node_procs_blocked" => Rule::Within(64.0),
+        "node_nf_conntrack_entries" => Rule::Within(64.0),
+        "node_nf_conntrack_entries_limit" => Rule::Equal,
+        "node_udp_queues" => Rule::Within(1024.0 * 1024.0),
         "node_disk_io_now" => Rule::Within(1024.0),
         "node_filefd_allocated" => Rule::Within(500.0),
         "node_netstat_Tcp_CurrEstab" => Rule::Within(20.0),
