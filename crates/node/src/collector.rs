@@ -21,6 +21,7 @@ mod sockstat;
 mod softnet;
 mod stat;
 mod time;
+mod timex;
 mod udp_queues;
 mod uname;
 mod vmstat;
@@ -75,6 +76,8 @@ pub enum CollectorName {
     Stat,
     /// `node_time_*`.
     Time,
+    /// `node_timex_*` from adjtimex(2).
+    Timex,
     /// `node_udp_queues` from `/proc/net/udp{,6}`.
     UdpQueues,
     /// `node_uname_info`.
@@ -85,7 +88,7 @@ pub enum CollectorName {
 
 impl CollectorName {
     /// Every collector, in name order.
-    pub const ALL: [CollectorName; 22] = [
+    pub const ALL: [CollectorName; 23] = [
         CollectorName::Arp,
         CollectorName::Conntrack,
         CollectorName::Cpu,
@@ -105,6 +108,7 @@ impl CollectorName {
         CollectorName::Softnet,
         CollectorName::Stat,
         CollectorName::Time,
+        CollectorName::Timex,
         CollectorName::UdpQueues,
         CollectorName::Uname,
         CollectorName::Vmstat,
@@ -132,6 +136,7 @@ impl CollectorName {
             CollectorName::Softnet => "softnet",
             CollectorName::Stat => "stat",
             CollectorName::Time => "time",
+            CollectorName::Timex => "timex",
             CollectorName::UdpQueues => "udp_queues",
             CollectorName::Uname => "uname",
             CollectorName::Vmstat => "vmstat",
@@ -164,6 +169,7 @@ impl CollectorName {
             CollectorName::Softnet => softnet::collect(context, out),
             CollectorName::Stat => stat::collect(context, out),
             CollectorName::Time => time::collect(context, out),
+            CollectorName::Timex => timex::collect(context, out),
             CollectorName::UdpQueues => udp_queues::collect(context, out),
             CollectorName::Uname => uname::collect(context, out),
             CollectorName::Vmstat => vmstat::collect(context, out),

@@ -437,7 +437,7 @@ pub(crate) struct AgentArgs {
 
 /// The `--collector.<name>` and `--no-collector.<name>` flag ids of each collector, in
 /// `panoptes_node::CollectorName::ALL` order; clap ids must be static strings.
-const COLLECTOR_FLAGS: [(&str, &str); 22] = [
+const COLLECTOR_FLAGS: [(&str, &str); 23] = [
     ("collector.arp", "no-collector.arp"),
     ("collector.conntrack", "no-collector.conntrack"),
     ("collector.cpu", "no-collector.cpu"),
@@ -457,6 +457,7 @@ const COLLECTOR_FLAGS: [(&str, &str); 22] = [
     ("collector.softnet", "no-collector.softnet"),
     ("collector.stat", "no-collector.stat"),
     ("collector.time", "no-collector.time"),
+    ("collector.timex", "no-collector.timex"),
     ("collector.udp_queues", "no-collector.udp_queues"),
     ("collector.uname", "no-collector.uname"),
     ("collector.vmstat", "no-collector.vmstat"),
@@ -731,7 +732,7 @@ mod tests {
         let args = agent_args(&["--no-collector.hwmon", "--no-collector.cpu", "--collector.cpu"]);
         assert!(!args.collectors.enabled.contains(&CollectorName::Hwmon));
         assert!(args.collectors.enabled.contains(&CollectorName::Cpu));
-        assert_eq!(args.collectors.enabled.len(), 21);
+        assert_eq!(args.collectors.enabled.len(), 22);
         let args = agent_args(&["--collector.disable-defaults", "--collector.meminfo", "--collector.loadavg"]);
         assert_eq!(args.collectors.enabled, [CollectorName::Loadavg, CollectorName::Meminfo]);
         let args = agent_args(&["--path.procfs=/host/proc", "--path.rootfs", "/host/root", "--log.level=debug"]);

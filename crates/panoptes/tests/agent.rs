@@ -92,6 +92,7 @@ fn collector_of(name: &str) -> Option<&'static str> {
         "node_arp_entries" => "arp",
         _ if name.starts_with("node_nf_conntrack_") => "conntrack",
         "node_udp_queues" => "udp_queues",
+        _ if name.starts_with("node_timex_") => "timex",
         _ if name.starts_with("node_softnet_") => "softnet",
         _ if name.starts_with("node_memory_") => "meminfo",
         "node_load1" | "node_load5" | "node_load15" => "loadavg",
@@ -117,7 +118,7 @@ fn collector_of(name: &str) -> Option<&'static str> {
     Some(collector)
 }
 
-const COLLECTORS: [&str; 22] = [
+const COLLECTORS: [&str; 23] = [
     "arp",
     "conntrack",
     "cpu",
@@ -137,6 +138,7 @@ const COLLECTORS: [&str; 22] = [
     "softnet",
     "stat",
     "time",
+    "timex",
     "udp_queues",
     "uname",
     "vmstat",
@@ -170,6 +172,9 @@ fn rule(name: &str, kind: &str) -> Rule {
         "node_nf_conntrack_entries" => Rule::Within(64.0),
         "node_nf_conntrack_entries_limit" => Rule::Equal,
         "node_udp_queues" => Rule::Within(1024.0 * 1024.0),
+        // The kernel's clock discipline moves these between readings.
+        "node_timex_offset_seconds" | "node_timex_frequency_adjustment_ratio" => Rule::Within(0.001),
+        "node_timex_maxerror_seconds" | "node_timex_estimated_error_seconds" => Rule::Within(1.0),
         "node_disk_io_now" => Rule::Within(1024.0),
         "node_filefd_allocated" => Rule::Within(500.0),
         "node_netstat_Tcp_CurrEstab" => Rule::Within(20.0),
