@@ -17,6 +17,7 @@ mod netdev;
 mod netstat;
 mod os;
 mod pressure;
+mod selinux;
 mod sockstat;
 mod softnet;
 mod stat;
@@ -68,6 +69,8 @@ pub enum CollectorName {
     Os,
     /// `node_pressure_*` from `/proc/pressure`.
     Pressure,
+    /// `node_selinux_*`.
+    Selinux,
     /// `node_sockstat_*`.
     Sockstat,
     /// `node_softnet_*` from `/proc/net/softnet_stat`.
@@ -88,7 +91,7 @@ pub enum CollectorName {
 
 impl CollectorName {
     /// Every collector, in name order.
-    pub const ALL: [CollectorName; 23] = [
+    pub const ALL: [CollectorName; 24] = [
         CollectorName::Arp,
         CollectorName::Conntrack,
         CollectorName::Cpu,
@@ -104,6 +107,7 @@ impl CollectorName {
         CollectorName::Netstat,
         CollectorName::Os,
         CollectorName::Pressure,
+        CollectorName::Selinux,
         CollectorName::Sockstat,
         CollectorName::Softnet,
         CollectorName::Stat,
@@ -132,6 +136,7 @@ impl CollectorName {
             CollectorName::Netstat => "netstat",
             CollectorName::Os => "os",
             CollectorName::Pressure => "pressure",
+            CollectorName::Selinux => "selinux",
             CollectorName::Sockstat => "sockstat",
             CollectorName::Softnet => "softnet",
             CollectorName::Stat => "stat",
@@ -165,6 +170,7 @@ impl CollectorName {
             CollectorName::Netstat => netstat::collect(context, out),
             CollectorName::Os => os::collect(context, out),
             CollectorName::Pressure => pressure::collect(context, out),
+            CollectorName::Selinux => selinux::collect(context, out),
             CollectorName::Sockstat => sockstat::collect(context, out),
             CollectorName::Softnet => softnet::collect(context, out),
             CollectorName::Stat => stat::collect(context, out),

@@ -437,7 +437,7 @@ pub(crate) struct AgentArgs {
 
 /// The `--collector.<name>` and `--no-collector.<name>` flag ids of each collector, in
 /// `panoptes_node::CollectorName::ALL` order; clap ids must be static strings.
-const COLLECTOR_FLAGS: [(&str, &str); 23] = [
+const COLLECTOR_FLAGS: [(&str, &str); 24] = [
     ("collector.arp", "no-collector.arp"),
     ("collector.conntrack", "no-collector.conntrack"),
     ("collector.cpu", "no-collector.cpu"),
@@ -453,6 +453,7 @@ const COLLECTOR_FLAGS: [(&str, &str); 23] = [
     ("collector.netstat", "no-collector.netstat"),
     ("collector.os", "no-collector.os"),
     ("collector.pressure", "no-collector.pressure"),
+    ("collector.selinux", "no-collector.selinux"),
     ("collector.sockstat", "no-collector.sockstat"),
     ("collector.softnet", "no-collector.softnet"),
     ("collector.stat", "no-collector.stat"),
@@ -732,7 +733,7 @@ mod tests {
         let args = agent_args(&["--no-collector.hwmon", "--no-collector.cpu", "--collector.cpu"]);
         assert!(!args.collectors.enabled.contains(&CollectorName::Hwmon));
         assert!(args.collectors.enabled.contains(&CollectorName::Cpu));
-        assert_eq!(args.collectors.enabled.len(), 22);
+        assert_eq!(args.collectors.enabled.len(), 23);
         let args = agent_args(&["--collector.disable-defaults", "--collector.meminfo", "--collector.loadavg"]);
         assert_eq!(args.collectors.enabled, [CollectorName::Loadavg, CollectorName::Meminfo]);
         let args = agent_args(&["--path.procfs=/host/proc", "--path.rootfs", "/host/root", "--log.level=debug"]);

@@ -92,6 +92,7 @@ fn collector_of(name: &str) -> Option<&'static str> {
         "node_arp_entries" => "arp",
         _ if name.starts_with("node_nf_conntrack_") => "conntrack",
         "node_udp_queues" => "udp_queues",
+        _ if name.starts_with("node_selinux_") => "selinux",
         _ if name.starts_with("node_timex_") => "timex",
         _ if name.starts_with("node_softnet_") => "softnet",
         _ if name.starts_with("node_memory_") => "meminfo",
@@ -118,7 +119,7 @@ fn collector_of(name: &str) -> Option<&'static str> {
     Some(collector)
 }
 
-const COLLECTORS: [&str; 23] = [
+const COLLECTORS: [&str; 24] = [
     "arp",
     "conntrack",
     "cpu",
@@ -134,6 +135,7 @@ const COLLECTORS: [&str; 23] = [
     "netstat",
     "os",
     "pressure",
+    "selinux",
     "sockstat",
     "softnet",
     "stat",
