@@ -37,6 +37,8 @@ pub(crate) enum Command {
     /// Runs unit tests (like `promtool test`).
     #[command(subcommand)]
     Test(TestCommand),
+    /// Runs the node agent: node metrics from /proc and /sys with node-exporter's names.
+    Agent(AgentArgs),
 }
 
 /// `panoptes check` subcommands.
@@ -342,6 +344,189 @@ pub(crate) struct ServerArgs {
     pub(crate) log_format: LogFormat,
 }
 
+/// Flags of `panoptes agent`, named like node-exporter's.
+#[derive(Debug, Args)]
+pub(crate) struct AgentArgs {
+    /// Address on which to expose metrics.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "127.0.0.1:9100")]
+    pub(crate) listen_address: SocketAddr,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics")]
+    pub(crate) telemetry_path: String,
+
+    /// procfs mountpoint.
+    #[arg(long = "path.procfs", value_name = "PATH", default_value = "/proc")]
+    pub(crate) procfs: PathBuf,
+
+    /// sysfs mountpoint.
+    #[arg(long = "path.sysfs", value_name = "PATH", default_value = "/sys")]
+    pub(crate) sysfs: PathBuf,
+
+    /// rootfs mountpoint.
+    #[arg(long = "path.rootfs", value_name = "PATH", default_value = "/")]
+    pub(crate) rootfs: PathBuf,
+
+    /// udev data path.
+    #[arg(long = "path.udev.data", value_name = "PATH", default_value = "/run/udev/data")]
+    pub(crate) udev_data: PathBuf,
+
+    /// Regexp of mount points to exclude for the filesystem collector.
+    #[arg(long = "collector.filesystem.mount-points-exclude", value_name = "REGEX", default_value = panoptes_node::DEFAULT_MOUNT_POINTS_EXCLUDE)]
+    pub(crate) mount_points_exclude: String,
+
+    /// Regexp of filesystem types to exclude for the filesystem collector.
+    #[arg(long = "collector.filesystem.fs-types-exclude", value_name = "REGEX", default_value = panoptes_node::DEFAULT_FS_TYPES_EXCLUDE)]
+    pub(crate) fs_types_exclude: String,
+
+    /// How long to wait for a mount point to respond before marking it as stale.
+    #[arg(long = "collector.filesystem.mount-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub(crate) mount_timeout: Duration,
+
+    /// Regexp of diskstats devices to exclude.
+    #[arg(long = "collector.diskstats.device-exclude", value_name = "REGEX", default_value = panoptes_node::DEFAULT_DISKSTATS_DEVICE_EXCLUDE)]
+    pub(crate) diskstats_device_exclude: String,
+
+    /// Regexp of net devices to exclude.
+    #[arg(long = "collector.netdev.device-exclude", value_name = "REGEX", default_value = panoptes_node::DEFAULT_NETDEV_DEVICE_EXCLUDE)]
+    pub(crate) netdev_device_exclude: String,
+
+    /// Regexp of fields to return for the netstat collector.
+    #[arg(long = "collector.netstat.fields", value_name = "REGEX", default_value = panoptes_node::DEFAULT_NETSTAT_FIELDS)]
+    pub(crate) netstat_fields: String,
+
+    /// Regexp of fields to return for the vmstat collector.
+    #[arg(long = "collector.vmstat.fields", value_name = "REGEX", default_value = panoptes_node::DEFAULT_VMSTAT_FIELDS)]
+    pub(crate) vmstat_fields: String,
+
+    /// Also push the collected samples to this remote-write receiver (e.g.
+    /// `http://server:9090/api/v1/write`) through an on-disk queue.
+    #[arg(long = "remote-write.url", value_name = "URL")]
+    pub(crate) remote_write_url: Option<String>,
+
+    /// How often samples are collected and queued for remote write.
+    #[arg(long = "remote-write.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration)]
+    pub(crate) remote_write_interval: Duration,
+
+    /// Directory of the remote-write queue; what it holds is sent after a restart.
+    #[arg(long = "remote-write.queue-dir", value_name = "PATH", default_value = "agent-queue/")]
+    pub(crate) remote_write_queue_dir: PathBuf,
+
+    /// The most queued requests kept while the receiver is unreachable; older ones are dropped.
+    #[arg(long = "remote-write.max-queued", value_name = "COUNT", default_value_t = 20_000)]
+    pub(crate) remote_write_max_queued: usize,
+
+    /// A label added to every pushed series, `NAME=VALUE`; repeatable. `job="node"` and
+    /// `instance="<hostname>"` are added unless given here.
+    #[arg(long = "remote-write.label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub(crate) remote_write_labels: Vec<(String, String)>,
+
+    /// Which collectors run: `--collector.<name>` / `--no-collector.<name>` and
+    /// `--collector.disable-defaults`.
+    #[command(flatten)]
+    pub(crate) collectors: CollectorFlags,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    pub(crate) log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// The `--collector.<name>` and `--no-collector.<name>` flag ids of each collector, in
+/// `panoptes_node::CollectorName::ALL` order; clap ids must be static strings.
+const COLLECTOR_FLAGS: [(&str, &str); 24] = [
+    ("collector.arp", "no-collector.arp"),
+    ("collector.conntrack", "no-collector.conntrack"),
+    ("collector.cpu", "no-collector.cpu"),
+    ("collector.diskstats", "no-collector.diskstats"),
+    ("collector.entropy", "no-collector.entropy"),
+    ("collector.filefd", "no-collector.filefd"),
+    ("collector.filesystem", "no-collector.filesystem"),
+    ("collector.hwmon", "no-collector.hwmon"),
+    ("collector.loadavg", "no-collector.loadavg"),
+    ("collector.meminfo", "no-collector.meminfo"),
+    ("collector.netclass", "no-collector.netclass"),
+    ("collector.netdev", "no-collector.netdev"),
+    ("collector.netstat", "no-collector.netstat"),
+    ("collector.os", "no-collector.os"),
+    ("collector.pressure", "no-collector.pressure"),
+    ("collector.selinux", "no-collector.selinux"),
+    ("collector.sockstat", "no-collector.sockstat"),
+    ("collector.softnet", "no-collector.softnet"),
+    ("collector.stat", "no-collector.stat"),
+    ("collector.time", "no-collector.time"),
+    ("collector.timex", "no-collector.timex"),
+    ("collector.udp_queues", "no-collector.udp_queues"),
+    ("collector.uname", "no-collector.uname"),
+    ("collector.vmstat", "no-collector.vmstat"),
+];
+
+/// The collector switches as node-exporter's kingpin booleans: every collector is on by
+/// default; `--no-collector.<name>` turns one off, `--collector.disable-defaults` turns all off
+/// and `--collector.<name>` turns one on again; the last of a pair given wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CollectorFlags {
+    /// The collectors that run.
+    pub(crate) enabled: Vec<panoptes_node::CollectorName>,
+}
+
+impl clap::FromArgMatches for CollectorFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let defaults = !matches.get_flag("collector.disable-defaults");
+        let enabled = panoptes_node::CollectorName::ALL
+            .into_iter()
+            .zip(COLLECTOR_FLAGS)
+            .filter(|(_, (on, off))| {
+                // `overrides_with` leaves only the last of the pair set.
+                if matches.get_flag(on) {
+                    true
+                } else if matches.get_flag(off) {
+                    false
+                } else {
+                    defaults
+                }
+            })
+            .map(|(collector, _)| collector)
+            .collect();
+        Ok(CollectorFlags { enabled })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for CollectorFlags {
+    fn augment_args(mut command: clap::Command) -> clap::Command {
+        command = command.arg(
+            clap::Arg::new("collector.disable-defaults")
+                .long("collector.disable-defaults")
+                .action(clap::ArgAction::SetTrue)
+                .help("Disables every collector not enabled explicitly with --collector.<name>"),
+        );
+        for (on, off) in COLLECTOR_FLAGS {
+            command = command
+                .arg(
+                    clap::Arg::new(on)
+                        .long(on)
+                        .action(clap::ArgAction::SetTrue)
+                        .overrides_with(off)
+                        .help("Enables this collector (default: enabled)"),
+                )
+                .arg(clap::Arg::new(off).long(off).action(clap::ArgAction::SetTrue).overrides_with(on).hide(true));
+        }
+        command
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
 /// The `--log.level` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogLevel {
@@ -377,6 +562,20 @@ pub(crate) enum WalFsync {
 
 fn parse_duration(input: &str) -> Result<Duration, String> {
     panoptes_model::time::parse_duration(input)
+}
+
+fn parse_positive_duration(input: &str) -> Result<Duration, String> {
+    match parse_duration(input)? {
+        duration if duration.is_zero() => Err("must be positive".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
+fn parse_label(input: &str) -> Result<(String, String), String> {
+    match input.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {input:?}")),
+    }
 }
 
 fn parse_fsync(input: &str) -> Result<WalFsync, String> {
@@ -504,6 +703,59 @@ mod tests {
         assert_eq!(args.matches, ["up", "down"]);
         assert!(Cli::try_parse_from(["panoptes", "query", "series", "http://x"]).is_err());
         assert!(Cli::try_parse_from(["panoptes", "promql-test"]).is_err());
+    }
+
+    fn agent_args(arguments: &[&str]) -> AgentArgs {
+        let cli = Cli::try_parse_from(["panoptes", "agent"].iter().chain(arguments)).expect("valid flags");
+        match cli.command {
+            Command::Agent(args) => args,
+            _ => panic!("not the agent command"),
+        }
+    }
+
+    #[test]
+    fn agent_defaults_match_node_exporter_on_loopback() {
+        let args = agent_args(&[]);
+        assert_eq!(args.listen_address, "127.0.0.1:9100".parse().unwrap());
+        assert_eq!(args.telemetry_path, "/metrics");
+        assert_eq!(
+            (args.procfs.as_path(), args.sysfs.as_path(), args.rootfs.as_path()),
+            (std::path::Path::new("/proc"), std::path::Path::new("/sys"), std::path::Path::new("/"))
+        );
+        assert_eq!(args.collectors.enabled, panoptes_node::CollectorName::ALL);
+        assert_eq!(args.netdev_device_exclude, "^lo$");
+        assert_eq!(args.mount_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn collector_flags_enable_and_disable_like_node_exporter() {
+        use panoptes_node::CollectorName;
+        let args = agent_args(&["--no-collector.hwmon", "--no-collector.cpu", "--collector.cpu"]);
+        assert!(!args.collectors.enabled.contains(&CollectorName::Hwmon));
+        assert!(args.collectors.enabled.contains(&CollectorName::Cpu));
+        assert_eq!(args.collectors.enabled.len(), 23);
+        let args = agent_args(&["--collector.disable-defaults", "--collector.meminfo", "--collector.loadavg"]);
+        assert_eq!(args.collectors.enabled, [CollectorName::Loadavg, CollectorName::Meminfo]);
+        let args = agent_args(&["--path.procfs=/host/proc", "--path.rootfs", "/host/root", "--log.level=debug"]);
+        assert_eq!(args.procfs, PathBuf::from("/host/proc"));
+        assert_eq!(args.rootfs, PathBuf::from("/host/root"));
+        assert_eq!(args.log_level, LogLevel::Debug);
+        assert!(Cli::try_parse_from(["panoptes", "agent", "--collector.nonexistent"]).is_err());
+        let args = agent_args(&[
+            "--remote-write.url=http://server:9090/api/v1/write",
+            "--remote-write.interval=250ms",
+            "--remote-write.label=job=nodes",
+            "--remote-write.label",
+            "dc=eu=1",
+        ]);
+        assert_eq!(args.remote_write_url.as_deref(), Some("http://server:9090/api/v1/write"));
+        assert_eq!(args.remote_write_interval, Duration::from_millis(250));
+        assert_eq!(
+            args.remote_write_labels,
+            [("job".to_owned(), "nodes".to_owned()), ("dc".to_owned(), "eu=1".to_owned())]
+        );
+        assert!(Cli::try_parse_from(["panoptes", "agent", "--remote-write.interval=0s"]).is_err());
+        assert!(Cli::try_parse_from(["panoptes", "agent", "--remote-write.label=novalue"]).is_err());
     }
 
     #[track_caller]
