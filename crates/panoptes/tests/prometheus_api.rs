@@ -298,6 +298,10 @@ async fn status_endpoints_describe_the_server() {
     let (status, json) = server.get_json("/api/v1/status/buildinfo").await;
     assert_eq!(status, 200);
     assert_eq!(json["data"]["version"], env!("CARGO_PKG_VERSION"));
+    // Built from this checkout: the revision is its HEAD commit.
+    let head = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().expect("git rev-parse");
+    assert_eq!(json["data"]["revision"], String::from_utf8_lossy(&head.stdout).trim(), "{json}");
+    assert!(json["data"]["buildDate"].as_str().is_some_and(|date| date.len() == 17), "{json}");
     let (_, json) = server.get_json("/api/v1/status/flags").await;
     assert_eq!(json["data"]["query.max-samples"], "1234");
     assert_eq!(json["data"]["query.lookback-delta"], "5m");

@@ -39,6 +39,8 @@ pub(crate) struct ReasonLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
+    revision: &'static str,
+    branch: &'static str,
 }
 
 /// Every metric the server itself exports.
@@ -99,7 +101,11 @@ impl Metrics {
         registry.register(
             "panoptes_build",
             "Build information",
-            Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION") }),
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                revision: env!("PANOPTES_REVISION"),
+                branch: env!("PANOPTES_BRANCH"),
+            }),
         );
         Self {
             registry,

@@ -13,10 +13,10 @@ use crate::state::AppState;
 pub(crate) async fn build_info() -> PromResult {
     Ok(PromResponse::json(&json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "revision": "unknown",
-        "branch": "unknown",
+        "revision": env!("PANOPTES_REVISION"),
+        "branch": env!("PANOPTES_BRANCH"),
         "buildUser": "unknown",
-        "buildDate": "unknown",
+        "buildDate": env!("PANOPTES_BUILD_DATE"),
         "goVersion": "none (rust)",
     })))
 }
