@@ -41,6 +41,12 @@ fn tune_allocator() {
 
 fn main() -> ExitCode {
     tune_allocator();
+    // From build.rs: the git checkout this binary was built from.
+    panoptes_server::set_build_info(panoptes_server::BuildInfo {
+        revision: env!("PANOPTES_REVISION"),
+        branch: env!("PANOPTES_BRANCH"),
+        build_date: env!("PANOPTES_BUILD_DATE"),
+    });
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Server(args) => server::run(args),

@@ -103,8 +103,8 @@ impl Metrics {
             "Build information",
             Info::new(BuildLabels {
                 version: env!("CARGO_PKG_VERSION"),
-                revision: env!("PANOPTES_REVISION"),
-                branch: env!("PANOPTES_BRANCH"),
+                revision: crate::build_info().revision,
+                branch: crate::build_info().branch,
             }),
         );
         Self {

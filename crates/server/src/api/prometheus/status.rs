@@ -11,12 +11,13 @@ use crate::state::AppState;
 
 /// `GET /api/v1/status/buildinfo`.
 pub(crate) async fn build_info() -> PromResult {
+    let build = crate::build_info();
     Ok(PromResponse::json(&json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "revision": env!("PANOPTES_REVISION"),
-        "branch": env!("PANOPTES_BRANCH"),
+        "revision": build.revision,
+        "branch": build.branch,
         "buildUser": "unknown",
-        "buildDate": env!("PANOPTES_BUILD_DATE"),
+        "buildDate": build.build_date,
         "goVersion": "none (rust)",
     })))
 }

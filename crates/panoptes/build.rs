@@ -1,5 +1,6 @@
-//! Records the git revision, branch and commit date the server is built from, for
-//! `/api/v1/status/buildinfo`. Outside a git checkout (a source tarball) they read "unknown".
+//! Records the git revision, branch and commit date the binary is built from, for
+//! `/api/v1/status/buildinfo` and `panoptes_build_info`. Outside a git checkout (a source
+//! tarball) they read "unknown".
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,7 +16,8 @@ fn main() {
     let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"]);
     // Prometheus' buildDate format, from the commit so that rebuilds of one commit agree.
     let date = git(&["log", "-1", "--format=%cd", "--date=format-local:%Y%m%d-%H:%M:%S"]);
-    for (name, value) in [("PANOPTES_REVISION", &revision), ("PANOPTES_BRANCH", &branch), ("PANOPTES_BUILD_DATE", &date)]
+    for (name, value) in
+        [("PANOPTES_REVISION", &revision), ("PANOPTES_BRANCH", &branch), ("PANOPTES_BUILD_DATE", &date)]
     {
         println!("cargo:rustc-env={name}={}", value.as_deref().unwrap_or("unknown"));
     }
