@@ -34,7 +34,10 @@ for port in 19090 19091 19092; do
 done
 
 printf 'global:\n  scrape_interval: 1m\n' >"$WORK/prometheus.yml"
-"$PANOPTES" server --storage.tsdb.path "$WORK/panoptes" --web.listen-address 127.0.0.1:19090 \
+# A job named like the built-in push job replaces it: nothing is scraped, so the head's newest
+# sample is the load's, and the load's older samples are not refused as too old.
+printf 'scrape_configs:\n- job_name: pushgateway\n  static_configs: []\n' >"$WORK/panoptes.yml"
+"$PANOPTES" server --config.file "$WORK/panoptes.yml" --storage.tsdb.path "$WORK/panoptes" --web.listen-address 127.0.0.1:19090 \
   --storage.tsdb.min-block-duration "$BLOCK" --log.level warn >"$WORK/panoptes.log" 2>&1 &
 prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prometheus" \
   --web.listen-address 127.0.0.1:19091 --web.enable-remote-write-receiver \

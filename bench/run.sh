@@ -80,8 +80,11 @@ run_one() {
 
 echo "config" > "$WORK/prometheus.yml"; printf 'global:\n  scrape_interval: 1m\n' > "$WORK/prometheus.yml"
 
+# A job named like the built-in push job replaces it: nothing is scraped, so the head's newest
+# sample is the load's, and the load's older samples are not refused as too old.
+printf 'scrape_configs:\n- job_name: pushgateway\n  static_configs: []\n' >"$WORK/panoptes.yml"
 READY_PATH=-/ready FLUSH="" run_one panoptes 19090 \
-  "$PANOPTES" server --storage.tsdb.path "$WORK/panoptes" --web.listen-address 127.0.0.1:19090 \
+  "$PANOPTES" server --config.file "$WORK/panoptes.yml" --storage.tsdb.path "$WORK/panoptes" --web.listen-address 127.0.0.1:19090 \
   --storage.tsdb.min-block-duration "$BLOCK" --log.level warn
 READY_PATH=-/ready FLUSH="" run_one prometheus 19091 \
   prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prometheus" \
