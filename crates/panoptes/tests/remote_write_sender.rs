@@ -67,8 +67,11 @@ async fn start_panoptes(dir: &Path, config: &str, client: &reqwest::Client) -> P
     let config_flag = format!("--config.file={config}");
     static STARTS: AtomicUsize = AtomicUsize::new(0);
     let log = dir.join(format!("panoptes-{}.log", STARTS.fetch_add(1, Ordering::SeqCst)));
-    let (mut child, address) =
-        start_server(&dir.join("data"), &[&config_flag, "--storage.remote.flush-deadline=1s"], &log);
+    let (mut child, address) = start_server(
+        &dir.join("data"),
+        &[&config_flag, "--storage.remote.flush-deadline=1s", "--web.enable-lifecycle"],
+        &log,
+    );
     wait_ready(client, address, &mut child, &log).await;
     Process { child, address }
 }
@@ -367,5 +370,48 @@ async fn write_relabel_configs_keep_and_drop_series() {
     })
     .await;
     assert_eq!(receiver.points.lock().iter().cloned().collect::<BTreeSet<_>>(), kept);
+    stop(panoptes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_moves_the_queue_to_the_new_url_without_resending_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (first, second) = (Arc::new(Receiver::default()), Arc::new(Receiver::default()));
+    let (first_address, second_address) = (free_address(), free_address());
+    let _first_server = start_receiver(first_address, first.clone()).await;
+    let _second_server = start_receiver(second_address, second.clone()).await;
+    let config = write_config(dir.path(), &queue_config(first_address, ""));
+    let panoptes = start_panoptes(dir.path(), &config, &client).await;
+    let series = vec![vec![("__name__", "rwtest_reload"), ("job", "x")]];
+    let start = panoptes_model_now() - 1_200_000;
+    let (before, before_points) = request(&series, start, 20);
+    remote_write(&client, panoptes.address, &before).await;
+    let before_points: BTreeSet<Point> = before_points.into_iter().collect();
+    eventually("the first receiver to get the first batch", || async {
+        first.points.lock().iter().cloned().collect::<BTreeSet<_>>() == before_points
+    })
+    .await;
+    write_config(dir.path(), &queue_config(second_address, ""));
+    let reload = client.post(format!("http://{}/-/reload", panoptes.address)).send().await.unwrap();
+    assert!(reload.status().is_success(), "reload: {}", reload.text().await.unwrap());
+    let (after, after_points) = request(&series, start + 20 * 15_000, 20);
+    remote_write(&client, panoptes.address, &after).await;
+    let after_points: BTreeSet<Point> = after_points.into_iter().collect();
+    eventually("the second receiver to get the second batch", || async {
+        second.points.lock().iter().cloned().collect::<BTreeSet<_>>() == after_points
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        first.points.lock().iter().cloned().collect::<BTreeSet<_>>(),
+        before_points,
+        "the old url got nothing new"
+    );
+    assert_eq!(
+        second.points.lock().iter().cloned().collect::<BTreeSet<_>>(),
+        after_points,
+        "a new url starts at the end of the wal"
+    );
     stop(panoptes);
 }

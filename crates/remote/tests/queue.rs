@@ -24,6 +24,8 @@ struct Received {
     samples: Mutex<Vec<(String, i64, f64)>>,
     /// Requests to refuse with 503 before accepting.
     failures_left: AtomicUsize,
+    /// Requests to refuse with 400 before accepting.
+    refusals_left: AtomicUsize,
     requests: AtomicUsize,
 }
 
@@ -36,6 +38,10 @@ async fn receive(State(state): State<Arc<Received>>, headers: HeaderMap, body: B
     if state.failures_left.load(Ordering::SeqCst) > 0 {
         state.failures_left.fetch_sub(1, Ordering::SeqCst);
         return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if state.refusals_left.load(Ordering::SeqCst) > 0 {
+        state.refusals_left.fetch_sub(1, Ordering::SeqCst);
+        return StatusCode::BAD_REQUEST;
     }
     let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
     let request = WriteRequest::decode(raw.as_slice()).unwrap();
@@ -187,5 +193,31 @@ async fn a_new_manager_resumes_from_the_saved_position() {
     })
     .await;
     tokio::task::block_in_place(|| second.stop(Duration::from_secs(1)));
+    db.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_with_4xx_is_dropped_counted_and_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    let received = Arc::new(Received::default());
+    received.refusals_left.store(1, Ordering::SeqCst);
+    let address = start_receiver(received.clone()).await;
+    let manager = RemoteWriteManager::new(db.clone(), tokio::runtime::Handle::current());
+    let mut registry = prometheus_client::registry::Registry::default();
+    manager.register_metrics(&mut registry);
+    // One batch of 6 samples (max_samples_per_send is 7): refused whole.
+    tokio::task::block_in_place(|| manager.apply(&config(address, ""), &BTreeMap::new())).unwrap();
+    append(&db, 0, 2);
+    wait_for("the refusal", || received.refusals_left.load(Ordering::SeqCst) == 0).await;
+    wait_for("the failed count", || metric(&registry, "panoptes_remote_storage_samples_failed_total") == 6.0).await;
+    append(&db, 2, 2);
+    wait_for("the next samples", || received.samples.lock().len() >= 6).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let times: Vec<i64> = received.samples.lock().iter().map(|s| s.1).collect();
+    assert!(times.iter().all(|t| *t >= 2000), "the refused batch is not sent again: {times:?}");
+    assert_eq!(times.len(), 6);
+    assert_eq!(metric(&registry, "panoptes_remote_storage_samples_retried_total"), 0.0);
+    tokio::task::block_in_place(|| manager.stop(Duration::from_secs(1)));
     db.close().unwrap();
 }
