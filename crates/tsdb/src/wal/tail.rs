@@ -505,4 +505,46 @@ mod tests {
         assert_eq!(ids, vec![1, 3]);
         assert_eq!(tail.losses().missing_segments, 1);
     }
+
+    /// Through the database: a head compaction checkpoints the WAL while a consumer holds its
+    /// start, and the consumer still reads every sample, then the released segments go.
+    #[test]
+    fn head_compaction_keeps_what_a_holder_has_not_read() {
+        use panoptes_storage::Storage as _;
+
+        use crate::{Db, DbOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let options = DbOptions {
+            block_range: std::time::Duration::from_secs(60),
+            maintenance_interval: std::time::Duration::from_secs(3600),
+            ..DbOptions::default()
+        };
+        let db = Db::open(dir.path(), options).unwrap();
+        let start = db.wal_position().unwrap();
+        let hold = db.hold_wal(start.segment).unwrap();
+        // Four minutes of samples, one commit each 10 s: more than 1.5 block ranges.
+        for t in (0..240_000).step_by(10_000) {
+            let mut appender = db.appender();
+            appender.append(&labels(1), t, t as f64).unwrap();
+            appender.commit().unwrap();
+        }
+        db.run_maintenance();
+        assert!(!db.blocks().is_empty(), "the head was cut into blocks");
+        assert!(list_segments(&db.wal_dir()).unwrap().contains(&start.segment), "the held segment stays");
+        let mut tail = Tail::new(&db.wal_dir(), start);
+        let mut series = HashMap::new();
+        tail.read_series_before(&mut |id, labels| {
+            series.insert(id, labels);
+        })
+        .unwrap();
+        let mut samples = Vec::new();
+        drain(&mut tail, &mut series, &mut samples);
+        assert_eq!(samples.len(), 24, "every sample is read back after the checkpoint");
+        assert_eq!(tail.losses(), TailLosses::default());
+        hold.set_needed_from(tail.position().segment);
+        db.run_maintenance();
+        assert!(!list_segments(&db.wal_dir()).unwrap().contains(&start.segment), "released segments are deleted");
+        db.close().unwrap();
+    }
 }
