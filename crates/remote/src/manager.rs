@@ -67,9 +67,17 @@ impl RemoteWriteManager {
     ///
     /// Returns [`Error::Config`] naming the entry and the setting that cannot be honoured.
     pub fn check(configs: &[RemoteWriteConfig]) -> Result<()> {
+        let mut keys = std::collections::HashSet::new();
         for config in configs {
             let name = display_name(config);
             let fail = |reason: String| Error::Config { name: name.clone(), reason };
+            // Two entries with one URL and no name would share a queue and its position.
+            if !keys.insert(queue_key(config)) {
+                return Err(fail(format!(
+                    "duplicate remote write entry for url {}; give each a name",
+                    redacted_url(&config.url)
+                )));
+            }
             if config.protobuf_message != "prometheus.WriteRequest" {
                 return Err(fail(format!("protobuf_message {} is not supported yet", config.protobuf_message)));
             }
@@ -206,6 +214,18 @@ fn headers(config: &RemoteWriteConfig) -> Result<HeaderMap, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_sharing_url_and_name_are_refused() {
+        let parse = |yaml: &str| panoptes_scrape::config::parse_str(yaml, "t.yml").unwrap().remote_write;
+        let same = parse("remote_write:\n- url: http://a/w\n- url: http://a/w\n");
+        let error = RemoteWriteManager::check(&same).unwrap_err().to_string();
+        assert!(error.contains("duplicate remote write entry"), "{error}");
+        let named = parse("remote_write:\n- url: http://a/w\n  name: x\n- url: http://a/w\n  name: y\n");
+        RemoteWriteManager::check(&named).unwrap();
+        let v2 = parse("remote_write:\n- url: http://a/w\n  protobuf_message: io.prometheus.write.v2.Request\n");
+        assert!(RemoteWriteManager::check(&v2).unwrap_err().to_string().contains("not supported yet"));
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
