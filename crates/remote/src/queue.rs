@@ -79,6 +79,8 @@ impl Queue {
             series: HashMap::new(),
             shards: settings.queue.min_shards.max(1) as usize,
             saved: start,
+            pruned_at_checkpoint: None,
+            prune_checked_segment: None,
             settings: Arc::new(settings),
             hold,
             metrics: metrics.clone(),
@@ -106,6 +108,10 @@ impl Queue {
 /// A sample ready to send: its series' final labels and the sample.
 type Pending = (Arc<[Label]>, Sample);
 
+/// A known series: the segment where it was last defined, and its final labels (`None` when
+/// relabelling dropped it).
+type KnownSeries = (u32, Option<Arc<[Label]>>);
+
 /// The outcome of sending a batch.
 #[derive(Debug, PartialEq, Eq)]
 enum Sent {
@@ -120,8 +126,13 @@ enum Sent {
 struct Runner {
     settings: Arc<QueueSettings>,
     tail: Tail,
-    /// Series id to final labels; `None` when relabelling dropped the series.
-    series: HashMap<SeriesId, Option<Arc<[Label]>>>,
+    /// Series id to the segment where it was last defined and its final labels (`None` when
+    /// relabelling dropped the series).
+    series: HashMap<SeriesId, KnownSeries>,
+    /// The newest checkpoint whose series the map was pruned to.
+    pruned_at_checkpoint: Option<u32>,
+    /// The tail's segment when pruning was last considered: checkpoints come with new segments.
+    prune_checked_segment: Option<u32>,
     shards: usize,
     /// The position last saved.
     saved: WalPosition,
@@ -140,8 +151,9 @@ impl Runner {
         self.metrics.shard_capacity.get_or_create(&labels).set(queue.capacity as i64);
         let mut series = std::mem::take(&mut self.series);
         let settings = self.settings.clone();
+        let segment = self.tail.position().segment;
         if let Err(error) = self.tail.read_series_before(&mut |id, labels| {
-            series.insert(id, final_labels(&settings, &labels));
+            series.insert(id, (segment, final_labels(&settings, &labels)));
         }) {
             error!(remote_name = %labels.remote_name, error = %error, "cannot read series before the queue's wal position; their samples will be dropped");
         }
@@ -184,6 +196,31 @@ impl Runner {
                 return;
             }
             self.reshard(is_full, samples);
+            self.prune_series();
+        }
+    }
+
+    /// Forgets the series that the newest checkpoint dropped, once the tail is past it, so the
+    /// map follows the head's churn instead of growing forever.
+    fn prune_series(&mut self) {
+        let segment = self.tail.position().segment;
+        if self.prune_checked_segment == Some(segment) {
+            return;
+        }
+        self.prune_checked_segment = Some(segment);
+        match self.tail.newest_checkpoint_series(self.pruned_at_checkpoint) {
+            Ok(Some((checkpoint, alive))) if segment > checkpoint => {
+                let before = self.series.len();
+                self.series.retain(|id, (defined_in, _)| *defined_in > checkpoint || alive.contains(id));
+                self.pruned_at_checkpoint = Some(checkpoint);
+                if self.series.len() < before {
+                    info!(remote_name = %self.settings.labels.remote_name, checkpoint, removed = before - self.series.len(), "remote-write queue forgot series gone from the head");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                warn!(remote_name = %self.settings.labels.remote_name, error = %error, "cannot read the wal checkpoint's series; keeping every series");
+            }
         }
     }
 
@@ -250,9 +287,10 @@ impl Runner {
             };
             match record {
                 Some(Record::Series(defined)) => {
+                    let segment = self.tail.position().segment;
                     for (id, labels) in defined {
                         let labels = final_labels(&self.settings, &labels);
-                        self.series.insert(id, labels);
+                        self.series.insert(id, (segment, labels));
                     }
                 }
                 Some(Record::Samples(samples)) => {
@@ -261,7 +299,7 @@ impl Runner {
                     let mut newest = i64::MIN;
                     for sample in samples {
                         newest = newest.max(sample.t);
-                        let Some(entry) = self.series.get(&sample.id) else {
+                        let Some((_, entry)) = self.series.get(&sample.id) else {
                             self.metrics.samples_dropped.get_or_create(&drop("unknown_series")).inc();
                             continue;
                         };

@@ -124,6 +124,42 @@ impl Tail {
         Ok(())
     }
 
+    /// Returns the index of the newest checkpoint, if it is newer than `newer_than`, and the ids
+    /// of the series it holds, so that a consumer past that checkpoint can forget the other
+    /// series it learnt before it: they were no longer in the head, and samples written after
+    /// the checkpoint never refer to them.
+    ///
+    /// # Errors
+    ///
+    /// Returns an I/O error when the checkpoint cannot be read.
+    pub fn newest_checkpoint_series(
+        &mut self,
+        newer_than: Option<u32>,
+    ) -> Result<Option<(u32, std::collections::HashSet<SeriesId>)>> {
+        let Some((index, path)) = last_checkpoint(&self.dir)? else { return Ok(None) };
+        if newer_than.is_some_and(|newer_than| index <= newer_than) {
+            return Ok(None);
+        }
+        let mut ids = std::collections::HashSet::new();
+        for segment in list_segments(&path)? {
+            let mut reader = match SegmentReader::open(&path.join(segment_name(segment)), is_known_type) {
+                Ok(reader) => reader,
+                // Replaced by a newer checkpoint meanwhile: the next call reads that one.
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            while let Some((kind, payload)) = reader.next_frame()? {
+                if kind & 0x7f != super::record::TYPE_SERIES {
+                    continue;
+                }
+                if let Some(Record::Series(series)) = self.decoder.decode(kind, payload) {
+                    ids.extend(series.into_iter().map(|(id, _)| id));
+                }
+            }
+        }
+        Ok(Some((index, ids)))
+    }
+
     /// Returns the next record, or `None` when the writer has not written (all of) it yet.
     ///
     /// # Errors
@@ -504,6 +540,26 @@ mod tests {
         }
         assert_eq!(ids, vec![1, 3]);
         assert_eq!(tail.losses().missing_segments, 1);
+    }
+
+    #[test]
+    fn the_newest_checkpoint_names_its_series_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), 1 << 20, FsyncPolicy::Never).unwrap();
+        for id in 0..4 {
+            log_series(&wal, id);
+        }
+        let closed = wal.cut_segment().unwrap();
+        wal.checkpoint(closed, |record| match record {
+            Record::Series(series) => Some(Record::Series(series.into_iter().filter(|(id, _)| id % 2 == 0).collect())),
+            other => Some(other),
+        })
+        .unwrap();
+        let mut tail = Tail::new(dir.path(), wal.position());
+        let (index, ids) = tail.newest_checkpoint_series(None).unwrap().unwrap();
+        assert_eq!(index, closed);
+        assert_eq!(ids, [0, 2].into_iter().collect());
+        assert!(tail.newest_checkpoint_series(Some(closed)).unwrap().is_none(), "not newer");
     }
 
     /// Through the database: a head compaction checkpoints the WAL while a consumer holds its
