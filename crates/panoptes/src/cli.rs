@@ -321,6 +321,17 @@ pub(crate) struct ServerArgs {
     #[arg(long = "storage.remote.read-concurrent-limit", value_name = "COUNT", default_value_t = 10)]
     pub(crate) remote_read_concurrent_limit: usize,
 
+    /// How long remote-write queues may keep sending at shutdown; what is not acknowledged by
+    /// then is sent after the next start (Prometheus' default is 1m).
+    #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub(crate) remote_flush_deadline: Duration,
+
+    /// The most WAL bytes kept, once a checkpoint replaced them, for remote-write queues that
+    /// have not sent them yet (a receiver outage); beyond it the oldest go and are counted in
+    /// panoptes_tsdb_wal_hold_dropped_segments_total.
+    #[arg(long = "storage.remote.max-held-wal-size", value_name = "SIZE", default_value = "1GB", value_parser = parse_size)]
+    pub(crate) remote_max_held_wal_size: u64,
+
     /// Alertmanager configuration file: when given, the built-in router delivers the alerts of
     /// the rules and serves Alertmanager's API v2 under `/api/v2/`.
     #[arg(long = "alertmanager.config.file", value_name = "PATH")]

@@ -12,6 +12,7 @@ use panoptes_ingest::influx::InfluxOptions;
 use panoptes_ingest::pushgateway::{PushLimits, PushStore, PushgatewayOptions};
 use panoptes_model::Matcher;
 use panoptes_promql::{Engine, EngineOptions};
+use panoptes_remote::RemoteWriteManager;
 use panoptes_rules::{RuleManager, RuleManagerOptions};
 use panoptes_scrape::ScrapeManager;
 use panoptes_server::{
@@ -286,6 +287,10 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
     let notifier: Option<panoptes_rules::NotifierRef> = Some(Arc::new(Notifiers(notifiers)));
     let router_metrics = router.as_ref().map(|router| router.am.clone());
     let scrape_started = scrape.clone();
+    let remote = Arc::new(OnceLock::<Arc<RemoteWriteManager>>::new());
+    let remote_started = remote.clone();
+    let remote_flush = args.remote_flush_deadline;
+    let runtime_for_remote = tokio::runtime::Handle::current();
     let settings = running_config.rule_settings();
     let rule_options = RuleManagerOptions {
         evaluation_interval: settings.evaluation_interval,
@@ -302,6 +307,13 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         if let Some(am) = &router_metrics {
             am.register_metrics(registry);
         }
+        // Remote write starts before anything appends, so that its queues see every sample.
+        let manager = Arc::new(RemoteWriteManager::new(db.clone(), runtime_for_remote.clone()));
+        manager.register_metrics(registry);
+        running_config
+            .start_remote_write(manager.clone())
+            .map_err(|error| format!("starting remote write: {error}"))?;
+        let _ = remote_started.set(manager);
         let storage: StorageRef = Arc::new(db.clone());
         let _ = opened_by_opener.set(db);
         scrape_started.start(storage.clone());
@@ -321,6 +333,11 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         }
         if let Some(router) = &router {
             router.stop(&runtime);
+        }
+        // After the last append: queues send what they read within the flush deadline; the rest
+        // waits in the WAL for the next start.
+        if let Some(remote) = remote.get() {
+            remote.stop(remote_flush);
         }
         let Some(db) = opened.get() else { return Ok(()) };
         tracing::info!("closing storage");
@@ -388,6 +405,8 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("web.external-url", args.external_url.clone().unwrap_or_default()),
         ("storage.remote.read-sample-limit", args.remote_read_sample_limit.to_string()),
         ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
+        ("storage.remote.flush-deadline", format_duration(args.remote_flush_deadline)),
+        ("storage.remote.max-held-wal-size", format!("{}B", args.remote_max_held_wal_size)),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
@@ -437,6 +456,7 @@ fn db_options(args: &ServerArgs) -> DbOptions {
             Some(WalFsync::Interval(interval)) => FsyncPolicy::Interval(interval),
             Some(WalFsync::Never) => FsyncPolicy::Never,
         },
+        max_wal_hold_bytes: args.remote_max_held_wal_size,
         ..defaults
     }
 }
