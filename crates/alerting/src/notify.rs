@@ -29,15 +29,17 @@ pub(crate) struct NotifyError {
     pub(crate) is_retryable: bool,
     /// What happened, without secrets.
     pub(crate) message: String,
+    /// The HTTP status of the response, when the failure came with one.
+    pub(crate) status_code: Option<u16>,
 }
 
 impl NotifyError {
     pub(crate) fn retry(message: impl Into<String>) -> NotifyError {
-        NotifyError { is_retryable: true, message: message.into() }
+        NotifyError { is_retryable: true, message: message.into(), status_code: None }
     }
 
     pub(crate) fn fatal(message: impl Into<String>) -> NotifyError {
-        NotifyError { is_retryable: false, message: message.into() }
+        NotifyError { is_retryable: false, message: message.into(), status_code: None }
     }
 }
 
@@ -51,9 +53,21 @@ pub(crate) struct MessageContext<'a> {
     pub(crate) data: TemplateData,
     pub(crate) value: Value,
     pub(crate) limiter: &'a RateLimiter,
+    /// The HTTP status of the last response received, 0 before the first (for the history).
+    pub(crate) last_status: std::sync::atomic::AtomicU16,
 }
 
 impl MessageContext<'_> {
+    /// Notes the HTTP status of a response.
+    pub(crate) fn note_status(&self, status: reqwest::StatusCode) {
+        self.last_status.store(status.as_u16(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Returns the HTTP status of the last response, if any.
+    pub(crate) fn last_status(&self) -> Option<u16> {
+        Some(self.last_status.load(std::sync::atomic::Ordering::Relaxed)).filter(|status| *status != 0)
+    }
+
     /// Expands a template of the integration's configuration.
     pub(crate) fn render(&self, text: &str) -> Result<String, NotifyError> {
         self.templates.render(text, &self.value).map_err(|e| NotifyError::fatal(format!("template: {e}")))
@@ -227,11 +241,12 @@ pub(crate) async fn read_response(
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bytes = response.bytes().await.map_err(|error| NotifyError::retry(describe_reqwest_error(error)))?;
     let body = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
+    let message = || format!("unexpected status code {}: {}", status.as_u16(), truncate(&body));
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return Err(NotifyError::retry(format!("unexpected status code {}: {}", status.as_u16(), truncate(&body))));
+        return Err(NotifyError { status_code: Some(status.as_u16()), ..NotifyError::retry(message()) });
     }
     if !status.is_success() {
-        return Err(NotifyError::fatal(format!("unexpected status code {}: {}", status.as_u16(), truncate(&body))));
+        return Err(NotifyError { status_code: Some(status.as_u16()), ..NotifyError::fatal(message()) });
     }
     Ok((status, body, content_type))
 }

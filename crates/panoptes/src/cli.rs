@@ -324,6 +324,10 @@ pub(crate) struct ServerArgs {
     #[arg(long = "alertmanager.config.file", value_name = "PATH")]
     pub(crate) alertmanager_config_file: Option<PathBuf>,
 
+    /// How long the alert and notification history (`/api/v1/alerts/history`) is kept.
+    #[arg(long = "alerting.history.retention", value_name = "DURATION", default_value = "15d", value_parser = parse_duration)]
+    pub(crate) alerting_history_retention: Duration,
+
     /// The URL under which users reach Panoptes (links in notifications); default
     /// `http://<web.listen-address>`.
     #[arg(long = "web.external-url", value_name = "URL")]

@@ -50,7 +50,8 @@ impl Wecom {
                 }})
             };
             context.limiter.acquire(&url, MESSAGES_PER_MINUTE, Duration::from_secs(60)).await;
-            let (_, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            let (status, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            context.note_status(status);
             check_errcode(&text, &[ERRCODE_RATE_LIMITED], "wecom")?;
         }
         Ok(())
