@@ -312,6 +312,7 @@ async fn deliver(
         data,
         value,
         limiter: &inner.limiter,
+        robots: &inner.robots,
         last_status: std::sync::atomic::AtomicU16::new(0),
     };
     let mut backoff = inner.options.retry_initial_backoff;

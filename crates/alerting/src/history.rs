@@ -503,7 +503,7 @@ impl History {
             })?;
         }
         let mut records: Vec<HistoryRecord> = newest.into_iter().map(|entry| entry.0.0).collect();
-        records.sort_by(|a, b| (b.time, b.seq).cmp(&(a.time, a.seq)));
+        records.sort_by_key(|record| std::cmp::Reverse((record.time, record.seq)));
         Ok(HistoryPage { records, is_truncated })
     }
 }

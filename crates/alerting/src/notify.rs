@@ -10,6 +10,8 @@ mod webhook;
 mod wechat;
 mod wecom;
 
+pub(crate) use wecom::RobotQueues;
+
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -52,7 +54,8 @@ pub(crate) struct MessageContext<'a> {
     pub(crate) external_url: &'a str,
     pub(crate) data: TemplateData,
     pub(crate) value: Value,
-    pub(crate) limiter: &'a RateLimiter,
+    pub(crate) limiter: &'a std::sync::Arc<RateLimiter>,
+    pub(crate) robots: &'a std::sync::Arc<RobotQueues>,
     /// The HTTP status of the last response received, 0 before the first (for the history).
     pub(crate) last_status: std::sync::atomic::AtomicU16,
 }
@@ -81,6 +84,14 @@ pub(crate) struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// Returns how many more messages `key` may send now, allowing `limit` per `window`.
+    pub(crate) fn available(&self, key: &str, limit: usize, window: Duration) -> usize {
+        let sent = self.sent.lock();
+        let now = Instant::now();
+        let used = sent.get(key).map_or(0, |queue| queue.iter().filter(|at| now.duration_since(**at) < window).count());
+        limit.saturating_sub(used)
+    }
+
     /// Waits until `key` may send another message, allowing `limit` per `window`.
     pub(crate) async fn acquire(&self, key: &str, limit: usize, window: Duration) {
         loop {

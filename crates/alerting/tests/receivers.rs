@@ -694,3 +694,49 @@ async fn resolution_received_before_a_restart_is_notified_after_it() {
     assert_eq!(instances(&received[1]), [("node-1".to_owned(), "resolved".to_owned())]);
     assert_eq!(received[1].body["status"], "resolved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_notifications_beyond_the_robots_budget_are_merged_not_delayed() {
+    let (fake, url) = start_fake().await;
+    // One group per instance: 45 notifications for one robot at once, more than its 20 a
+    // minute.
+    let config = format!(
+        r#"
+route:
+  receiver: robot
+  group_by: [instance]
+  group_wait: 50ms
+receivers:
+- name: robot
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=k'
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let started = tokio::time::Instant::now();
+    am.put_postable((0..45).map(|i| alert("DiskFull", &format!("node-{i}:9100"), false)).collect()).unwrap();
+    let deadline = started + Duration::from_secs(15);
+    let received = loop {
+        let received = fake.received.lock().clone();
+        let contents: Vec<String> =
+            received.iter().map(|r| r.body["markdown"]["content"].as_str().unwrap_or("").to_owned()).collect();
+        if (0..45).all(|i| contents.iter().any(|content| content.contains(&format!("node-{i}:9100")))) {
+            break received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not all delivered within 15 s: {} messages", received.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Waiting for the budget would take a minute; merged, everything arrives at once.
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(received.len() <= 20, "{} messages for a budget of 20", received.len());
+    assert!(received.len() < 45);
+    for message in &received {
+        assert_eq!(message.body["msgtype"], "markdown");
+        assert!(message.body["markdown"]["content"].as_str().unwrap().len() <= 4096);
+    }
+    // No further messages: every notification was delivered once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.received.lock().len(), received.len());
+}

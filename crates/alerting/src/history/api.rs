@@ -91,10 +91,8 @@ fn parse_time(text: &str) -> Result<Timestamp, String> {
             return Err(format!("cannot parse {text:?} to a valid timestamp"));
         }
         let nanos = (seconds * 1e9).round();
-        return i128::try_from(nanos as i64)
-            .ok()
-            .and_then(|nanos| Timestamp::from_nanosecond(nanos).ok())
-            .ok_or_else(|| format!("cannot parse {text:?} to a valid timestamp"));
+        return Timestamp::from_nanosecond(i128::from(nanos as i64))
+            .map_err(|_| format!("cannot parse {text:?} to a valid timestamp"));
     }
     text.parse::<Timestamp>().map_err(|_| format!("cannot parse {text:?} to a valid timestamp"))
 }
