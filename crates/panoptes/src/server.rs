@@ -360,6 +360,10 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         query_offset: settings.query_offset,
         external_labels: settings.external_labels,
         resend_delay: args.rules_alert_resend_delay,
+        restore: panoptes_rules::RestoreOptions {
+            outage_tolerance: args.rules_alert_for_outage_tolerance,
+            for_grace_period: args.rules_alert_for_grace_period,
+        },
         ..RuleManagerOptions::default()
     };
     let opener: StorageOpener = Box::new(move |registry| {
@@ -454,6 +458,8 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
         ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
+        ("rules.alert.for-grace-period", format_duration(args.rules_alert_for_grace_period)),
+        ("rules.alert.for-outage-tolerance", format_duration(args.rules_alert_for_outage_tolerance)),
         ("alertmanager.config.file", args.alertmanager_config_file.as_deref().map(path).unwrap_or_default()),
         ("alerting.history.retention", format_duration(args.alerting_history_retention)),
         ("web.external-url", args.external_url.clone().unwrap_or_default()),
