@@ -568,7 +568,7 @@ receivers:
     assert_eq!(status("B").muted_by, ["never"]);
     assert!(status("X").muted_by.is_empty() && !status("X").is_suppressed());
     let x = panoptes_alerting::fingerprint_string(status("X").alert.fingerprint());
-    assert_eq!(status("Y").inhibited_by, [x.clone()]);
+    assert_eq!(status("Y").inhibited_by, std::slice::from_ref(&x));
     assert!(status("A").is_suppressed() && status("B").is_suppressed() && status("Y").is_suppressed());
     // The history has each alert's arrival, Y's inhibition by X, and the one delivery.
     let records = history.query(&HistoryQuery { limit: 100, ..HistoryQuery::default() }).unwrap().records;
