@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::dispatch::{AggrGroup, GroupId, run_group};
 use crate::error::{Error, Result};
+use crate::history::{History, HistoryEvent, StateChange, StateSource};
 use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::metrics::AlertingMetrics;
 use crate::nflog::NotificationLog;
@@ -44,6 +45,8 @@ pub struct AlertmanagerOptions {
     pub maintenance_interval: Duration,
     /// The largest API request body accepted.
     pub max_request_body_bytes: usize,
+    /// Where state changes and delivery attempts are recorded, if anywhere.
+    pub history: Option<History>,
 }
 
 impl Default for AlertmanagerOptions {
@@ -56,6 +59,7 @@ impl Default for AlertmanagerOptions {
             retry_max_backoff: Duration::from_secs(60),
             maintenance_interval: Duration::from_secs(30),
             max_request_body_bytes: 8 << 20,
+            history: None,
         }
     }
 }
@@ -112,8 +116,11 @@ pub(crate) struct Inner {
     pub(crate) silences: Silences,
     pub(crate) nflog: NotificationLog,
     pub(crate) metrics: AlertingMetrics,
-    pub(crate) limiter: RateLimiter,
+    pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) robots: Arc<crate::notify::RobotQueues>,
     pub(crate) started_at: Timestamp,
+    /// The mute state last recorded in the history, per alert (absent: active).
+    pub(crate) mute_states: Mutex<HashMap<Fingerprint, MuteState>>,
     commands: mpsc::UnboundedSender<Command>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
 }
@@ -121,6 +128,29 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn loaded(&self) -> Arc<Loaded> {
         Arc::clone(&self.loaded.read())
+    }
+
+    /// Records events in the history, if there is one: at once on a blocking thread, or
+    /// through `spawn_blocking` on a runtime worker. Failures are logged, never returned: the
+    /// history must not stop alerts.
+    pub(crate) fn record(&self, events: Vec<(Timestamp, HistoryEvent)>) {
+        let Some(history) = &self.options.history else { return };
+        if events.is_empty() {
+            return;
+        }
+        let append = move |history: &History| {
+            if let Err(error) = history.append(events) {
+                tracing::error!(error = %error, "cannot record alert history");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread => {
+                let history = history.clone();
+                // Keeps the order of appends from one caller: block_in_place runs it here.
+                tokio::task::block_in_place(move || append(&history));
+            }
+            _ => append(history),
+        }
     }
 
     pub(crate) fn alerts_snapshot(&self) -> Vec<Alert> {
@@ -164,6 +194,17 @@ pub struct AlertStatus {
     pub silenced_by: Vec<String>,
     /// Fingerprints of the alerts inhibiting it.
     pub inhibited_by: Vec<String>,
+    /// Names of the time intervals muting it now on one of its routes (a
+    /// `mute_time_intervals` entry it is inside, or the `active_time_intervals` it is outside
+    /// of), as Alertmanager 0.28's `mutedBy`.
+    pub muted_by: Vec<String>,
+}
+
+impl AlertStatus {
+    /// Returns whether a silence, an inhibition or a time interval suppresses the alert.
+    pub fn is_suppressed(&self) -> bool {
+        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty() || !self.muted_by.is_empty()
+    }
 }
 
 /// An aggregation group as the API shows it.
@@ -224,8 +265,10 @@ impl Alertmanager {
             silences,
             nflog,
             metrics: AlertingMetrics::default(),
-            limiter: RateLimiter::default(),
+            limiter: Arc::default(),
+            robots: Arc::default(),
             started_at: Timestamp::now(),
+            mute_states: Mutex::new(HashMap::new()),
             commands,
             receiver: Mutex::new(Some(receiver)),
         });
@@ -243,19 +286,33 @@ impl Alertmanager {
     pub fn put(&self, alerts: Vec<Alert>) {
         let now = Timestamp::now();
         let mut merged = Vec::with_capacity(alerts.len());
+        let mut events = Vec::new();
         {
             let mut store = self.inner.alerts.lock();
             for alert in alerts {
                 let fp = alert.fingerprint();
-                let alert = match store.get(&fp) {
+                let old = store.get(&fp);
+                let was_firing = old.map(|old| !old.is_resolved_at(now));
+                let alert = match old {
                     Some(old) if overlaps(old, &alert) => old.merge(&alert),
                     _ => alert,
                 };
-                self.inner.metrics.received(if alert.is_resolved_at(now) { "resolved" } else { "firing" });
+                let is_firing = !alert.is_resolved_at(now);
+                self.inner.metrics.received(if is_firing { "firing" } else { "resolved" });
+                let change = match (was_firing, is_firing) {
+                    (None, true) => Some(("none", "received")),
+                    (Some(false), true) => Some(("resolved", "received")),
+                    (Some(true), false) => Some(("firing", "resolved")),
+                    _ => None,
+                };
+                if let Some((from, to)) = change {
+                    events.push((now, router_change(&alert, from, to, Vec::new())));
+                }
                 store.insert(fp, alert.clone());
                 merged.push(alert);
             }
         }
+        self.inner.record(events);
         let _ = self.inner.commands.send(Command::Dispatch(merged));
     }
 
@@ -326,9 +383,15 @@ impl Alertmanager {
 
     fn status_of(&self, loaded: &Loaded, alert: &Alert, inhibitor: &Inhibitor<'_>, now: Timestamp) -> AlertStatus {
         let mut receivers: Vec<String> = Vec::new();
+        let mut muted_by: Vec<String> = Vec::new();
         for route in loaded.route.match_labels(&alert.labels) {
             if !receivers.contains(&route.options.receiver) {
                 receivers.push(route.options.receiver.clone());
+            }
+            for name in crate::dispatch::muting_time_intervals(loaded, &route, now) {
+                if !muted_by.contains(&name) {
+                    muted_by.push(name);
+                }
             }
         }
         AlertStatus {
@@ -336,6 +399,7 @@ impl Alertmanager {
             receivers,
             silenced_by: self.inner.silences.mutes(&alert.labels, now),
             inhibited_by: inhibitor.inhibited_by(&alert.labels).into_iter().map(fingerprint_string).collect(),
+            muted_by,
         }
     }
 
@@ -446,6 +510,8 @@ impl Alertmanager {
             .flat_map(|group| group.alerts.lock().keys().copied().collect::<Vec<_>>())
             .collect();
         self.inner.alerts.lock().retain(|fp, alert| !alert.is_resolved_at(now) || pending.contains(fp));
+        let held: std::collections::HashSet<Fingerprint> = self.inner.alerts.lock().keys().copied().collect();
+        self.inner.mute_states.lock().retain(|fp, _| held.contains(fp));
         if let Err(error) = self.inner.silences.gc(now) {
             tracing::error!(error = %error, "cannot save silences");
         }
@@ -461,7 +527,7 @@ impl Alertmanager {
     /// Updates the alert and silence gauges.
     pub fn update_gauges(&self) {
         let statuses = self.alert_statuses();
-        let suppressed = statuses.iter().filter(|s| !s.silenced_by.is_empty() || !s.inhibited_by.is_empty()).count();
+        let suppressed = statuses.iter().filter(|s| s.is_suppressed()).count();
         self.inner.metrics.set_alerts(statuses.len() - suppressed, suppressed);
         self.inner.metrics.set_silences(&self.inner.silences.count_by_state(Timestamp::now()));
     }
@@ -471,6 +537,30 @@ impl Alertmanager {
         alerts.sort_by_key(Alert::fingerprint);
         persist::write_entries(&self.inner.alerts_path, &alerts)
     }
+}
+
+/// Whether an alert was muted when the router last recorded it, and by what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MuteState {
+    /// Silenced by these silence ids.
+    Silenced(Vec<String>),
+    /// Inhibited by the alerts of these fingerprints.
+    Inhibited(Vec<String>),
+}
+
+/// Returns a router state change of `alert` for the history.
+pub(crate) fn router_change(alert: &Alert, from: &str, to: &str, muted_by: Vec<String>) -> HistoryEvent {
+    HistoryEvent::State(StateChange {
+        source: StateSource::Router,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        group: None,
+        fingerprint: fingerprint_string(alert.fingerprint()),
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        value: None,
+        muted_by,
+    })
 }
 
 /// Renames a damaged state file to `<name>.corrupted` so that the next save starts afresh.

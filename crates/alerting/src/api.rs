@@ -55,13 +55,20 @@ struct ListParams {
     silenced: bool,
     inhibited: bool,
     unprocessed: bool,
+    muted: bool,
     filter: Vec<Matcher>,
     receiver: Option<regex::Regex>,
 }
 
 fn parse_list_params(query: Option<&str>) -> Result<ListParams, String> {
-    let mut params =
-        ListParams { active: true, silenced: true, inhibited: true, unprocessed: true, ..Default::default() };
+    let mut params = ListParams {
+        active: true,
+        silenced: true,
+        inhibited: true,
+        unprocessed: true,
+        muted: true,
+        ..Default::default()
+    };
     let flag = |name: &str, value: &str| match value {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -73,7 +80,7 @@ fn parse_list_params(query: Option<&str>) -> Result<ListParams, String> {
             "silenced" => params.silenced = flag("silenced", &value)?,
             "inhibited" => params.inhibited = flag("inhibited", &value)?,
             "unprocessed" => params.unprocessed = flag("unprocessed", &value)?,
-            "muted" => {}
+            "muted" => params.muted = flag("muted", &value)?,
             "filter" => params.filter.extend(parse_matchers(&value)?),
             "receiver" => {
                 params.receiver = Some(
@@ -102,7 +109,7 @@ fn matches_filter(filter: &[Matcher], labels: &BTreeMap<String, String>) -> bool
 
 fn alert_json(status: &AlertStatus) -> Value {
     let alert = &status.alert;
-    let state = if status.silenced_by.is_empty() && status.inhibited_by.is_empty() { "active" } else { "suppressed" };
+    let state = if status.is_suppressed() { "suppressed" } else { "active" };
     json!({
         "annotations": alert.annotations,
         "endsAt": api_time(alert.ends_at),
@@ -112,7 +119,7 @@ fn alert_json(status: &AlertStatus) -> Value {
         "status": {
             "inhibitedBy": status.inhibited_by,
             "silencedBy": status.silenced_by,
-            "mutedBy": [],
+            "mutedBy": status.muted_by,
             "state": state,
         },
         "updatedAt": api_time(alert.updated_at),
@@ -132,7 +139,11 @@ fn keep(status: &AlertStatus, params: &ListParams) -> bool {
     }
     let is_silenced = !status.silenced_by.is_empty();
     let is_inhibited = !status.inhibited_by.is_empty();
-    if !params.active && !is_silenced && !is_inhibited {
+    let is_muted = !status.muted_by.is_empty();
+    if !params.active && !status.is_suppressed() {
+        return false;
+    }
+    if !params.muted && is_muted {
         return false;
     }
     if !params.silenced && is_silenced {

@@ -15,7 +15,8 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::alertmanager::{Inner, Loaded};
+use crate::alertmanager::{Inner, Loaded, MuteState, router_change};
+use crate::history::{DeliveryAttempt, HistoryEvent, Outcome, delivered_alerts};
 use crate::inhibit::Inhibitor;
 use crate::nflog::needs_update;
 use crate::notify::{Integration, MessageContext};
@@ -139,13 +140,25 @@ fn notification_order(a: &Alert, b: &Alert) -> std::cmp::Ordering {
 
 /// Returns whether the route's time intervals mute notifications at `now`.
 fn is_muted_by_time(loaded: &Loaded, route: &Route, now: Timestamp) -> bool {
+    !muting_time_intervals(loaded, route, now).is_empty()
+}
+
+/// Returns the names of the route's time intervals that mute it at `now`: the
+/// `mute_time_intervals` it is inside of, or, when it is inside none of its
+/// `active_time_intervals`, all of those.
+pub(crate) fn muting_time_intervals(loaded: &Loaded, route: &Route, now: Timestamp) -> Vec<String> {
     let is_inside = |name: &String| {
         loaded.time_intervals.get(name).is_some_and(|intervals| intervals.iter().any(|i| i.contains(now)))
     };
-    if route.options.mute_time_intervals.iter().any(is_inside) {
-        return true;
+    let muting: Vec<String> =
+        route.options.mute_time_intervals.iter().filter(|name| is_inside(name)).cloned().collect();
+    if !muting.is_empty() {
+        return muting;
     }
-    !route.options.active_time_intervals.is_empty() && !route.options.active_time_intervals.iter().any(is_inside)
+    if !route.options.active_time_intervals.is_empty() && !route.options.active_time_intervals.iter().any(is_inside) {
+        return route.options.active_time_intervals.clone();
+    }
+    Vec::new()
 }
 
 /// Runs the pipeline for one flush; returns whether every integration succeeded.
@@ -158,11 +171,32 @@ async fn notify_group(
 ) -> bool {
     let store: Vec<Alert> = inner.alerts_snapshot();
     let inhibitor = Inhibitor::new(&loaded.inhibit_rules, &store, now);
-    alerts.retain(|alert| inhibitor.inhibited_by(&alert.labels).is_empty());
+    let mut mutes: Vec<(Fingerprint, Option<MuteState>)> = Vec::with_capacity(alerts.len());
+    alerts.retain(|alert| {
+        let inhibited_by = inhibitor.inhibited_by(&alert.labels);
+        if !inhibited_by.is_empty() {
+            let by = inhibited_by.into_iter().map(crate::types::fingerprint_string).collect();
+            mutes.push((alert.fingerprint(), Some(MuteState::Inhibited(by))));
+            return false;
+        }
+        true
+    });
     if is_muted_by_time(loaded, &group.route, now) {
+        record_mutes(inner, group, mutes, now);
         return true;
     }
-    alerts.retain(|alert| inner.silences.mutes(&alert.labels, now).is_empty());
+    alerts.retain(|alert| {
+        let silenced_by = inner.silences.mutes(&alert.labels, now);
+        if !silenced_by.is_empty() {
+            mutes.push((alert.fingerprint(), Some(MuteState::Silenced(silenced_by))));
+            return false;
+        }
+        if !alert.is_resolved_at(now) {
+            mutes.push((alert.fingerprint(), None));
+        }
+        true
+    });
+    record_mutes(inner, group, mutes, now);
     if alerts.is_empty() {
         return true;
     }
@@ -222,6 +256,41 @@ async fn notify_group(
     is_success
 }
 
+/// Records in the history the alerts whose mute state changed since it was last recorded.
+fn record_mutes(inner: &Inner, group: &AggrGroup, mutes: Vec<(Fingerprint, Option<MuteState>)>, now: Timestamp) {
+    if inner.options.history.is_none() {
+        return;
+    }
+    let mut events = Vec::new();
+    {
+        let held = group.alerts.lock();
+        let mut states = inner.mute_states.lock();
+        for (fp, state) in mutes {
+            let Some(alert) = held.get(&fp) else { continue };
+            let previous = states.get(&fp).cloned();
+            if previous == state {
+                continue;
+            }
+            let from = match &previous {
+                None => "active",
+                Some(MuteState::Silenced(_)) => "silenced",
+                Some(MuteState::Inhibited(_)) => "inhibited",
+            };
+            let (to, by) = match &state {
+                None => ("active", Vec::new()),
+                Some(MuteState::Silenced(by)) => ("silenced", by.clone()),
+                Some(MuteState::Inhibited(by)) => ("inhibited", by.clone()),
+            };
+            events.push((now, router_change(alert, from, to, by)));
+            match state {
+                Some(state) => states.insert(fp, state),
+                None => states.remove(&fp),
+            };
+        }
+    }
+    inner.record(events);
+}
+
 /// Delivers with exponential backoff until success, a non-retryable error or the deadline.
 async fn deliver(
     inner: &Arc<Inner>,
@@ -243,13 +312,39 @@ async fn deliver(
         data,
         value,
         limiter: &inner.limiter,
+        robots: &inner.robots,
+        last_status: std::sync::atomic::AtomicU16::new(0),
     };
     let mut backoff = inner.options.retry_initial_backoff;
     let mut attempt = 1u32;
+    let now = Timestamp::now();
+    let record = |attempt: u32, started: Timestamp, outcome: Outcome, status_code: Option<u16>, error: Option<&str>| {
+        if inner.options.history.is_none() {
+            return;
+        }
+        let duration = Timestamp::now().duration_since(started).as_secs_f64().max(0.0);
+        let event = HistoryEvent::Delivery(DeliveryAttempt {
+            receiver: receiver.clone(),
+            integration: integration.name.to_owned(),
+            integration_index: integration.index,
+            group_key: group.key.clone(),
+            alerts: delivered_alerts(alerts, now),
+            alerts_total: alerts.len(),
+            attempt,
+            outcome,
+            status_code,
+            error: error.map(str::to_owned),
+            duration_seconds: duration,
+        });
+        inner.record(vec![(started, event)]);
+    };
     loop {
+        context.last_status.store(0, std::sync::atomic::Ordering::Relaxed);
+        let started = Timestamp::now();
         let result = tokio::time::timeout_at(deadline, integration.notify(&context)).await;
         let error = match result {
             Ok(Ok(())) => {
+                record(attempt, started, Outcome::Success, context.last_status(), None);
                 inner.metrics.notification(integration.name, false);
                 tracing::debug!(receiver = %receiver, integration = integration.name, attempts = attempt, "notify success");
                 return true;
@@ -258,7 +353,10 @@ async fn deliver(
             Err(_) => crate::notify::NotifyError::fatal("notification deadline exceeded"),
         };
         let next_try = Instant::now() + backoff;
-        if !error.is_retryable || next_try >= deadline {
+        let is_final = !error.is_retryable || next_try >= deadline;
+        let outcome = if is_final { Outcome::Failed } else { Outcome::Retry };
+        record(attempt, started, outcome, error.status_code.or_else(|| context.last_status()), Some(&error.message));
+        if is_final {
             inner.metrics.notification(integration.name, true);
             tracing::warn!(
                 receiver = %receiver,

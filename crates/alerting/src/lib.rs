@@ -24,6 +24,7 @@ mod api;
 pub mod config;
 mod dispatch;
 mod error;
+mod history;
 mod inhibit;
 mod matchers;
 mod metrics;
@@ -43,8 +44,12 @@ pub use config::{
     routes_test,
 };
 pub use error::{Error, Result};
+pub use history::{
+    DeliveredAlert, DeliveryAttempt, EventKind, History, HistoryEvent, HistoryOptions, HistoryPage, HistoryQuery,
+    HistoryRecord, MAX_ALERTS_PER_DELIVERY, Outcome, StateChange, StateSource, history_router,
+};
 pub use matchers::{Matchers, parse_matcher, parse_matchers};
-pub use metrics::AlertingMetrics;
+pub use metrics::{AlertingMetrics, HistoryMetrics};
 pub use route::{Route, RouteOptions};
 pub use silence::{Silence, SilenceMatcher, SilenceState, Silences};
 pub use template::{TemplateData, Templates};

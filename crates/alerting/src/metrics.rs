@@ -67,3 +67,31 @@ impl AlertingMetrics {
         self.alerts_received.get_or_create(&label("status", status)).inc();
     }
 }
+
+/// Counters and gauges of the alert history store, registered under `panoptes_alert_history_`.
+#[derive(Debug, Default)]
+pub struct HistoryMetrics {
+    /// Records appended, by kind (`state`, `delivery`).
+    pub records: Family<Labels, Counter>,
+    /// Appends that failed (the records may be lost).
+    pub append_failures: Counter,
+    /// Segment files on disk.
+    pub segments: Gauge,
+    /// Segment files deleted by the retention.
+    pub segments_deleted: Counter,
+}
+
+impl HistoryMetrics {
+    /// Registers every metric in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        let registry = registry.sub_registry_with_prefix("panoptes_alert_history");
+        registry.register("records", "History records appended, by kind", self.records.clone());
+        registry.register("append_failures", "History appends that failed", self.append_failures.clone());
+        registry.register("segments", "History segment files on disk", self.segments.clone());
+        registry.register(
+            "segments_deleted",
+            "History segment files deleted by the retention",
+            self.segments_deleted.clone(),
+        );
+    }
+}

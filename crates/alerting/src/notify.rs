@@ -10,6 +10,8 @@ mod webhook;
 mod wechat;
 mod wecom;
 
+pub(crate) use wecom::RobotQueues;
+
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -29,15 +31,17 @@ pub(crate) struct NotifyError {
     pub(crate) is_retryable: bool,
     /// What happened, without secrets.
     pub(crate) message: String,
+    /// The HTTP status of the response, when the failure came with one.
+    pub(crate) status_code: Option<u16>,
 }
 
 impl NotifyError {
     pub(crate) fn retry(message: impl Into<String>) -> NotifyError {
-        NotifyError { is_retryable: true, message: message.into() }
+        NotifyError { is_retryable: true, message: message.into(), status_code: None }
     }
 
     pub(crate) fn fatal(message: impl Into<String>) -> NotifyError {
-        NotifyError { is_retryable: false, message: message.into() }
+        NotifyError { is_retryable: false, message: message.into(), status_code: None }
     }
 }
 
@@ -50,10 +54,23 @@ pub(crate) struct MessageContext<'a> {
     pub(crate) external_url: &'a str,
     pub(crate) data: TemplateData,
     pub(crate) value: Value,
-    pub(crate) limiter: &'a RateLimiter,
+    pub(crate) limiter: &'a std::sync::Arc<RateLimiter>,
+    pub(crate) robots: &'a std::sync::Arc<RobotQueues>,
+    /// The HTTP status of the last response received, 0 before the first (for the history).
+    pub(crate) last_status: std::sync::atomic::AtomicU16,
 }
 
 impl MessageContext<'_> {
+    /// Notes the HTTP status of a response.
+    pub(crate) fn note_status(&self, status: reqwest::StatusCode) {
+        self.last_status.store(status.as_u16(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Returns the HTTP status of the last response, if any.
+    pub(crate) fn last_status(&self) -> Option<u16> {
+        Some(self.last_status.load(std::sync::atomic::Ordering::Relaxed)).filter(|status| *status != 0)
+    }
+
     /// Expands a template of the integration's configuration.
     pub(crate) fn render(&self, text: &str) -> Result<String, NotifyError> {
         self.templates.render(text, &self.value).map_err(|e| NotifyError::fatal(format!("template: {e}")))
@@ -67,6 +84,14 @@ pub(crate) struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// Returns how many more messages `key` may send now, allowing `limit` per `window`.
+    pub(crate) fn available(&self, key: &str, limit: usize, window: Duration) -> usize {
+        let sent = self.sent.lock();
+        let now = Instant::now();
+        let used = sent.get(key).map_or(0, |queue| queue.iter().filter(|at| now.duration_since(**at) < window).count());
+        limit.saturating_sub(used)
+    }
+
     /// Waits until `key` may send another message, allowing `limit` per `window`.
     pub(crate) async fn acquire(&self, key: &str, limit: usize, window: Duration) {
         loop {
@@ -227,11 +252,12 @@ pub(crate) async fn read_response(
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bytes = response.bytes().await.map_err(|error| NotifyError::retry(describe_reqwest_error(error)))?;
     let body = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
+    let message = || format!("unexpected status code {}: {}", status.as_u16(), truncate(&body));
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return Err(NotifyError::retry(format!("unexpected status code {}: {}", status.as_u16(), truncate(&body))));
+        return Err(NotifyError { status_code: Some(status.as_u16()), ..NotifyError::retry(message()) });
     }
     if !status.is_success() {
-        return Err(NotifyError::fatal(format!("unexpected status code {}: {}", status.as_u16(), truncate(&body))));
+        return Err(NotifyError { status_code: Some(status.as_u16()), ..NotifyError::fatal(message()) });
     }
     Ok((status, body, content_type))
 }

@@ -15,7 +15,10 @@ use axum::http::{HeaderMap, Uri};
 use base64::Engine;
 use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
-use panoptes_alerting::{Alertmanager, AlertmanagerOptions, PostableAlert, Silence, SilenceMatcher, parse_str};
+use panoptes_alerting::{
+    Alertmanager, AlertmanagerOptions, EventKind, History, HistoryEvent, HistoryOptions, HistoryQuery, Outcome,
+    PostableAlert, Silence, SilenceMatcher, parse_str,
+};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -531,7 +534,9 @@ receivers:
 "#
     );
     let dir = tempfile::tempdir().unwrap();
-    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    let history = History::open(dir.path().join("history"), HistoryOptions::default()).unwrap();
+    let options = AlertmanagerOptions { history: Some(history.clone()), ..options() };
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options).unwrap();
     am.spawn(std::future::pending());
     am.put_postable(vec![
         labelled(&[("alertname", "A"), ("team", "a")]),
@@ -554,6 +559,102 @@ receivers:
     // prove they stay silent.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.received.lock().len(), 1, "{:#?}", fake.received.lock());
+
+    // The API shows who mutes what: time intervals as `mutedBy` (Alertmanager 0.28), the
+    // inhibiting alert's fingerprint as `inhibitedBy`; all three are suppressed.
+    let statuses = am.alert_statuses();
+    let status = |name: &str| statuses.iter().find(|s| s.alert.labels["alertname"] == name).unwrap().clone();
+    assert_eq!(status("A").muted_by, ["always"]);
+    assert_eq!(status("B").muted_by, ["never"]);
+    assert!(status("X").muted_by.is_empty() && !status("X").is_suppressed());
+    let x = panoptes_alerting::fingerprint_string(status("X").alert.fingerprint());
+    assert_eq!(status("Y").inhibited_by, std::slice::from_ref(&x));
+    assert!(status("A").is_suppressed() && status("B").is_suppressed() && status("Y").is_suppressed());
+    // The history has each alert's arrival, Y's inhibition by X, and the one delivery.
+    let records = history.query(&HistoryQuery { limit: 100, ..HistoryQuery::default() }).unwrap().records;
+    let changes: Vec<(String, String, Vec<String>)> = records
+        .iter()
+        .rev()
+        .filter_map(|record| match &record.event {
+            HistoryEvent::State(change) if change.to != "received" => {
+                Some((change.labels["alertname"].clone(), change.to.clone(), change.muted_by.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes, [("Y".to_owned(), "inhibited".to_owned(), vec![x])]);
+    let received = records.iter().filter(|r| matches!(&r.event, HistoryEvent::State(c) if c.to == "received")).count();
+    assert_eq!(received, 5);
+    let deliveries: Vec<(&str, Outcome, Option<u16>)> = records
+        .iter()
+        .filter_map(|record| match &record.event {
+            HistoryEvent::Delivery(d) => Some((d.receiver.as_str(), d.outcome, d.status_code)),
+            HistoryEvent::State(_) => None,
+        })
+        .collect();
+    assert_eq!(deliveries, [("hook", Outcome::Success, Some(200))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_records_silencing_and_unsilencing() {
+    let (_fake, url) = start_fake().await;
+    let config = format!(
+        "route:\n  receiver: hook\n  group_wait: 50ms\n  group_interval: 200ms\nreceivers:\n- name: hook\n  webhook_configs: [{{url: '{url}/hook'}}]\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path().join("history"), HistoryOptions::default()).unwrap();
+    let options = AlertmanagerOptions { history: Some(history.clone()), ..options() };
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options).unwrap();
+    am.spawn(std::future::pending());
+    let now = Timestamp::now();
+    let id = am
+        .silences()
+        .set(Silence {
+            id: String::new(),
+            matchers: vec![SilenceMatcher {
+                name: "alertname".to_owned(),
+                value: "Quiet".to_owned(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: now,
+            ends_at: now + jiff::SignedDuration::from_secs(3600),
+            updated_at: now,
+            created_by: "ops".to_owned(),
+            comment: "maintenance".to_owned(),
+        })
+        .unwrap();
+    am.put_postable(vec![labelled(&[("alertname", "Quiet")])]).unwrap();
+    let changes = |history: &History| -> Vec<(String, String, Vec<String>)> {
+        let query = HistoryQuery { kind: Some(EventKind::State), limit: 100, ..HistoryQuery::default() };
+        let records = history.query(&query).unwrap().records;
+        records
+            .iter()
+            .rev()
+            .filter_map(|record| match &record.event {
+                HistoryEvent::State(change) => Some((change.from.clone(), change.to.clone(), change.muted_by.clone())),
+                HistoryEvent::Delivery(_) => None,
+            })
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while changes(&history).len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", changes(&history));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    am.silences().expire(&id).unwrap();
+    while changes(&history).len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", changes(&history));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        changes(&history),
+        [
+            ("none".to_owned(), "received".to_owned(), vec![]),
+            ("active".to_owned(), "silenced".to_owned(), vec![id]),
+            ("silenced".to_owned(), "active".to_owned(), vec![]),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -693,4 +794,50 @@ async fn resolution_received_before_a_restart_is_notified_after_it() {
     let received = wait_for(&fake, 2).await;
     assert_eq!(instances(&received[1]), [("node-1".to_owned(), "resolved".to_owned())]);
     assert_eq!(received[1].body["status"], "resolved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_notifications_beyond_the_robots_budget_are_merged_not_delayed() {
+    let (fake, url) = start_fake().await;
+    // One group per instance: 45 notifications for one robot at once, more than its 20 a
+    // minute.
+    let config = format!(
+        r#"
+route:
+  receiver: robot
+  group_by: [instance]
+  group_wait: 50ms
+receivers:
+- name: robot
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=k'
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let started = tokio::time::Instant::now();
+    am.put_postable((0..45).map(|i| alert("DiskFull", &format!("node-{i}:9100"), false)).collect()).unwrap();
+    let deadline = started + Duration::from_secs(15);
+    let received = loop {
+        let received = fake.received.lock().clone();
+        let contents: Vec<String> =
+            received.iter().map(|r| r.body["markdown"]["content"].as_str().unwrap_or("").to_owned()).collect();
+        if (0..45).all(|i| contents.iter().any(|content| content.contains(&format!("node-{i}:9100")))) {
+            break received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not all delivered within 15 s: {} messages", received.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Waiting for the budget would take a minute; merged, everything arrives at once.
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(received.len() <= 20, "{} messages for a budget of 20", received.len());
+    assert!(received.len() < 45);
+    for message in &received {
+        assert_eq!(message.body["msgtype"], "markdown");
+        assert!(message.body["markdown"]["content"].as_str().unwrap().len() <= 4096);
+    }
+    // No further messages: every notification was delivered once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.received.lock().len(), received.len());
 }

@@ -21,7 +21,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Runs the server: HTTP API, remote write receiver and metrics store.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Inspects a data directory, also while a server uses it (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
@@ -321,10 +321,34 @@ pub(crate) struct ServerArgs {
     #[arg(long = "storage.remote.read-concurrent-limit", value_name = "COUNT", default_value_t = 10)]
     pub(crate) remote_read_concurrent_limit: usize,
 
+    /// How long remote-write queues may keep sending at shutdown; what is not acknowledged by
+    /// then is sent after the next start (Prometheus' default is 1m).
+    #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub(crate) remote_flush_deadline: Duration,
+
+    /// The most WAL bytes kept, once a checkpoint replaced them, for remote-write queues that
+    /// have not sent them yet (a receiver outage); beyond it the oldest go and are counted in
+    /// panoptes_tsdb_wal_hold_dropped_segments_total.
+    #[arg(long = "storage.remote.max-held-wal-size", value_name = "SIZE", default_value = "1GB", value_parser = parse_size)]
+    pub(crate) remote_max_held_wal_size: u64,
+
     /// Alertmanager configuration file: when given, the built-in router delivers the alerts of
     /// the rules and serves Alertmanager's API v2 under `/api/v2/`.
     #[arg(long = "alertmanager.config.file", value_name = "PATH")]
     pub(crate) alertmanager_config_file: Option<PathBuf>,
+
+    /// Minimum duration an alert stays pending after its `for` state is restored at start
+    /// (rules whose `for` is shorter are not restored).
+    #[arg(long = "rules.alert.for-grace-period", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub(crate) rules_alert_for_grace_period: Duration,
+
+    /// Longest outage after which the `for` state of alerts is still restored.
+    #[arg(long = "rules.alert.for-outage-tolerance", value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub(crate) rules_alert_for_outage_tolerance: Duration,
+
+    /// How long the alert and notification history (`/api/v1/alerts/history`) is kept.
+    #[arg(long = "alerting.history.retention", value_name = "DURATION", default_value = "15d", value_parser = parse_duration)]
+    pub(crate) alerting_history_retention: Duration,
 
     /// The URL under which users reach Panoptes (links in notifications); default
     /// `http://<web.listen-address>`.
@@ -602,7 +626,7 @@ mod tests {
     fn server_args(arguments: &[&str]) -> ServerArgs {
         let cli = Cli::try_parse_from(["panoptes", "server"].iter().chain(arguments)).expect("valid flags");
         match cli.command {
-            Command::Server(args) => args,
+            Command::Server(args) => *args,
             _ => panic!("not the server command"),
         }
     }

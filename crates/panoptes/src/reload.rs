@@ -5,6 +5,7 @@
 //! `panoptes_config_last_reload_successful` to 0. Prometheus applies what it can in that case;
 //! Panoptes never runs half of a configuration.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
@@ -14,9 +15,10 @@ use panoptes_model::Labels;
 
 use crate::notify::ExternalAlertmanagers;
 
+use panoptes_remote::RemoteWriteManager;
 use panoptes_rules::{ParseOptions, RuleManager, load_rule_file};
 use panoptes_scrape::ScrapeManager;
-use panoptes_scrape::config::{Config, ScrapeConfig, load_file, parse_str};
+use panoptes_scrape::config::{Config, RemoteWriteConfig, ScrapeConfig, load_file, parse_str};
 use panoptes_server::ConfigControl;
 use parking_lot::Mutex;
 use prometheus_client::metrics::gauge::Gauge;
@@ -33,6 +35,10 @@ struct Loaded {
     rule_files: Vec<String>,
     /// The global settings rules are built with.
     rule_settings: RuleSettings,
+    /// The `remote_write` entries, for a queue manager that starts later.
+    remote_write: Vec<RemoteWriteConfig>,
+    /// `global.external_labels`, as remote write adds them.
+    external_labels: BTreeMap<String, String>,
 }
 
 /// The global settings the rule manager is created with (changing them needs a restart).
@@ -51,6 +57,8 @@ pub(crate) struct RunningConfig {
     path: Option<PathBuf>,
     scrape: Arc<ScrapeManager>,
     rules: Arc<OnceLock<RuleManager>>,
+    /// The remote-write queues, once the store is open.
+    remote: OnceLock<Arc<RemoteWriteManager>>,
     /// `host:port` of this server, to scrape the push store's page; `None`: no built-in job.
     push_target: Option<String>,
     /// The built-in alert router and its configuration file, reloaded with the main file.
@@ -82,6 +90,7 @@ impl RunningConfig {
             path,
             scrape,
             rules,
+            remote: OnceLock::new(),
             push_target,
             router,
             senders,
@@ -91,6 +100,8 @@ impl RunningConfig {
                 loaded_ms: 0,
                 rule_files: Vec::new(),
                 rule_settings: RuleSettings { evaluation_interval: Duration::from_secs(60), ..RuleSettings::default() },
+                remote_write: Vec::new(),
+                external_labels: BTreeMap::new(),
             }),
             reloading: Mutex::new(()),
             last_reload_successful: Gauge::default(),
@@ -114,6 +125,26 @@ impl RunningConfig {
             tracing::info!(files = rule_files.len(), "rule files loaded");
         }
         let _ = self.rules.set(manager);
+        Ok(())
+    }
+
+    /// Hands over the remote-write manager once the store is open, and starts the running
+    /// configuration's queues in it.
+    ///
+    /// # Errors
+    ///
+    /// Returns why a queue cannot start (its position cannot be read or saved).
+    pub(crate) fn start_remote_write(&self, manager: Arc<RemoteWriteManager>) -> Result<(), String> {
+        let _reloading = self.reloading.lock();
+        let (configs, external_labels) = {
+            let loaded = self.loaded.lock();
+            (loaded.remote_write.clone(), loaded.external_labels.clone())
+        };
+        manager.apply(&configs, &external_labels).map_err(|error| error_chain(&error))?;
+        if !configs.is_empty() {
+            tracing::info!(queues = configs.len(), "remote write started");
+        }
+        let _ = self.remote.set(manager);
         Ok(())
     }
 
@@ -143,8 +174,16 @@ impl RunningConfig {
         let now_ms = panoptes_model::time::now_millis();
         let mut loaded = self.loaded.lock();
         match result {
-            Ok((yaml, rule_files, rule_settings)) => {
-                *loaded = Loaded { yaml, is_success: true, loaded_ms: now_ms, rule_files, rule_settings };
+            Ok(Applied { yaml, rule_files, rule_settings, remote_write, external_labels }) => {
+                *loaded = Loaded {
+                    yaml,
+                    is_success: true,
+                    loaded_ms: now_ms,
+                    rule_files,
+                    rule_settings,
+                    remote_write,
+                    external_labels,
+                };
                 self.last_reload_successful.set(1);
                 #[allow(clippy::cast_precision_loss)]
                 self.last_reload_success_seconds.set(now_ms as f64 / 1000.0);
@@ -158,8 +197,8 @@ impl RunningConfig {
         }
     }
 
-    /// Loads, validates, then applies; returns the text to show and the rule files.
-    fn load_and_apply(&self) -> Result<(String, Vec<String>, RuleSettings), String> {
+    /// Loads, validates, then applies; returns what the running configuration keeps.
+    fn load_and_apply(&self) -> Result<Applied, String> {
         let (text, config) = match &self.path {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -182,6 +221,7 @@ impl RunningConfig {
                 .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
         }
         ExternalAlertmanagers::check(&config.alerting)?;
+        RemoteWriteManager::check(&config.remote_write).map_err(|error| error.to_string())?;
         let router_config = match &self.router {
             Some(router) => Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?),
             None => None,
@@ -198,6 +238,9 @@ impl RunningConfig {
         let external_labels =
             Labels::from_pairs(config.global.external_labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         self.senders.apply(&config.alerting, external_labels);
+        if let Some(remote) = self.remote.get() {
+            remote.apply(&config.remote_write, &config.global.external_labels).map_err(|error| error_chain(&error))?;
+        }
         if let Some(path) = &self.path {
             tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
         }
@@ -208,8 +251,35 @@ impl RunningConfig {
                 config.global.external_labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             ),
         };
-        Ok((hide_secrets(&text), rule_files, settings))
+        Ok(Applied {
+            yaml: hide_secrets(&text),
+            rule_files,
+            rule_settings: settings,
+            remote_write: config.remote_write,
+            external_labels: config.global.external_labels,
+        })
     }
+}
+
+/// What a successful (re)load keeps.
+struct Applied {
+    yaml: String,
+    rule_files: Vec<String>,
+    rule_settings: RuleSettings,
+    remote_write: Vec<RemoteWriteConfig>,
+    external_labels: BTreeMap<String, String>,
+}
+
+/// Returns an error's message followed by its sources', joined by `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 impl ConfigControl for RunningConfig {

@@ -6,12 +6,16 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
-use panoptes_alerting::{Alertmanager, AlertmanagerOptions, PostableAlert, generator_url};
+use panoptes_alerting::{
+    Alertmanager, AlertmanagerOptions, History, HistoryEvent, HistoryOptions, PostableAlert, StateChange, StateSource,
+    generator_url,
+};
 use panoptes_ingest::StorageHandle;
 use panoptes_ingest::influx::InfluxOptions;
 use panoptes_ingest::pushgateway::{PushLimits, PushStore, PushgatewayOptions};
 use panoptes_model::Matcher;
 use panoptes_promql::{Engine, EngineOptions};
+use panoptes_remote::RemoteWriteManager;
 use panoptes_rules::{RuleManager, RuleManagerOptions};
 use panoptes_scrape::ScrapeManager;
 use panoptes_server::{
@@ -54,7 +58,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening the push store in {}", push_dir.display()))?,
     );
     let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{}", self_address(&args)));
-    let router = open_router(&args, &external_url)?;
+    let history = open_history(&args)?;
+    let router = open_router(&args, &external_url, &history)?;
     let senders = ExternalAlertmanagers::start();
     let running_config = RunningConfig::load(
         args.config_file.clone(),
@@ -84,11 +89,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         rules: Some(rules.clone()),
         remote_read_sample_limit: args.remote_read_sample_limit,
         max_concurrent_remote_reads: args.remote_read_concurrent_limit,
-        extra_routes: Some(match &router {
-            Some(router) => {
-                ingest_routes(&args, &opened, &push_store).merge(panoptes_alerting::api_router(router.am.clone()))
+        extra_routes: Some({
+            let routes =
+                ingest_routes(&args, &opened, &push_store).merge(panoptes_alerting::history_router(history.clone()));
+            match &router {
+                Some(router) => routes.merge(panoptes_alerting::api_router(router.am.clone())),
+                None => routes,
             }
-            None => ingest_routes(&args, &opened, &push_store),
         }),
     };
     let server = Server::bind(options).await?;
@@ -97,14 +104,16 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         "push API ready; scrape that path with honor_labels: true to store pushed metrics"
     );
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
+    let history_retention = tokio::spawn(apply_history_retention(history.clone()));
     let engine = options_engine(&args);
     let (opener, on_shutdown) = storage(
         &args,
         opened,
-        Subsystems { running_config, scrape, rules, engine, push_store, router, external_url, senders },
+        Subsystems { running_config, scrape, rules, engine, push_store, router, external_url, senders, history },
     );
     let result = server.run(opener, shutdown_signal(), on_shutdown).await;
     reload_on_sighup.abort();
+    history_retention.abort();
     result?;
     Ok(())
 }
@@ -141,12 +150,16 @@ impl Router {
 
 /// Opens the built-in router when `--alertmanager.config.file` is given, and starts its
 /// dispatcher.
-fn open_router(args: &ServerArgs, external_url: &str) -> anyhow::Result<Option<Router>> {
+fn open_router(args: &ServerArgs, external_url: &str, history: &History) -> anyhow::Result<Option<Router>> {
     let Some(path) = &args.alertmanager_config_file else { return Ok(None) };
     let config = panoptes_alerting::load_file(path)
         .map_err(|error| anyhow::anyhow!("{error}"))
         .with_context(|| format!("loading the Alertmanager configuration {}", path.display()))?;
-    let options = AlertmanagerOptions { external_url: external_url.to_owned(), ..AlertmanagerOptions::default() };
+    let options = AlertmanagerOptions {
+        external_url: external_url.to_owned(),
+        history: Some(history.clone()),
+        ..AlertmanagerOptions::default()
+    };
     let dir = args.storage_path.join("alerting");
     let am = Alertmanager::open(&dir, config, options)
         .map_err(|error| anyhow::anyhow!("{error}"))
@@ -162,6 +175,60 @@ fn open_router(args: &ServerArgs, external_url: &str) -> anyhow::Result<Option<R
         stop: std::sync::Mutex::new(Some(stop)),
         task: std::sync::Mutex::new(Some(task)),
     }))
+}
+
+/// Opens the alert and notification history under `<storage>/alerting/history`; the rules
+/// and the router record into it.
+fn open_history(args: &ServerArgs) -> anyhow::Result<History> {
+    let dir = args.storage_path.join("alerting").join("history");
+    let options = HistoryOptions { retention: args.alerting_history_retention, ..HistoryOptions::default() };
+    History::open(&dir, options)
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("opening the alert history in {}", dir.display()))
+}
+
+/// How often segments past the history's retention are looked for.
+const HISTORY_RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes history segments past the retention, now and every minute.
+async fn apply_history_retention(history: History) {
+    let mut ticks = tokio::time::interval(HISTORY_RETENTION_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let history = history.clone();
+        let result = tokio::task::spawn_blocking(move || history.apply_retention(jiff::Timestamp::now())).await;
+        if let Ok(Err(error)) = result {
+            tracing::error!(error = %error, "cannot apply the alert history retention");
+        }
+    }
+}
+
+/// Records the rules' alert state changes in the history.
+struct HistoryObserver(History);
+
+impl panoptes_rules::StateObserver for HistoryObserver {
+    fn observe(&self, changes: Vec<panoptes_rules::AlertStateChange>) {
+        let events = changes.into_iter().map(|change| {
+            let labels: panoptes_alerting::LabelSet =
+                change.labels.iter().map(|label| (label.name.to_string(), label.value.to_string())).collect();
+            let time = jiff::Timestamp::from_millisecond(change.time_ms).unwrap_or_else(|_| jiff::Timestamp::now());
+            let event = HistoryEvent::State(StateChange {
+                source: StateSource::Rules,
+                from: change.from.as_str().to_owned(),
+                to: change.to_name().to_owned(),
+                group: Some(format!("{};{}", change.group_file, change.group_name)),
+                fingerprint: panoptes_alerting::fingerprint_string(panoptes_alerting::fingerprint(&labels)),
+                labels,
+                annotations: change.annotations,
+                value: Some(change.value).filter(|value| value.is_finite()),
+                muted_by: Vec::new(),
+            });
+            (time, event)
+        });
+        if let Err(error) = self.0.append(events) {
+            tracing::error!(error = %error, "cannot record alert state changes in the history");
+        }
+    }
 }
 
 /// Hands the rules' alerts to the built-in router, as Prometheus sends them to Alertmanager.
@@ -220,6 +287,7 @@ struct Subsystems {
     router: Option<Router>,
     external_url: String,
     senders: Arc<ExternalAlertmanagers>,
+    history: History,
 }
 
 /// Hands alerts to several notifiers (the built-in router and external Alertmanagers).
@@ -278,7 +346,8 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
     let dir = args.storage_path.clone();
     let options = db_options(args);
     let opened_by_opener = opened.clone();
-    let Subsystems { running_config, scrape, rules, engine, push_store, router, external_url, senders } = subsystems;
+    let Subsystems { running_config, scrape, rules, engine, push_store, router, external_url, senders, history } =
+        subsystems;
     let mut notifiers = vec![senders.notifier()];
     if let Some(router) = &router {
         notifiers.push(Arc::new(RouterNotifier { am: router.am.clone(), external_url: external_url.clone() }));
@@ -286,12 +355,20 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
     let notifier: Option<panoptes_rules::NotifierRef> = Some(Arc::new(Notifiers(notifiers)));
     let router_metrics = router.as_ref().map(|router| router.am.clone());
     let scrape_started = scrape.clone();
+    let remote = Arc::new(OnceLock::<Arc<RemoteWriteManager>>::new());
+    let remote_started = remote.clone();
+    let remote_flush = args.remote_flush_deadline;
+    let runtime_for_remote = tokio::runtime::Handle::current();
     let settings = running_config.rule_settings();
     let rule_options = RuleManagerOptions {
         evaluation_interval: settings.evaluation_interval,
         query_offset: settings.query_offset,
         external_labels: settings.external_labels,
         resend_delay: args.rules_alert_resend_delay,
+        restore: panoptes_rules::RestoreOptions {
+            outage_tolerance: args.rules_alert_for_outage_tolerance,
+            for_grace_period: args.rules_alert_for_grace_period,
+        },
         ..RuleManagerOptions::default()
     };
     let opener: StorageOpener = Box::new(move |registry| {
@@ -302,10 +379,19 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         if let Some(am) = &router_metrics {
             am.register_metrics(registry);
         }
+        history.metrics().register(registry);
+        // Remote write starts before anything appends, so that its queues see every sample.
+        let manager = Arc::new(RemoteWriteManager::new(db.clone(), runtime_for_remote.clone()));
+        manager.register_metrics(registry);
+        running_config
+            .start_remote_write(manager.clone())
+            .map_err(|error| format!("starting remote write: {error}"))?;
+        let _ = remote_started.set(manager);
         let storage: StorageRef = Arc::new(db.clone());
         let _ = opened_by_opener.set(db);
         scrape_started.start(storage.clone());
         let manager = RuleManager::new(storage.clone(), Engine::new(engine), rule_options, notifier);
+        manager.set_state_observer(Arc::new(HistoryObserver(history.clone())));
         running_config.start_rules(manager).map_err(|error| format!("loading rule files: {error}"))?;
         Ok(storage)
     });
@@ -321,6 +407,11 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         }
         if let Some(router) = &router {
             router.stop(&runtime);
+        }
+        // After the last append: queues send what they read within the flush deadline; the rest
+        // waits in the WAL for the next start.
+        if let Some(remote) = remote.get() {
+            remote.stop(remote_flush);
         }
         let Some(db) = opened.get() else { return Ok(()) };
         tracing::info!("closing storage");
@@ -384,10 +475,15 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
         ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
+        ("rules.alert.for-grace-period", format_duration(args.rules_alert_for_grace_period)),
+        ("rules.alert.for-outage-tolerance", format_duration(args.rules_alert_for_outage_tolerance)),
         ("alertmanager.config.file", args.alertmanager_config_file.as_deref().map(path).unwrap_or_default()),
+        ("alerting.history.retention", format_duration(args.alerting_history_retention)),
         ("web.external-url", args.external_url.clone().unwrap_or_default()),
         ("storage.remote.read-sample-limit", args.remote_read_sample_limit.to_string()),
         ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
+        ("storage.remote.flush-deadline", format_duration(args.remote_flush_deadline)),
+        ("storage.remote.max-held-wal-size", format!("{}B", args.remote_max_held_wal_size)),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
@@ -437,6 +533,7 @@ fn db_options(args: &ServerArgs) -> DbOptions {
             Some(WalFsync::Interval(interval)) => FsyncPolicy::Interval(interval),
             Some(WalFsync::Never) => FsyncPolicy::Never,
         },
+        max_wal_hold_bytes: args.remote_max_held_wal_size,
         ..defaults
     }
 }

@@ -47,6 +47,42 @@ pub struct AlertToSend {
     pub expr: String,
 }
 
+/// A state change of one alert, seen by an evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertStateChange {
+    /// The file of the alert's rule group.
+    pub group_file: String,
+    /// The name of the alert's rule group.
+    pub group_name: String,
+    /// The alert's labels (with `alertname`).
+    pub labels: Labels,
+    /// The expanded annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// The value of the last evaluation that returned the alert.
+    pub value: f64,
+    /// The state before the evaluation.
+    pub from: AlertState,
+    /// The state after it (`Inactive` from `Firing` means resolved).
+    pub to: AlertState,
+    /// The evaluation time (ms).
+    pub time_ms: i64,
+}
+
+impl AlertStateChange {
+    /// Returns the name of the new state: `pending`, `firing`, `resolved` (from firing) or
+    /// `inactive` (from pending).
+    pub fn to_name(&self) -> &'static str {
+        match (self.from, self.to) {
+            (AlertState::Firing, AlertState::Inactive) => "resolved",
+            (_, to) => to.as_str(),
+        }
+    }
+}
+
+/// The most state changes a group keeps for a restore that has not run yet; beyond this,
+/// the oldest are dropped.
+const MAX_HELD_STATE_CHANGES: usize = 10_000;
+
 /// A group of rules evaluated together at one interval.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -62,6 +98,10 @@ pub struct Group {
     evaluation_time: Duration,
     /// Whether `for` state must be restored after the next evaluations (first load only).
     pub(crate) should_restore: bool,
+    /// The alert state changes of the last evaluation, until taken.
+    state_changes: Vec<AlertStateChange>,
+    /// The state changes of evaluations before the restore, which decides which are real.
+    held_state_changes: Vec<AlertStateChange>,
 }
 
 impl Group {
@@ -93,6 +133,8 @@ impl Group {
             last_evaluation_ms: None,
             evaluation_time: Duration::ZERO,
             should_restore,
+            state_changes: Vec::new(),
+            held_state_changes: Vec::new(),
         })
     }
 
@@ -159,11 +201,17 @@ impl Group {
         let started = Instant::now();
         let query_offset_ms = millis(self.query_offset.unwrap_or(default_query_offset));
         let mut to_send = Vec::new();
+        let mut changes = Vec::new();
         for index in 0..self.rules.len() {
             let rule_started = Instant::now();
             let result = match &mut self.rules[index] {
                 Rule::Recording(rule) => rule.eval(context, ts_ms - query_offset_ms, self.limit),
-                Rule::Alerting(rule) => rule.eval(context, ts_ms, query_offset_ms, self.limit),
+                Rule::Alerting(rule) => {
+                    let before = alert_states(rule);
+                    let result = rule.eval(context, ts_ms, query_offset_ms, self.limit);
+                    diff_alert_states(&before, rule, ts_ms, &self.file, &self.name, &mut changes);
+                    result
+                }
             };
             let status = self.rules[index].status_mut();
             status.last_evaluation_ms = Some(ts_ms);
@@ -193,7 +241,20 @@ impl Group {
         }
         self.last_evaluation_ms = Some(ts_ms);
         self.evaluation_time = started.elapsed();
+        if self.should_restore {
+            self.held_state_changes.extend(changes);
+            let excess = self.held_state_changes.len().saturating_sub(MAX_HELD_STATE_CHANGES);
+            self.held_state_changes.drain(..excess);
+        } else {
+            self.state_changes = changes;
+        }
         to_send
+    }
+
+    /// Takes the alert state changes of the last evaluation (after a restart: of the
+    /// evaluations up to the restore, less the alerts the restore found already active).
+    pub fn take_state_changes(&mut self) -> Vec<AlertStateChange> {
+        std::mem::take(&mut self.state_changes)
     }
 
     /// Appends one rule's results, marks series it no longer returns stale, and commits.
@@ -320,7 +381,69 @@ impl Group {
             }
             rule.set_restored(true);
         }
+        // An alert that was active before the restart is not new: its pending state reaches
+        // back to before the restart, so the first evaluations' `inactive→pending` is dropped.
+        let held = std::mem::take(&mut self.held_state_changes);
+        let is_backdated = |change: &AlertStateChange| {
+            self.rules.iter().any(|rule| match rule {
+                Rule::Alerting(rule) => rule
+                    .active
+                    .get(&change.labels)
+                    .is_some_and(|alert| alert.state != AlertState::Inactive && alert.active_at_ms < change.time_ms),
+                Rule::Recording(_) => false,
+            })
+        };
+        let kept: Vec<AlertStateChange> =
+            held.into_iter().filter(|change| !(change.from == AlertState::Inactive && is_backdated(change))).collect();
+        self.state_changes.splice(0..0, kept);
+        self.should_restore = false;
     }
+}
+
+/// The pending and firing alerts of a rule (absent alerts are inactive).
+fn alert_states(rule: &crate::rule::AlertingRule) -> HashMap<Labels, Alert> {
+    rule.active
+        .iter()
+        .filter(|(_, alert)| alert.state != AlertState::Inactive)
+        .map(|(labels, alert)| (labels.clone(), alert.clone()))
+        .collect()
+}
+
+/// Appends the changes between `before` and the rule's alerts now.
+fn diff_alert_states(
+    before: &HashMap<Labels, Alert>,
+    rule: &crate::rule::AlertingRule,
+    ts_ms: i64,
+    file: &str,
+    group: &str,
+    changes: &mut Vec<AlertStateChange>,
+) {
+    let change = |alert: &Alert, from: AlertState, to: AlertState| AlertStateChange {
+        group_file: file.to_owned(),
+        group_name: group.to_owned(),
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        value: alert.value,
+        from,
+        to,
+        time_ms: ts_ms,
+    };
+    let mut found = Vec::new();
+    for (labels, alert) in &rule.active {
+        let from = before.get(labels).map_or(AlertState::Inactive, |old| old.state);
+        if from != alert.state {
+            found.push(change(alert, from, alert.state));
+        }
+    }
+    // A pending alert the expression no longer returns is deleted, as are all alerts of a
+    // rule over its limit.
+    for (labels, old) in before {
+        if !rule.active.contains_key(labels) {
+            found.push(change(old, old.state, AlertState::Inactive));
+        }
+    }
+    found.sort_by(|a, b| a.labels.cmp(&b.labels));
+    changes.extend(found);
 }
 
 /// Brings back alerts that were firing before a restart but whose expression no longer

@@ -31,8 +31,10 @@ pub mod unittest;
 pub use check::{CheckOptions, CheckReport, check_rules};
 pub use error::{Error, Position, Result, RuleFileError};
 pub use file::{ParseOptions, RuleConfig, RuleFile, RuleGroupConfig, load_rule_file, parse_rule_file};
-pub use group::{AlertToSend, Group, RestoreOptions};
-pub use manager::{Notifier, NotifierRef, RuleManager, RuleManagerOptions, eval_timestamp};
+pub use group::{AlertStateChange, AlertToSend, Group, RestoreOptions};
+pub use manager::{
+    Notifier, NotifierRef, RuleManager, RuleManagerOptions, StateObserver, StateObserverRef, eval_timestamp,
+};
 pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, ALERT_NAME_LABEL, ALERT_STATE_LABEL, Alert, AlertState,
     AlertingRule, EvalContext, RecordingRule, Rule, RuleHealth, RuleStatus,

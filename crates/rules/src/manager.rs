@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::api::{AlertDiscovery, RuleDiscovery, alert_discovery, rule_discovery};
 use crate::error::{Error, RuleFileError};
 use crate::file::{ParseOptions, load_rule_file};
-use crate::group::{AlertToSend, Group, RestoreOptions};
+use crate::group::{AlertStateChange, AlertToSend, Group, RestoreOptions};
 use crate::rule::{EvalContext, millis};
 
 /// Receives the alerts a group wants sent after each evaluation.
@@ -29,6 +29,18 @@ pub trait Notifier: Send + Sync {
 
 /// A shared notifier.
 pub type NotifierRef = Arc<dyn Notifier>;
+
+/// Receives the alert state changes of each evaluation (for the alert history).
+///
+/// Contract: as [`Notifier`]: called from blocking evaluation threads after the evaluation,
+/// with the changes in the order they were seen; may do blocking I/O but should be quick.
+pub trait StateObserver: Send + Sync {
+    /// Records `changes`, which are never empty.
+    fn observe(&self, changes: Vec<AlertStateChange>);
+}
+
+/// A shared state observer.
+pub type StateObserverRef = Arc<dyn StateObserver>;
 
 /// Programmatic knobs of the rule manager.
 #[derive(Debug, Clone)]
@@ -72,6 +84,7 @@ struct Inner {
     context: EvalContext,
     options: RuleManagerOptions,
     notifier: Option<NotifierRef>,
+    observer: Mutex<Option<StateObserverRef>>,
     groups: Mutex<Vec<((String, String), GroupHandle)>>,
     has_loaded: Mutex<bool>,
 }
@@ -107,10 +120,17 @@ impl RuleManager {
                 context,
                 options,
                 notifier,
+                observer: Mutex::new(None),
                 groups: Mutex::new(Vec::new()),
                 has_loaded: Mutex::new(false),
             }),
         }
+    }
+
+    /// Sets the observer of alert state changes; set it before the first [`RuleManager::update`]
+    /// so that no change is missed.
+    pub fn set_state_observer(&self, observer: StateObserverRef) {
+        *self.inner.observer.lock().unwrap_or_else(|e| e.into_inner()) = Some(observer);
     }
 
     /// Loads `files` (already expanded from `rule_files` globs) and replaces the running
@@ -260,6 +280,14 @@ async fn run_group(inner: Arc<Inner>, group: Arc<Mutex<Group>>, mut stopped: wat
                     inner_for_eval.options.restore,
                 );
                 group.should_restore = false;
+            }
+            let changes = group.take_state_changes();
+            drop(group);
+            let observer = inner_for_eval.observer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(observer) = observer
+                && !changes.is_empty()
+            {
+                observer.observe(changes);
             }
             if let Some(notifier) = &inner_for_eval.notifier
                 && !alerts.is_empty()

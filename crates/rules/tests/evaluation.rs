@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use panoptes_model::{Labels, Matcher, is_stale_nan};
 use panoptes_promql::{Engine, EngineOptions};
-use panoptes_rules::{AlertState, EvalContext, Group, ParseOptions, RestoreOptions, Rule, RuleHealth, parse_rule_file};
+use panoptes_rules::{
+    AlertState, AlertStateChange, EvalContext, Group, ParseOptions, RestoreOptions, Rule, RuleHealth, parse_rule_file,
+};
 use panoptes_storage::{MemStorage, StorageRef, collect_samples};
 
 const MINUTE: i64 = 60_000;
@@ -234,4 +236,75 @@ fn api_json_has_prometheus_field_names() {
     assert_eq!(rule["alerts"][0]["labels"]["alertname"], "Down");
     let alerts = serde_json::to_value(panoptes_rules::api::alert_discovery([&group])).expect("json");
     assert_eq!(alerts["alerts"][0]["state"], "pending");
+}
+
+/// Returns `(minute, from, to)` of each state change, in order.
+fn transitions(changes: &[AlertStateChange]) -> Vec<(i64, &'static str, &'static str)> {
+    changes.iter().map(|change| (change.time_ms / MINUTE, change.from.as_str(), change.to_name())).collect()
+}
+
+#[test]
+fn state_changes_are_reported_once_per_evaluation() {
+    let storage: StorageRef = Arc::new(MemStorage::new());
+    let context = context(&storage);
+    let mut group = group(ALERT_RULES, false);
+    let api = [("__name__", "up"), ("job", "api")];
+    let db = [("__name__", "up"), ("job", "db")];
+    let mut seen = Vec::new();
+    // api: down 0m..3m, up at 4m (pending, firing, resolved); db: down at 1m only (pending,
+    // then deleted while pending).
+    for minute in 0..=4 {
+        append(&storage, &api, minute * MINUTE, if minute < 4 { 0.0 } else { 1.0 });
+        append(&storage, &db, minute * MINUTE, if minute == 1 { 0.0 } else { 1.0 });
+        group.eval(&context, minute * MINUTE, Duration::ZERO, Duration::from_secs(60));
+        let changes = group.take_state_changes();
+        assert!(group.take_state_changes().is_empty(), "taken once");
+        seen.extend(changes);
+    }
+    assert_eq!(
+        transitions(&seen),
+        [
+            (0, "inactive", "pending"),
+            (1, "inactive", "pending"),
+            (2, "pending", "firing"),
+            (2, "pending", "inactive"),
+            (4, "firing", "resolved"),
+        ]
+    );
+    let firing = &seen[2];
+    assert_eq!(firing.labels.get("job"), Some("api"));
+    assert_eq!(firing.annotations["summary"], "api is down (0)");
+    assert_eq!((firing.group_file.as_str(), firing.group_name.as_str()), ("test.yml", "g"));
+    assert_eq!(seen[3].labels.get("job"), Some("db"));
+}
+
+#[test]
+fn a_restart_reports_no_new_pending_for_an_alert_active_before_it() {
+    let storage: StorageRef = Arc::new(MemStorage::new());
+    let context = context(&storage);
+    let yaml = "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 30m\n";
+    let api = [("__name__", "up"), ("job", "api")];
+    let db = [("__name__", "up"), ("job", "db")];
+    let mut before = group(yaml, false);
+    for minute in 0..=10 {
+        append(&storage, &api, minute * MINUTE, 0.0);
+        before.eval(&context, minute * MINUTE, Duration::ZERO, Duration::from_secs(60));
+    }
+    assert_eq!(transitions(&before.take_state_changes()), []);
+    // After the restart, api was pending before it; db is new.
+    let mut after = group(yaml, true);
+    for minute in [15, 16] {
+        append(&storage, &api, minute * MINUTE, 0.0);
+        append(&storage, &db, minute * MINUTE, 0.0);
+        after.eval(&context, minute * MINUTE, Duration::ZERO, Duration::from_secs(60));
+        assert_eq!(transitions(&after.take_state_changes()), [], "held until the restore");
+    }
+    after.restore_for_state(&context, 16 * MINUTE, RestoreOptions::default());
+    let changes = after.take_state_changes();
+    assert_eq!(transitions(&changes), [(15, "inactive", "pending")]);
+    assert_eq!(changes[0].labels.get("job"), Some("db"));
+    append(&storage, &api, 17 * MINUTE, 0.0);
+    append(&storage, &db, 17 * MINUTE, 1.0);
+    after.eval(&context, 17 * MINUTE, Duration::ZERO, Duration::from_secs(60));
+    assert_eq!(transitions(&after.take_state_changes()), [(17, "pending", "inactive")]);
 }

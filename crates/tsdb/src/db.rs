@@ -25,7 +25,7 @@ use crate::block::Block;
 use crate::error::{Error, Result};
 use crate::head::{Head, HeadAppender, HeadOptions};
 use crate::metrics::TsdbMetrics;
-use crate::wal::{self, FrameBuffer, Tombstone, Wal, push_tombstones};
+use crate::wal::{self, FrameBuffer, Tombstone, Wal, WalHold, WalPosition, push_tombstones};
 
 const WAL_DIR: &str = "wal";
 const LOCK_FILE: &str = "lock";
@@ -115,7 +115,13 @@ impl Db {
         let wal = if read_only {
             None
         } else {
-            Some(Arc::new(Wal::open(&wal_dir, options.wal_segment_bytes, options.wal_fsync)?))
+            let wal = Wal::open(&wal_dir, options.wal_segment_bytes, options.wal_fsync)?;
+            wal.configure_holds(
+                options.max_wal_hold_bytes,
+                metrics.wal_hold_dropped_segments.clone(),
+                metrics.wal_hold_dropped_bytes.clone(),
+            );
+            Some(Arc::new(wal))
         };
         let inner = Arc::new(DbInner {
             dir: dir.to_owned(),
@@ -225,6 +231,23 @@ impl Db {
         &self.inner.dir
     }
 
+    /// Returns the WAL directory, for [`wal::Tail`] readers.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.inner.dir.join(WAL_DIR)
+    }
+
+    /// Returns the position after the last record written to the WAL; `None` when read-only.
+    pub fn wal_position(&self) -> Option<WalPosition> {
+        self.inner.wal.as_ref().map(|wal| wal.position())
+    }
+
+    /// Registers a WAL consumer that needs the segments from `needed_from` on: checkpoints keep
+    /// them (up to [`DbOptions::max_wal_hold_bytes`]) until the hold moves on or is dropped.
+    /// `None` when read-only.
+    pub fn hold_wal(&self, needed_from: u32) -> Option<WalHold> {
+        self.inner.wal.as_ref().map(|wal| wal.hold(needed_from))
+    }
+
     /// Deletes the samples of matching series that exist now in `[mint, maxt]`: removed from
     /// the head at once (and logged to the WAL, so replay removes them at the same point),
     /// hidden in blocks by tombstone files until compaction or [`Db::clean_tombstones`] drops
@@ -299,6 +322,11 @@ impl DbInner {
         }
         if let Err(error) = self.apply_retention() {
             warn!(error = %error, "retention failed");
+        }
+        if let Some(wal) = &self.wal
+            && let Err(error) = wal.remove_replaced_segments()
+        {
+            warn!(error = %error, "removing released wal segments failed");
         }
         self.update_size_metrics();
     }

@@ -43,6 +43,11 @@ pub struct TsdbMetrics {
     pub blocks_bytes: Gauge,
     /// Bytes used by the WAL.
     pub wal_bytes: Gauge,
+    /// WAL segments a consumer still held that were deleted because held segments exceeded
+    /// their bound.
+    pub wal_hold_dropped_segments: Counter,
+    /// Bytes of those segments.
+    pub wal_hold_dropped_bytes: Counter,
 }
 
 impl TsdbMetrics {
@@ -87,5 +92,15 @@ impl TsdbMetrics {
         registry.register("blocks_loaded", "Blocks loaded", self.blocks_loaded.clone());
         registry.register("blocks_bytes", "Bytes used by blocks", self.blocks_bytes.clone());
         registry.register("wal_bytes", "Bytes used by the WAL", self.wal_bytes.clone());
+        registry.register(
+            "wal_hold_dropped_segments",
+            "WAL segments deleted before a consumer (remote write) read them, because held segments exceeded their bound",
+            self.wal_hold_dropped_segments.clone(),
+        );
+        registry.register(
+            "wal_hold_dropped_bytes",
+            "Bytes of WAL segments deleted before a consumer read them",
+            self.wal_hold_dropped_bytes.clone(),
+        );
     }
 }

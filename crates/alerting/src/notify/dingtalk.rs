@@ -61,7 +61,8 @@ impl Dingtalk {
                 }
                 _ => base_url.clone(),
             };
-            let (_, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            let (status, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            context.note_status(status);
             check_errcode(&text, &[ERRCODE_RATE_LIMITED], "dingtalk")?;
         }
         Ok(())

@@ -53,7 +53,8 @@ impl Feishu {
                 body["timestamp"] = json!(timestamp.to_string());
                 body["sign"] = json!(feishu_sign(timestamp, secret.expose()));
             }
-            let (_, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            let (status, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            context.note_status(status);
             let value: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|_| NotifyError::fatal(format!("feishu: unexpected response {}", truncate(&text))))?;
             let code =

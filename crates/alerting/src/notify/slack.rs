@@ -63,7 +63,8 @@ impl Slack {
         if config.link_names {
             body["link_names"] = json!(true);
         }
-        let (_, text, content_type) = post_json(&self.client, &self.http, &url, &body).await?;
+        let (status, text, content_type) = post_json(&self.client, &self.http, &url, &body).await?;
+        context.note_status(status);
         // Incoming webhooks answer `ok` as text; the Web API answers JSON with `ok: true`.
         if content_type.as_deref().is_some_and(|t| t.starts_with("application/json")) {
             let value: serde_json::Value = serde_json::from_str(&text)

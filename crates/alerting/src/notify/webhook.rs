@@ -58,6 +58,8 @@ impl Webhook {
             "groupKey": context.group_key,
             "truncatedAlerts": truncated,
         });
-        post_json(&self.client, &self.http, &url, &body).await.map(|_| ())
+        let (status, _, _) = post_json(&self.client, &self.http, &url, &body).await?;
+        context.note_status(status);
+        Ok(())
     }
 }

@@ -72,7 +72,8 @@ impl Wechat {
         let url = format!("{}message/send?access_token={}", self.api_url(), url_encode(&token));
         let request = self.http.authenticate(self.client.post(url).json(&body)).map_err(NotifyError::fatal)?;
         let response = request.send().await.map_err(|e| NotifyError::retry(describe_reqwest_error(e)))?;
-        let (_, text, _) = read_response(response).await?;
+        let (status, text, _) = read_response(response).await?;
+        context.note_status(status);
         let result = check_errcode(&text, &[ERRCODE_TOKEN_EXPIRED], "wechat");
         if result.is_err() {
             // A refused token is refetched on the retry.

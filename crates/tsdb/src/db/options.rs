@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::wal::{DEFAULT_SEGMENT_BYTES, FsyncPolicy};
+use crate::wal::{DEFAULT_MAX_HOLD_BYTES, DEFAULT_SEGMENT_BYTES, FsyncPolicy};
 
 /// How the database behaves; see docs/storage.md for the reasoning behind the defaults.
 #[derive(Debug, Clone)]
@@ -21,6 +21,9 @@ pub struct DbOptions {
     pub wal_segment_bytes: u64,
     /// How often head compaction, block compaction and retention are checked.
     pub maintenance_interval: Duration,
+    /// The most bytes of WAL segments kept, after a checkpoint replaced them, for consumers
+    /// (remote write) that have not read them yet; beyond it the oldest are deleted and counted.
+    pub max_wal_hold_bytes: u64,
 }
 
 impl Default for DbOptions {
@@ -33,6 +36,7 @@ impl Default for DbOptions {
             wal_fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             wal_segment_bytes: DEFAULT_SEGMENT_BYTES,
             maintenance_interval: Duration::from_secs(30),
+            max_wal_hold_bytes: DEFAULT_MAX_HOLD_BYTES,
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::encoding::{Cursor, put_str, put_uvarint, put_varint};
 pub type SeriesId = u64;
 
 /// Record types: the low bits of a frame's type byte.
-const TYPE_SERIES: u8 = 1;
+pub(crate) const TYPE_SERIES: u8 = 1;
 /// Samples with raw `f64` values, written before the dense encoding; still read.
 const TYPE_SAMPLES_V1: u8 = 2;
 const TYPE_TOMBSTONES: u8 = 3;

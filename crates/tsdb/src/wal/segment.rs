@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 pub(crate) const FRAME_HEADER_BYTES: usize = 9;
 
 /// A record larger than this is taken as a corrupt length: no batch we write comes close.
-const MAX_RECORD_BYTES: usize = 64 << 20;
+pub(crate) const MAX_RECORD_BYTES: usize = 64 << 20;
 
 /// How much a segment reader asks the file for at a time: large enough that system calls are
 /// rare, small enough that memory stays bounded whatever the segment size.
@@ -122,6 +122,11 @@ impl SegmentReader {
     /// Returns the size of the file when it was opened.
     pub(crate) fn len_bytes(&self) -> u64 {
         self.file_len
+    }
+
+    /// Returns the file offset of the next frame to read.
+    pub(crate) fn position(&self) -> u64 {
+        self.position
     }
 
     /// Returns the damaged regions found so far.
