@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 
 # (name, kind, expression). Instant queries run at the end of the data; range queries over its
-# last hour at a 30 s step.
+# last hour at a 30 s step. Sample times are whole seconds plus 0–49 ms, query times end in .5 s.
 QUERIES = [
     ("sum by namespace of rate", "instant", "sum by (namespace) (rate(http_requests_total[5m]))"),
     ("topk", "instant", "topk(10, rate(node_cpu_seconds_total[5m]))"),
@@ -103,7 +103,9 @@ def compare(reference, candidate):
 
 
 def main():
-    end = int(sys.argv[1])
+    # Half a second before the last scrape: window bounds then never fall on a sample, where
+    # Prometheus 2 (left-closed ranges) and Prometheus 3 and Panoptes (left-open) differ.
+    end = int(sys.argv[1]) - 0.5
     reps = int(sys.argv[2])
     servers = [arg.split("=", 1) for arg in sys.argv[3:]]
     names = [name for name, _ in servers]

@@ -38,7 +38,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Test(TestCommand),
     /// Runs the node agent: node metrics from /proc and /sys with node-exporter's names.
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
 }
 
 /// `panoptes check` subcommands.
@@ -732,7 +732,7 @@ mod tests {
     fn agent_args(arguments: &[&str]) -> AgentArgs {
         let cli = Cli::try_parse_from(["panoptes", "agent"].iter().chain(arguments)).expect("valid flags");
         match cli.command {
-            Command::Agent(args) => args,
+            Command::Agent(args) => *args,
             _ => panic!("not the agent command"),
         }
     }

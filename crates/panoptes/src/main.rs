@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Server(args) => server::run(*args),
-        cli::Command::Agent(args) => agent::run(args),
+        cli::Command::Agent(args) => agent::run(*args),
         cli::Command::Tsdb(command) => tsdb_tools::run(command),
         cli::Command::Query(command) => query::run(command),
         cli::Command::PromqlTest(args) => Ok(promql_test::run(&args)),
