@@ -14,6 +14,7 @@ use std::time::Duration;
 use panoptes_model::Labels;
 
 use crate::notify::ExternalAlertmanagers;
+use crate::server::error_chain;
 
 use panoptes_remote::RemoteWriteManager;
 use panoptes_rules::{ParseOptions, RuleManager, load_rule_file};
@@ -268,18 +269,6 @@ struct Applied {
     rule_settings: RuleSettings,
     remote_write: Vec<RemoteWriteConfig>,
     external_labels: BTreeMap<String, String>,
-}
-
-/// Returns an error's message followed by its sources', joined by `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 impl ConfigControl for RunningConfig {

@@ -539,7 +539,7 @@ fn db_options(args: &ServerArgs) -> DbOptions {
 }
 
 /// Returns an error's message followed by its sources', joined by `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
