@@ -19,21 +19,9 @@ SERVERS=${SERVERS:-panoptes prometheus victoria-metrics}
 WORK=$(mktemp -d /tmp/panoptes-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-need=()
-command -v prometheus >/dev/null || need+=(prometheus)
-command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-cargo build --release -q -p panoptes -p panoptes-loadgen
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
-PANOPTES=$TARGET/release/panoptes
-LOADGEN=$TARGET/release/panoptes-loadgen
-TICKS=$(getconf CLK_TCK)
+source bench/common.sh
+install_missing prometheus victoria-metrics
 
-cpu_seconds() { awk -v t="$TICKS" '{print ($14+$15)/t}' "/proc/$1/stat"; }
-peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-wait_ready() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
 dir_bytes() { du -sb "$1" | cut -f1; }
 # Sum of block directory sizes and of the samples their meta.json files declare.
 block_stats() {
@@ -47,9 +35,7 @@ block_stats() {
   echo "$bytes $samples"
 }
 
-for port in 19090 19091 19092; do
-  if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use; stop what listens there first" >&2; exit 1; fi
-done
+require_free_ports 19090 19091 19092
 
 results=()
 run_one() {
@@ -80,9 +66,7 @@ run_one() {
 
 echo "config" > "$WORK/prometheus.yml"; printf 'global:\n  scrape_interval: 1m\n' > "$WORK/prometheus.yml"
 
-# A job named like the built-in push job replaces it: nothing is scraped, so the head's newest
-# sample is the load's, and the load's older samples are not refused as too old.
-printf 'scrape_configs:\n- job_name: pushgateway\n  static_configs: []\n' >"$WORK/panoptes.yml"
+write_quiet_panoptes_config "$WORK/panoptes.yml"
 READY_PATH=-/ready FLUSH="" run_one panoptes 19090 \
   "$PANOPTES" server --config.file "$WORK/panoptes.yml" --storage.tsdb.path "$WORK/panoptes" --web.listen-address 127.0.0.1:19090 \
   --storage.tsdb.min-block-duration "$BLOCK" --log.level warn

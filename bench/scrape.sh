@@ -20,21 +20,9 @@ SERVERS=${SERVERS:-panoptes prometheus victoria-metrics}
 WORK=$(mktemp -d /tmp/panoptes-scrape-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-need=()
-command -v prometheus >/dev/null || need+=(prometheus)
-command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
-command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-cargo build --release -q -p panoptes -p panoptes-loadgen
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
-PANOPTES=$TARGET/release/panoptes
-TICKS=$(getconf CLK_TCK)
+source bench/common.sh
+install_missing prometheus victoria-metrics prometheus-node-exporter
 
-cpu_seconds() { awk -v t="$TICKS" '{print ($14+$15)/t}' "/proc/$1/stat"; }
-peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-wait_ready() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
 
 "$TARGET/release/panoptes-bench-targets" --targets "$TARGETS" --series "$SERIES" --port 19200 2>"$WORK/targets.log" &
 prometheus-node-exporter --web.listen-address=127.0.0.1:19199 >"$WORK/node.log" 2>&1 &
