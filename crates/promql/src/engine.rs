@@ -13,6 +13,7 @@ mod eval;
 mod functions;
 mod histogram;
 mod range_functions;
+mod steps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -233,6 +234,18 @@ impl Engine {
             )));
         }
         let mut evaluator = Evaluator::open(&self.options, storage, expr, start_ms, end_ms, step_ms)?;
+        if let Some(grid) = evaluator.grid()
+            && steps::steppable(expr)
+        {
+            let evaluated = evaluator.eval_steps(expr, &grid)?;
+            let points: usize = evaluated.series.iter().map(|series| series.points.len()).sum();
+            if points > self.options.max_samples {
+                return Err(Error::TooManySamples);
+            }
+            let mut matrix = finish_matrix(steps::into_range_series(evaluated, &grid))?;
+            matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+            return Ok((Value::Matrix(matrix), evaluator.take_annotations(query_text)));
+        }
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut series: Vec<(Labels, Vec<Sample>, bool)> = Vec::new();
         let mut points = 0usize;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// The running state of one group.
 #[derive(Default)]
-struct Group {
+pub(crate) struct Group {
     labels: Labels,
     drop_name: bool,
     count: f64,
@@ -19,7 +19,7 @@ struct Group {
     kahan: f64,
     mean: f64,
     incremental_mean: bool,
-    seen: bool,
+    pub(crate) seen: bool,
     values: Vec<f64>,
     members: Vec<Elem>,
 }
@@ -69,9 +69,9 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, aggregate: &AggregateExpr, 
 }
 
 /// The `by`/`without` clause of an aggregation.
-struct Grouping<'a> {
-    by: bool,
-    names: Vec<&'a str>,
+pub(crate) struct Grouping<'a> {
+    pub(crate) by: bool,
+    pub(crate) names: Vec<&'a str>,
 }
 
 fn limit_ratio(ev: &mut Evaluator<'_>, input: Vec<Elem>, ratio: f64, param_text: Option<String>) -> Result<Vec<Elem>> {
@@ -114,7 +114,7 @@ fn count_values(input: Vec<Elem>, label: &str, grouping: &Grouping<'_>) -> Resul
 }
 
 /// Returns the labels identifying an element's group.
-fn group_labels(labels: &Labels, grouping: &Grouping<'_>) -> Labels {
+pub(crate) fn group_labels(labels: &Labels, grouping: &Grouping<'_>) -> Labels {
     let mut builder = labels.builder();
     if grouping.by {
         builder.keep(&grouping.names);
@@ -158,7 +158,7 @@ pub(crate) fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-fn accumulate(op: &str, group: &mut Group, v: f64) {
+pub(crate) fn accumulate(op: &str, group: &mut Group, v: f64) {
     let first = !group.seen;
     group.seen = true;
     match op {
@@ -213,7 +213,7 @@ fn accumulate(op: &str, group: &mut Group, v: f64) {
     }
 }
 
-fn finish(op: &str, group: &Group, q: Option<f64>) -> f64 {
+pub(crate) fn finish(op: &str, group: &Group, q: Option<f64>) -> f64 {
     match op {
         "sum" => group.value + group.kahan,
         "avg" => {

@@ -98,23 +98,34 @@ fn apply(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
 
 fn vector_scalar(op: &str, vector: Vec<Elem>, scalar: f64, swap: bool, return_bool: bool) -> Result<Vec<Elem>> {
     let mut out = Vec::with_capacity(vector.len());
+    let drop_name = scalar_op_drops_name(op, return_bool);
     for mut elem in vector {
-        let (l, r) = if swap { (scalar, elem.v) } else { (elem.v, scalar) };
-        let (mut value, mut keep) = apply(op, l, r)?;
-        if is_comparison(op) && swap {
-            value = r;
-        }
-        if return_bool {
-            value = if keep { 1.0 } else { 0.0 };
-            keep = true;
-        }
-        if keep {
+        if let Some(value) = scalar_op(op, elem.v, scalar, swap, return_bool)? {
             elem.v = value;
-            elem.drop_name |= return_bool || drops_name(op);
+            elem.drop_name |= drop_name;
             out.push(elem);
         }
     }
     Ok(out)
+}
+
+/// One element of a vector-scalar operation: the result, or `None` when a comparison filters
+/// the element out. `swap` puts the scalar on the left.
+pub(crate) fn scalar_op(op: &str, v: f64, scalar: f64, swap: bool, return_bool: bool) -> Result<Option<f64>> {
+    let (l, r) = if swap { (scalar, v) } else { (v, scalar) };
+    let (mut value, keep) = apply(op, l, r)?;
+    if is_comparison(op) && swap {
+        value = r;
+    }
+    if return_bool {
+        return Ok(Some(if keep { 1.0 } else { 0.0 }));
+    }
+    Ok(keep.then_some(value))
+}
+
+/// Whether the results of a vector-scalar operation lose their metric name.
+pub(crate) fn scalar_op_drops_name(op: &str, return_bool: bool) -> bool {
+    return_bool || drops_name(op)
 }
 
 /// The matching signature of a series: its `on` labels, or all but its `ignoring` labels and

@@ -8,6 +8,7 @@ use panoptes_model::{Labels, Sample, is_stale_nan};
 use panoptes_storage::{Querier, Storage, collect_samples};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
+use super::steps::{Grid, Served, steppable};
 use super::{CancelToken, Elem, EngineOptions, RangeSeries, RangeVal, Val, at_ms, duration_ms, offset_ms, time_bounds};
 use crate::error::{Error, Result};
 use crate::value::Annotations;
@@ -36,6 +37,14 @@ pub(crate) struct Evaluator<'a> {
     annotations: Vec<PendingAnnotation>,
     started: Instant,
     step_samples: usize,
+    /// The steps of a range query; `None` for instant queries.
+    grid: Option<Grid>,
+    /// How many subqueries are being evaluated: their inner steps are not the grid's.
+    subquery_depth: usize,
+    /// Nodes evaluated over the whole grid, by address, served to step-by-step parents (`None`:
+    /// the node is not steppable). Addresses are stable: every node evaluated belongs to the
+    /// query's expression tree, which outlives the evaluator's use of it.
+    served: HashMap<usize, Option<Served>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -62,6 +71,9 @@ impl<'a> Evaluator<'a> {
             annotations: Vec::new(),
             started: Instant::now(),
             step_samples: 0,
+            grid: Grid::new(start, end, step),
+            subquery_depth: 0,
+            served: HashMap::new(),
         })
     }
 
@@ -72,8 +84,13 @@ impl<'a> Evaluator<'a> {
         self.eval(expr, t)
     }
 
+    /// Returns the step grid of a range query.
+    pub(crate) fn grid(&self) -> Option<Grid> {
+        self.grid
+    }
+
     /// Fails once the query has run longer than its timeout or was cancelled.
-    fn check_deadline(&self) -> Result<()> {
+    pub(crate) fn check_deadline(&self) -> Result<()> {
         if self.options.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
             return Err(Error::Canceled);
         }
@@ -123,6 +140,9 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `expr` at time `t`.
     pub(crate) fn eval(&mut self, expr: &Expr, t: i64) -> Result<Val> {
+        if let Some(value) = self.eval_served(expr, t)? {
+            return Ok(value);
+        }
         match expr {
             Expr::NumberLiteral(number) => Ok(Val::Scalar(number.val)),
             Expr::StringLiteral(string) => Ok(Val::Str(string.val.clone())),
@@ -149,6 +169,28 @@ impl<'a> Evaluator<'a> {
             Expr::Call(call) => super::functions::eval_call(self, call, t),
             Expr::Extension(_) => Err(Error::Unsupported("extension expressions".into())),
         }
+    }
+
+    /// In a range query, evaluates a steppable node over the whole grid the first time a step
+    /// asks for it and returns its column at `t`; `Ok(None)` when the node is not steppable or
+    /// `t` is not a step of the query (inside a subquery).
+    fn eval_served(&mut self, expr: &Expr, t: i64) -> Result<Option<Val>> {
+        let Some(grid) = self.grid else { return Ok(None) };
+        if self.subquery_depth > 0
+            || !matches!(expr, Expr::VectorSelector(_) | Expr::Call(_) | Expr::Aggregate(_) | Expr::Binary(_))
+        {
+            return Ok(None);
+        }
+        let Some(index) = grid.index(t) else { return Ok(None) };
+        let key = std::ptr::from_ref(expr) as usize;
+        if !self.served.contains_key(&key) {
+            let served = if steppable(expr) { Some(Served::new(self.eval_steps(expr, &grid)?)) } else { None };
+            self.served.insert(key, served);
+        }
+        let Some(served) = self.served.get_mut(&key).and_then(Option::as_mut) else { return Ok(None) };
+        let (elems, samples) = served.column(index);
+        self.account(samples)?;
+        Ok(Some(Val::Vector(elems)))
     }
 
     /// Evaluates `expr` and requires an instant vector.
@@ -276,7 +318,10 @@ impl<'a> Evaluator<'a> {
         while inner_t <= end {
             self.check_deadline()?;
             let saved = self.step_samples;
-            let elems = match self.eval(&subquery.expr, inner_t)? {
+            self.subquery_depth += 1;
+            let evaluated = self.eval(&subquery.expr, inner_t);
+            self.subquery_depth -= 1;
+            let elems = match evaluated? {
                 Val::Vector(elems) => elems,
                 Val::Scalar(v) => vec![Elem { labels: Labels::empty(), v, drop_name: false }],
                 other => {

@@ -174,7 +174,7 @@ pub(crate) fn map_values(elems: Vec<Elem>, f: impl Fn(f64) -> f64) -> Vec<Elem> 
     elems.into_iter().map(|e| Elem { v: f(e.v), drop_name: true, ..e }).collect()
 }
 
-fn math_function(name: &str) -> Option<fn(f64) -> f64> {
+pub(crate) fn math_function(name: &str) -> Option<fn(f64) -> f64> {
     Some(match name {
         "abs" => f64::abs,
         "ceil" => f64::ceil,

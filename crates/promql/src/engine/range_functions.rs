@@ -5,14 +5,52 @@ use promql_parser::parser::Expr;
 
 use super::aggregate::{kahan_add, quantile};
 use super::functions::{absent_labels, format_go_g};
-use super::{Elem, Evaluator, RangeSeries, RangeVal, Val};
+use super::{Elem, Evaluator, Val};
 use crate::error::{Error, Result};
 use panoptes_model::{Labels, Sample};
 
 /// Evaluates `name` when it is a range-vector function; `Ok(None)` otherwise.
 pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<Option<Val>> {
-    let matrix_index = match name {
-        "quantile_over_time" => 1,
+    let Some(matrix_index) = matrix_argument(name) else { return Ok(None) };
+    let Some(matrix_expr) = args.get(matrix_index).copied() else {
+        return Err(Error::Execution(format!("missing range vector argument of {name}()")));
+    };
+    let mut scalars = Vec::new();
+    for (index, expr) in args.iter().enumerate() {
+        if index != matrix_index {
+            scalars.push(ev.eval_scalar(expr, t)?);
+        }
+    }
+    let range = ev.eval_matrix(matrix_expr, t)?;
+    if name == "absent_over_time" {
+        if !range.series.is_empty() {
+            return Ok(Some(Val::Vector(Vec::new())));
+        }
+        let labels = absent_labels(matrix_expr);
+        return Ok(Some(Val::Vector(vec![Elem { labels, v: 1.0, drop_name: false }])));
+    }
+    check_range_function_args(ev, name, args, &scalars)?;
+    let anchor = Some(anchor_candidates(matrix_expr));
+    let drop_name = !keeps_name(name);
+    let range_start = range.end.saturating_sub(range.range_ms);
+    let mut out = Vec::with_capacity(range.series.len());
+    for series in &range.series {
+        let window = Window { samples: &series.samples, start: range_start, end: range.end, range_ms: range.range_ms };
+        if let Some(v) = window_value(name, &window, t, &scalars) {
+            if warns_non_counter(name) {
+                possible_non_counter(ev, &series.labels, anchor.clone());
+            }
+            out.push(Elem { labels: series.labels.clone(), v, drop_name: series.drop_name || drop_name });
+        }
+    }
+    Ok(Some(Val::Vector(out)))
+}
+
+/// Index of the range-vector argument of range function `name`, or `None` when `name` is not
+/// a range function.
+pub(crate) fn matrix_argument(name: &str) -> Option<usize> {
+    match name {
+        "quantile_over_time" => Some(1),
         "rate"
         | "increase"
         | "delta"
@@ -38,28 +76,30 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
         | "ts_of_first_over_time"
         | "ts_of_last_over_time"
         | "ts_of_max_over_time"
-        | "ts_of_min_over_time" => 0,
-        _ => return Ok(None),
-    };
-    let Some(matrix_expr) = args.get(matrix_index).copied() else {
-        return Err(Error::Execution(format!("missing range vector argument of {name}()")));
-    };
-    let mut scalars = Vec::new();
-    for (index, expr) in args.iter().enumerate() {
-        if index != matrix_index {
-            scalars.push(ev.eval_scalar(expr, t)?);
-        }
+        | "ts_of_min_over_time" => Some(0),
+        _ => None,
     }
-    let range = ev.eval_matrix(matrix_expr, t)?;
-    if name == "absent_over_time" {
-        if !range.series.is_empty() {
-            return Ok(Some(Val::Vector(Vec::new())));
-        }
-        let labels = absent_labels(matrix_expr);
-        return Ok(Some(Val::Vector(vec![Elem { labels, v: 1.0, drop_name: false }])));
-    }
+}
+
+/// Whether range function `name` keeps the metric name of its input.
+pub(crate) fn keeps_name(name: &str) -> bool {
+    matches!(name, "last_over_time" | "first_over_time")
+}
+
+/// Whether a result of `name` warns when its input's name does not look like a counter.
+pub(crate) fn warns_non_counter(name: &str) -> bool {
+    matches!(name, "rate" | "increase" | "irate")
+}
+
+/// Validates the scalar arguments of a range function: warnings for out-of-range quantiles,
+/// errors for smoothing factors outside `(0, 1)`.
+pub(crate) fn check_range_function_args(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    args: &[&Expr],
+    scalars: &[f64],
+) -> Result<()> {
     let scalar = |i: usize| scalars.get(i).copied().unwrap_or(f64::NAN);
-    let anchor = Some(anchor_candidates(matrix_expr));
     match name {
         "quantile_over_time" => {
             let q = scalar(0);
@@ -79,35 +119,33 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
         }
         _ => {}
     }
-    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-    let mut out = Vec::with_capacity(range.series.len());
-    for series in &range.series {
-        let value = match name {
-            "rate" | "increase" | "delta" => {
-                let value = extrapolated_rate(series, &range, name != "delta", name == "rate");
-                if value.is_some() && name != "delta" {
-                    possible_non_counter(ev, &series.labels, anchor.clone());
-                }
-                value
-            }
-            "irate" | "idelta" => {
-                let value = instant_value(&series.samples, name == "irate");
-                if value.is_some() && name == "irate" {
-                    possible_non_counter(ev, &series.labels, anchor.clone());
-                }
-                value
-            }
-            "predict_linear" => (series.samples.len() >= 2).then(|| {
-                let (slope, intercept) = linear_regression(&series.samples, t);
-                slope * scalar(0) + intercept
-            }),
-            _ => over_time(name, &series.samples, &scalars),
-        };
-        if let Some(v) = value {
-            out.push(Elem { labels: series.labels.clone(), v, drop_name: series.drop_name || !keeps_name });
-        }
+    Ok(())
+}
+
+/// One series' samples inside a range selector's window, with the window's bounds.
+pub(crate) struct Window<'a> {
+    /// The samples, stale markers removed, in time order.
+    pub(crate) samples: &'a [Sample],
+    /// The window's (exclusive) start in milliseconds.
+    pub(crate) start: i64,
+    /// The window's (inclusive) end in milliseconds.
+    pub(crate) end: i64,
+    /// The window's length in milliseconds.
+    pub(crate) range_ms: i64,
+}
+
+/// The value of range function `name` over one window evaluated at `t`, or `None` when the
+/// window yields no sample. `scalars` are the function's other arguments, in order.
+pub(crate) fn window_value(name: &str, window: &Window<'_>, t: i64, scalars: &[f64]) -> Option<f64> {
+    match name {
+        "rate" | "increase" | "delta" => extrapolated_rate(window, name != "delta", name == "rate"),
+        "irate" | "idelta" => instant_value(window.samples, name == "irate"),
+        "predict_linear" => (window.samples.len() >= 2).then(|| {
+            let (slope, intercept) = linear_regression(window.samples, t);
+            slope * scalars.first().copied().unwrap_or(f64::NAN) + intercept
+        }),
+        _ => over_time(name, window.samples, scalars),
     }
-    Ok(Some(Val::Vector(out)))
 }
 
 /// Candidate texts locating `expr` in the query: its printed form, then its metric name followed
@@ -124,7 +162,7 @@ pub(crate) fn anchor_candidates(expr: &Expr) -> String {
     }
 }
 
-fn possible_non_counter(ev: &mut Evaluator<'_>, labels: &Labels, anchor: Option<String>) {
+pub(crate) fn possible_non_counter(ev: &mut Evaluator<'_>, labels: &Labels, anchor: Option<String>) {
     let name = labels.metric_name().unwrap_or("");
     if ["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| name.ends_with(suffix)) {
         return;
@@ -136,13 +174,12 @@ fn possible_non_counter(ev: &mut Evaluator<'_>, labels: &Labels, anchor: Option<
 }
 
 /// Prometheus' `extrapolatedRate` for `rate`, `increase` and `delta`.
-fn extrapolated_rate(series: &RangeSeries, range: &RangeVal, is_counter: bool, is_rate: bool) -> Option<f64> {
-    let samples = &series.samples;
+fn extrapolated_rate(window: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
+    let samples = window.samples;
     if samples.len() < 2 {
         return None;
     }
-    let range_start = range.end.saturating_sub(range.range_ms);
-    let range_end = range.end;
+    let (range_start, range_end) = (window.start, window.end);
     let first = samples[0];
     let last = samples[samples.len() - 1];
     let mut result = last.v - first.v;
@@ -174,7 +211,7 @@ fn extrapolated_rate(series: &RangeSeries, range: &RangeVal, is_counter: bool, i
     }
     let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
     if is_rate {
-        factor /= range.range_ms as f64 / 1000.0;
+        factor /= window.range_ms as f64 / 1000.0;
     }
     Some(result * factor)
 }

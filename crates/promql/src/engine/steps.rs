@@ -1,0 +1,437 @@
+//! Range queries evaluated one node at a time over every step of the query (the step grid),
+//! rather than one step at a time over the whole expression.
+//!
+//! Most of a range query's work is per series: find each series' sample or window at every
+//! step, apply a range function, add the value to its group. Evaluated step by step, every step
+//! slices each window again, copies it, clones each series' labels and recomputes each series'
+//! group. Evaluated over the grid, a series' window slides forward with two cursors, its labels
+//! are cloned once and its group is found once.
+//!
+//! Only node kinds whose results are per series (or per group) and whose other operands are
+//! number literals are evaluated this way ([`steppable`]); every other node is evaluated step by
+//! step as before and asks for the columns of its steppable children one step at a time (see
+//! `Evaluator::eval`), so a query gains wherever its heavy part is steppable. Both paths share
+//! the same kernels (range functions over one window, aggregation accumulators, vector-scalar
+//! operators), feed them values in the same order and account the same samples at each step, so
+//! their answers are the same.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use panoptes_model::{Labels, METRIC_NAME, Sample, is_stale_nan};
+use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, UnaryExpr, VectorSelector};
+
+use super::aggregate::{Group, Grouping, accumulate, finish, group_labels};
+use super::binary::{scalar_op, scalar_op_drops_name};
+use super::functions::{format_go_g, math_function};
+use super::range_functions::{
+    Window, anchor_candidates, check_range_function_args, keeps_name, matrix_argument, possible_non_counter,
+    warns_non_counter, window_value,
+};
+use super::{Evaluator, at_ms, duration_ms, offset_ms};
+use crate::error::{Error, Result};
+
+/// The evaluation times of a range query: `start`, `start + step`, … (`count` of them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    start: i64,
+    step: i64,
+    count: usize,
+}
+
+impl Grid {
+    /// Returns the grid of a range query from `start` to `end` (inclusive); `None` for instant
+    /// queries (`step` 0) and grids too large to index.
+    pub(crate) fn new(start: i64, end: i64, step: i64) -> Option<Self> {
+        if step <= 0 || end < start {
+            return None;
+        }
+        let count = usize::try_from((end - start) / step).ok()?.checked_add(1)?;
+        u32::try_from(count).ok()?;
+        Some(Self { start, step, count })
+    }
+
+    /// Returns the time of step `index`.
+    pub(crate) fn time(&self, index: usize) -> i64 {
+        self.start + self.step * index as i64
+    }
+
+    /// Returns the index of the step at time `t`, if `t` is one of the grid's times.
+    pub(crate) fn index(&self, t: i64) -> Option<usize> {
+        let offset = t.checked_sub(self.start)?;
+        if offset < 0 || offset % self.step != 0 {
+            return None;
+        }
+        usize::try_from(offset / self.step).ok().filter(|&index| index < self.count)
+    }
+
+    /// Returns the number of steps.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+}
+
+/// One series of a node evaluated over the grid: its points, by step index, in step order.
+#[derive(Debug)]
+pub(crate) struct StepSeries {
+    pub(crate) labels: Labels,
+    pub(crate) drop_name: bool,
+    pub(crate) points: Vec<(u32, f64)>,
+}
+
+/// A node evaluated over the grid.
+#[derive(Debug)]
+pub(crate) struct Steps {
+    pub(crate) series: Vec<StepSeries>,
+    /// Samples the node's selectors hold at each step, as step-by-step evaluation accounts them.
+    pub(crate) samples: Vec<usize>,
+}
+
+/// A steppable node's result being served to a step-by-step parent, one column per step.
+pub(crate) struct Served {
+    steps: Steps,
+    /// Per series, the position of its first point not yet served.
+    cursors: Vec<usize>,
+}
+
+impl Served {
+    pub(crate) fn new(steps: Steps) -> Self {
+        let cursors = vec![0; steps.series.len()];
+        Self { steps, cursors }
+    }
+
+    /// Returns the elements at step `index` and the samples accounted at that step.
+    pub(crate) fn column(&mut self, index: usize) -> (Vec<super::Elem>, usize) {
+        let mut out = Vec::new();
+        let step = index as u32;
+        for (series, cursor) in self.steps.series.iter().zip(&mut self.cursors) {
+            if series.points.get(*cursor).is_some_and(|&(at, _)| at > step) {
+                // Asked for an earlier step than last time: find the position again.
+                *cursor = series.points.partition_point(|&(at, _)| at < step);
+            }
+            while series.points.get(*cursor).is_some_and(|&(at, _)| at < step) {
+                *cursor += 1;
+            }
+            if let Some(&(at, v)) = series.points.get(*cursor)
+                && at == step
+            {
+                out.push(super::Elem { labels: series.labels.clone(), v, drop_name: series.drop_name });
+            }
+        }
+        (out, self.steps.samples.get(index).copied().unwrap_or(0))
+    }
+}
+
+/// Returns the value of a number literal, possibly in parentheses or negated.
+fn literal(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::NumberLiteral(number) => Some(number.val),
+        Expr::Paren(paren) => literal(&paren.expr),
+        Expr::Unary(unary) => literal(&unary.expr).map(|v| -v),
+        _ => None,
+    }
+}
+
+/// The aggregation operators evaluated over the grid: those that fold each group's values into
+/// one number (not `topk`, `count_values`, `limitk`, ...).
+fn steppable_aggregation(op: &str) -> bool {
+    matches!(op, "sum" | "avg" | "count" | "group" | "min" | "max" | "stddev" | "stdvar" | "quantile")
+}
+
+/// Whether `expr` is an instant-vector expression this module evaluates over the grid.
+pub(crate) fn steppable(expr: &Expr) -> bool {
+    match expr {
+        Expr::Paren(paren) => steppable(&paren.expr),
+        Expr::VectorSelector(_) => true,
+        Expr::Unary(unary) => steppable(&unary.expr),
+        Expr::Aggregate(aggregate) => {
+            let op = aggregate.op.to_string();
+            let param_ok = match &aggregate.param {
+                None => op != "quantile",
+                Some(param) => op == "quantile" && literal(param).is_some(),
+            };
+            steppable_aggregation(&op) && param_ok && steppable(&aggregate.expr)
+        }
+        Expr::Binary(binary) => {
+            let op = binary.op.to_string();
+            let arithmetic_or_comparison = !matches!(op.as_str(), "and" | "or" | "unless");
+            arithmetic_or_comparison
+                && match (literal(&binary.lhs), literal(&binary.rhs)) {
+                    (Some(_), None) => steppable(&binary.rhs),
+                    (None, Some(_)) => steppable(&binary.lhs),
+                    _ => false,
+                }
+        }
+        Expr::Call(call) => steppable_call(call),
+        _ => false,
+    }
+}
+
+fn steppable_call(call: &Call) -> bool {
+    let name = call.func.name;
+    let args = &call.args.args;
+    if let Some(matrix_index) = matrix_argument(name) {
+        return name != "absent_over_time"
+            && args.iter().enumerate().all(|(index, arg)| {
+                if index == matrix_index {
+                    matches!(arg.as_ref(), Expr::MatrixSelector(_))
+                } else {
+                    literal(arg).is_some()
+                }
+            })
+            && args.len() > matrix_index;
+    }
+    math_function(name).is_some() && args.len() == 1 && steppable(&args[0])
+}
+
+impl Evaluator<'_> {
+    /// Evaluates a [`steppable`] expression at every step of `grid`.
+    pub(crate) fn eval_steps(&mut self, expr: &Expr, grid: &Grid) -> Result<Steps> {
+        match expr {
+            Expr::Paren(paren) => self.eval_steps(&paren.expr, grid),
+            Expr::VectorSelector(selector) => self.selector_steps(selector, grid),
+            Expr::Unary(unary) => self.unary_steps(unary, grid),
+            Expr::Aggregate(aggregate) => self.aggregate_steps(aggregate, grid),
+            Expr::Binary(binary) => self.binary_steps(binary, grid),
+            Expr::Call(call) if matrix_argument(call.func.name).is_some() => self.range_function_steps(call, grid),
+            Expr::Call(call) => self.math_steps(call, grid),
+            _ => Err(Error::Execution(format!("internal: {expr} is not evaluated over the step grid"))),
+        }
+    }
+
+    /// A vector selector: at each step, each series' latest sample within the lookback delta.
+    fn selector_steps(&mut self, selector: &VectorSelector, grid: &Grid) -> Result<Steps> {
+        let loaded = self.load(selector)?;
+        let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
+        let offset = offset_ms(selector.offset.as_ref());
+        let lookback = duration_ms(self.options.lookback_delta);
+        let mut samples_per_step = vec![0usize; grid.len()];
+        let mut series = Vec::new();
+        for (position, (labels, samples)) in loaded.iter().enumerate() {
+            if position % 1024 == 0 {
+                self.check_deadline()?;
+            }
+            let mut points = Vec::new();
+            let mut next = 0;
+            for (index, held) in samples_per_step.iter_mut().enumerate() {
+                let reference = pinned.unwrap_or_else(|| grid.time(index)).saturating_sub(offset);
+                while samples.get(next).is_some_and(|s| s.t <= reference) {
+                    next += 1;
+                }
+                let Some(sample) = next.checked_sub(1).map(|i| samples[i]) else { continue };
+                if sample.t <= reference.saturating_sub(lookback) || is_stale_nan(sample.v) {
+                    continue;
+                }
+                points.push((index as u32, sample.v));
+                *held += 1;
+            }
+            if !points.is_empty() {
+                series.push(StepSeries { labels: labels.clone(), drop_name: false, points });
+            }
+        }
+        self.check_held(&samples_per_step)?;
+        Ok(Steps { series, samples: samples_per_step })
+    }
+
+    /// A range function over a range selector: each series' window slides along the grid.
+    fn range_function_steps(&mut self, call: &Call, grid: &Grid) -> Result<Steps> {
+        let name = call.func.name;
+        let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+        let matrix_index = matrix_argument(name).unwrap_or(0);
+        let Some(Expr::MatrixSelector(matrix)) = args.get(matrix_index).copied() else {
+            return Err(Error::Execution(format!("missing range vector argument of {name}()")));
+        };
+        let scalars: Vec<f64> = args
+            .iter()
+            .enumerate()
+            .filter(|&(index, _)| index != matrix_index)
+            .map(|(_, arg)| literal(arg).unwrap_or(f64::NAN))
+            .collect();
+        check_range_function_args(self, name, &args, &scalars)?;
+        let anchor = anchor_candidates(args[matrix_index]);
+        let selector = &matrix.vs;
+        let loaded = self.load(selector)?;
+        let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
+        let offset = offset_ms(selector.offset.as_ref());
+        let range_ms = duration_ms(matrix.range);
+        let drop_name = !keeps_name(name);
+        let mut samples_per_step = vec![0usize; grid.len()];
+        let mut series = Vec::new();
+        for (position, (labels, samples)) in loaded.iter().enumerate() {
+            if position % 1024 == 0 {
+                self.check_deadline()?;
+            }
+            let samples: Cow<'_, [Sample]> = if samples.iter().any(|s| is_stale_nan(s.v)) {
+                Cow::Owned(samples.iter().filter(|s| !is_stale_nan(s.v)).copied().collect())
+            } else {
+                Cow::Borrowed(samples)
+            };
+            let (mut from, mut to) = (0, 0);
+            let mut points = Vec::new();
+            for (index, held) in samples_per_step.iter_mut().enumerate() {
+                let t = grid.time(index);
+                let end = pinned.unwrap_or(t).saturating_sub(offset);
+                let start = end.saturating_sub(range_ms);
+                while samples.get(from).is_some_and(|s| s.t <= start) {
+                    from += 1;
+                }
+                to = to.max(from);
+                while samples.get(to).is_some_and(|s| s.t <= end) {
+                    to += 1;
+                }
+                if from == to {
+                    continue;
+                }
+                let window = Window { samples: &samples[from..to], start, end, range_ms };
+                *held += to - from;
+                if let Some(v) = window_value(name, &window, t, &scalars) {
+                    points.push((index as u32, v));
+                }
+            }
+            if !points.is_empty() {
+                if warns_non_counter(name) {
+                    possible_non_counter(self, labels, Some(anchor.clone()));
+                }
+                series.push(StepSeries { labels: labels.clone(), drop_name, points });
+            }
+        }
+        self.check_held(&samples_per_step)?;
+        Ok(Steps { series, samples: samples_per_step })
+    }
+
+    /// An aggregation: each input series' group is found once, then every step folds the
+    /// values present at that step in input order.
+    fn aggregate_steps(&mut self, aggregate: &AggregateExpr, grid: &Grid) -> Result<Steps> {
+        let op = aggregate.op.to_string();
+        let q = aggregate.param.as_deref().and_then(literal);
+        if op == "quantile"
+            && let Some(q) = q
+            && !(0.0..=1.0).contains(&q)
+        {
+            let param_text = aggregate.param.as_ref().map(|p| p.to_string());
+            self.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_text);
+        }
+        let input = self.eval_steps(&aggregate.expr, grid)?;
+        let grouping = match &aggregate.modifier {
+            Some(LabelModifier::Include(labels)) => {
+                Grouping { by: true, names: labels.labels.iter().map(String::as_str).collect() }
+            }
+            Some(LabelModifier::Exclude(labels)) => {
+                Grouping { by: false, names: labels.labels.iter().map(String::as_str).collect() }
+            }
+            None => Grouping { by: true, names: Vec::new() },
+        };
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut groups: Vec<StepSeries> = Vec::new();
+        let mut member_group = Vec::with_capacity(input.series.len());
+        for member in &input.series {
+            let labels = group_labels(&member.labels, &grouping);
+            let position = *index.entry(labels.clone()).or_insert_with(|| {
+                groups.push(StepSeries { labels, drop_name: false, points: Vec::new() });
+                groups.len() - 1
+            });
+            let group = &mut groups[position];
+            group.drop_name |= member.drop_name && group.labels.has(METRIC_NAME);
+            member_group.push(position);
+        }
+        let mut states: Vec<Group> = groups.iter().map(|_| Group::default()).collect();
+        let mut cursors = vec![0usize; input.series.len()];
+        let mut touched = Vec::new();
+        for step in 0..grid.len() {
+            if step % 64 == 0 {
+                self.check_deadline()?;
+            }
+            let at = step as u32;
+            for ((member, cursor), &position) in input.series.iter().zip(&mut cursors).zip(&member_group) {
+                let Some(&(point_step, v)) = member.points.get(*cursor) else { continue };
+                if point_step != at {
+                    continue;
+                }
+                *cursor += 1;
+                let state = &mut states[position];
+                if !state.seen {
+                    touched.push(position);
+                }
+                accumulate(&op, state, v);
+            }
+            for position in touched.drain(..) {
+                let state = std::mem::take(&mut states[position]);
+                groups[position].points.push((at, finish(&op, &state, q)));
+            }
+        }
+        groups.retain(|group| !group.points.is_empty());
+        Ok(Steps { series: groups, samples: input.samples })
+    }
+
+    /// A vector-scalar operation with a number literal on one side.
+    fn binary_steps(&mut self, binary: &BinaryExpr, grid: &Grid) -> Result<Steps> {
+        let op = binary.op.to_string();
+        let return_bool = binary.modifier.as_ref().is_some_and(|m| m.return_bool);
+        let (vector, scalar, swap) = match (literal(&binary.lhs), literal(&binary.rhs)) {
+            (Some(scalar), None) => (&binary.rhs, scalar, true),
+            (None, Some(scalar)) => (&binary.lhs, scalar, false),
+            _ => return Err(Error::Execution(format!("internal: {op} is not evaluated over the step grid"))),
+        };
+        let mut input = self.eval_steps(vector, grid)?;
+        let drop_name = scalar_op_drops_name(&op, return_bool);
+        for series in &mut input.series {
+            let mut kept = Vec::with_capacity(series.points.len());
+            for &(at, v) in &series.points {
+                if let Some(value) = scalar_op(&op, v, scalar, swap, return_bool)? {
+                    kept.push((at, value));
+                }
+            }
+            series.points = kept;
+            series.drop_name |= drop_name;
+        }
+        input.series.retain(|series| !series.points.is_empty());
+        Ok(input)
+    }
+
+    /// Unary minus.
+    fn unary_steps(&mut self, unary: &UnaryExpr, grid: &Grid) -> Result<Steps> {
+        let mut input = self.eval_steps(&unary.expr, grid)?;
+        for series in &mut input.series {
+            series.points.iter_mut().for_each(|(_, v)| *v = -*v);
+            series.drop_name = true;
+        }
+        Ok(input)
+    }
+
+    /// A function applied to each value (`abs`, `ln`, `sqrt`, ...).
+    fn math_steps(&mut self, call: &Call, grid: &Grid) -> Result<Steps> {
+        let name = call.func.name;
+        let Some(f) = math_function(name) else {
+            return Err(Error::Unsupported(format!("function {name}() is not supported by this engine")));
+        };
+        let Some(arg) = call.args.args.first() else {
+            return Err(Error::Execution(format!("missing argument of {name}()")));
+        };
+        let mut input = self.eval_steps(arg, grid)?;
+        for series in &mut input.series {
+            series.points.iter_mut().for_each(|(_, v)| *v = f(*v));
+            series.drop_name = true;
+        }
+        Ok(input)
+    }
+
+    /// Fails when the samples a node holds at some step exceed the query's limit.
+    fn check_held(&self, samples_per_step: &[usize]) -> Result<()> {
+        if samples_per_step.iter().any(|&held| held > self.options.max_samples) {
+            return Err(Error::TooManySamples);
+        }
+        Ok(())
+    }
+}
+
+/// Turns a node evaluated over the grid into the series of a range query's result.
+pub(crate) fn into_range_series(steps: Steps, grid: &Grid) -> Vec<(Labels, Vec<Sample>, bool)> {
+    steps
+        .series
+        .into_iter()
+        .map(|series| {
+            let samples = series.points.iter().map(|&(at, v)| Sample::new(grid.time(at as usize), v)).collect();
+            (series.labels, samples, series.drop_name)
+        })
+        .collect()
+}
