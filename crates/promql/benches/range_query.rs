@@ -17,7 +17,6 @@ const SAMPLES: i64 = 130;
 /// 10 namespaces × 200 pods × 5 series each (2 counters, 3 histogram buckets).
 fn storage() -> MemStorage {
     let storage = MemStorage::new();
-    let mut appender = storage.appender();
     for namespace in 0..10 {
         for pod in 0..200 {
             let base = [("namespace", format!("ns-{namespace}")), ("pod", format!("pod-{pod}"))];
@@ -32,15 +31,18 @@ fn storage() -> MemStorage {
             for (index, extra) in series.into_iter().enumerate() {
                 let pairs = base.iter().cloned().chain(extra).collect::<Vec<_>>();
                 let labels = Labels::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+                // One appender per series: the in-memory store checks order against its pending
+                // samples linearly.
+                let mut appender = storage.appender();
                 let mut value = 0.0;
                 for i in 0..SAMPLES {
                     value += ((i * 7 + pod + index as i64) % 13) as f64;
                     appender.append(&labels, START + i * SCRAPE_MS + (pod % 50), value).expect("append");
                 }
+                appender.commit().expect("commit");
             }
         }
     }
-    appender.commit().expect("commit");
     storage
 }
 

@@ -226,9 +226,10 @@ impl<'a> Evaluator<'a> {
         if self.querier.is_none() {
             return Ok(Rc::new(Vec::new()));
         }
-        let mut merged: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
-        for matchers in crate::parser::selector_matchers(selector)? {
-            let selected = self.querier.as_ref().map(|querier| querier.select(&matchers)).transpose()?;
+        let sets = crate::parser::selector_matchers(selector)?;
+        let mut loaded: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        for matchers in &sets {
+            let selected = self.querier.as_ref().map(|querier| querier.select(matchers)).transpose()?;
             for (index, series) in selected.into_iter().flatten().enumerate() {
                 // Loading may be the bulk of a query's work: stay responsive to cancellation.
                 if index % 1024 == 1023 {
@@ -239,10 +240,16 @@ impl<'a> Evaluator<'a> {
                 if let Some(error) = series.samples.take_error() {
                     return Err(error.into());
                 }
-                merged.entry(series.labels).or_insert(samples);
+                loaded.push((series.labels, samples));
             }
         }
-        let loaded: LoadedSeries = Rc::new(merged.into_iter().collect());
+        // Each select is sorted by label set; alternatives (`{__name__=~"a|b"}` split into
+        // `or` sets) may overlap and interleave: sort them together and keep each series once.
+        if sets.len() > 1 || !loaded.is_sorted_by(|a, b| a.0 < b.0) {
+            loaded.sort_by(|a, b| a.0.cmp(&b.0));
+            loaded.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        let loaded: LoadedSeries = Rc::new(loaded);
         self.cache.insert(key, loaded.clone());
         Ok(loaded)
     }
