@@ -29,8 +29,17 @@ fn name_hash(name: &str, length: usize) -> String {
     for byte in name.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
     }
+    // FNV barely mixes the last bytes into the high bits: finish with SplitMix64's mixer so
+    // that `web-7` and `web-8` get unrelated prefixes.
+    let mut digits = String::new();
+    for round in 0..4u64 {
+        let mut z = hash.wrapping_add(round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        digits.push_str(&format!("{:016x}", z ^ (z >> 31)));
+    }
     // Pod-template hashes use consonants and digits only; hex is close enough for tests.
-    format!("{hash:016x}{hash:016x}").chars().take(length).collect()
+    digits.chars().take(length).collect()
 }
 
 /// The Bookinfo cluster on a fake API server, with the controllers' bookkeeping.
