@@ -376,6 +376,7 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         let db = Db::open(&dir, options).map_err(|error| error_chain(&error))?;
         db.register_metrics(registry);
         running_config.register_metrics(registry);
+        scrape_started.kube_clusters().metrics().register(registry);
         if let Some(am) = &router_metrics {
             am.register_metrics(registry);
         }

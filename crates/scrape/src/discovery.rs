@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod http;
+pub mod kubernetes;
 pub(crate) mod run;
 
 use std::collections::BTreeMap;

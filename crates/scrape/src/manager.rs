@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use panoptes_kube::{Clusters, KubeMetrics};
 use panoptes_model::Labels;
 use panoptes_storage::StorageRef;
 use parking_lot::Mutex;
@@ -103,6 +104,8 @@ struct Shutdown {
 /// Runs the scrape pools of the current configuration.
 pub struct ScrapeManager {
     runtime: tokio::runtime::Handle,
+    /// The Kubernetes connections and watch caches that every Kubernetes discovery shares.
+    kube: Clusters,
     state: Mutex<ManagerState>,
     shutdown: Shutdown,
 }
@@ -122,6 +125,7 @@ impl ScrapeManager {
     pub fn new(runtime: tokio::runtime::Handle) -> Self {
         ScrapeManager {
             runtime,
+            kube: Clusters::new(KubeMetrics::default()),
             state: Mutex::new(ManagerState {
                 storage: None,
                 configs: Vec::new(),
@@ -170,8 +174,18 @@ impl ScrapeManager {
         for config in configs {
             HttpClient::new(&config.http_client(), config.enable_compression)
                 .map_err(|error| format!("scrape job {:?}: {error}", config.job_name))?;
+            for kubernetes in &config.kubernetes_sd_configs {
+                crate::discovery::kubernetes::connection_options(kubernetes)
+                    .map_err(|error| format!("scrape job {:?}: {error}", config.job_name))?;
+            }
         }
         Ok(())
+    }
+
+    /// Returns the Kubernetes connections and watch caches Kubernetes discovery uses, so that
+    /// other users share them and their metrics can be registered.
+    pub fn kube_clusters(&self) -> &Clusters {
+        &self.kube
     }
 
     /// Stops every pool without staleness markers (process shutdown) and waits for them.
@@ -244,6 +258,7 @@ impl ScrapeManager {
                         groups: BTreeMap::new(),
                         forced_error: Arc::new(Mutex::new(None)),
                         shutdown: self.shutdown.sender.subscribe(),
+                        kube: self.kube.clone(),
                     };
                     let task = self.runtime.spawn(pool.run(receiver));
                     state.pools.insert(config.job_name.clone(), PoolHandle { config, commands, view, task });
@@ -286,6 +301,7 @@ struct Pool {
     groups: BTreeMap<usize, Vec<TargetGroup>>,
     forced_error: Arc<Mutex<Option<String>>>,
     shutdown: watch::Receiver<bool>,
+    kube: Clusters,
 }
 
 impl Pool {
@@ -304,7 +320,7 @@ impl Pool {
                 }
             };
             let (updates_tx, mut updates) = mpsc::channel::<Update>(16);
-            let discoverers = spawn_all(&self.config, &updates_tx);
+            let discoverers = spawn_all(&self.config, &updates_tx, &self.kube);
             drop(updates_tx);
             self.groups.clear();
             let mut is_discovery_done = false;

@@ -62,3 +62,5 @@ pub fn node_like_series(count: usize) -> Vec<Labels> {
         })
         .collect()
 }
+
+pub mod fake_kube;

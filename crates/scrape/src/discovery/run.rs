@@ -1,7 +1,8 @@
 //! Running discoverers: each one is a tokio task that sends its complete list of target groups
 //! whenever it changes. Static configs send once; file SD re-reads its files when their size or
 //! modification time changes (polled every second) and at `refresh_interval`; HTTP SD polls its
-//! URL at `refresh_interval` and keeps the last good answer when a poll fails, as Prometheus does.
+//! URL at `refresh_interval` and keeps the last good answer when a poll fails, as Prometheus does;
+//! Kubernetes SD follows shared watch caches (`kubernetes.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,7 +23,11 @@ const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) type Update = (usize, Vec<TargetGroup>);
 
 /// Starts every discoverer of a scrape config; returns their tasks and how many there are.
-pub(crate) fn spawn_all(config: &ScrapeConfig, updates: &mpsc::Sender<Update>) -> Vec<tokio::task::JoinHandle<()>> {
+pub(crate) fn spawn_all(
+    config: &ScrapeConfig,
+    updates: &mpsc::Sender<Update>,
+    kube: &panoptes_kube::Clusters,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let mut index = 0;
     let static_groups: Vec<TargetGroup> = config
@@ -44,12 +49,12 @@ pub(crate) fn spawn_all(config: &ScrapeConfig, updates: &mpsc::Sender<Update>) -
         tasks.push(tokio::spawn(run_http_sd(http_sd.clone(), index, updates.clone())));
         index += 1;
     }
-    for (kind, count) in
-        [("dns_sd_configs", config.dns_sd_configs.len()), ("kubernetes_sd_configs", config.kubernetes_sd_configs.len())]
-    {
-        if count > 0 {
-            tracing::warn!(job = %config.job_name, discovery = kind, "this discovery mechanism is not implemented yet; it yields no targets");
-        }
+    for kubernetes in &config.kubernetes_sd_configs {
+        tasks.push(tokio::spawn(super::kubernetes::run(kubernetes.clone(), index, updates.clone(), kube.clone())));
+        index += 1;
+    }
+    if !config.dns_sd_configs.is_empty() {
+        tracing::warn!(job = %config.job_name, discovery = "dns_sd_configs", "this discovery mechanism is not implemented yet; it yields no targets");
     }
     tasks
 }

@@ -1,0 +1,452 @@
+//! A watch cache: the objects of one resource kind in one scope (namespace, label and field
+//! selectors), kept current by list and watch, as client-go's reflector does.
+//!
+//! The cache lists every object (in pages), then watches from the list's resource version
+//! with bookmarks enabled. Watch streams end when the server's timeout passes, and the cache
+//! resumes from the last resource version it saw (an event's or a bookmark's). When the server
+//! says that version is too old (`410 Gone`, as an `ERROR` event or as the HTTP status), the
+//! cache lists again and replaces its contents. Failed requests are retried with exponential
+//! backoff. Users read snapshots and wait for change notifications; they never see a half-applied
+//! list.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::{Resource, ResourceExt};
+use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::metrics::{CacheLabels, EventLabels, KubeMetrics, ListLabels};
+
+/// How many objects one list page asks for (client-go's reflector uses the same).
+const LIST_PAGE_SIZE: u32 = 500;
+/// The first retry delay after a failed request.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest retry delay: long enough not to hammer a struggling API server, short enough
+/// that discovery recovers within a scrape interval or two.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The watch timeout asked of the server; kube refuses 295 s and more. Each watch adds up to
+/// `WATCH_TIMEOUT_JITTER_SECS` so that many caches do not reconnect together.
+const WATCH_TIMEOUT_SECS: u32 = 240;
+const WATCH_TIMEOUT_JITTER_SECS: u32 = 50;
+/// How long a watch stream may stay silent beyond its timeout before the cache assumes the
+/// connection is dead: the server closes the stream at the timeout, so silence past it means a
+/// half-open connection.
+const WATCH_IDLE_GRACE: Duration = Duration::from_secs(60);
+
+/// A Kubernetes object type a cache can hold: any `k8s-openapi` type with a static resource
+/// path (pods, services, nodes ...).
+pub trait WatchedKind:
+    Resource<DynamicType = (), Scope: ResourceScope> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+impl<K> WatchedKind for K where
+    K: Resource<DynamicType = (), Scope: ResourceScope> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+/// Builds the API handle of a kind according to its scope: namespaced kinds honour the cache's
+/// namespace, cluster-scoped kinds (nodes, namespaces) ignore it.
+pub trait ResourceScope {
+    /// Returns the API of `K` in `namespace` (all namespaces when `None`).
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(client: kube::Client, namespace: Option<&str>) -> Api<K>
+    where
+        Self: Sized;
+}
+
+impl ResourceScope for kube::core::NamespaceResourceScope {
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(client: kube::Client, namespace: Option<&str>) -> Api<K> {
+        match namespace {
+            Some(namespace) => Api::namespaced(client, namespace),
+            None => Api::all(client),
+        }
+    }
+}
+
+impl ResourceScope for kube::core::ClusterResourceScope {
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(client: kube::Client, _namespace: Option<&str>) -> Api<K> {
+        Api::all(client)
+    }
+}
+
+/// Which objects of a kind a cache holds: one namespace or all, narrowed by selectors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Scope {
+    /// The namespace; all namespaces when `None`. Ignored for cluster-scoped kinds.
+    pub namespace: Option<String>,
+    /// A label selector, e.g. `app=web,tier!=db`.
+    pub label_selector: Option<String>,
+    /// A field selector, e.g. `spec.nodeName=n1`.
+    pub field_selector: Option<String>,
+}
+
+impl Scope {
+    /// Returns the scope of every object in `namespace` (all namespaces when `None`).
+    pub fn namespace(namespace: Option<&str>) -> Self {
+        Scope { namespace: namespace.map(str::to_owned), ..Scope::default() }
+    }
+
+    /// Returns a short description for metrics and logs, `all` for the whole cluster.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(namespace) = &self.namespace {
+            parts.push(format!("namespace={namespace}"));
+        }
+        if let Some(selector) = self.label_selector.as_deref().filter(|selector| !selector.is_empty()) {
+            parts.push(format!("labels={selector}"));
+        }
+        if let Some(selector) = self.field_selector.as_deref().filter(|selector| !selector.is_empty()) {
+            parts.push(format!("fields={selector}"));
+        }
+        if parts.is_empty() { "all".to_owned() } else { parts.join(" ") }
+    }
+}
+
+/// Identifies an object in a cache: its namespace (empty for cluster-scoped kinds) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// The namespace, empty for cluster-scoped objects.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    fn of<K: Resource>(object: &K) -> Self {
+        ObjectKey { namespace: object.namespace().unwrap_or_default(), name: object.name_any() }
+    }
+}
+
+/// What the cache task and its readers share.
+struct Shared<K> {
+    objects: RwLock<BTreeMap<ObjectKey, Arc<K>>>,
+    /// Incremented after every change (an event or a completed list).
+    generation: watch::Sender<u64>,
+    /// True once the first list completed.
+    synced: watch::Sender<bool>,
+}
+
+impl<K> Shared<K> {
+    fn notify(&self) {
+        self.generation.send_modify(|generation| *generation += 1);
+    }
+}
+
+/// The objects of one kind in one scope, kept current by a background task that stops when
+/// the last handle is dropped.
+pub struct WatchCache<K> {
+    shared: Arc<Shared<K>>,
+    task: tokio::task::AbortHandle,
+    resource: String,
+    scope: Scope,
+    metrics: KubeMetrics,
+}
+
+impl<K> Debug for WatchCache<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCache")
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .field("objects", &self.shared.objects.read().len())
+            .finish()
+    }
+}
+
+impl<K> Drop for WatchCache<K> {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.metrics.caches.dec();
+        let labels = CacheLabels { resource: self.resource.clone(), scope: self.scope.describe() };
+        self.metrics.objects.remove(&labels);
+        self.metrics.last_sync.remove(&labels);
+    }
+}
+
+impl<K: WatchedKind> WatchCache<K> {
+    /// Starts a cache on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a tokio runtime.
+    pub(crate) fn spawn(client: kube::Client, scope: Scope, metrics: KubeMetrics) -> Self {
+        let resource = K::plural(&()).into_owned();
+        let shared = Arc::new(Shared {
+            objects: RwLock::new(BTreeMap::new()),
+            generation: watch::channel(0).0,
+            synced: watch::channel(false).0,
+        });
+        let api: Api<K> = K::Scope::api(client, scope.namespace.as_deref());
+        let runner = Runner {
+            api,
+            shared: shared.clone(),
+            labels: CacheLabels { resource: resource.clone(), scope: scope.describe() },
+            scope: scope.clone(),
+            metrics: metrics.clone(),
+            backoff: Backoff::default(),
+        };
+        metrics.caches.inc();
+        let task = tokio::spawn(runner.run()).abort_handle();
+        WatchCache { shared, task, resource, scope, metrics }
+    }
+}
+
+impl<K> WatchCache<K> {
+    /// Returns the object `namespace/name` (empty namespace for cluster-scoped kinds).
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let key = ObjectKey { namespace: namespace.to_owned(), name: name.to_owned() };
+        self.shared.objects.read().get(&key).cloned()
+    }
+
+    /// Returns every object, ordered by namespace and name.
+    pub fn objects(&self) -> Vec<Arc<K>> {
+        self.shared.objects.read().values().cloned().collect()
+    }
+
+    /// Returns how many objects the cache holds.
+    pub fn len(&self) -> usize {
+        self.shared.objects.read().len()
+    }
+
+    /// Returns true when the cache holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Returns a receiver whose value changes after every change of the cache's contents.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.generation.subscribe()
+    }
+
+    /// Returns true once the first list completed.
+    pub fn is_synced(&self) -> bool {
+        *self.shared.synced.borrow()
+    }
+
+    /// Waits until the first list completed.
+    pub async fn wait_synced(&self) {
+        let mut synced = self.shared.synced.subscribe();
+        // The sender lives as long as `self`, so this only ends once synced.
+        let _ = synced.wait_for(|synced| *synced).await;
+    }
+
+    /// Returns the resource name (plural), e.g. `pods`.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// Returns the cache's scope.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+/// Exponential backoff with jitter.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: INITIAL_BACKOFF }
+    }
+}
+
+impl Backoff {
+    /// Returns the delay to wait now and doubles the next one.
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        // Up to 25% jitter from the clock's sub-second part: retries of many caches spread out
+        // without a random number generator.
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        delay + delay.mul_f64(f64::from(nanos % 1000) / 4000.0)
+    }
+
+    fn reset(&mut self) {
+        self.next = INITIAL_BACKOFF;
+    }
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+}
+
+/// Why a watch ended.
+enum WatchEnd {
+    /// The stream ended (server timeout) or broke; resume from the last version.
+    Resume,
+    /// The resource version is too old: list again.
+    Gone,
+}
+
+struct Runner<K> {
+    api: Api<K>,
+    shared: Arc<Shared<K>>,
+    labels: CacheLabels,
+    scope: Scope,
+    metrics: KubeMetrics,
+    backoff: Backoff,
+}
+
+impl<K: WatchedKind> Runner<K> {
+    async fn run(mut self) {
+        let mut reason = "initial";
+        loop {
+            let mut version = match self.list().await {
+                Ok(version) => version,
+                Err(error) => {
+                    self.metrics.failures.get_or_create(&self.labels).inc();
+                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes list failed");
+                    tokio::time::sleep(self.backoff.next_delay()).await;
+                    continue;
+                }
+            };
+            self.metrics
+                .lists
+                .get_or_create(&ListLabels {
+                    resource: self.labels.resource.clone(),
+                    scope: self.labels.scope.clone(),
+                    reason,
+                })
+                .inc();
+            self.backoff.reset();
+            loop {
+                match self.watch(&mut version).await {
+                    WatchEnd::Resume => continue,
+                    WatchEnd::Gone => break,
+                }
+            }
+            reason = "gone";
+        }
+    }
+
+    /// Lists every object page by page, replaces the cache's contents and returns the list's
+    /// resource version.
+    async fn list(&self) -> Result<String, kube::Error> {
+        let mut params = ListParams {
+            label_selector: self.scope.label_selector.clone().filter(|selector| !selector.is_empty()),
+            field_selector: self.scope.field_selector.clone().filter(|selector| !selector.is_empty()),
+            limit: Some(LIST_PAGE_SIZE),
+            ..ListParams::default()
+        };
+        let mut objects = BTreeMap::new();
+        let version = loop {
+            let page = self.api.list(&params).await?;
+            for object in page.items {
+                objects.insert(ObjectKey::of(&object), Arc::new(object));
+            }
+            match page.metadata.continue_.filter(|token| !token.is_empty()) {
+                Some(token) => params.continue_token = Some(token),
+                None => break page.metadata.resource_version.unwrap_or_default(),
+            }
+        };
+        let count = objects.len();
+        *self.shared.objects.write() = objects;
+        self.shared.synced.send_replace(true);
+        self.shared.notify();
+        self.metrics.objects.get_or_create(&self.labels).set(count as i64);
+        self.metrics.last_sync.get_or_create(&self.labels).set(now_seconds());
+        Ok(version)
+    }
+
+    /// Watches from `version` until the stream ends, applying events and advancing `version`.
+    async fn watch(&mut self, version: &mut String) -> WatchEnd {
+        let jitter = (SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis()
+            % WATCH_TIMEOUT_JITTER_SECS.max(1)) as u32;
+        let timeout = WATCH_TIMEOUT_SECS + jitter;
+        let mut params = WatchParams::default().timeout(timeout);
+        params.bookmarks = true;
+        params.label_selector = self.scope.label_selector.clone().filter(|selector| !selector.is_empty());
+        params.field_selector = self.scope.field_selector.clone().filter(|selector| !selector.is_empty());
+        self.metrics.watches.get_or_create(&self.labels).inc();
+        let stream = match self.api.watch(&params, version).await {
+            Ok(stream) => stream,
+            Err(kube::Error::Api(status)) if status.code == 410 => {
+                tracing::info!(resource = %self.labels.resource, scope = %self.labels.scope, "kubernetes watch: resource version expired, listing again");
+                return WatchEnd::Gone;
+            }
+            Err(error) => {
+                self.metrics.failures.get_or_create(&self.labels).inc();
+                tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes watch failed");
+                tokio::time::sleep(self.backoff.next_delay()).await;
+                return WatchEnd::Resume;
+            }
+        };
+        let mut stream = std::pin::pin!(stream);
+        let idle_limit = Duration::from_secs(u64::from(timeout)) + WATCH_IDLE_GRACE;
+        loop {
+            let item = match tokio::time::timeout(idle_limit, stream.next()).await {
+                Ok(Some(item)) => item,
+                // The server closed the stream at its timeout: resume at once.
+                Ok(None) => return WatchEnd::Resume,
+                Err(_) => {
+                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, "kubernetes watch silent past its timeout, reconnecting");
+                    return WatchEnd::Resume;
+                }
+            };
+            let event = match item {
+                Ok(event) => event,
+                Err(error) => {
+                    self.metrics.failures.get_or_create(&self.labels).inc();
+                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes watch stream broke");
+                    tokio::time::sleep(self.backoff.next_delay()).await;
+                    return WatchEnd::Resume;
+                }
+            };
+            self.backoff.reset();
+            match event {
+                WatchEvent::Added(object) => self.apply("added", version, object, false),
+                WatchEvent::Modified(object) => self.apply("modified", version, object, false),
+                WatchEvent::Deleted(object) => self.apply("deleted", version, object, true),
+                WatchEvent::Bookmark(bookmark) => {
+                    self.count_event("bookmark");
+                    *version = bookmark.metadata.resource_version;
+                    self.metrics.last_sync.get_or_create(&self.labels).set(now_seconds());
+                }
+                WatchEvent::Error(status) => {
+                    self.count_event("error");
+                    if status.code == 410 {
+                        tracing::info!(resource = %self.labels.resource, scope = %self.labels.scope, "kubernetes watch: resource version expired, listing again");
+                        return WatchEnd::Gone;
+                    }
+                    self.metrics.failures.get_or_create(&self.labels).inc();
+                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, code = status.code, message = %status.message, "kubernetes watch error event");
+                    tokio::time::sleep(self.backoff.next_delay()).await;
+                    return WatchEnd::Resume;
+                }
+            }
+        }
+    }
+
+    fn count_event(&self, event: &'static str) {
+        let labels = EventLabels { resource: self.labels.resource.clone(), scope: self.labels.scope.clone(), event };
+        self.metrics.events.get_or_create(&labels).inc();
+    }
+
+    fn apply(&self, event: &'static str, version: &mut String, object: K, is_delete: bool) {
+        self.count_event(event);
+        if let Some(object_version) = object.resource_version() {
+            *version = object_version;
+        }
+        let key = ObjectKey::of(&object);
+        let count = {
+            let mut objects = self.shared.objects.write();
+            if is_delete {
+                objects.remove(&key);
+            } else {
+                objects.insert(key, Arc::new(object));
+            }
+            objects.len()
+        };
+        self.shared.notify();
+        self.metrics.objects.get_or_create(&self.labels).set(count as i64);
+        self.metrics.last_sync.get_or_create(&self.labels).set(now_seconds());
+    }
+}

@@ -1,0 +1,205 @@
+//! How Panoptes reaches a cluster: the in-cluster service account, a kubeconfig file (its
+//! current context or a named one), or an explicit API server URL with authentication and TLS
+//! settings. Every way ends in a `kube::Config`; explicit settings are expressed as a one-context
+//! kubeconfig so that kube's own loader validates them and keeps re-reading token files.
+//!
+//! Secrets never appear in `Debug` output or logs.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+
+/// A secret string: compared and hashed by value, never printed.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// Returns the secret value; only for handing it to the client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// How requests to an explicit API server authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum ApiServerAuth {
+    /// No credentials.
+    #[default]
+    None,
+    /// A bearer token given inline.
+    BearerToken(Secret),
+    /// A bearer token read from a file, re-read periodically so rotated tokens are picked up.
+    BearerTokenFile(PathBuf),
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+}
+
+/// TLS settings for an explicit API server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct TlsOptions {
+    /// CA certificates, inline PEM.
+    pub ca_pem: Option<String>,
+    /// A file holding CA certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate, inline PEM.
+    pub cert_pem: Option<String>,
+    /// A file holding the client certificate.
+    pub cert_file: Option<PathBuf>,
+    /// The client key, inline PEM.
+    pub key_pem: Option<Secret>,
+    /// A file holding the client key.
+    pub key_file: Option<PathBuf>,
+    /// The name the server certificate must carry, when it differs from the URL's host.
+    pub server_name: Option<String>,
+    /// Skips verification of the server certificate.
+    pub insecure_skip_verify: bool,
+}
+
+/// An explicit API server and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ApiServerOptions {
+    /// The API server URL, e.g. `https://10.0.0.1:6443`.
+    pub url: String,
+    /// Authentication.
+    pub auth: ApiServerAuth,
+    /// TLS settings.
+    pub tls: TlsOptions,
+}
+
+/// Where a cluster is and which credentials reach it. Equal options share one [`Cluster`]
+/// (and so its caches) in a [`Clusters`] registry.
+///
+/// [`Cluster`]: crate::Cluster
+/// [`Clusters`]: crate::Clusters
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ConnectionOptions {
+    /// The service account Kubernetes mounts into pods (`KUBERNETES_SERVICE_HOST`/`_PORT`, the
+    /// token, CA and namespace under `/var/run/secrets/kubernetes.io/serviceaccount/`).
+    InCluster,
+    /// A kubeconfig file; `context` picks a context other than the file's current one.
+    Kubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// The context to use; the file's `current-context` when `None`.
+        context: Option<String>,
+    },
+    /// An explicit API server.
+    ApiServer(ApiServerOptions),
+}
+
+impl ConnectionOptions {
+    /// Returns a short description for logs and metrics, without secrets.
+    pub fn describe(&self) -> String {
+        match self {
+            ConnectionOptions::InCluster => "in-cluster".to_owned(),
+            ConnectionOptions::Kubeconfig { path, context: None } => format!("kubeconfig {}", path.display()),
+            ConnectionOptions::Kubeconfig { path, context: Some(context) } => {
+                format!("kubeconfig {} context {context}", path.display())
+            }
+            ConnectionOptions::ApiServer(options) => options.url.clone(),
+        }
+    }
+
+    /// Builds the kube client configuration.
+    ///
+    /// # Errors
+    ///
+    /// Returns what is missing or invalid: the in-cluster environment, the kubeconfig file or
+    /// context, an unreadable certificate file, a malformed URL.
+    pub(crate) async fn to_config(&self) -> Result<kube::Config> {
+        match self {
+            ConnectionOptions::InCluster => kube::Config::incluster().map_err(Error::InCluster),
+            ConnectionOptions::Kubeconfig { path, context } => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;
+                let options = KubeConfigOptions { context: context.clone(), ..KubeConfigOptions::default() };
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|source| Error::Kubeconfig { path: path.clone(), source })
+            }
+            ConnectionOptions::ApiServer(options) => {
+                let kubeconfig = options.to_kubeconfig()?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                    .await
+                    .map_err(|source| Error::ApiServer { url: options.url.clone(), source })
+            }
+        }
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn read_file(field: &'static str, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::ReadFile { field, path: path.to_owned(), source })
+}
+
+impl ApiServerOptions {
+    /// Expresses the settings as a kubeconfig with one cluster, one user and one context.
+    /// Certificate files are read now (an unreadable file is a configuration error, reported
+    /// with the setting's name); the token file is left to kube, which re-reads it.
+    fn to_kubeconfig(&self) -> Result<Kubeconfig> {
+        let mut cluster = json!({ "server": self.url });
+        let tls = &self.tls;
+        if tls.insecure_skip_verify {
+            cluster["insecure-skip-tls-verify"] = json!(true);
+        } else if let Some(pem) = &tls.ca_pem {
+            cluster["certificate-authority-data"] = json!(base64_of(pem.as_bytes()));
+        } else if let Some(path) = &tls.ca_file {
+            cluster["certificate-authority-data"] = json!(base64_of(&read_file("tls_config.ca_file", path)?));
+        }
+        if let Some(name) = &tls.server_name {
+            cluster["tls-server-name"] = json!(name);
+        }
+        let mut user = json!({});
+        match &self.auth {
+            ApiServerAuth::None => {}
+            ApiServerAuth::BearerToken(token) => user["token"] = json!(token.expose()),
+            ApiServerAuth::BearerTokenFile(path) => user["tokenFile"] = json!(path),
+            ApiServerAuth::Basic { username, password } => {
+                user["username"] = json!(username);
+                user["password"] = json!(password.expose());
+            }
+        }
+        if let Some(pem) = &tls.cert_pem {
+            user["client-certificate-data"] = json!(base64_of(pem.as_bytes()));
+        } else if let Some(path) = &tls.cert_file {
+            user["client-certificate-data"] = json!(base64_of(&read_file("tls_config.cert_file", path)?));
+        }
+        if let Some(pem) = &tls.key_pem {
+            user["client-key-data"] = json!(base64_of(pem.expose().as_bytes()));
+        } else if let Some(path) = &tls.key_file {
+            user["client-key-data"] = json!(base64_of(&read_file("tls_config.key_file", path)?));
+        }
+        let kubeconfig = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{ "name": "panoptes", "cluster": cluster }],
+            "users": [{ "name": "panoptes", "user": user }],
+            "contexts": [{ "name": "panoptes", "context": { "cluster": "panoptes", "user": "panoptes" } }],
+            "current-context": "panoptes",
+        });
+        serde_json::from_value(kubeconfig).map_err(|source| Error::Settings { url: self.url.clone(), source })
+    }
+}

@@ -1,0 +1,27 @@
+//! Kubernetes cluster access: connections ([`ConnectionOptions`]: in-cluster service account,
+//! kubeconfig files and contexts, or an explicit API server with its authentication and TLS),
+//! and shared list/watch caches ([`WatchCache`]) that every user in the process reaches through
+//! one [`Clusters`] registry.
+//!
+//! A cache lists its objects, then watches from the list's resource version with bookmarks; a
+//! `410 Gone` (an `ERROR` watch event or an HTTP 410) makes it list again, other failures retry
+//! with exponential backoff. Its health is exported as `panoptes_kube_*` metrics
+//! ([`KubeMetrics`]).
+//!
+//! This crate knows nothing about scraping: it hands out typed objects (re-exported
+//! [`k8s_openapi`] types) and change notifications. Turning objects into targets is
+//! `panoptes-scrape`'s job (`discovery/kubernetes`), which depends on this crate, never the
+//! reverse.
+
+mod cache;
+mod clusters;
+mod connection;
+mod error;
+mod metrics;
+
+pub use cache::{ObjectKey, ResourceScope, Scope, WatchCache, WatchedKind};
+pub use clusters::{Cluster, Clusters};
+pub use connection::{ApiServerAuth, ApiServerOptions, ConnectionOptions, Secret, TlsOptions};
+pub use error::{Error, Result};
+pub use k8s_openapi;
+pub use metrics::KubeMetrics;
