@@ -114,6 +114,9 @@ pub struct CompatibilityReport {
     pub variables: Vec<VariableReport>,
     /// Dashboard-level items that are not supported (annotation queries, legacy layout).
     pub dashboard: Vec<Issue>,
+    /// What the import resolved by default (a data source input left out).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl CompatibilityReport {
@@ -302,7 +305,9 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
 /// Checks what every panel type shares: queries, transformations, field config, legend.
 fn check_common_options(object: &Map<String, Value>, path: &str, entry: &mut PanelReport) {
     let mut push = |at: String, message: String| entry.unsupported.push(Issue { path: at, message });
-    if let Some(targets) = object.get("targets").and_then(Value::as_array) {
+    // Rows and text panels run no queries; Grafana keeps leftover targets on them.
+    let runs_queries = !matches!(entry.panel_type.as_str(), "row" | "text");
+    if let Some(targets) = object.get("targets").and_then(Value::as_array).filter(|_| runs_queries) {
         for (index, target) in targets.iter().enumerate() {
             let at = format!("{path}.targets[{index}]");
             let Some(target) = target.as_object() else {

@@ -68,6 +68,8 @@ pub struct SaveRequest {
     pub message: String,
     /// Saves even when the version or title conflicts, as Grafana's `overwrite`.
     pub overwrite: bool,
+    /// Notes for the compatibility report (from the import).
+    pub notes: Vec<String>,
 }
 
 /// What a successful save returns.
@@ -226,7 +228,7 @@ impl DashboardStore {
     /// `VersionMismatch` and `NameExists` (without `overwrite`), or an I/O error writing the
     /// version file (the store is then unchanged).
     pub fn save(&self, request: SaveRequest) -> Result<SaveOutcome> {
-        let SaveRequest { mut dashboard, folder_uid, message, overwrite } = request;
+        let SaveRequest { mut dashboard, folder_uid, message, overwrite, notes } = request;
         let object = dashboard.as_object_mut().ok_or_else(|| Error::BadRequest("dashboard: expected an object".into()))?;
         let title = object.get("title").and_then(Value::as_str).unwrap_or("").trim().to_owned();
         if title.is_empty() {
@@ -298,7 +300,8 @@ impl DashboardStore {
         object.insert("uid".to_owned(), Value::String(uid.clone()));
         object.insert("version".to_owned(), Value::from(version));
         object.insert("title".to_owned(), Value::String(title));
-        let report = check_and_convert(&mut dashboard);
+        let mut report = check_and_convert(&mut dashboard);
+        report.notes = notes;
         let stored = StoredVersion {
             id,
             version,
@@ -521,7 +524,7 @@ mod tests {
 
     fn save(store: &DashboardStore, dashboard: Value, overwrite: bool) -> Result<DashboardRecord> {
         store
-            .save(SaveRequest { dashboard, folder_uid: None, message: String::new(), overwrite })
+            .save(SaveRequest { dashboard, folder_uid: None, message: String::new(), overwrite, notes: Vec::new() })
             .map(|outcome| outcome.record)
     }
 

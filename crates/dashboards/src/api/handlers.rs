@@ -83,7 +83,13 @@ pub(crate) async fn save(State(state): State<ApiState>, headers: HeaderMap, body
     let body = SaveBody::parse(read_json(&state, &headers, body).await?)?;
     let store = state.store.clone();
     let request =
-        SaveRequest { dashboard: body.dashboard, folder_uid: body.folder_uid, message: body.message, overwrite: body.overwrite };
+        SaveRequest {
+        dashboard: body.dashboard,
+        folder_uid: body.folder_uid,
+        message: body.message,
+        overwrite: body.overwrite,
+        notes: Vec::new(),
+    };
     let outcome = blocking(move || store.save(request)).await?;
     let record = outcome.record;
     let mut answer = json!({
@@ -116,11 +122,10 @@ pub(crate) async fn import(State(state): State<ApiState>, headers: HeaderMap, bo
         folder_uid,
         message: "imported".to_owned(),
         overwrite,
+        notes,
     };
     let record = blocking(move || store.save(request)).await?.record;
     let revision = record.dashboard.get("revision").and_then(Value::as_i64).unwrap_or(1);
-    let mut report = serde_json::to_value(&record.report).unwrap_or(Value::Null);
-    report["notes"] = json!(notes);
     Ok(Json(json!({
         "uid": record.uid,
         "pluginId": "",
@@ -137,7 +142,7 @@ pub(crate) async fn import(State(state): State<ApiState>, headers: HeaderMap, bo
         "description": "",
         "path": "",
         "removed": false,
-        "panoptesCompatibility": report,
+        "panoptesCompatibility": record.report,
     })))
 }
 
