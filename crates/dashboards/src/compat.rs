@@ -129,7 +129,11 @@ impl CompatibilityReport {
     pub fn unsupported_lines(&self) -> Vec<String> {
         let panels = self.panels.iter().flat_map(|panel| panel.unsupported.iter());
         let variables = self.variables.iter().flat_map(|variable| variable.unsupported.iter());
-        panels.chain(variables).chain(self.dashboard.iter()).map(|issue| format!("{}: {}", issue.path, issue.message)).collect()
+        panels
+            .chain(variables)
+            .chain(self.dashboard.iter())
+            .map(|issue| format!("{}: {}", issue.path, issue.message))
+            .collect()
     }
 }
 
@@ -260,7 +264,8 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
         conversions: Vec::new(),
         unsupported: Vec::new(),
     };
-    let issue = |entry: &mut PanelReport, at: String, message: String| entry.unsupported.push(Issue { path: at, message });
+    let issue =
+        |entry: &mut PanelReport, at: String, message: String| entry.unsupported.push(Issue { path: at, message });
     match original_type.as_str() {
         "graph" => convert_graph(object, path, &mut entry),
         "singlestat" | "grafana-singlestat-panel" => convert_singlestat(object, path, &mut entry),
@@ -344,7 +349,8 @@ fn check_common_options(object: &Map<String, Value>, path: &str, entry: &mut Pan
     if object.contains_key("libraryPanel") {
         push(format!("{path}.libraryPanel"), "library panels are not resolved".to_owned());
     }
-    if let Some(defaults) = object.get("fieldConfig").and_then(|config| config.get("defaults")).and_then(Value::as_object)
+    if let Some(defaults) =
+        object.get("fieldConfig").and_then(|config| config.get("defaults")).and_then(Value::as_object)
     {
         for key in defaults.keys() {
             if !FIELD_DEFAULT_KEYS.contains(&key.as_str()) {
@@ -352,13 +358,17 @@ fn check_common_options(object: &Map<String, Value>, path: &str, entry: &mut Pan
             }
         }
     }
-    if let Some(overrides) = object.get("fieldConfig").and_then(|config| config.get("overrides")).and_then(Value::as_array)
+    if let Some(overrides) =
+        object.get("fieldConfig").and_then(|config| config.get("overrides")).and_then(Value::as_array)
     {
         for (index, field_override) in overrides.iter().enumerate() {
             let at = format!("{path}.fieldConfig.overrides[{index}]");
             let matcher = field_override.pointer("/matcher/id").and_then(Value::as_str).unwrap_or("");
             if !OVERRIDE_MATCHERS.contains(&matcher) {
-                push(format!("{at}.matcher"), format!("override matcher `{matcher}` is not supported; override ignored"));
+                push(
+                    format!("{at}.matcher"),
+                    format!("override matcher `{matcher}` is not supported; override ignored"),
+                );
             }
             for (property_index, property) in
                 field_override.get("properties").and_then(Value::as_array).into_iter().flatten().enumerate()
@@ -374,7 +384,8 @@ fn check_common_options(object: &Map<String, Value>, path: &str, entry: &mut Pan
         }
     }
     for pointer in ["/options/legend/calcs", "/options/reduceOptions/calcs"] {
-        for (index, calc) in object_pointer(object, pointer).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (index, calc) in object_pointer(object, pointer).and_then(Value::as_array).into_iter().flatten().enumerate()
+        {
             let calc = calc.as_str().unwrap_or("");
             if !CALCS.contains(&calc) {
                 let at = format!("{path}{}[{index}]", pointer.replace('/', "."));
@@ -495,13 +506,21 @@ fn convert_graph(object: &mut Map<String, Value>, path: &str, entry: &mut PanelR
     if let Some(legend) = object.get("legend").and_then(Value::as_object) {
         let show = legend.get("show").and_then(Value::as_bool).unwrap_or(true);
         let table = legend.get("alignAsTable").and_then(Value::as_bool).unwrap_or(false);
-        let display_mode = if !show { "hidden" } else if table { "table" } else { "list" };
-        let placement = if legend.get("rightSide").and_then(Value::as_bool).unwrap_or(false) { "right" } else { "bottom" };
-        let calcs: Vec<&str> = [("min", "min"), ("max", "max"), ("avg", "mean"), ("current", "lastNotNull"), ("total", "sum")]
-            .into_iter()
-            .filter(|(legacy, _)| legend.get(*legacy).and_then(Value::as_bool).unwrap_or(false))
-            .map(|(_, calc)| calc)
-            .collect();
+        let display_mode = if !show {
+            "hidden"
+        } else if table {
+            "table"
+        } else {
+            "list"
+        };
+        let placement =
+            if legend.get("rightSide").and_then(Value::as_bool).unwrap_or(false) { "right" } else { "bottom" };
+        let calcs: Vec<&str> =
+            [("min", "min"), ("max", "max"), ("avg", "mean"), ("current", "lastNotNull"), ("total", "sum")]
+                .into_iter()
+                .filter(|(legacy, _)| legend.get(*legacy).and_then(Value::as_bool).unwrap_or(false))
+                .map(|(_, calc)| calc)
+                .collect();
         options.insert(
             "legend".to_owned(),
             json!({"showLegend": show, "displayMode": display_mode, "placement": placement, "calcs": calcs}),
@@ -524,7 +543,8 @@ fn convert_graph(object: &mut Map<String, Value>, path: &str, entry: &mut PanelR
             }));
         }
     }
-    for (index, series_override) in object.get("seriesOverrides").and_then(Value::as_array).into_iter().flatten().enumerate()
+    for (index, series_override) in
+        object.get("seriesOverrides").and_then(Value::as_array).into_iter().flatten().enumerate()
     {
         let Some(series_override) = series_override.as_object() else { continue };
         let alias = series_override.get("alias").and_then(Value::as_str).unwrap_or("");
@@ -554,7 +574,9 @@ fn convert_graph(object: &mut Map<String, Value>, path: &str, entry: &mut PanelR
                     properties.push(json!({"id": "custom.lineWidth", "value": value}));
                 }
                 ("legend", Value::Bool(false)) => {
-                    properties.push(json!({"id": "custom.hideFrom", "value": {"legend": true, "tooltip": false, "viz": false}}));
+                    properties.push(
+                        json!({"id": "custom.hideFrom", "value": {"legend": true, "tooltip": false, "viz": false}}),
+                    );
                 }
                 (other, _) => push(
                     format!("{path}.seriesOverrides[{index}].{other}"),
@@ -636,7 +658,8 @@ fn convert_singlestat(object: &mut Map<String, Value>, path: &str, entry: &mut P
     defaults.insert("thresholds".to_owned(), json!({"mode": "absolute", "steps": steps}));
     let mut mappings = Vec::new();
     for (index, map) in object.get("valueMaps").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let value = map.get("value").map(|value| value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()));
+        let value =
+            map.get("value").map(|value| value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()));
         let text = map.get("text").and_then(Value::as_str);
         match (value, text) {
             (Some(value), Some(text)) if value != "null" => {
@@ -651,9 +674,10 @@ fn convert_singlestat(object: &mut Map<String, Value>, path: &str, entry: &mut P
     if object.get("rangeMaps").and_then(Value::as_array).is_some_and(|maps| !maps.is_empty())
         && object.get("mappingType").and_then(Value::as_i64) == Some(2)
     {
-        entry
-            .unsupported
-            .push(Issue { path: format!("{path}.rangeMaps"), message: "singlestat range maps are not converted".to_owned() });
+        entry.unsupported.push(Issue {
+            path: format!("{path}.rangeMaps"),
+            message: "singlestat range maps are not converted".to_owned(),
+        });
     }
     defaults.insert("mappings".to_owned(), Value::Array(mappings));
     for (key, what) in [("prefix", "prefix"), ("postfix", "postfix")] {
@@ -693,8 +717,10 @@ fn convert_singlestat(object: &mut Map<String, Value>, path: &str, entry: &mut P
         "justifyMode": "auto",
     });
     if is_gauge {
-        options["showThresholdMarkers"] = json!(object.pointer_like("gauge", "thresholdMarkers") == Some("true".to_owned()));
-        options["showThresholdLabels"] = json!(object.pointer_like("gauge", "thresholdLabels") == Some("true".to_owned()));
+        options["showThresholdMarkers"] =
+            json!(object.pointer_like("gauge", "thresholdMarkers") == Some("true".to_owned()));
+        options["showThresholdLabels"] =
+            json!(object.pointer_like("gauge", "thresholdLabels") == Some("true".to_owned()));
         for key in ["minValue", "maxValue"] {
             if let Some(value) = object.get("gauge").and_then(|gauge| gauge.get(key)).and_then(Value::as_f64) {
                 defaults.insert(if key == "minValue" { "min" } else { "max" }.to_owned(), json!(value));

@@ -114,7 +114,8 @@ mod tests {
 
     #[test]
     fn a_missing_prometheus_input_defaults_and_others_fail() {
-        let mut dashboard = json!({"__inputs": [{"name": "DS_P", "type": "datasource", "pluginId": "prometheus"}], "x": "${DS_P}"});
+        let mut dashboard =
+            json!({"__inputs": [{"name": "DS_P", "type": "datasource", "pluginId": "prometheus"}], "x": "${DS_P}"});
         let notes = apply_inputs(&mut dashboard, &[]).unwrap();
         assert_eq!(dashboard["x"], BUILTIN_DATASOURCE_UID);
         assert_eq!(notes.len(), 1);

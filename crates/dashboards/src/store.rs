@@ -182,7 +182,8 @@ impl DashboardStore {
     ///
     /// Returns an error when the JSON is not a dashboard (not an object, no title, bad uid).
     pub fn provision(&self, file_name: &str, mut dashboard: Value) -> Result<DashboardRecord> {
-        let object = dashboard.as_object_mut().ok_or_else(|| Error::BadRequest("dashboard: expected an object".into()))?;
+        let object =
+            dashboard.as_object_mut().ok_or_else(|| Error::BadRequest("dashboard: expected an object".into()))?;
         let title = object.get("title").and_then(Value::as_str).unwrap_or("").trim().to_owned();
         if title.is_empty() {
             return Err(Error::TitleEmpty);
@@ -206,7 +207,8 @@ impl DashboardStore {
         object.insert("version".to_owned(), Value::from(version));
         let report = check_and_convert(&mut dashboard);
         let now = Timestamp::now();
-        let record = record_from(id, &uid, dashboard, String::new(), version, now, now, report, Some(file_name.to_owned()));
+        let record =
+            record_from(id, &uid, dashboard, String::new(), version, now, now, report, Some(file_name.to_owned()));
         let versions = vec![VersionInfo {
             version,
             parent_version: 0,
@@ -229,7 +231,8 @@ impl DashboardStore {
     /// version file (the store is then unchanged).
     pub fn save(&self, request: SaveRequest) -> Result<SaveOutcome> {
         let SaveRequest { mut dashboard, folder_uid, message, overwrite, notes } = request;
-        let object = dashboard.as_object_mut().ok_or_else(|| Error::BadRequest("dashboard: expected an object".into()))?;
+        let object =
+            dashboard.as_object_mut().ok_or_else(|| Error::BadRequest("dashboard: expected an object".into()))?;
         let title = object.get("title").and_then(Value::as_str).unwrap_or("").trim().to_owned();
         if title.is_empty() {
             return Err(Error::TitleEmpty);
@@ -243,7 +246,14 @@ impl DashboardStore {
         let folder_uid = folder_uid.unwrap_or_default();
         let mut state = self.state.lock();
         let by_id = if id > 0 {
-            Some(state.by_uid.values().find(|entry| entry.record.id == id).map(|entry| entry.record.uid.clone()).ok_or(Error::NotFound)?)
+            Some(
+                state
+                    .by_uid
+                    .values()
+                    .find(|entry| entry.record.id == id)
+                    .map(|entry| entry.record.uid.clone())
+                    .ok_or(Error::NotFound)?,
+            )
         } else {
             None
         };
@@ -319,17 +329,8 @@ impl DashboardStore {
             state.next_id += 1;
         }
         let info = stored.info();
-        let record = record_from(
-            id,
-            &uid,
-            stored.dashboard,
-            folder_uid,
-            version,
-            created,
-            now,
-            stored.compatibility,
-            None,
-        );
+        let record =
+            record_from(id, &uid, stored.dashboard, folder_uid, version, created, now, stored.compatibility, None);
         let entry = state.by_uid.entry(uid).or_insert_with(|| Entry { record: record.clone(), versions: Vec::new() });
         entry.record = record.clone();
         entry.versions.push(info);
@@ -357,7 +358,7 @@ impl DashboardStore {
             return Err(Error::CannotDeleteProvisioned);
         }
         disk::delete_dashboard(&self.dir, uid)?;
-        Ok(state.by_uid.remove(uid).map(|entry| entry.record).ok_or(Error::NotFound)?)
+        state.by_uid.remove(uid).map(|entry| entry.record).ok_or(Error::NotFound)
     }
 
     /// Returns the dashboards matching `query`, sorted by title as Grafana's default sort.
@@ -380,7 +381,9 @@ impl DashboardStore {
             })
             .cloned()
             .collect();
-        hits.sort_by(|left, right| left.title.to_lowercase().cmp(&right.title.to_lowercase()).then(left.id.cmp(&right.id)));
+        hits.sort_by(|left, right| {
+            left.title.to_lowercase().cmp(&right.title.to_lowercase()).then(left.id.cmp(&right.id))
+        });
         let limit = query.limit.max(1);
         let skip = query.page.saturating_sub(1).saturating_mul(limit);
         hits.into_iter().skip(skip).take(limit).collect()
@@ -507,7 +510,8 @@ fn generate_uid() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(Timestamp::now().as_nanosecond().unsigned_abs());
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let mut bits = u128::from(hasher.finish()) << 64 | u128::from(hasher.finish().rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15);
+    let mut bits =
+        u128::from(hasher.finish()) << 64 | u128::from(hasher.finish().rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15);
     let mut uid = String::with_capacity(14);
     for _ in 0..14 {
         uid.push(char::from(ALPHABET[(bits % ALPHABET.len() as u128) as usize]));
@@ -536,7 +540,10 @@ mod tests {
         assert_eq!((first.id, first.version, first.slug.as_str()), (1, 1, "mesh"));
         let second = save(&store, json!({"title": "Mesh", "uid": "mesh", "version": 1}), false).unwrap();
         assert_eq!(second.version, 2);
-        assert!(matches!(save(&store, json!({"title": "Mesh", "uid": "mesh", "version": 1}), false), Err(Error::VersionMismatch)));
+        assert!(matches!(
+            save(&store, json!({"title": "Mesh", "uid": "mesh", "version": 1}), false),
+            Err(Error::VersionMismatch)
+        ));
         assert!(matches!(save(&store, json!({"title": "mesh", "uid": "other"}), false), Err(Error::NameExists)));
         assert!(matches!(save(&store, json!({"title": "x", "id": 42}), false), Err(Error::NotFound)));
         assert!(matches!(save(&store, json!({"title": ""}), false), Err(Error::TitleEmpty)));
@@ -566,7 +573,10 @@ mod tests {
         let store = DashboardStore::open(dir.path()).unwrap();
         let record = store.provision("Node Exporter.json", json!({"title": "Node"})).unwrap();
         assert_eq!(record.uid, "node-exporter");
-        assert!(matches!(save(&store, json!({"title": "Node", "uid": "node-exporter"}), true), Err(Error::CannotSaveProvisioned)));
+        assert!(matches!(
+            save(&store, json!({"title": "Node", "uid": "node-exporter"}), true),
+            Err(Error::CannotSaveProvisioned)
+        ));
         assert!(matches!(store.delete("node-exporter"), Err(Error::CannotDeleteProvisioned)));
     }
 

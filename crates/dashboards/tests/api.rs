@@ -41,7 +41,10 @@ impl Api {
     }
 
     async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
-        self.send(self.client.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body)).await
+        self.send(
+            self.client.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body),
+        )
+        .await
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -82,13 +85,19 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
     assert_eq!((status, updated["version"].clone(), updated["id"].clone()), (200, json!(2), json!(1)), "{updated}");
     let (status, conflict) = api.post("/api/dashboards/db", &update).await;
     assert_eq!(status, 412);
-    assert_eq!(conflict, json!({"message": "The dashboard has been changed by someone else", "status": "version-mismatch"}));
+    assert_eq!(
+        conflict,
+        json!({"message": "The dashboard has been changed by someone else", "status": "version-mismatch"})
+    );
 
     // A second dashboard with the same title in the same folder: 412 name-exists.
     let (status, exists) =
         api.post("/api/dashboards/db", &json!({"dashboard": {"uid": "other", "title": "production overview"}})).await;
     assert_eq!(status, 412);
-    assert_eq!(exists, json!({"message": "A dashboard with the same name in the folder already exists", "status": "name-exists"}));
+    assert_eq!(
+        exists,
+        json!({"message": "A dashboard with the same name in the folder already exists", "status": "name-exists"})
+    );
 
     // overwrite: true saves over the stale version.
     let (status, forced) = api
@@ -96,7 +105,12 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
         .await;
     assert_eq!((status, forced["version"].clone()), (200, json!(3)));
 
-    let (status, _) = api.post("/api/dashboards/db", &json!({"dashboard": {"title": "Staging", "tags": ["staging"]}, "folderUid": "team-a"})).await;
+    let (status, _) = api
+        .post(
+            "/api/dashboards/db",
+            &json!({"dashboard": {"title": "Staging", "tags": ["staging"]}, "folderUid": "team-a"}),
+        )
+        .await;
     assert_eq!(status, 200);
 
     // Get: {dashboard, meta}.
@@ -162,7 +176,10 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
     // Delete, then it is gone.
     let (status, deleted) = api.delete(&format!("/api/dashboards/uid/{uid}")).await;
     assert_eq!(status, 200);
-    assert_eq!(deleted, json!({"id": 1, "title": "Production Overview", "message": "Dashboard Production Overview deleted"}));
+    assert_eq!(
+        deleted,
+        json!({"id": 1, "title": "Production Overview", "message": "Dashboard Production Overview deleted"})
+    );
     assert_eq!(api.get(&format!("/api/dashboards/uid/{uid}")).await.0, 404);
     assert_eq!(api.delete(&format!("/api/dashboards/uid/{uid}")).await.0, 404);
     assert_eq!(titles(&api.get("/api/search").await.1), ["Staging"]);
@@ -207,12 +224,16 @@ async fn provisioned_dashboards_are_read_only() {
     assert_eq!(api.get("/api/dashboards/uid/node-board").await.0, 200, "uid derived from the file name");
 
     let (status, refused) = api
-        .post("/api/dashboards/db", &json!({"dashboard": {"uid": "mesh", "title": "Mesh", "version": 1}, "overwrite": true}))
+        .post(
+            "/api/dashboards/db",
+            &json!({"dashboard": {"uid": "mesh", "title": "Mesh", "version": 1}, "overwrite": true}),
+        )
         .await;
     assert_eq!((status, refused), (400, json!({"message": "Cannot save provisioned dashboard"})));
     let (status, refused) = api.delete("/api/dashboards/uid/mesh").await;
     assert_eq!((status, refused), (400, json!({"message": "provisioned dashboard cannot be deleted"})));
-    let (status, refused) = api.post("/api/dashboards/db", &json!({"dashboard": {"title": "Mesh"}, "overwrite": true})).await;
+    let (status, refused) =
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "Mesh"}, "overwrite": true})).await;
     assert_eq!(status, 400, "overwriting by title is refused too: {refused}");
 }
 
@@ -284,25 +305,69 @@ async fn bad_requests_name_what_and_where() {
         let message = body["message"].as_str().unwrap().to_owned();
         assert!(message.contains(expected), "{message:?} should contain {expected:?}");
     };
-    check(api.post_raw("/api/dashboards/db", "{\"dashboard\": ").await, 400, "bad request data: invalid JSON: EOF while parsing");
-    check(api.post("/api/dashboards/db", &json!({"overwrite": true})).await, 400, "bad request data: dashboard: missing");
-    check(api.post("/api/dashboards/db", &json!({"dashboard": []})).await, 400, "dashboard: expected an object, got an array");
     check(
-        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "panels": [{"type": "stat"}, {"gridPos": {"w": "12"}}]}})).await,
+        api.post_raw("/api/dashboards/db", "{\"dashboard\": ").await,
+        400,
+        "bad request data: invalid JSON: EOF while parsing",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"overwrite": true})).await,
+        400,
+        "bad request data: dashboard: missing",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": []})).await,
+        400,
+        "dashboard: expected an object, got an array",
+    );
+    check(
+        api.post(
+            "/api/dashboards/db",
+            &json!({"dashboard": {"title": "x", "panels": [{"type": "stat"}, {"gridPos": {"w": "12"}}]}}),
+        )
+        .await,
         400,
         "bad request data: dashboard.panels[1].gridPos.w: expected a number, got a string",
     );
     check(
-        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "panels": [{"type": "row", "panels": [{"targets": [{"expr": 1}]}]}]}})).await,
+        api.post(
+            "/api/dashboards/db",
+            &json!({"dashboard": {"title": "x", "panels": [{"type": "row", "panels": [{"targets": [{"expr": 1}]}]}]}}),
+        )
+        .await,
         400,
         "dashboard.panels[0].panels[0].targets[0].expr: expected a string, got a number",
     );
-    check(api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "tags": ["a", 2]}})).await, 400, "dashboard.tags[1]: expected a string");
-    check(api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x"}, "overwrite": "yes"})).await, 400, "overwrite: expected a boolean");
-    check(api.post("/api/dashboards/db", &json!({"dashboard": {"title": "  "}})).await, 400, "Dashboard title cannot be empty");
-    check(api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "uid": "a b"}})).await, 400, "uid contains illegal characters");
-    check(api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "uid": "a".repeat(41)}})).await, 400, "uid too long, max 40 characters");
-    check(api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "id": 99}})).await, 404, "Dashboard not found");
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "tags": ["a", 2]}})).await,
+        400,
+        "dashboard.tags[1]: expected a string",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x"}, "overwrite": "yes"})).await,
+        400,
+        "overwrite: expected a boolean",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "  "}})).await,
+        400,
+        "Dashboard title cannot be empty",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "uid": "a b"}})).await,
+        400,
+        "uid contains illegal characters",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "uid": "a".repeat(41)}})).await,
+        400,
+        "uid too long, max 40 characters",
+    );
+    check(
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "x", "id": 99}})).await,
+        404,
+        "Dashboard not found",
+    );
     let huge = json!({"dashboard": {"title": "x".repeat(5000)}});
     check(api.post("/api/dashboards/db", &huge).await, 413, "request body exceeds the limit of 4096 bytes");
     check(api.get("/api/dashboards/uid/x/versions/abc").await, 400, "version id \"abc\": expected an integer");

@@ -46,8 +46,14 @@ async fn istio_dashboards_import_with_their_compatibility_report() {
         assert_eq!(imported["title"], title);
         let uid = imported["uid"].as_str().unwrap();
         // The stored dashboard carries the same report and still has every panel.
-        let stored: Value =
-            client.get(format!("http://{address}/api/dashboards/uid/{uid}")).send().await.unwrap().json().await.unwrap();
+        let stored: Value = client
+            .get(format!("http://{address}/api/dashboards/uid/{uid}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let report = &imported["panoptesCompatibility"];
         assert_eq!(stored["meta"]["panoptesCompatibility"]["panels"], report["panels"]);
         assert_eq!(count_panels(&stored["dashboard"]), report["panelCount"].as_u64().unwrap() as usize);
@@ -60,15 +66,37 @@ async fn istio_dashboards_import_with_their_compatibility_report() {
         );
         for panel in report["panels"].as_array().unwrap() {
             let kind = panel["type"].as_str().unwrap();
-            let _ = writeln!(summary, "  {} {kind} {:?} {}", panel["path"].as_str().unwrap(), panel["title"].as_str().unwrap(), panel["status"].as_str().unwrap());
+            let _ = writeln!(
+                summary,
+                "  {} {kind} {:?} {}",
+                panel["path"].as_str().unwrap(),
+                panel["title"].as_str().unwrap(),
+                panel["status"].as_str().unwrap()
+            );
             for issue in panel["unsupported"].as_array().unwrap() {
-                let _ = writeln!(summary, "    {}: {}", issue["path"].as_str().unwrap(), issue["message"].as_str().unwrap());
+                let _ = writeln!(
+                    summary,
+                    "    {}: {}",
+                    issue["path"].as_str().unwrap(),
+                    issue["message"].as_str().unwrap()
+                );
             }
         }
         for variable in report["variables"].as_array().unwrap() {
-            let _ = writeln!(summary, "  variable {} ({}) {}", variable["name"].as_str().unwrap(), variable["type"].as_str().unwrap(), variable["status"].as_str().unwrap());
+            let _ = writeln!(
+                summary,
+                "  variable {} ({}) {}",
+                variable["name"].as_str().unwrap(),
+                variable["type"].as_str().unwrap(),
+                variable["status"].as_str().unwrap()
+            );
             for issue in variable["unsupported"].as_array().unwrap() {
-                let _ = writeln!(summary, "    {}: {}", issue["path"].as_str().unwrap(), issue["message"].as_str().unwrap());
+                let _ = writeln!(
+                    summary,
+                    "    {}: {}",
+                    issue["path"].as_str().unwrap(),
+                    issue["message"].as_str().unwrap()
+                );
             }
         }
         for issue in report["dashboard"].as_array().unwrap() {

@@ -62,7 +62,8 @@ impl IntoResponse for ApiError {
 }
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|error| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}")))
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}")))
 }
 
 fn state_json(state: &ApiState) -> Value {
@@ -102,7 +103,11 @@ async fn set_reviews(State(state): State<ApiState>, body: Bytes) -> Result<Json<
     Ok(Json(state_json(&state)))
 }
 
-async fn set_fault(State(state): State<ApiState>, Path(workload): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn set_fault(
+    State(state): State<ApiState>,
+    Path(workload): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let fault: Fault = parse(&body)?;
     {
         let mut mesh = state.mesh.lock();
@@ -129,7 +134,11 @@ struct WorkloadBody {
     up: bool,
 }
 
-async fn set_workload(State(state): State<ApiState>, Path(workload): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn set_workload(
+    State(state): State<ApiState>,
+    Path(workload): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let WorkloadBody { up } = parse(&body)?;
     state.mesh.lock().control.set_up(&workload, up)?;
     tracing::info!(workload = %workload, up, "demo workload endpoint switched");

@@ -43,7 +43,10 @@ impl Fault {
             return Err(Error::Invalid(format!("abortPercent {} must be within 0..100", self.abort_percent)));
         }
         if !(400..=599).contains(&self.abort_code) {
-            return Err(Error::Invalid(format!("abortCode {} must be an HTTP error status (400..599)", self.abort_code)));
+            return Err(Error::Invalid(format!(
+                "abortCode {} must be an HTTP error status (400..599)",
+                self.abort_code
+            )));
         }
         if self.delay_ms > MAX_DELAY_MS {
             return Err(Error::Invalid(format!("delayMs {} must be at most {MAX_DELAY_MS}", self.delay_ms)));
@@ -88,7 +91,10 @@ impl ReviewsWeights {
     pub fn validate(&self) -> Result<()> {
         let sum: u32 = self.as_array().iter().sum();
         if sum != 100 {
-            return Err(Error::Invalid(format!("reviews weights v1={} v2={} v3={} add up to {sum}, not 100", self.v1, self.v2, self.v3)));
+            return Err(Error::Invalid(format!(
+                "reviews weights v1={} v2={} v3={} add up to {sum}, not 100",
+                self.v1, self.v2, self.v3
+            )));
         }
         Ok(())
     }
@@ -109,7 +115,9 @@ impl ReviewsWeights {
                 "v1" => weights.v1 = weight,
                 "v2" => weights.v2 = weight,
                 "v3" => weights.v3 = weight,
-                other => return Err(Error::Invalid(format!("{part:?}: unknown reviews version {other:?} (v1, v2, v3)"))),
+                other => {
+                    return Err(Error::Invalid(format!("{part:?}: unknown reviews version {other:?} (v1, v2, v3)")));
+                }
             }
         }
         weights.validate()?;

@@ -12,7 +12,9 @@ pub enum Error {
     #[error("invalid demo setting: {0}")]
     Invalid(String),
     /// No simulated workload has this name.
-    #[error("unknown workload {0:?}; workloads: istio-ingressgateway, productpage-v1, details-v1, reviews-v1, reviews-v2, reviews-v3, ratings-v1")]
+    #[error(
+        "unknown workload {0:?}; workloads: istio-ingressgateway, productpage-v1, details-v1, reviews-v1, reviews-v2, reviews-v3, ratings-v1"
+    )]
     UnknownWorkload(String),
     /// A workload's listener could not be bound.
     #[error("cannot listen on 127.0.0.1 for {workload}")]

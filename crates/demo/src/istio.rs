@@ -12,8 +12,8 @@ use crate::topology::{CLUSTER, WORKLOADS, Workload};
 
 /// Buckets of `istio_request_duration_milliseconds` (the stats plugin's defaults).
 const DURATION_BUCKETS_MS: [f64; 19] = [
-    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0, 60000.0,
-    300000.0, 600000.0, 1800000.0, 3600000.0,
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0, 60000.0, 300000.0,
+    600000.0, 1800000.0, 3600000.0,
 ];
 
 /// Buckets of `istio_request_bytes` and `istio_response_bytes`: powers of ten up to 1 GB.
@@ -44,6 +44,8 @@ impl Reporter {
 type RequestKey = (usize, Reporter, usize, usize, u16, &'static str);
 /// Key of one TCP series: the reporting workload, reporter and edge.
 type TcpKey = (usize, Reporter, usize, usize);
+/// Reads one counter of a TCP series.
+type TcpValue = fn(&TcpSeries) -> f64;
 
 #[derive(Debug, Clone)]
 struct Histogram<const N: usize> {
@@ -106,7 +108,7 @@ impl TrafficObserver for IstioMetrics {
             series.request_bytes.observe(&SIZE_BUCKETS, event.request_bytes);
             series.response_bytes.observe(&SIZE_BUCKETS, event.response_bytes);
             let tcp = self.tcp.entry((reporting, reporter, event.source, event.destination)).or_default();
-            if tcp.requests % REQUESTS_PER_CONNECTION == 0 {
+            if tcp.requests.is_multiple_of(REQUESTS_PER_CONNECTION) {
                 if tcp.requests > 0 {
                     tcp.closed += 1;
                 }
@@ -161,7 +163,14 @@ fn format_value(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { format!("{value}") }
 }
 
-fn render_histogram<const N: usize>(out: &mut String, name: &str, labels: &str, bounds: &[f64; N], histogram: &Histogram<N>, count: u64) {
+fn render_histogram<const N: usize>(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    bounds: &[f64; N],
+    histogram: &Histogram<N>,
+    count: u64,
+) {
     let mut cumulative = 0;
     for (bound, bucket) in bounds.iter().zip(histogram.buckets) {
         cumulative += bucket;
@@ -176,13 +185,19 @@ impl IstioMetrics {
     /// Returns the exposition page of the sidecar of the workload at `workload` (an index of
     /// `WORKLOADS`), in the text format 0.0.4.
     pub fn render(&self, workload: usize) -> String {
-        let requests: Vec<(&RequestKey, &RequestSeries)> =
-            self.requests.range((workload, Reporter::Source, 0, 0, 0, "")..).take_while(|(key, _)| key.0 == workload).collect();
+        let requests: Vec<(&RequestKey, &RequestSeries)> = self
+            .requests
+            .range((workload, Reporter::Source, 0, 0, 0, "")..)
+            .take_while(|(key, _)| key.0 == workload)
+            .collect();
         let tcp: Vec<(&TcpKey, &TcpSeries)> =
             self.tcp.range((workload, Reporter::Source, 0, 0)..).take_while(|(key, _)| key.0 == workload).collect();
         let request_labels = |key: &RequestKey| {
             let edge = edge_labels(key.1, &WORKLOADS[key.2], &WORKLOADS[key.3]);
-            format!("{edge},request_protocol=\"http\",response_code=\"{}\",grpc_response_status=\"\",response_flags=\"{}\"", key.4, key.5)
+            format!(
+                "{edge},request_protocol=\"http\",response_code=\"{}\",grpc_response_status=\"\",response_flags=\"{}\"",
+                key.4, key.5
+            )
         };
         let tcp_labels = |key: &TcpKey| {
             let edge = edge_labels(key.1, &WORKLOADS[key.2], &WORKLOADS[key.3]);
@@ -195,17 +210,38 @@ impl IstioMetrics {
         }
         out.push_str("# TYPE istio_request_duration_milliseconds histogram\n");
         for (key, series) in &requests {
-            render_histogram(&mut out, "istio_request_duration_milliseconds", &request_labels(key), &DURATION_BUCKETS_MS, &series.duration, series.count);
+            render_histogram(
+                &mut out,
+                "istio_request_duration_milliseconds",
+                &request_labels(key),
+                &DURATION_BUCKETS_MS,
+                &series.duration,
+                series.count,
+            );
         }
         out.push_str("# TYPE istio_request_bytes histogram\n");
         for (key, series) in &requests {
-            render_histogram(&mut out, "istio_request_bytes", &request_labels(key), &SIZE_BUCKETS, &series.request_bytes, series.count);
+            render_histogram(
+                &mut out,
+                "istio_request_bytes",
+                &request_labels(key),
+                &SIZE_BUCKETS,
+                &series.request_bytes,
+                series.count,
+            );
         }
         out.push_str("# TYPE istio_response_bytes histogram\n");
         for (key, series) in &requests {
-            render_histogram(&mut out, "istio_response_bytes", &request_labels(key), &SIZE_BUCKETS, &series.response_bytes, series.count);
+            render_histogram(
+                &mut out,
+                "istio_response_bytes",
+                &request_labels(key),
+                &SIZE_BUCKETS,
+                &series.response_bytes,
+                series.count,
+            );
         }
-        let families: [(&str, fn(&TcpSeries) -> f64); 4] = [
+        let families: [(&str, TcpValue); 4] = [
             ("istio_tcp_sent_bytes_total", |series| series.sent_bytes),
             ("istio_tcp_received_bytes_total", |series| series.received_bytes),
             ("istio_tcp_connections_opened_total", |series| series.opened as f64),
@@ -272,9 +308,13 @@ response_code=\"503\",grpc_response_status=\"\",response_flags=\"-\"";
         let mut metrics = IstioMetrics::default();
         metrics.observe(&event(INGRESS, PRODUCTPAGE, 200, 20.0));
         let gateway = metrics.render(INGRESS);
-        assert!(gateway.contains("reporter=\"source\",source_workload=\"istio-ingressgateway\",source_workload_namespace=\"istio-system\""));
+        assert!(gateway.contains(
+            "reporter=\"source\",source_workload=\"istio-ingressgateway\",source_workload_namespace=\"istio-system\""
+        ));
         assert!(gateway.contains("source_version=\"unknown\",source_canonical_service=\"istio-ingressgateway\",source_canonical_revision=\"latest\""));
         assert!(!gateway.contains("reporter=\"destination\""));
-        assert!(metrics.render(PRODUCTPAGE).contains("reporter=\"destination\",source_workload=\"istio-ingressgateway\""));
+        assert!(
+            metrics.render(PRODUCTPAGE).contains("reporter=\"destination\",source_workload=\"istio-ingressgateway\"")
+        );
     }
 }

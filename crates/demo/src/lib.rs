@@ -109,7 +109,9 @@ impl std::fmt::Debug for Demo {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Demo {
@@ -170,7 +172,9 @@ impl Demo {
                         labels: Vec::new(),
                     });
                 }
-                Err(error) => tracing::warn!(error = %error, "node collector unavailable; the demo runs without the node job"),
+                Err(error) => {
+                    tracing::warn!(error = %error, "node collector unavailable; the demo runs without the node job")
+                }
             }
         }
         tracing::info!(workloads = WORKLOADS.len(), seed = options.seed, "demo mesh serving metrics on loopback");

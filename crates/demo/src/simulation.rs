@@ -117,7 +117,14 @@ impl Simulation {
     }
 
     /// One hop: `source` calls `destination`, which serves it (and calls its own backends).
-    fn call(&mut self, source: usize, destination: usize, time_ms: i64, trace_id: u64, control: &TrafficControl) -> Served {
+    fn call(
+        &mut self,
+        source: usize,
+        destination: usize,
+        time_ms: i64,
+        trace_id: u64,
+        control: &TrafficControl,
+    ) -> Served {
         let served = self.serve(destination, time_ms, trace_id, control);
         let request_bytes = self.rng.log_normal(if source == INGRESS { 820.0 } else { 560.0 }, 0.1).round();
         let event = RequestEvent {
@@ -232,7 +239,8 @@ mod tests {
 
     #[test]
     fn same_seed_gives_the_same_events_and_faults_apply() {
-        let mut control = TrafficControl { reviews: ReviewsWeights { v1: 0, v2: 100, v3: 0 }, ..TrafficControl::default() };
+        let mut control =
+            TrafficControl { reviews: ReviewsWeights { v1: 0, v2: 100, v3: 0 }, ..TrafficControl::default() };
         assert_eq!(run(9, 5, &control), run(9, 5, &control));
         control.set_fault("ratings-v1", Fault { abort_percent: 50.0, abort_code: 503, delay_ms: 0 }).unwrap();
         control.set_fault("reviews-v2", Fault { abort_percent: 0.0, abort_code: 503, delay_ms: 800 }).unwrap();

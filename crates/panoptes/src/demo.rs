@@ -73,7 +73,11 @@ fn demo_options(args: &DemoArgs) -> anyhow::Result<DemoOptions> {
 /// Returns the server's flags: its defaults, with the demo's address, storage, configuration
 /// and dashboards. Parsed from the command line definition so that every default stays the
 /// server's own.
-fn server_args(args: &DemoArgs, storage_path: &std::path::Path, files: &panoptes_demo::DemoFiles) -> anyhow::Result<ServerArgs> {
+fn server_args(
+    args: &DemoArgs,
+    storage_path: &std::path::Path,
+    files: &panoptes_demo::DemoFiles,
+) -> anyhow::Result<ServerArgs> {
     let cli = Cli::try_parse_from(["panoptes", "server"]).context("building the server's flags")?;
     let Command::Server(mut server) = cli.command else { anyhow::bail!("not the server command") };
     server.listen_address = args.listen_address;
@@ -88,7 +92,8 @@ fn server_args(args: &DemoArgs, storage_path: &std::path::Path, files: &panoptes
 /// Creates a new, empty directory under the system's temporary directory.
 fn fresh_data_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::temp_dir();
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+    let stamp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
     let dir = base.join(format!("panoptes-demo-{}-{stamp}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating the demo's data directory {}", dir.display()))?;
     Ok(dir)

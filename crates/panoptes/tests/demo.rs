@@ -139,9 +139,15 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
             let active = body["data"]["activeTargets"].as_array()?.clone();
             let jobs: BTreeMap<String, String> = active
                 .iter()
-                .map(|target| (target["labels"]["job"].as_str().unwrap().to_owned(), target["health"].as_str().unwrap().to_owned()))
+                .map(|target| {
+                    (
+                        target["labels"]["job"].as_str().unwrap().to_owned(),
+                        target["health"].as_str().unwrap().to_owned(),
+                    )
+                })
                 .collect();
-            let expected = WORKLOADS.iter().chain(&["node"]).all(|job| jobs.get(*job).is_some_and(|health| health == "up"));
+            let expected =
+                WORKLOADS.iter().chain(&["node"]).all(|job| jobs.get(*job).is_some_and(|health| health == "up"));
             (expected && jobs.values().all(|health| health == "up")).then_some(active)
         })
         .await;
@@ -164,12 +170,18 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
     let versions = demo
         .wait_for("reviews split", Duration::from_secs(30), || async {
             let result = demo.query(split).await.ok()?;
-            let versions: BTreeMap<String, f64> =
-                result.iter().map(|sample| (sample["metric"]["destination_version"].as_str().unwrap().to_owned(), value_of(sample))).collect();
+            let versions: BTreeMap<String, f64> = result
+                .iter()
+                .map(|sample| (sample["metric"]["destination_version"].as_str().unwrap().to_owned(), value_of(sample)))
+                .collect();
             (versions.len() == 2).then_some(versions)
         })
         .await;
-    assert!(started.elapsed() < Duration::from_secs(60), "the mesh is alive within a minute, took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the mesh is alive within a minute, took {:?}",
+        started.elapsed()
+    );
     assert_eq!(versions.keys().collect::<Vec<_>>(), ["v1", "v3"], "{versions:?}");
     assert!(versions.values().all(|rate| *rate > 0.0));
     println!("after {:?}: {total:.1} requests/s in the mesh, reviews split {versions:?}", started.elapsed());
@@ -193,14 +205,28 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
     let alert = demo
         .wait_for("IstioHigh5xxRate firing", Duration::from_secs(120), || async {
             let body = demo.get_json("/api/v1/alerts").await?;
-            body["data"]["alerts"].as_array()?.iter().find(|alert| alert["labels"]["alertname"] == "IstioHigh5xxRate" && alert["state"] == "firing").cloned()
+            body["data"]["alerts"]
+                .as_array()?
+                .iter()
+                .find(|alert| alert["labels"]["alertname"] == "IstioHigh5xxRate" && alert["state"] == "firing")
+                .cloned()
         })
         .await;
     assert_eq!(alert["labels"]["destination_workload"], "ratings-v1");
     assert_eq!(alert["labels"]["severity"], "critical");
     assert!(alert["annotations"]["summary"].as_str().unwrap().starts_with("ratings-v1 answers "), "{alert}");
-    println!("5xx alert firing {:?} after the fault was injected: {}", fault_injected.elapsed(), alert["annotations"]["summary"]);
-    let v2 = demo.query(&split.replace("destination_service_name=\"reviews\"", "destination_service_name=\"reviews\", destination_version=\"v2\"")).await.unwrap();
+    println!(
+        "5xx alert firing {:?} after the fault was injected: {}",
+        fault_injected.elapsed(),
+        alert["annotations"]["summary"]
+    );
+    let v2 = demo
+        .query(&split.replace(
+            "destination_service_name=\"reviews\"",
+            "destination_service_name=\"reviews\", destination_version=\"v2\"",
+        ))
+        .await
+        .unwrap();
     assert!(!v2.is_empty() && value_of(&v2[0]) > 0.0, "v2 receives traffic after the route change");
 
     // Istio's own dashboards and the demo's, query by query.
@@ -222,7 +248,11 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
     for uid in uids {
         let got = demo.get_json(&format!("/api/dashboards/uid/{uid}")).await.unwrap();
         assert_eq!(got["meta"]["provisioned"], true);
-        assert_eq!(got["meta"]["panoptesCompatibility"]["unsupportedCount"], 0, "{uid}: {}", got["meta"]["panoptesCompatibility"]);
+        assert_eq!(
+            got["meta"]["panoptesCompatibility"]["unsupportedCount"], 0,
+            "{uid}: {}",
+            got["meta"]["panoptesCompatibility"]
+        );
         // The demo's service dashboard selects by service name, its node dashboard by instance.
         let overrides = [("service", "reviews"), ("instance", node_instance.as_str())];
         let (failed, queries, with_data) = run_dashboard(&demo, uid, &got["dashboard"], &overrides).await;
@@ -244,7 +274,12 @@ fn istio_dashboards() -> Vec<(String, Value)> {
     files.sort();
     files
         .into_iter()
-        .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()))
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -271,7 +306,8 @@ fn substitute(expr: &str, overrides: &[(&str, &str)]) -> String {
         ("instance", ".*"),
     ];
     let mut expr = expr.to_owned();
-    let values = overrides.iter().chain(defaults.iter().filter(|(name, _)| !overrides.iter().any(|(given, _)| given == name)));
+    let values =
+        overrides.iter().chain(defaults.iter().filter(|(name, _)| !overrides.iter().any(|(given, _)| given == name)));
     for (name, value) in values {
         expr = expr.replace(&format!("${{{name}}}"), value).replace(&format!("${name}"), value);
     }
@@ -295,7 +331,12 @@ fn panel_queries(panels: &Value, out: &mut Vec<(String, String, bool)>, panel_co
 /// Runs every panel query (and every `query_result(...)` variable) of a dashboard against the
 /// demo; prints the per-dashboard numbers and returns the failures, the number of queries and
 /// how many returned data.
-async fn run_dashboard(demo: &Demo, name: &str, dashboard: &Value, overrides: &[(&str, &str)]) -> (Vec<String>, usize, usize) {
+async fn run_dashboard(
+    demo: &Demo,
+    name: &str,
+    dashboard: &Value,
+    overrides: &[(&str, &str)],
+) -> (Vec<String>, usize, usize) {
     let mut queries = Vec::new();
     let mut panels = 0;
     panel_queries(&dashboard["panels"], &mut queries, &mut panels);
@@ -313,7 +354,8 @@ async fn run_dashboard(demo: &Demo, name: &str, dashboard: &Value, overrides: &[
             failures.push(format!("{name} / {title}: unsubstituted variable in {expr}"));
             continue;
         }
-        let result = if *instant { demo.query(&expr).await.map(|result| result.len()) } else { demo.query_range(&expr).await };
+        let result =
+            if *instant { demo.query(&expr).await.map(|result| result.len()) } else { demo.query_range(&expr).await };
         match result {
             Ok(series) => with_data += usize::from(series > 0),
             Err(error) => failures.push(format!("{name} / {title}: {error}\n    {expr}")),

@@ -82,8 +82,7 @@ pub(crate) async fn tags(State(state): State<ApiState>) -> ApiResult {
 pub(crate) async fn save(State(state): State<ApiState>, headers: HeaderMap, body: Body) -> ApiResult {
     let body = SaveBody::parse(read_json(&state, &headers, body).await?)?;
     let store = state.store.clone();
-    let request =
-        SaveRequest {
+    let request = SaveRequest {
         dashboard: body.dashboard,
         folder_uid: body.folder_uid,
         message: body.message,
@@ -117,13 +116,7 @@ pub(crate) async fn import(State(state): State<ApiState>, headers: HeaderMap, bo
         object.remove("id");
     }
     let store = state.store.clone();
-    let request = SaveRequest {
-        dashboard,
-        folder_uid,
-        message: "imported".to_owned(),
-        overwrite,
-        notes,
-    };
+    let request = SaveRequest { dashboard, folder_uid, message: "imported".to_owned(), overwrite, notes };
     let record = blocking(move || store.save(request)).await?.record;
     let revision = record.dashboard.get("revision").and_then(Value::as_i64).unwrap_or(1);
     Ok(Json(json!({
@@ -204,7 +197,11 @@ fn version_json(record: &DashboardRecord, info: &VersionInfo) -> Value {
 }
 
 /// `GET /api/dashboards/uid/{uid}/versions`.
-pub(crate) async fn versions(State(state): State<ApiState>, Path(uid): Path<String>, RawQuery(raw): RawQuery) -> ApiResult {
+pub(crate) async fn versions(
+    State(state): State<ApiState>,
+    Path(uid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let (limit, start) = versions_params(raw.as_deref());
     let (record, versions) = state.store.versions(&uid, limit, start)?;
     let versions: Vec<Value> = versions.iter().map(|info| version_json(&record, info)).collect();

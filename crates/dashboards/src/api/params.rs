@@ -20,21 +20,27 @@ pub(crate) async fn read_json(state: &ApiState, headers: &HeaderMap, body: Body)
     let too_large = || {
         ApiError::with_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds the limit of {limit} bytes"))
     };
-    let announced =
-        headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()).and_then(|value| value.parse::<u64>().ok());
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
     if announced.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
     let timeout = state.options.read_timeout;
     let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
-        return Err(ApiError::with_status(StatusCode::REQUEST_TIMEOUT, format!("request body not received within {timeout:?}")));
+        return Err(ApiError::with_status(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request body not received within {timeout:?}"),
+        ));
     };
     let bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => return Err(too_large()),
         Err(error) => return Err(ApiError::bad_request(format!("cannot read request body: {error}"))),
     };
-    serde_json::from_slice(&bytes).map_err(|error| ApiError::bad_request(format!("bad request data: invalid JSON: {error}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|error| ApiError::bad_request(format!("bad request data: invalid JSON: {error}")))
 }
 
 /// The body of `POST /api/dashboards/db`.
@@ -143,7 +149,9 @@ pub(crate) fn check_dashboard(dashboard: &Value) -> Result<(), ApiError> {
         match object.get(key) {
             None | Some(Value::Null) => {}
             Some(Value::Number(number)) if number.is_i64() => {}
-            Some(other) => return Err(bad(&format!("dashboard.{key}"), format!("expected an integer, got {}", kind(other)))),
+            Some(other) => {
+                return Err(bad(&format!("dashboard.{key}"), format!("expected an integer, got {}", kind(other))));
+            }
         }
     }
     if let Some(tags) = object.get("tags").filter(|tags| !tags.is_null()) {
@@ -197,7 +205,10 @@ fn check_panels(panels: &Value, path: &str) -> Result<(), ApiError> {
                 match grid.get(key) {
                     None | Some(Value::Null) | Some(Value::Number(_)) => {}
                     Some(other) => {
-                        return Err(bad(&format!("{path}.gridPos.{key}"), format!("expected a number, got {}", kind(other))));
+                        return Err(bad(
+                            &format!("{path}.gridPos.{key}"),
+                            format!("expected a number, got {}", kind(other)),
+                        ));
                     }
                 }
             }

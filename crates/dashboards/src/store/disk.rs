@@ -192,7 +192,9 @@ fn load_versions(dashboard_dir: &PathBuf) -> Result<Vec<StoredVersion>> {
         }
         match read_file(&path) {
             Ok(version) => versions.push(version),
-            Err(error) => tracing::warn!(path = %path.display(), error = %error, "skipping unreadable dashboard version"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), error = %error, "skipping unreadable dashboard version")
+            }
         }
     }
     versions.sort_by_key(|version| version.version);
