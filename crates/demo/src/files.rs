@@ -52,7 +52,7 @@ groups:
         labels:
           severity: warning
         annotations:
-          summary: "{{ $labels.destination_workload }} p99 latency is {{ $value | humanize }}ms"
+          summary: "{{ $labels.destination_workload }} p99 latency is {{ printf \"%.0f\" $value }} ms"
           description: "The 99th percentile of request durations at {{ $labels.destination_workload }} was above 1s over the last minute."
   - name: targets
     interval: 5s

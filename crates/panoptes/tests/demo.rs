@@ -195,31 +195,54 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
     let (status, refused) = demo.put("/api/demo/faults/ratings-v9", &json!({"abortPercent": 5})).await;
     assert_eq!(status, 404, "{refused}");
 
-    // Route everything to reviews-v2 (which calls ratings) and make ratings fail 20% of requests.
+    // Route everything to reviews-v2 (which calls ratings), make ratings fail 20% of requests,
+    // slow reviews-v2 down and take details-v1's endpoint down: each default rule fires.
     let (status, state) = demo.put("/api/demo/routes/reviews", &json!({"v1": 0, "v2": 100, "v3": 0})).await;
     assert_eq!(status, 200, "{state}");
     let (status, state) = demo.put("/api/demo/faults/ratings-v1", &json!({"abortPercent": 20, "abortCode": 503})).await;
     assert_eq!(status, 200, "{state}");
     assert_eq!(state["faults"]["ratings-v1"]["abortPercent"], 20.0);
+    let (status, state) = demo.put("/api/demo/faults/reviews-v2", &json!({"delayMs": 1500})).await;
+    assert_eq!(status, 200, "{state}");
+    let (status, state) = demo.put("/api/demo/workloads/details-v1", &json!({"up": false})).await;
+    assert_eq!((status, state["down"].clone()), (200, json!(["details-v1"])));
     let fault_injected = Instant::now();
-    let alert = demo
-        .wait_for("IstioHigh5xxRate firing", Duration::from_secs(120), || async {
+    let expected = [
+        ("IstioHigh5xxRate", "destination_workload", "ratings-v1"),
+        ("IstioHighP99Latency", "destination_workload", "reviews-v2"),
+        ("TargetDown", "job", "details-v1"),
+    ];
+    let firing = demo
+        .wait_for("the three default alerts firing", Duration::from_secs(120), || async {
             let body = demo.get_json("/api/v1/alerts").await?;
-            body["data"]["alerts"]
-                .as_array()?
+            let alerts = body["data"]["alerts"].as_array()?.clone();
+            let found: Vec<Value> = expected
                 .iter()
-                .find(|alert| alert["labels"]["alertname"] == "IstioHigh5xxRate" && alert["state"] == "firing")
-                .cloned()
+                .filter_map(|(name, label, value)| {
+                    alerts
+                        .iter()
+                        .find(|alert| {
+                            alert["labels"]["alertname"] == *name
+                                && alert["labels"][*label] == *value
+                                && alert["state"] == "firing"
+                        })
+                        .cloned()
+                })
+                .collect();
+            (found.len() == expected.len()).then_some(found)
         })
         .await;
-    assert_eq!(alert["labels"]["destination_workload"], "ratings-v1");
+    let alert = &firing[0];
     assert_eq!(alert["labels"]["severity"], "critical");
     assert!(alert["annotations"]["summary"].as_str().unwrap().starts_with("ratings-v1 answers "), "{alert}");
-    println!(
-        "5xx alert firing {:?} after the fault was injected: {}",
-        fault_injected.elapsed(),
-        alert["annotations"]["summary"]
-    );
+    let latency = firing[1]["annotations"]["summary"].as_str().unwrap();
+    let milliseconds: f64 =
+        latency.strip_prefix("reviews-v2 p99 latency is ").unwrap().strip_suffix(" ms").unwrap().parse().unwrap();
+    assert!(milliseconds > 1500.0, "{latency}");
+    println!("alerts firing {:?} after the faults were injected:", fault_injected.elapsed());
+    for alert in &firing {
+        println!("  {} {}", alert["labels"]["alertname"], alert["annotations"]["summary"]);
+    }
     let v2 = demo
         .query(&split.replace(
             "destination_service_name=\"reviews\"",
