@@ -53,7 +53,8 @@ pub(crate) struct ApiState {
 
 /// Returns the routes of Grafana's dashboard API over `store`:
 /// `GET /api/search`, `POST /api/dashboards/db`, `GET|DELETE /api/dashboards/uid/{uid}`,
-/// `GET /api/dashboards/uid/{uid}/versions[/{id}]`, `POST /api/dashboards/import`,
+/// `GET /api/dashboards/uid/{uid}/versions[/{id}]`, `POST /api/dashboards/uid/{uid}/restore`,
+/// `POST /api/dashboards/import`,
 /// `GET /api/dashboards/tags`, `GET /api/datasources[/uid/{uid}|/name/{name}]` and
 /// `GET /api/health`.
 pub fn router<S>(store: Arc<DashboardStore>, options: DashboardApiOptions) -> Router<S>
@@ -69,6 +70,7 @@ where
         .route("/api/dashboards/uid/{uid}", get(handlers::get_dashboard).delete(handlers::delete))
         .route("/api/dashboards/uid/{uid}/versions", get(handlers::versions))
         .route("/api/dashboards/uid/{uid}/versions/{id}", get(handlers::version))
+        .route("/api/dashboards/uid/{uid}/restore", post(handlers::restore))
         .route("/api/datasources", get(handlers::datasources))
         .route("/api/datasources/uid/{uid}", get(handlers::datasource_by_uid))
         .route("/api/datasources/name/{name}", get(handlers::datasource_by_name))

@@ -70,6 +70,8 @@ pub struct SaveRequest {
     pub overwrite: bool,
     /// Notes for the compatibility report (from the import).
     pub notes: Vec<String>,
+    /// The version this save restores, or 0.
+    pub restored_from: i64,
 }
 
 /// What a successful save returns.
@@ -230,7 +232,7 @@ impl DashboardStore {
     /// `VersionMismatch` and `NameExists` (without `overwrite`), or an I/O error writing the
     /// version file (the store is then unchanged).
     pub fn save(&self, request: SaveRequest) -> Result<SaveOutcome> {
-        let SaveRequest { mut dashboard, folder_uid, message, overwrite, notes } = request;
+        let SaveRequest { mut dashboard, folder_uid, message, overwrite, notes, restored_from } = request;
         let object =
             dashboard.as_object_mut().ok_or_else(|| Error::BadRequest("dashboard: expected an object".into()))?;
         let title = object.get("title").and_then(Value::as_str).unwrap_or("").trim().to_owned();
@@ -316,7 +318,7 @@ impl DashboardStore {
             id,
             version,
             parent_version,
-            restored_from: 0,
+            restored_from,
             created: now,
             created_by: ANONYMOUS.to_owned(),
             message,
@@ -335,6 +337,31 @@ impl DashboardStore {
         entry.record = record.clone();
         entry.versions.push(info);
         Ok(SaveOutcome { record })
+    }
+
+    /// Saves version `version` of the dashboard again as its newest version, as Grafana's
+    /// restore does.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `VersionNotFound`, `CannotSaveProvisioned`, `NameExists` (its old title now
+    /// belongs to another dashboard of the folder), or an I/O error.
+    pub fn restore(&self, uid: &str, version: i64) -> Result<SaveOutcome> {
+        let (record, _, mut dashboard) = self.version(uid, version)?;
+        if record.provisioned_from.is_some() {
+            return Err(Error::CannotSaveProvisioned);
+        }
+        if let Some(object) = dashboard.as_object_mut() {
+            object.insert("version".to_owned(), Value::from(record.version));
+        }
+        self.save(SaveRequest {
+            dashboard,
+            folder_uid: Some(record.folder_uid),
+            message: format!("Restored from version {version}"),
+            overwrite: true,
+            notes: Vec::new(),
+            restored_from: version,
+        })
     }
 
     /// Returns the dashboard with this uid.
@@ -528,7 +555,14 @@ mod tests {
 
     fn save(store: &DashboardStore, dashboard: Value, overwrite: bool) -> Result<DashboardRecord> {
         store
-            .save(SaveRequest { dashboard, folder_uid: None, message: String::new(), overwrite, notes: Vec::new() })
+            .save(SaveRequest {
+                dashboard,
+                folder_uid: None,
+                message: String::new(),
+                overwrite,
+                notes: Vec::new(),
+                restored_from: 0,
+            })
             .map(|outcome| outcome.record)
     }
 

@@ -173,6 +173,20 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
     assert_eq!(first_version["data"]["tags"], json!(["templated", "prod"]));
     assert_eq!(api.get(&format!("/api/dashboards/uid/{uid}/versions/9")).await.0, 404);
 
+    // Restore version 1 as version 4.
+    let (status, restored) = api.post(&format!("/api/dashboards/uid/{uid}/restore"), &json!({"version": 1})).await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!((restored["version"].clone(), restored["status"].clone()), (json!(4), json!("success")));
+    let (_, got) = api.get(&format!("/api/dashboards/uid/{uid}")).await;
+    assert_eq!(got["dashboard"]["tags"], json!(["templated", "prod"]));
+    let (_, versions) = api.get(&format!("/api/dashboards/uid/{uid}/versions?limit=1")).await;
+    assert_eq!(versions["versions"][0]["restoredFrom"], 1);
+    assert_eq!(versions["versions"][0]["message"], "Restored from version 1");
+    let (status, bad_restore) = api.post(&format!("/api/dashboards/uid/{uid}/restore"), &json!({"version": "1"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(bad_restore["message"], "bad request data: version: expected a positive integer, got \"1\"");
+    assert_eq!(api.post(&format!("/api/dashboards/uid/{uid}/restore"), &json!({"version": 9})).await.0, 404);
+
     // Delete, then it is gone.
     let (status, deleted) = api.delete(&format!("/api/dashboards/uid/{uid}")).await;
     assert_eq!(status, 200);

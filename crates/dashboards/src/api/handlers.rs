@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::params::{ImportBody, SaveBody, SearchParams, read_json, versions_params};
+use super::params::{ImportBody, SaveBody, SearchParams, read_json, restore_version, versions_params};
 use super::{ApiError, ApiState};
 use crate::import::{BUILTIN_DATASOURCE_UID, apply_inputs};
 use crate::store::{ANONYMOUS, DashboardRecord, SaveRequest, VersionInfo};
@@ -88,9 +88,14 @@ pub(crate) async fn save(State(state): State<ApiState>, headers: HeaderMap, body
         message: body.message,
         overwrite: body.overwrite,
         notes: Vec::new(),
+        restored_from: 0,
     };
     let outcome = blocking(move || store.save(request)).await?;
-    let record = outcome.record;
+    Ok(Json(save_answer(&outcome.record)))
+}
+
+/// The answer of a save and of a restore.
+fn save_answer(record: &DashboardRecord) -> Value {
     let mut answer = json!({
         "id": record.id,
         "uid": record.uid,
@@ -103,7 +108,20 @@ pub(crate) async fn save(State(state): State<ApiState>, headers: HeaderMap, body
     if !record.folder_uid.is_empty() {
         answer["folderUid"] = json!(record.folder_uid);
     }
-    Ok(Json(answer))
+    answer
+}
+
+/// `POST /api/dashboards/uid/{uid}/restore` with `{"version": N}`.
+pub(crate) async fn restore(
+    State(state): State<ApiState>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let version = restore_version(read_json(&state, &headers, body).await?)?;
+    let store = state.store.clone();
+    let outcome = blocking(move || store.restore(&uid, version)).await?;
+    Ok(Json(save_answer(&outcome.record)))
 }
 
 /// `POST /api/dashboards/import`.
@@ -116,7 +134,8 @@ pub(crate) async fn import(State(state): State<ApiState>, headers: HeaderMap, bo
         object.remove("id");
     }
     let store = state.store.clone();
-    let request = SaveRequest { dashboard, folder_uid, message: "imported".to_owned(), overwrite, notes };
+    let request =
+        SaveRequest { dashboard, folder_uid, message: "imported".to_owned(), overwrite, notes, restored_from: 0 };
     let record = blocking(move || store.save(request)).await?.record;
     let revision = record.dashboard.get("revision").and_then(Value::as_i64).unwrap_or(1);
     Ok(Json(json!({

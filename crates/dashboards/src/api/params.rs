@@ -136,6 +136,18 @@ impl ImportBody {
     }
 }
 
+/// Returns the `version` of a restore body.
+pub(crate) fn restore_version(body: Value) -> Result<i64, ApiError> {
+    let object = expect_object(body, "body")?;
+    match object.get("version") {
+        Some(Value::Number(number)) if number.as_i64().is_some_and(|version| version > 0) => {
+            Ok(number.as_i64().unwrap_or_default())
+        }
+        Some(other) => Err(bad("version", format!("expected a positive integer, got {other}"))),
+        None => Err(bad("version", "missing")),
+    }
+}
+
 /// Checks the parts of the dashboard model the store and the UI rely on, naming the JSON path
 /// of the first problem.
 pub(crate) fn check_dashboard(dashboard: &Value) -> Result<(), ApiError> {
