@@ -39,8 +39,11 @@ const REQUEST_LABELS: [&str; 25] = [
     "__name__",
 ];
 
+/// One sample of a page: metric name, labels (name included) and value.
+type Sample = (String, Vec<(String, String)>, f64);
+
 struct Page {
-    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    samples: Vec<Sample>,
 }
 
 async fn scrape(client: &reqwest::Client, url: &str) -> Page {
