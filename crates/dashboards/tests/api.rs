@@ -147,6 +147,8 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
     assert_eq!(titles(&api.get("/api/search?folderUIDs=team-a").await.1), ["Staging"]);
     assert_eq!(titles(&api.get("/api/search?limit=1&page=2").await.1), ["Staging"]);
     assert_eq!(api.get("/api/search?type=dash-folder").await.1, json!([]));
+    assert_eq!(api.get("/api/search?starred=true").await.1, json!([]));
+    assert_eq!(titles(&api.get("/api/search?starred=false&type=dash-db").await.1).len(), 2);
     let (status, bad_limit) = api.get("/api/search?limit=many").await;
     assert_eq!(status, 400);
     assert_eq!(bad_limit["message"], "bad request data: query parameter limit=\"many\": expected a positive integer");

@@ -44,7 +44,7 @@ fn folder_fields(hit: &mut Value, record: &DashboardRecord) {
 /// `GET /api/search`.
 pub(crate) async fn search(State(state): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult {
     let params = SearchParams::parse(raw.as_deref())?;
-    if params.folders_only {
+    if params.lists_nothing {
         return Ok(Json(json!([])));
     }
     let hits: Vec<Value> = state

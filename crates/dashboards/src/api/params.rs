@@ -248,14 +248,14 @@ fn check_panels(panels: &Value, path: &str) -> Result<(), ApiError> {
 pub(crate) struct SearchParams {
     pub(crate) query: SearchQuery,
     /// `dash-db` (or absent) lists dashboards; `dash-folder` lists folders, of which there are
-    /// none.
-    pub(crate) folders_only: bool,
+    /// none. `starred=true` also lists nothing: there are no users to star dashboards.
+    pub(crate) lists_nothing: bool,
 }
 
 impl SearchParams {
     pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut query = SearchQuery { limit: DEFAULT_SEARCH_LIMIT, page: 1, ..SearchQuery::default() };
-        let mut folders_only = false;
+        let mut lists_nothing = false;
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let list = || value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned);
             match key.as_ref() {
@@ -269,9 +269,14 @@ impl SearchParams {
                         query.ids.push(id);
                     }
                 }
+                "starred" => match value.as_ref() {
+                    "true" => lists_nothing = true,
+                    "false" | "" => {}
+                    other => return Err(bad_param("starred", other, "true or false")),
+                },
                 "type" => match value.as_ref() {
-                    "dash-db" | "" => folders_only = false,
-                    "dash-folder" => folders_only = true,
+                    "dash-db" | "" => {}
+                    "dash-folder" => lists_nothing = true,
                     other => return Err(bad_param("type", other, "dash-db or dash-folder")),
                 },
                 "limit" => {
@@ -284,7 +289,7 @@ impl SearchParams {
                 _ => {}
             }
         }
-        Ok(Self { query, folders_only })
+        Ok(Self { query, lists_nothing })
     }
 }
 
