@@ -39,6 +39,54 @@ pub(crate) enum Command {
     Test(TestCommand),
     /// Runs the node agent: node metrics from /proc and /sys with node-exporter's names.
     Agent(Box<AgentArgs>),
+    /// Runs the server with a simulated Istio Bookinfo mesh scraped on loopback, default alert
+    /// rules and dashboards (see docs/demo.md).
+    Demo(Box<DemoArgs>),
+}
+
+/// Flags of `panoptes demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Address to listen on for the web interface and API.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "127.0.0.1:9090")]
+    pub(crate) listen_address: SocketAddr,
+
+    /// Base path for metrics storage; default a fresh directory under the system's temporary
+    /// directory, removed at exit.
+    #[arg(long = "storage.tsdb.path", value_name = "PATH")]
+    pub(crate) storage_path: Option<PathBuf>,
+
+    /// How often the simulated workloads are scraped (and rules evaluated).
+    #[arg(long = "demo.scrape-interval", value_name = "DURATION", default_value = "5s", value_parser = parse_positive_duration)]
+    pub(crate) scrape_interval: Duration,
+
+    /// Seed of the simulated traffic: the same seed gives the same traffic second by second.
+    #[arg(long = "demo.seed", value_name = "NUMBER", default_value_t = 1)]
+    pub(crate) seed: u64,
+
+    /// User requests per second entering the mesh at the ingress gateway.
+    #[arg(long = "demo.requests-per-second", value_name = "RATE", default_value_t = 10.0)]
+    pub(crate) requests_per_second: f64,
+
+    /// The reviews VirtualService weight split, e.g. `v1=50,v3=50` (must add up to 100).
+    #[arg(long = "demo.reviews-weights", value_name = "WEIGHTS", default_value = "v1=50,v3=50")]
+    pub(crate) reviews_weights: String,
+
+    /// Share of requests ratings-v1 answers with 503, in percent (0 disables the fault).
+    #[arg(long = "demo.fault.ratings-abort-percent", value_name = "PERCENT", default_value_t = 5.0)]
+    pub(crate) ratings_abort_percent: f64,
+
+    /// Delay added to every request served by reviews-v2 (0s disables the fault).
+    #[arg(long = "demo.fault.reviews-v2-delay", value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub(crate) reviews_v2_delay: Duration,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    pub(crate) log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt")]
+    pub(crate) log_format: LogFormat,
 }
 
 /// `panoptes check` subcommands.
@@ -358,6 +406,10 @@ pub(crate) struct ServerArgs {
     /// Minimum time between two sends of the same alert to Alertmanager.
     #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
     pub(crate) rules_alert_resend_delay: Duration,
+
+    /// Directory of Grafana dashboard JSON files loaded at start, read-only through the API.
+    #[arg(long = "dashboards.provisioning-dir", value_name = "PATH")]
+    pub(crate) dashboards_provisioning_dir: Option<PathBuf>,
 
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]

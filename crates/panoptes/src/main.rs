@@ -3,6 +3,7 @@
 mod agent;
 mod check;
 mod cli;
+mod demo;
 mod logging;
 mod notify;
 mod promql_test;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Server(args) => server::run(*args),
+        cli::Command::Demo(args) => demo::run(*args),
         cli::Command::Agent(args) => agent::run(*args),
         cli::Command::Tsdb(command) => tsdb_tools::run(command),
         cli::Command::Query(command) => query::run(command),

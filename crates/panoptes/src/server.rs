@@ -39,7 +39,7 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     logging::init(args.log_level, args.log_format)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(args, axum::Router::new())) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "server failed");
@@ -48,8 +48,10 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+/// Serves until shutdown, with `extra_routes` (the demo's control API) next to the built-in ones.
+pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting panoptes");
+    let dashboards = open_dashboards(&args)?;
     let scrape = Arc::new(ScrapeManager::new(tokio::runtime::Handle::current()));
     let rules = Arc::new(OnceLock::new());
     let push_dir = args.storage_path.join("pushgateway");
@@ -90,8 +92,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         remote_read_sample_limit: args.remote_read_sample_limit,
         max_concurrent_remote_reads: args.remote_read_concurrent_limit,
         extra_routes: Some({
-            let routes =
-                ingest_routes(&args, &opened, &push_store).merge(panoptes_alerting::history_router(history.clone()));
+            let routes = ingest_routes(&args, &opened, &push_store)
+                .merge(panoptes_alerting::history_router(history.clone()))
+                .merge(dashboards)
+                .merge(extra_routes);
             match &router {
                 Some(router) => routes.merge(panoptes_alerting::api_router(router.am.clone())),
                 None => routes,
@@ -175,6 +179,32 @@ fn open_router(args: &ServerArgs, external_url: &str, history: &History) -> anyh
         stop: std::sync::Mutex::new(Some(stop)),
         task: std::sync::Mutex::new(Some(task)),
     }))
+}
+
+/// Opens the dashboard store under `<storage>/dashboards`, loads the provisioning directory and
+/// returns Grafana's dashboard API over it.
+fn open_dashboards(args: &ServerArgs) -> anyhow::Result<axum::Router> {
+    let dir = args.storage_path.join("dashboards");
+    let store = panoptes_dashboards::DashboardStore::open(&dir)
+        .map_err(|error| anyhow::anyhow!(error_chain(&error)))
+        .with_context(|| format!("opening the dashboard store in {}", dir.display()))?;
+    if let Some(provisioning) = &args.dashboards_provisioning_dir {
+        let summary = panoptes_dashboards::provision_dir(&store, provisioning)
+            .map_err(|error| anyhow::anyhow!(error_chain(&error)))
+            .with_context(|| format!("loading dashboards from {}", provisioning.display()))?;
+        tracing::info!(
+            dir = %provisioning.display(),
+            loaded = summary.loaded.len(),
+            refused = summary.refused.len(),
+            "dashboards provisioned"
+        );
+    }
+    let options = panoptes_dashboards::DashboardApiOptions {
+        read_timeout: args.read_timeout,
+        commit: env!("PANOPTES_REVISION").to_owned(),
+        ..panoptes_dashboards::DashboardApiOptions::default()
+    };
+    Ok(panoptes_dashboards::router(Arc::new(store), options))
 }
 
 /// Opens the alert and notification history under `<storage>/alerting/history`; the rules
@@ -480,6 +510,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("rules.alert.for-outage-tolerance", format_duration(args.rules_alert_for_outage_tolerance)),
         ("alertmanager.config.file", args.alertmanager_config_file.as_deref().map(path).unwrap_or_default()),
         ("alerting.history.retention", format_duration(args.alerting_history_retention)),
+        ("dashboards.provisioning-dir", args.dashboards_provisioning_dir.as_deref().map(path).unwrap_or_default()),
         ("web.external-url", args.external_url.clone().unwrap_or_default()),
         ("storage.remote.read-sample-limit", args.remote_read_sample_limit.to_string()),
         ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
