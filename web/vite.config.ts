@@ -1,0 +1,23 @@
+// Vite build of the Panoptes web UI. The output in dist/ is committed and embedded in the
+// binary by crates/ui, so the build must be deterministic: content hashes only, no timestamps.
+import { defineConfig } from "vite";
+
+export default defineConfig({
+  base: "/",
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: false,
+    target: "es2022",
+    chunkSizeWarningLimit: 1200,
+    rollupOptions: {
+      output: {
+        entryFileNames: "assets/[name]-[hash].js",
+        chunkFileNames: "assets/[name]-[hash].js",
+        assetFileNames: "assets/[name]-[hash][extname]",
+      },
+    },
+  },
+  test: { include: ["test/**/*.test.ts"] },
+} as any);
