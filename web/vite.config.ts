@@ -6,7 +6,8 @@ export default defineConfig({
   base: "/",
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
-    outDir: "dist",
+    // Committed and embedded by crates/ui (see its build.rs); scripts/check-ui-assets verifies it.
+    outDir: "../crates/ui/dist",
     emptyOutDir: true,
     sourcemap: false,
     target: "es2022",

@@ -30,15 +30,15 @@ describe("readDashboard", () => {
       title: "x",
       panels: [
         { type: "nodeGraph", title: "graph", gridPos: pos(0, 0, 12, 8) },
-        { type: "timeseries", title: "ts", gridPos: pos(12, 0, 12, 8), transformations: [{ id: "merge" }], fieldConfig: { overrides: [{ matcher: { id: "byValue" }, properties: [{ id: "custom.gradientMode" }] }] }, targets: [{ expr: "up" }] },
+        { type: "timeseries", title: "ts", gridPos: pos(12, 0, 12, 8), transformations: [{ id: "merge" }, { id: "calculateField" }], fieldConfig: { overrides: [{ matcher: { id: "byRowIndex" }, properties: [{ id: "custom.gradientMode" }] }] }, targets: [{ expr: "up" }] },
       ],
       templating: { list: [{ type: "loki", name: "l" }] },
     });
     expect(report.panels.map((p) => p.title)).toEqual(["graph", "ts"]);
     expect(report.panels[0].issues[0]).toMatch(/nodeGraph/);
     expect(report.panels[1].issues).toEqual([
-      'transformation "merge" is not applied',
-      'override matcher "byValue" is not supported',
+      'transformation "calculateField" is not applied',
+      'override matcher "byRowIndex" is not supported',
       'override property "custom.gradientMode" is not supported',
     ]);
     expect(report.dashboard[0]).toMatch(/"l" of type "loki"/);

@@ -92,10 +92,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         extra_routes: Some({
             let routes =
                 ingest_routes(&args, &opened, &push_store).merge(panoptes_alerting::history_router(history.clone()));
-            match &router {
+            let routes = match &router {
                 Some(router) => routes.merge(panoptes_alerting::api_router(router.am.clone())),
                 None => routes,
-            }
+            };
+            // The web UI answers only what no other route does (its fallback).
+            routes.merge(panoptes_ui::router())
         }),
     };
     let server = Server::bind(options).await?;

@@ -127,13 +127,16 @@ const LEGACY: Record<string, string> = { graph: "timeseries", singlestat: "stat"
 
 const SUPPORTED_VARIABLES = new Set(["query", "custom", "interval", "constant", "textbox", "datasource", "adhoc"]);
 
-const SUPPORTED_OVERRIDE_MATCHERS = new Set(["byName", "byRegexp", "byFrameRefID", "byType"]);
+const SUPPORTED_OVERRIDE_MATCHERS = new Set(["byName", "byRegexp", "byFrameRefID", "byType", "byValue"]);
 export const SUPPORTED_OVERRIDE_PROPERTIES = new Set([
   "unit", "decimals", "min", "max", "displayName", "color", "thresholds", "mappings", "noValue",
   "custom.fillOpacity", "custom.lineWidth", "custom.drawStyle", "custom.hideFrom", "custom.axisPlacement",
   "custom.stacking", "custom.transform", "custom.width", "custom.align", "custom.displayMode", "custom.cellOptions",
-  "custom.lineStyle", "custom.showPoints", "custom.pointSize", "custom.axisLabel", "links", "custom.axisSoftMin", "custom.axisSoftMax",
+  "custom.lineStyle", "custom.showPoints", "custom.pointSize", "custom.axisLabel", "links", "custom.axisSoftMin", "custom.axisSoftMax", "custom.hidden", "custom.minWidth",
 ]);
+
+/** Transformations applied by lib/transform.ts. */
+export const SUPPORTED_TRANSFORMATIONS = new Set(["merge", "organize", "seriesToRows"]);
 
 const GRID_COLUMNS = 24;
 
@@ -248,7 +251,10 @@ function legacySinglestatToStat(p: any): Panel {
 export function panelIssues(p: Panel): string[] {
   const issues: string[] = [];
   if (!SUPPORTED_PANELS.has(p.type)) issues.push(`panel type "${p.type}" is not supported`);
-  for (const t of p.transformations ?? []) issues.push(`transformation "${t.id}" is not applied`);
+  for (const t of p.transformations ?? []) {
+    if (t.disabled) continue;
+    if (!SUPPORTED_TRANSFORMATIONS.has(t.id)) issues.push(`transformation "${t.id}" is not applied`);
+  }
   const ds = p.datasource;
   const dsType = typeof ds === "object" && ds !== null ? ds.type : undefined;
   if (dsType && dsType !== "prometheus" && dsType !== "datasource" && !String(dsType).startsWith("$")) {
