@@ -7,7 +7,7 @@ import { useEffect, useRef } from "preact/hooks";
 import { EditorView, keymap, placeholder as cmPlaceholder } from "@codemirror/view";
 import { EditorState, Prec } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, insertNewline } from "@codemirror/commands";
-import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap, completionStatus } from "@codemirror/autocomplete";
 import { HighlightStyle, bracketMatching, syntaxHighlighting } from "@codemirror/language";
 import { lintKeymap } from "@codemirror/lint";
 import { tags } from "@lezer/highlight";
@@ -35,7 +35,8 @@ export function PromQLEditor(props: { value: string; onChange: (v: string) => vo
     const promql = new PromQLExtension().setComplete({ remote: { url: window.location.origin, httpMethod: "GET", cache: { initialMetricList: undefined } } as any });
     const runKeys = Prec.highest(
       keymap.of([
-        { key: "Enter", run: () => (latest.current.onRun(), true) },
+        // With the completion list open, Enter accepts the completion (the next keymap).
+        { key: "Enter", run: (view) => (completionStatus(view.state) === "active" ? false : (latest.current.onRun(), true)) },
         { key: "Shift-Enter", run: insertNewline },
       ]),
     );
