@@ -4,6 +4,10 @@ import { defineConfig } from "vite";
 
 export default defineConfig({
   base: "/",
+  // `npm run dev` proxies the APIs to a running server (PANOPTES_URL, default :9090).
+  server: {
+    proxy: Object.fromEntries(["/api", "/-/", "/metrics"].map((p) => [p, process.env.PANOPTES_URL ?? "http://127.0.0.1:9090"])),
+  },
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     // Committed and embedded by crates/ui (see its build.rs); scripts/check-ui-assets verifies it.

@@ -156,7 +156,9 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     let config_path = dir.path().join("panoptes.yml");
     // No scrapes or rules while backfilling: their samples at "now" would make the six hours
     // of history older than the head accepts.
-    std::fs::write(&config_path, "scrape_configs:\n- job_name: pushgateway\n  static_configs: []\n").unwrap();
+    // The evaluation interval is set from the start: a reload does not apply a changed global
+    // evaluation_interval to the rule groups it creates (they keep the previous one).
+    std::fs::write(&config_path, "global:\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: pushgateway\n  static_configs: []\n").unwrap();
     let log_path = dir.path().join("server.log");
     let child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
         .arg("server")

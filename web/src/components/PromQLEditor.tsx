@@ -30,9 +30,11 @@ export function PromQLEditor(props: { value: string; onChange: (v: string) => vo
   const view = useRef<EditorView | null>(null);
   const latest = useRef(props);
   latest.current = props;
+  // The last text this editor reported: a `value` equal to it is our own echo, not an outside change.
+  const emitted = useRef(props.value);
 
   useEffect(() => {
-    const promql = new PromQLExtension().setComplete({ remote: { url: window.location.origin, httpMethod: "GET", cache: { initialMetricList: undefined } } as any });
+    const promql = new PromQLExtension().setComplete({ remote: { url: window.location.origin, httpMethod: "GET" } });
     const runKeys = Prec.highest(
       keymap.of([
         // With the completion list open, Enter accepts the completion (the next keymap).
@@ -54,7 +56,10 @@ export function PromQLEditor(props: { value: string; onChange: (v: string) => vo
         cmPlaceholder(props.placeholder ?? "Enter a PromQL expression (Shift+Enter for a new line)"),
         EditorView.lineWrapping,
         EditorView.updateListener.of((u) => {
-          if (u.docChanged) latest.current.onChange(u.state.doc.toString());
+          if (u.docChanged) {
+            emitted.current = u.state.doc.toString();
+            latest.current.onChange(emitted.current);
+          }
         }),
         EditorView.contentAttributes.of({ "aria-label": "PromQL expression", "data-testid": "promql-input" }),
       ],
@@ -67,6 +72,8 @@ export function PromQLEditor(props: { value: string; onChange: (v: string) => vo
   // Follow outside changes (history navigation, shared URLs) without fighting the user's typing.
   useEffect(() => {
     const v = view.current;
+    if (props.value === emitted.current) return;
+    emitted.current = props.value;
     if (v && v.state.doc.toString() !== props.value) {
       v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value } });
     }
