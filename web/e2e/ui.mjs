@@ -19,6 +19,13 @@ const dashboardsDir = process.env.PANOPTES_DASHBOARDS;
 const artifacts = process.env.PANOPTES_ARTIFACTS ?? "target/ui-e2e";
 mkdirSync(artifacts, { recursive: true });
 
+// A renderer stuck in a loop would hang Playwright calls that have no timeout of their own
+// (keyboard input, evaluate): fail the whole run instead of waiting forever.
+setTimeout(() => {
+  console.error("FAIL the browser test did not finish within 10 minutes (a page is stuck?)");
+  process.exit(2);
+}, 10 * 60 * 1000).unref();
+
 const failures = [];
 const fail = (what) => {
   failures.push(what);

@@ -8,6 +8,7 @@ import { useLocation } from "./lib/router";
 import { applyTheme, currentTheme, useTime, type Theme } from "./lib/timecontext";
 import { RefreshPicker, TimePicker } from "./components/TimePicker";
 import { Button, Link, Toasts } from "./components/ui";
+import { Icon, type IconName } from "./components/icons";
 import { Explore } from "./pages/Explore";
 import { Targets } from "./pages/Targets";
 import { Rules } from "./pages/Rules";
@@ -22,18 +23,18 @@ applyTheme(currentTheme());
 interface Route {
   path: string;
   title: string;
-  icon: string;
+  icon: IconName;
   section: string;
 }
 
 const NAV: Route[] = [
-  { path: "/dashboards", title: "Dashboards", icon: "▦", section: "Observe" },
-  { path: "/explore", title: "Explore", icon: "⌕", section: "Observe" },
-  { path: "/alerts", title: "Alerts", icon: "🔔", section: "Alerting" },
-  { path: "/rules", title: "Rules", icon: "≡", section: "Alerting" },
-  { path: "/silences", title: "Silences", icon: "🔕", section: "Alerting" },
-  { path: "/targets", title: "Targets", icon: "◎", section: "Status" },
-  { path: "/status", title: "Status", icon: "ⓘ", section: "Status" },
+  { path: "/dashboards", title: "Dashboards", icon: "dashboards", section: "Observe" },
+  { path: "/explore", title: "Explore", icon: "explore", section: "Observe" },
+  { path: "/alerts", title: "Alerts", icon: "alerts", section: "Alerting" },
+  { path: "/rules", title: "Rules", icon: "rules", section: "Alerting" },
+  { path: "/silences", title: "Silences", icon: "silences", section: "Alerting" },
+  { path: "/targets", title: "Targets", icon: "targets", section: "Status" },
+  { path: "/status", title: "Status", icon: "status", section: "Status" },
 ];
 
 function Logo() {
@@ -105,7 +106,7 @@ function App() {
               <>
                 {head}
                 <Link key={r.path} href={r.path} class={route === r ? "active" : ""} title={r.title}>
-                  <b style={{ width: "18px", textAlign: "center", fontWeight: 400 }}>{r.icon}</b>
+                  <Icon name={r.icon} size={18} />
                   <span>{r.title}</span>
                 </Link>
               </>
@@ -114,7 +115,7 @@ function App() {
         </nav>
         <div class="sidebar-foot">
           <Button icon variant="ghost" onClick={toggleTheme} title={`Switch to ${theme === "dark" ? "light" : "dark"} theme`} data-testid="theme-toggle">
-            {theme === "dark" ? "☀" : "☾"}
+            <Icon name={theme === "dark" ? "sun" : "moon"} />
           </Button>
           <Button
             icon
@@ -125,7 +126,7 @@ function App() {
               setCollapsed(!collapsed);
             }}
           >
-            {collapsed ? "»" : "«"}
+            <Icon name={collapsed ? "expand" : "collapse"} />
           </Button>
         </div>
       </aside>

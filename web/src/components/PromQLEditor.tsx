@@ -25,20 +25,19 @@ const highlight = HighlightStyle.define([
   { tag: tags.invalid, color: "var(--error-text)" },
 ]);
 
-export function PromQLEditor(props: { value: string; onChange: (v: string) => void; onRun: () => void; placeholder?: string; autoFocus?: boolean }) {
+export function PromQLEditor(props: { value: string; onChange: (v: string) => void; onRun: (v: string) => void; placeholder?: string; autoFocus?: boolean }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const latest = useRef(props);
   latest.current = props;
-  // The last text this editor reported: a `value` equal to it is our own echo, not an outside change.
-  const emitted = useRef(props.value);
+
 
   useEffect(() => {
     const promql = new PromQLExtension().setComplete({ remote: { url: window.location.origin, httpMethod: "GET" } });
     const runKeys = Prec.highest(
       keymap.of([
         // With the completion list open, Enter accepts the completion (the next keymap).
-        { key: "Enter", run: (view) => (completionStatus(view.state) === "active" ? false : (latest.current.onRun(), true)) },
+        { key: "Enter", run: (view) => (completionStatus(view.state) === "active" ? false : (latest.current.onRun(view.state.doc.toString()), true)) },
         { key: "Shift-Enter", run: insertNewline },
       ]),
     );
@@ -56,10 +55,7 @@ export function PromQLEditor(props: { value: string; onChange: (v: string) => vo
         cmPlaceholder(props.placeholder ?? "Enter a PromQL expression (Shift+Enter for a new line)"),
         EditorView.lineWrapping,
         EditorView.updateListener.of((u) => {
-          if (u.docChanged) {
-            emitted.current = u.state.doc.toString();
-            latest.current.onChange(emitted.current);
-          }
+          if (u.docChanged) latest.current.onChange(u.state.doc.toString());
         }),
         EditorView.contentAttributes.of({ "aria-label": "PromQL expression", "data-testid": "promql-input" }),
       ],
@@ -69,11 +65,10 @@ export function PromQLEditor(props: { value: string; onChange: (v: string) => vo
     return () => view.current?.destroy();
   }, []);
 
-  // Follow outside changes (history navigation, shared URLs) without fighting the user's typing.
+  // `value` is the expression from outside (the URL): it changes when a query runs or on history
+  // navigation, never while typing, so following it cannot fight the user's keystrokes.
   useEffect(() => {
     const v = view.current;
-    if (props.value === emitted.current) return;
-    emitted.current = props.value;
     if (v && v.state.doc.toString() !== props.value) {
       v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value } });
     }

@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import { describeRange, formatDateTime, parseTime, RANGE_PRESETS, resolveRange, type RawRange } from "../lib/time";
 import { refreshNow, setRefresh, setTimeRange, type TimeState } from "../lib/timecontext";
 import { Button, Dropdown } from "./ui";
+import { Icon } from "./icons";
 
 export function TimePicker(props: { time: TimeState }) {
   const { raw, range } = props.time;
@@ -21,16 +22,16 @@ export function TimePicker(props: { time: TimeState }) {
   return (
     <div class="btn-group" data-testid="time-picker">
       <Button icon onClick={() => shift(-1)} title="Move the range back">
-        ‹
+        <Icon name="chevronLeft" />
       </Button>
-      <Dropdown label={<span>🕓 {describeRange(raw)}</span>} title="Time range" testId="time-picker-button">
+      <Dropdown label={<><Icon name="clock" /> {describeRange(raw)}</>} title="Time range" testId="time-picker-button">
         {(close) => <RangeMenu raw={raw} close={close} />}
       </Dropdown>
       <Button icon onClick={() => shift(1)} title="Move the range forward">
-        ›
+        <Icon name="chevronRight" />
       </Button>
       <Button icon onClick={zoomOut} title="Zoom out (time range × 2)">
-        ⊖
+        <Icon name="zoomOut" />
       </Button>
     </div>
   );
@@ -100,7 +101,7 @@ export function RefreshPicker(props: { time: TimeState }) {
   return (
     <div class="btn-group">
       <Button onClick={refreshNow} title="Refresh now" data-testid="refresh-button">
-        ⟳ Refresh
+        <Icon name="refresh" /> Refresh
       </Button>
       <Dropdown label={props.time.refresh || "Off"} title="Auto refresh">
         {(close) =>

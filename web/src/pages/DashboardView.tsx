@@ -14,6 +14,7 @@ import { repeatValues, resolveVariables, scopeOf, type ResolvedVariable } from "
 import { PanelView } from "../panels/PanelView";
 import { RefreshPicker, TimePicker } from "../components/TimePicker";
 import { Badge, Button, Callout, Dropdown, Link, Modal, Spinner, toast } from "../components/ui";
+import { Icon } from "../components/icons";
 
 export type DashboardSource = { kind: "uid"; uid: string } | { kind: "new" } | { kind: "preview" };
 
@@ -149,10 +150,10 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
         <span class="spacer" />
         {totalIssues > 0 && (
           <Button size="sm" onClick={() => setModal({ kind: "report" })} data-testid="report-button" title="What this dashboard uses that Panoptes does not render">
-            ⚠ {totalIssues} unsupported
+            <Icon name="warning" /> {totalIssues} unsupported
           </Button>
         )}
-        <Dropdown label="＋ Add" title="Add a panel or a row">
+        <Dropdown label={<><Icon name="plus" /> Add</>} title="Add a panel or a row">
           {(close) => (
             <>
               <button class="item" onClick={() => (close(), addPanel())} data-testid="add-panel">
@@ -167,7 +168,7 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
         <Button variant="primary" onClick={() => setModal({ kind: "save" })} disabled={readOnly} data-testid="save-dashboard" title={readOnly ? "Provisioned dashboards are read-only; save a copy instead" : "Save the dashboard"}>
           Save
         </Button>
-        <Dropdown label="⋯" title="More">
+        <Dropdown label={<Icon name="more" />} title="More">
           {(close) => (
             <>
               <button class="item" onClick={() => (close(), setModal({ kind: "json" }))}>
@@ -461,7 +462,7 @@ function PanelEditor(props: { panel: Panel; onClose: () => void; onApply: (p: Pa
                 </div>
               ))}
               <div>
-                <Button size="sm" onClick={() => setP({ ...p, targets: [...targets, { refId: String.fromCharCode(65 + targets.length), expr: "" }] })}>＋ Add query</Button>
+                <Button size="sm" onClick={() => setP({ ...p, targets: [...targets, { refId: String.fromCharCode(65 + targets.length), expr: "" }] })}>+ Add query</Button>
               </div>
             </>
           )}

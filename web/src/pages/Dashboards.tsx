@@ -8,6 +8,7 @@ import { readDashboard, type Report } from "../lib/dashboard";
 import { navigate, setQuery, useLocation } from "../lib/router";
 import { Badge, Button, Callout, Link, Spinner, toast, useAsync } from "../components/ui";
 import { PREVIEW_KEY } from "./DashboardView";
+import { Icon } from "../components/icons";
 
 export function DashboardList() {
   const { query } = useLocation();
@@ -44,7 +45,7 @@ export function DashboardList() {
         {loading && <Spinner />}
         <span class="grow" />
         <Link href="/dashboard/new" class="btn primary">
-          ＋ New dashboard
+          <Icon name="plus" /> New dashboard
         </Link>
         <Link href="/dashboard/import" class="btn">
           Import
@@ -55,14 +56,14 @@ export function DashboardList() {
       {[...folders.entries()].map(([folder, list]) => (
         <section class="card" key={folder} data-testid="dashboard-folder">
           <div class="card-header">
-            <span class="muted">📁</span>
+            <span class="muted"><Icon name="folder" /></span>
             <h3 style={{ margin: 0 }}>{folder}</h3>
             <span class="muted small">{list.length}</span>
           </div>
           <div class="list">
             {list.map((h) => (
               <div class="list-item" key={h.uid}>
-                <span class="muted">▦</span>
+                <span class="muted"><Icon name="dashboards" /></span>
                 <Link href={`/d/${encodeURIComponent(h.uid)}`} class="grow">
                   {h.title}
                 </Link>
@@ -74,7 +75,7 @@ export function DashboardList() {
                   ))}
                 </div>
                 <Button size="sm" variant="ghost" title="Delete" onClick={() => remove(h.uid, h.title)}>
-                  🗑
+                  <Icon name="trash" />
                 </Button>
               </div>
             ))}

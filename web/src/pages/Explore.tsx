@@ -60,7 +60,7 @@ export function Explore(props: { time: TimeState }) {
         />
       ))}
       <div>
-        <Button onClick={() => writePanels([...panels, { expr: "", tab: "graph", stacked: false, step: "" }])}>＋ Add query</Button>
+        <Button onClick={() => writePanels([...panels, { expr: "", tab: "graph", stacked: false, step: "" }])}>Add query</Button>
       </div>
     </div>
   );
@@ -80,7 +80,6 @@ function QueryCard(props: { index: number; panel: QueryPanel; time: TimeState; o
   const [draft, setDraft] = useState(panel.expr);
   const [result, setResult] = useState<Result>({ warnings: [], loading: false });
   const [runNonce, setRunNonce] = useState(0);
-  useEffect(() => setDraft(panel.expr), [panel.expr]);
 
   useEffect(() => {
     if (!panel.expr.trim()) {
@@ -99,10 +98,11 @@ function QueryCard(props: { index: number; panel: QueryPanel; time: TimeState; o
     return () => ctrl.abort();
   }, [panel.expr, panel.tab, panel.step, time.range.from, time.range.to, time.tick, runNonce]);
 
-  const execute = () => {
+  const execute = (expr: string = draft) => {
+    setDraft(expr);
     // The same expression again runs again (the data may have changed since).
-    if (draft === panel.expr) setRunNonce((n) => n + 1);
-    else props.onChange({ expr: draft });
+    if (expr === panel.expr) setRunNonce((n) => n + 1);
+    else props.onChange({ expr });
   };
 
   const seriesCount = result.data ? (Array.isArray(result.data.result) && result.data.resultType !== "scalar" && result.data.resultType !== "string" ? result.data.result.length : 1) : 0;
@@ -111,8 +111,8 @@ function QueryCard(props: { index: number; panel: QueryPanel; time: TimeState; o
     <section class="card" data-testid={`query-${props.index}`}>
       <div class="card-body" style={{ display: "flex", flexDirection: "column", gap: "10px" }}>
         <div class="query-row">
-          <PromQLEditor value={draft} onChange={setDraft} onRun={execute} autoFocus={props.index === 0} />
-          <Button variant="primary" onClick={execute} data-testid="run-query">
+          <PromQLEditor value={panel.expr} onChange={setDraft} onRun={execute} autoFocus={props.index === 0} />
+          <Button variant="primary" onClick={() => execute()} data-testid="run-query">
             Run query
           </Button>
           {props.onRemove && (

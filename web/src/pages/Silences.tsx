@@ -46,7 +46,7 @@ export function Silences(props: { tick: number }) {
         {loading && <Spinner />}
         <span class="grow" />
         <Button variant="primary" onClick={() => setQuery({ new: "1" }, false)} data-testid="new-silence" disabled={!!notServed}>
-          ＋ New silence
+          New silence
         </Button>
       </div>
       {notServed ? (
@@ -124,7 +124,7 @@ function NewSilence(props: { initial: string[]; onDone: () => void }) {
         ))}
         <div>
           <Button size="sm" onClick={() => setMatchers([...matchers, ""])}>
-            ＋ Add matcher
+            Add matcher
           </Button>
         </div>
       </div>
