@@ -11,7 +11,7 @@
 // /usr/bin/chromium). Prints one JSON summary line prefixed with "SUMMARY ".
 
 import { chromium } from "playwright-core";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const base = process.env.PANOPTES_URL ?? "http://127.0.0.1:9090";
@@ -173,10 +173,11 @@ async function expandRows() {
   }
 }
 
-async function renderDashboard(json, name) {
+async function renderDashboard(path, name) {
   consoleErrors = [];
   await page.goto(`${base}/dashboard/import`, { waitUntil: "networkidle" });
-  await page.fill("[data-testid=import-json]", json);
+  // Through the import page's file upload, as a user would bring a file exported from Grafana.
+  await page.setInputFiles("[data-testid=import-file]", path);
   await page.waitForSelector("[data-testid=import-summary]", { timeout: 10000 });
   await page.click("[data-testid=import-preview]");
   await page.waitForSelector("[data-testid=dashboard-grid]", { timeout: 30000 });
@@ -201,8 +202,7 @@ async function renderDashboard(json, name) {
 const dashboards = [];
 if (dashboardsDir) {
   for (const file of readdirSync(dashboardsDir).filter((f) => f.endsWith(".json")).sort()) {
-    const json = readFileSync(join(dashboardsDir, file), "utf8");
-    dashboards.push(await renderDashboard(json, file.replace(/\.json$/, "")));
+    dashboards.push(await renderDashboard(join(dashboardsDir, file), file.replace(/\.json$/, "")));
   }
 }
 

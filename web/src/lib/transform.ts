@@ -21,21 +21,26 @@ export function framesToTable(frames: Frame[], merge: boolean): Table {
   const labelNames = [...new Set(frames.flatMap((f) => Object.keys(f.labels).filter((k) => k !== "__name__")))].sort();
   const valueCol = (refId: string) => (multi ? `Value #${refId}` : "Value");
   const columns = ["Time", ...labelNames, ...refIds.map(valueCol)];
-  const rows = new Map<string, (string | number | null)[]>();
-  const order: string[] = [];
+  const rows: { labels: Record<string, string>; cells: (string | number | null)[] }[] = [];
   for (const f of frames) {
-    const key = merge ? labelNames.map((l) => f.labels[l] ?? "").join("\u0000") : `${f.refId}\u0000${labelNames.map((l) => f.labels[l] ?? "").join("\u0000")}`;
-    let row = rows.get(key);
-    if (!row) {
-      row = new Array(columns.length).fill(null);
-      row[0] = f.timestamps[f.timestamps.length - 1] ?? null;
-      labelNames.forEach((l, i) => (row![i + 1] = f.labels[l] ?? ""));
-      rows.set(key, row);
-      order.push(key);
-    }
-    row[columns.indexOf(valueCol(f.refId))] = f.values[f.values.length - 1] ?? null;
+    const labels = Object.fromEntries(Object.entries(f.labels).filter(([k]) => k !== "__name__"));
+    const col = columns.indexOf(valueCol(f.refId));
+    // Merging joins a series to the row whose labels agree on every label both have (as
+    // Grafana's merge does with the fields queries share), if that row has no value for it yet.
+    const row = merge
+      ? rows.find((r) => {
+          const shared = Object.keys(labels).filter((k) => k in r.labels);
+          return r.cells[col] === null && shared.length > 0 && shared.every((k) => r.labels[k] === labels[k]) && (shared.length === Object.keys(labels).length || shared.length === Object.keys(r.labels).length);
+        })
+      : undefined;
+    const target: { labels: Record<string, string>; cells: (string | number | null)[] } = row ?? { labels: {}, cells: new Array(columns.length).fill(null) };
+    if (!row) rows.push(target);
+    Object.assign(target.labels, labels);
+    target.cells[0] = f.timestamps[f.timestamps.length - 1] ?? target.cells[0];
+    labelNames.forEach((l, i) => (target.cells[i + 1] = target.labels[l] ?? ""));
+    target.cells[col] = f.values[f.values.length - 1] ?? null;
   }
-  return { columns, rows: order.map((k) => rows.get(k)!) };
+  return { columns, rows: rows.map((r) => r.cells) };
 }
 
 /** Applies `organize`: excludeByName, renameByName, indexByName. */

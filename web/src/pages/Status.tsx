@@ -103,7 +103,7 @@ function Tsdb(props: { tick: number }) {
           <dd>{h.numSeries ? `${formatDateTime(h.minTime)} — ${formatDateTime(h.maxTime)}` : "empty"}</dd>
         </dl>
       </Card>
-      <div style={{ display: "grid", gridTemplateColumns: "1fr 1fr", gap: "16px" }}>
+      <div style={{ display: "grid", gridTemplateColumns: "repeat(2, minmax(0, 1fr))", gap: "16px" }}>
         <StatTable title="Top series count by metric name" rows={data.seriesCountByMetricName} total={h.numSeries} />
         <StatTable title="Top label names with value count" rows={data.labelValueCountByLabelName} />
         <StatTable title="Top label names by memory" rows={data.memoryInBytesByLabelName} unit="bytes" />
