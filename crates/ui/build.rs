@@ -49,7 +49,8 @@ fn main() {
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read dist").map(|e| e.expect("dist entry").path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).expect("read dist").map(|e| e.expect("dist entry").path()).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {

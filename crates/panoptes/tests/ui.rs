@@ -31,11 +31,56 @@ struct Edge {
 }
 
 const EDGES: &[Edge] = &[
-    Edge { source: "istio-ingressgateway", source_app: "istio-ingressgateway", destination: "productpage-v1", destination_app: "productpage", service: "productpage", rps: 20.0, errors: 0.0, latency_ms: 40.0 },
-    Edge { source: "productpage-v1", source_app: "productpage", destination: "details-v1", destination_app: "details", service: "details", rps: 20.0, errors: 0.0, latency_ms: 5.0 },
-    Edge { source: "productpage-v1", source_app: "productpage", destination: "reviews-v1", destination_app: "reviews", service: "reviews", rps: 10.0, errors: 0.0, latency_ms: 8.0 },
-    Edge { source: "productpage-v1", source_app: "productpage", destination: "reviews-v3", destination_app: "reviews", service: "reviews", rps: 10.0, errors: 0.0, latency_ms: 30.0 },
-    Edge { source: "reviews-v3", source_app: "reviews", destination: "ratings-v1", destination_app: "ratings", service: "ratings", rps: 10.0, errors: 0.05, latency_ms: 6.0 },
+    Edge {
+        source: "istio-ingressgateway",
+        source_app: "istio-ingressgateway",
+        destination: "productpage-v1",
+        destination_app: "productpage",
+        service: "productpage",
+        rps: 20.0,
+        errors: 0.0,
+        latency_ms: 40.0,
+    },
+    Edge {
+        source: "productpage-v1",
+        source_app: "productpage",
+        destination: "details-v1",
+        destination_app: "details",
+        service: "details",
+        rps: 20.0,
+        errors: 0.0,
+        latency_ms: 5.0,
+    },
+    Edge {
+        source: "productpage-v1",
+        source_app: "productpage",
+        destination: "reviews-v1",
+        destination_app: "reviews",
+        service: "reviews",
+        rps: 10.0,
+        errors: 0.0,
+        latency_ms: 8.0,
+    },
+    Edge {
+        source: "productpage-v1",
+        source_app: "productpage",
+        destination: "reviews-v3",
+        destination_app: "reviews",
+        service: "reviews",
+        rps: 10.0,
+        errors: 0.0,
+        latency_ms: 30.0,
+    },
+    Edge {
+        source: "reviews-v3",
+        source_app: "reviews",
+        destination: "ratings-v1",
+        destination_app: "ratings",
+        service: "ratings",
+        rps: 10.0,
+        errors: 0.05,
+        latency_ms: 6.0,
+    },
 ];
 
 const BUCKETS: &[f64] = &[1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
@@ -52,7 +97,10 @@ fn istio_labels(edge: &Edge, reporter: &str, code: &str) -> Vec<(&'static str, S
     vec![
         ("reporter", reporter.to_owned()),
         ("source_workload", edge.source.to_owned()),
-        ("source_workload_namespace", if edge.source == "istio-ingressgateway" { "istio-system".to_owned() } else { ns.clone() }),
+        (
+            "source_workload_namespace",
+            if edge.source == "istio-ingressgateway" { "istio-system".to_owned() } else { ns.clone() },
+        ),
         ("source_app", edge.source_app.to_owned()),
         ("source_version", edge.source.rsplit('-').next().unwrap_or("v1").to_owned()),
         ("source_principal", format!("spiffe://cluster.local/ns/default/sa/bookinfo-{}", edge.source_app)),
@@ -70,7 +118,10 @@ fn istio_labels(edge: &Edge, reporter: &str, code: &str) -> Vec<(&'static str, S
         ("response_code", code.to_owned()),
         ("response_flags", "-".to_owned()),
         ("grpc_response_status", String::new()),
-        ("connection_security_policy", if reporter == "destination" { "mutual_tls".to_owned() } else { "unknown".to_owned() }),
+        (
+            "connection_security_policy",
+            if reporter == "destination" { "mutual_tls".to_owned() } else { "unknown".to_owned() },
+        ),
         ("job", "kubernetes-pods".to_owned()),
         ("instance", format!("10.0.0.{}:15020", edge.destination.len())),
     ]
@@ -106,11 +157,19 @@ fn generate(start_ms: i64, steps: i64) -> Vec<(Vec<Label>, Vec<f64>)> {
                 };
                 let rps = edge.rps * share;
                 with("istio_requests_total", None, counter(rps, phase));
-                for (metric, mean) in [("istio_request_duration_milliseconds", edge.latency_ms), ("istio_request_bytes", 700.0), ("istio_response_bytes", 4000.0)] {
+                for (metric, mean) in [
+                    ("istio_request_duration_milliseconds", edge.latency_ms),
+                    ("istio_request_bytes", 700.0),
+                    ("istio_response_bytes", 4000.0),
+                ] {
                     for bound in BUCKETS {
                         // The share of requests at or under the bound, from an exponential distribution.
                         let below = 1.0 - (-bound / mean).exp();
-                        with(&format!("{metric}_bucket"), Some(("le", format!("{bound}"))), counter(rps * below, phase));
+                        with(
+                            &format!("{metric}_bucket"),
+                            Some(("le", format!("{bound}"))),
+                            counter(rps * below, phase),
+                        );
                     }
                     with(&format!("{metric}_bucket"), Some(("le", "+Inf".to_owned())), counter(rps, phase));
                     with(&format!("{metric}_sum"), None, counter(rps * mean, phase));
@@ -123,7 +182,14 @@ fn generate(start_ms: i64, steps: i64) -> Vec<(Vec<Label>, Vec<f64>)> {
     for panel in 0..20 {
         for series in 0..10 {
             let values = (0..steps).map(|i| (panel * 10 + series) as f64 + 5.0 * wave(i, series as f64)).collect();
-            out.push((labels(&[("__name__", "bench_series".to_owned()), ("panel", panel.to_string()), ("series", series.to_string())]), values));
+            out.push((
+                labels(&[
+                    ("__name__", "bench_series".to_owned()),
+                    ("panel", panel.to_string()),
+                    ("series", series.to_string()),
+                ]),
+                values,
+            ));
         }
     }
     let _ = start_ms;
@@ -139,15 +205,20 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     let root = workspace_root();
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     assert!(Path::new(&chromium).exists(), "{chromium} is missing: run scripts/test, which installs Debian's chromium");
-    assert!(root.join("web/node_modules/playwright-core").is_dir(), "web/node_modules is missing: run scripts/test (npm ci in web/)");
+    assert!(
+        root.join("web/node_modules/playwright-core").is_dir(),
+        "web/node_modules is missing: run scripts/test (npm ci in web/)"
+    );
     let dashboards = root.join("../shared/testdata/dashboards");
     assert!(dashboards.is_dir(), "{} is missing", dashboards.display());
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("ui-e2e");
+    let artifacts =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("ui-e2e");
 
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let address = free_address();
-    std::fs::write(dir.path().join("am.yml"), "route:\n  receiver: blackhole\nreceivers:\n- name: blackhole\n").unwrap();
+    std::fs::write(dir.path().join("am.yml"), "route:\n  receiver: blackhole\nreceivers:\n- name: blackhole\n")
+        .unwrap();
     std::fs::write(
         dir.path().join("rules.yml"),
         "groups:\n- name: mesh\n  rules:\n  - record: workload:istio_requests:rate5m\n    expr: sum by (destination_workload) (rate(istio_requests_total[5m]))\n  - alert: AlwaysFiring\n    expr: vector(1)\n    labels: {severity: info}\n    annotations: {summary: 'fires so that the Alerts page has something to show'}\n  - alert: HighErrorRatio\n    expr: sum by (destination_workload) (rate(istio_requests_total{response_code=~\"5..\"}[5m])) / sum by (destination_workload) (rate(istio_requests_total[5m])) > 0.5\n    for: 5m\n    labels: {severity: critical}\n    annotations: {summary: 'more than half of the requests fail'}\n",
@@ -158,7 +229,11 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     // of history older than the head accepts.
     // The evaluation interval is set from the start: a reload does not apply a changed global
     // evaluation_interval to the rule groups it creates (they keep the previous one).
-    std::fs::write(&config_path, "global:\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: pushgateway\n  static_configs: []\n").unwrap();
+    std::fs::write(
+        &config_path,
+        "global:\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: pushgateway\n  static_configs: []\n",
+    )
+    .unwrap();
     let log_path = dir.path().join("server.log");
     let child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
         .arg("server")
@@ -178,7 +253,8 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     let mut server = Process { child, address };
     wait_ready(&client, address, &mut server.child, &log_path).await;
 
-    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    let now =
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
     let steps = HOURS * 3_600_000 / STEP_MS + 1;
     let start = (now - (steps - 1) * STEP_MS) / STEP_MS * STEP_MS;
     let data = generate(start, steps);
@@ -190,7 +266,9 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
             .iter()
             .map(|(labels, values)| TimeSeries {
                 labels: labels.clone(),
-                samples: (first..last).map(|i| Sample { value: values[i as usize], timestamp: start + i * STEP_MS }).collect(),
+                samples: (first..last)
+                    .map(|i| Sample { value: values[i as usize], timestamp: start + i * STEP_MS })
+                    .collect(),
                 exemplars: Vec::new(),
                 histograms: Vec::new(),
             })
@@ -218,7 +296,10 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
         if firing && scraped {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no firing alert or healthy target after 20 s: {alerts} {targets}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no firing alert or healthy target after 20 s: {alerts} {targets}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
@@ -241,15 +322,26 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = stdout.lines().find_map(|line| line.strip_prefix("SUMMARY ")).unwrap_or_else(|| panic!("no summary from ui.mjs:\n{stdout}\n{stderr}"));
+    let summary = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("SUMMARY "))
+        .unwrap_or_else(|| panic!("no summary from ui.mjs:\n{stdout}\n{stderr}"));
     let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
     for dashboard in summary["dashboards"].as_array().unwrap() {
         eprintln!(
             "dashboard {}: {} panels ({} with data), {} queries, {} failures, {} panels with unsupported features",
-            dashboard["dashboard"], dashboard["panels"], dashboard["panelsWithData"], dashboard["queries"], dashboard["failures"].as_array().unwrap().len(), dashboard["panelsWithUnsupported"]
+            dashboard["dashboard"],
+            dashboard["panels"],
+            dashboard["panelsWithData"],
+            dashboard["queries"],
+            dashboard["failures"].as_array().unwrap().len(),
+            dashboard["panelsWithUnsupported"]
         );
     }
-    eprintln!("render of 20 panels × 10 series over 6h: {} ms (median), runs {}", summary["bench"]["medianMs"], summary["bench"]["runsMs"]);
+    eprintln!(
+        "render of 20 panels × 10 series over 6h: {} ms (median), runs {}",
+        summary["bench"]["medianMs"], summary["bench"]["runsMs"]
+    );
     eprintln!("screenshots in {}", artifacts.display());
     assert!(output.status.success(), "browser test failed: {}\n{stderr}", summary["failures"]);
     assert_eq!(summary["failures"], serde_json::json!([]));
@@ -257,7 +349,10 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     assert_eq!(summary["explore"]["completion"], true);
     assert_eq!(summary["silence"]["created"], true);
     assert_eq!(summary["silence"]["expired"], true);
-    let shared = std::fs::read_dir(root.join("../shared/testdata/dashboards")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+    let shared = std::fs::read_dir(root.join("../shared/testdata/dashboards"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .count();
     assert_eq!(summary["dashboards"].as_array().unwrap().len(), shared, "every shared dashboard is rendered");
     for dashboard in summary["dashboards"].as_array().unwrap() {
         assert!(dashboard["panels"].as_u64().unwrap() > 0, "{dashboard}");

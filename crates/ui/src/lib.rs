@@ -74,7 +74,10 @@ fn respond(asset: &'static Asset, headers: &HeaderMap, head_only: bool) -> Respo
         .header(header::CACHE_CONTROL, cache)
         .header(header::VARY, "Accept-Encoding");
     if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag.as_bytes() == asset.etag.as_bytes()) {
-        return response.status(StatusCode::NOT_MODIFIED).body(Body::empty()).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        return response
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     let accepts_gzip = headers
         .get(header::ACCEPT_ENCODING)
