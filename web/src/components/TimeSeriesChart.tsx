@@ -45,6 +45,20 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
+/** 24-hour time labels as Grafana shows them; the date only where the day changes or ticks span days. */
+function timeAxisLabels(_u: uPlot, splits: number[], _axis: number, _space: number, incr: number): string[] {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  let lastDay = "";
+  return splits.map((t) => {
+    const d = new Date(t * 1000);
+    const day = `${pad(d.getMonth() + 1)}/${pad(d.getDate())}`;
+    const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    const label = incr >= 86400 ? day : incr < 60 ? `${hm}:${pad(d.getSeconds())}` : lastDay && day !== lastDay ? `${day} ${hm}` : hm;
+    lastDay = day;
+    return label;
+  });
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 }
@@ -121,7 +135,7 @@ export function TimeSeriesChart(props: ChartProps) {
         ...(rightSeries ? { y2: { range: yRange } } : {}),
       },
       axes: [
-        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, font: "11px Inter, sans-serif" },
+        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, font: "11px Inter, sans-serif", values: timeAxisLabels },
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { show: false }, values: fmtAxis(unitLeft), size: 64, font: "11px Inter, sans-serif" },
         ...(rightSeries ? [{ scale: "y2", side: 1, stroke: axisColor, grid: { show: false }, ticks: { show: false }, values: fmtAxis(rightSeries.unit ?? unitLeft), size: 64, font: "11px Inter, sans-serif" } as uPlot.Axis] : []),
       ],
