@@ -14,6 +14,8 @@ export interface QueryOutcome {
   expr: string;
   error?: string;
   series: number;
+  /** Samples returned, over all series. */
+  points: number;
   ms: number;
 }
 
@@ -25,7 +27,7 @@ export interface PanelResult {
 }
 
 /** The record of every panel's last run on the current page, keyed by panel key. */
-export const runRegistry = new Map<string, { title: string; type: string; queries: QueryOutcome[]; done: boolean }>();
+export const runRegistry = new Map<string, { title: string; type: string; queries: QueryOutcome[]; done: boolean; doneAt?: number }>();
 (window as any).__panoptesRuns = runRegistry;
 
 export async function runPanelQueries(panel: Panel, scope: Scope, range: TimeRange, widthPx: number, signal: AbortSignal): Promise<PanelResult> {
@@ -47,10 +49,10 @@ export async function runPanelQueries(panel: Panel, scope: Scope, range: TimeRan
         const r = instant ? await instantQuery(expr, range.to, signal) : await rangeQuery(expr, range.from, range.to, stepMs, signal);
         const legend = t.legendFormat ? interpolate(t.legendFormat, scope, builtins) : undefined;
         const frames = toFrames(r.data, refId, legend);
-        return { frames, warnings: r.warnings, outcome: { refId, expr, series: frames.length, ms: performance.now() - started } as QueryOutcome };
+        return { frames, warnings: r.warnings, outcome: { refId, expr, series: frames.length, points: frames.reduce((a, f) => a + f.timestamps.length, 0), ms: performance.now() - started } as QueryOutcome };
       } catch (e) {
         if ((e as Error).name === "AbortError") throw e;
-        return { frames: [] as Frame[], warnings: [] as string[], outcome: { refId, expr, error: (e as Error).message, series: 0, ms: performance.now() - started } };
+        return { frames: [] as Frame[], warnings: [] as string[], outcome: { refId, expr, error: (e as Error).message, series: 0, points: 0, ms: performance.now() - started } };
       }
     }),
   );

@@ -62,13 +62,13 @@ export function PanelView(props: PanelViewProps) {
         setResult(r);
         setFailed(null);
         setLoading(false);
-        runRegistry.set(props.panelKey, { title, type: panel.type, queries: r.queries, done: true });
+        runRegistry.set(props.panelKey, { title, type: panel.type, queries: r.queries, done: true, doneAt: performance.now() });
       },
       (e) => {
         if (e.name === "AbortError") return;
         setFailed(String(e.message ?? e));
         setLoading(false);
-        runRegistry.set(props.panelKey, { title, type: panel.type, queries: [{ refId: "?", expr: "", error: String(e.message ?? e), series: 0, ms: 0 }], done: true });
+        runRegistry.set(props.panelKey, { title, type: panel.type, queries: [{ refId: "?", expr: "", error: String(e.message ?? e), series: 0, points: 0, ms: 0 }], done: true });
       },
     );
     return () => ctrl.abort();
