@@ -96,10 +96,12 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
                 .merge(panoptes_alerting::history_router(history.clone()))
                 .merge(dashboards)
                 .merge(extra_routes);
-            match &router {
+            let routes = match &router {
                 Some(router) => routes.merge(panoptes_alerting::api_router(router.am.clone())),
                 None => routes,
-            }
+            };
+            // The web UI answers only what no other route does (its fallback).
+            routes.merge(panoptes_ui::router())
         }),
     };
     let server = Server::bind(options).await?;

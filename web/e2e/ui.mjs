@@ -1,0 +1,251 @@
+// Browser test of the Panoptes UI against a real `panoptes server` (started and loaded with data
+// by crates/panoptes/tests/ui.rs): playwright-core drives Debian's Chromium headless.
+//
+// Checks: every page loads without console errors; a query typed in Explore (with completion)
+// draws a uPlot graph; a silence is created and expired through the UI; every dashboard in
+// PANOPTES_DASHBOARDS is imported (import page, local preview) and rendered with all rows
+// expanded, and every panel's queries run without error; screenshots go to PANOPTES_ARTIFACTS.
+// Also measures the render time of a generated 20 panels × 10 series dashboard over 6 h.
+//
+// Environment: PANOPTES_URL, PANOPTES_DASHBOARDS, PANOPTES_ARTIFACTS, CHROMIUM (default
+// /usr/bin/chromium). Prints one JSON summary line prefixed with "SUMMARY ".
+
+import { chromium } from "playwright-core";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const base = process.env.PANOPTES_URL ?? "http://127.0.0.1:9090";
+const dashboardsDir = process.env.PANOPTES_DASHBOARDS;
+const artifacts = process.env.PANOPTES_ARTIFACTS ?? "target/ui-e2e";
+mkdirSync(artifacts, { recursive: true });
+
+// A renderer stuck in a loop would hang Playwright calls that have no timeout of their own
+// (keyboard input, evaluate): fail the whole run instead of waiting forever.
+setTimeout(() => {
+  console.error("FAIL the browser test did not finish within 10 minutes (a page is stuck?)");
+  process.exit(2);
+}, 10 * 60 * 1000).unref();
+
+const failures = [];
+const fail = (what) => {
+  failures.push(what);
+  console.error(`FAIL ${what}`);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
+
+// Whether the server in this build stores dashboards (Grafana's API): without it the list page's
+// /api/search answers 404, which the browser logs; only that one expected error is tolerated.
+const hasDashboardApi = (await fetch(`${base}/api/search`)).status !== 404;
+let consoleErrors = [];
+page.on("console", (msg) => {
+  if (msg.type() !== "error") return;
+  const url = msg.location()?.url ?? "";
+  if (!hasDashboardApi && /\/api\/(search|dashboards)/.test(url) && /404/.test(msg.text())) return;
+  consoleErrors.push(`${msg.text()} (${url})`);
+});
+page.on("pageerror", (err) => consoleErrors.push(`uncaught: ${err.message}`));
+
+async function visit(path, readySelector, name) {
+  consoleErrors = [];
+  await page.goto(base + path, { waitUntil: "networkidle" });
+  try {
+    await page.waitForSelector(readySelector, { timeout: 15000 });
+  } catch {
+    fail(`${path}: ${readySelector} never appeared`);
+  }
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(artifacts, `${name}.png`) });
+  if (consoleErrors.length) fail(`${path}: console errors: ${consoleErrors.join(" | ")}`);
+  return consoleErrors.length === 0;
+}
+
+const pages = {};
+pages.targets = await visit("/targets", "[data-testid=target-pool] .badge", "targets");
+pages.rules = await visit("/rules", "[data-testid=rule-group]", "rules");
+pages.alerts = await visit("/alerts", "[data-testid=alert-rules] .badge.firing", "alerts");
+pages.silences = await visit("/silences", "[data-testid=silences] table", "silences");
+pages.status = await visit("/status", ".kv dd", "status");
+pages.tsdb = await visit("/status?tab=tsdb", "[data-testid=tsdb-status] table tbody tr", "status-tsdb");
+pages.config = await visit("/status?tab=config", "[data-testid=config-yaml]", "status-config");
+pages.flags = await visit("/status?tab=flags", "table tbody tr", "status-flags");
+pages.dashboards = await visit("/dashboards", hasDashboardApi ? "[data-testid=dashboard-search]" : ".callout", "dashboards");
+pages.import = await visit("/dashboard/import", "[data-testid=import-json]", "dashboard-import");
+pages.newDashboard = await visit("/dashboard/new", "[data-testid=dashboard-title]", "dashboard-new");
+
+// Explore: completion offers a metric name, then the query draws a graph.
+let explore = { completion: false, graph: false, series: 0 };
+consoleErrors = [];
+await page.goto(`${base}/explore`, { waitUntil: "networkidle" });
+await page.click(".cm-content");
+await page.keyboard.type("istio_requests_to");
+try {
+  await page.waitForSelector(".cm-tooltip-autocomplete li:has-text('istio_requests_total')", { timeout: 10000 });
+  explore.completion = true;
+} catch {
+  fail("explore: no completion offered istio_requests_total");
+}
+await page.keyboard.press("Escape");
+await page.keyboard.press("Control+A");
+await page.keyboard.type("sum by (destination_workload) (rate(istio_requests_total[5m]))");
+await page.keyboard.press("Escape");
+await page.keyboard.press("Enter");
+try {
+  await page.waitForSelector("[data-testid=explore-graph] canvas", { timeout: 15000 });
+  explore.series = await page.locator("[data-testid=explore-graph] .legend-item").count();
+  explore.graph = explore.series > 0;
+  if (!explore.graph) fail("explore: graph drawn without series");
+} catch {
+  fail("explore: no graph canvas");
+}
+const url = page.url();
+if (!url.includes("g0.expr=")) fail(`explore: the query is not in the URL (${url})`);
+await page.screenshot({ path: join(artifacts, "explore.png") });
+// Hover the plot to show the tooltip in a second screenshot.
+const over = page.locator("[data-testid=explore-graph] .u-over");
+if (await over.count()) {
+  const box = await over.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.4);
+  await page.waitForTimeout(200);
+  if (!(await page.locator(".tooltip").isVisible())) fail("explore: no tooltip on hover");
+  await page.screenshot({ path: join(artifacts, "explore-tooltip.png") });
+}
+if (consoleErrors.length) fail(`explore: console errors: ${consoleErrors.join(" | ")}`);
+pages.explore = consoleErrors.length === 0;
+
+// Silences: create one through the form, then expire it.
+let silence = { created: false, expired: false };
+consoleErrors = [];
+await page.goto(`${base}/silences`, { waitUntil: "networkidle" });
+await page.click("[data-testid=new-silence]");
+await page.fill("[data-testid=silence-matcher]", 'alertname="AlwaysFiring"');
+await page.fill("[data-testid=silence-author]", "e2e");
+await page.fill("[data-testid=silence-comment]", "silenced by the browser test");
+await page.click("[data-testid=create-silence]");
+try {
+  await page.waitForSelector("[data-testid=silences] td:has-text('silenced by the browser test')", { timeout: 10000 });
+  silence.created = true;
+  await page.screenshot({ path: join(artifacts, "silences-created.png") });
+  await page.click("[data-testid=silences] button:has-text('Expire')");
+  await page.waitForSelector("[data-testid=silences] td:has-text('silenced by the browser test')", { state: "detached", timeout: 10000 });
+  await page.goto(`${base}/silences?state=expired`, { waitUntil: "networkidle" });
+  await page.waitForSelector("[data-testid=silences] td:has-text('silenced by the browser test')", { timeout: 10000 });
+  silence.expired = true;
+} catch (e) {
+  fail(`silences: ${e.message.split("\n")[0]}`);
+}
+if (consoleErrors.length) fail(`silences: console errors: ${consoleErrors.join(" | ")}`);
+
+async function waitForPanels(timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  let stableSince = 0;
+  let last = "";
+  while (Date.now() < deadline) {
+    const state = await page.evaluate(() => {
+      const runs = [...(window.__panoptesRuns?.values() ?? [])];
+      return JSON.stringify({ n: runs.length, done: runs.filter((r) => r.done).length });
+    });
+    const s = JSON.parse(state);
+    if (s.n > 0 && s.n === s.done) {
+      if (state === last) {
+        if (Date.now() - stableSince > 700) return true;
+      } else stableSince = Date.now();
+    }
+    last = state;
+    await page.waitForTimeout(100);
+  }
+  return false;
+}
+
+async function expandRows() {
+  // Open every collapsed row (repeatedly: opening one may reveal more).
+  for (let i = 0; i < 50; i++) {
+    const collapsed = page.locator("[data-testid=dashboard-row].collapsed");
+    if ((await collapsed.count()) === 0) return;
+    await collapsed.first().click();
+    await page.waitForTimeout(50);
+  }
+}
+
+async function renderDashboard(path, name) {
+  consoleErrors = [];
+  await page.goto(`${base}/dashboard/import`, { waitUntil: "networkidle" });
+  // Through the import page's file upload, as a user would bring a file exported from Grafana.
+  await page.setInputFiles("[data-testid=import-file]", path);
+  await page.waitForSelector("[data-testid=import-summary]", { timeout: 10000 });
+  await page.click("[data-testid=import-preview]");
+  await page.waitForSelector("[data-testid=dashboard-grid]", { timeout: 30000 });
+  await expandRows();
+  const settled = await waitForPanels();
+  await page.waitForTimeout(300);
+  const runs = await page.evaluate(() => [...window.__panoptesRuns.entries()].map(([key, r]) => ({ key, ...r })));
+  const panelsShown = await page.locator("[data-testid=panel]").count();
+  const unsupported = await page.locator("[data-testid=panel-issues]").count();
+  const queries = runs.flatMap((r) => r.queries.map((q) => ({ panel: r.title, ...q })));
+  const failed = queries.filter((q) => q.error);
+  const withData = runs.filter((r) => r.queries.some((q) => q.series > 0)).length;
+  await page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true });
+  const report = { dashboard: name, panels: panelsShown, panelsWithData: withData, queries: queries.length, failures: failed.map((q) => `${q.panel} ${q.refId}: ${q.error}`), panelsWithUnsupported: unsupported, settled, consoleErrors: [...consoleErrors] };
+  if (!settled) fail(`dashboard ${name}: panels did not finish loading`);
+  if (panelsShown === 0) fail(`dashboard ${name}: no panel rendered`);
+  if (failed.length) fail(`dashboard ${name}: ${failed.length} failed queries: ${report.failures.join(" | ")}`);
+  if (consoleErrors.length) fail(`dashboard ${name}: console errors: ${consoleErrors.join(" | ")}`);
+  return report;
+}
+
+const dashboards = [];
+if (dashboardsDir) {
+  for (const file of readdirSync(dashboardsDir).filter((f) => f.endsWith(".json")).sort()) {
+    dashboards.push(await renderDashboard(join(dashboardsDir, file), file.replace(/\.json$/, "")));
+  }
+}
+
+// The light theme, on the first dashboard's page, for a look at both themes.
+await page.click("[data-testid=theme-toggle]").catch(() => {});
+await page.goto(`${base}/explore?g0.expr=${encodeURIComponent("sum by (destination_workload) (rate(istio_requests_total[5m]))")}&g0.tab=graph`, { waitUntil: "networkidle" });
+await page.waitForSelector("[data-testid=explore-graph] canvas", { timeout: 15000 }).catch(() => fail("explore (light): no graph"));
+await page.screenshot({ path: join(artifacts, "explore-light.png") });
+await page.evaluate(() => localStorage.setItem("panoptes.theme", "dark"));
+
+// Measurement: 20 timeseries panels × 10 series over 6 h, from navigation to every panel drawn.
+const bench = { panels: 20, seriesPerPanel: 10, range: "6h", pointsPerSeries: null, runs: [] };
+const benchDashboard = {
+  title: "Render benchmark 20x10",
+  time: { from: "now-6h", to: "now" },
+  panels: Array.from({ length: 20 }, (_, i) => ({ id: i + 1, type: "timeseries", title: `bench ${i}`, gridPos: { x: (i % 3) * 8, y: Math.floor(i / 3) * 8, w: 8, h: 8 }, targets: [{ refId: "A", expr: `bench_series{panel="${i}"}`, legendFormat: "{{series}}" }] })),
+};
+await page.goto(`${base}/dashboard/import`, { waitUntil: "networkidle" });
+await page.evaluate((json) => sessionStorage.setItem("panoptes.preview", json), JSON.stringify(benchDashboard));
+for (let run = 0; run < 4; run++) {
+  await page.goto(`${base}/dashboard/preview?from=now-6h&to=now`, { waitUntil: "domcontentloaded" });
+  // Checked on every animation frame, so the time is when the last panel's canvas exists.
+  await page.waitForFunction(() => {
+    const runs = [...(window.__panoptesRuns?.values() ?? [])];
+    return runs.length === 20 && runs.every((r) => r.done) && document.querySelectorAll("[data-testid=panel] canvas").length >= 20;
+  }, null, { timeout: 60000, polling: "raf" });
+  const t = await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
+    const runs = [...window.__panoptesRuns.values()];
+    resolve({ drawn: performance.now(), queriesDone: Math.max(...runs.map((r) => r.doneAt)), slowestQuery: Math.max(...runs.flatMap((r) => r.queries.map((q) => q.ms))), series: runs.reduce((a, r) => a + r.queries.reduce((b, q) => b + q.series, 0), 0), points: runs.reduce((a, r) => a + r.queries.reduce((b, q) => b + q.points, 0), 0) });
+  }))));
+  if (t.series !== 200) fail(`bench: expected 200 series, got ${t.series}`);
+  bench.pointsPerSeries = Math.round(t.points / 200);
+  // The first run warms the server's and the browser's caches.
+  if (run > 0) bench.runs.push({ totalMs: Math.round(t.drawn), queriesDoneMs: Math.round(t.queriesDone), slowestQueryMs: Math.round(t.slowestQuery), drawAfterQueriesMs: Math.round(t.drawn - t.queriesDone) });
+}
+await page.screenshot({ path: join(artifacts, "bench-20x10.png"), fullPage: true });
+const median = (k) => [...bench.runs.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(bench.runs.length / 2)];
+bench.medianMs = median("totalMs");
+bench.medianQueriesDoneMs = median("queriesDoneMs");
+bench.medianDrawAfterQueriesMs = median("drawAfterQueriesMs");
+
+await browser.close();
+const summary = { pages, explore, silence, dashboards, bench, failures };
+writeFileSync(join(artifacts, "summary.json"), JSON.stringify(summary, null, 2));
+console.log("SUMMARY " + JSON.stringify(summary));
+process.exit(failures.length ? 1 : 0);
