@@ -124,7 +124,7 @@ export function TimeSeriesChart(props: ChartProps) {
     const opts: uPlot.Options = {
       width: size.w,
       height: size.h,
-      padding: [8, 8, 0, 0],
+      padding: [8, 16, 0, 0],
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 }, focus: { prox: 24 } },
       focus: { alpha: 0.35 },
