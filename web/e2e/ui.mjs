@@ -79,6 +79,25 @@ pages.dashboards = await visit("/dashboards", hasDashboardApi ? "[data-testid=da
 pages.import = await visit("/dashboard/import", "[data-testid=import-json]", "dashboard-import");
 pages.newDashboard = await visit("/dashboard/new", "[data-testid=dashboard-title]", "dashboard-new");
 
+// Building a dashboard: add a visualization with the panel editor; it queries and draws.
+let editor = { panelDrawn: false };
+consoleErrors = [];
+await page.goto(`${base}/dashboard/new`, { waitUntil: "networkidle" });
+try {
+  await page.click("button[title='Add a panel or a row']");
+  await page.click("[data-testid=add-panel]");
+  await page.fill("[data-testid=panel-title-input]", "Requests per workload");
+  await page.fill("[data-testid=panel-expr-input]", "sum by (destination_workload) (rate(istio_requests_total[$__rate_interval]))");
+  await page.click("[data-testid=apply-panel]");
+  await page.waitForSelector("[data-testid=panel][data-panel-title='Requests per workload'] canvas", { timeout: 15000 });
+  editor.panelDrawn = (await page.locator("[data-testid=panel] .legend-item").count()) > 0;
+  if (!editor.panelDrawn) fail("dashboard editor: the new panel has no series");
+  await page.screenshot({ path: join(artifacts, "dashboard-new-panel.png") });
+} catch (e) {
+  fail(`dashboard editor: ${e.message.split("\n")[0]}`);
+}
+if (consoleErrors.length) fail(`dashboard editor: console errors: ${consoleErrors.join(" | ")}`);
+
 // Explore: completion offers a metric name, then the query draws a graph.
 let explore = { completion: false, graph: false, series: 0 };
 consoleErrors = [];
@@ -245,7 +264,7 @@ bench.medianQueriesDoneMs = median("queriesDoneMs");
 bench.medianDrawAfterQueriesMs = median("drawAfterQueriesMs");
 
 await browser.close();
-const summary = { pages, explore, silence, dashboards, bench, failures };
+const summary = { pages, explore, editor, silence, dashboards, bench, failures };
 writeFileSync(join(artifacts, "summary.json"), JSON.stringify(summary, null, 2));
 console.log("SUMMARY " + JSON.stringify(summary));
 process.exit(failures.length ? 1 : 0);

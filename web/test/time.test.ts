@@ -44,13 +44,14 @@ describe("time expressions", () => {
 describe("intervals", () => {
   it("snaps to nice intervals", () => {
     expect(roundInterval(13_000)).toBe(15_000);
-    expect(roundInterval(61_000)).toBe(120_000);
+    expect(roundInterval(61_000)).toBe(60_000);
+    expect(roundInterval(100_000)).toBe(120_000);
   });
   it("computes $__interval and $__rate_interval like Grafana", () => {
     const range = { from: 0, to: 6 * 3_600_000 };
     const i = computeIntervals({ range, maxDataPoints: 1000 });
-    expect(i.intervalMs).toBe(30_000); // 21.6 s rounded up
-    expect(i.rateIntervalMs).toBe(60_000); // max(30 s + 15 s, 4 × 15 s)
+    expect(i.intervalMs).toBe(20_000); // 21.6 s, rounded to the nearest nice interval
+    expect(i.rateIntervalMs).toBe(60_000); // max(20 s + 15 s, 4 × 15 s)
     expect(i.rangeMs).toBe(6 * 3_600_000);
   });
   it("never goes below the minimum interval", () => {

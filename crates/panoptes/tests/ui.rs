@@ -347,6 +347,7 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
     assert_eq!(summary["failures"], serde_json::json!([]));
     assert_eq!(summary["explore"]["graph"], true);
     assert_eq!(summary["explore"]["completion"], true);
+    assert_eq!(summary["editor"]["panelDrawn"], true);
     assert_eq!(summary["silence"]["created"], true);
     assert_eq!(summary["silence"]["expired"], true);
     let shared = std::fs::read_dir(root.join("../shared/testdata/dashboards"))

@@ -124,7 +124,7 @@ export function TimeSeriesChart(props: ChartProps) {
     const opts: uPlot.Options = {
       width: size.w,
       height: size.h,
-      padding: [8, 8, 0, 0],
+      padding: [8, 16, 0, 0],
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 }, focus: { prox: 24 } },
       focus: { alpha: 0.35 },
@@ -253,7 +253,7 @@ export function TimeSeriesChart(props: ChartProps) {
           </table>
         </div>
       ) : (
-        <div class="legend list" style={right ? { flexDirection: "column", flexWrap: "nowrap", width: "30%" } : { maxHeight: "35%" }}>
+        <div class="legend list" style={right ? { flexDirection: "column", flexWrap: "nowrap", flex: "none", maxWidth: "40%", paddingLeft: "8px" } : { maxHeight: "35%" }}>
           {visibleLegend.map(({ s, i }) => (
             <span key={i} class={`legend-item ${hidden.has(i) ? "hidden" : ""}`} onClick={(e) => toggle(i, e as unknown as MouseEvent)} title={s.name}>
               <span class="swatch" style={{ background: s.color }} />

@@ -166,17 +166,21 @@ export const RANGE_PRESETS: { from: string; to: string; label: string }[] = [
   { from: "now-1d/d", to: "now-1d/d", label: "Yesterday" },
 ];
 
-// The "nice" intervals Grafana's interval calculation snaps to, in milliseconds.
-const NICE_INTERVALS = [
-  1, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 20_000, 30_000, 60_000, 120_000, 300_000,
-  600_000, 900_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
-  604_800_000, 2_592_000_000, 31_536_000_000,
+// Grafana's interval rounding: each raw interval up to the bound maps to the nice interval
+// beside it (the nearest nice step, not the next one up), in milliseconds.
+const ROUNDING: [number, number][] = [
+  [10, 1], [15, 10], [35, 20], [75, 50], [150, 100], [350, 200], [750, 500], [1500, 1000], [3500, 2000],
+  [7500, 5000], [12_500, 10_000], [17_500, 15_000], [25_000, 20_000], [45_000, 30_000], [90_000, 60_000],
+  [150_000, 120_000], [450_000, 300_000], [750_000, 600_000], [1_050_000, 900_000], [1_500_000, 1_200_000],
+  [2_700_000, 1_800_000], [5_400_000, 3_600_000], [9_000_000, 7_200_000], [16_200_000, 10_800_000],
+  [32_400_000, 21_600_000], [86_400_000, 43_200_000], [604_800_000, 86_400_000], [1_814_400_000, 604_800_000],
+  [3_628_800_000, 2_592_000_000],
 ];
 
-/** Rounds an interval to the nearest nice interval at or above it (never below). */
+/** Rounds an interval to a nice one as Grafana does (13 s → 15 s, 61 s → 1 m, 100 s → 2 m). */
 export function roundInterval(ms: number): number {
-  for (const nice of NICE_INTERVALS) if (nice >= ms) return nice;
-  return NICE_INTERVALS[NICE_INTERVALS.length - 1];
+  for (const [bound, nice] of ROUNDING) if (ms <= bound) return nice;
+  return 31_536_000_000;
 }
 
 /** The inputs of a panel's interval calculation. */

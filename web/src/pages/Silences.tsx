@@ -6,18 +6,7 @@ import { ApiError, createSilence, expireSilence, listSilences, type Matcher, typ
 import { setQuery, useLocation } from "../lib/router";
 import { parseDuration, formatDateTime } from "../lib/time";
 import { Badge, Button, ButtonGroup, Callout, DataTable, Modal, Spinner, ago, toast, useAsync } from "../components/ui";
-
-/** Parses `name="value"`, `name=~"regex"`, `name!="v"` or `name!~"re"` into a matcher. */
-export function parseMatcher(text: string): Matcher | null {
-  const m = /^\s*([a-zA-Z_][\w]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$/.exec(text);
-  if (!m) return null;
-  return { name: m[1], value: m[3], isRegex: m[2].endsWith("~"), isEqual: !m[2].startsWith("!") };
-}
-
-function matcherText(m: Matcher): string {
-  const op = (m.isEqual === false ? "!" : "=") + (m.isRegex ? "~" : m.isEqual === false ? "=" : "");
-  return `${m.name}${op === "=" ? "=" : op}"${m.value}"`;
-}
+import { matcherText, parseMatcher } from "../lib/matchers";
 
 export function Silences(props: { tick: number }) {
   const { query } = useLocation();

@@ -114,7 +114,7 @@ function Sparkline(props: { values: (number | null)[]; color: string; fill: bool
   const max = Math.max(...real);
   const pts = nums.map((v, i) => (v === null ? null : `${(i / (nums.length - 1)) * 100},${40 - ((v - min) / (max - min || 1)) * 36}`)).filter(Boolean);
   return (
-    <svg class="spark" viewBox="0 0 100 40" preserveAspectRatio="none" style={{ height: "45%" }}>
+    <svg class="spark" viewBox="0 0 100 40" preserveAspectRatio="none" style={{ height: "45%", width: "100%" }}>
       {props.fill && <polygon points={`0,40 ${pts.join(" ")} 100,40`} fill={props.color} opacity="0.2" />}
       <polyline points={pts.join(" ")} fill="none" stroke={props.color} stroke-width="1.5" vector-effect="non-scaling-stroke" />
     </svg>
