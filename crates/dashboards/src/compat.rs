@@ -4,6 +4,8 @@
 //! unsupported panel or option stays in the JSON (so an export gives it back to Grafana) and is
 //! listed here.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -204,9 +206,16 @@ pub struct Issue {
 /// Converts legacy panels of `dashboard` in place and returns its compatibility report.
 pub fn check_and_convert(dashboard: &mut Value) -> CompatibilityReport {
     let mut report = CompatibilityReport::default();
+    let variables: BTreeSet<String> = dashboard
+        .pointer("/templating/list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|variable| variable.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
     if let Some(panels) = dashboard.get_mut("panels").and_then(Value::as_array_mut) {
         for (index, panel) in panels.iter_mut().enumerate() {
-            check_panel(panel, &format!("panels[{index}]"), &mut report);
+            check_panel(panel, &format!("panels[{index}]"), &variables, &mut report);
         }
     }
     if let Some(rows) = dashboard.get_mut("rows").and_then(Value::as_array_mut) {
@@ -219,7 +228,7 @@ pub fn check_and_convert(dashboard: &mut Value) -> CompatibilityReport {
         for (row_index, row) in rows.iter_mut().enumerate() {
             if let Some(panels) = row.get_mut("panels").and_then(Value::as_array_mut) {
                 for (index, panel) in panels.iter_mut().enumerate() {
-                    check_panel(panel, &format!("rows[{row_index}].panels[{index}]"), &mut report);
+                    check_panel(panel, &format!("rows[{row_index}].panels[{index}]"), &variables, &mut report);
                 }
             }
         }
@@ -237,7 +246,7 @@ pub fn check_and_convert(dashboard: &mut Value) -> CompatibilityReport {
     report
 }
 
-fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) {
+fn check_panel(panel: &mut Value, path: &str, variables: &BTreeSet<String>, report: &mut CompatibilityReport) {
     let Some(object) = panel.as_object_mut() else {
         report.panels.push(PanelReport {
             path: path.to_owned(),
@@ -290,6 +299,7 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
         }
     }
     check_common_options(object, path, &mut entry);
+    check_variable_references(object, path, variables, &mut entry);
     entry.status = if !entry.unsupported.is_empty() {
         Status::Unsupported
     } else if !entry.conversions.is_empty() {
@@ -302,7 +312,7 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
     report.panels.push(entry);
     if let Some(children) = object.get_mut("panels").and_then(Value::as_array_mut) {
         for (index, child) in children.iter_mut().enumerate() {
-            check_panel(child, &format!("{path}.panels[{index}]"), report);
+            check_panel(child, &format!("{path}.panels[{index}]"), variables, report);
         }
     }
 }
@@ -393,6 +403,89 @@ fn check_common_options(object: &Map<String, Value>, path: &str, entry: &mut Pan
             }
         }
     }
+}
+
+/// Grafana's global variables, which dashboards use without defining them.
+const GLOBAL_VARIABLES: &[&str] = &[
+    "__interval",
+    "__interval_ms",
+    "__rate_interval",
+    "__rate_interval_ms",
+    "__range",
+    "__range_s",
+    "__range_ms",
+    "__from",
+    "__to",
+    "__dashboard",
+    "__org",
+    "__user",
+    "__name",
+    "__all",
+    "__timezone",
+];
+
+/// Reports queries and repeats that refer to a variable the dashboard does not define (a
+/// dangling reference stays in the query text and makes it fail).
+fn check_variable_references(
+    object: &Map<String, Value>,
+    path: &str,
+    variables: &BTreeSet<String>,
+    entry: &mut PanelReport,
+) {
+    let is_known = |name: &str| variables.contains(name) || GLOBAL_VARIABLES.contains(&name);
+    if let Some(repeat) = object.get("repeat").and_then(Value::as_str).filter(|repeat| !repeat.is_empty())
+        && !is_known(repeat)
+    {
+        entry.unsupported.push(Issue {
+            path: format!("{path}.repeat"),
+            message: format!("repeats by variable `{repeat}`, which the dashboard does not define"),
+        });
+    }
+    for (index, target) in object.get("targets").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let Some(expr) = target.get("expr").and_then(Value::as_str) else { continue };
+        let mut reported = BTreeSet::new();
+        for name in variable_references(expr) {
+            if !is_known(name) && reported.insert(name) {
+                entry.unsupported.push(Issue {
+                    path: format!("{path}.targets[{index}].expr"),
+                    message: format!("query refers to variable `${name}`, which the dashboard does not define"),
+                });
+            }
+        }
+    }
+}
+
+/// Returns the variable names an expression refers to as `$name`, `${name}`, `${name:format}`
+/// or `[[name]]`. Names starting with a digit are regex group references (`label_replace`'s
+/// `"$1"`), not variables.
+fn variable_references(expr: &str) -> Vec<&str> {
+    let is_name = |character: char| character.is_ascii_alphanumeric() || character == '_';
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(position) = rest.find(['$', '[']) {
+        let after = &rest[position + 1..];
+        if rest[position..].starts_with("${") {
+            let inner = &after[1..];
+            let end = inner.find(|character: char| !is_name(character)).unwrap_or(inner.len());
+            if end > 0 {
+                names.push(&inner[..end]);
+            }
+        } else if rest[position..].starts_with("[[") {
+            let inner = &after[1..];
+            let end = inner.find(|character: char| !is_name(character)).unwrap_or(inner.len());
+            if end > 0 && (inner[end..].starts_with("]]") || inner[end..].starts_with(':')) {
+                names.push(&inner[..end]);
+            }
+        } else if rest[position..].starts_with('$') {
+            let end = after.find(|character: char| !is_name(character)).unwrap_or(after.len());
+            if end > 0 {
+                names.push(&after[..end]);
+            }
+        }
+        rest = after;
+    }
+    names.retain(|name| !name.starts_with(|character: char| character.is_ascii_digit()));
+    names
 }
 
 fn object_pointer<'a>(object: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
@@ -874,6 +967,28 @@ mod tests {
         assert_eq!(dashboard["panels"][1]["fieldConfig"]["defaults"]["max"], 100.0);
         assert_eq!(report.converted_count, 2);
         assert!(report.panels.iter().all(|panel| panel.status == Status::Converted), "{report:?}");
+    }
+
+    #[test]
+    fn dangling_variable_references_are_reported() {
+        assert_eq!(
+            variable_references("rate(x{a=\"$ns\", b=~\"${wl:regex}\", c=\"[[old]]\"}[$__rate_interval]) > $1"),
+            ["ns", "wl", "old", "__rate_interval"]
+        );
+        let mut dashboard = json!({
+            "templating": {"list": [{"name": "ns", "type": "custom"}]},
+            "panels": [{"id": 1, "type": "stat", "repeat": "pod", "targets": [
+                {"expr": "sum(rate(x{ns=\"$ns\", wl=\"$wl\", other=\"${wl}\"}[$__rate_interval]))"}
+            ]}]
+        });
+        let report = check_and_convert(&mut dashboard);
+        assert_eq!(
+            report.unsupported_lines(),
+            [
+                "panels[0].repeat: repeats by variable `pod`, which the dashboard does not define",
+                "panels[0].targets[0].expr: query refers to variable `$wl`, which the dashboard does not define",
+            ]
+        );
     }
 
     #[test]
