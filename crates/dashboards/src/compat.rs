@@ -608,6 +608,24 @@ mod tests {
     }
 
     #[test]
+    fn legacy_rows_layout_is_reported_and_its_panels_checked() {
+        let mut dashboard = json!({"rows": [{"title": "Row", "panels": [
+            {"id": 1, "type": "singlestat", "span": 6, "targets": [{"expr": "up"}]},
+            {"id": 2, "type": "dashlist", "span": 6}
+        ]}]});
+        let report = check_and_convert(&mut dashboard);
+        assert_eq!(report.panel_count, 2);
+        assert_eq!(dashboard["rows"][0]["panels"][0]["type"], "stat");
+        assert_eq!(
+            report.unsupported_lines(),
+            [
+                "rows[0].panels[1].type: panel type `dashlist` is not supported; the panel is kept and shown as a placeholder",
+                "rows: legacy `rows` layout (schemaVersion < 16) is not converted to a grid; open and save the dashboard in Grafana 5 or later first",
+            ]
+        );
+    }
+
+    #[test]
     fn dangling_variable_references_are_reported() {
         assert_eq!(
             variable_references("rate(x{a=\"$ns\", b=~\"${wl:regex}\", c=\"[[old]]\"}[$__rate_interval]) > $1"),
