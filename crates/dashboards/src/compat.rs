@@ -4,8 +4,12 @@
 //! unsupported panel or option stays in the JSON (so an export gives it back to Grafana) and is
 //! listed here.
 
+mod legacy;
+
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// Panel types the UI renders.
 pub const SUPPORTED_PANEL_TYPES: &[&str] =
@@ -204,9 +208,16 @@ pub struct Issue {
 /// Converts legacy panels of `dashboard` in place and returns its compatibility report.
 pub fn check_and_convert(dashboard: &mut Value) -> CompatibilityReport {
     let mut report = CompatibilityReport::default();
+    let variables: BTreeSet<String> = dashboard
+        .pointer("/templating/list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|variable| variable.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
     if let Some(panels) = dashboard.get_mut("panels").and_then(Value::as_array_mut) {
         for (index, panel) in panels.iter_mut().enumerate() {
-            check_panel(panel, &format!("panels[{index}]"), &mut report);
+            check_panel(panel, &format!("panels[{index}]"), &variables, &mut report);
         }
     }
     if let Some(rows) = dashboard.get_mut("rows").and_then(Value::as_array_mut) {
@@ -219,7 +230,7 @@ pub fn check_and_convert(dashboard: &mut Value) -> CompatibilityReport {
         for (row_index, row) in rows.iter_mut().enumerate() {
             if let Some(panels) = row.get_mut("panels").and_then(Value::as_array_mut) {
                 for (index, panel) in panels.iter_mut().enumerate() {
-                    check_panel(panel, &format!("rows[{row_index}].panels[{index}]"), &mut report);
+                    check_panel(panel, &format!("rows[{row_index}].panels[{index}]"), &variables, &mut report);
                 }
             }
         }
@@ -237,7 +248,7 @@ pub fn check_and_convert(dashboard: &mut Value) -> CompatibilityReport {
     report
 }
 
-fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) {
+fn check_panel(panel: &mut Value, path: &str, variables: &BTreeSet<String>, report: &mut CompatibilityReport) {
     let Some(object) = panel.as_object_mut() else {
         report.panels.push(PanelReport {
             path: path.to_owned(),
@@ -267,10 +278,10 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
     let issue =
         |entry: &mut PanelReport, at: String, message: String| entry.unsupported.push(Issue { path: at, message });
     match original_type.as_str() {
-        "graph" => convert_graph(object, path, &mut entry),
-        "singlestat" | "grafana-singlestat-panel" => convert_singlestat(object, path, &mut entry),
-        "table-old" => rename_type(object, &mut entry, "table"),
-        "grafana-piechart-panel" => rename_type(object, &mut entry, "piechart"),
+        "graph" => legacy::convert_graph(object, path, &mut entry),
+        "singlestat" | "grafana-singlestat-panel" => legacy::convert_singlestat(object, path, &mut entry),
+        "table-old" => legacy::rename_type(object, &mut entry, "table"),
+        "grafana-piechart-panel" => legacy::rename_type(object, &mut entry, "piechart"),
         "" => issue(&mut entry, format!("{path}.type"), "panel has no type; shown as a placeholder".to_owned()),
         known if SUPPORTED_PANEL_TYPES.contains(&known) => {}
         unknown => issue(
@@ -290,6 +301,7 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
         }
     }
     check_common_options(object, path, &mut entry);
+    check_variable_references(object, path, variables, &mut entry);
     entry.status = if !entry.unsupported.is_empty() {
         Status::Unsupported
     } else if !entry.conversions.is_empty() {
@@ -302,7 +314,7 @@ fn check_panel(panel: &mut Value, path: &str, report: &mut CompatibilityReport) 
     report.panels.push(entry);
     if let Some(children) = object.get_mut("panels").and_then(Value::as_array_mut) {
         for (index, child) in children.iter_mut().enumerate() {
-            check_panel(child, &format!("{path}.panels[{index}]"), report);
+            check_panel(child, &format!("{path}.panels[{index}]"), variables, report);
         }
     }
 }
@@ -395,378 +407,95 @@ fn check_common_options(object: &Map<String, Value>, path: &str, entry: &mut Pan
     }
 }
 
+/// Grafana's global variables, which dashboards use without defining them.
+const GLOBAL_VARIABLES: &[&str] = &[
+    "__interval",
+    "__interval_ms",
+    "__rate_interval",
+    "__rate_interval_ms",
+    "__range",
+    "__range_s",
+    "__range_ms",
+    "__from",
+    "__to",
+    "__dashboard",
+    "__org",
+    "__user",
+    "__name",
+    "__all",
+    "__timezone",
+];
+
+/// Reports queries and repeats that refer to a variable the dashboard does not define (a
+/// dangling reference stays in the query text and makes it fail).
+fn check_variable_references(
+    object: &Map<String, Value>,
+    path: &str,
+    variables: &BTreeSet<String>,
+    entry: &mut PanelReport,
+) {
+    let is_known = |name: &str| variables.contains(name) || GLOBAL_VARIABLES.contains(&name);
+    if let Some(repeat) = object.get("repeat").and_then(Value::as_str).filter(|repeat| !repeat.is_empty())
+        && !is_known(repeat)
+    {
+        entry.unsupported.push(Issue {
+            path: format!("{path}.repeat"),
+            message: format!("repeats by variable `{repeat}`, which the dashboard does not define"),
+        });
+    }
+    for (index, target) in object.get("targets").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let Some(expr) = target.get("expr").and_then(Value::as_str) else { continue };
+        let mut reported = BTreeSet::new();
+        for name in variable_references(expr) {
+            if !is_known(name) && reported.insert(name) {
+                entry.unsupported.push(Issue {
+                    path: format!("{path}.targets[{index}].expr"),
+                    message: format!("query refers to variable `${name}`, which the dashboard does not define"),
+                });
+            }
+        }
+    }
+}
+
+/// Returns the variable names an expression refers to as `$name`, `${name}`, `${name:format}`
+/// or `[[name]]`. Names starting with a digit are regex group references (`label_replace`'s
+/// `"$1"`), not variables.
+fn variable_references(expr: &str) -> Vec<&str> {
+    let is_name = |character: char| character.is_ascii_alphanumeric() || character == '_';
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(position) = rest.find(['$', '[']) {
+        let after = &rest[position + 1..];
+        if rest[position..].starts_with("${") {
+            let inner = &after[1..];
+            let end = inner.find(|character: char| !is_name(character)).unwrap_or(inner.len());
+            if end > 0 {
+                names.push(&inner[..end]);
+            }
+        } else if rest[position..].starts_with("[[") {
+            let inner = &after[1..];
+            let end = inner.find(|character: char| !is_name(character)).unwrap_or(inner.len());
+            if end > 0 && (inner[end..].starts_with("]]") || inner[end..].starts_with(':')) {
+                names.push(&inner[..end]);
+            }
+        } else if rest[position..].starts_with('$') {
+            let end = after.find(|character: char| !is_name(character)).unwrap_or(after.len());
+            if end > 0 {
+                names.push(&after[..end]);
+            }
+        }
+        rest = after;
+    }
+    names.retain(|name| !name.starts_with(|character: char| character.is_ascii_digit()));
+    names
+}
+
 fn object_pointer<'a>(object: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
     let mut parts = pointer.trim_start_matches('/').splitn(2, '/');
     let first = object.get(parts.next()?)?;
     match parts.next() {
         Some(rest) => first.pointer(&format!("/{rest}")),
         None => Some(first),
-    }
-}
-
-fn rename_type(object: &mut Map<String, Value>, entry: &mut PanelReport, to: &str) {
-    let from = object.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
-    object.insert("type".to_owned(), Value::String(to.to_owned()));
-    entry.conversions.push(format!("panel type `{from}` converted to `{to}`"));
-    entry.original_type = Some(from);
-}
-
-/// Legacy graph keys converted to timeseries field config and options.
-const GRAPH_CONVERTED_KEYS: &[&str] = &[
-    "yaxes",
-    "xaxis",
-    "lines",
-    "bars",
-    "points",
-    "linewidth",
-    "fill",
-    "fillGradient",
-    "stack",
-    "percentage",
-    "steppedLine",
-    "nullPointMode",
-    "legend",
-    "tooltip",
-    "aliasColors",
-    "pointradius",
-    "dashes",
-    "dashLength",
-    "spaceLength",
-    "renderer",
-    "yaxis",
-    "seriesOverrides",
-    "thresholds",
-    "timeRegions",
-    "hiddenSeries",
-    "decimals",
-    "format",
-];
-
-/// Converts a legacy `graph` panel to `timeseries`, as Grafana's own migration does for the
-/// common options; what is not converted is reported.
-fn convert_graph(object: &mut Map<String, Value>, path: &str, entry: &mut PanelReport) {
-    rename_type(object, entry, "timeseries");
-    let mut defaults = Map::new();
-    let mut custom = Map::new();
-    let mut options = object.get("options").and_then(Value::as_object).cloned().unwrap_or_default();
-    let mut overrides = Vec::new();
-    let mut push = |at: String, message: String| entry.unsupported.push(Issue { path: at, message });
-    if let Some(left) = object.get("yaxes").and_then(|axes| axes.get(0)) {
-        if let Some(format) = left.get("format").and_then(Value::as_str)
-            && format != "short"
-        {
-            defaults.insert("unit".to_owned(), json!(format));
-        }
-        for key in ["min", "max", "decimals"] {
-            if let Some(value) = left.get(key).filter(|value| !value.is_null()) {
-                let number = value.as_f64().or_else(|| value.as_str().and_then(|text| text.parse().ok()));
-                if let Some(number) = number {
-                    defaults.insert(key.to_owned(), json!(number));
-                }
-            }
-        }
-        if let Some(base) = left.get("logBase").and_then(Value::as_f64)
-            && base > 1.0
-        {
-            custom.insert("scaleDistribution".to_owned(), json!({"type": "log", "log": base}));
-        }
-    }
-    if let Some(mode) = object.pointer_like("xaxis", "mode")
-        && mode != "time"
-    {
-        push(format!("{path}.xaxis.mode"), format!("graph x-axis mode `{mode}` is not supported; drawn over time"));
-    }
-    let is_on = |object: &Map<String, Value>, key: &str, default: bool| {
-        object.get(key).and_then(Value::as_bool).unwrap_or(default)
-    };
-    let draw_style = if is_on(object, "bars", false) {
-        "bars"
-    } else if !is_on(object, "lines", true) && is_on(object, "points", false) {
-        "points"
-    } else {
-        "line"
-    };
-    custom.insert("drawStyle".to_owned(), json!(draw_style));
-    if let Some(width) = object.get("linewidth").and_then(Value::as_f64) {
-        custom.insert("lineWidth".to_owned(), json!(width));
-    }
-    if let Some(fill) = object.get("fill").and_then(Value::as_f64) {
-        custom.insert("fillOpacity".to_owned(), json!(fill * 10.0));
-    }
-    if is_on(object, "stack", false) {
-        let mode = if is_on(object, "percentage", false) { "percent" } else { "normal" };
-        custom.insert("stacking".to_owned(), json!({"mode": mode, "group": "A"}));
-    }
-    if is_on(object, "steppedLine", false) {
-        custom.insert("lineInterpolation".to_owned(), json!("stepAfter"));
-    }
-    if object.get("nullPointMode").and_then(Value::as_str) == Some("connected") {
-        custom.insert("spanNulls".to_owned(), json!(true));
-    }
-    if let Some(legend) = object.get("legend").and_then(Value::as_object) {
-        let show = legend.get("show").and_then(Value::as_bool).unwrap_or(true);
-        let table = legend.get("alignAsTable").and_then(Value::as_bool).unwrap_or(false);
-        let display_mode = if !show {
-            "hidden"
-        } else if table {
-            "table"
-        } else {
-            "list"
-        };
-        let placement =
-            if legend.get("rightSide").and_then(Value::as_bool).unwrap_or(false) { "right" } else { "bottom" };
-        let calcs: Vec<&str> =
-            [("min", "min"), ("max", "max"), ("avg", "mean"), ("current", "lastNotNull"), ("total", "sum")]
-                .into_iter()
-                .filter(|(legacy, _)| legend.get(*legacy).and_then(Value::as_bool).unwrap_or(false))
-                .map(|(_, calc)| calc)
-                .collect();
-        options.insert(
-            "legend".to_owned(),
-            json!({"showLegend": show, "displayMode": display_mode, "placement": placement, "calcs": calcs}),
-        );
-    }
-    if let Some(tooltip) = object.get("tooltip").and_then(Value::as_object) {
-        let mode = if tooltip.get("shared").and_then(Value::as_bool).unwrap_or(true) { "multi" } else { "single" };
-        let sort = match tooltip.get("sort").and_then(Value::as_i64) {
-            Some(1) => "asc",
-            Some(2) => "desc",
-            _ => "none",
-        };
-        options.insert("tooltip".to_owned(), json!({"mode": mode, "sort": sort}));
-    }
-    if let Some(colors) = object.get("aliasColors").and_then(Value::as_object) {
-        for (name, color) in colors {
-            overrides.push(json!({
-                "matcher": {"id": "byName", "options": name},
-                "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
-            }));
-        }
-    }
-    for (index, series_override) in
-        object.get("seriesOverrides").and_then(Value::as_array).into_iter().flatten().enumerate()
-    {
-        let Some(series_override) = series_override.as_object() else { continue };
-        let alias = series_override.get("alias").and_then(Value::as_str).unwrap_or("");
-        let matcher = if alias.starts_with('/') && alias.ends_with('/') && alias.len() > 1 {
-            json!({"id": "byRegexp", "options": alias[1..alias.len() - 1]})
-        } else {
-            json!({"id": "byName", "options": alias})
-        };
-        let mut properties = Vec::new();
-        for (key, value) in series_override {
-            match (key.as_str(), value) {
-                ("alias", _) => {}
-                ("transform", Value::String(transform)) if transform == "negative-Y" => {
-                    properties.push(json!({"id": "custom.transform", "value": "negative-Y"}));
-                }
-                ("yaxis", value) if value.as_i64() == Some(2) => {
-                    properties.push(json!({"id": "custom.axisPlacement", "value": "right"}));
-                }
-                ("color", Value::String(color)) => {
-                    properties.push(json!({"id": "color", "value": {"mode": "fixed", "fixedColor": color}}));
-                }
-                ("fill", value) if value.is_number() => {
-                    let fill = value.as_f64().unwrap_or(0.0) * 10.0;
-                    properties.push(json!({"id": "custom.fillOpacity", "value": fill}));
-                }
-                ("linewidth", value) if value.is_number() => {
-                    properties.push(json!({"id": "custom.lineWidth", "value": value}));
-                }
-                ("legend", Value::Bool(false)) => {
-                    properties.push(
-                        json!({"id": "custom.hideFrom", "value": {"legend": true, "tooltip": false, "viz": false}}),
-                    );
-                }
-                (other, _) => push(
-                    format!("{path}.seriesOverrides[{index}].{other}"),
-                    format!("graph series override `{other}` is not converted"),
-                ),
-            }
-        }
-        if !properties.is_empty() {
-            overrides.push(json!({"matcher": matcher, "properties": properties}));
-        }
-    }
-    if object.get("thresholds").and_then(Value::as_array).is_some_and(|thresholds| !thresholds.is_empty()) {
-        push(format!("{path}.thresholds"), "graph thresholds are not converted".to_owned());
-    }
-    if object.get("timeRegions").and_then(Value::as_array).is_some_and(|regions| !regions.is_empty()) {
-        push(format!("{path}.timeRegions"), "graph time regions are not converted".to_owned());
-    }
-    for key in GRAPH_CONVERTED_KEYS {
-        object.remove(*key);
-    }
-    defaults.insert("custom".to_owned(), Value::Object(custom));
-    merge_field_config(object, defaults, overrides);
-    object.insert("options".to_owned(), Value::Object(options));
-    entry.conversions.push("legacy graph options converted to field config and options".to_owned());
-}
-
-/// Legacy singlestat keys converted to stat or gauge options.
-const SINGLESTAT_CONVERTED_KEYS: &[&str] = &[
-    "format",
-    "decimals",
-    "thresholds",
-    "colors",
-    "colorBackground",
-    "colorValue",
-    "valueName",
-    "sparkline",
-    "gauge",
-    "valueMaps",
-    "rangeMaps",
-    "mappingType",
-    "mappingTypes",
-    "prefix",
-    "postfix",
-    "prefixFontSize",
-    "postfixFontSize",
-    "valueFontSize",
-    "nullPointMode",
-    "nullText",
-    "colorPrefix",
-    "colorPostfix",
-    "tableColumn",
-    "hideTimeOverride",
-];
-
-/// Converts a legacy `singlestat` panel to `stat` (or `gauge` when its gauge was shown).
-fn convert_singlestat(object: &mut Map<String, Value>, path: &str, entry: &mut PanelReport) {
-    let is_gauge = object.pointer_like("gauge", "show") == Some("true".to_owned());
-    rename_type(object, entry, if is_gauge { "gauge" } else { "stat" });
-    let mut defaults = Map::new();
-    if let Some(format) = object.get("format").and_then(Value::as_str)
-        && format != "none"
-    {
-        defaults.insert("unit".to_owned(), json!(format));
-    }
-    if let Some(decimals) = object.get("decimals").and_then(Value::as_i64) {
-        defaults.insert("decimals".to_owned(), json!(decimals));
-    }
-    let colors: Vec<Value> = object.get("colors").and_then(Value::as_array).cloned().unwrap_or_default();
-    let thresholds: Vec<f64> = match object.get("thresholds") {
-        Some(Value::String(text)) => text.split(',').filter_map(|part| part.trim().parse().ok()).collect(),
-        Some(Value::Array(values)) => values.iter().filter_map(Value::as_f64).collect(),
-        _ => Vec::new(),
-    };
-    let color_at = |index: usize| colors.get(index).cloned().unwrap_or_else(|| json!("green"));
-    let mut steps = vec![json!({"color": color_at(0), "value": null})];
-    for (index, value) in thresholds.iter().enumerate() {
-        steps.push(json!({"color": color_at(index + 1), "value": value}));
-    }
-    defaults.insert("thresholds".to_owned(), json!({"mode": "absolute", "steps": steps}));
-    let mut mappings = Vec::new();
-    for (index, map) in object.get("valueMaps").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let value =
-            map.get("value").map(|value| value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()));
-        let text = map.get("text").and_then(Value::as_str);
-        match (value, text) {
-            (Some(value), Some(text)) if value != "null" => {
-                mappings.push(json!({"type": "value", "options": {value: {"text": text}}}));
-            }
-            _ => entry.unsupported.push(Issue {
-                path: format!("{path}.valueMaps[{index}]"),
-                message: "singlestat value map is not converted".to_owned(),
-            }),
-        }
-    }
-    if object.get("rangeMaps").and_then(Value::as_array).is_some_and(|maps| !maps.is_empty())
-        && object.get("mappingType").and_then(Value::as_i64) == Some(2)
-    {
-        entry.unsupported.push(Issue {
-            path: format!("{path}.rangeMaps"),
-            message: "singlestat range maps are not converted".to_owned(),
-        });
-    }
-    defaults.insert("mappings".to_owned(), Value::Array(mappings));
-    for (key, what) in [("prefix", "prefix"), ("postfix", "postfix")] {
-        if object.get(key).and_then(Value::as_str).is_some_and(|text| !text.is_empty()) {
-            entry.unsupported.push(Issue {
-                path: format!("{path}.{key}"),
-                message: format!("singlestat {what} text is not converted"),
-            });
-        }
-    }
-    let calc = match object.get("valueName").and_then(Value::as_str).unwrap_or("avg") {
-        "min" => "min",
-        "max" => "max",
-        "current" => "lastNotNull",
-        "total" => "sum",
-        "first" => "firstNotNull",
-        "range" => "range",
-        "name" => "lastNotNull",
-        _ => "mean",
-    };
-    let background = object.get("colorBackground").and_then(Value::as_bool).unwrap_or(false);
-    let value_colored = object.get("colorValue").and_then(Value::as_bool).unwrap_or(false);
-    let color_mode = if background {
-        "background"
-    } else if value_colored {
-        "value"
-    } else {
-        "none"
-    };
-    let sparkline = object.pointer_like("sparkline", "show") == Some("true".to_owned());
-    let mut options = json!({
-        "reduceOptions": {"calcs": [calc], "fields": "", "values": false},
-        "orientation": "horizontal",
-        "textMode": "auto",
-        "colorMode": color_mode,
-        "graphMode": if sparkline { "area" } else { "none" },
-        "justifyMode": "auto",
-    });
-    if is_gauge {
-        options["showThresholdMarkers"] =
-            json!(object.pointer_like("gauge", "thresholdMarkers") == Some("true".to_owned()));
-        options["showThresholdLabels"] =
-            json!(object.pointer_like("gauge", "thresholdLabels") == Some("true".to_owned()));
-        for key in ["minValue", "maxValue"] {
-            if let Some(value) = object.get("gauge").and_then(|gauge| gauge.get(key)).and_then(Value::as_f64) {
-                defaults.insert(if key == "minValue" { "min" } else { "max" }.to_owned(), json!(value));
-            }
-        }
-    }
-    for key in SINGLESTAT_CONVERTED_KEYS {
-        object.remove(*key);
-    }
-    merge_field_config(object, defaults, Vec::new());
-    object.insert("options".to_owned(), options);
-    entry.conversions.push("legacy singlestat options converted to field config and options".to_owned());
-}
-
-/// Puts converted defaults and overrides into the panel's `fieldConfig`, keeping what is there.
-fn merge_field_config(object: &mut Map<String, Value>, defaults: Map<String, Value>, overrides: Vec<Value>) {
-    let field_config = object.entry("fieldConfig").or_insert_with(|| json!({"defaults": {}, "overrides": []}));
-    if !field_config.is_object() {
-        *field_config = json!({"defaults": {}, "overrides": []});
-    }
-    let existing_defaults = field_config.as_object_mut().and_then(|config| {
-        config.entry("defaults").or_insert_with(|| json!({}));
-        config.get_mut("defaults").and_then(Value::as_object_mut)
-    });
-    if let Some(existing) = existing_defaults {
-        for (key, value) in defaults {
-            existing.entry(key).or_insert(value);
-        }
-    }
-    if let Some(config) = field_config.as_object_mut() {
-        let list = config.entry("overrides").or_insert_with(|| json!([]));
-        if let Some(list) = list.as_array_mut() {
-            list.extend(overrides);
-        }
-    }
-}
-
-/// Reads `object[key][field]` as text (booleans and numbers as their JSON text).
-trait PointerLike {
-    fn pointer_like(&self, key: &str, field: &str) -> Option<String>;
-}
-
-impl PointerLike for Map<String, Value> {
-    fn pointer_like(&self, key: &str, field: &str) -> Option<String> {
-        let value = self.get(key)?.get(field)?;
-        Some(value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()))
     }
 }
 
@@ -822,6 +551,8 @@ fn check_annotations(dashboard: &Value, report: &mut CompatibilityReport) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -874,6 +605,46 @@ mod tests {
         assert_eq!(dashboard["panels"][1]["fieldConfig"]["defaults"]["max"], 100.0);
         assert_eq!(report.converted_count, 2);
         assert!(report.panels.iter().all(|panel| panel.status == Status::Converted), "{report:?}");
+    }
+
+    #[test]
+    fn legacy_rows_layout_is_reported_and_its_panels_checked() {
+        let mut dashboard = json!({"rows": [{"title": "Row", "panels": [
+            {"id": 1, "type": "singlestat", "span": 6, "targets": [{"expr": "up"}]},
+            {"id": 2, "type": "dashlist", "span": 6}
+        ]}]});
+        let report = check_and_convert(&mut dashboard);
+        assert_eq!(report.panel_count, 2);
+        assert_eq!(dashboard["rows"][0]["panels"][0]["type"], "stat");
+        assert_eq!(
+            report.unsupported_lines(),
+            [
+                "rows[0].panels[1].type: panel type `dashlist` is not supported; the panel is kept and shown as a placeholder",
+                "rows: legacy `rows` layout (schemaVersion < 16) is not converted to a grid; open and save the dashboard in Grafana 5 or later first",
+            ]
+        );
+    }
+
+    #[test]
+    fn dangling_variable_references_are_reported() {
+        assert_eq!(
+            variable_references("rate(x{a=\"$ns\", b=~\"${wl:regex}\", c=\"[[old]]\"}[$__rate_interval]) > $1"),
+            ["ns", "wl", "old", "__rate_interval"]
+        );
+        let mut dashboard = json!({
+            "templating": {"list": [{"name": "ns", "type": "custom"}]},
+            "panels": [{"id": 1, "type": "stat", "repeat": "pod", "targets": [
+                {"expr": "sum(rate(x{ns=\"$ns\", wl=\"$wl\", other=\"${wl}\"}[$__rate_interval]))"}
+            ]}]
+        });
+        let report = check_and_convert(&mut dashboard);
+        assert_eq!(
+            report.unsupported_lines(),
+            [
+                "panels[0].repeat: repeats by variable `pod`, which the dashboard does not define",
+                "panels[0].targets[0].expr: query refers to variable `$wl`, which the dashboard does not define",
+            ]
+        );
     }
 
     #[test]

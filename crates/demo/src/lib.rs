@@ -59,7 +59,7 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { seed: 1, requests_per_second: 10.0, control: TrafficControl::default(), node_metrics: true }
+        Self { seed: 1, requests_per_second: 20.0, control: TrafficControl::default(), node_metrics: true }
     }
 }
 

@@ -65,7 +65,7 @@ pub(crate) struct DemoArgs {
     pub(crate) seed: u64,
 
     /// User requests per second entering the mesh at the ingress gateway.
-    #[arg(long = "demo.requests-per-second", value_name = "RATE", default_value_t = 10.0)]
+    #[arg(long = "demo.requests-per-second", value_name = "RATE", default_value_t = 20.0)]
     pub(crate) requests_per_second: f64,
 
     /// The reviews VirtualService weight split, e.g. `v1=50,v3=50` (must add up to 100).

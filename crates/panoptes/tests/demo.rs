@@ -287,6 +287,30 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
     assert!(failures.is_empty(), "queries failed:\n{}", failures.join("\n"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_demo_fires_the_5xx_alert_within_a_minute() {
+    // Defaults only: ratings-v1 answers 5% of its requests with 503.
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let demo = start_demo(dir.path(), &[]).await;
+    let alert = demo
+        .wait_for("IstioHigh5xxRate firing", Duration::from_secs(60), || async {
+            let body = demo.get_json("/api/v1/alerts").await?;
+            body["data"]["alerts"]
+                .as_array()?
+                .iter()
+                .find(|alert| alert["labels"]["alertname"] == "IstioHigh5xxRate" && alert["state"] == "firing")
+                .cloned()
+        })
+        .await;
+    assert_eq!(alert["labels"]["destination_workload"], "ratings-v1");
+    println!("default demo: {} after {:?}", alert["annotations"]["summary"], started.elapsed());
+    let state = demo.get_json("/api/demo/state").await.unwrap();
+    assert_eq!(state["faults"], json!({"ratings-v1": {"abortPercent": 5.0, "abortCode": 503, "delayMs": 0}}));
+    assert_eq!(state["routes"]["reviews"], json!({"v1": 50, "v2": 0, "v3": 50}));
+    assert_eq!(state["requestsPerSecond"], 20.0);
+}
+
 fn istio_dashboards() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/dashboards");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
