@@ -201,3 +201,62 @@ async fn unreachable_server_is_retried_with_backoff() {
     // 0.5 s, then 1 s backoff: two or three attempts in 1.2 s, not a busy loop.
     assert!((1..=3).contains(&failures), "{failures} failures in 1.2 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeconfig_contexts_choose_cluster_user_and_namespace() {
+    let server = FakeApiServer::start().await;
+    Bookinfo::load(&server);
+    let dir = std::env::temp_dir().join(format!("panoptes-kubeconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("config");
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: broken\n\
+         clusters:\n- name: fake\n  cluster:\n    server: {url}\n- name: nowhere\n  cluster:\n    server: http://127.0.0.1:1\n\
+         users:\n- name: dev\n  user:\n    token: not-logged\n\
+         contexts:\n- name: broken\n  context: {{cluster: nowhere, user: dev}}\n\
+         - name: bookinfo\n  context: {{cluster: fake, user: dev, namespace: default}}\n",
+        url = server.url()
+    );
+    std::fs::write(&path, kubeconfig).expect("write kubeconfig");
+    let clusters = Clusters::new(KubeMetrics::default());
+    let options = ConnectionOptions::Kubeconfig { path: path.clone(), context: Some("bookinfo".to_owned()) };
+    let cluster = clusters.connect(&options).await.expect("connect through the bookinfo context");
+    assert_eq!(cluster.default_namespace(), "default");
+    let nodes = cluster.watch::<Node>(Scope::default());
+    tokio::time::timeout(Duration::from_secs(5), nodes.wait_synced()).await.expect("synced through the context");
+    assert_eq!(nodes.len(), 2);
+    assert!(!format!("{cluster:?} {options:?}").contains("not-logged"));
+
+    let missing = ConnectionOptions::Kubeconfig { path: path.clone(), context: Some("nope".to_owned()) };
+    let error = clusters.connect(&missing).await.expect_err("unknown context");
+    assert!(error.to_string().starts_with("cannot load kubeconfig file"), "{error}");
+    let absent = ConnectionOptions::Kubeconfig { path: dir.join("absent"), context: None };
+    let error = clusters.connect(&absent).await.expect_err("missing file");
+    assert!(error.to_string().contains("absent"), "the error names the file: {error}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_server_credentials_reach_the_server_and_bad_files_are_named() {
+    let server = FakeApiServer::start().await;
+    Bookinfo::load(&server);
+    let clusters = Clusters::new(KubeMetrics::default());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions {
+        url: server.url(),
+        auth: panoptes_kube::ApiServerAuth::BearerToken(panoptes_kube::Secret::new("t0ken")),
+        ..ApiServerOptions::default()
+    });
+    assert!(!format!("{options:?}").contains("t0ken"), "tokens stay out of Debug output");
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let pods = cluster.watch::<Pod>(Scope::default());
+    tokio::time::timeout(Duration::from_secs(5), pods.wait_synced()).await.expect("synced");
+    assert_eq!(server.last_authorization().as_deref(), Some("Bearer t0ken"));
+
+    let options = ConnectionOptions::ApiServer(ApiServerOptions {
+        url: "https://127.0.0.1:6443".to_owned(),
+        tls: panoptes_kube::TlsOptions { ca_file: Some("/nonexistent/ca.crt".into()), ..Default::default() },
+        ..ApiServerOptions::default()
+    });
+    let error = clusters.connect(&options).await.expect_err("unreadable CA");
+    assert_eq!(error.to_string(), r#"cannot read tls_config.ca_file file "/nonexistent/ca.crt""#);
+}

@@ -128,6 +128,8 @@ struct ServerState {
     requests: Vec<String>,
     gone_style: GoneStyle,
     bookmark_interval: Duration,
+    /// The `Authorization` header of the latest request.
+    last_authorization: Option<String>,
 }
 
 struct Inner {
@@ -175,6 +177,7 @@ impl FakeApiServer {
                 requests: Vec::new(),
                 gone_style: GoneStyle::ErrorEvent,
                 bookmark_interval: Duration::from_secs(1),
+                last_authorization: None,
             }),
             changes: broadcast::channel(4096).0,
             held: watch::channel(false).0,
@@ -212,6 +215,11 @@ impl FakeApiServer {
     /// Returns every request served so far (`list pods`, `watch pods from 12`, `gone pods from 12`).
     pub fn requests(&self) -> Vec<String> {
         self.inner.state.lock().requests.clone()
+    }
+
+    /// Returns the `Authorization` header of the latest request, if it had one.
+    pub fn last_authorization(&self) -> Option<String> {
+        self.inner.state.lock().last_authorization.clone()
     }
 
     /// Returns how many requests start with `prefix`, e.g. `list pods`.
@@ -390,7 +398,14 @@ fn status(code: StatusCode, reason: &str, message: String) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, uri: Uri, Query(query): Query<BTreeMap<String, String>>) -> Response {
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    inner.state.lock().last_authorization = authorization;
     let Some((resource, namespace)) = parse_path(uri.path()) else {
         return status(StatusCode::NOT_FOUND, "NotFound", format!("the server could not find the requested resource {}", uri.path()));
     };
