@@ -304,7 +304,13 @@ impl FakeApiServer {
         let Some(resource) = resource_of_kind(kind) else {
             return Vec::new();
         };
-        self.inner.state.lock().objects.get(resource.plural).map(|objects| objects.values().cloned().collect()).unwrap_or_default()
+        self.inner
+            .state
+            .lock()
+            .objects
+            .get(resource.plural)
+            .map(|objects| objects.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Expires every resource version before the current one: later watches from them get
@@ -333,7 +339,6 @@ impl FakeApiServer {
         self.inner.closes.send_modify(|closes| *closes += 1);
     }
 }
-
 
 /// Parsed `GET` path: resource and namespace.
 fn parse_path(path: &str) -> Option<(&'static ResourceType, Option<String>)> {
@@ -407,7 +412,11 @@ async fn handle(
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
     inner.state.lock().last_authorization = authorization;
     let Some((resource, namespace)) = parse_path(uri.path()) else {
-        return status(StatusCode::NOT_FOUND, "NotFound", format!("the server could not find the requested resource {}", uri.path()));
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("the server could not find the requested resource {}", uri.path()),
+        );
     };
     let labels = match LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default()) {
         Ok(selector) => selector,
@@ -426,7 +435,12 @@ async fn handle(
     }
 }
 
-fn list_response(inner: &Inner, resource: &'static ResourceType, filter: &Filter, query: &BTreeMap<String, String>) -> Response {
+fn list_response(
+    inner: &Inner,
+    resource: &'static ResourceType,
+    filter: &Filter,
+    query: &BTreeMap<String, String>,
+) -> Response {
     let mut state = inner.state.lock();
     state.requests.push(format!("list {}", resource.plural));
     let all: Vec<Value> = state
@@ -436,7 +450,8 @@ fn list_response(inner: &Inner, resource: &'static ResourceType, filter: &Filter
         .unwrap_or_default();
     // `continue` is the offset of the next page; a real server's token is opaque.
     let start: usize = query.get("continue").and_then(|token| token.parse().ok()).unwrap_or(0);
-    let limit: usize = query.get("limit").and_then(|limit| limit.parse().ok()).filter(|limit| *limit > 0).unwrap_or(usize::MAX);
+    let limit: usize =
+        query.get("limit").and_then(|limit| limit.parse().ok()).filter(|limit| *limit > 0).unwrap_or(usize::MAX);
     let end = start.saturating_add(limit).min(all.len());
     let items: Vec<Value> = all.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
     let mut metadata = json!({ "resourceVersion": state.version.to_string() });
