@@ -184,12 +184,8 @@ async fn bookmarks_let_a_closed_watch_resume_without_relisting() {
     server.close_watches();
     bookinfo.scale(&server, "ratings-v1", 2);
     eventually(&pods, "the new pod", |pods| pods.len() == 7).await;
-    let resumed = server
-        .requests()
-        .into_iter()
-        .filter(|request| request.starts_with("watch pods from "))
-        .last()
-        .expect("a watch");
+    let resumed =
+        server.requests().into_iter().rfind(|request| request.starts_with("watch pods from ")).expect("a watch");
     let from: u64 = resumed.trim_start_matches("watch pods from ").parse().expect("version");
     assert!(from >= version, "resumed from the bookmark's version {from}, not the list's ({version} is the newest)");
     assert_eq!(server.count_requests("list pods"), 1, "{:?}", server.requests());

@@ -78,6 +78,20 @@ pub const RESOURCES: &[ResourceType] = &[
         is_namespaced: true,
     },
     ResourceType {
+        plural: "statefulsets",
+        prefix: "apis/apps/v1",
+        api_version: "apps/v1",
+        kind: "StatefulSet",
+        is_namespaced: true,
+    },
+    ResourceType {
+        plural: "daemonsets",
+        prefix: "apis/apps/v1",
+        api_version: "apps/v1",
+        kind: "DaemonSet",
+        is_namespaced: true,
+    },
+    ResourceType {
         plural: "replicasets",
         prefix: "apis/apps/v1",
         api_version: "apps/v1",
@@ -381,10 +395,10 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, object: &Value) -> bool {
-        if let Some(namespace) = &self.namespace {
-            if object["metadata"]["namespace"].as_str() != Some(namespace) {
-                return false;
-            }
+        if let Some(namespace) = &self.namespace
+            && object["metadata"]["namespace"].as_str() != Some(namespace)
+        {
+            return false;
         }
         self.labels.matches(object) && self.fields.matches(object)
     }
@@ -569,10 +583,10 @@ async fn watch_response(
                 _ = closes.changed() => return,
                 () = async { match deadline { Some(deadline) => tokio::time::sleep_until(deadline).await, None => std::future::pending().await } } => return,
             };
-            if let Some(line) = line {
-                if sender.send(line).await.is_err() {
-                    return;
-                }
+            if let Some(line) = line
+                && sender.send(line).await.is_err()
+            {
+                return;
             }
         }
     });

@@ -334,7 +334,7 @@ async fn endpointslice_role_gives_prometheus_labels() {
     let slice = server
         .list("EndpointSlice")
         .into_iter()
-        .find(|slice| text(&slice, "metadata.name").starts_with("details-"))
+        .find(|slice| text(slice, "metadata.name").starts_with("details-"))
         .expect("slice");
     let slice_name = text(&slice, "metadata.name");
     let group = group_of(&groups, &format!("endpointslice/default/{slice_name}"));
