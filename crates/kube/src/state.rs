@@ -73,27 +73,28 @@ fn sanitize(name: &str) -> String {
 /// Parses a Kubernetes quantity (`100m`, `7Gi`, `1.5`, `2e3`) into a number.
 pub fn parse_quantity(quantity: &str) -> Option<f64> {
     let quantity = quantity.trim();
-    let suffixes: [(&str, f64); 13] = [
+    // Fractional suffixes divide, so that `3800m` is exactly the double nearest 3.8.
+    let divisors: [(&str, f64); 3] = [("n", 1e9), ("u", 1e6), ("m", 1e3)];
+    for (suffix, divisor) in divisors {
+        if let Some(number) = quantity.strip_suffix(suffix) {
+            return number.parse::<f64>().ok().map(|number| number / divisor);
+        }
+    }
+    let factors: [(&str, f64); 12] = [
         ("Ki", 1024.0),
         ("Mi", 1024f64.powi(2)),
         ("Gi", 1024f64.powi(3)),
         ("Ti", 1024f64.powi(4)),
         ("Pi", 1024f64.powi(5)),
         ("Ei", 1024f64.powi(6)),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
         ("k", 1e3),
         ("M", 1e6),
         ("G", 1e9),
         ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
     ];
-    for (suffix, factor) in suffixes {
-        if let Some(number) = quantity.strip_suffix(suffix) {
-            return number.parse::<f64>().ok().map(|number| number * factor);
-        }
-    }
-    for (suffix, factor) in [("P", 1e15), ("E", 1e18)] {
+    for (suffix, factor) in factors {
         if let Some(number) = quantity.strip_suffix(suffix) {
             return number.parse::<f64>().ok().map(|number| number * factor);
         }
