@@ -275,3 +275,23 @@ async fn api_server_credentials_reach_the_server_and_bad_files_are_named() {
     let error = clusters.connect(&options).await.expect_err("unreadable CA");
     assert_eq!(error.to_string(), r#"cannot read tls_config.ca_file file "/nonexistent/ca.crt""#);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_lists_are_read_in_pages() {
+    let server = FakeApiServer::start().await;
+    for index in 0..1203 {
+        server.apply(serde_json::json!({
+            "kind": "Pod",
+            "metadata": {"name": format!("batch-{index:04}"), "namespace": "jobs"},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]},
+        }));
+    }
+    let clusters = Clusters::new(KubeMetrics::default());
+    let cluster = connect(&server, &clusters).await;
+    let pods = cluster.watch::<Pod>(Scope::namespace(Some("jobs")));
+    tokio::time::timeout(Duration::from_secs(10), pods.wait_synced()).await.expect("synced");
+    assert_eq!(pods.len(), 1203);
+    // 500 per page: three pages make one list.
+    assert_eq!(server.count_requests("list pods"), 3, "{:?}", server.requests());
+    assert!(pods.get("jobs", "batch-1202").is_some());
+}
