@@ -636,3 +636,50 @@ fn label_names_are_sanitized_as_prometheus_does() {
     // One underscore per character, multi-byte ones included, as Go's regexp replaces runes.
     assert_eq!(sanitize_label_name("ünï-code"), "_n__code");
 }
+
+/// Runs a job of the seed EKS configuration (the Prometheus example for Kubernetes) on what a
+/// discovery of `role` finds, and returns its active targets as (labels, URL).
+async fn seed_job_targets(server: &FakeApiServer, job: &str, role: &str) -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/seed-configs/eks-prometheus.yml");
+    let config = crate::config::load_file(&path).expect("seed config loads");
+    let job = config.scrape_configs.iter().find(|candidate| candidate.job_name == job).expect("job");
+    let groups = discover(server, &format!("    role: {role}\n")).await;
+    let mut targets: Vec<(String, String)> = groups
+        .iter()
+        .flat_map(|group| crate::target::targets_from_group(job, group).active)
+        .map(|target| (target.labels().to_string(), target.url()))
+        .collect();
+    targets.sort();
+    targets
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackbox_probes_of_annotated_services_and_ingresses() {
+    let server = FakeApiServer::start().await;
+    Bookinfo::load(&server);
+    let mut productpage = server.get("Service", "default", "productpage").expect("service");
+    productpage["metadata"]["annotations"] = json!({"prometheus.io/probe": "true"});
+    server.apply(productpage);
+    server.apply(json!({
+        "kind": "Ingress",
+        "metadata": {"name": "bookinfo", "namespace": "default", "labels": {"app": "productpage"},
+                     "annotations": {"prometheus.io/probe": "true"}},
+        "spec": {"tls": [{"hosts": ["shop.example.com"]}], "rules": [{"host": "shop.example.com", "http": {"paths": [
+            {"path": "/productpage", "pathType": "Prefix", "backend": {"service": {"name": "productpage", "port": {"number": 9080}}}},
+        ]}}]},
+    }));
+    assert_eq!(
+        seed_job_targets(&server, "kubernetes-services", "service").await,
+        [(
+            r#"{app="productpage", instance="productpage.default.svc:9080", job="kubernetes-services", kubernetes_name="productpage", kubernetes_namespace="default", service="productpage"}"#.to_owned(),
+            "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=productpage.default.svc%3A9080".to_owned(),
+        )]
+    );
+    assert_eq!(
+        seed_job_targets(&server, "kubernetes-ingresses", "ingress").await,
+        [(
+            r#"{app="productpage", instance="https://shop.example.com/productpage", job="kubernetes-ingresses", kubernetes_name="bookinfo", kubernetes_namespace="default"}"#.to_owned(),
+            "http://blackbox-exporter.example.com:9115/metrics?target=https%3A%2F%2Fshop.example.com%2Fproductpage".to_owned(),
+        )]
+    );
+}
