@@ -3,6 +3,7 @@
 mod agent;
 mod check;
 mod cli;
+mod kube_state;
 mod logging;
 mod notify;
 mod promql_test;

@@ -90,8 +90,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         remote_read_sample_limit: args.remote_read_sample_limit,
         max_concurrent_remote_reads: args.remote_read_concurrent_limit,
         extra_routes: Some({
-            let routes =
-                ingest_routes(&args, &opened, &push_store).merge(panoptes_alerting::history_router(history.clone()));
+            let routes = ingest_routes(&args, &opened, &push_store)
+                .merge(panoptes_alerting::history_router(history.clone()))
+                .merge(crate::kube_state::routes(args.kube_state_cluster.as_deref(), scrape.kube_clusters().clone()));
             match &router {
                 Some(router) => routes.merge(panoptes_alerting::api_router(router.am.clone())),
                 None => routes,

@@ -129,7 +129,8 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     std::fs::write(&config_path, config(&fake.url())).unwrap();
     let log = dir.path().join("server.log");
     let config_flag = format!("--config.file={}", config_path.display());
-    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag], &log);
+    let kube_state_flag = format!("--kube-state.cluster={}", fake.url());
+    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag, &kube_state_flag], &log);
     let client = reqwest::Client::new();
     wait_ready(&client, address, &mut child, &log).await;
 
@@ -238,6 +239,33 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"panoptes_kube_cache_objects{resource="nodes",scope="all"} 2"#), "{metrics}");
+
+    // Cluster-state metrics from the same caches, with kube-state-metrics' names.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let state = loop {
+        let response = client.get(format!("http://{address}/kube-state/metrics")).send().await.unwrap();
+        if response.status() == 200 {
+            break response.text().await.unwrap();
+        }
+        assert_eq!(response.status(), 503, "503 until the caches synced");
+        assert!(Instant::now() < deadline, "cluster state never synced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let line = format!(
+        r#"kube_pod_info{{namespace="default",pod="{details}",uid="{}",host_ip="{}",pod_ip="{ip}",node="{}",created_by_kind="ReplicaSet",created_by_name="details-v1-{hash}",priority_class="",host_network="false"}} 1"#,
+        pod["metadata"]["uid"].as_str().unwrap(),
+        pod["status"]["hostIP"].as_str().unwrap(),
+        pod["spec"]["nodeName"].as_str().unwrap(),
+    );
+    assert!(state.lines().any(|candidate| candidate == line), "missing {line} in\n{state}");
+    assert!(
+        state.contains(r#"kube_deployment_spec_replicas{namespace="default",deployment="reviews-v1"} 1"#),
+        "{state}"
+    );
+    assert!(
+        state.contains(r#"kube_node_status_condition{node="node-1",condition="Ready",status="true"} 1"#),
+        "{state}"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
