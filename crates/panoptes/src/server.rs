@@ -486,6 +486,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
         ("storage.remote.flush-deadline", format_duration(args.remote_flush_deadline)),
         ("storage.remote.max-held-wal-size", format!("{}B", args.remote_max_held_wal_size)),
+        ("kube-state.cluster", args.kube_state_cluster.clone().unwrap_or_default()),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
