@@ -34,6 +34,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// `WATCH_TIMEOUT_JITTER_SECS` so that many caches do not reconnect together.
 const WATCH_TIMEOUT_SECS: u32 = 240;
 const WATCH_TIMEOUT_JITTER_SECS: u32 = 50;
+/// How long one list page may take. Clients have no read timeout (watches stay open for
+/// minutes), so without this a half-open connection would stall a list forever.
+const LIST_PAGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a watch stream may stay silent beyond its timeout before the cache assumes the
 /// connection is dead: the server closes the stream at the timeout, so silence past it means a
 /// half-open connection.
@@ -317,19 +320,14 @@ impl<K: WatchedKind> Runner<K> {
                 })
                 .inc();
             self.backoff.reset();
-            loop {
-                match self.watch(&mut version).await {
-                    WatchEnd::Resume => continue,
-                    WatchEnd::Gone => break,
-                }
-            }
+            while let WatchEnd::Resume = self.watch(&mut version).await {}
             reason = "gone";
         }
     }
 
     /// Lists every object page by page, replaces the cache's contents and returns the list's
     /// resource version.
-    async fn list(&self) -> Result<String, kube::Error> {
+    async fn list(&self) -> Result<String, String> {
         let mut params = ListParams {
             label_selector: self.scope.label_selector.clone().filter(|selector| !selector.is_empty()),
             field_selector: self.scope.field_selector.clone().filter(|selector| !selector.is_empty()),
@@ -338,7 +336,10 @@ impl<K: WatchedKind> Runner<K> {
         };
         let mut objects = BTreeMap::new();
         let version = loop {
-            let page = self.api.list(&params).await?;
+            let page = tokio::time::timeout(LIST_PAGE_TIMEOUT, self.api.list(&params))
+                .await
+                .map_err(|_| format!("no answer within {LIST_PAGE_TIMEOUT:?}"))?
+                .map_err(|error| error.to_string())?;
             for object in page.items {
                 objects.insert(ObjectKey::of(&object), Arc::new(object));
             }
@@ -358,8 +359,8 @@ impl<K: WatchedKind> Runner<K> {
 
     /// Watches from `version` until the stream ends, applying events and advancing `version`.
     async fn watch(&mut self, version: &mut String) -> WatchEnd {
-        let jitter = (SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis()
-            % WATCH_TIMEOUT_JITTER_SECS.max(1)) as u32;
+        let jitter = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis()
+            % WATCH_TIMEOUT_JITTER_SECS.max(1);
         let timeout = WATCH_TIMEOUT_SECS + jitter;
         let mut params = WatchParams::default().timeout(timeout);
         params.bookmarks = true;

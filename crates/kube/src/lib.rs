@@ -8,6 +8,9 @@
 //! with exponential backoff. Its health is exported as `panoptes_kube_*` metrics
 //! ([`KubeMetrics`]).
 //!
+//! [`ClusterState`] renders cluster-state metrics with kube-state-metrics' names from the
+//! same caches.
+//!
 //! This crate knows nothing about scraping: it hands out typed objects (re-exported
 //! [`k8s_openapi`] types) and change notifications. Turning objects into targets is
 //! `panoptes-scrape`'s job (`discovery/kubernetes`), which depends on this crate, never the
@@ -18,6 +21,7 @@ mod clusters;
 mod connection;
 mod error;
 mod metrics;
+mod state;
 
 pub use cache::{ObjectKey, ResourceScope, Scope, WatchCache, WatchedKind};
 pub use clusters::{Cluster, Clusters};
@@ -25,3 +29,4 @@ pub use connection::{ApiServerAuth, ApiServerOptions, ConnectionOptions, Secret,
 pub use error::{Error, Result};
 pub use k8s_openapi;
 pub use metrics::KubeMetrics;
+pub use state::{ClusterState, parse_quantity};

@@ -369,6 +369,11 @@ pub(crate) struct ServerArgs {
     #[arg(long = "storage.remote.read-concurrent-limit", value_name = "COUNT", default_value_t = 10)]
     pub(crate) remote_read_concurrent_limit: usize,
 
+    /// Serves cluster-state metrics with kube-state-metrics' names on `/kube-state/metrics`,
+    /// read from this cluster: `in-cluster`, an API server URL, or a kubeconfig file.
+    #[arg(long = "kube-state.cluster", value_name = "in-cluster|URL|PATH")]
+    pub(crate) kube_state_cluster: Option<String>,
+
     /// How long remote-write queues may keep sending at shutdown; what is not acknowledged by
     /// then is sent after the next start (Prometheus' default is 1m).
     #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]

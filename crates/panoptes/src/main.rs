@@ -4,6 +4,7 @@ mod agent;
 mod check;
 mod cli;
 mod demo;
+mod kube_state;
 mod logging;
 mod notify;
 mod promql_test;

@@ -94,6 +94,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
         extra_routes: Some({
             let routes = ingest_routes(&args, &opened, &push_store)
                 .merge(panoptes_alerting::history_router(history.clone()))
+                .merge(crate::kube_state::routes(args.kube_state_cluster.as_deref(), scrape.kube_clusters().clone()))
                 .merge(dashboards)
                 .merge(extra_routes);
             let routes = match &router {
@@ -518,6 +519,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("storage.remote.read-concurrent-limit", args.remote_read_concurrent_limit.to_string()),
         ("storage.remote.flush-deadline", format_duration(args.remote_flush_deadline)),
         ("storage.remote.max-held-wal-size", format!("{}B", args.remote_max_held_wal_size)),
+        ("kube-state.cluster", args.kube_state_cluster.clone().unwrap_or_default()),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()

@@ -115,7 +115,9 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     let fake = FakeApiServer::start().await;
     let mut bookinfo = Bookinfo::load(&fake);
     let details = bookinfo.pods_of(&fake, "details-v1").remove(0);
-    for (key, value) in [("prometheus.io/scrape", "true"), ("prometheus.io/port", "15020"), ("prometheus.io/path", "/stats/prometheus")] {
+    for (key, value) in
+        [("prometheus.io/scrape", "true"), ("prometheus.io/port", "15020"), ("prometheus.io/path", "/stats/prometheus")]
+    {
         bookinfo.annotate_pod(&fake, "default", &details, key, value);
     }
     let mut reviews = fake.get("Service", "default", "reviews").expect("reviews service");
@@ -127,7 +129,8 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     std::fs::write(&config_path, config(&fake.url())).unwrap();
     let log = dir.path().join("server.log");
     let config_flag = format!("--config.file={}", config_path.display());
-    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag], &log);
+    let kube_state_flag = format!("--kube-state.cluster={}", fake.url());
+    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag, &kube_state_flag], &log);
     let client = reqwest::Client::new();
     wait_ready(&client, address, &mut child, &log).await;
 
@@ -136,10 +139,17 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     let targets = loop {
         let targets = get_data(&client, &targets_url).await;
         let count = |job| active(&targets, job).len();
-        if count("kubernetes-cadvisor") == 2 && count("kubernetes-service-endpoints") == 3 && count("kubernetes-pods") == 1 {
+        if count("kubernetes-cadvisor") == 2
+            && count("kubernetes-service-endpoints") == 3
+            && count("kubernetes-pods") == 1
+        {
             break targets;
         }
-        assert!(Instant::now() < deadline, "targets did not appear: {targets}\n{}", std::fs::read_to_string(&log).unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "targets did not appear: {targets}\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
@@ -157,7 +167,10 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
             format!("http://{host}/api/v1/nodes/{node}/proxy/metrics/cadvisor"),
         )
     };
-    assert_eq!(active(&targets, "kubernetes-cadvisor"), [node_target("node-1", "zone-a"), node_target("node-2", "zone-b")]);
+    assert_eq!(
+        active(&targets, "kubernetes-cadvisor"),
+        [node_target("node-1", "zone-a"), node_target("node-2", "zone-b")]
+    );
 
     let mut expected_endpoints: Vec<(BTreeMap<String, String>, String)> = bookinfo
         .pods_of(&fake, "reviews-v1")
@@ -221,8 +234,38 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     eprintln!("annotation to active target in {:?}", started.elapsed());
 
     let metrics = client.get(format!("http://{address}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"panoptes_kube_cache_objects{resource="pods",scope="namespace=default"} 6"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"panoptes_kube_cache_objects{resource="pods",scope="namespace=default"} 6"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"panoptes_kube_cache_objects{resource="nodes",scope="all"} 2"#), "{metrics}");
+
+    // Cluster-state metrics from the same caches, with kube-state-metrics' names.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let state = loop {
+        let response = client.get(format!("http://{address}/kube-state/metrics")).send().await.unwrap();
+        if response.status() == 200 {
+            break response.text().await.unwrap();
+        }
+        assert_eq!(response.status(), 503, "503 until the caches synced");
+        assert!(Instant::now() < deadline, "cluster state never synced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let line = format!(
+        r#"kube_pod_info{{namespace="default",pod="{details}",uid="{}",host_ip="{}",pod_ip="{ip}",node="{}",created_by_kind="ReplicaSet",created_by_name="details-v1-{hash}",priority_class="",host_network="false"}} 1"#,
+        pod["metadata"]["uid"].as_str().unwrap(),
+        pod["status"]["hostIP"].as_str().unwrap(),
+        pod["spec"]["nodeName"].as_str().unwrap(),
+    );
+    assert!(state.lines().any(|candidate| candidate == line), "missing {line} in\n{state}");
+    assert!(
+        state.contains(r#"kube_deployment_spec_replicas{namespace="default",deployment="reviews-v1"} 1"#),
+        "{state}"
+    );
+    assert!(
+        state.contains(r#"kube_node_status_condition{node="node-1",condition="Ready",status="true"} 1"#),
+        "{state}"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -78,6 +78,20 @@ pub const RESOURCES: &[ResourceType] = &[
         is_namespaced: true,
     },
     ResourceType {
+        plural: "statefulsets",
+        prefix: "apis/apps/v1",
+        api_version: "apps/v1",
+        kind: "StatefulSet",
+        is_namespaced: true,
+    },
+    ResourceType {
+        plural: "daemonsets",
+        prefix: "apis/apps/v1",
+        api_version: "apps/v1",
+        kind: "DaemonSet",
+        is_namespaced: true,
+    },
+    ResourceType {
         plural: "replicasets",
         prefix: "apis/apps/v1",
         api_version: "apps/v1",
@@ -128,6 +142,8 @@ struct ServerState {
     requests: Vec<String>,
     gone_style: GoneStyle,
     bookmark_interval: Duration,
+    /// The `Authorization` header of the latest request.
+    last_authorization: Option<String>,
 }
 
 struct Inner {
@@ -175,6 +191,7 @@ impl FakeApiServer {
                 requests: Vec::new(),
                 gone_style: GoneStyle::ErrorEvent,
                 bookmark_interval: Duration::from_secs(1),
+                last_authorization: None,
             }),
             changes: broadcast::channel(4096).0,
             held: watch::channel(false).0,
@@ -212,6 +229,11 @@ impl FakeApiServer {
     /// Returns every request served so far (`list pods`, `watch pods from 12`, `gone pods from 12`).
     pub fn requests(&self) -> Vec<String> {
         self.inner.state.lock().requests.clone()
+    }
+
+    /// Returns the `Authorization` header of the latest request, if it had one.
+    pub fn last_authorization(&self) -> Option<String> {
+        self.inner.state.lock().last_authorization.clone()
     }
 
     /// Returns how many requests start with `prefix`, e.g. `list pods`.
@@ -296,7 +318,13 @@ impl FakeApiServer {
         let Some(resource) = resource_of_kind(kind) else {
             return Vec::new();
         };
-        self.inner.state.lock().objects.get(resource.plural).map(|objects| objects.values().cloned().collect()).unwrap_or_default()
+        self.inner
+            .state
+            .lock()
+            .objects
+            .get(resource.plural)
+            .map(|objects| objects.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Expires every resource version before the current one: later watches from them get
@@ -325,7 +353,6 @@ impl FakeApiServer {
         self.inner.closes.send_modify(|closes| *closes += 1);
     }
 }
-
 
 /// Parsed `GET` path: resource and namespace.
 fn parse_path(path: &str) -> Option<(&'static ResourceType, Option<String>)> {
@@ -368,10 +395,10 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, object: &Value) -> bool {
-        if let Some(namespace) = &self.namespace {
-            if object["metadata"]["namespace"].as_str() != Some(namespace) {
-                return false;
-            }
+        if let Some(namespace) = &self.namespace
+            && object["metadata"]["namespace"].as_str() != Some(namespace)
+        {
+            return false;
         }
         self.labels.matches(object) && self.fields.matches(object)
     }
@@ -390,9 +417,20 @@ fn status(code: StatusCode, reason: &str, message: String) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, uri: Uri, Query(query): Query<BTreeMap<String, String>>) -> Response {
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    inner.state.lock().last_authorization = authorization;
     let Some((resource, namespace)) = parse_path(uri.path()) else {
-        return status(StatusCode::NOT_FOUND, "NotFound", format!("the server could not find the requested resource {}", uri.path()));
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("the server could not find the requested resource {}", uri.path()),
+        );
     };
     let labels = match LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default()) {
         Ok(selector) => selector,
@@ -411,7 +449,12 @@ async fn handle(State(inner): State<Arc<Inner>>, uri: Uri, Query(query): Query<B
     }
 }
 
-fn list_response(inner: &Inner, resource: &'static ResourceType, filter: &Filter, query: &BTreeMap<String, String>) -> Response {
+fn list_response(
+    inner: &Inner,
+    resource: &'static ResourceType,
+    filter: &Filter,
+    query: &BTreeMap<String, String>,
+) -> Response {
     let mut state = inner.state.lock();
     state.requests.push(format!("list {}", resource.plural));
     let all: Vec<Value> = state
@@ -421,7 +464,8 @@ fn list_response(inner: &Inner, resource: &'static ResourceType, filter: &Filter
         .unwrap_or_default();
     // `continue` is the offset of the next page; a real server's token is opaque.
     let start: usize = query.get("continue").and_then(|token| token.parse().ok()).unwrap_or(0);
-    let limit: usize = query.get("limit").and_then(|limit| limit.parse().ok()).filter(|limit| *limit > 0).unwrap_or(usize::MAX);
+    let limit: usize =
+        query.get("limit").and_then(|limit| limit.parse().ok()).filter(|limit| *limit > 0).unwrap_or(usize::MAX);
     let end = start.saturating_add(limit).min(all.len());
     let items: Vec<Value> = all.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
     let mut metadata = json!({ "resourceVersion": state.version.to_string() });
@@ -539,10 +583,10 @@ async fn watch_response(
                 _ = closes.changed() => return,
                 () = async { match deadline { Some(deadline) => tokio::time::sleep_until(deadline).await, None => std::future::pending().await } } => return,
             };
-            if let Some(line) = line {
-                if sender.send(line).await.is_err() {
-                    return;
-                }
+            if let Some(line) = line
+                && sender.send(line).await.is_err()
+            {
+                return;
             }
         }
     });

@@ -1,4 +1,5 @@
-//! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators.
+//! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators and a
+//! fake Kubernetes API server (`fake_kube`).
 
 use panoptes_model::Labels;
 

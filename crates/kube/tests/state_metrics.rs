@@ -1,0 +1,109 @@
+//! Cluster-state metrics from the watch caches, against the fake API server of
+//! `panoptes-test-util` (a fake speaking the real list/watch wire format, because no real API
+//! server can run on the build machines) loaded with Bookinfo. Expected series are written out
+//! with kube-state-metrics' names and labels.
+
+use std::time::Duration;
+
+use panoptes_kube::{ApiServerOptions, ClusterState, Clusters, ConnectionOptions, KubeMetrics, parse_quantity};
+use panoptes_test_util::fake_kube::FakeApiServer;
+use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
+use serde_json::json;
+
+#[test]
+fn quantities_parse_as_kubernetes_defines_them() {
+    for (text, expected) in [
+        ("100m", 0.1),
+        ("2", 2.0),
+        ("7Gi", 7.0 * 1024.0 * 1024.0 * 1024.0),
+        ("128Mi", 134_217_728.0),
+        ("1k", 1000.0),
+        ("1.5", 1.5),
+        ("2e3", 2000.0),
+        ("500n", 5e-7),
+    ] {
+        assert_eq!(parse_quantity(text), Some(expected), "{text}");
+    }
+    assert_eq!(parse_quantity("lots"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookinfo_state_renders_kube_state_metrics_series() {
+    let server = FakeApiServer::start().await;
+    let mut bookinfo = Bookinfo::load(&server);
+    let productpage = bookinfo.pods_of(&server, "productpage-v1").remove(0);
+    let mut pod = server.get("Pod", "default", &productpage).expect("pod");
+    pod["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}});
+    pod["status"]["containerStatuses"][0]["restartCount"] = json!(3);
+    server.apply(pod.clone());
+    bookinfo.scale(&server, "reviews-v3", 2);
+    server.apply(json!({"kind": "StatefulSet", "metadata": {"name": "mongodb", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {}, "serviceName": "mongodb", "template": {}},
+        "status": {"replicas": 1, "readyReplicas": 1, "currentReplicas": 1, "updatedReplicas": 1}}));
+    server.apply(json!({"kind": "DaemonSet", "metadata": {"name": "panoptes-agent", "namespace": "monitoring"},
+        "spec": {"selector": {}, "template": {}},
+        "status": {"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": 1, "numberAvailable": 1, "numberMisscheduled": 0, "updatedNumberScheduled": 2}}));
+
+    let clusters = Clusters::new(KubeMetrics::default());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let state = ClusterState::watch(&cluster);
+    tokio::time::timeout(Duration::from_secs(5), state.wait_synced()).await.expect("synced");
+    let text = state.render();
+
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    let ip = pod["status"]["podIP"].as_str().unwrap();
+    let host_ip = pod["status"]["hostIP"].as_str().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap();
+    let replica_set = pod["metadata"]["ownerReferences"][0]["name"].as_str().unwrap();
+    let hash = pod["metadata"]["labels"]["pod-template-hash"].as_str().unwrap();
+    let who = format!(r#"namespace="default",pod="{productpage}",uid="{uid}""#);
+    for expected in [
+        format!(r#"kube_pod_info{{{who},host_ip="{host_ip}",pod_ip="{ip}",node="{node}",created_by_kind="ReplicaSet",created_by_name="{replica_set}",priority_class="",host_network="false"}} 1"#),
+        format!(r#"kube_pod_status_phase{{{who},phase="Running"}} 1"#),
+        format!(r#"kube_pod_status_phase{{{who},phase="Pending"}} 0"#),
+        format!(r#"kube_pod_status_ready{{{who},condition="true"}} 1"#),
+        format!(r#"kube_pod_status_ready{{{who},condition="false"}} 0"#),
+        format!(r#"kube_pod_container_status_restarts_total{{{who},container="productpage"}} 3"#),
+        format!(r#"kube_pod_container_resource_requests{{{who},container="productpage",node="{node}",resource="cpu",unit="core"}} 0.1"#),
+        format!(r#"kube_pod_container_resource_requests{{{who},container="productpage",node="{node}",resource="memory",unit="byte"}} 134217728"#),
+        format!(r#"kube_pod_container_resource_limits{{{who},container="productpage",node="{node}",resource="memory",unit="byte"}} 268435456"#),
+        format!(r#"kube_pod_labels{{{who},label_app="productpage",label_pod_template_hash="{hash}",label_version="v1"}} 1"#),
+        r#"kube_node_info{node="node-1",kernel_version="6.1.0",os_image="Debian GNU/Linux 12 (bookworm)",container_runtime_version="containerd://1.7.24",kubelet_version="v1.35.0",kubeproxy_version="v1.35.0",provider_id="kind://docker/bookinfo/node-1",pod_cidr="10.244.1.0/24",system_uuid="",internal_ip="10.0.0.11"} 1"#.to_owned(),
+        r#"kube_node_status_condition{node="node-2",condition="Ready",status="true"} 1"#.to_owned(),
+        r#"kube_node_status_condition{node="node-2",condition="Ready",status="unknown"} 0"#.to_owned(),
+        r#"kube_node_status_allocatable{node="node-1",resource="cpu",unit="core"} 3.8"#.to_owned(),
+        r#"kube_node_status_capacity{node="node-1",resource="memory",unit="byte"} 8589934592"#.to_owned(),
+        r#"kube_node_status_capacity{node="node-1",resource="pods",unit="integer"} 110"#.to_owned(),
+        r#"kube_deployment_spec_replicas{namespace="default",deployment="reviews-v3"} 2"#.to_owned(),
+        r#"kube_deployment_status_replicas_available{namespace="default",deployment="reviews-v3"} 2"#.to_owned(),
+        r#"kube_deployment_status_replicas_unavailable{namespace="default",deployment="reviews-v3"} 0"#.to_owned(),
+        r#"kube_statefulset_status_replicas_ready{namespace="default",statefulset="mongodb"} 1"#.to_owned(),
+        r#"kube_daemonset_status_number_ready{namespace="monitoring",daemonset="panoptes-agent"} 1"#.to_owned(),
+        r#"kube_daemonset_status_desired_number_scheduled{namespace="monitoring",daemonset="panoptes-agent"} 2"#.to_owned(),
+        r#"kube_namespace_status_phase{namespace="default",phase="Active"} 1"#.to_owned(),
+        r#"kube_namespace_status_phase{namespace="default",phase="Terminating"} 0"#.to_owned(),
+    ] {
+        assert!(text.lines().any(|line| line == expected), "missing\n{expected}\nin\n{text}");
+    }
+    let service = server.get("Service", "default", "details").expect("details");
+    let service_line = format!(
+        r#"kube_service_info{{namespace="default",service="details",uid="{}",cluster_ip="{}",external_name="",load_balancer_ip=""}} 1"#,
+        service["metadata"]["uid"].as_str().unwrap(),
+        service["spec"]["clusterIP"].as_str().unwrap()
+    );
+    assert!(text.lines().any(|line| line == service_line), "missing {service_line}");
+    let replica_sets = text.lines().filter(|line| line.starts_with("kube_replicaset_spec_replicas{")).count();
+    assert_eq!(replica_sets, 6, "one per Bookinfo Deployment");
+    let reviews_addresses = text
+        .lines()
+        .filter(|line| line.starts_with(r#"kube_endpoint_address{namespace="default",endpoint="reviews","#))
+        .count();
+    assert_eq!(reviews_addresses, 4, "reviews v1, v2 and two v3 pods");
+    let pods = text.lines().filter(|line| line.starts_with("kube_pod_info{")).count();
+    assert_eq!(pods, 7);
+    for line in text.lines().filter(|line| line.starts_with("# TYPE")) {
+        assert!(line.ends_with(" gauge") || line.ends_with(" counter"), "{line}");
+    }
+}
