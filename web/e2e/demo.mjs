@@ -114,7 +114,8 @@ const alertSeen = await until(faultAt + 90000, async () => {
 timings.alertVisibleMs = since();
 timings.alertVisibleAfterFaultMs = Date.now() - faultAt;
 if (!alertSeen) fail("alerts: IstioHigh5xxRate not firing on the Alerts page within 90 s of the fault");
-const alertText = alertSeen ? await page.locator("[data-testid=alert-rules] > div", { has: page.locator(firingSelector) }).innerText() : "";
+const alertText = alertSeen ? await page.locator("[data-testid=alert-rules] > div", { has: page.locator(".collapsible-head strong", { hasText: /^IstioHigh5xxRate$/ }) }).innerText() : "";
+mesh.alertText = alertText;
 if (alertSeen && !/ratings-v1/.test(alertText)) fail(`alerts: the firing alert does not name ratings-v1: ${alertText}`);
 await shot("demo-alerts", true);
 checkConsole("alerts");
