@@ -149,13 +149,17 @@ impl Browser {
     pub fn find(name: &str) -> Browser {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-        assert!(Path::new(&chromium).exists(), "{chromium} is missing: run scripts/test, which installs Debian's chromium");
+        assert!(
+            Path::new(&chromium).exists(),
+            "{chromium} is missing: run scripts/test, which installs Debian's chromium"
+        );
         assert!(
             root.join("web/node_modules/playwright-core").is_dir(),
             "web/node_modules is missing: run scripts/test (npm ci in web/)"
         );
-        let artifacts =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), std::path::PathBuf::from).join(name);
+        let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), std::path::PathBuf::from)
+            .join(name);
         Browser { root, chromium, artifacts }
     }
 
