@@ -25,7 +25,9 @@ pub struct Clusters {
 impl std::fmt::Debug for Clusters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let clusters = self.clusters.lock();
-        f.debug_struct("Clusters").field("connections", &clusters.keys().map(ConnectionOptions::describe).collect::<Vec<_>>()).finish()
+        f.debug_struct("Clusters")
+            .field("connections", &clusters.keys().map(ConnectionOptions::describe).collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -130,8 +130,8 @@ impl ConnectionOptions {
         match self {
             ConnectionOptions::InCluster => kube::Config::incluster().map_err(Error::InCluster),
             ConnectionOptions::Kubeconfig { path, context } => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;
+                let kubeconfig =
+                    Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;
                 let options = KubeConfigOptions { context: context.clone(), ..KubeConfigOptions::default() };
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await

@@ -59,11 +59,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::InCluster(_) | Error::Kubeconfig { .. } | Error::ApiServer { .. }
+            Error::InCluster(_)
+            | Error::Kubeconfig { .. }
+            | Error::ApiServer { .. }
             | Error::Settings { .. }
-            | Error::Client(_) => {
-                ErrorKind::BadData
-            }
+            | Error::Client(_) => ErrorKind::BadData,
             Error::ReadFile { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
             Error::ReadFile { .. } => ErrorKind::Unavailable,
         }

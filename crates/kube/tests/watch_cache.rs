@@ -38,7 +38,11 @@ async fn cache_lists_then_follows_changes() {
     tokio::time::timeout(Duration::from_secs(5), pods.wait_synced()).await.expect("synced");
     // details, ratings, reviews v1-v3 and productpage: six pods, one each.
     assert_eq!(pods.len(), 6, "{:?}", pod_names(&pods));
-    let pod = pods.objects().into_iter().find(|pod| pod.metadata.name.as_deref().is_some_and(|n| n.starts_with("details-v1-"))).expect("details pod");
+    let pod = pods
+        .objects()
+        .into_iter()
+        .find(|pod| pod.metadata.name.as_deref().is_some_and(|n| n.starts_with("details-v1-")))
+        .expect("details pod");
     let status = pod.status.as_ref().expect("status");
     assert!(status.pod_ip.as_deref().is_some_and(|ip| ip.starts_with("10.244.")));
     assert!(pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()).is_some_and(|node| node.starts_with("node-")));
@@ -88,11 +92,17 @@ async fn field_selector_scope_filters_on_the_server() {
     Bookinfo::load(&server);
     let clusters = Clusters::new(KubeMetrics::default());
     let cluster = connect(&server, &clusters).await;
-    let on_node_1 = cluster.watch::<Pod>(Scope { field_selector: Some("spec.nodeName=node-1".to_owned()), ..Scope::default() });
+    let on_node_1 =
+        cluster.watch::<Pod>(Scope { field_selector: Some("spec.nodeName=node-1".to_owned()), ..Scope::default() });
     let nodes = cluster.watch::<Node>(Scope::namespace(Some("ignored-for-nodes")));
     tokio::time::timeout(Duration::from_secs(5), on_node_1.wait_synced()).await.expect("synced");
     tokio::time::timeout(Duration::from_secs(5), nodes.wait_synced()).await.expect("synced");
-    assert!(on_node_1.objects().iter().all(|pod| pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()) == Some("node-1")));
+    assert!(
+        on_node_1
+            .objects()
+            .iter()
+            .all(|pod| pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()) == Some("node-1"))
+    );
     assert_eq!(on_node_1.len(), 3);
     assert_eq!(nodes.len(), 2, "nodes are cluster-scoped");
 }
@@ -119,7 +129,8 @@ async fn check_gone_relists(style: GoneStyle) {
     assert_eq!(server.count_requests("gone pods"), 1, "{:?}", server.requests());
     assert_eq!(server.count_requests("list pods"), 2, "{:?}", server.requests());
     let expected: Vec<String> = {
-        let mut names: Vec<String> = server.list("Pod").iter().filter_map(|pod| pod["metadata"]["name"].as_str().map(str::to_owned)).collect();
+        let mut names: Vec<String> =
+            server.list("Pod").iter().filter_map(|pod| pod["metadata"]["name"].as_str().map(str::to_owned)).collect();
         names.sort();
         names
     };
@@ -129,7 +140,10 @@ async fn check_gone_relists(style: GoneStyle) {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
     assert!(text.contains(r#"panoptes_kube_cache_lists_total{resource="pods",scope="all",reason="gone"} 1"#), "{text}");
-    assert!(text.contains(r#"panoptes_kube_cache_lists_total{resource="pods",scope="all",reason="initial"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"panoptes_kube_cache_lists_total{resource="pods",scope="all",reason="initial"} 1"#),
+        "{text}"
+    );
     assert!(text.contains(r#"panoptes_kube_cache_objects{resource="pods",scope="all"} 6"#), "{text}");
     assert!(text.contains("panoptes_kube_caches 1"), "{text}");
 }
@@ -170,7 +184,12 @@ async fn bookmarks_let_a_closed_watch_resume_without_relisting() {
     server.close_watches();
     bookinfo.scale(&server, "ratings-v1", 2);
     eventually(&pods, "the new pod", |pods| pods.len() == 7).await;
-    let resumed = server.requests().into_iter().filter(|request| request.starts_with("watch pods from ")).last().expect("a watch");
+    let resumed = server
+        .requests()
+        .into_iter()
+        .filter(|request| request.starts_with("watch pods from "))
+        .last()
+        .expect("a watch");
     let from: u64 = resumed.trim_start_matches("watch pods from ").parse().expect("version");
     assert!(from >= version, "resumed from the bookmark's version {from}, not the list's ({version} is the newest)");
     assert_eq!(server.count_requests("list pods"), 1, "{:?}", server.requests());

@@ -115,7 +115,9 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     let fake = FakeApiServer::start().await;
     let mut bookinfo = Bookinfo::load(&fake);
     let details = bookinfo.pods_of(&fake, "details-v1").remove(0);
-    for (key, value) in [("prometheus.io/scrape", "true"), ("prometheus.io/port", "15020"), ("prometheus.io/path", "/stats/prometheus")] {
+    for (key, value) in
+        [("prometheus.io/scrape", "true"), ("prometheus.io/port", "15020"), ("prometheus.io/path", "/stats/prometheus")]
+    {
         bookinfo.annotate_pod(&fake, "default", &details, key, value);
     }
     let mut reviews = fake.get("Service", "default", "reviews").expect("reviews service");
@@ -136,10 +138,17 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     let targets = loop {
         let targets = get_data(&client, &targets_url).await;
         let count = |job| active(&targets, job).len();
-        if count("kubernetes-cadvisor") == 2 && count("kubernetes-service-endpoints") == 3 && count("kubernetes-pods") == 1 {
+        if count("kubernetes-cadvisor") == 2
+            && count("kubernetes-service-endpoints") == 3
+            && count("kubernetes-pods") == 1
+        {
             break targets;
         }
-        assert!(Instant::now() < deadline, "targets did not appear: {targets}\n{}", std::fs::read_to_string(&log).unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "targets did not appear: {targets}\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
@@ -157,7 +166,10 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
             format!("http://{host}/api/v1/nodes/{node}/proxy/metrics/cadvisor"),
         )
     };
-    assert_eq!(active(&targets, "kubernetes-cadvisor"), [node_target("node-1", "zone-a"), node_target("node-2", "zone-b")]);
+    assert_eq!(
+        active(&targets, "kubernetes-cadvisor"),
+        [node_target("node-1", "zone-a"), node_target("node-2", "zone-b")]
+    );
 
     let mut expected_endpoints: Vec<(BTreeMap<String, String>, String)> = bookinfo
         .pods_of(&fake, "reviews-v1")
@@ -221,7 +233,10 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     eprintln!("annotation to active target in {:?}", started.elapsed());
 
     let metrics = client.get(format!("http://{address}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"panoptes_kube_cache_objects{resource="pods",scope="namespace=default"} 6"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"panoptes_kube_cache_objects{resource="pods",scope="namespace=default"} 6"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"panoptes_kube_cache_objects{resource="nodes",scope="all"} 2"#), "{metrics}");
     let _ = child.kill();
     let _ = child.wait();

@@ -296,7 +296,13 @@ impl FakeApiServer {
         let Some(resource) = resource_of_kind(kind) else {
             return Vec::new();
         };
-        self.inner.state.lock().objects.get(resource.plural).map(|objects| objects.values().cloned().collect()).unwrap_or_default()
+        self.inner
+            .state
+            .lock()
+            .objects
+            .get(resource.plural)
+            .map(|objects| objects.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Expires every resource version before the current one: later watches from them get
@@ -325,7 +331,6 @@ impl FakeApiServer {
         self.inner.closes.send_modify(|closes| *closes += 1);
     }
 }
-
 
 /// Parsed `GET` path: resource and namespace.
 fn parse_path(path: &str) -> Option<(&'static ResourceType, Option<String>)> {
@@ -392,7 +397,11 @@ fn status(code: StatusCode, reason: &str, message: String) -> Response {
 
 async fn handle(State(inner): State<Arc<Inner>>, uri: Uri, Query(query): Query<BTreeMap<String, String>>) -> Response {
     let Some((resource, namespace)) = parse_path(uri.path()) else {
-        return status(StatusCode::NOT_FOUND, "NotFound", format!("the server could not find the requested resource {}", uri.path()));
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("the server could not find the requested resource {}", uri.path()),
+        );
     };
     let labels = match LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default()) {
         Ok(selector) => selector,
@@ -411,7 +420,12 @@ async fn handle(State(inner): State<Arc<Inner>>, uri: Uri, Query(query): Query<B
     }
 }
 
-fn list_response(inner: &Inner, resource: &'static ResourceType, filter: &Filter, query: &BTreeMap<String, String>) -> Response {
+fn list_response(
+    inner: &Inner,
+    resource: &'static ResourceType,
+    filter: &Filter,
+    query: &BTreeMap<String, String>,
+) -> Response {
     let mut state = inner.state.lock();
     state.requests.push(format!("list {}", resource.plural));
     let all: Vec<Value> = state
@@ -421,7 +435,8 @@ fn list_response(inner: &Inner, resource: &'static ResourceType, filter: &Filter
         .unwrap_or_default();
     // `continue` is the offset of the next page; a real server's token is opaque.
     let start: usize = query.get("continue").and_then(|token| token.parse().ok()).unwrap_or(0);
-    let limit: usize = query.get("limit").and_then(|limit| limit.parse().ok()).filter(|limit| *limit > 0).unwrap_or(usize::MAX);
+    let limit: usize =
+        query.get("limit").and_then(|limit| limit.parse().ok()).filter(|limit| *limit > 0).unwrap_or(usize::MAX);
     let end = start.saturating_add(limit).min(all.len());
     let items: Vec<Value> = all.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
     let mut metadata = json!({ "resourceVersion": state.version.to_string() });

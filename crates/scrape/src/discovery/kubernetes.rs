@@ -150,7 +150,8 @@ pub fn connection_options(config: &KubernetesSdConfig) -> Result<ConnectionOptio
         return Ok(ConnectionOptions::InCluster);
     };
     let client = config.http_client();
-    let unsupported = |field: &str| Err(format!("kubernetes_sd_configs: {field} is not supported by Kubernetes discovery"));
+    let unsupported =
+        |field: &str| Err(format!("kubernetes_sd_configs: {field} is not supported by Kubernetes discovery"));
     if client.oauth2.is_some() {
         return unsupported("oauth2");
     }
@@ -301,8 +302,7 @@ impl Caches {
                 if role == KubernetesRole::Endpoints {
                     caches.endpoints = each(cluster, &namespaces, |ns| scope(KubernetesRole::Endpoints, ns));
                 } else {
-                    caches.endpoint_slices =
-                        each(cluster, &namespaces, |ns| scope(KubernetesRole::EndpointSlice, ns));
+                    caches.endpoint_slices = each(cluster, &namespaces, |ns| scope(KubernetesRole::EndpointSlice, ns));
                 }
             }
             KubernetesRole::Ingress => {
@@ -356,9 +356,12 @@ impl Caches {
             KubernetesRole::Node => {
                 self.nodes.iter().flat_map(|cache| cache.objects()).filter_map(|object| node::build(&object)).collect()
             }
-            KubernetesRole::Pod => {
-                self.pods.iter().flat_map(|cache| cache.objects()).filter_map(|object| pod::build(&object, self)).collect()
-            }
+            KubernetesRole::Pod => self
+                .pods
+                .iter()
+                .flat_map(|cache| cache.objects())
+                .filter_map(|object| pod::build(&object, self))
+                .collect(),
             KubernetesRole::Service => self
                 .services
                 .iter()

@@ -273,16 +273,12 @@ impl Bookinfo {
                 .collect();
             members.sort_by_key(|pod| pod["status"]["podIP"].as_str().unwrap_or_default().to_owned());
             let is_ready = |pod: &Value| {
-                pod["status"]["conditions"]
-                    .as_array()
-                    .is_some_and(|conditions| conditions.iter().any(|condition| condition["type"] == "Ready" && condition["status"] == "True"))
+                pod["status"]["conditions"].as_array().is_some_and(|conditions| {
+                    conditions.iter().any(|condition| condition["type"] == "Ready" && condition["status"] == "True")
+                })
             };
-            let target_ref = |pod: &Value| {
-                json!({ "kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"] })
-            };
-            let address = |pod: &Value| {
-                json!({ "ip": pod["status"]["podIP"], "nodeName": pod["spec"]["nodeName"], "targetRef": target_ref(pod) })
-            };
+            let target_ref = |pod: &Value| json!({ "kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"] });
+            let address = |pod: &Value| json!({ "ip": pod["status"]["podIP"], "nodeName": pod["spec"]["nodeName"], "targetRef": target_ref(pod) });
             let ports: Vec<Value> = service["spec"]["ports"]
                 .as_array()
                 .map(|ports| {
@@ -324,7 +320,8 @@ impl Bookinfo {
                 .iter()
                 .map(|pod| {
                     let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-                    let zone = NODES.iter().find(|(name, _, _)| *name == node).map(|(_, _, zone)| *zone).unwrap_or_default();
+                    let zone =
+                        NODES.iter().find(|(name, _, _)| *name == node).map(|(_, _, zone)| *zone).unwrap_or_default();
                     json!({
                         "addresses": [pod["status"]["podIP"]],
                         "conditions": { "ready": is_ready(pod), "serving": is_ready(pod), "terminating": false },
@@ -405,6 +402,8 @@ fn apply_if_changed(server: &FakeApiServer, object: Value) {
 pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
     object["metadata"]["labels"]
         .as_object()
-        .map(|labels| labels.iter().map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned())).collect())
+        .map(|labels| {
+            labels.iter().map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned())).collect()
+        })
         .unwrap_or_default()
 }

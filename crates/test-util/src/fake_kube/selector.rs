@@ -87,7 +87,9 @@ impl LabelSelector {
             Requirement::Equals(key, value) => label(key) == Some(value),
             Requirement::NotEquals(key, value) => label(key) != Some(value),
             Requirement::In(key, values) => label(key).is_some_and(|label| values.iter().any(|value| value == label)),
-            Requirement::NotIn(key, values) => !label(key).is_some_and(|label| values.iter().any(|value| value == label)),
+            Requirement::NotIn(key, values) => {
+                !label(key).is_some_and(|label| values.iter().any(|value| value == label))
+            }
             Requirement::Exists(key) => label(key).is_some(),
             Requirement::DoesNotExist(key) => label(key).is_none(),
         })

@@ -9,7 +9,10 @@ use panoptes_kube::k8s_openapi::api::core::v1::{Endpoints, Pod};
 
 use super::pod::pod_labels;
 use super::service::service_labels;
-use super::{LabelSet, Lookup, META, NAMESPACE_LABEL, add_namespace_labels, add_node_labels, add_object_meta_labels, group, join_host_port};
+use super::{
+    LabelSet, Lookup, META, NAMESPACE_LABEL, add_namespace_labels, add_node_labels, add_object_meta_labels, group,
+    join_host_port,
+};
 use crate::discovery::TargetGroup;
 use crate::target::ADDRESS_LABEL;
 
@@ -54,8 +57,10 @@ impl SeenPods {
                     target.insert(format!("{META}pod_container_image"), container.image.clone().unwrap_or_default());
                     target.insert(format!("{META}pod_container_port_name"), port.name.clone().unwrap_or_default());
                     target.insert(format!("{META}pod_container_port_number"), port.container_port.to_string());
-                    target
-                        .insert(format!("{META}pod_container_port_protocol"), port.protocol.clone().unwrap_or_default());
+                    target.insert(
+                        format!("{META}pod_container_port_protocol"),
+                        port.protocol.clone().unwrap_or_default(),
+                    );
                     targets.push(target);
                 }
             }
@@ -68,7 +73,9 @@ impl SeenPods {
 /// `protocol` is what the role reports for it.
 pub(super) fn add_container_port_labels(target: &mut LabelSet, pod: &Pod, port: i32, protocol: Option<String>) {
     for container in pod.spec.iter().flat_map(|spec| &spec.containers) {
-        if let Some(container_port) = container.ports.iter().flatten().find(|candidate| candidate.container_port == port) {
+        if let Some(container_port) =
+            container.ports.iter().flatten().find(|candidate| candidate.container_port == port)
+        {
             target.insert(format!("{META}pod_container_name"), container.name.clone());
             target.insert(format!("{META}pod_container_image"), container.image.clone().unwrap_or_default());
             target.insert(format!("{META}pod_container_port_name"), container_port.name.clone().unwrap_or_default());
@@ -129,13 +136,12 @@ pub(super) fn build(endpoints: &Endpoints, lookup: &dyn Lookup) -> Option<Target
                     });
                     add_node_labels(&mut target, lookup, node);
                 }
-                let pod = address
-                    .target_ref
-                    .as_ref()
-                    .filter(|reference| reference.kind.as_deref() == Some("Pod"))
-                    .and_then(|reference| {
-                        lookup.pod(reference.namespace.as_deref().unwrap_or_default(), reference.name.as_deref()?)
-                    });
+                let pod =
+                    address.target_ref.as_ref().filter(|reference| reference.kind.as_deref() == Some("Pod")).and_then(
+                        |reference| {
+                            lookup.pod(reference.namespace.as_deref().unwrap_or_default(), reference.name.as_deref()?)
+                        },
+                    );
                 if let Some(pod) = pod {
                     seen.record(&pod, Some(port.port));
                     target.extend(pod_labels(&pod));

@@ -9,8 +9,8 @@ use super::endpoints::{SeenPods, add_container_port_labels};
 use super::pod::pod_labels;
 use super::service::service_labels;
 use super::{
-    LabelSet, Lookup, META, NAMESPACE_LABEL, PRESENT, add_namespace_labels, add_node_labels, add_object_meta_labels, group,
-    join_host_port, sanitize_label_name,
+    LabelSet, Lookup, META, NAMESPACE_LABEL, PRESENT, add_namespace_labels, add_node_labels, add_object_meta_labels,
+    group, join_host_port, sanitize_label_name,
 };
 use crate::discovery::TargetGroup;
 use crate::target::ADDRESS_LABEL;
@@ -56,11 +56,16 @@ pub(super) fn build(slice: &EndpointSlice, lookup: &dyn Lookup) -> Option<Target
                     target.insert(format!("{META}endpointslice_port_app_protocol"), app_protocol.clone());
                 }
                 if let Some(conditions) = &endpoint.conditions {
-                    for (condition, value) in
-                        [("ready", conditions.ready), ("serving", conditions.serving), ("terminating", conditions.terminating)]
-                    {
+                    for (condition, value) in [
+                        ("ready", conditions.ready),
+                        ("serving", conditions.serving),
+                        ("terminating", conditions.terminating),
+                    ] {
                         if let Some(value) = value {
-                            target.insert(format!("{META}endpointslice_endpoint_conditions_{condition}"), value.to_string());
+                            target.insert(
+                                format!("{META}endpointslice_endpoint_conditions_{condition}"),
+                                value.to_string(),
+                            );
                         }
                     }
                 }
@@ -95,13 +100,12 @@ pub(super) fn build(slice: &EndpointSlice, lookup: &dyn Lookup) -> Option<Target
                     };
                     add_node_labels(&mut target, lookup, node);
                 }
-                let pod = endpoint
-                    .target_ref
-                    .as_ref()
-                    .filter(|reference| reference.kind.as_deref() == Some("Pod"))
-                    .and_then(|reference| {
-                        lookup.pod(reference.namespace.as_deref().unwrap_or_default(), reference.name.as_deref()?)
-                    });
+                let pod =
+                    endpoint.target_ref.as_ref().filter(|reference| reference.kind.as_deref() == Some("Pod")).and_then(
+                        |reference| {
+                            lookup.pod(reference.namespace.as_deref().unwrap_or_default(), reference.name.as_deref()?)
+                        },
+                    );
                 if let Some(pod) = pod {
                     seen.record(&pod, port.port);
                     target.extend(pod_labels(&pod));

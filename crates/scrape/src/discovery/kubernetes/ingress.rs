@@ -38,7 +38,8 @@ pub(super) fn build(ingress: &Ingress, lookup: &dyn Lookup) -> Option<TargetGrou
     let mut targets = Vec::new();
     for rule in spec.rules.iter().flatten() {
         let host = rule.host.clone().unwrap_or_default();
-        let scheme = if tls_hosts.iter().any(|pattern| matches_host_pattern(pattern, &host)) { "https" } else { "http" };
+        let scheme =
+            if tls_hosts.iter().any(|pattern| matches_host_pattern(pattern, &host)) { "https" } else { "http" };
         let paths: Vec<String> = match &rule.http {
             None => vec!["/".to_owned()],
             Some(http) => http

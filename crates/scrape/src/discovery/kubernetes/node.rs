@@ -10,7 +10,8 @@ use crate::discovery::TargetGroup;
 use crate::target::ADDRESS_LABEL;
 
 /// Address types in order of preference, as Kubernetes' `GetPreferredNodeAddress`.
-const ADDRESS_PREFERENCE: &[&str] = &["InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname"];
+const ADDRESS_PREFERENCE: &[&str] =
+    &["InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname"];
 
 /// Returns the group of one node (source `node/<name>`), or `None` when it has no address.
 pub(super) fn build(node: &Node) -> Option<TargetGroup> {

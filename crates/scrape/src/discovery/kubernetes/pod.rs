@@ -3,7 +3,10 @@
 
 use panoptes_kube::k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::{LabelSet, Lookup, META, NAMESPACE_LABEL, add_namespace_labels, add_node_labels, add_object_meta_labels, group, join_host_port};
+use super::{
+    LabelSet, Lookup, META, NAMESPACE_LABEL, add_namespace_labels, add_node_labels, add_object_meta_labels, group,
+    join_host_port,
+};
 use crate::discovery::TargetGroup;
 use crate::target::ADDRESS_LABEL;
 
@@ -32,12 +35,8 @@ pub(super) fn pod_labels(pod: &Pod) -> LabelSet {
     labels.insert(format!("{META}pod_host_ip"), status.and_then(|status| status.host_ip.clone()).unwrap_or_default());
     labels.insert(format!("{META}pod_uid"), pod.metadata.uid.clone().unwrap_or_default());
     add_object_meta_labels(&mut labels, &pod.metadata, "pod");
-    let controller = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|reference| reference.controller == Some(true));
+    let controller =
+        pod.metadata.owner_references.iter().flatten().find(|reference| reference.controller == Some(true));
     if let Some(controller) = controller {
         if !controller.kind.is_empty() {
             labels.insert(format!("{META}pod_controller_kind"), controller.kind.clone());

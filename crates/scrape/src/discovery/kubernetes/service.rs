@@ -3,7 +3,9 @@
 
 use panoptes_kube::k8s_openapi::api::core::v1::Service;
 
-use super::{LabelSet, Lookup, META, NAMESPACE_LABEL, add_namespace_labels, add_object_meta_labels, group, join_host_port};
+use super::{
+    LabelSet, Lookup, META, NAMESPACE_LABEL, add_namespace_labels, add_object_meta_labels, group, join_host_port,
+};
 use crate::discovery::TargetGroup;
 use crate::target::ADDRESS_LABEL;
 

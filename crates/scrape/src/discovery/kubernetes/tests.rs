@@ -17,10 +17,8 @@ use crate::config::parse_str;
 
 /// Parses one `kubernetes_sd_configs` entry written in YAML (indented under the job).
 fn sd_config(server: &FakeApiServer, body: &str) -> KubernetesSdConfig {
-    let yaml = format!(
-        "scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - api_server: {}\n{body}",
-        server.url()
-    );
+    let yaml =
+        format!("scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - api_server: {}\n{body}", server.url());
     let config = parse_str(&yaml, "test.yml").unwrap_or_else(|error| panic!("{error}\n{yaml}"));
     config.scrape_configs[0].kubernetes_sd_configs[0].clone()
 }
@@ -59,7 +57,8 @@ impl Discovery {
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let update = tokio::time::timeout(remaining, self.updates.recv()).await;
-            let (_, groups) = update.unwrap_or_else(|_| panic!("timed out waiting for {what}")).expect("discovery runs");
+            let (_, groups) =
+                update.unwrap_or_else(|_| panic!("timed out waiting for {what}")).expect("discovery runs");
             if condition(&groups) {
                 return groups;
             }
@@ -84,12 +83,13 @@ fn group_of<'a>(groups: &'a [TargetGroup], source: &str) -> &'a TargetGroup {
 
 /// Returns a JSON string field, "" when missing.
 fn text<'a>(value: &'a Value, path: &str) -> &'a str {
-    path.split('.').fold(value, |value, key| match key.parse::<usize>() {
-        Ok(index) => &value[index],
-        Err(_) => &value[key],
-    })
-    .as_str()
-    .unwrap_or_default()
+    path.split('.')
+        .fold(value, |value, key| match key.parse::<usize>() {
+            Ok(index) => &value[index],
+            Err(_) => &value[key],
+        })
+        .as_str()
+        .unwrap_or_default()
 }
 
 fn pod_named(server: &FakeApiServer, prefix: &str) -> Value {
@@ -214,7 +214,10 @@ async fn service_role_gives_prometheus_labels() {
     Bookinfo::load(&server);
     let groups = discover(&server, "    role: service\n").await;
     let sources: Vec<&str> = groups.iter().map(|group| group.source.as_str()).collect();
-    assert_eq!(sources, ["svc/default/details", "svc/default/productpage", "svc/default/ratings", "svc/default/reviews"]);
+    assert_eq!(
+        sources,
+        ["svc/default/details", "svc/default/productpage", "svc/default/ratings", "svc/default/reviews"]
+    );
     let service = server.get("Service", "default", "details").expect("service");
     let group = group_of(&groups, "svc/default/details");
     assert_eq!(group.labels, bookinfo_service_labels("details"));
@@ -292,7 +295,8 @@ async fn endpoints_role_gives_prometheus_labels() {
     assert_eq!(group.targets.len(), 4, "{:#?}", group.targets);
     let ip = text(&pod, "status.podIP");
     let name = text(&pod, "metadata.name");
-    let endpoint_target = group.targets.iter().find(|target| target["__address__"] == format!("{ip}:9080")).expect("9080");
+    let endpoint_target =
+        group.targets.iter().find(|target| target["__address__"] == format!("{ip}:9080")).expect("9080");
     let mut expected = bookinfo_pod_labels(&pod, "reviews");
     expected.extend(labels(&[
         ("__address__", &format!("{ip}:9080")),
@@ -327,7 +331,11 @@ async fn endpointslice_role_gives_prometheus_labels() {
     Bookinfo::load(&server);
     let groups = discover(&server, "    role: endpointslice\n    attach_metadata: {node: true}\n").await;
     assert_eq!(groups.len(), 4);
-    let slice = server.list("EndpointSlice").into_iter().find(|slice| text(&slice, "metadata.name").starts_with("details-")).expect("slice");
+    let slice = server
+        .list("EndpointSlice")
+        .into_iter()
+        .find(|slice| text(&slice, "metadata.name").starts_with("details-"))
+        .expect("slice");
     let slice_name = text(&slice, "metadata.name");
     let group = group_of(&groups, &format!("endpointslice/default/{slice_name}"));
     let mut expected_group = bookinfo_service_labels("details");
@@ -340,9 +348,15 @@ async fn endpointslice_role_gives_prometheus_labels() {
         ("__meta_kubernetes_endpointslice_labelpresent_service", "true"),
         ("__meta_kubernetes_endpointslice_label_kubernetes_io_service_name", "details"),
         ("__meta_kubernetes_endpointslice_labelpresent_kubernetes_io_service_name", "true"),
-        ("__meta_kubernetes_endpointslice_label_endpointslice_kubernetes_io_managed_by", "endpointslice-controller.k8s.io"),
+        (
+            "__meta_kubernetes_endpointslice_label_endpointslice_kubernetes_io_managed_by",
+            "endpointslice-controller.k8s.io",
+        ),
         ("__meta_kubernetes_endpointslice_labelpresent_endpointslice_kubernetes_io_managed_by", "true"),
-        ("__meta_kubernetes_endpointslice_annotation_endpoints_kubernetes_io_last_change_trigger_time", "2026-12-01T00:00:06Z"),
+        (
+            "__meta_kubernetes_endpointslice_annotation_endpoints_kubernetes_io_last_change_trigger_time",
+            "2026-12-01T00:00:06Z",
+        ),
         ("__meta_kubernetes_endpointslice_annotationpresent_endpoints_kubernetes_io_last_change_trigger_time", "true"),
     ]));
     assert_eq!(group.labels, expected_group);
@@ -474,9 +488,12 @@ async fn ingress_role_gives_prometheus_labels() {
 async fn namespaces_and_selectors_narrow_discovery() {
     let server = FakeApiServer::start().await;
     Bookinfo::load(&server);
-    let selected = discover(&server, "    role: pod\n    selectors:\n    - role: pod\n      label: app=reviews,version!=v3\n").await;
+    let selected =
+        discover(&server, "    role: pod\n    selectors:\n    - role: pod\n      label: app=reviews,version!=v3\n")
+            .await;
     assert_eq!(selected.len(), 2, "{:?}", selected.iter().map(|group| &group.source).collect::<Vec<_>>());
-    let by_field = discover(&server, "    role: pod\n    selectors:\n    - role: pod\n      field: spec.nodeName=node-2\n").await;
+    let by_field =
+        discover(&server, "    role: pod\n    selectors:\n    - role: pod\n      field: spec.nodeName=node-2\n").await;
     assert!(by_field.iter().all(|group| group.labels["__meta_kubernetes_pod_node_name"] == "node-2"));
     assert_eq!(by_field.len(), 3);
     let elsewhere = discover(&server, "    role: pod\n    namespaces: {names: [istio-system]}\n").await;
@@ -547,7 +564,11 @@ async fn gone_watch_relists_and_discovery_reflects_the_truth() {
     bookinfo.scale(&server, "details-v1", 2);
     server.compact();
     server.release_watches();
-    let groups = pods.until("the state after the 410", |groups| groups.len() == 6 && groups.iter().all(|group| !group.source.ends_with(&victim))).await;
+    let groups = pods
+        .until("the state after the 410", |groups| {
+            groups.len() == 6 && groups.iter().all(|group| !group.source.ends_with(&victim))
+        })
+        .await;
     let mut expected: Vec<String> =
         server.list("Pod").iter().map(|pod| format!("pod/default/{}", text(pod, "metadata.name"))).collect();
     expected.sort();
@@ -561,8 +582,11 @@ async fn gone_watch_relists_and_discovery_reflects_the_truth() {
 #[test]
 fn connection_options_follow_the_configuration() {
     let check = |yaml: &str| {
-        let config = parse_str(&format!("scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - role: pod\n{yaml}"), "t.yml")
-            .unwrap_or_else(|error| panic!("{error}"));
+        let config = parse_str(
+            &format!("scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - role: pod\n{yaml}"),
+            "t.yml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
         connection_options(&config.scrape_configs[0].kubernetes_sd_configs[0])
     };
     assert_eq!(check(""), Ok(ConnectionOptions::InCluster));
@@ -570,9 +594,9 @@ fn connection_options_follow_the_configuration() {
         check("    kubeconfig_file: /etc/kube/config\n"),
         Ok(ConnectionOptions::Kubeconfig { path: PathBuf::from("/etc/kube/config"), context: None })
     );
-    let Ok(ConnectionOptions::ApiServer(options)) =
-        check("    api_server: https://k:6443\n    bearer_token: s3cret\n    tls_config: {insecure_skip_verify: true, server_name: k8s}\n")
-    else {
+    let Ok(ConnectionOptions::ApiServer(options)) = check(
+        "    api_server: https://k:6443\n    bearer_token: s3cret\n    tls_config: {insecure_skip_verify: true, server_name: k8s}\n",
+    ) else {
         panic!("api server options");
     };
     assert_eq!(options.url, "https://k:6443");
