@@ -9,6 +9,7 @@ import { layoutDashboard, readDashboard, type Dashboard, type Panel, type Report
 import { ALL } from "../lib/interpolate";
 import { navigate, setQuery, useLocation } from "../lib/router";
 import { runRegistry } from "../lib/panelquery";
+import { formatDateTime } from "../lib/time";
 import { setTimeRange, type TimeState } from "../lib/timecontext";
 import { repeatValues, resolveVariables, scopeOf, type ResolvedVariable } from "../lib/variables";
 import { PanelView } from "../panels/PanelView";
@@ -550,7 +551,7 @@ function Versions(props: { uid: string; readOnly: boolean; onClose: () => void }
             {list.map((v, k) => (
               <tr key={v.id} data-testid="dashboard-version">
                 <td>{v.version}</td>
-                <td>{v.created}</td>
+                <td>{Number.isNaN(Date.parse(v.created)) ? v.created : formatDateTime(Date.parse(v.created))}</td>
                 <td>{v.createdBy}</td>
                 <td>{v.message}</td>
                 <td>
