@@ -317,12 +317,8 @@ impl<K: WatchedKind> Runner<K> {
                 })
                 .inc();
             self.backoff.reset();
-            loop {
-                match self.watch(&mut version).await {
-                    WatchEnd::Resume => continue,
-                    WatchEnd::Gone => break,
-                }
-            }
+            // Resume after each clean end of the stream; relist once the version is gone.
+            while let WatchEnd::Resume = self.watch(&mut version).await {}
             reason = "gone";
         }
     }
@@ -358,8 +354,8 @@ impl<K: WatchedKind> Runner<K> {
 
     /// Watches from `version` until the stream ends, applying events and advancing `version`.
     async fn watch(&mut self, version: &mut String) -> WatchEnd {
-        let jitter = (SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis()
-            % WATCH_TIMEOUT_JITTER_SECS.max(1)) as u32;
+        let jitter = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis()
+            % WATCH_TIMEOUT_JITTER_SECS.max(1);
         let timeout = WATCH_TIMEOUT_SECS + jitter;
         let mut params = WatchParams::default().timeout(timeout);
         params.bookmarks = true;
