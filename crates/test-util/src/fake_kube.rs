@@ -373,10 +373,10 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, object: &Value) -> bool {
-        if let Some(namespace) = &self.namespace {
-            if object["metadata"]["namespace"].as_str() != Some(namespace) {
-                return false;
-            }
+        if let Some(namespace) = &self.namespace
+            && object["metadata"]["namespace"].as_str() != Some(namespace)
+        {
+            return false;
         }
         self.labels.matches(object) && self.fields.matches(object)
     }
@@ -554,10 +554,10 @@ async fn watch_response(
                 _ = closes.changed() => return,
                 () = async { match deadline { Some(deadline) => tokio::time::sleep_until(deadline).await, None => std::future::pending().await } } => return,
             };
-            if let Some(line) = line {
-                if sender.send(line).await.is_err() {
-                    return;
-                }
+            if let Some(line) = line
+                && sender.send(line).await.is_err()
+            {
+                return;
             }
         }
     });
