@@ -10,50 +10,23 @@
 // Environment: PANOPTES_URL, PANOPTES_DASHBOARDS, PANOPTES_ARTIFACTS, CHROMIUM (default
 // /usr/bin/chromium). Prints one JSON summary line prefixed with "SUMMARY ".
 
-import { chromium } from "playwright-core";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { artifactsDir, collectConsoleErrors, dashboardReport, failureList, openBrowser } from "./lib.mjs";
 
 const base = process.env.PANOPTES_URL ?? "http://127.0.0.1:9090";
 const dashboardsDir = process.env.PANOPTES_DASHBOARDS;
-const artifacts = process.env.PANOPTES_ARTIFACTS ?? "target/ui-e2e";
-mkdirSync(artifacts, { recursive: true });
-
-// A renderer stuck in a loop would hang Playwright calls that have no timeout of their own
-// (keyboard input, evaluate): fail the whole run instead of waiting forever.
-setTimeout(() => {
-  console.error("FAIL the browser test did not finish within 10 minutes (a page is stuck?)");
-  process.exit(2);
-}, 10 * 60 * 1000).unref();
-
-const failures = [];
-const fail = (what) => {
-  failures.push(what);
-  console.error(`FAIL ${what}`);
-};
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-const page = await context.newPage();
+const artifacts = artifactsDir("target/ui-e2e");
+const { failures, fail } = failureList();
+const { browser, page } = await openBrowser();
 
 // Whether the server in this build stores dashboards (Grafana's API): without it the list page's
 // /api/search answers 404, which the browser logs; only that one expected error is tolerated.
 const hasDashboardApi = (await fetch(`${base}/api/search`)).status !== 404;
-let consoleErrors = [];
-page.on("console", (msg) => {
-  if (msg.type() !== "error") return;
-  const url = msg.location()?.url ?? "";
-  if (!hasDashboardApi && /\/api\/(search|dashboards)/.test(url) && /404/.test(msg.text())) return;
-  consoleErrors.push(`${msg.text()} (${url})`);
-});
-page.on("pageerror", (err) => consoleErrors.push(`uncaught: ${err.message}`));
+const errors = collectConsoleErrors(page, (text, url) => !hasDashboardApi && /\/api\/(search|dashboards)/.test(url) && /404/.test(text));
 
 async function visit(path, readySelector, name) {
-  consoleErrors = [];
+  errors.list = [];
   await page.goto(base + path, { waitUntil: "networkidle" });
   try {
     await page.waitForSelector(readySelector, { timeout: 15000 });
@@ -62,8 +35,8 @@ async function visit(path, readySelector, name) {
   }
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(artifacts, `${name}.png`) });
-  if (consoleErrors.length) fail(`${path}: console errors: ${consoleErrors.join(" | ")}`);
-  return consoleErrors.length === 0;
+  if (errors.list.length) fail(`${path}: console errors: ${errors.list.join(" | ")}`);
+  return errors.list.length === 0;
 }
 
 const pages = {};
@@ -81,7 +54,7 @@ pages.newDashboard = await visit("/dashboard/new", "[data-testid=dashboard-title
 
 // Building a dashboard: add a visualization with the panel editor; it queries and draws.
 let editor = { panelDrawn: false };
-consoleErrors = [];
+errors.list = [];
 await page.goto(`${base}/dashboard/new`, { waitUntil: "networkidle" });
 try {
   await page.click("button[title='Add a panel or a row']");
@@ -96,11 +69,11 @@ try {
 } catch (e) {
   fail(`dashboard editor: ${e.message.split("\n")[0]}`);
 }
-if (consoleErrors.length) fail(`dashboard editor: console errors: ${consoleErrors.join(" | ")}`);
+if (errors.list.length) fail(`dashboard editor: console errors: ${errors.list.join(" | ")}`);
 
 // Explore: completion offers a metric name, then the query draws a graph.
 let explore = { completion: false, graph: false, series: 0 };
-consoleErrors = [];
+errors.list = [];
 await page.goto(`${base}/explore`, { waitUntil: "networkidle" });
 await page.click(".cm-content");
 await page.keyboard.type("istio_requests_to");
@@ -135,12 +108,12 @@ if (await over.count()) {
   if (!(await page.locator(".tooltip").isVisible())) fail("explore: no tooltip on hover");
   await page.screenshot({ path: join(artifacts, "explore-tooltip.png") });
 }
-if (consoleErrors.length) fail(`explore: console errors: ${consoleErrors.join(" | ")}`);
-pages.explore = consoleErrors.length === 0;
+if (errors.list.length) fail(`explore: console errors: ${errors.list.join(" | ")}`);
+pages.explore = errors.list.length === 0;
 
 // Silences: create one through the form, then expire it.
 let silence = { created: false, expired: false };
-consoleErrors = [];
+errors.list = [];
 await page.goto(`${base}/silences`, { waitUntil: "networkidle" });
 await page.click("[data-testid=new-silence]");
 await page.fill("[data-testid=silence-matcher]", 'alertname="AlwaysFiring"');
@@ -159,62 +132,22 @@ try {
 } catch (e) {
   fail(`silences: ${e.message.split("\n")[0]}`);
 }
-if (consoleErrors.length) fail(`silences: console errors: ${consoleErrors.join(" | ")}`);
-
-async function waitForPanels(timeoutMs = 60000) {
-  const deadline = Date.now() + timeoutMs;
-  let stableSince = 0;
-  let last = "";
-  while (Date.now() < deadline) {
-    const state = await page.evaluate(() => {
-      const runs = [...(window.__panoptesRuns?.values() ?? [])];
-      return JSON.stringify({ n: runs.length, done: runs.filter((r) => r.done).length });
-    });
-    const s = JSON.parse(state);
-    if (s.n > 0 && s.n === s.done) {
-      if (state === last) {
-        if (Date.now() - stableSince > 700) return true;
-      } else stableSince = Date.now();
-    }
-    last = state;
-    await page.waitForTimeout(100);
-  }
-  return false;
-}
-
-async function expandRows() {
-  // Open every collapsed row (repeatedly: opening one may reveal more).
-  for (let i = 0; i < 50; i++) {
-    const collapsed = page.locator("[data-testid=dashboard-row].collapsed");
-    if ((await collapsed.count()) === 0) return;
-    await collapsed.first().click();
-    await page.waitForTimeout(50);
-  }
-}
+if (errors.list.length) fail(`silences: console errors: ${errors.list.join(" | ")}`);
 
 async function renderDashboard(path, name) {
-  consoleErrors = [];
+  errors.list = [];
   await page.goto(`${base}/dashboard/import`, { waitUntil: "networkidle" });
   // Through the import page's file upload, as a user would bring a file exported from Grafana.
   await page.setInputFiles("[data-testid=import-file]", path);
   await page.waitForSelector("[data-testid=import-summary]", { timeout: 10000 });
   await page.click("[data-testid=import-preview]");
-  await page.waitForSelector("[data-testid=dashboard-grid]", { timeout: 30000 });
-  await expandRows();
-  const settled = await waitForPanels();
-  await page.waitForTimeout(300);
-  const runs = await page.evaluate(() => [...window.__panoptesRuns.entries()].map(([key, r]) => ({ key, ...r })));
-  const panelsShown = await page.locator("[data-testid=panel]").count();
-  const unsupported = await page.locator("[data-testid=panel-issues]").count();
-  const queries = runs.flatMap((r) => r.queries.map((q) => ({ panel: r.title, ...q })));
-  const failed = queries.filter((q) => q.error);
-  const withData = runs.filter((r) => r.queries.some((q) => q.series > 0)).length;
+  const report = await dashboardReport(page, name);
+  report.consoleErrors = [...errors.list];
   await page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true });
-  const report = { dashboard: name, panels: panelsShown, panelsWithData: withData, queries: queries.length, failures: failed.map((q) => `${q.panel} ${q.refId}: ${q.error}`), panelsWithUnsupported: unsupported, settled, consoleErrors: [...consoleErrors] };
-  if (!settled) fail(`dashboard ${name}: panels did not finish loading`);
-  if (panelsShown === 0) fail(`dashboard ${name}: no panel rendered`);
-  if (failed.length) fail(`dashboard ${name}: ${failed.length} failed queries: ${report.failures.join(" | ")}`);
-  if (consoleErrors.length) fail(`dashboard ${name}: console errors: ${consoleErrors.join(" | ")}`);
+  if (!report.settled) fail(`dashboard ${name}: panels did not finish loading`);
+  if (report.panels === 0) fail(`dashboard ${name}: no panel rendered`);
+  if (report.failures.length) fail(`dashboard ${name}: ${report.failures.length} failed queries: ${report.failures.join(" | ")}`);
+  if (errors.list.length) fail(`dashboard ${name}: console errors: ${errors.list.join(" | ")}`);
   return report;
 }
 

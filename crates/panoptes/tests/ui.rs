@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Process, free_address, wait_ready};
@@ -196,24 +195,12 @@ fn generate(start_ms: i64, steps: i64) -> Vec<(Vec<Label>, Vec<f64>)> {
     out
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_and_every_shared_dashboard_render_in_chromium() {
-    let root = workspace_root();
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(Path::new(&chromium).exists(), "{chromium} is missing: run scripts/test, which installs Debian's chromium");
-    assert!(
-        root.join("web/node_modules/playwright-core").is_dir(),
-        "web/node_modules is missing: run scripts/test (npm ci in web/)"
-    );
+    let browser = common::Browser::find("ui-e2e");
+    let root = browser.root.clone();
     let dashboards = root.join("../shared/testdata/dashboards");
     assert!(dashboards.is_dir(), "{} is missing", dashboards.display());
-    let artifacts =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("ui-e2e");
-
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let address = free_address();
@@ -303,30 +290,8 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
-    let output = tokio::task::spawn_blocking({
-        let root = root.clone();
-        let artifacts = artifacts.clone();
-        move || {
-            Command::new("node")
-                .arg(root.join("web/e2e/ui.mjs"))
-                .current_dir(root.join("web"))
-                .env("PANOPTES_URL", format!("http://{address}"))
-                .env("PANOPTES_DASHBOARDS", &dashboards)
-                .env("PANOPTES_ARTIFACTS", &artifacts)
-                .env("CHROMIUM", &chromium)
-                .output()
-                .expect("run node (Node.js 20 is on the project machines)")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("SUMMARY "))
-        .unwrap_or_else(|| panic!("no summary from ui.mjs:\n{stdout}\n{stderr}"));
-    let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
+    let (summary, succeeded, stderr) =
+        browser.run("ui.mjs", address, &[("PANOPTES_DASHBOARDS", dashboards.clone().into_os_string())]).await;
     for dashboard in summary["dashboards"].as_array().unwrap() {
         eprintln!(
             "dashboard {}: {} panels ({} with data), {} queries, {} failures, {} panels with unsupported features",
@@ -342,8 +307,8 @@ async fn every_page_and_every_shared_dashboard_render_in_chromium() {
         "render of 20 panels × 10 series over 6h: {} ms to the last canvas (median; queries done at {} ms), runs {}",
         summary["bench"]["medianMs"], summary["bench"]["medianQueriesDoneMs"], summary["bench"]["runs"]
     );
-    eprintln!("screenshots in {}", artifacts.display());
-    assert!(output.status.success(), "browser test failed: {}\n{stderr}", summary["failures"]);
+    eprintln!("screenshots in {}", browser.artifacts.display());
+    assert!(succeeded, "browser test failed: {}\n{stderr}", summary["failures"]);
     assert_eq!(summary["failures"], serde_json::json!([]));
     assert_eq!(summary["explore"]["graph"], true);
     assert_eq!(summary["explore"]["completion"], true);

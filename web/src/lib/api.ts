@@ -183,7 +183,7 @@ export function searchDashboards(query = ""): Promise<SearchHit[]> {
 export function getDashboard(uid: string): Promise<DashboardEnvelope> {
   return request<DashboardEnvelope>("GET", `/api/dashboards/uid/${encodeURIComponent(uid)}`);
 }
-export function saveDashboard(dashboard: any, message: string, overwrite = false): Promise<{ uid: string; url: string; version: number; status: string }> {
+export function saveDashboard(dashboard: any, message: string, overwrite = false): Promise<{ id?: number; uid: string; url: string; version: number; status: string }> {
   return request("POST", "/api/dashboards/db", { dashboard, message, overwrite });
 }
 export function importDashboard(dashboard: any, overwrite: boolean): Promise<{ uid: string; importedUrl?: string; title?: string }> {
@@ -191,6 +191,9 @@ export function importDashboard(dashboard: any, overwrite: boolean): Promise<{ u
 }
 export function deleteDashboard(uid: string): Promise<unknown> {
   return request("DELETE", `/api/dashboards/uid/${encodeURIComponent(uid)}`);
+}
+export function restoreDashboardVersion(uid: string, version: number): Promise<{ uid: string; version: number }> {
+  return request("POST", `/api/dashboards/uid/${encodeURIComponent(uid)}/restore`, { version });
 }
 export async function dashboardVersions(uid: string): Promise<DashboardVersion[]> {
   const r = await request<any>("GET", `/api/dashboards/uid/${encodeURIComponent(uid)}/versions`);

@@ -4,11 +4,12 @@
 // empty dashboard, or a local preview of imported JSON that needs no server store.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiError, dashboardVersions, getDashboard, saveDashboard, type DashboardEnvelope, type DashboardVersion } from "../lib/api";
+import { ApiError, dashboardVersions, getDashboard, restoreDashboardVersion, saveDashboard, type DashboardEnvelope, type DashboardVersion } from "../lib/api";
 import { layoutDashboard, readDashboard, type Dashboard, type Panel, type Report } from "../lib/dashboard";
 import { ALL } from "../lib/interpolate";
 import { navigate, setQuery, useLocation } from "../lib/router";
 import { runRegistry } from "../lib/panelquery";
+import { formatDateTime } from "../lib/time";
 import { setTimeRange, type TimeState } from "../lib/timecontext";
 import { repeatValues, resolveVariables, scopeOf, type ResolvedVariable } from "../lib/variables";
 import { PanelView } from "../panels/PanelView";
@@ -181,7 +182,7 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
                 Copy JSON
               </button>
               {props.source.kind === "uid" && (
-                <button class="item" onClick={() => (close(), setModal({ kind: "versions" }))}>
+                <button class="item" onClick={() => (close(), setModal({ kind: "versions" }))} data-testid="versions-menu">
                   Versions
                 </button>
               )}
@@ -252,8 +253,8 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
       </div>
       {modal?.kind === "json" && <JsonModel dash={dash} onClose={() => setModal(null)} onApply={(d) => (update(d), setModal(null))} />}
       {modal?.kind === "panel" && <PanelEditor panel={dash.panels[modal.index]} onClose={() => setModal(null)} onApply={(p) => (update({ ...dash, panels: dash.panels.map((x, j) => (j === modal.index ? p : x)) }), setModal(null))} />}
-      {modal?.kind === "save" && <SaveModal dash={dash} source={props.source} onClose={() => setModal(null)} onSaved={(uid) => (setDirty(false), setModal(null), props.source.kind !== "uid" && navigate(`/d/${uid}`))} />}
-      {modal?.kind === "versions" && props.source.kind === "uid" && <Versions uid={props.source.uid} onClose={() => setModal(null)} />}
+      {modal?.kind === "save" && <SaveModal dash={dash} source={props.source} onClose={() => setModal(null)} onSaved={(saved) => (setDash({ ...dash, id: saved.id ?? dash.id, uid: saved.uid, version: saved.version }), setDirty(false), setModal(null), props.source.kind !== "uid" && navigate(`/d/${saved.uid}`))} />}
+      {modal?.kind === "versions" && props.source.kind === "uid" && <Versions uid={props.source.uid} readOnly={readOnly} onClose={() => setModal(null)} />}
       {modal?.kind === "report" && <ReportModal report={report} onClose={() => setModal(null)} />}
       {modal?.kind === "inspect" && <Inspect panel={modal.panel} onClose={() => setModal(null)} />}
     </div>
@@ -473,7 +474,7 @@ function PanelEditor(props: { panel: Panel; onClose: () => void; onApply: (p: Pa
   );
 }
 
-function SaveModal(props: { dash: Dashboard; source: DashboardSource; onClose: () => void; onSaved: (uid: string) => void }) {
+function SaveModal(props: { dash: Dashboard; source: DashboardSource; onClose: () => void; onSaved: (saved: { id?: number; uid: string; version: number }) => void }) {
   const [message, setMessage] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -483,7 +484,8 @@ function SaveModal(props: { dash: Dashboard; source: DashboardSource; onClose: (
       const body = props.source.kind === "uid" ? props.dash : { ...props.dash, id: null };
       const r = await saveDashboard(body, message, overwrite);
       toast(`Dashboard saved (version ${r.version})`);
-      props.onSaved(r.uid);
+      // The next save must name the version just stored, or the server answers 412.
+      props.onSaved(r);
     } catch (e) {
       const err = e as ApiError;
       setError(err.status === 404 || err.status === 405 ? "This server has no dashboard store (the dashboard API is not available). Export the JSON instead." : err.message);
@@ -514,9 +516,19 @@ function SaveModal(props: { dash: Dashboard; source: DashboardSource; onClose: (
   );
 }
 
-function Versions(props: { uid: string; onClose: () => void }) {
+function Versions(props: { uid: string; readOnly: boolean; onClose: () => void }) {
   const [list, setList] = useState<DashboardVersion[] | null>(null);
   const [error, setError] = useState("");
+  const restore = async (version: number) => {
+    try {
+      const r = await restoreDashboardVersion(props.uid, version);
+      toast(`Restored version ${version} as version ${r.version}`);
+      // The editor holds the dashboard it loaded: load the restored one afresh.
+      location.reload();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
   useEffect(() => {
     dashboardVersions(props.uid).then(setList, (e) => setError(e.message));
   }, [props.uid]);
@@ -532,15 +544,23 @@ function Versions(props: { uid: string; onClose: () => void }) {
               <th>Date</th>
               <th>By</th>
               <th>Message</th>
+              <th />
             </tr>
           </thead>
           <tbody>
-            {list.map((v) => (
-              <tr key={v.id}>
+            {list.map((v, k) => (
+              <tr key={v.id} data-testid="dashboard-version">
                 <td>{v.version}</td>
-                <td>{v.created}</td>
+                <td>{Number.isNaN(Date.parse(v.created)) ? v.created : formatDateTime(Date.parse(v.created))}</td>
                 <td>{v.createdBy}</td>
                 <td>{v.message}</td>
+                <td>
+                  {k > 0 && !props.readOnly && (
+                    <Button size="sm" onClick={() => restore(v.version)} data-testid="restore-version">
+                      Restore
+                    </Button>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -135,3 +135,63 @@ pub async fn remote_write(
         .expect("send remote write");
     assert_eq!(response.status(), 204, "remote write refused: {}", response.text().await.unwrap_or_default());
 }
+
+/// Where the browser tests find what they need: the workspace root, Debian's Chromium and the
+/// directory their screenshots go to (`<target>/<name>`).
+pub struct Browser {
+    pub root: std::path::PathBuf,
+    pub chromium: String,
+    pub artifacts: std::path::PathBuf,
+}
+
+impl Browser {
+    /// Checks that Chromium and `web/node_modules` are installed, failing with how to get them.
+    pub fn find(name: &str) -> Browser {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+        assert!(
+            Path::new(&chromium).exists(),
+            "{chromium} is missing: run scripts/test, which installs Debian's chromium"
+        );
+        assert!(
+            root.join("web/node_modules/playwright-core").is_dir(),
+            "web/node_modules is missing: run scripts/test (npm ci in web/)"
+        );
+        let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), std::path::PathBuf::from)
+            .join(name);
+        Browser { root, chromium, artifacts }
+    }
+
+    /// Runs `web/e2e/<script>` with Node.js against the server at `address` and returns its
+    /// `SUMMARY` line as JSON with whether the script succeeded and its stderr.
+    pub async fn run(
+        &self,
+        script: &str,
+        address: SocketAddr,
+        env: &[(&str, std::ffi::OsString)],
+    ) -> (serde_json::Value, bool, String) {
+        let mut command = Command::new("node");
+        command
+            .arg(self.root.join("web/e2e").join(script))
+            .current_dir(self.root.join("web"))
+            .env("PANOPTES_URL", format!("http://{address}"))
+            .env("PANOPTES_ARTIFACTS", &self.artifacts)
+            .env("CHROMIUM", &self.chromium);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = tokio::task::spawn_blocking(move || {
+            command.output().expect("run node (Node.js 20 is on the project machines)")
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let summary = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("SUMMARY "))
+            .unwrap_or_else(|| panic!("no summary from {script}:\n{stdout}\n{stderr}"));
+        (serde_json::from_str(summary).unwrap(), output.status.success(), stderr)
+    }
+}
