@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use panoptes_model::Labels;
 
@@ -17,7 +16,7 @@ use crate::notify::ExternalAlertmanagers;
 use crate::server::error_chain;
 
 use panoptes_remote::RemoteWriteManager;
-use panoptes_rules::{ParseOptions, RuleManager, load_rule_file};
+use panoptes_rules::{GlobalRuleSettings, ParseOptions, RuleManager, load_rule_file};
 use panoptes_scrape::ScrapeManager;
 use panoptes_scrape::config::{Config, RemoteWriteConfig, ScrapeConfig, load_file, parse_str};
 use panoptes_server::ConfigControl;
@@ -35,22 +34,11 @@ struct Loaded {
     /// The rule files of the running configuration, for a rule manager that starts later.
     rule_files: Vec<String>,
     /// The global settings rules are built with.
-    rule_settings: RuleSettings,
+    rule_settings: GlobalRuleSettings,
     /// The `remote_write` entries, for a queue manager that starts later.
     remote_write: Vec<RemoteWriteConfig>,
     /// `global.external_labels`, as remote write adds them.
     external_labels: BTreeMap<String, String>,
-}
-
-/// The global settings the rule manager is created with (changing them needs a restart).
-#[derive(Clone, Default)]
-pub(crate) struct RuleSettings {
-    /// `global.evaluation_interval`.
-    pub(crate) evaluation_interval: Duration,
-    /// `global.rule_query_offset`.
-    pub(crate) query_offset: Duration,
-    /// `global.external_labels`.
-    pub(crate) external_labels: Labels,
 }
 
 /// The configuration file and everything configured from it.
@@ -100,7 +88,7 @@ impl RunningConfig {
                 is_success: true,
                 loaded_ms: 0,
                 rule_files: Vec::new(),
-                rule_settings: RuleSettings { evaluation_interval: Duration::from_secs(60), ..RuleSettings::default() },
+                rule_settings: GlobalRuleSettings::default(),
                 remote_write: Vec::new(),
                 external_labels: BTreeMap::new(),
             }),
@@ -150,7 +138,7 @@ impl RunningConfig {
     }
 
     /// Returns the global settings of the running configuration that rules are built with.
-    pub(crate) fn rule_settings(&self) -> RuleSettings {
+    pub(crate) fn rule_settings(&self) -> GlobalRuleSettings {
         self.loaded.lock().rule_settings.clone()
     }
 
@@ -228,34 +216,32 @@ impl RunningConfig {
             None => None,
         };
         // Validated: from here on nothing fails but a rule file changing under our feet.
-        if let Some(rules) = self.rules.get() {
-            rules.update(&rule_files).map_err(|error| error.to_string())?;
-        }
-        let jobs = scrape_configs.len();
-        self.scrape.apply(scrape_configs, &config.global.external_labels)?;
-        if let (Some(router), Some(router_config)) = (&self.router, router_config) {
-            router.am.apply_config(router_config).map_err(|error| error.to_string())?;
-        }
-        let external_labels =
-            Labels::from_pairs(config.global.external_labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        self.senders.apply(&config.alerting, external_labels);
-        if let Some(remote) = self.remote.get() {
-            remote.apply(&config.remote_write, &config.global.external_labels).map_err(|error| error_chain(&error))?;
-        }
-        if let Some(path) = &self.path {
-            tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
-        }
-        let settings = RuleSettings {
+        let rule_settings = GlobalRuleSettings {
             evaluation_interval: config.global.evaluation_interval,
             query_offset: config.global.rule_query_offset,
             external_labels: Labels::from_pairs(
                 config.global.external_labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             ),
         };
+        if let Some(rules) = self.rules.get() {
+            rules.update_with(&rule_files, rule_settings.clone()).map_err(|error| error.to_string())?;
+        }
+        let jobs = scrape_configs.len();
+        self.scrape.apply(scrape_configs, &config.global.external_labels)?;
+        if let (Some(router), Some(router_config)) = (&self.router, router_config) {
+            router.am.apply_config(router_config).map_err(|error| error.to_string())?;
+        }
+        self.senders.apply(&config.alerting, rule_settings.external_labels.clone());
+        if let Some(remote) = self.remote.get() {
+            remote.apply(&config.remote_write, &config.global.external_labels).map_err(|error| error_chain(&error))?;
+        }
+        if let Some(path) = &self.path {
+            tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
+        }
         Ok(Applied {
             yaml: hide_secrets(&text),
             rule_files,
-            rule_settings: settings,
+            rule_settings,
             remote_write: config.remote_write,
             external_labels: config.global.external_labels,
         })
@@ -266,7 +252,7 @@ impl RunningConfig {
 struct Applied {
     yaml: String,
     rule_files: Vec<String>,
-    rule_settings: RuleSettings,
+    rule_settings: GlobalRuleSettings,
     remote_write: Vec<RemoteWriteConfig>,
     external_labels: BTreeMap<String, String>,
 }

@@ -33,7 +33,8 @@ pub use error::{Error, Position, Result, RuleFileError};
 pub use file::{ParseOptions, RuleConfig, RuleFile, RuleGroupConfig, load_rule_file, parse_rule_file};
 pub use group::{AlertStateChange, AlertToSend, Group, RestoreOptions};
 pub use manager::{
-    Notifier, NotifierRef, RuleManager, RuleManagerOptions, StateObserver, StateObserverRef, eval_timestamp,
+    GlobalRuleSettings, Notifier, NotifierRef, RuleManager, RuleManagerOptions, StateObserver, StateObserverRef,
+    eval_timestamp,
 };
 pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, ALERT_NAME_LABEL, ALERT_STATE_LABEL, Alert, AlertState,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use panoptes_model::Labels;
@@ -75,14 +75,46 @@ impl Default for RuleManagerOptions {
     }
 }
 
+/// The `global:` settings of the configuration that rules depend on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalRuleSettings {
+    /// The interval of groups that set none (`global.evaluation_interval`).
+    pub evaluation_interval: Duration,
+    /// The query offset of groups that set none (`global.rule_query_offset`).
+    pub query_offset: Duration,
+    /// External labels, visible to templates.
+    pub external_labels: Labels,
+}
+
+impl Default for GlobalRuleSettings {
+    fn default() -> Self {
+        let options = RuleManagerOptions::default();
+        Self {
+            evaluation_interval: options.evaluation_interval,
+            query_offset: options.query_offset,
+            external_labels: options.external_labels,
+        }
+    }
+}
+
+impl Inner {
+    /// Returns the current evaluation context.
+    fn context(&self) -> Arc<EvalContext> {
+        self.context.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 struct GroupHandle {
     group: Arc<Mutex<Group>>,
     stop: watch::Sender<bool>,
 }
 
 struct Inner {
-    context: EvalContext,
+    /// Replaced as a whole when a reload changes the external labels.
+    context: RwLock<Arc<EvalContext>>,
     options: RuleManagerOptions,
+    /// `global:` settings as of the last update (a reload may change them).
+    globals: Mutex<GlobalRuleSettings>,
     notifier: Option<NotifierRef>,
     observer: Mutex<Option<StateObserverRef>>,
     groups: Mutex<Vec<((String, String), GroupHandle)>>,
@@ -115,9 +147,15 @@ impl RuleManager {
             external_labels: options.external_labels.clone(),
             external_url: options.external_url.clone(),
         };
+        let globals = GlobalRuleSettings {
+            evaluation_interval: options.evaluation_interval,
+            query_offset: options.query_offset,
+            external_labels: options.external_labels.clone(),
+        };
         Self {
             inner: Arc::new(Inner {
-                context,
+                context: RwLock::new(Arc::new(context)),
+                globals: Mutex::new(globals),
                 options,
                 notifier,
                 observer: Mutex::new(None),
@@ -143,6 +181,18 @@ impl RuleManager {
     ///
     /// Returns every problem of every file; the running groups are then left unchanged.
     pub fn update<P: AsRef<str>>(&self, files: &[P]) -> Result<(), Error> {
+        let globals = self.inner.globals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.update_with(files, globals)
+    }
+
+    /// As [`RuleManager::update`], with new `global:` settings: the default interval and query
+    /// offset of groups that set none, and the external labels templates see. A group whose
+    /// effective interval changes restarts on the new schedule, keeping its alerts.
+    ///
+    /// # Errors
+    ///
+    /// As [`RuleManager::update`]; the settings are then left unchanged too.
+    pub fn update_with<P: AsRef<str>>(&self, files: &[P], globals: GlobalRuleSettings) -> Result<(), Error> {
         let options = ParseOptions { ignore_unknown_fields: self.inner.options.ignore_unknown_fields };
         let mut errors: Vec<RuleFileError> = Vec::new();
         let mut new_groups = Vec::new();
@@ -155,7 +205,7 @@ impl RuleManager {
             match load_rule_file(path, options) {
                 Ok(file) => {
                     for config in &file.groups {
-                        match Group::new(config, path, self.inner.options.evaluation_interval, should_restore) {
+                        match Group::new(config, path, globals.evaluation_interval, should_restore) {
                             Ok(group) => new_groups.push(group),
                             Err(error) => errors.push(RuleFileError {
                                 path: path.to_owned(),
@@ -173,6 +223,15 @@ impl RuleManager {
         if !errors.is_empty() {
             return Err(Error::InvalidRuleFile(errors));
         }
+        {
+            let mut context = self.inner.context.write().unwrap_or_else(|e| e.into_inner());
+            if context.external_labels != globals.external_labels {
+                let mut replaced = (**context).clone();
+                replaced.external_labels = globals.external_labels.clone();
+                *context = Arc::new(replaced);
+            }
+        }
+        *self.inner.globals.lock().unwrap_or_else(|e| e.into_inner()) = globals;
         let mut running = self.inner.groups.lock().unwrap_or_else(|e| e.into_inner());
         let mut old: HashMap<(String, String), GroupHandle> = running.drain(..).collect();
         for mut group in new_groups {
@@ -189,7 +248,7 @@ impl RuleManager {
         for (_, handle) in old {
             let _ = handle.stop.send(true);
             let mut group = handle.group.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(error) = group.mark_stale(&self.inner.context, now) {
+            if let Err(error) = group.mark_stale(&self.inner.context(), now) {
                 tracing::warn!(group = group.name(), error = %error, "cannot mark series of removed group stale");
             }
         }
@@ -267,18 +326,11 @@ async fn run_group(inner: Arc<Inner>, group: Arc<Mutex<Group>>, mut stopped: wat
         let restore_now = should_restore && evaluations == 1;
         let result = tokio::task::spawn_blocking(move || {
             let mut group = group_for_eval.lock().unwrap_or_else(|e| e.into_inner());
-            let alerts = group.eval(
-                &inner_for_eval.context,
-                ts,
-                inner_for_eval.options.query_offset,
-                inner_for_eval.options.resend_delay,
-            );
+            let context = inner_for_eval.context();
+            let query_offset = inner_for_eval.globals.lock().unwrap_or_else(|e| e.into_inner()).query_offset;
+            let alerts = group.eval(&context, ts, query_offset, inner_for_eval.options.resend_delay);
             if restore_now {
-                group.restore_for_state(
-                    &inner_for_eval.context,
-                    panoptes_model::time::now_millis(),
-                    inner_for_eval.options.restore,
-                );
+                group.restore_for_state(&context, panoptes_model::time::now_millis(), inner_for_eval.options.restore);
                 group.should_restore = false;
             }
             let changes = group.take_state_changes();
