@@ -26,3 +26,16 @@ pub trait Classify {
     /// Returns the kind of this error.
     fn kind(&self) -> ErrorKind;
 }
+
+/// Returns an error's message followed by its sources', joined by `: ` (what a log line or an
+/// API answer shows of a wrapped error).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

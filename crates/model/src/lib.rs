@@ -12,7 +12,7 @@ mod secret;
 pub mod size;
 pub mod time;
 
-pub use error::{Classify, ErrorKind};
+pub use error::{Classify, ErrorKind, error_chain};
 pub use labels::{
     Label, Labels, LabelsBuilder, LabelsError, METRIC_NAME, hash_label_pairs, is_canonical_label_pairs,
     is_valid_label_name, is_valid_legacy_label_name,

@@ -28,6 +28,7 @@ use crate::cli::{ServerArgs, WalFsync};
 use crate::logging;
 use crate::notify::ExternalAlertmanagers;
 use crate::reload::{RouterHandle, RunningConfig};
+pub(crate) use panoptes_model::error_chain;
 
 /// Runs the server until SIGINT or SIGTERM and returns the process' exit code. Failures after
 /// logging is set up (listener, store, closing the store) are logged and give a failure code.
@@ -572,18 +573,6 @@ fn db_options(args: &ServerArgs) -> DbOptions {
         max_wal_hold_bytes: args.remote_max_held_wal_size,
         ..defaults
     }
-}
-
-/// Returns an error's message followed by its sources', joined by `: `.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::client::HttpClient;
 use crate::config::ScrapeConfig;
 use crate::exposition::Format;
 use crate::target::Target;
+use panoptes_model::error_chain;
 
 /// How far (in ms) a scrape may start from its scheduled time and still carry the scheduled
 /// timestamp (Prometheus' `--scrape.timestamp-tolerance` default).
@@ -372,17 +373,6 @@ fn request_error(url: &str, error: &reqwest::Error) -> String {
     if source.is_none() {
         message.push_str(&format!(": {error}"));
     }
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
-}
-
-/// Formats an error with its causes.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(&format!(": {cause}"));
         source = cause.source();

@@ -31,15 +31,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, aggregate: &AggregateExpr, 
         None => None,
     };
     let input = ev.eval_vector(&aggregate.expr, t)?;
-    let grouping = match &aggregate.modifier {
-        Some(LabelModifier::Include(labels)) => {
-            Grouping { by: true, names: labels.labels.iter().map(String::as_str).collect() }
-        }
-        Some(LabelModifier::Exclude(labels)) => {
-            Grouping { by: false, names: labels.labels.iter().map(String::as_str).collect() }
-        }
-        None => Grouping { by: true, names: Vec::new() },
-    };
+    let grouping = Grouping::of(aggregate);
     let param_text = aggregate.param.as_ref().map(|p| p.to_string());
     let scalar_param = || match &param {
         Some(Val::Scalar(v)) => Ok(*v),
@@ -72,6 +64,21 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, aggregate: &AggregateExpr, 
 pub(crate) struct Grouping<'a> {
     pub(crate) by: bool,
     pub(crate) names: Vec<&'a str>,
+}
+
+impl<'a> Grouping<'a> {
+    /// Returns the grouping of `aggregate` (no clause: one group of everything).
+    pub(crate) fn of(aggregate: &'a AggregateExpr) -> Self {
+        match &aggregate.modifier {
+            Some(LabelModifier::Include(labels)) => {
+                Grouping { by: true, names: labels.labels.iter().map(String::as_str).collect() }
+            }
+            Some(LabelModifier::Exclude(labels)) => {
+                Grouping { by: false, names: labels.labels.iter().map(String::as_str).collect() }
+            }
+            None => Grouping { by: true, names: Vec::new() },
+        }
+    }
 }
 
 fn limit_ratio(ev: &mut Evaluator<'_>, input: Vec<Elem>, ratio: f64, param_text: Option<String>) -> Result<Vec<Elem>> {

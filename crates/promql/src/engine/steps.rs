@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use panoptes_model::{Labels, METRIC_NAME, Sample, is_stale_nan};
-use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, UnaryExpr, VectorSelector};
+use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, UnaryExpr, VectorSelector};
 
 use super::aggregate::{Group, Grouping, accumulate, finish, group_labels};
 use super::binary::{scalar_op, scalar_op_drops_name};
@@ -312,15 +312,7 @@ impl Evaluator<'_> {
             self.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_text);
         }
         let input = self.eval_steps(&aggregate.expr, grid)?;
-        let grouping = match &aggregate.modifier {
-            Some(LabelModifier::Include(labels)) => {
-                Grouping { by: true, names: labels.labels.iter().map(String::as_str).collect() }
-            }
-            Some(LabelModifier::Exclude(labels)) => {
-                Grouping { by: false, names: labels.labels.iter().map(String::as_str).collect() }
-            }
-            None => Grouping { by: true, names: Vec::new() },
-        };
+        let grouping = Grouping::of(aggregate);
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<StepSeries> = Vec::new();
         let mut member_group = Vec::with_capacity(input.series.len());

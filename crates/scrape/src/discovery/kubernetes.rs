@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, watch};
 use super::TargetGroup;
 use super::run::Update;
 use crate::config::{KubernetesRole, KubernetesSdConfig};
+use panoptes_model::error_chain;
 
 /// How long the discoverer waits after a change for more before recomputing its groups, so
 /// that a rollout touching many objects yields one update.
@@ -121,18 +122,6 @@ fn add_namespace_labels(labels: &mut LabelSet, lookup: &dyn Lookup, namespace: &
 /// Returns the group of one target set, or `None` when it has no target.
 fn group(source: String, labels: LabelSet, targets: Vec<LabelSet>) -> Option<TargetGroup> {
     (!targets.is_empty()).then_some(TargetGroup { targets, labels, source })
-}
-
-/// Returns an error and its sources, joined with `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Turns a discovery's HTTP client settings into connection options for `panoptes-kube`.
