@@ -108,11 +108,18 @@ async fn scrapes_targets_reports_health_and_marks_vanished_series_stale() {
     let added = samples(storage.as_ref(), "scrape_series_added");
     assert_eq!(added[0].1[0].v, 2.0, "both series are new at the first scrape");
 
-    // Scrapes are stamped at a stable phase of the 200 ms interval.
-    eventually("three scrapes", || samples(storage.as_ref(), "up")[0].1.len() >= 3).await;
+    // Scrapes are stamped at a stable phase of the 200 ms interval. As in Prometheus, a scrape
+    // that starts later than the 2 ms tolerance (a loaded machine) is stamped with its real,
+    // later start: never earlier than its phase, and the next one returns to the phase.
+    eventually("five scrapes", || samples(storage.as_ref(), "up")[0].1.len() >= 5).await;
     let times: Vec<i64> = samples(storage.as_ref(), "up")[0].1.iter().map(|sample| sample.t).collect();
-    for pair in times.windows(2) {
-        assert_eq!((pair[1] - pair[0]) % 200, 0, "timestamps {times:?} keep the phase");
+    let on = |phase: i64| times.iter().filter(|t| t.rem_euclid(200) == phase).count();
+    let phase = times.iter().map(|t| t.rem_euclid(200)).max_by_key(|&phase| on(phase)).expect("scrapes");
+    let on_phase = on(phase);
+    assert!(on_phase * 2 > times.len(), "most of {times:?} keep one phase");
+    for t in &times {
+        let late = (t.rem_euclid(200) - phase).rem_euclid(200);
+        assert!(late < 150, "timestamp {t} of {times:?} is off its phase by {late} ms");
     }
 
     let snapshot = manager.targets();
