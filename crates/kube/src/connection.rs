@@ -12,28 +12,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 
 use crate::error::{Error, Result};
-
-/// A secret string: compared and hashed by value, never printed.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// Returns the secret value; only for handing it to the client.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
-}
+pub use panoptes_model::Secret;
 
 /// How requests to an explicit API server authenticate.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
