@@ -5,7 +5,9 @@
 //    mesh dashboard, imported through the import page into the store, renders with data; no
 //    query fails. A fault injected through the demo's control API fires IstioHigh5xxRate, shown
 //    on the Alerts page and in the mesh dashboard's 5xx panel. Times are measured from the
-//    demo's start (PANOPTES_STARTED_MS).
+//    demo's start (PANOPTES_STARTED_MS). Then every other dashboard of PANOPTES_DASHBOARDS is
+//    imported the same way and rendered: a report per dashboard (panels, panels with data,
+//    queries, failures, the panels without data).
 // 2. The dashboard store through the UI against Grafana's API: search, provisioned dashboards
 //    read-only, edit and save twice (versions increment), a conflicting save shown to the user
 //    and overwritten, versions listed and one restored, a new dashboard created and deleted.
@@ -13,7 +15,7 @@
 // Environment: PANOPTES_URL, PANOPTES_STARTED_MS, PANOPTES_DASHBOARDS, PANOPTES_ARTIFACTS,
 // CHROMIUM. Prints one JSON summary line prefixed with "SUMMARY ".
 
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { artifactsDir, collectConsoleErrors, dashboardReport, failureList, openBrowser } from "./lib.mjs";
 
@@ -77,6 +79,9 @@ let meshReport = await until(started + 90000, async () => {
 timings.trafficOnMeshDashboardMs = since();
 if (!meshReport) fail(`mesh dashboard: no traffic within 90 s of the start: ${JSON.stringify(mesh.lastTry)}`);
 mesh.provisioned = meshReport;
+// The p99 panel draws the latency alert's threshold as a dashed line.
+mesh.p99Thresholds = await page.locator("[data-testid=panel][data-panel-title='P99 latency by destination workload'] [data-testid=uplot-container]").getAttribute("data-thresholds").catch(() => null);
+if (mesh.p99Thresholds !== "dashed:2") fail(`mesh dashboard: the p99 panel's threshold line is not drawn (${mesh.p99Thresholds})`);
 mesh.readOnly = (await page.locator("[data-testid=save-dashboard]").isDisabled()) && (await page.locator(".badge:has-text('provisioned')").count()) === 1;
 if (!mesh.readOnly) fail("mesh dashboard: a provisioned dashboard is not shown read-only (Save enabled or no badge)");
 await shot("demo-mesh-dashboard", true);
@@ -129,6 +134,33 @@ if (mesh.fivexxSeriesAfterFault === 0) fail("mesh dashboard: the 5xx panel has n
 if (afterFault.failures.length) fail(`mesh dashboard after the fault: ${afterFault.failures.join(" | ")}`);
 await shot("demo-mesh-dashboard-fault", true);
 checkConsole("mesh dashboard after the fault");
+
+// --- Every other shared dashboard (Istio's service, workload, performance, extension, pilot
+// and ztunnel dashboards), imported the same way and rendered against the demo's data.
+const imported = [{ file: "istio-mesh-dashboard.gen.json", ...istio }];
+for (const file of readdirSync(dashboardsDir).filter((f) => f.endsWith(".json") && f !== "istio-mesh-dashboard.gen.json").sort()) {
+  const name = file.replace(/(\.gen)?\.json$/, "");
+  try {
+    await page.goto(`${base}/dashboard/import`, { waitUntil: "networkidle" });
+    await page.setInputFiles("[data-testid=import-file]", join(dashboardsDir, file));
+    await page.waitForSelector("[data-testid=import-summary]", { timeout: 10000 });
+    await page.click("[data-testid=import-save]");
+    await page.waitForURL(/\/d\//, { timeout: 15000 });
+    const report = await dashboardReport(page, name);
+    report.file = file;
+    report.panelsWithoutData = await page.evaluate(() => [...window.__panoptesRuns.values()].filter((r) => r.queries.length && !r.queries.some((q) => q.series > 0)).map((r) => r.title));
+    imported.push(report);
+    if (!report.settled) fail(`dashboard ${name}: panels did not finish loading`);
+    if (report.panels === 0) fail(`dashboard ${name}: no panel rendered`);
+    if (report.failures.length) fail(`dashboard ${name}: ${report.failures.length} failed queries: ${report.failures.join(" | ")}`);
+    await shot(`demo-${name}`, true);
+  } catch (e) {
+    fail(`dashboard ${name}: ${e.message.split("\n")[0]}`);
+    await shot(`demo-${name}-failure`, true);
+  }
+  checkConsole(`dashboard ${name}`);
+}
+mesh.dashboards = imported;
 
 // --- The dashboard store through the UI.
 async function addPanel(title, expr) {

@@ -66,6 +66,30 @@ try {
   editor.panelDrawn = (await page.locator("[data-testid=panel] .legend-item").count()) > 0;
   if (!editor.panelDrawn) fail("dashboard editor: the new panel has no series");
   await page.screenshot({ path: join(artifacts, "dashboard-new-panel.png") });
+  // Resize by the corner (4 columns wider, 2 rows taller), then move by the header (to the right).
+  const item = page.locator("[data-testid=grid-item]", { has: page.locator("[data-panel-title='Requests per workload']") });
+  const gridBox = await page.locator("[data-testid=dashboard-grid]").boundingBox();
+  const column = (gridBox.width + 8) / 24;
+  const dragBy = async (handle, dx, dy) => {
+    const box = await handle.boundingBox();
+    const x = box.x + Math.min(box.width / 2, 40);
+    const y = box.y + box.height / 2;
+    await page.mouse.move(x, y);
+    await page.mouse.down();
+    await page.mouse.move(x + dx / 2, y + dy / 2, { steps: 4 });
+    await page.mouse.move(x + dx, y + dy, { steps: 4 });
+    await page.mouse.up();
+  };
+  editor.before = await item.getAttribute("data-grid-pos");
+  await dragBy(item.locator("[data-testid=panel-resize]"), 4 * column, 2 * 38);
+  await page.waitForFunction(() => document.querySelector("[data-testid=grid-item]")?.getAttribute("data-grid-pos") !== "0,0,12,8", null, { timeout: 5000 }).catch(() => {});
+  editor.resized = await item.getAttribute("data-grid-pos");
+  if (editor.resized !== "0,0,16,10") fail(`dashboard editor: resizing 12x8 by 4 columns and 2 rows gave ${editor.resized}`);
+  await dragBy(item.locator(".panel-title"), 6 * column, 0);
+  await page.waitForTimeout(300);
+  editor.moved = await item.getAttribute("data-grid-pos");
+  if (editor.moved !== "6,0,16,10") fail(`dashboard editor: moving by 6 columns gave ${editor.moved}`);
+  await page.screenshot({ path: join(artifacts, "dashboard-panel-resized.png") });
 } catch (e) {
   fail(`dashboard editor: ${e.message.split("\n")[0]}`);
 }

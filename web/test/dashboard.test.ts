@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyVariableRegex, layoutDashboard, parseVariableQuery, readDashboard, type Panel } from "../src/lib/dashboard";
+import { applyVariableRegex, dragged, layoutDashboard, parseVariableQuery, placePanel, readDashboard, type Panel } from "../src/lib/dashboard";
 
 const pos = (x: number, y: number, w: number, h: number) => ({ x, y, w, h });
 
@@ -24,6 +24,32 @@ describe("readDashboard", () => {
       { color: "red", value: 80 },
     ]);
     expect(report.panels).toEqual([]);
+  });
+  it("migrates legacy graph thresholds to steps drawn as lines and areas", () => {
+    const { dashboard, report } = readDashboard({
+      title: "t",
+      panels: [
+        { type: "graph", title: "gt", gridPos: pos(0, 0, 12, 8), thresholds: [{ value: 90, op: "gt", colorMode: "critical", fill: true, line: true }, { value: 70, op: "gt", colorMode: "warning", fill: true, line: false }] },
+        { type: "graph", title: "lt", gridPos: pos(12, 0, 12, 8), thresholds: [{ value: 5, op: "lt", colorMode: "ok", fill: false, line: true }, { value: 10, op: "lt", colorMode: "warning", fill: false, line: true }] },
+        { type: "graph", title: "bad", gridPos: pos(0, 8, 12, 8), thresholds: [{ value: "", op: "gt" }] },
+      ],
+    });
+    const [gt, lt, bad] = dashboard.panels;
+    expect(gt.fieldConfig?.defaults?.thresholds?.steps).toEqual([
+      { value: null, color: "transparent" },
+      { value: 70, color: "orange" },
+      { value: 90, color: "red" },
+    ]);
+    expect(gt.fieldConfig?.defaults?.custom?.thresholdsStyle).toEqual({ mode: "line+area" });
+    // Below 5 green, 5 to 10 orange, nothing above 10.
+    expect(lt.fieldConfig?.defaults?.thresholds?.steps).toEqual([
+      { value: null, color: "green" },
+      { value: 5, color: "orange" },
+      { value: 10, color: "transparent" },
+    ]);
+    expect(lt.fieldConfig?.defaults?.custom?.thresholdsStyle).toEqual({ mode: "line" });
+    expect(bad.fieldConfig?.defaults?.thresholds).toBeUndefined();
+    expect(report.panels).toEqual([{ title: "bad", issues: ["graph threshold 0 has no numeric value; not drawn"] }]);
   });
   it("reports unsupported panels, transformations and overrides panel by panel", () => {
     const { report } = readDashboard({
@@ -95,5 +121,24 @@ describe("layout", () => {
     expect(items.map((i) => [i.key, i.pos.y, JSON.stringify(i.scoped)])).toEqual([
       ["r1~x", 0, '{"ns":"x"}'], ["r1~x/p2", 1, '{"ns":"x"}'], ["r1~y", 5, '{"ns":"y"}'], ["r1~y/p2", 6, '{"ns":"y"}'],
     ]);
+  });
+});
+
+describe("moving and resizing panels", () => {
+  const panel = (id: number, x: number, y: number, w: number, h: number): Panel => ({ id, type: "timeseries", gridPos: pos(x, y, w, h) });
+  it("moves and resizes by whole cells within the 24 columns", () => {
+    expect(dragged(pos(0, 0, 12, 8), "resize", 4, 2)).toEqual(pos(0, 0, 16, 10));
+    expect(dragged(pos(12, 0, 12, 8), "resize", 6, -9)).toEqual(pos(12, 0, 12, 2));
+    expect(dragged(pos(0, 4, 12, 8), "move", 20, -10)).toEqual(pos(12, 0, 12, 8));
+  });
+  it("pushes the panels a moved panel lands on below it, in cascade", () => {
+    const panels = [panel(1, 0, 0, 12, 8), panel(2, 12, 0, 12, 8), panel(3, 12, 8, 12, 4)];
+    const moved = placePanel(panels, 0, pos(12, 0, 12, 8));
+    expect(moved.map((p) => p.gridPos)).toEqual([pos(12, 0, 12, 8), pos(12, 8, 12, 8), pos(12, 16, 12, 4)]);
+    // The layout then floats them up under each other in the right column.
+    const laid = layoutDashboard(moved, { valuesOf: () => [], toggled: new Set() });
+    expect(laid.map((it) => [it.panel.id, it.pos.y])).toEqual([[1, 0], [2, 8], [3, 16]]);
+    // Untouched panels are the same objects.
+    expect(placePanel(panels, 2, pos(0, 8, 12, 4))[0]).toBe(panels[0]);
   });
 });

@@ -585,6 +585,43 @@ mod tests {
     }
 
     #[test]
+    fn graph_thresholds_become_threshold_steps_drawn_as_lines_and_areas() {
+        let mut dashboard = json!({"panels": [
+            {"id": 1, "type": "graph", "thresholds": [
+                {"value": 90, "op": "gt", "colorMode": "critical", "fill": true, "line": true},
+                {"value": 70, "op": "gt", "colorMode": "warning", "fill": true, "line": false}
+            ]},
+            {"id": 2, "type": "graph", "thresholds": [
+                {"value": 10, "op": "lt", "colorMode": "custom", "fillColor": "#ff000033", "fill": false, "line": true}
+            ]},
+            {"id": 3, "type": "graph", "thresholds": [{"value": "high", "op": "gt"}]}
+        ]});
+        let report = check_and_convert(&mut dashboard);
+        let first = &dashboard["panels"][0]["fieldConfig"]["defaults"];
+        assert_eq!(
+            first["thresholds"],
+            json!({"mode": "absolute", "steps": [
+                {"color": "transparent", "value": null},
+                {"color": "orange", "value": 70.0},
+                {"color": "red", "value": 90.0}
+            ]})
+        );
+        assert_eq!(first["custom"]["thresholdsStyle"], json!({"mode": "line+area"}));
+        assert_eq!(report.panels[0].status, Status::Converted, "{:?}", report.panels[0]);
+        // Below 10 coloured, nothing above; only a line.
+        let second = &dashboard["panels"][1]["fieldConfig"]["defaults"];
+        assert_eq!(
+            second["thresholds"]["steps"],
+            json!([{"color": "#ff000033", "value": null}, {"color": "transparent", "value": 10.0}])
+        );
+        assert_eq!(second["custom"]["thresholdsStyle"], json!({"mode": "line"}));
+        // A threshold without a number is reported, not guessed.
+        assert_eq!(report.panels[2].status, Status::Unsupported);
+        assert_eq!(report.panels[2].unsupported[0].path, "panels[2].thresholds");
+        assert!(dashboard["panels"][2]["fieldConfig"]["defaults"].get("thresholds").is_none());
+    }
+
+    #[test]
     fn singlestat_becomes_stat_or_gauge() {
         let mut dashboard = json!({"panels": [
             {"id": 1, "type": "singlestat", "format": "percent", "thresholds": "80,90",

@@ -286,9 +286,10 @@ impl DashboardStore {
             })
             .map(|entry| (entry.record.uid.clone(), entry.record.provisioned_from.is_some()));
         if let Some((other_uid, other_provisioned)) = same_title {
-            // Grafana: with overwrite, a save over a title replaces the dashboard that has it,
-            // unless the request names a dashboard of its own.
-            if !overwrite || existing.is_some() || !uid.is_empty() {
+            // Grafana: with overwrite, a save over a title replaces the dashboard that has it
+            // (which keeps its uid: a uid in the request that names no stored dashboard is
+            // dropped), unless the request names another stored dashboard.
+            if !overwrite || existing.is_some() {
                 return Err(Error::NameExists);
             }
             if other_provisioned {
@@ -584,13 +585,23 @@ mod tests {
         assert!(matches!(save(&store, json!({"title": "x", "uid": "a/b"}), false), Err(Error::UidIllegal)));
         let forced = save(&store, json!({"title": "Mesh", "uid": "mesh", "version": 1}), true).unwrap();
         assert_eq!(forced.version, 3);
+        // With overwrite, a new uid over a used title replaces the title's holder, which keeps
+        // its uid and id, as Grafana does.
+        let taken = save(&store, json!({"title": "MESH", "uid": "imported-copy"}), true).unwrap();
+        assert_eq!((taken.uid.as_str(), taken.id, taken.version), ("mesh", 1, 4));
+        assert!(matches!(store.get("imported-copy"), Err(Error::NotFound)));
+        let (_, _, current) = store.version("mesh", 4).unwrap();
+        assert_eq!(current["title"], "MESH");
+        // Back to version 3's content for the checks below.
+        let restored = save(&store, json!({"title": "Mesh", "uid": "mesh", "version": 4}), false).unwrap();
+        assert_eq!(restored.version, 5);
         drop(store);
 
         let reopened = DashboardStore::open(dir.path()).unwrap();
         let record = reopened.get("mesh").unwrap();
-        assert_eq!((record.id, record.version), (1, 3));
+        assert_eq!((record.id, record.version), (1, 5));
         let (_, versions) = reopened.versions("mesh", 10, 0).unwrap();
-        assert_eq!(versions.iter().map(|info| info.version).collect::<Vec<_>>(), [3, 2, 1]);
+        assert_eq!(versions.iter().map(|info| info.version).collect::<Vec<_>>(), [5, 4, 3, 2, 1]);
         let (_, _, old) = reopened.version("mesh", 1).unwrap();
         assert_eq!(old["tags"], json!(["istio"]));
         let next = save(&reopened, json!({"title": "Other"}), false).unwrap();

@@ -92,12 +92,20 @@ async fn state_handler(State(state): State<ApiState>) -> Json<Value> {
 }
 
 async fn set_reviews(State(state): State<ApiState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let weights: ReviewsWeights = parse(&body)?;
-    weights.validate()?;
+    let weights = parse::<ReviewsWeights>(&body).and_then(|weights| Ok(weights.validate().map(|()| weights)?));
+    let weights = match weights {
+        Ok(weights) => weights,
+        Err(error) => {
+            // istiod's validating webhook refuses the VirtualService.
+            state.mesh.lock().platform.validation_failed();
+            return Err(error);
+        }
+    };
     {
         let mut mesh = state.mesh.lock();
         mesh.advance();
         mesh.control.reviews = weights;
+        mesh.platform.virtual_service_updated();
     }
     tracing::info!(v1 = weights.v1, v2 = weights.v2, v3 = weights.v3, "demo reviews weights changed");
     Ok(Json(state_json(&state)))
@@ -113,6 +121,7 @@ async fn set_fault(
         let mut mesh = state.mesh.lock();
         mesh.advance();
         mesh.control.set_fault(&workload, fault)?;
+        mesh.platform.virtual_service_updated();
     }
     tracing::info!(workload = %workload, abort_percent = fault.abort_percent, delay_ms = fault.delay_ms, "demo fault set");
     Ok(Json(state_json(&state)))
@@ -123,6 +132,7 @@ async fn clear_fault(State(state): State<ApiState>, Path(workload): Path<String>
         let mut mesh = state.mesh.lock();
         mesh.advance();
         mesh.control.set_fault(&workload, Fault { abort_percent: 0.0, abort_code: 503, delay_ms: 0 })?;
+        mesh.platform.virtual_service_updated();
     }
     tracing::info!(workload = %workload, "demo fault cleared");
     Ok(Json(state_json(&state)))
@@ -140,7 +150,11 @@ async fn set_workload(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let WorkloadBody { up } = parse(&body)?;
-    state.mesh.lock().control.set_up(&workload, up)?;
+    {
+        let mut mesh = state.mesh.lock();
+        mesh.control.set_up(&workload, up)?;
+        mesh.platform.endpoints_changed();
+    }
     tracing::info!(workload = %workload, up, "demo workload endpoint switched");
     Ok(Json(state_json(&state)))
 }

@@ -44,6 +44,14 @@ fn timeseries(id: u32, title: &str, position: Value, unit: &str, queries: &[(&st
     })
 }
 
+/// Draws a dashed threshold line at `value` on a timeseries panel.
+fn with_threshold_line(mut panel: Value, value: f64, color: &str) -> Value {
+    let defaults = &mut panel["fieldConfig"]["defaults"];
+    defaults["thresholds"] = json!({"mode": "absolute", "steps": [{"color": "transparent", "value": null}, {"color": color, "value": value}]});
+    defaults["custom"]["thresholdsStyle"] = json!({"mode": "dashed"});
+    panel
+}
+
 fn stat(id: u32, title: &str, position: Value, unit: &str, expr: &str, thresholds: &[(f64, &str)]) -> Value {
     let mut steps = vec![json!({"color": "green", "value": null})];
     steps.extend(thresholds.iter().map(|(value, color)| json!({"color": color, "value": value})));
@@ -136,15 +144,20 @@ fn mesh_overview() -> Value {
                 "{{destination_workload}}",
             )],
         ),
-        timeseries(
-            7,
-            "P99 latency by destination workload",
-            grid(0, 12, 12, 8),
-            "ms",
-            &[(
-                r#"histogram_quantile(0.99, sum by (destination_workload, le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[$__rate_interval])))"#,
-                "{{destination_workload}}",
-            )],
+        // The IstioHighP99Latency alert's threshold, drawn as a dashed line.
+        with_threshold_line(
+            timeseries(
+                7,
+                "P99 latency by destination workload",
+                grid(0, 12, 12, 8),
+                "ms",
+                &[(
+                    r#"histogram_quantile(0.99, sum by (destination_workload, le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[$__rate_interval])))"#,
+                    "{{destination_workload}}",
+                )],
+            ),
+            1000.0,
+            "red",
         ),
         json!({
             "id": 8, "type": "piechart", "title": "reviews traffic split by version", "gridPos": grid(12, 12, 12, 8), "datasource": datasource(),

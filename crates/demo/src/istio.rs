@@ -48,7 +48,7 @@ type TcpKey = (usize, Reporter, usize, usize);
 type TcpValue = fn(&TcpSeries) -> f64;
 
 #[derive(Debug, Clone)]
-struct Histogram<const N: usize> {
+pub(crate) struct Histogram<const N: usize> {
     buckets: [u64; N],
     sum: f64,
 }
@@ -60,7 +60,7 @@ impl<const N: usize> Default for Histogram<N> {
 }
 
 impl<const N: usize> Histogram<N> {
-    fn observe(&mut self, bounds: &[f64; N], value: f64) {
+    pub(crate) fn observe(&mut self, bounds: &[f64; N], value: f64) {
         if let Some(index) = bounds.iter().position(|bound| value <= *bound) {
             self.buckets[index] += 1;
         }
@@ -159,11 +159,11 @@ destination_cluster=\"{CLUSTER}\",connection_security_policy=\"{security}\"",
     )
 }
 
-fn format_value(value: f64) -> String {
+pub(crate) fn format_value(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { format!("{value}") }
 }
 
-fn render_histogram<const N: usize>(
+pub(crate) fn render_histogram<const N: usize>(
     out: &mut String,
     name: &str,
     labels: &str,

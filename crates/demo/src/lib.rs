@@ -1,6 +1,6 @@
-//! `panoptes demo`'s simulated Istio Bookinfo mesh. Each workload (and a node collector) serves
-//! its metrics on its own HTTP listener on 127.0.0.1, so the server scrapes them through its
-//! normal scrape path; [`Demo::write_files`] writes the scrape configuration, the alert rules and
+//! `panoptes demo`'s simulated Istio Bookinfo mesh. Each workload, istiod, the kubelet's cAdvisor
+//! (`platform`) and a node collector serve their metrics on their own HTTP listener on
+//! 127.0.0.1, so the server scrapes them through its normal scrape path; [`Demo::write_files`] writes the scrape configuration, the alert rules and
 //! the default dashboards for it; [`Demo::router`] serves the control API under `/api/demo/`.
 //! Never writes to storage itself. See `docs/demo.md`.
 //!
@@ -14,6 +14,7 @@ pub mod dashboards;
 mod error;
 mod files;
 mod istio;
+mod platform;
 mod rng;
 mod simulation;
 mod topology;
@@ -81,14 +82,15 @@ pub struct Target {
 pub(crate) struct Mesh {
     pub(crate) simulation: Simulation,
     pub(crate) istio: IstioMetrics,
+    pub(crate) platform: platform::Platform,
     pub(crate) control: TrafficControl,
 }
 
 impl Mesh {
     /// Simulates up to now.
     fn advance(&mut self) {
-        let Mesh { simulation, istio, control } = self;
-        simulation.advance_to(now_ms(), control, &mut [istio]);
+        let Mesh { simulation, istio, platform, control } = self;
+        simulation.advance_to(now_ms(), control, &mut [istio, platform]);
     }
 }
 
@@ -133,9 +135,11 @@ impl Demo {
                 options.requests_per_second
             )));
         }
+        let start_ms = now_ms();
         let mesh = Arc::new(Mutex::new(Mesh {
-            simulation: Simulation::new(options.seed, options.requests_per_second, now_ms()),
+            simulation: Simulation::new(options.seed, options.requests_per_second, start_ms),
             istio: IstioMetrics::default(),
+            platform: platform::Platform::new(start_ms),
             control: options.control,
         }));
         let mut targets = Vec::new();
@@ -159,6 +163,30 @@ impl Demo {
                 ],
             });
         }
+        // istiod's monitoring port and the kubelet's cAdvisor endpoint.
+        let router = Router::new().route("/metrics", get(istiod_metrics)).with_state(mesh.clone());
+        let (address, task) = serve_loopback("istiod", router).await?;
+        tasks.push(task);
+        targets.push(Target {
+            job: "istiod".to_owned(),
+            address,
+            metrics_path: "/metrics".to_owned(),
+            labels: vec![
+                ("namespace".to_owned(), "istio-system".to_owned()),
+                ("pod".to_owned(), platform::ISTIOD_POD.to_owned()),
+                ("app".to_owned(), "istiod".to_owned()),
+                ("istio".to_owned(), "pilot".to_owned()),
+            ],
+        });
+        let router = Router::new().route("/metrics/cadvisor", get(cadvisor_metrics)).with_state(mesh.clone());
+        let (address, task) = serve_loopback("kubelet", router).await?;
+        tasks.push(task);
+        targets.push(Target {
+            job: "kubernetes-cadvisor".to_owned(),
+            address,
+            metrics_path: "/metrics/cadvisor".to_owned(),
+            labels: vec![("node".to_owned(), platform::NODE.to_owned())],
+        });
         if options.node_metrics {
             match NodeCollector::try_new(NodeOptions::default()) {
                 Ok(collector) => {
@@ -237,7 +265,27 @@ async fn workload_metrics(State((mesh, index)): State<(MeshRef, usize)>) -> Resp
             return (StatusCode::SERVICE_UNAVAILABLE, "workload taken down through /api/demo\n").into_response();
         }
         mesh.advance();
-        mesh.istio.render(index)
+        let mut page = mesh.istio.render(index);
+        mesh.platform.render_sidecar(index, &mut page);
+        page
+    };
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], page).into_response()
+}
+
+async fn istiod_metrics(State(mesh): State<MeshRef>) -> Response {
+    let page = {
+        let mut mesh = mesh.lock();
+        mesh.advance();
+        mesh.platform.render_istiod(now_ms())
+    };
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], page).into_response()
+}
+
+async fn cadvisor_metrics(State(mesh): State<MeshRef>) -> Response {
+    let page = {
+        let mut mesh = mesh.lock();
+        mesh.advance();
+        mesh.platform.render_cadvisor(now_ms())
     };
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], page).into_response()
 }

@@ -39,6 +39,46 @@ export interface ChartProps {
   /** The x range in milliseconds, so that the axis spans the whole selected range. */
   xRange?: { from: number; to: number };
   height?: number;
+  /** Threshold steps drawn as Grafana's thresholdsStyle: lines at each step, areas between. */
+  thresholds?: ChartThresholds;
+}
+
+export interface ChartThresholds {
+  /** line, dashed, area, line+area or dashed+area. */
+  mode: string;
+  /** Ascending; the first is the base (value null); colours already resolved. */
+  steps: { value: number | null; color: string }[];
+}
+
+/** Draws threshold areas (under the series) or lines (over them) in the plot area. */
+function drawThresholds(u: uPlot, t: ChartThresholds, layer: "area" | "line") {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  const y = (v: number) => Math.min(top + height, Math.max(top, u.valToPos(v, "y", true)));
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  t.steps.forEach((step, i) => {
+    if (step.color === "transparent") return;
+    if (layer === "area") {
+      const bottom = step.value === null ? top + height : y(step.value);
+      const next = t.steps[i + 1];
+      const upper = next === undefined || next.value === null ? top : y(next.value);
+      ctx.fillStyle = withAlpha(step.color, 0.15);
+      ctx.fillRect(left, upper, width, bottom - upper);
+    } else if (step.value !== null) {
+      const at = Math.round(y(step.value)) + 0.5;
+      ctx.strokeStyle = step.color;
+      ctx.lineWidth = Math.max(1, devicePixelRatio);
+      ctx.setLineDash(t.mode.startsWith("dashed") ? [10 * devicePixelRatio, 10 * devicePixelRatio] : []);
+      ctx.beginPath();
+      ctx.moveTo(left, at);
+      ctx.lineTo(left + width, at);
+      ctx.stroke();
+    }
+  });
+  ctx.restore();
 }
 
 function cssVar(name: string): string {
@@ -155,6 +195,8 @@ export function TimeSeriesChart(props: ChartProps) {
         })),
       ],
       hooks: {
+        drawClear: [(u) => props.thresholds && props.thresholds.mode.endsWith("area") && drawThresholds(u, props.thresholds, "area")],
+        draw: [(u) => props.thresholds && /^(line|dashed)/.test(props.thresholds.mode) && drawThresholds(u, props.thresholds, "line")],
         setSelect: [
           (u) => {
             if (u.select.width > 4 && props.onZoom) {
@@ -204,7 +246,7 @@ export function TimeSeriesChart(props: ChartProps) {
     return () => {
       u.over.removeEventListener("mouseleave", hide);
     };
-  }, [props.timestamps, props.series, size.w, size.h, hidden, props.unit, props.stacking]);
+  }, [props.timestamps, props.series, size.w, size.h, hidden, props.unit, props.stacking, props.thresholds]);
 
   useEffect(() => () => uRef.current?.destroy(), []);
 
@@ -272,7 +314,7 @@ export function TimeSeriesChart(props: ChartProps) {
 
   return (
     <div ref={wrapRef} class="chart" style={{ display: "flex", flexDirection: right ? "row" : "column", height: props.height ? `${props.height}px` : "100%", minHeight: 0, flex: 1 }}>
-      <div ref={plotRef} style={{ flex: 1, minHeight: 0, minWidth: 0, position: "relative", overflow: "hidden" }} data-testid="uplot-container" />
+      <div ref={plotRef} style={{ flex: 1, minHeight: 0, minWidth: 0, position: "relative", overflow: "hidden" }} data-testid="uplot-container" data-thresholds={props.thresholds ? `${props.thresholds.mode}:${props.thresholds.steps.length}` : undefined} />
       {legendEl}
       <div ref={tipRef} class="tooltip" style={{ display: "none" }} />
     </div>

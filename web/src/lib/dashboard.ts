@@ -186,8 +186,15 @@ function legacyGraphToTimeseries(p: any, issues: string[]): Panel {
       properties: props,
     });
   }
-  const thresholds = (p.thresholds ?? []) as any[];
-  if (thresholds.length) issues.push("graph thresholds lines are not drawn");
+  const thresholds = Array.isArray(p.thresholds) ? (p.thresholds as any[]) : [];
+  if (thresholds.length) {
+    const converted = graphThresholds(thresholds);
+    if (typeof converted === "string") issues.push(converted);
+    else {
+      defaults.thresholds = { mode: "absolute", steps: converted.steps };
+      defaults.custom = { ...defaults.custom, thresholdsStyle: { mode: converted.mode } };
+    }
+  }
   if (p.yaxes?.[1]?.format && p.yaxes[1].show !== false && (p.seriesOverrides ?? []).some((s: any) => s.yaxis === 2)) {
     // The right axis keeps the left unit; say so rather than mislabel it.
     if (p.yaxes[1].format !== p.yaxes[0]?.format) issues.push(`right y axis unit "${p.yaxes[1].format}" shown in the left axis unit`);
@@ -206,6 +213,39 @@ function legacyGraphToTimeseries(p: any, issues: string[]): Panel {
       tooltip: { mode: p.tooltip?.shared === false ? "single" : "multi" },
     },
   };
+}
+
+/**
+ * A legacy graph's thresholds (value, op gt|lt, colorMode, line, fill) as threshold steps (base
+ * step first, value null) and a thresholdsStyle mode, as Grafana's graph migration makes them:
+ * `gt` colours from its value up; `lt` colours below its value, up to the next threshold. A
+ * string is the reason they cannot be converted.
+ */
+export function graphThresholds(list: any[]): { steps: Threshold[]; mode: string } | string {
+  const parsed: { value: number; below: boolean; color: string; fill: boolean; line: boolean }[] = [];
+  for (const [i, t] of list.entries()) {
+    const value = typeof t?.value === "number" ? t.value : typeof t?.value === "string" && t.value.trim() !== "" ? Number(t.value) : NaN;
+    if (!Number.isFinite(value)) return `graph threshold ${i} has no numeric value; not drawn`;
+    const op = t.op ?? "gt";
+    if (op !== "gt" && op !== "lt") return `graph threshold ${i} has op "${op}" (gt or lt expected); not drawn`;
+    const color = t.colorMode === "warning" ? "orange" : t.colorMode === "ok" ? "green" : t.colorMode === "custom" ? t.fillColor || t.lineColor || "red" : "red";
+    parsed.push({ value, below: op === "lt", color, fill: t.fill !== false, line: t.line !== false });
+  }
+  parsed.sort((a, b) => a.value - b.value);
+  const steps: Threshold[] = [];
+  parsed.forEach((t, i) => {
+    if (!t.below) {
+      steps.push({ value: t.value, color: t.color });
+      return;
+    }
+    if (steps.length === 0) steps.push({ value: null, color: t.color });
+    const next = parsed[i + 1];
+    steps.push({ value: t.value, color: next?.below ? next.color : "transparent" });
+  });
+  if (steps.length && steps[0].value !== null) steps.unshift({ value: null, color: "transparent" });
+  const area = parsed.some((t) => t.fill);
+  const line = parsed.some((t) => t.line);
+  return { steps, mode: line && area ? "line+area" : area ? "area" : "line" };
 }
 
 function legacySinglestatToStat(p: any): Panel {
@@ -532,6 +572,32 @@ export function layoutDashboard(panels: Panel[], opts: LayoutOptions): LaidOutPa
     }
   });
   return out;
+}
+
+/** A panel's grid position moved (or resized) by whole cells, kept within the 24 columns. */
+export function dragged(from: GridPos, kind: "move" | "resize", dx: number, dy: number): GridPos {
+  if (kind === "resize") {
+    return { ...from, w: Math.max(1, Math.min(GRID_COLUMNS - from.x, from.w + dx)), h: Math.max(2, from.h + dy) };
+  }
+  return { ...from, x: Math.max(0, Math.min(GRID_COLUMNS - from.w, from.x + dx)), y: Math.max(0, from.y + dy) };
+}
+
+/**
+ * The dashboard's panels with panel `index` at `pos`; panels it now overlaps move down below
+ * it, as Grafana's grid pushes them (the layout then floats everything up again).
+ */
+export function placePanel(panels: Panel[], index: number, pos: GridPos): Panel[] {
+  const next = panels.map((p, i) => (i === index ? { ...p, gridPos: { ...pos } } : p));
+  const placed = [next[index].gridPos];
+  const below = next.map((p, i) => ({ p, i })).filter(({ i }) => i !== index).sort((a, b) => a.p.gridPos.y - b.p.gridPos.y || a.p.gridPos.x - b.p.gridPos.x);
+  for (const { p, i } of below) {
+    let gp = p.gridPos;
+    let hit: GridPos | undefined;
+    while ((hit = placed.find((q) => collides(gp, q)))) gp = { ...gp, y: hit.y + hit.h };
+    if (gp !== p.gridPos) next[i] = { ...p, gridPos: gp };
+    placed.push(gp);
+  }
+  return next;
 }
 
 function compactWithin(items: LaidOutPanel[], top: number): void {

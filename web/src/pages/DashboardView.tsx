@@ -3,9 +3,9 @@
 // repeated rows and panels, and the panel editor. Sources: the dashboard API (/d/<uid>), a new
 // empty dashboard, or a local preview of imported JSON that needs no server store.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, dashboardVersions, getDashboard, restoreDashboardVersion, saveDashboard, type DashboardEnvelope, type DashboardVersion } from "../lib/api";
-import { layoutDashboard, readDashboard, type Dashboard, type Panel, type Report } from "../lib/dashboard";
+import { dragged, layoutDashboard, placePanel, readDashboard, type Dashboard, type GridPos, type Panel, type Report } from "../lib/dashboard";
 import { ALL } from "../lib/interpolate";
 import { navigate, setQuery, useLocation } from "../lib/router";
 import { runRegistry } from "../lib/panelquery";
@@ -101,6 +101,30 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
       cancelled = true;
     };
   }, [varParams, JSON.stringify(dash.templating), refreshesOnTime ? `${time.range.from}-${time.range.to}` : time.raw.from + time.raw.to]);
+
+  // Moving a panel by its header or resizing it by its corner, in grid cells (editable only).
+  const gridRef = useRef<HTMLDivElement>(null);
+  const [drag, setDrag] = useState<null | { index: number; kind: "move" | "resize"; x0: number; y0: number; from: GridPos; to: GridPos }>(null);
+  const startDrag = (e: PointerEvent, index: number, kind: "move" | "resize") => {
+    const target = e.target as HTMLElement;
+    if (kind === "move" && (!target.closest(".panel-head") || target.closest("button, .dropdown, .panel-icon"))) return;
+    e.preventDefault();
+    (e.currentTarget as HTMLElement).setPointerCapture(e.pointerId);
+    const from = dash.panels[index].gridPos;
+    setDrag({ index, kind, x0: e.clientX, y0: e.clientY, from, to: from });
+  };
+  const moveDrag = (e: PointerEvent) => {
+    if (!drag || !gridRef.current) return;
+    const { dx, dy } = gridCells(gridRef.current, e.clientX - drag.x0, e.clientY - drag.y0);
+    setDrag({ ...drag, to: dragged(drag.from, drag.kind, dx, dy) });
+  };
+  const endDrag = () => {
+    if (!drag) return;
+    setDrag(null);
+    const { index, from, to } = drag;
+    if (to.x === from.x && to.y === from.y && to.w === from.w && to.h === from.h) return;
+    update({ ...dash, panels: placePanel(dash.panels, index, to) });
+  };
 
   const byName = useMemo(() => new Map((vars ?? []).map((v) => [v.def.name, v])), [vars]);
   const items = useMemo(() => layoutDashboard(dash.panels, { valuesOf: (n) => repeatValues(byName.get(n)), toggled }), [dash.panels, byName, toggled]);
@@ -205,9 +229,11 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
           </div>
         )}
         {vars && (
-          <div class="grid" data-testid="dashboard-grid">
+          <div class={`grid ${drag ? "dragging" : ""}`} data-testid="dashboard-grid" ref={gridRef}>
             {items.map((it) => {
-              const style = { gridColumn: `${it.pos.x + 1} / span ${it.pos.w}`, gridRow: `${it.pos.y + 1} / span ${it.pos.h}` };
+              const draggedHere = drag && drag.index === panelIndex(it.panel) && it.panel.type !== "row";
+              const pos = draggedHere ? { ...it.pos, w: drag.to.w, h: drag.to.h, x: drag.to.x, y: it.pos.y + drag.to.y - drag.from.y } : it.pos;
+              const style = { gridColumn: `${pos.x + 1} / span ${pos.w}`, gridRow: `${Math.max(0, pos.y) + 1} / span ${pos.h}` };
               const scope = scopeOf(vars, it.scoped);
               if (it.panel.type === "row") {
                 const count = it.panel.collapsed ? (it.panel.panels ?? []).length : undefined;
@@ -231,8 +257,19 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
                 );
               }
               const idx = panelIndex(it.panel);
+              const movable = idx >= 0 && !readOnly && !it.panel.repeat;
               return (
-                <div key={it.key} style={{ ...style, display: "flex", minWidth: 0, minHeight: 0 }}>
+                <div
+                  key={it.key}
+                  class={`grid-item ${draggedHere ? "dragged" : ""} ${movable ? "movable" : ""}`}
+                  style={{ ...style, display: "flex", minWidth: 0, minHeight: 0 }}
+                  data-testid="grid-item"
+                  data-grid-pos={`${it.pos.x},${it.pos.y},${it.pos.w},${it.pos.h}`}
+                  onPointerDown={movable ? (e) => startDrag(e as unknown as PointerEvent, idx, "move") : undefined}
+                  onPointerMove={movable ? (e) => moveDrag(e as unknown as PointerEvent) : undefined}
+                  onPointerUp={movable ? endDrag : undefined}
+                  onPointerCancel={movable ? () => setDrag(null) : undefined}
+                >
                   <PanelView
                     panelKey={it.key}
                     panel={it.panel}
@@ -245,6 +282,17 @@ function DashboardEditor(props: { initial: Loaded; source: DashboardSource; time
                     onEdit={idx >= 0 ? () => setModal({ kind: "panel", index: idx }) : undefined}
                     onRemove={idx >= 0 ? () => update({ ...dash, panels: dash.panels.filter((_, j) => j !== idx) }) : undefined}
                   />
+                  {movable && (
+                    <span
+                      class="resize-handle"
+                      title="Drag to resize"
+                      data-testid="panel-resize"
+                      onPointerDown={(e) => {
+                        e.stopPropagation();
+                        startDrag(e as unknown as PointerEvent, idx, "resize");
+                      }}
+                    />
+                  )}
                 </div>
               );
             })}
@@ -626,4 +674,13 @@ function Inspect(props: { panel: Panel; onClose: () => void }) {
       <pre class="config">{JSON.stringify(props.panel, null, 2)}</pre>
     </Modal>
   );
+}
+
+/** A pointer movement in pixels as whole grid cells (24 columns; rows of 30 px and 8 px gaps). */
+function gridCells(grid: HTMLElement, dxPx: number, dyPx: number): { dx: number; dy: number } {
+  const style = getComputedStyle(grid);
+  const gap = parseFloat(style.columnGap) || 8;
+  const rowHeight = parseFloat(style.gridAutoRows) || 30;
+  const column = (grid.clientWidth + gap) / 24;
+  return { dx: Math.round(dxPx / column), dy: Math.round(dyPx / (rowHeight + gap)) };
 }

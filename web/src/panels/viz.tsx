@@ -10,7 +10,7 @@ import { formatText, formatValue } from "../lib/units";
 import { applyTableTransformations } from "../lib/transform";
 import { renderMarkdown, sanitizeHtml } from "../lib/markdown";
 import { formatDateTime, type TimeRange } from "../lib/time";
-import { TimeSeriesChart } from "../components/TimeSeriesChart";
+import { TimeSeriesChart, type ChartThresholds } from "../components/TimeSeriesChart";
 
 export interface VizProps {
   panel: Panel;
@@ -69,8 +69,28 @@ export function TimeseriesViz(p: VizProps) {
       tooltip={opts.tooltip?.mode === "single" ? "single" : opts.tooltip?.mode === "none" ? "none" : "multi"}
       xRange={p.range}
       onZoom={p.onZoom}
+      thresholds={chartThresholds(defaults, aligned.values)}
     />
   );
+}
+
+/** The panel's thresholds as the chart draws them, when its thresholdsStyle asks for it. */
+function chartThresholds(defaults: FieldDefaults, values: (number | null)[][]): ChartThresholds | undefined {
+  const mode = defaults.custom?.thresholdsStyle?.mode;
+  const steps = defaults.thresholds?.steps ?? [];
+  if (!mode || mode === "off" || steps.length === 0) return undefined;
+  let toValue = (v: number) => v;
+  if (defaults.thresholds?.mode === "percentage") {
+    // Percentages of the field's min..max (configured, else the data's).
+    const all = values.flat().filter((v): v is number => v !== null && Number.isFinite(v));
+    const min = defaults.min ?? Math.min(...all);
+    const max = defaults.max ?? Math.max(...all);
+    toValue = (v) => min + ((max - min) * v) / 100;
+  }
+  return {
+    mode,
+    steps: steps.map((s, i) => ({ value: i === 0 || s.value === null || s.value === undefined ? null : toValue(s.value), color: s.color === "transparent" ? "transparent" : resolveColor(s.color) })),
+  };
 }
 
 interface Reduced {

@@ -192,8 +192,14 @@ pub(super) fn convert_graph(object: &mut Map<String, Value>, path: &str, entry: 
             overrides.push(json!({"matcher": matcher, "properties": properties}));
         }
     }
-    if object.get("thresholds").and_then(Value::as_array).is_some_and(|thresholds| !thresholds.is_empty()) {
-        push(format!("{path}.thresholds"), "graph thresholds are not converted".to_owned());
+    if let Some(thresholds) = object.get("thresholds").and_then(Value::as_array).filter(|list| !list.is_empty()) {
+        match graph_thresholds(thresholds) {
+            Ok((steps, mode)) => {
+                defaults.insert("thresholds".to_owned(), json!({"mode": "absolute", "steps": steps}));
+                custom.insert("thresholdsStyle".to_owned(), json!({"mode": mode}));
+            }
+            Err(message) => push(format!("{path}.thresholds"), message),
+        }
     }
     if object.get("timeRegions").and_then(Value::as_array).is_some_and(|regions| !regions.is_empty()) {
         push(format!("{path}.timeRegions"), "graph time regions are not converted".to_owned());
@@ -205,6 +211,66 @@ pub(super) fn convert_graph(object: &mut Map<String, Value>, path: &str, entry: 
     merge_field_config(object, defaults, overrides);
     object.insert("options".to_owned(), Value::Object(options));
     entry.conversions.push("legacy graph options converted to field config and options".to_owned());
+}
+
+/// Converts a graph's `thresholds` (each a `value`, an `op` of `gt` or `lt`, a `colorMode` and
+/// whether its `line` and `fill` are drawn) into threshold steps (the base step first, with a
+/// null value) and a `thresholdsStyle` mode, as Grafana's graph migration does: `gt` starts its
+/// colour at the value; `lt` colours below its value, up to the next threshold.
+fn graph_thresholds(thresholds: &[Value]) -> Result<(Vec<Value>, &'static str), String> {
+    let mut parsed = Vec::with_capacity(thresholds.len());
+    for (index, threshold) in thresholds.iter().enumerate() {
+        let value = threshold
+            .get("value")
+            .and_then(|value| value.as_f64().or_else(|| value.as_str().and_then(|text| text.parse().ok())))
+            .ok_or_else(|| format!("graph threshold {index} has no numeric `value`; not converted"))?;
+        let op = threshold.get("op").and_then(Value::as_str).unwrap_or("gt");
+        if op != "gt" && op != "lt" {
+            return Err(format!("graph threshold {index} has op `{op}` (gt or lt expected); not converted"));
+        }
+        let color = match threshold.get("colorMode").and_then(Value::as_str) {
+            Some("warning") => "orange".to_owned(),
+            Some("ok") => "green".to_owned(),
+            Some("custom") => ["fillColor", "lineColor"]
+                .iter()
+                .find_map(|key| threshold.get(*key).and_then(Value::as_str).filter(|color| !color.is_empty()))
+                .unwrap_or("red")
+                .to_owned(),
+            _ => "red".to_owned(),
+        };
+        let fill = threshold.get("fill").and_then(Value::as_bool).unwrap_or(true);
+        let line = threshold.get("line").and_then(Value::as_bool).unwrap_or(true);
+        parsed.push((value, op == "lt", color, fill, line));
+    }
+    parsed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut steps: Vec<(Option<f64>, String)> = Vec::new();
+    for (index, (value, below, color, _, _)) in parsed.iter().enumerate() {
+        if !below {
+            steps.push((Some(*value), color.clone()));
+            continue;
+        }
+        if steps.is_empty() {
+            steps.push((None, color.clone()));
+        }
+        // Above an `lt` threshold: the next `lt` threshold's colour, else nothing.
+        let above = match parsed.get(index + 1) {
+            Some((_, true, next_color, _, _)) => next_color.clone(),
+            _ => "transparent".to_owned(),
+        };
+        steps.push((Some(*value), above));
+    }
+    if steps.first().is_some_and(|(value, _)| value.is_some()) {
+        steps.insert(0, (None, "transparent".to_owned()));
+    }
+    let area = parsed.iter().any(|threshold| threshold.3);
+    let line = parsed.iter().any(|threshold| threshold.4);
+    let mode = match (line, area) {
+        (true, true) => "line+area",
+        (false, true) => "area",
+        _ => "line",
+    };
+    let steps = steps.into_iter().map(|(value, color)| json!({"color": color, "value": value})).collect();
+    Ok((steps, mode))
 }
 
 /// Legacy singlestat keys converted to stat or gauge options.
