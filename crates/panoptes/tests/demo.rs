@@ -257,11 +257,12 @@ async fn demo_mesh_is_alive_within_a_minute_and_faults_fire_alerts() {
     for (name, dashboard) in istio_dashboards() {
         let (failed, queries, with_data) = run_dashboard(&demo, &name, &dashboard, &[]).await;
         failures.extend(failed);
-        if name.starts_with("istio-mesh") || name.starts_with("istio-service") || name.starts_with("istio-workload") {
-            // The control plane, Wasm and container panels have no data in the demo; the mesh
-            // traffic ones must.
+        // The demo simulates the sidecars, istiod and cAdvisor, so every dashboard but ztunnel's
+        // (ambient mode is not simulated) has data for most of its queries.
+        if !name.starts_with("ztunnel") {
             assert!(with_data * 2 >= queries, "{name}: only {with_data} of {queries} queries have data");
         }
+        println!("{name}: {with_data} of {queries} queries have data");
     }
     let node = demo.query("node_uname_info").await.unwrap();
     let node_instance = node[0]["metric"]["instance"].as_str().unwrap().to_owned();
