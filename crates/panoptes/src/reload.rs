@@ -1,4 +1,5 @@
-//! The running configuration: loaded at start, reloaded on SIGHUP or `POST /-/reload`, applied
+//! The running configuration: loaded at start, reloaded on SIGHUP, `POST /-/reload` or (with
+//! `--config.auto-reload-interval`) when the files' contents change, applied
 //! to the scrape manager and (once the store is open) the rule manager. Everything is validated
 //! before anything is applied: a reload that fails (unreadable or invalid file, invalid rule
 //! file, unusable scrape client settings) changes nothing and sets
@@ -245,6 +246,35 @@ impl RunningConfig {
             remote_write: config.remote_write,
             external_labels: config.global.external_labels,
         })
+    }
+}
+
+impl RunningConfig {
+    /// Returns a fingerprint of the contents of every file a reload reads: the configuration
+    /// file, the rule files it names now (globs expanded again, as Prometheus'
+    /// `GenerateChecksum` does) and the alert router's file; `None` without a configuration
+    /// file. A file that cannot be read counts as its error, so a vanished file is a change.
+    pub(crate) fn files_fingerprint(&self) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let path = self.path.as_ref()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut add = |file: &std::path::Path| {
+            file.hash(&mut hasher);
+            match std::fs::read(file) {
+                Ok(bytes) => bytes.hash(&mut hasher),
+                Err(error) => error.kind().hash(&mut hasher),
+            }
+        };
+        add(path);
+        if let Ok(config) = load_file(path) {
+            for rule_file in config.rule_file_paths() {
+                add(std::path::Path::new(&rule_file));
+            }
+        }
+        if let Some(router) = &self.router {
+            add(&router.path);
+        }
+        Some(hasher.finish())
     }
 }
 
