@@ -17,11 +17,12 @@ use panoptes_kube::k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
 use panoptes_kube::k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use panoptes_kube::k8s_openapi::api::networking::v1::Ingress;
 use panoptes_kube::k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
 use panoptes_test_util::fake_kube::{FakeApiServer, RESOURCES};
 use panoptes_test_util::helm::{Chart, Manifest, Release, panoptes_chart_dir, read_yaml, to_helm_output};
 use serde_json::Value;
 
-use crate::common::{start_server, wait_ready};
+use crate::common::{get_data, start_server, wait_ready};
 
 const MANIFESTS: &str = "deploy/manifests/panoptes.yaml";
 
@@ -474,4 +475,119 @@ async fn rbac_grants_exactly_what_the_server_watches() {
     // Without cluster-state metrics, no access to workloads.
     let default_grants = granted_resources(&render_defaults());
     assert!(default_grants.iter().all(|(group, _)| group != "apps"), "{default_grants:?}");
+}
+
+/// Replaces every `from` in `text` by `to`, requiring at least one.
+#[track_caller]
+fn replace_some(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} no longer in the configuration");
+    text.replace(from, to)
+}
+
+/// Returns `(job, scrape URL, labels)` of every active target.
+fn active_targets(targets: &Value) -> Vec<(String, String, serde_json::Map<String, Value>)> {
+    let mut found: Vec<_> = targets["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|target| {
+            (
+                target["scrapePool"].as_str().unwrap().to_owned(),
+                target["scrapeUrl"].as_str().unwrap().to_owned(),
+                target["labels"].as_object().unwrap().clone(),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_config_discovers_the_cluster() {
+    // The ConfigMap's configuration as rendered, pointed at the fake API server: the in-cluster
+    // connection becomes `api_server`, the proxy address the fake's, plain HTTP (the fake has
+    // no TLS) and a token file of our own.
+    let fake = FakeApiServer::start().await;
+    let mut bookinfo = Bookinfo::load(&fake);
+    let details = bookinfo.pods_of(&fake, "details-v1").remove(0);
+    for (key, value) in
+        [("prometheus.io/scrape", "true"), ("prometheus.io/port", "15020"), ("prometheus.io/path", "/stats/prometheus")]
+    {
+        bookinfo.annotate_pod(&fake, "default", &details, key, value);
+    }
+    let mut reviews = fake.get("Service", "default", "reviews").unwrap();
+    reviews["metadata"]["annotations"] = serde_json::json!({"prometheus.io/scrape": "true"});
+    fake.apply(reviews);
+
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "chart-test-token").unwrap();
+    let host = fake.url().trim_start_matches("http://").to_owned();
+    let manifests = render_defaults();
+    let mut config = find(&manifests, "ConfigMap").object["data"]["panoptes.yml"].as_str().unwrap().to_owned();
+    for role in ["node", "endpoints", "endpointslice", "pod"] {
+        let entry = format!("  - role: {role}\n");
+        config = replace_some(&config, &entry, &format!("{entry}    api_server: {}\n", fake.url()));
+    }
+    config =
+        replace_some(&config, "  tls_config:\n    ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n", "");
+    config = replace_some(&config, "/var/run/secrets/kubernetes.io/serviceaccount/token", token.to_str().unwrap());
+    config = replace_some(&config, "scheme: https", "scheme: http");
+    config = replace_some(&config, "kubernetes.default.svc:443", &host);
+    let config_path = dir.path().join("panoptes.yml");
+    std::fs::write(&config_path, &config).unwrap();
+    let log = dir.path().join("server.log");
+    let (mut child, address) =
+        start_server(&dir.path().join("data"), &["--config.file", config_path.to_str().unwrap()], &log);
+    let client = reqwest::Client::new();
+    wait_ready(&client, address, &mut child, &log).await;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let targets = loop {
+        let targets = active_targets(&get_data(&client, &format!("http://{address}/api/v1/targets")).await);
+        let count = |job: &str| targets.iter().filter(|target| target.0 == job).count();
+        if count("kubernetes-nodes") == 2
+            && count("kubernetes-cadvisor") == 2
+            && count("kubernetes-service-endpoints") == 3
+            && count("kubernetes-pods") == 1
+        {
+            break targets;
+        }
+        assert!(Instant::now() < deadline, "targets missing: {targets:?}\n{}", std::fs::read_to_string(&log).unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let urls = |job: &str| -> Vec<&str> {
+        targets.iter().filter(|target| target.0 == job).map(|target| target.1.as_str()).collect()
+    };
+    assert_eq!(
+        urls("kubernetes-nodes"),
+        [
+            format!("http://{host}/api/v1/nodes/node-1/proxy/metrics"),
+            format!("http://{host}/api/v1/nodes/node-2/proxy/metrics")
+        ]
+    );
+    assert_eq!(
+        urls("kubernetes-cadvisor"),
+        [
+            format!("http://{host}/api/v1/nodes/node-1/proxy/metrics/cadvisor"),
+            format!("http://{host}/api/v1/nodes/node-2/proxy/metrics/cadvisor")
+        ]
+    );
+    let pod = fake.get("Pod", "default", &details).unwrap();
+    let pod_ip = pod["status"]["podIP"].as_str().unwrap();
+    let (_, pod_url, pod_labels) = targets.iter().find(|target| target.0 == "kubernetes-pods").unwrap();
+    assert_eq!(pod_url, &format!("http://{pod_ip}:15020/stats/prometheus"));
+    assert_eq!(
+        (pod_labels["namespace"].as_str(), pod_labels["pod"].as_str()),
+        (Some("default"), Some(details.as_str()))
+    );
+    assert_eq!(pod_labels["app"], "details");
+    for (_, url, labels) in targets.iter().filter(|target| target.0 == "kubernetes-service-endpoints") {
+        assert!(url.ends_with(":9080/metrics"), "{url}");
+        assert_eq!((labels["service"].as_str(), labels["namespace"].as_str()), (Some("reviews"), Some("default")));
+        assert!(labels["pod"].as_str().unwrap().starts_with("reviews-v"), "{labels:?}");
+    }
 }
