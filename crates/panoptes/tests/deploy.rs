@@ -502,11 +502,25 @@ fn active_targets(targets: &Value) -> Vec<(String, String, serde_json::Map<Strin
     found
 }
 
+/// Returns the ConfigMap's configuration pointed at the fake API server: the in-cluster
+/// connection becomes `api_server`, the proxy address the fake's, plain HTTP (the fake has no
+/// TLS) and `token` the service account token.
+fn config_for_fake(manifests: &[Manifest], fake: &FakeApiServer, token: &Path) -> String {
+    let host = fake.url().trim_start_matches("http://").to_owned();
+    let mut config = find(manifests, "ConfigMap").object["data"]["panoptes.yml"].as_str().unwrap().to_owned();
+    for role in ["node", "endpoints", "endpointslice", "pod"] {
+        let entry = format!("  - role: {role}\n");
+        config = replace_some(&config, &entry, &format!("{entry}    api_server: {}\n", fake.url()));
+    }
+    config =
+        replace_some(&config, "  tls_config:\n    ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n", "");
+    config = replace_some(&config, "/var/run/secrets/kubernetes.io/serviceaccount/token", token.to_str().unwrap());
+    config = replace_some(&config, "scheme: https", "scheme: http");
+    replace_some(&config, "kubernetes.default.svc:443", &host)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_config_discovers_the_cluster() {
-    // The ConfigMap's configuration as rendered, pointed at the fake API server: the in-cluster
-    // connection becomes `api_server`, the proxy address the fake's, plain HTTP (the fake has
-    // no TLS) and a token file of our own.
     let fake = FakeApiServer::start().await;
     let mut bookinfo = Bookinfo::load(&fake);
     let details = bookinfo.pods_of(&fake, "details-v1").remove(0);
@@ -524,16 +538,7 @@ async fn default_config_discovers_the_cluster() {
     std::fs::write(&token, "chart-test-token").unwrap();
     let host = fake.url().trim_start_matches("http://").to_owned();
     let manifests = render_defaults();
-    let mut config = find(&manifests, "ConfigMap").object["data"]["panoptes.yml"].as_str().unwrap().to_owned();
-    for role in ["node", "endpoints", "endpointslice", "pod"] {
-        let entry = format!("  - role: {role}\n");
-        config = replace_some(&config, &entry, &format!("{entry}    api_server: {}\n", fake.url()));
-    }
-    config =
-        replace_some(&config, "  tls_config:\n    ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n", "");
-    config = replace_some(&config, "/var/run/secrets/kubernetes.io/serviceaccount/token", token.to_str().unwrap());
-    config = replace_some(&config, "scheme: https", "scheme: http");
-    config = replace_some(&config, "kubernetes.default.svc:443", &host);
+    let config = config_for_fake(&manifests, &fake, &token);
     let config_path = dir.path().join("panoptes.yml");
     std::fs::write(&config_path, &config).unwrap();
     let log = dir.path().join("server.log");
@@ -590,4 +595,122 @@ async fn default_config_discovers_the_cluster() {
         assert_eq!((labels["service"].as_str(), labels["namespace"].as_str()), (Some("reviews"), Some("default")));
         assert!(labels["pod"].as_str().unwrap().starts_with("reviews-v"), "{labels:?}");
     }
+}
+
+/// Runs a container's command from a manifest as a local process, with `replacements` applied
+/// to each argument (in-pod paths and addresses to local ones).
+fn spawn_container(manifest: &Manifest, container: &str, replacements: &[(&str, String)], log: &Path) -> KilledOnDrop {
+    let command = container_command(manifest, container);
+    let args: Vec<String> = command[1..]
+        .iter()
+        .map(|arg| replacements.iter().fold(arg.clone(), |arg, (from, to)| arg.replace(from, to)))
+        .collect();
+    let child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    KilledOnDrop(child)
+}
+
+/// A child process killed (and reaped) when dropped.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Returns the HTTP paths of a container's readiness and liveness probes.
+fn probe_paths(manifest: &Manifest, container: &str) -> Vec<String> {
+    let containers = manifest.object.pointer("/spec/template/spec/containers").and_then(Value::as_array).unwrap();
+    let container = containers.iter().find(|candidate| candidate["name"] == container).unwrap();
+    ["readinessProbe", "livenessProbe"]
+        .iter()
+        .map(|probe| container[probe]["httpGet"]["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn wait_ok(client: &reqwest::Client, url: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "GET {url} never answered 200:\n{}", std::fs::read_to_string(log).unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_server_and_agent_run_and_the_agent_pushes_to_the_server() {
+    // The StatefulSet's and the DaemonSet's commands as rendered, run here: in-pod paths become
+    // a temporary directory (server) and this machine's /proc, /sys and / (agent), the
+    // Service's name the server's loopback address.
+    let manifests = render_defaults();
+    let fake = FakeApiServer::start().await;
+    let _bookinfo = Bookinfo::load(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("etc");
+    std::fs::create_dir(&config_dir).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "chart-test-token").unwrap();
+    std::fs::write(config_dir.join("panoptes.yml"), config_for_fake(&manifests, &fake, &token)).unwrap();
+    let server_address = common::free_address();
+    let server_log = dir.path().join("server.log");
+    let _server = spawn_container(
+        find(&manifests, "StatefulSet"),
+        "server",
+        &[
+            ("/etc/panoptes/", format!("{}/", config_dir.display())),
+            ("--storage.tsdb.path=/data", format!("--storage.tsdb.path={}", dir.path().join("data").display())),
+            ("0.0.0.0:9090", server_address.to_string()),
+        ],
+        &server_log,
+    );
+    let client = reqwest::Client::new();
+    for path in probe_paths(find(&manifests, "StatefulSet"), "server") {
+        wait_ok(&client, &format!("http://{server_address}{path}"), &server_log).await;
+    }
+
+    let agent_address = common::free_address();
+    let agent_log = dir.path().join("agent.log");
+    let service = find_named(&manifests, "Service", "panoptes");
+    let service_host = format!("{}.{}.svc:9090", service.name(), "monitoring");
+    let _agent = spawn_container(
+        find(&manifests, "DaemonSet"),
+        "agent",
+        &[
+            ("/host/proc", "/proc".to_owned()),
+            ("/host/sys", "/sys".to_owned()),
+            ("/host/root/", "/".to_owned()),
+            ("/host/root", "/".to_owned()),
+            ("/var/lib/panoptes-agent", dir.path().join("agent").display().to_string()),
+            ("0.0.0.0:9100", agent_address.to_string()),
+            (&service_host, server_address.to_string()),
+        ],
+        &agent_log,
+    );
+    for path in probe_paths(find(&manifests, "DaemonSet"), "agent") {
+        wait_ok(&client, &format!("http://{agent_address}{path}"), &agent_log).await;
+    }
+    // The agent pushes every 15s (--remote-write.interval): its first push lands at once.
+    let query = format!("http://{server_address}/api/v1/query?query=node_load1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let data = get_data(&client, &query).await;
+        if let Some(sample) = data["result"].as_array().and_then(|result| result.first()) {
+            assert_eq!(sample["metric"]["job"], "node", "{sample}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no node_load1 pushed:\n{}", std::fs::read_to_string(&agent_log).unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(dir.path().join("agent/queue").is_dir(), "the queue lives on the mounted volume");
 }
