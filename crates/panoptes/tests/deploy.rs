@@ -305,9 +305,31 @@ fn assert_selects(selector: &serde_json::Map<String, Value>, labels: &serde_json
     }
 }
 
+/// Whether `name` is a DNS-1123 label: what Services and most objects' names must be.
+fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
 #[test]
 fn names_selectors_and_references_agree() {
     for (set, manifests) in renders() {
+        for manifest in &manifests {
+            assert!(is_dns_label(manifest.name()), "{set}: {} name {:?}", manifest.kind(), manifest.name());
+            let labels = labels_at(&manifest.object, "/metadata/labels");
+            for (key, value) in &labels {
+                let value = value.as_str().unwrap();
+                let is_valid = value.len() <= 63
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    && value.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+                    && value.chars().last().is_none_or(|c| c.is_ascii_alphanumeric());
+                assert!(is_valid, "{set}: {} label {key}={value:?}", manifest.name());
+            }
+        }
         let server = find(&manifests, "StatefulSet");
         let agent = find(&manifests, "DaemonSet");
         let server_labels = labels_at(&server.object, "/spec/template/metadata/labels");
