@@ -1,6 +1,7 @@
-//! `--config.auto-reload-interval`: the server reloads when the contents of its configuration
-//! or rule files change, as they do when the kubelet updates a mounted ConfigMap: it writes a
-//! new timestamped directory and swaps the `..data` symlink the file links point through. The
+//! `--config.auto-reload-interval`: the server reloads when the contents of its configuration,
+//! rule or scrape config files change, as they do when the kubelet updates a mounted ConfigMap:
+//! it writes a new timestamped directory and swaps the `..data` symlink the file links point
+//! through. The
 //! swap is done here exactly that way, on real files.
 
 mod common;
@@ -29,11 +30,18 @@ fn publish(dir: &Path, version: u32, files: &[(&str, &str)]) {
     }
 }
 
-fn config(job: &str, rule_file: &str) -> String {
+/// The main file names `rules.yml` and `jobs.yml` next to it.
+fn config(job: &str, dir: &Path) -> String {
     format!(
-        "global:\n  evaluation_interval: 1h\nrule_files: [{rule_file}]\nscrape_configs:\n- job_name: {job}\n  \
-         static_configs:\n  - targets: ['127.0.0.1:1']\n"
+        "global:\n  evaluation_interval: 1h\nrule_files: [{}]\nscrape_config_files: [{}]\nscrape_configs:\n- job_name: \
+         {job}\n  static_configs:\n  - targets: ['127.0.0.1:1']\n",
+        dir.join("rules.yml").display(),
+        dir.join("jobs.yml").display()
     )
+}
+
+fn jobs(job: &str) -> String {
+    format!("scrape_configs:\n- job_name: {job}\n  static_configs:\n  - targets: ['127.0.0.1:2']\n")
 }
 
 fn rules(alert: &str) -> String {
@@ -63,9 +71,11 @@ async fn changed_config_map_files_are_reloaded_without_a_signal() {
     let dir = tempfile::tempdir().unwrap();
     let mount = dir.path().join("config");
     std::fs::create_dir(&mount).unwrap();
-    let rule_file = mount.join("rules.yml");
-    let rule_path = rule_file.to_str().unwrap();
-    publish(&mount, 1, &[("panoptes.yml", &config("first", rule_path)), ("rules.yml", &rules("First"))]);
+    publish(
+        &mount,
+        1,
+        &[("panoptes.yml", &config("first", &mount)), ("jobs.yml", &jobs("extra-a")), ("rules.yml", &rules("First"))],
+    );
     let log = dir.path().join("server.log");
     let config_file = mount.join("panoptes.yml");
     let (mut child, address) = start_server(
@@ -80,29 +90,58 @@ async fn changed_config_map_files_are_reloaded_without_a_signal() {
     assert!(get_data(&client, &status_url).await["yaml"].as_str().unwrap().contains("job_name: first"));
 
     // A new configuration: reloaded with no SIGHUP and no /-/reload.
-    publish(&mount, 2, &[("panoptes.yml", &config("second", rule_path)), ("rules.yml", &rules("First"))]);
+    publish(
+        &mount,
+        2,
+        &[("panoptes.yml", &config("second", &mount)), ("jobs.yml", &jobs("extra-a")), ("rules.yml", &rules("First"))],
+    );
     wait_for("the second configuration", &log, async || {
         get_data(&client, &status_url).await["yaml"].as_str().unwrap().contains("job_name: second")
     })
     .await;
 
     // Only a rule file changes: reloaded too.
-    publish(&mount, 3, &[("panoptes.yml", &config("second", rule_path)), ("rules.yml", &rules("Second"))]);
+    publish(
+        &mount,
+        3,
+        &[("panoptes.yml", &config("second", &mount)), ("jobs.yml", &jobs("extra-a")), ("rules.yml", &rules("Second"))],
+    );
     wait_for("the changed rule file", &log, async || {
         get_data(&client, &rules_url).await.to_string().contains("Second")
     })
     .await;
 
     // A broken file is refused and the running configuration kept.
-    publish(&mount, 4, &[("panoptes.yml", "scrape_configs: [oops\n"), ("rules.yml", &rules("Second"))]);
+    publish(
+        &mount,
+        4,
+        &[("panoptes.yml", "scrape_configs: [oops\n"), ("jobs.yml", &jobs("extra-a")), ("rules.yml", &rules("Second"))],
+    );
     wait_for("the failed reload", &log, async || reload_successful(&client, address).await == Some(0.0)).await;
     assert!(get_data(&client, &status_url).await["yaml"].as_str().unwrap().contains("job_name: second"));
     assert_eq!(child.try_wait().unwrap(), None, "the server keeps running");
 
     // Fixed again: reloaded.
-    publish(&mount, 5, &[("panoptes.yml", &config("third", rule_path)), ("rules.yml", &rules("Second"))]);
+    publish(
+        &mount,
+        5,
+        &[("panoptes.yml", &config("third", &mount)), ("jobs.yml", &jobs("extra-a")), ("rules.yml", &rules("Second"))],
+    );
     wait_for("the third configuration", &log, async || reload_successful(&client, address).await == Some(1.0)).await;
     assert!(get_data(&client, &status_url).await["yaml"].as_str().unwrap().contains("job_name: third"));
+
+    // Only a scrape config file changes: reloaded too.
+    let pools_url = format!("http://{address}/api/v1/scrape_pools");
+    assert!(get_data(&client, &pools_url).await.to_string().contains("extra-a"));
+    publish(
+        &mount,
+        6,
+        &[("panoptes.yml", &config("third", &mount)), ("jobs.yml", &jobs("extra-b")), ("rules.yml", &rules("Second"))],
+    );
+    wait_for("the changed scrape config file", &log, async || {
+        get_data(&client, &pools_url).await.to_string().contains("extra-b")
+    })
+    .await;
     let _ = child.kill();
     let _ = child.wait();
 }
