@@ -1,8 +1,7 @@
 //! `--config.auto-reload-interval`: the server reloads when the contents of its configuration,
 //! rule or scrape config files change, as they do when the kubelet updates a mounted ConfigMap:
 //! it writes a new timestamped directory and swaps the `..data` symlink the file links point
-//! through. The
-//! swap is done here exactly that way, on real files.
+//! through. The swap is done here exactly that way, on real files.
 
 mod common;
 
