@@ -302,6 +302,12 @@ pub(crate) struct ServerArgs {
     #[arg(long = "storage.tsdb.path", value_name = "PATH", default_value = "data/")]
     pub(crate) storage_path: PathBuf,
 
+    /// Re-reads the configuration file, its rule files and the Alertmanager file this often and
+    /// reloads when their contents changed (a mounted ConfigMap changes in place); off when
+    /// absent. Prometheus has this flag behind `--enable-feature=auto-reload-config`.
+    #[arg(long = "config.auto-reload-interval", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub(crate) config_auto_reload_interval: Option<Duration>,
+
     /// How long to retain samples in storage (e.g. 15d, 12h, 1w).
     #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", default_value = "15d", value_parser = parse_duration)]
     pub(crate) retention_time: Duration,
@@ -701,6 +707,7 @@ mod tests {
         assert_eq!(args.read_timeout, Duration::from_secs(300));
         assert_eq!((args.log_level, args.log_format), (LogLevel::Info, LogFormat::Logfmt));
         assert_eq!(args.config_file, None);
+        assert_eq!(args.config_auto_reload_interval, None);
         assert!(!args.enable_admin_api);
         assert_eq!(args.query_lookback_delta, Duration::from_secs(300));
         assert_eq!(args.query_timeout, Duration::from_secs(120));
@@ -712,6 +719,7 @@ mod tests {
     fn server_flags_are_parsed() {
         let args = server_args(&[
             "--config.file=panoptes.yml",
+            "--config.auto-reload-interval=30s",
             "--storage.tsdb.path",
             "/var/lib/panoptes",
             "--storage.tsdb.retention.time=30d",
@@ -734,6 +742,7 @@ mod tests {
         assert_eq!(args.query_timeout, Duration::from_secs(10));
         assert_eq!((args.query_max_samples, args.query_max_concurrency), (1000, 2));
         assert_eq!(args.config_file, Some(PathBuf::from("panoptes.yml")));
+        assert_eq!(args.config_auto_reload_interval, Some(Duration::from_secs(30)));
         assert_eq!(args.storage_path, PathBuf::from("/var/lib/panoptes"));
         assert_eq!(args.retention_time, Duration::from_secs(30 * 24 * 3600));
         assert_eq!(args.retention_size, 1 << 30);
@@ -754,6 +763,7 @@ mod tests {
             ["--web.listen-address=localhost"],
             ["--log.level=verbose"],
             ["--query.max-concurrency=0"],
+            ["--config.auto-reload-interval=0s"],
         ] {
             let result = Cli::try_parse_from(["panoptes", "server"].iter().chain(&arguments));
             assert!(result.is_err(), "{arguments:?} was accepted");

@@ -1,4 +1,5 @@
-//! The running configuration: loaded at start, reloaded on SIGHUP or `POST /-/reload`, applied
+//! The running configuration: loaded at start, reloaded on SIGHUP, `POST /-/reload` or (with
+//! `--config.auto-reload-interval`) when the files' contents change, applied
 //! to the scrape manager and (once the store is open) the rule manager. Everything is validated
 //! before anything is applied: a reload that fails (unreadable or invalid file, invalid rule
 //! file, unusable scrape client settings) changes nothing and sets
@@ -245,6 +246,40 @@ impl RunningConfig {
             remote_write: config.remote_write,
             external_labels: config.global.external_labels,
         })
+    }
+}
+
+impl RunningConfig {
+    /// Returns a fingerprint of the contents of every file a reload reads: the configuration
+    /// file, the rule files and scrape config files it names now (globs expanded again, as
+    /// Prometheus' `GenerateChecksum` does) and the alert router's file; `None` without a configuration
+    /// file. A file that cannot be read counts as its error, so a vanished file is a change.
+    pub(crate) fn files_fingerprint(&self) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        fn add(hasher: &mut impl Hasher, file: &std::path::Path) {
+            file.hash(hasher);
+            match std::fs::read(file) {
+                Ok(bytes) => bytes.hash(hasher),
+                Err(error) => error.kind().hash(hasher),
+            }
+        }
+        let path = self.path.as_ref()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        add(&mut hasher, path);
+        if let Ok(config) = load_file(path) {
+            for rule_file in config.rule_file_paths() {
+                add(&mut hasher, std::path::Path::new(&rule_file));
+            }
+            // The jobs of `scrape_config_files`, as parsed (only hashed, never shown).
+            match config.all_scrape_configs() {
+                Ok(jobs) => format!("{jobs:?}").hash(&mut hasher),
+                Err(error) => error.to_string().hash(&mut hasher),
+            }
+        }
+        if let Some(router) = &self.router {
+            add(&mut hasher, &router.path);
+        }
+        Some(hasher.finish())
     }
 }
 

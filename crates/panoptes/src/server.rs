@@ -112,6 +112,9 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
         "push API ready; scrape that path with honor_labels: true to store pushed metrics"
     );
     let reload_on_sighup = tokio::spawn(reload_on_sighup(running_config.clone()));
+    let reload_on_change = args
+        .config_auto_reload_interval
+        .map(|interval| tokio::spawn(reload_on_change(running_config.clone(), interval)));
     let history_retention = tokio::spawn(apply_history_retention(history.clone()));
     let engine = options_engine(&args);
     let (opener, on_shutdown) = storage(
@@ -121,6 +124,9 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
     );
     let result = server.run(opener, shutdown_signal(), on_shutdown).await;
     reload_on_sighup.abort();
+    if let Some(task) = reload_on_change {
+        task.abort();
+    }
     history_retention.abort();
     result?;
     Ok(())
@@ -374,6 +380,35 @@ async fn reload_on_sighup(config: Arc<RunningConfig>) {
     std::future::pending::<()>().await;
 }
 
+/// Reloads the configuration whenever the contents of its files changed, checked every
+/// `interval` (Prometheus' `--config.auto-reload-interval`): a mounted ConfigMap is replaced in
+/// place by the kubelet, and nobody sends a signal then. A failed reload is not retried until
+/// the files change again.
+async fn reload_on_change(config: Arc<RunningConfig>, interval: std::time::Duration) {
+    let fingerprint = |config: Arc<RunningConfig>| async move {
+        tokio::task::spawn_blocking(move || config.files_fingerprint()).await.ok().flatten()
+    };
+    let mut last = fingerprint(config.clone()).await;
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let current = fingerprint(config.clone()).await;
+        if current == last {
+            continue;
+        }
+        tracing::info!("configuration files changed");
+        let reloading = config.clone();
+        // Failures are logged and counted by the reload itself.
+        let _ = tokio::task::spawn_blocking(move || reloading.reload()).await;
+        // The fingerprint from before the reload read the files (it already covers the rule
+        // files the new configuration names): a change made during the reload is seen at the
+        // next tick, at worst reloading the same files twice.
+        last = current;
+    }
+}
+
 /// Returns the opener of the on-disk metrics store, which starts scraping once it is open, and the
 /// hook that stops scraping and closes the store.
 fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems) -> (StorageOpener, ShutdownHook) {
@@ -496,6 +531,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
     let path = |p: &std::path::Path| p.display().to_string();
     let mut flags = vec![
         ("config.file", args.config_file.as_deref().map(path).unwrap_or_default()),
+        ("config.auto-reload-interval", args.config_auto_reload_interval.map(format_duration).unwrap_or_default()),
         ("storage.tsdb.path", path(&args.storage_path)),
         ("storage.tsdb.retention.time", format_duration(args.retention_time)),
         ("storage.tsdb.retention.size", format!("{}B", args.retention_size)),

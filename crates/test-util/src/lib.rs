@@ -1,5 +1,5 @@
 //! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators and a
-//! fake Kubernetes API server (`fake_kube`).
+//! fake Kubernetes API server (`fake_kube`), and a renderer for Helm charts (`helm`).
 
 use panoptes_model::Labels;
 
@@ -65,3 +65,4 @@ pub fn node_like_series(count: usize) -> Vec<Labels> {
 }
 
 pub mod fake_kube;
+pub mod helm;
