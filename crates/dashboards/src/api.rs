@@ -71,6 +71,8 @@ where
         .route("/api/dashboards/uid/{uid}/versions", get(handlers::versions))
         .route("/api/dashboards/uid/{uid}/versions/{id}", get(handlers::version))
         .route("/api/dashboards/uid/{uid}/restore", post(handlers::restore))
+        .route("/api/folders", get(handlers::folders).post(handlers::create_folder))
+        .route("/api/folders/{uid}", get(handlers::folder).put(handlers::update_folder).delete(handlers::delete_folder))
         .route("/api/datasources", get(handlers::datasources))
         .route("/api/datasources/uid/{uid}", get(handlers::datasource_by_uid))
         .route("/api/datasources/name/{name}", get(handlers::datasource_by_name))

@@ -42,6 +42,24 @@ pub enum Error {
     /// The dashboard comes from the provisioning directory and cannot be deleted through the API.
     #[error("provisioned dashboard cannot be deleted")]
     CannotDeleteProvisioned,
+    /// No folder has this uid (the folder API).
+    #[error("folder not found")]
+    FolderNotFound,
+    /// A dashboard is saved into a folder that does not exist.
+    #[error("folder not found")]
+    SaveFolderNotFound,
+    /// A folder is created or renamed with a title another folder has.
+    #[error("a folder or dashboard in the general folder with the same name already exists")]
+    FolderExists,
+    /// A folder is created with a uid a folder or dashboard has.
+    #[error("a folder/dashboard with the same uid already exists")]
+    FolderUidExists,
+    /// A folder update started from another version (no `overwrite`).
+    #[error("the folder has been changed by someone else")]
+    FolderVersionMismatch,
+    /// A folder without a title.
+    #[error("folder title cannot be empty")]
+    FolderTitleEmpty,
     /// An import names an input that the request does not supply.
     #[error("Dashboard input missing: {0}")]
     InputMissing(String),
@@ -82,9 +100,12 @@ impl Error {
             | Error::UidExists
             | Error::CannotSaveProvisioned
             | Error::CannotDeleteProvisioned
-            | Error::InputMissing(_) => 400,
-            Error::NotFound | Error::VersionNotFound => 404,
+            | Error::InputMissing(_)
+            | Error::SaveFolderNotFound
+            | Error::FolderTitleEmpty => 400,
+            Error::NotFound | Error::VersionNotFound | Error::FolderNotFound => 404,
             Error::VersionMismatch | Error::NameExists => 412,
+            Error::FolderExists | Error::FolderUidExists | Error::FolderVersionMismatch => 409,
             Error::Io { .. } | Error::Corrupt { .. } => 500,
         }
     }
@@ -112,8 +133,13 @@ impl Classify for Error {
             | Error::CannotDeleteProvisioned
             | Error::InputMissing(_)
             | Error::VersionMismatch
-            | Error::NameExists => ErrorKind::BadData,
-            Error::NotFound | Error::VersionNotFound => ErrorKind::NotFound,
+            | Error::NameExists
+            | Error::SaveFolderNotFound
+            | Error::FolderExists
+            | Error::FolderUidExists
+            | Error::FolderVersionMismatch
+            | Error::FolderTitleEmpty => ErrorKind::BadData,
+            Error::NotFound | Error::VersionNotFound | Error::FolderNotFound => ErrorKind::NotFound,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorKind::Internal,
         }
     }

@@ -17,6 +17,6 @@ pub use error::{Error, MAX_UID_LEN, Result};
 pub(crate) use panoptes_model::error_chain;
 pub use provisioning::{ProvisioningSummary, provision_dir};
 pub use store::{
-    ANONYMOUS, DashboardRecord, DashboardStore, SaveOutcome, SaveRequest, SearchQuery, StoredVersion, VersionInfo,
-    slugify, validate_uid,
+    ANONYMOUS, DashboardRecord, DashboardStore, FolderRecord, SaveOutcome, SaveRequest, SearchQuery, StoredVersion,
+    VersionInfo, slugify, validate_uid,
 };

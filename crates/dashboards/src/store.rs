@@ -4,6 +4,7 @@
 //! API. Save rules (uid and id matching, version and title conflicts, overwrite) are Grafana's.
 
 mod disk;
+mod folders;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::compat::{CompatibilityReport, check_and_convert};
 use crate::error::{Error, MAX_UID_LEN, Result};
 
 pub use disk::StoredVersion;
+pub use folders::FolderRecord;
 
 /// Who is recorded as the author of a version: Panoptes has no users, as Grafana with
 /// anonymous access.
@@ -124,6 +126,7 @@ struct Entry {
 
 struct State {
     by_uid: BTreeMap<String, Entry>,
+    folders: BTreeMap<String, FolderRecord>,
     next_id: i64,
 }
 
@@ -169,7 +172,10 @@ impl DashboardStore {
             let versions = dashboard.versions.iter().map(StoredVersion::info).collect();
             by_uid.insert(dashboard.uid.clone(), Entry { record, versions });
         }
-        Ok(Self { dir: dir.to_owned(), state: Mutex::new(State { by_uid, next_id }) })
+        let folders: BTreeMap<String, FolderRecord> =
+            folders::load(dir)?.into_iter().map(|folder| (folder.uid.clone(), folder)).collect();
+        next_id = folders.values().map(|folder| folder.id + 1).fold(next_id, i64::max);
+        Ok(Self { dir: dir.to_owned(), state: Mutex::new(State { by_uid, folders, next_id }) })
     }
 
     /// Returns the directory the store writes to.
@@ -229,8 +235,8 @@ impl DashboardStore {
     ///
     /// `TitleEmpty`, `UidIllegal`, `UidTooLong`, `NotFound` (an `id` that does not exist),
     /// `UidExists` (`id` and `uid` of different dashboards), `CannotSaveProvisioned`,
-    /// `VersionMismatch` and `NameExists` (without `overwrite`), or an I/O error writing the
-    /// version file (the store is then unchanged).
+    /// `VersionMismatch` and `NameExists` (without `overwrite`), `SaveFolderNotFound`, or an I/O
+    /// error writing the version file (the store is then unchanged).
     pub fn save(&self, request: SaveRequest) -> Result<SaveOutcome> {
         let SaveRequest { mut dashboard, folder_uid, message, overwrite, notes, restored_from } = request;
         let object =
@@ -247,6 +253,9 @@ impl DashboardStore {
         let client_version = object.get("version").and_then(Value::as_i64).unwrap_or(0);
         let folder_uid = folder_uid.unwrap_or_default();
         let mut state = self.state.lock();
+        if !folder_uid.is_empty() && !state.folders.contains_key(&folder_uid) {
+            return Err(Error::SaveFolderNotFound);
+        }
         let by_id = if id > 0 {
             Some(
                 state
@@ -417,6 +426,112 @@ impl DashboardStore {
         hits.into_iter().skip(skip).take(limit).collect()
     }
 
+    /// Returns every folder, sorted by title.
+    pub fn folders(&self) -> Vec<FolderRecord> {
+        let mut folders: Vec<FolderRecord> = self.state.lock().folders.values().cloned().collect();
+        folders.sort_by_key(|folder| folder.title.to_lowercase());
+        folders
+    }
+
+    /// Returns the folder with this uid.
+    ///
+    /// # Errors
+    ///
+    /// `FolderNotFound`.
+    pub fn folder(&self, uid: &str) -> Result<FolderRecord> {
+        self.state.lock().folders.get(uid).cloned().ok_or(Error::FolderNotFound)
+    }
+
+    /// Creates a folder (a generated uid when `uid` is empty), as Grafana's `POST /api/folders`.
+    ///
+    /// # Errors
+    ///
+    /// `FolderTitleEmpty`, `UidIllegal`, `UidTooLong`, `FolderUidExists` (a folder or dashboard
+    /// has the uid), `FolderExists` (a folder, or a dashboard of the General folder, has the
+    /// title), or an I/O error (nothing is then created).
+    pub fn create_folder(&self, uid: &str, title: &str) -> Result<FolderRecord> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(Error::FolderTitleEmpty);
+        }
+        let uid = if uid.is_empty() { generate_uid() } else { uid.to_owned() };
+        validate_uid(&uid)?;
+        let mut state = self.state.lock();
+        if state.folders.contains_key(&uid) || state.by_uid.contains_key(&uid) {
+            return Err(Error::FolderUidExists);
+        }
+        check_folder_title(&state, title, &uid)?;
+        let now = Timestamp::now();
+        let folder = FolderRecord {
+            id: state.next_id,
+            uid: uid.clone(),
+            title: title.to_owned(),
+            version: 1,
+            created: now,
+            updated: now,
+        };
+        folders::write(&self.dir, state.folders.values().chain(std::iter::once(&folder)))?;
+        state.next_id += 1;
+        state.folders.insert(uid, folder.clone());
+        Ok(folder)
+    }
+
+    /// Renames a folder, as Grafana's `PUT /api/folders/:uid`: `version` must be the current one
+    /// unless `overwrite`.
+    ///
+    /// # Errors
+    ///
+    /// `FolderNotFound`, `FolderTitleEmpty`, `FolderVersionMismatch`, `FolderExists`, or an I/O
+    /// error (the folder is then unchanged).
+    pub fn update_folder(&self, uid: &str, title: &str, version: i64, overwrite: bool) -> Result<FolderRecord> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(Error::FolderTitleEmpty);
+        }
+        let mut state = self.state.lock();
+        let current = state.folders.get(uid).ok_or(Error::FolderNotFound)?;
+        if !overwrite && version != current.version {
+            return Err(Error::FolderVersionMismatch);
+        }
+        check_folder_title(&state, title, uid)?;
+        let folder = FolderRecord {
+            title: title.to_owned(),
+            version: current.version + 1,
+            updated: Timestamp::now(),
+            ..current.clone()
+        };
+        folders::write(
+            &self.dir,
+            state.folders.values().map(|other| if other.uid == folder.uid { &folder } else { other }),
+        )?;
+        state.folders.insert(uid.to_owned(), folder.clone());
+        Ok(folder)
+    }
+
+    /// Deletes a folder and every dashboard in it, as Grafana does; returns the folder.
+    ///
+    /// # Errors
+    ///
+    /// `FolderNotFound`, or an I/O error (dashboards deleted before it stay deleted; the folder
+    /// stays).
+    pub fn delete_folder(&self, uid: &str) -> Result<FolderRecord> {
+        let mut state = self.state.lock();
+        let folder = state.folders.get(uid).cloned().ok_or(Error::FolderNotFound)?;
+        let inside: Vec<String> = state
+            .by_uid
+            .values()
+            .filter(|entry| entry.record.folder_uid == uid && entry.record.provisioned_from.is_none())
+            .map(|entry| entry.record.uid.clone())
+            .collect();
+        for dashboard in inside {
+            disk::delete_dashboard(&self.dir, &dashboard)?;
+            state.by_uid.remove(&dashboard);
+        }
+        folders::write(&self.dir, state.folders.values().filter(|other| other.uid != uid))?;
+        state.folders.remove(uid);
+        Ok(folder)
+    }
+
     /// Returns every tag with the number of dashboards carrying it.
     pub fn tags(&self) -> BTreeMap<String, usize> {
         let state = self.state.lock();
@@ -455,6 +570,19 @@ impl DashboardStore {
         let stored = disk::read_version(&self.dir, uid, version)?;
         Ok((entry.record.clone(), info, stored.dashboard))
     }
+}
+
+/// Refuses a folder title (case-insensitive) that another folder, or a dashboard of the General
+/// folder, already has.
+fn check_folder_title(state: &State, title: &str, uid: &str) -> Result<()> {
+    let lowered = title.to_lowercase();
+    let folder_has_it =
+        state.folders.values().any(|folder| folder.uid != uid && folder.title.to_lowercase() == lowered);
+    let dashboard_has_it = state
+        .by_uid
+        .values()
+        .any(|entry| entry.record.folder_uid.is_empty() && entry.record.title.to_lowercase() == lowered);
+    if folder_has_it || dashboard_has_it { Err(Error::FolderExists) } else { Ok(()) }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -47,6 +47,10 @@ impl Api {
         .await
     }
 
+    async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.client.put(format!("{}{path}", self.base)).json(body)).await
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
         self.send(self.client.get(format!("{}{path}", self.base))).await
     }
@@ -105,6 +109,21 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
         .await;
     assert_eq!((status, forced["version"].clone()), (200, json!(3)));
 
+    // A dashboard goes into an existing folder only.
+    let (status, missing_folder) = api
+        .post(
+            "/api/dashboards/db",
+            &json!({"dashboard": {"title": "Staging", "tags": ["staging"]}, "folderUid": "team-a"}),
+        )
+        .await;
+    assert_eq!((status, missing_folder), (400, json!({"message": "folder not found"})));
+    let (status, folder) = api.post("/api/folders", &json!({"uid": "team-a", "title": "Team A"})).await;
+    assert_eq!(status, 200, "{folder}");
+    assert_eq!(
+        (folder["uid"].clone(), folder["title"].clone(), folder["version"].clone()),
+        (json!("team-a"), json!("Team A"), json!(1))
+    );
+    assert_eq!(folder["url"], "/dashboards/f/team-a/team-a");
     let (status, _) = api
         .post(
             "/api/dashboards/db",
@@ -132,7 +151,11 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
 
     // Search: sorted by title, filters by query, tags (all of them), uids, folders, type, limit.
     let (_, all) = api.get("/api/search").await;
-    assert_eq!(titles(&all), ["Production Overview", "Staging"]);
+    assert_eq!(titles(&all), ["Team A", "Production Overview", "Staging"], "folders first");
+    assert_eq!(all[0]["type"], "dash-folder");
+    assert_eq!(all[0]["url"], "/dashboards/f/team-a/team-a");
+    assert_eq!(all[2]["folderTitle"], "Team A");
+    let all = json!(all.as_array().unwrap()[1..]);
     let first = &all[0];
     assert_eq!(first["type"], "dash-db");
     assert_eq!(first["uri"], "db/production-overview");
@@ -145,8 +168,9 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
     assert!(titles(&api.get("/api/search?tag=prod&tag=staging").await.1).is_empty());
     assert_eq!(titles(&api.get(&format!("/api/search?dashboardUIDs={uid}")).await.1), ["Production Overview"]);
     assert_eq!(titles(&api.get("/api/search?folderUIDs=team-a").await.1), ["Staging"]);
-    assert_eq!(titles(&api.get("/api/search?limit=1&page=2").await.1), ["Staging"]);
-    assert_eq!(api.get("/api/search?type=dash-folder").await.1, json!([]));
+    assert_eq!(titles(&api.get("/api/search?limit=1&page=3").await.1), ["Staging"]);
+    assert_eq!(titles(&api.get("/api/search?type=dash-folder").await.1), ["Team A"]);
+    assert_eq!(titles(&api.get("/api/search?type=dash-folder&query=prod").await.1), Vec::<&str>::new());
     assert_eq!(api.get("/api/search?starred=true").await.1, json!([]));
     assert_eq!(titles(&api.get("/api/search?starred=false&type=dash-db").await.1).len(), 2);
     let (status, bad_limit) = api.get("/api/search?limit=many").await;
@@ -198,7 +222,74 @@ async fn create_update_conflict_search_versions_delete_like_grafana() {
     );
     assert_eq!(api.get(&format!("/api/dashboards/uid/{uid}")).await.0, 404);
     assert_eq!(api.delete(&format!("/api/dashboards/uid/{uid}")).await.0, 404);
-    assert_eq!(titles(&api.get("/api/search").await.1), ["Staging"]);
+    assert_eq!(titles(&api.get("/api/search?type=dash-db").await.1), ["Staging"]);
+}
+
+#[tokio::test]
+async fn folders_are_created_renamed_listed_and_deleted_with_their_dashboards_like_grafana() {
+    let data = tempfile::tempdir().unwrap();
+    {
+        let api = start(data.path(), None, DashboardApiOptions::default()).await;
+        let (status, mesh) = api.post("/api/folders", &json!({"title": "Mesh"})).await;
+        assert_eq!(status, 200);
+        let mesh_uid = mesh["uid"].as_str().unwrap().to_owned();
+        assert_eq!(mesh_uid.len(), 14, "a generated uid: {mesh}");
+        let (status, _) = api.post("/api/folders", &json!({"uid": "infra", "title": "Infrastructure"})).await;
+        assert_eq!(status, 200);
+        // Conflicts: the same title (any case), the same uid, an empty title, a bad uid.
+        let (status, same_title) = api.post("/api/folders", &json!({"title": "mesh"})).await;
+        assert_eq!(
+            (status, same_title),
+            (409, json!({"message": "a folder or dashboard in the general folder with the same name already exists"}))
+        );
+        let (status, _) = api.post("/api/folders", &json!({"uid": "infra", "title": "Other"})).await;
+        assert_eq!(status, 409);
+        let (status, empty) = api.post("/api/folders", &json!({"title": " "})).await;
+        assert_eq!((status, empty), (400, json!({"message": "folder title cannot be empty"})));
+        let (status, _) = api.post("/api/folders", &json!({"uid": "a/b", "title": "Slash"})).await;
+        assert_eq!(status, 400);
+        let (status, bad_body) = api.post("/api/folders", &json!({"title": 3})).await;
+        assert_eq!(status, 400);
+        assert!(bad_body["message"].as_str().unwrap().contains("title"), "{bad_body}");
+
+        // Rename: the version must match unless overwrite.
+        let (status, stale) = api.put("/api/folders/infra", &json!({"title": "Infra", "version": 7})).await;
+        assert_eq!((status, stale), (409, json!({"message": "the folder has been changed by someone else"})));
+        let (status, renamed) = api.put("/api/folders/infra", &json!({"title": "Infra", "version": 1})).await;
+        assert_eq!((status, renamed["title"].clone(), renamed["version"].clone()), (200, json!("Infra"), json!(2)));
+        let (status, forced) =
+            api.put("/api/folders/infra", &json!({"title": "Infrastructure", "overwrite": true})).await;
+        assert_eq!((status, forced["version"].clone()), (200, json!(3)));
+        let (status, missing) = api.put("/api/folders/nope", &json!({"title": "x", "version": 1})).await;
+        assert_eq!((status, missing), (404, json!({"message": "folder not found"})));
+
+        for (title, folder) in [("Gateway", mesh_uid.as_str()), ("Sidecars", mesh_uid.as_str()), ("Nodes", "infra")] {
+            let (status, saved) =
+                api.post("/api/dashboards/db", &json!({"dashboard": {"title": title}, "folderUid": folder})).await;
+            assert_eq!((status, saved["folderUid"].as_str()), (200, Some(folder)), "{saved}");
+        }
+        let (_, list) = api.get("/api/folders").await;
+        assert_eq!(titles(&list), ["Infrastructure", "Mesh"]);
+        assert_eq!(list[0], json!({"id": 2, "uid": "infra", "title": "Infrastructure"}));
+        let (_, nodes) = api.get("/api/search?query=Nodes&type=dash-db").await;
+        let (_, got) = api.get(&format!("/api/dashboards/uid/{}", nodes[0]["uid"].as_str().unwrap())).await;
+        assert_eq!(got["meta"]["folderTitle"], "Infrastructure");
+        assert_eq!(got["meta"]["folderUrl"], "/dashboards/f/infra/infrastructure");
+
+        // Deleting a folder deletes its dashboards.
+        let (status, deleted) = api.delete(&format!("/api/folders/{mesh_uid}")).await;
+        assert_eq!((status, deleted["message"].clone()), (200, json!("Folder Mesh deleted")));
+        assert_eq!(titles(&api.get("/api/search").await.1), ["Infrastructure", "Nodes"]);
+        let (status, _) = api.get(&format!("/api/folders/{mesh_uid}")).await;
+        assert_eq!(status, 404);
+    }
+    // Folders survive a restart, and ids keep counting after them.
+    let api = start(data.path(), None, DashboardApiOptions::default()).await;
+    let (status, infra) = api.get("/api/folders/infra").await;
+    assert_eq!((status, infra["title"].clone(), infra["version"].clone()), (200, json!("Infrastructure"), json!(3)));
+    let (_, created) =
+        api.post("/api/dashboards/db", &json!({"dashboard": {"title": "After"}, "folderUid": "infra"})).await;
+    assert_eq!(created["id"], 6, "{created}");
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::params::{ImportBody, SaveBody, SearchParams, read_json, restore_version, versions_params};
+use super::params::{FolderBody, ImportBody, SaveBody, SearchParams, read_json, restore_version, versions_params};
 use super::{ApiError, ApiState};
 use crate::import::{BUILTIN_DATASOURCE_UID, apply_inputs};
-use crate::store::{ANONYMOUS, DashboardRecord, SaveRequest, VersionInfo};
+use crate::store::{ANONYMOUS, DashboardRecord, FolderRecord, SaveRequest, VersionInfo};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -33,11 +33,14 @@ fn time(timestamp: Timestamp) -> String {
     timestamp.to_string()
 }
 
-fn folder_fields(hit: &mut Value, record: &DashboardRecord) {
-    if !record.folder_uid.is_empty() {
-        hit["folderUid"] = json!(record.folder_uid);
-        hit["folderTitle"] = json!(record.folder_uid);
-        hit["folderUrl"] = json!(format!("/dashboards/f/{}/", record.folder_uid));
+/// The title and URL of a dashboard's folder (`General` and no URL for the General folder).
+fn folder_of(state: &ApiState, folder_uid: &str) -> (String, String) {
+    if folder_uid.is_empty() {
+        return ("General".to_owned(), String::new());
+    }
+    match state.store.folder(folder_uid) {
+        Ok(folder) => (folder.title.clone(), folder.url()),
+        Err(_) => (folder_uid.to_owned(), format!("/dashboards/f/{folder_uid}/")),
     }
 }
 
@@ -47,28 +50,55 @@ pub(crate) async fn search(State(state): State<ApiState>, RawQuery(raw): RawQuer
     if params.lists_nothing {
         return Ok(Json(json!([])));
     }
-    let hits: Vec<Value> = state
-        .store
-        .search(&params.query)
+    let needle = params.query.query.as_deref().map(str::to_lowercase).unwrap_or_default();
+    let folders = if params.folders { state.store.folders() } else { Vec::new() };
+    let mut hits: Vec<Value> = folders
         .iter()
-        .map(|record| {
-            let mut hit = json!({
-                "id": record.id,
-                "uid": record.uid,
-                "title": record.title,
-                "uri": format!("db/{}", record.slug),
-                "url": record.url(),
+        .filter(|folder| folder.title.to_lowercase().contains(&needle))
+        .map(|folder| {
+            json!({
+                "id": folder.id,
+                "uid": folder.uid,
+                "title": folder.title,
+                "uri": format!("db/{}", crate::store::slugify(&folder.title)),
+                "url": folder.url(),
                 "slug": "",
-                "type": "dash-db",
-                "tags": record.tags,
+                "type": "dash-folder",
+                "tags": [],
                 "isStarred": false,
                 "sortMeta": 0,
-            });
-            folder_fields(&mut hit, record);
-            hit
+            })
         })
         .collect();
-    Ok(Json(Value::Array(hits)))
+    // Folders first, then dashboards; `limit` and `page` apply to the whole list.
+    let mut every_dashboard = params.query.clone();
+    every_dashboard.page = 1;
+    every_dashboard.limit = usize::MAX;
+    let dashboards = if params.dashboards { state.store.search(&every_dashboard) } else { Vec::new() };
+    hits.extend(dashboards.iter().map(|record| {
+        let mut hit = json!({
+            "id": record.id,
+            "uid": record.uid,
+            "title": record.title,
+            "uri": format!("db/{}", record.slug),
+            "url": record.url(),
+            "slug": "",
+            "type": "dash-db",
+            "tags": record.tags,
+            "isStarred": false,
+            "sortMeta": 0,
+        });
+        if !record.folder_uid.is_empty() {
+            let (title, url) = folder_of(&state, &record.folder_uid);
+            hit["folderUid"] = json!(record.folder_uid);
+            hit["folderTitle"] = json!(title);
+            hit["folderUrl"] = json!(url);
+        }
+        hit
+    }));
+    let limit = params.query.limit.max(1);
+    let skip = params.query.page.saturating_sub(1).saturating_mul(limit);
+    Ok(Json(hits.into_iter().skip(skip).take(limit).collect()))
 }
 
 /// `GET /api/dashboards/tags`.
@@ -162,6 +192,7 @@ pub(crate) async fn import(State(state): State<ApiState>, headers: HeaderMap, bo
 pub(crate) async fn get_dashboard(State(state): State<ApiState>, Path(uid): Path<String>) -> ApiResult {
     let record = state.store.get(&uid)?;
     let provisioned = record.provisioned_from.is_some();
+    let (folder_title, folder_url) = folder_of(&state, &record.folder_uid);
     let meta = json!({
         "type": "db",
         "canSave": !provisioned,
@@ -181,8 +212,8 @@ pub(crate) async fn get_dashboard(State(state): State<ApiState>, Path(uid): Path
         "isFolder": false,
         "folderId": 0,
         "folderUid": record.folder_uid,
-        "folderTitle": if record.folder_uid.is_empty() { "General" } else { record.folder_uid.as_str() },
-        "folderUrl": if record.folder_uid.is_empty() { String::new() } else { format!("/dashboards/f/{}/", record.folder_uid) },
+        "folderTitle": folder_title,
+        "folderUrl": folder_url,
         "provisioned": provisioned,
         "provisionedExternalId": record.provisioned_from.clone().unwrap_or_default(),
         "panoptesCompatibility": record.report,
@@ -283,4 +314,63 @@ pub(crate) async fn datasource_by_name(Path(name): Path<String>) -> ApiResult {
 /// `GET /api/health`.
 pub(crate) async fn health(State(state): State<ApiState>) -> ApiResult {
     Ok(Json(json!({"commit": state.options.commit, "database": "ok", "version": state.options.version})))
+}
+
+/// A folder as `GET /api/folders/:uid` and the folder writes answer it.
+fn folder_json(folder: &FolderRecord) -> Value {
+    json!({
+        "id": folder.id,
+        "uid": folder.uid,
+        "title": folder.title,
+        "url": folder.url(),
+        "hasAcl": false,
+        "canSave": true,
+        "canEdit": true,
+        "canAdmin": true,
+        "canDelete": true,
+        "createdBy": ANONYMOUS,
+        "created": time(folder.created),
+        "updatedBy": ANONYMOUS,
+        "updated": time(folder.updated),
+        "version": folder.version,
+    })
+}
+
+/// `GET /api/folders`: every folder, `{id, uid, title}`, sorted by title.
+pub(crate) async fn folders(State(state): State<ApiState>) -> ApiResult {
+    let folders = state.store.folders();
+    Ok(Json(folders.iter().map(|folder| json!({"id": folder.id, "uid": folder.uid, "title": folder.title})).collect()))
+}
+
+/// `GET /api/folders/{uid}`.
+pub(crate) async fn folder(State(state): State<ApiState>, Path(uid): Path<String>) -> ApiResult {
+    Ok(Json(folder_json(&state.store.folder(&uid)?)))
+}
+
+/// `POST /api/folders` with `{"uid"?, "title"}`.
+pub(crate) async fn create_folder(State(state): State<ApiState>, headers: HeaderMap, body: Body) -> ApiResult {
+    let body = FolderBody::parse(read_json(&state, &headers, body).await?)?;
+    let store = state.store.clone();
+    let folder = blocking(move || store.create_folder(&body.uid, &body.title)).await?;
+    Ok(Json(folder_json(&folder)))
+}
+
+/// `PUT /api/folders/{uid}` with `{"title", "version", "overwrite"?}`.
+pub(crate) async fn update_folder(
+    State(state): State<ApiState>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let body = FolderBody::parse(read_json(&state, &headers, body).await?)?;
+    let store = state.store.clone();
+    let folder = blocking(move || store.update_folder(&uid, &body.title, body.version, body.overwrite)).await?;
+    Ok(Json(folder_json(&folder)))
+}
+
+/// `DELETE /api/folders/{uid}`: the folder and its dashboards.
+pub(crate) async fn delete_folder(State(state): State<ApiState>, Path(uid): Path<String>) -> ApiResult {
+    let store = state.store.clone();
+    let folder = blocking(move || store.delete_folder(&uid)).await?;
+    Ok(Json(json!({"id": folder.id, "title": folder.title, "message": format!("Folder {} deleted", folder.title)})))
 }

@@ -137,6 +137,32 @@ impl ImportBody {
 }
 
 /// Returns the `version` of a restore body.
+/// The body of `POST /api/folders` (`uid`, `title`) and of `PUT /api/folders/:uid` (`title`,
+/// `version`, `overwrite`).
+pub(crate) struct FolderBody {
+    pub(crate) uid: String,
+    pub(crate) title: String,
+    pub(crate) version: i64,
+    pub(crate) overwrite: bool,
+}
+
+impl FolderBody {
+    pub(crate) fn parse(body: Value) -> Result<Self, ApiError> {
+        let object = expect_object(body, "body")?;
+        let version = match object.get("version") {
+            None | Some(Value::Null) => 0,
+            Some(Value::Number(number)) if number.as_i64().is_some() => number.as_i64().unwrap_or_default(),
+            Some(other) => return Err(bad("version", format!("expected an integer, got {}", kind(other)))),
+        };
+        Ok(Self {
+            uid: optional_string(&object, "uid", "")?.unwrap_or_default(),
+            title: optional_string(&object, "title", "")?.unwrap_or_default(),
+            version,
+            overwrite: optional_bool(&object, "overwrite", "")?,
+        })
+    }
+}
+
 pub(crate) fn restore_version(body: Value) -> Result<i64, ApiError> {
     let object = expect_object(body, "body")?;
     match object.get("version") {
@@ -247,15 +273,20 @@ fn check_panels(panels: &Value, path: &str) -> Result<(), ApiError> {
 /// The query string of `GET /api/search`.
 pub(crate) struct SearchParams {
     pub(crate) query: SearchQuery,
-    /// `dash-db` (or absent) lists dashboards; `dash-folder` lists folders, of which there are
-    /// none. `starred=true` also lists nothing: there are no users to star dashboards.
+    /// `starred=true` lists nothing: there are no users to star dashboards.
     pub(crate) lists_nothing: bool,
+    /// Folders are listed (before the dashboards): no `type` or `type=dash-folder`, and no
+    /// filter only dashboards have (tags, dashboard uids or ids, folders).
+    pub(crate) folders: bool,
+    /// Dashboards are listed: no `type` or `type=dash-db`.
+    pub(crate) dashboards: bool,
 }
 
 impl SearchParams {
     pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut query = SearchQuery { limit: DEFAULT_SEARCH_LIMIT, page: 1, ..SearchQuery::default() };
         let mut lists_nothing = false;
+        let (mut folders, mut dashboards) = (true, true);
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let list = || value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned);
             match key.as_ref() {
@@ -275,8 +306,9 @@ impl SearchParams {
                     other => return Err(bad_param("starred", other, "true or false")),
                 },
                 "type" => match value.as_ref() {
-                    "dash-db" | "" => {}
-                    "dash-folder" => lists_nothing = true,
+                    "" => {}
+                    "dash-db" => folders = false,
+                    "dash-folder" => dashboards = false,
                     other => return Err(bad_param("type", other, "dash-db or dash-folder")),
                 },
                 "limit" => {
@@ -289,7 +321,9 @@ impl SearchParams {
                 _ => {}
             }
         }
-        Ok(Self { query, lists_nothing })
+        let dashboard_filters =
+            !query.tags.is_empty() || !query.uids.is_empty() || !query.ids.is_empty() || !query.folder_uids.is_empty();
+        Ok(Self { query, lists_nothing, folders: folders && !dashboard_filters, dashboards })
     }
 }
 

@@ -99,7 +99,7 @@ pub(super) fn write_version(dir: &Path, uid: &str, version: &StoredVersion) -> R
 }
 
 /// Writes `bytes` to `path` through a fsynced temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let temporary = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
         let mut file = fs::File::create(&temporary)?;
@@ -113,7 +113,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
         .and_then(|handle| handle.sync_all())
         .map_err(|source| Error::io(format!("syncing directory {}", dir.display()), source))
