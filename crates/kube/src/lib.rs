@@ -32,5 +32,6 @@ pub use clusters::{Cluster, Clusters};
 pub use connection::{ApiServerAuth, ApiServerOptions, ConnectionOptions, Secret, TlsOptions};
 pub use error::{Error, Result};
 pub use k8s_openapi;
+pub use kube::Resource;
 pub use metrics::KubeMetrics;
 pub use state::{ClusterState, parse_quantity};

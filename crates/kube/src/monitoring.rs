@@ -539,7 +539,9 @@ mod tests {
         let invalid = |selector: Value| {
             serde_json::from_value::<LabelSelector>(selector).expect("decodes").validate().expect_err("invalid")
         };
-        assert!(invalid(json!({"matchExpressions": [{"key": "a", "operator": "Equals"}]})).contains("matchExpressions[0]"));
+        assert!(
+            invalid(json!({"matchExpressions": [{"key": "a", "operator": "Equals"}]})).contains("matchExpressions[0]")
+        );
         assert!(invalid(json!({"matchExpressions": [{"key": "a", "operator": "In"}]})).contains("non-empty"));
         assert!(
             invalid(json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}))
