@@ -389,10 +389,11 @@ pub(crate) fn remove_stale_rule_files(rules_dir: &Path, keep: &[String]) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|extension| extension == "yaml") && !keep.contains(&path) {
-            if let Err(error) = std::fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %error, "cannot remove a stale operator rule file");
-            }
+        if path.extension().is_some_and(|extension| extension == "yaml")
+            && !keep.contains(&path)
+            && let Err(error) = std::fs::remove_file(&path)
+        {
+            tracing::warn!(path = %path.display(), error = %error, "cannot remove a stale operator rule file");
         }
     }
 }
