@@ -109,6 +109,17 @@ impl PodMonitor {
     }
 }
 
+impl Probe {
+    /// Decodes the spec.
+    ///
+    /// # Errors
+    ///
+    /// Returns the decoder's message when a modelled field has the wrong type.
+    pub fn spec(&self) -> Result<ProbeSpec, String> {
+        ProbeSpec::deserialize(&self.spec).map_err(|error| format!("invalid spec: {error}"))
+    }
+}
+
 /// A Kubernetes label selector: every `matchLabels` pair and every `matchExpressions`
 /// requirement must hold. An empty selector matches everything.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -498,6 +509,118 @@ impl PodMonitorSpec {
         }
         for (index, endpoint) in self.pod_metrics_endpoints.iter().enumerate() {
             endpoint.unsupported_fields(&format!("spec.podMetricsEndpoints[{index}]."), &mut paths);
+        }
+        paths
+    }
+}
+
+/// `spec.prober`: the blackbox prober that probes the targets.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prober {
+    /// The prober's `host:port`.
+    #[serde(default)]
+    pub url: String,
+    /// `http` (default) or `https`.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// The probe path (default `/probe`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A proxy URL.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    /// Fields not modelled.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// `spec.targets.staticConfig`: fixed targets.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeStaticConfig {
+    /// The targets (URLs or hosts handed to the prober).
+    #[serde(default, rename = "static")]
+    pub targets: Vec<String>,
+    /// Labels attached to every target.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Relabelling of the targets, after the generated rules.
+    #[serde(default)]
+    pub relabeling_configs: Vec<RelabelConfig>,
+    /// Fields not modelled.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// `spec.targets`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeTargets {
+    /// Fixed targets.
+    #[serde(default)]
+    pub static_config: Option<ProbeStaticConfig>,
+    /// Fields not modelled (`ingress`).
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// The spec of a [`Probe`].
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeSpec {
+    /// The `job` label of the probes.
+    #[serde(default)]
+    pub job_name: Option<String>,
+    /// The prober.
+    #[serde(default)]
+    pub prober: Option<Prober>,
+    /// The prober module (the `module` URL parameter).
+    #[serde(default)]
+    pub module: Option<String>,
+    /// What to probe.
+    #[serde(default)]
+    pub targets: Option<ProbeTargets>,
+    /// The probe interval.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// The probe timeout.
+    #[serde(default)]
+    pub scrape_timeout: Option<String>,
+    /// Relabelling of the prober's series.
+    #[serde(default)]
+    pub metric_relabelings: Vec<RelabelConfig>,
+    /// Limits.
+    #[serde(flatten)]
+    pub limits: Limits,
+    /// Fields not modelled, such as Secret-based authentication.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+impl ProbeSpec {
+    /// Returns the JSON path (from `spec.`) of every field present but not modelled.
+    pub fn unsupported_fields(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        push_paths(&mut paths, "spec.", &self.unsupported);
+        if let Some(prober) = &self.prober {
+            push_paths(&mut paths, "spec.prober.", &prober.unsupported);
+        }
+        if let Some(targets) = &self.targets {
+            push_paths(&mut paths, "spec.targets.", &targets.unsupported);
+            if let Some(static_config) = &targets.static_config {
+                push_paths(&mut paths, "spec.targets.staticConfig.", &static_config.unsupported);
+                for (index, relabel) in static_config.relabeling_configs.iter().enumerate() {
+                    push_paths(
+                        &mut paths,
+                        &format!("spec.targets.staticConfig.relabelingConfigs[{index}]."),
+                        &relabel.unsupported,
+                    );
+                }
+            }
+        }
+        for (index, relabel) in self.metric_relabelings.iter().enumerate() {
+            push_paths(&mut paths, &format!("spec.metricRelabelings[{index}]."), &relabel.unsupported);
         }
         paths
     }

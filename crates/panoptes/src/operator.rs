@@ -27,7 +27,7 @@ use panoptes_scrape::ScrapeManager;
 use panoptes_scrape::config::{GlobalConfig, KubernetesRole, OperatorConfig, ScrapeConfig};
 use panoptes_scrape::discovery::kubernetes::connection_options;
 use panoptes_scrape::operator::{
-    GenerateContext, ResourceReport, ResourceState, is_selected, pod_monitor_jobs, probe_report, rule_file_text,
+    GenerateContext, ResourceReport, ResourceState, is_selected, pod_monitor_jobs, probe_jobs, rule_file_text,
     service_monitor_jobs,
 };
 use parking_lot::Mutex;
@@ -311,7 +311,7 @@ pub(crate) fn generate(
         add(pod_monitor_jobs(monitor, context));
     }
     for probe in &selection.probes {
-        generated.reports.push(probe_report(probe));
+        add(probe_jobs(probe, context));
     }
     for rule in &selection.rules {
         let (report, path) = rule_file(rule, rules_dir);

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::common::{get_data, start_server, wait_ready};
 
 const JOB: &str = "serviceMonitor/default/productpage/0";
+const PROBE: &str = "probe/default/websites";
 
 fn config(api_server: &str) -> String {
     format!(
@@ -35,6 +36,8 @@ prometheus_operator:
       operator: In
       values: [panoptes]
   ruleNamespaceSelector: {{}}
+  probeSelector: {{}}
+  probeNamespaceSelector: {{}}
 "#
     )
 }
@@ -168,6 +171,17 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
         json!([{"name": "broken.rules", "rules": [{"record": "bad", "expr": "sum(("}]}]),
     ));
 
+    fake.apply(json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "Probe",
+        "metadata": {"name": "websites", "namespace": "default"},
+        "spec": {
+            "module": "http_2xx",
+            "prober": {"url": "127.0.0.1:9"},
+            "targets": {"staticConfig": {"static": ["https://example.com"], "labels": {"env": "prod"}}}
+        }
+    }));
+
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("prometheus.yml");
     std::fs::write(&config_path, config(&fake.url())).unwrap();
@@ -205,7 +219,18 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
     };
     assert_eq!(active(&targets, JOB), [(expected_labels(&[]), format!("http://{instance}/metrics"))]);
     // Outside the selector: no job. The Secret endpoint of `reviews` is refused, not scraped.
-    assert_eq!(pools(&targets), [JOB, "serviceMonitor/default/reviews/1"]);
+    assert_eq!(pools(&targets), [PROBE, JOB, "serviceMonitor/default/reviews/1"]);
+    // The Probe's static target goes through the prober, as the operator's job does it.
+    let probe = active(&targets, PROBE);
+    let probe_labels: BTreeMap<String, String> =
+        [("env", "prod"), ("instance", "https://example.com"), ("job", PROBE), ("namespace", "default")]
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].0, probe_labels);
+    assert!(probe[0].1.starts_with("http://127.0.0.1:9/probe?"), "{}", probe[0].1);
+    assert!(probe[0].1.contains("module=http_2xx") && probe[0].1.contains("target=https"), "{}", probe[0].1);
     let scrape_interval = targets["activeTargets"]
         .as_array()
         .unwrap()
@@ -241,7 +266,8 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
     let broken = report("PrometheusRule", "broken");
     assert_eq!(broken["state"], "rejected", "{broken}");
     assert!(broken["errors"][0].as_str().unwrap().contains("broken.rules"), "{broken}");
-    assert_eq!(resources["resources"].as_array().unwrap().len(), 4, "unselected objects are not listed: {resources}");
+    assert_eq!(report("Probe", "websites")["state"], "active");
+    assert_eq!(resources["resources"].as_array().unwrap().len(), 5, "unselected objects are not listed: {resources}");
     let metrics = client.get(format!("http://{address}/metrics")).send().await.unwrap().text().await.unwrap();
     for line in [
         r#"panoptes_operator_resources{kind="ServiceMonitor",state="active"} 1"#,
@@ -278,7 +304,7 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
     let targets =
         wait_for(&client, &targets_url, &log, "deleted service monitor", |targets| active(targets, JOB).is_empty())
             .await;
-    assert_eq!(pools(&targets), ["serviceMonitor/default/reviews/1"]);
+    assert_eq!(pools(&targets), [PROBE, "serviceMonitor/default/reviews/1"]);
 
     // A deleted PrometheusRule's groups disappear; its file is removed.
     let rules_dir = dir.path().join("data/operator-rules");

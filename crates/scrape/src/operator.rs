@@ -3,8 +3,9 @@
 //! `serviceMonitor/<namespace>/<name>/<index>` on the `endpoints` role, each `PodMonitor`
 //! endpoint a job `podMonitor/<namespace>/<name>/<index>` on the `pod` role, with the
 //! operator's relabelling (selector keeps, port keep, the `namespace`, `service`, `pod`,
-//! `container`, `job` and `endpoint` labels, then the user's `relabelings`). A
-//! `PrometheusRule`'s groups become a rule file.
+//! `container`, `job` and `endpoint` labels, then the user's `relabelings`), each `Probe` with
+//! static targets a job `probe/<namespace>/<name>` through its prober. A `PrometheusRule`'s
+//! groups become a rule file.
 //!
 //! Nothing is silently dropped: every object yields a [`ResourceReport`] listing the fields
 //! Panoptes does not honour and why an endpoint or object was refused. Endpoints that
@@ -259,11 +260,103 @@ pub fn pod_monitor_jobs(monitor: &PodMonitor, context: GenerateContext<'_>) -> (
     monitor_jobs(&shape, &spec.pod_metrics_endpoints, context, report)
 }
 
-/// Returns the report of a selected `Probe`: Panoptes does not turn Probes into jobs yet, so
-/// each one is refused with that reason rather than ignored.
-pub fn probe_report(probe: &Probe) -> ResourceReport {
-    ResourceReport::new("Probe", &probe.metadata)
-        .reject("Probe resources are not supported by Panoptes yet; no job generated".to_owned())
+/// Returns the job of a `Probe` with static targets and its report: the job
+/// `probe/<namespace>/<name>` sends each target to the prober as the `target` parameter, with
+/// the `module` parameter, the target as `instance`, and the probe's `namespace` and labels.
+/// Probes of Ingresses and probes authenticating with Secrets are refused.
+pub fn probe_jobs(probe: &Probe, context: GenerateContext<'_>) -> (Vec<ScrapeConfig>, ResourceReport) {
+    let report = ResourceReport::new("Probe", &probe.metadata);
+    let spec = match probe.spec() {
+        Ok(spec) => spec,
+        Err(error) => return (Vec::new(), report.reject(error)),
+    };
+    let mut report = report;
+    report.unsupported_fields = spec.unsupported_fields();
+    if let Some(field) =
+        SECRET_AUTH_FIELDS.iter().chain(&["tlsConfig"]).find(|field| spec.unsupported.contains_key(**field))
+    {
+        let error =
+            format!("spec.{field} is not supported for Probes, and probing without it could go wrong; probe not run");
+        return (Vec::new(), report.reject(error));
+    }
+    let Some(prober) = spec.prober.as_ref().filter(|prober| !prober.url.is_empty()) else {
+        return (Vec::new(), report.reject("spec.prober.url is required".to_owned()));
+    };
+    let Some(static_config) = spec.targets.as_ref().and_then(|targets| targets.static_config.as_ref()) else {
+        return (
+            Vec::new(),
+            report.reject(
+                "only spec.targets.staticConfig is supported (Ingress targets are not); no job generated".to_owned(),
+            ),
+        );
+    };
+    match probe_job(&report.namespace, &report.name, &spec, prober, static_config, context) {
+        Ok(job) => {
+            report.generated.push(job.job_name.clone());
+            (vec![job], report.finish())
+        }
+        Err(error) => (Vec::new(), report.reject(error)),
+    }
+}
+
+fn probe_job(
+    namespace: &str,
+    name: &str,
+    spec: &panoptes_kube::monitoring::ProbeSpec,
+    prober: &panoptes_kube::monitoring::Prober,
+    static_config: &panoptes_kube::monitoring::ProbeStaticConfig,
+    context: GenerateContext<'_>,
+) -> Result<ScrapeConfig, String> {
+    let mut relabels = vec![relabel(&["job"], None, Some("__tmp_prometheus_job_name"), None, None)];
+    if let Some(job_name) = spec.job_name.as_deref().filter(|job| !job.is_empty()) {
+        relabels.push(relabel(&[], None, Some("job"), Some(job_name), None));
+    }
+    relabels.push(relabel(&["__address__"], None, Some("__param_target"), None, None));
+    relabels.push(relabel(&["__param_target"], None, Some("instance"), None, None));
+    relabels.push(relabel(&[], None, Some("__address__"), Some(&prober.url), None));
+    relabels.extend(static_config.relabeling_configs.iter().map(user_relabel));
+    let mut labels = static_config.labels.clone();
+    labels.insert("namespace".to_owned(), namespace.to_owned());
+    let mut job = json!({
+        "job_name": format!("probe/{namespace}/{name}"),
+        "honor_timestamps": true,
+        "metrics_path": prober.path.clone().filter(|path| !path.is_empty()).unwrap_or_else(|| "/probe".to_owned()),
+        "scheme": prober.scheme.clone().filter(|scheme| !scheme.is_empty()).unwrap_or_else(|| "http".to_owned()),
+        "static_configs": [{"targets": static_config.targets, "labels": labels}],
+        "relabel_configs": relabels,
+    });
+    if let Some(module) = spec.module.as_deref().filter(|module| !module.is_empty()) {
+        job["params"] = json!({"module": [module]});
+    }
+    for (key, value) in [
+        ("scrape_interval", spec.interval.clone()),
+        ("scrape_timeout", spec.scrape_timeout.clone()),
+        ("proxy_url", prober.proxy_url.clone()),
+    ] {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            job[key] = json!(value);
+        }
+    }
+    if !spec.metric_relabelings.is_empty() {
+        job["metric_relabel_configs"] = Value::Array(spec.metric_relabelings.iter().map(user_relabel).collect());
+    }
+    let limits = &spec.limits;
+    for (key, value) in [
+        ("sample_limit", limits.sample_limit),
+        ("target_limit", limits.target_limit),
+        ("label_limit", limits.label_limit),
+        ("label_name_length_limit", limits.label_name_length_limit),
+        ("label_value_length_limit", limits.label_value_length_limit),
+        ("keep_dropped_targets", limits.keep_dropped_targets),
+    ] {
+        if let Some(value) = value {
+            job[key] = json!(value);
+        }
+    }
+    let mut config: ScrapeConfig =
+        serde_json::from_value(job).map_err(|error| format!("cannot build a scrape config: {error}"))?;
+    apply_scrape_defaults(&mut config, context.global)?;
+    Ok(config)
 }
 
 /// Returns the rule file text of a `PrometheusRule` (its `spec.groups` as a rule file) and

@@ -37,7 +37,7 @@ with_http_client_fields! {
         /// Selects the namespaces PodMonitors are read from.
         #[serde(default, rename = "podMonitorNamespaceSelector")]
         pub pod_monitor_namespace_selector: Option<LabelSelector>,
-        /// Selects Probes (reported, not yet turned into jobs).
+        /// Selects Probes.
         #[serde(default, rename = "probeSelector")]
         pub probe_selector: Option<LabelSelector>,
         /// Selects the namespaces Probes are read from.

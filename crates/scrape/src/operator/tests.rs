@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
-use panoptes_kube::monitoring::{LabelSelector, PodMonitor, PrometheusRule, ServiceMonitor};
+use panoptes_kube::monitoring::{LabelSelector, PodMonitor, Probe, PrometheusRule, ServiceMonitor};
 use serde_json::{Value, json};
 
 use super::*;
@@ -30,6 +30,7 @@ fn check(object: Value, expected_jobs: &str) -> ResourceReport {
             service_monitor_jobs(&serde_json::from_value::<ServiceMonitor>(object).expect("object"), context)
         }
         Some("PodMonitor") => pod_monitor_jobs(&serde_json::from_value::<PodMonitor>(object).expect("object"), context),
+        Some("Probe") => probe_jobs(&serde_json::from_value::<Probe>(object).expect("object"), context),
         other => panic!("unexpected kind {other:?}"),
     };
     let expected =
@@ -367,4 +368,72 @@ fn prometheus_rule_groups_become_a_rule_file() {
     let bad: PrometheusRule =
         serde_json::from_value(json!({"metadata": {"name": "r"}, "spec": {"groups": "x"}})).unwrap();
     assert!(rule_file_text(&bad).expect_err("not a list").contains("spec.groups"));
+}
+
+#[test]
+fn probe_with_static_targets_goes_through_the_prober() {
+    let report = check(
+        json!({
+            "kind": "Probe",
+            "metadata": {"name": "websites", "namespace": "monitoring"},
+            "spec": {
+                "jobName": "blackbox",
+                "module": "http_2xx",
+                "interval": "60s",
+                "prober": {"url": "blackbox-exporter.monitoring:19115"},
+                "targets": {"staticConfig": {
+                    "static": ["https://example.com", "https://example.org"],
+                    "labels": {"env": "prod"},
+                    "relabelingConfigs": [{"targetLabel": "team", "replacement": "web"}]
+                }}
+            }
+        }),
+        r#"- job_name: probe/monitoring/websites
+  honor_timestamps: true
+  metrics_path: /probe
+  scheme: http
+  scrape_interval: 60s
+  params:
+    module: [http_2xx]
+  static_configs:
+  - targets: [https://example.com, https://example.org]
+    labels:
+      env: prod
+      namespace: monitoring
+  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - target_label: job
+    replacement: blackbox
+  - source_labels: [__address__]
+    target_label: __param_target
+  - source_labels: [__param_target]
+    target_label: instance
+  - target_label: __address__
+    replacement: blackbox-exporter.monitoring:19115
+  - target_label: team
+    replacement: web
+"#,
+    );
+    assert_eq!(report.state, ResourceState::Active, "{report:?}");
+    // Ingress targets and Secret authentication are refused, not approximated.
+    let config = base();
+    let context =
+        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let probe = |spec: Value| -> Probe {
+        serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "n"}, "spec": spec})).unwrap()
+    };
+    let (jobs, report) =
+        probe_jobs(&probe(json!({"prober": {"url": "b:9115"}, "targets": {"ingress": {"selector": {}}}})), context);
+    assert!(jobs.is_empty());
+    assert_eq!(report.state, ResourceState::Rejected);
+    assert_eq!(report.unsupported_fields, ["spec.targets.ingress"]);
+    let (jobs, report) = probe_jobs(
+        &probe(json!({"prober": {"url": "b:9115"}, "basicAuth": {}, "targets": {"staticConfig": {"static": ["x"]}}})),
+        context,
+    );
+    assert!(jobs.is_empty());
+    assert!(report.errors[0].starts_with("spec.basicAuth is not supported"), "{report:?}");
+    let (_, report) = probe_jobs(&probe(json!({"targets": {"staticConfig": {"static": ["x"]}}})), context);
+    assert_eq!(report.errors, ["spec.prober.url is required"]);
 }
