@@ -8,7 +8,7 @@
 //! With a `prometheus_operator` section, the jobs and rule files generated from the selected
 //! prometheus-operator resources join the file's own (see `operator.rs`). A change of those
 //! resources re-applies the last loaded file with the new generation, through the same
-//! validate-then-apply path; the file is not read again.
+//! validate-then-apply path; neither that file nor the alert router's is read again.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -191,7 +191,7 @@ impl RunningConfig {
         let Some((text, config)) = self.loaded.lock().file.clone() else {
             return;
         };
-        match self.apply_config(text, config) {
+        match self.apply_config(text, config, false) {
             Ok(applied) => {
                 let mut loaded = self.loaded.lock();
                 loaded.rule_files = applied.rule_files;
@@ -245,7 +245,7 @@ impl RunningConfig {
             // No file: Prometheus' defaults, so that built-in jobs still run.
             None => (String::new(), parse_str("", "<defaults>").map_err(|error| error.to_string())?),
         };
-        self.apply_config(text, config)
+        self.apply_config(text, config, true)
     }
 
     /// Starts a watch of the section's resources unless the running one follows the same
@@ -269,8 +269,9 @@ impl RunningConfig {
     }
 
     /// Validates, then applies, a loaded file together with what the operator's resources
-    /// generate.
-    fn apply_config(&self, text: String, config: Config) -> Result<Applied, String> {
+    /// generate. The alert router's own file is read and applied only when `with_router` (a
+    /// reload), not when operator resources changed.
+    fn apply_config(&self, text: String, config: Config, with_router: bool) -> Result<Applied, String> {
         let mut scrape_configs = config.all_scrape_configs().map_err(|error| error.to_string())?;
         if let Some(address) = &self.push_target
             && !scrape_configs.iter().any(|job| job.job_name == PUSH_JOB)
@@ -304,8 +305,10 @@ impl RunningConfig {
         ExternalAlertmanagers::check(&config.alerting)?;
         RemoteWriteManager::check(&config.remote_write).map_err(|error| error.to_string())?;
         let router_config = match &self.router {
-            Some(router) => Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?),
-            None => None,
+            Some(router) if with_router => {
+                Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?)
+            }
+            _ => None,
         };
         // Validated: from here on nothing fails but a rule file changing under our feet.
         let rule_settings = GlobalRuleSettings {
