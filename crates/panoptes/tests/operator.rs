@@ -187,7 +187,7 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
     std::fs::write(&config_path, config(&fake.url())).unwrap();
     let log = dir.path().join("server.log");
     let config_flag = format!("--config.file={}", config_path.display());
-    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag], &log);
+    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag, "--web.enable-lifecycle"], &log);
     let client = reqwest::Client::new();
     wait_ready(&client, address, &mut child, &log).await;
     let targets_url = format!("http://{address}/api/v1/targets");
@@ -321,6 +321,25 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
     // None of this was a reload of the file.
     let metrics = client.get(format!("http://{address}/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("panoptes_config_last_reload_successful 1"), "{metrics}");
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("reloading configuration"));
+
+    // A reload with a mistake in the section is refused and keeps the running selection.
+    let reload_url = format!("http://{address}/-/reload");
+    std::fs::write(&config_path, config(&fake.url()).replace("operator: In", "operator: Equals")).unwrap();
+    let response = client.post(&reload_url).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    let message = response.text().await.unwrap();
+    assert!(message.contains("prometheus_operator.ruleSelector: matchExpressions[0]"), "{message}");
+    let targets = get_data(&client, &targets_url).await;
+    assert_eq!(pools(&targets), [PROBE, "serviceMonitor/default/reviews/1"]);
+    // A reload that changes the selector switches to what the new one selects.
+    std::fs::write(&config_path, config(&fake.url()).replace("release: panoptes", "release: other")).unwrap();
+    let response = client.post(&reload_url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    wait_for(&client, &targets_url, &log, "service monitors of the new selector", |targets| {
+        pools(targets) == [PROBE, "serviceMonitor/default/details/0"]
+    })
+    .await;
     let _ = child.kill();
     let _ = child.wait();
 }
