@@ -471,3 +471,38 @@ pub(crate) fn routes(status: Arc<OperatorStatus>) -> axum::Router {
         )
         .with_state(status)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_job_of_the_configuration_file_wins_over_a_generated_one_of_the_same_name() {
+        let config = panoptes_scrape::config::parse_str(
+            "prometheus_operator:\n  api_server: http://127.0.0.1:1\n  serviceMonitorSelector: {}\nscrape_configs:\n- job_name: serviceMonitor/default/web/0\n  static_configs:\n  - targets: ['a:1']\n",
+            "test.yml",
+        )
+        .expect("config");
+        let monitor: ServiceMonitor = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {}, "endpoints": [{"port": "a"}, {"port": "b"}]}
+        }))
+        .expect("monitor");
+        let selection = Selection { service_monitors: vec![Arc::new(monitor)], ..Selection::default() };
+        let dir = std::env::temp_dir().join(format!("panoptes-operator-test-{}", std::process::id()));
+        let section = config.prometheus_operator.as_ref().expect("section");
+        let generated = generate(&selection, section, &config.global, &config.scrape_configs, &dir);
+        let names: Vec<&str> = generated.jobs.iter().map(|job| job.job_name.as_str()).collect();
+        assert_eq!(names, ["serviceMonitor/default/web/1"]);
+        let report = &generated.reports[0];
+        assert_eq!(report.state, ResourceState::Degraded);
+        assert_eq!(report.generated, ["serviceMonitor/default/web/1"]);
+        assert_eq!(
+            report.errors,
+            ["job \"serviceMonitor/default/web/0\" is also defined in the configuration file, which wins"]
+        );
+        assert!(generated.rule_files.is_empty());
+    }
+}
