@@ -8,6 +8,9 @@
 //! with exponential backoff. Its health is exported as `panoptes_kube_*` metrics
 //! ([`KubeMetrics`]).
 //!
+//! [`monitoring`] models the prometheus-operator's custom resources so that they are watched
+//! like any other kind.
+//!
 //! [`ClusterState`] renders cluster-state metrics with kube-state-metrics' names from the
 //! same caches.
 //!
@@ -21,6 +24,7 @@ mod clusters;
 mod connection;
 mod error;
 mod metrics;
+pub mod monitoring;
 mod state;
 
 pub use cache::{ObjectKey, ResourceScope, Scope, WatchCache, WatchedKind};
@@ -28,5 +32,6 @@ pub use clusters::{Cluster, Clusters};
 pub use connection::{ApiServerAuth, ApiServerOptions, ConnectionOptions, Secret, TlsOptions};
 pub use error::{Error, Result};
 pub use k8s_openapi;
+pub use kube::Resource;
 pub use metrics::KubeMetrics;
 pub use state::{ClusterState, parse_quantity};

@@ -7,6 +7,7 @@ mod demo;
 mod kube_state;
 mod logging;
 mod notify;
+mod operator;
 mod promql_test;
 mod query;
 mod reload;

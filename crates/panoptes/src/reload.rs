@@ -5,15 +5,21 @@
 //! file, unusable scrape client settings) changes nothing and sets
 //! `panoptes_config_last_reload_successful` to 0. Prometheus applies what it can in that case;
 //! Panoptes never runs half of a configuration.
+//!
+//! With a `prometheus_operator` section, the jobs and rule files generated from the selected
+//! prometheus-operator resources join the file's own (see `operator.rs`). A change of those
+//! resources re-applies the last loaded file with the new generation, through the same
+//! validate-then-apply path; neither that file nor the alert router's is read again.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use panoptes_model::Labels;
 
 use crate::notify::ExternalAlertmanagers;
+use crate::operator::{OperatorStatus, OperatorWatch, generate, remove_stale_rule_files};
 use crate::server::error_chain;
 
 use panoptes_remote::RemoteWriteManager;
@@ -40,6 +46,8 @@ struct Loaded {
     remote_write: Vec<RemoteWriteConfig>,
     /// `global.external_labels`, as remote write adds them.
     external_labels: BTreeMap<String, String>,
+    /// The file's text and configuration, re-applied when operator resources change.
+    file: Option<(String, Config)>,
 }
 
 /// The configuration file and everything configured from it.
@@ -60,6 +68,14 @@ pub(crate) struct RunningConfig {
     reloading: Mutex<()>,
     last_reload_successful: Gauge,
     last_reload_success_seconds: Gauge<f64, AtomicU64>,
+    /// This configuration, for the operator watch's change callback.
+    me: Weak<RunningConfig>,
+    /// Where rule files generated from PrometheusRules are written.
+    operator_rules_dir: PathBuf,
+    /// The watch of the running `prometheus_operator` section.
+    operator: Mutex<Option<OperatorWatch>>,
+    /// The reports of the running generation.
+    operator_status: Arc<OperatorStatus>,
 }
 
 impl RunningConfig {
@@ -75,8 +91,9 @@ impl RunningConfig {
         push_target: Option<String>,
         router: Option<RouterHandle>,
         senders: Arc<ExternalAlertmanagers>,
+        operator_rules_dir: PathBuf,
     ) -> Result<Arc<RunningConfig>, String> {
-        let running = Arc::new(RunningConfig {
+        let running = Arc::new_cyclic(|me| RunningConfig {
             path,
             scrape,
             rules,
@@ -92,10 +109,15 @@ impl RunningConfig {
                 rule_settings: GlobalRuleSettings::default(),
                 remote_write: Vec::new(),
                 external_labels: BTreeMap::new(),
+                file: None,
             }),
             reloading: Mutex::new(()),
             last_reload_successful: Gauge::default(),
             last_reload_success_seconds: Gauge::default(),
+            me: me.clone(),
+            operator_rules_dir,
+            operator: Mutex::new(None),
+            operator_status: Arc::new(OperatorStatus::default()),
         });
         running.apply()?;
         Ok(running)
@@ -155,6 +177,31 @@ impl RunningConfig {
             "Timestamp of the last successful configuration reload.",
             self.last_reload_success_seconds.clone(),
         );
+        self.operator_status.register_metrics(registry);
+    }
+
+    /// Returns the reports of the prometheus-operator resources in use.
+    pub(crate) fn operator_status(&self) -> Arc<OperatorStatus> {
+        self.operator_status.clone()
+    }
+
+    /// Re-applies the running file with a new generation from the operator's resources,
+    /// after the watch saw them change. A failure is logged and keeps what runs.
+    fn apply_operator_change(&self) {
+        let _reloading = self.reloading.lock();
+        let Some((text, config)) = self.loaded.lock().file.clone() else {
+            return;
+        };
+        match self.apply_config(text, config, false) {
+            Ok(applied) => {
+                let mut loaded = self.loaded.lock();
+                loaded.rule_files = applied.rule_files;
+                tracing::info!("configuration regenerated from prometheus operator resources");
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "applying prometheus operator resources failed; keeping the running configuration");
+            }
+        }
     }
 
     /// Loads the file and applies it; records the outcome.
@@ -164,7 +211,7 @@ impl RunningConfig {
         let now_ms = panoptes_model::time::now_millis();
         let mut loaded = self.loaded.lock();
         match result {
-            Ok(Applied { yaml, rule_files, rule_settings, remote_write, external_labels }) => {
+            Ok(Applied { yaml, rule_files, rule_settings, remote_write, external_labels, file }) => {
                 *loaded = Loaded {
                     yaml,
                     is_success: true,
@@ -173,6 +220,7 @@ impl RunningConfig {
                     rule_settings,
                     remote_write,
                     external_labels,
+                    file: Some(file),
                 };
                 self.last_reload_successful.set(1);
                 #[allow(clippy::cast_precision_loss)]
@@ -198,23 +246,70 @@ impl RunningConfig {
             // No file: Prometheus' defaults, so that built-in jobs still run.
             None => (String::new(), parse_str("", "<defaults>").map_err(|error| error.to_string())?),
         };
+        self.apply_config(text, config, true)
+    }
+
+    /// Starts a watch of the section's resources unless the running one follows the same
+    /// section. The new watch is returned, to be installed only when the apply succeeds.
+    fn operator_watch_for(&self, config: &Config) -> Result<Option<OperatorWatch>, String> {
+        let Some(section) = &config.prometheus_operator else {
+            return Ok(None);
+        };
+        if self.operator.lock().as_ref().is_some_and(|watch| watch.config() == section) {
+            return Ok(None);
+        }
+        let me = self.me.clone();
+        let on_change: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            if let Some(running) = me.upgrade() {
+                running.apply_operator_change();
+            }
+        });
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|error| format!("prometheus_operator: no async runtime to watch resources on: {error}"))?;
+        OperatorWatch::start(section.clone(), self.scrape.kube_clusters().clone(), &runtime, on_change).map(Some)
+    }
+
+    /// Validates, then applies, a loaded file together with what the operator's resources
+    /// generate. The alert router's own file is read and applied only when `with_router` (a
+    /// reload), not when operator resources changed.
+    fn apply_config(&self, text: String, config: Config, with_router: bool) -> Result<Applied, String> {
         let mut scrape_configs = config.all_scrape_configs().map_err(|error| error.to_string())?;
         if let Some(address) = &self.push_target
             && !scrape_configs.iter().any(|job| job.job_name == PUSH_JOB)
         {
             scrape_configs.push(push_job(address, &config)?);
         }
-        ScrapeManager::check(&scrape_configs)?;
-        let rule_files = config.rule_file_paths();
+        let new_watch = self.operator_watch_for(&config)?;
+        let generated = match (&config.prometheus_operator, &new_watch) {
+            (None, _) => None,
+            (Some(section), Some(watch)) => {
+                Some(generate(&watch.selection(), section, &config.global, &scrape_configs, &self.operator_rules_dir))
+            }
+            (Some(section), None) => self.operator.lock().as_ref().map(|watch| {
+                generate(&watch.selection(), section, &config.global, &scrape_configs, &self.operator_rules_dir)
+            }),
+        };
+        let mut rule_files = config.rule_file_paths();
         for file in &rule_files {
             load_rule_file(file, ParseOptions::default())
                 .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
         }
+        let (reports, generated_rule_files) = match generated {
+            Some(generated) => {
+                scrape_configs.extend(generated.jobs);
+                (generated.reports, generated.rule_files)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        rule_files.extend(generated_rule_files.iter().cloned());
+        ScrapeManager::check(&scrape_configs)?;
         ExternalAlertmanagers::check(&config.alerting)?;
         RemoteWriteManager::check(&config.remote_write).map_err(|error| error.to_string())?;
         let router_config = match &self.router {
-            Some(router) => Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?),
-            None => None,
+            Some(router) if with_router => {
+                Some(panoptes_alerting::load_file(&router.path).map_err(|error| error.to_string())?)
+            }
+            _ => None,
         };
         // Validated: from here on nothing fails but a rule file changing under our feet.
         let rule_settings = GlobalRuleSettings {
@@ -239,12 +334,21 @@ impl RunningConfig {
         if let Some(path) = &self.path {
             tracing::info!(path = %path.display(), scrape_jobs = jobs, rule_files = rule_files.len(), "configuration loaded");
         }
+        // Applied: the generation is now the running one.
+        if config.prometheus_operator.is_none() {
+            *self.operator.lock() = None;
+        } else if let Some(watch) = new_watch {
+            *self.operator.lock() = Some(watch);
+        }
+        remove_stale_rule_files(&self.operator_rules_dir, &generated_rule_files);
+        self.operator_status.publish(reports);
         Ok(Applied {
             yaml: hide_secrets(&text),
             rule_files,
             rule_settings,
-            remote_write: config.remote_write,
-            external_labels: config.global.external_labels,
+            remote_write: config.remote_write.clone(),
+            external_labels: config.global.external_labels.clone(),
+            file: (text, config),
         })
     }
 }
@@ -290,6 +394,7 @@ struct Applied {
     rule_settings: GlobalRuleSettings,
     remote_write: Vec<RemoteWriteConfig>,
     external_labels: BTreeMap<String, String>,
+    file: (String, Config),
 }
 
 impl ConfigControl for RunningConfig {

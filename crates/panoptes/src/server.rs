@@ -71,6 +71,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
         Some(self_address(&args)),
         router.as_ref().map(|router| router.handle()),
         senders.clone(),
+        args.storage_path.join("operator-rules"),
     )
     .map_err(|error| anyhow::anyhow!("{error}"))
     .context("loading the configuration file")?;
@@ -96,6 +97,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
             let routes = ingest_routes(&args, &opened, &push_store)
                 .merge(panoptes_alerting::history_router(history.clone()))
                 .merge(crate::kube_state::routes(args.kube_state_cluster.as_deref(), scrape.kube_clusters().clone()))
+                .merge(crate::operator::routes(running_config.operator_status()))
                 .merge(dashboards)
                 .merge(extra_routes);
             let routes = match &router {

@@ -10,6 +10,7 @@ mod check;
 mod discovery;
 mod files;
 mod http;
+mod operator;
 mod remote;
 mod scrape;
 mod selector;
@@ -33,6 +34,7 @@ pub use discovery::{
 };
 pub(crate) use files::glob as glob_files;
 pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig};
+pub use operator::OperatorConfig;
 pub use remote::{
     AlertingConfig, AlertmanagerConfig, ExemplarsConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,
     RemoteWriteConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig, TsdbRetentionConfig,
@@ -354,6 +356,9 @@ pub struct Config {
     pub remote_read: Vec<RemoteReadConfig>,
     /// The `otlp` section.
     pub otlp: OtlpConfig,
+    /// The `prometheus_operator` section (a Panoptes extension): which ServiceMonitors,
+    /// PodMonitors, Probes and PrometheusRules to read from a cluster.
+    pub prometheus_operator: Option<OperatorConfig>,
 }
 
 /// The file as decoded, before whole-file checks.
@@ -382,6 +387,8 @@ struct RawConfig {
     remote_read: Vec<RemoteReadConfig>,
     #[serde(default, deserialize_with = "validated_option")]
     otlp: Option<OtlpConfig>,
+    #[serde(default, deserialize_with = "validated_option")]
+    prometheus_operator: Option<OperatorConfig>,
 }
 
 /// Reads and parses a configuration file; errors name the path.
@@ -424,6 +431,9 @@ impl Config {
             remote_read.resolve_paths(dir);
         }
         self.tracing.resolve_paths(dir);
+        if let Some(operator) = &mut self.prometheus_operator {
+            operator.resolve_paths(dir);
+        }
     }
 }
 
@@ -545,6 +555,7 @@ pub fn parse_str_at(text: &str, origin: &str, line_offset: u64, column_offset: u
         remote_write: raw.remote_write,
         remote_read: raw.remote_read,
         otlp: raw.otlp.unwrap_or_default(),
+        prometheus_operator: raw.prometheus_operator,
     };
     finish(config).map_err(|message| invalid(None, message))
 }
@@ -610,7 +621,7 @@ fn is_valid_glob_path(path: &str) -> bool {
 
 /// Fills a scrape config's unset values from `global` and checks it, as Prometheus'
 /// `ScrapeConfig.UnmarshalYAML` and `ScrapeConfig.Validate` do.
-fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Result<(), String> {
+pub(crate) fn apply_scrape_defaults(scrape: &mut ScrapeConfig, global: &GlobalConfig) -> Result<(), String> {
     if scrape.job_name.is_empty() {
         return Err("job_name is empty".to_owned());
     }

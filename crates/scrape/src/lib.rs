@@ -25,6 +25,7 @@ pub mod discovery;
 mod error;
 pub mod exposition;
 pub mod manager;
+pub mod operator;
 pub mod relabel;
 mod scrape_loop;
 pub mod target;

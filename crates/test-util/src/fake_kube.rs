@@ -98,6 +98,36 @@ pub const RESOURCES: &[ResourceType] = &[
         kind: "ReplicaSet",
         is_namespaced: true,
     },
+    // The prometheus-operator's custom resources, served as the API server serves a CRD's
+    // objects (the same list/watch protocol under their group's path).
+    ResourceType {
+        plural: "servicemonitors",
+        prefix: "apis/monitoring.coreos.com/v1",
+        api_version: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        is_namespaced: true,
+    },
+    ResourceType {
+        plural: "podmonitors",
+        prefix: "apis/monitoring.coreos.com/v1",
+        api_version: "monitoring.coreos.com/v1",
+        kind: "PodMonitor",
+        is_namespaced: true,
+    },
+    ResourceType {
+        plural: "probes",
+        prefix: "apis/monitoring.coreos.com/v1",
+        api_version: "monitoring.coreos.com/v1",
+        kind: "Probe",
+        is_namespaced: true,
+    },
+    ResourceType {
+        plural: "prometheusrules",
+        prefix: "apis/monitoring.coreos.com/v1",
+        api_version: "monitoring.coreos.com/v1",
+        kind: "PrometheusRule",
+        is_namespaced: true,
+    },
 ];
 
 /// Returns the resource type of `kind` (e.g. `Pod`).

@@ -510,3 +510,45 @@ fn config_maps_are_read_with_positions_in_the_manifest() {
     let error = parse_config_map("kind: ConfigMap\ndata: {a.txt: x}\n", "c.yaml").expect_err("no entry");
     assert_eq!(error.to_string(), "c.yaml: ConfigMap has no prometheus.yml data entry");
 }
+
+#[test]
+fn prometheus_operator_section_keeps_nil_and_empty_selectors_apart() {
+    let config = load(
+        "prometheus_operator:\n  api_server: https://10.0.0.1:6443\n  serviceMonitorSelector:\n    matchLabels:\n      release: kps\n  serviceMonitorNamespaceSelector: {}\n  ruleSelector:\n    matchExpressions:\n    - key: release\n      operator: In\n      values: [kps]\n  podMonitorSelector:\n",
+    );
+    let section = config.prometheus_operator.expect("section");
+    assert_eq!(section.api_server.as_deref(), Some("https://10.0.0.1:6443"));
+    let selector = section.service_monitor_selector.expect("service monitor selector");
+    assert_eq!(selector.match_labels.get("release").map(String::as_str), Some("kps"));
+    assert!(section.service_monitor_namespace_selector.expect("empty, not nil").is_empty());
+    assert_eq!(section.rule_selector.expect("rule selector").match_expressions[0].values, ["kps"]);
+    // `podMonitorSelector:` with no value is nil: no PodMonitor is selected.
+    assert!(section.pod_monitor_selector.is_none());
+    assert!(section.probe_selector.is_none());
+    assert!(load("global: {}\n").prometheus_operator.is_none());
+}
+
+#[test]
+fn prometheus_operator_section_mistakes_name_the_field() {
+    let error = |yaml: &str| match parse_str(yaml, "test.yml") {
+        Ok(config) => panic!("config should be rejected, got {config:?}"),
+        Err(error) => error.to_string(),
+    };
+    let message = error("prometheus_operator:\n  serviceMonitorSelectors: {}\n");
+    assert!(message.starts_with("test.yml:2:") && message.contains("serviceMonitorSelectors"), "{message}");
+    let message = error(
+        "prometheus_operator:\n  ruleSelector:\n    matchExpressions:\n    - key: release\n      operator: Equals\n      values: [x]\n",
+    );
+    assert!(message.starts_with("test.yml:"), "{message}");
+    assert!(
+        message.contains("prometheus_operator.ruleSelector: matchExpressions[0]: unknown operator \"Equals\""),
+        "{message}"
+    );
+    let message = error("prometheus_operator:\n  podMonitorSelector:\n    matchLabel: {app: x}\n");
+    assert!(message.starts_with("test.yml:3:") && message.contains("matchLabel"), "{message}");
+    let message = error("prometheus_operator:\n  api_server: https://a\n  kubeconfig_file: /k\n");
+    assert!(
+        message.contains("prometheus_operator: cannot use 'kubeconfig_file' and 'api_server' simultaneously"),
+        "{message}"
+    );
+}

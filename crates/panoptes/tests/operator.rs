@@ -1,0 +1,345 @@
+//! prometheus-operator resources end to end: `panoptes server` with a `prometheus_operator`
+//! section pointed at the fake API server of `panoptes-test-util`, which serves the
+//! `monitoring.coreos.com/v1` resources with the real list/watch protocol (no real API server
+//! can run on the build machines) next to the Bookinfo objects. ServiceMonitors must become
+//! targets with the labels the operator's jobs give, PrometheusRules rule groups, and every
+//! change must reach the running server within seconds, without a restart.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use panoptes_test_util::fake_kube::FakeApiServer;
+use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
+use serde_json::{Value, json};
+
+use crate::common::{get_data, start_server, wait_ready};
+
+const JOB: &str = "serviceMonitor/default/productpage/0";
+const PROBE: &str = "probe/default/websites";
+
+fn config(api_server: &str) -> String {
+    format!(
+        r#"
+global:
+  scrape_interval: 1m
+prometheus_operator:
+  api_server: {api_server}
+  serviceMonitorSelector:
+    matchLabels:
+      release: panoptes
+  serviceMonitorNamespaceSelector: {{}}
+  ruleSelector:
+    matchExpressions:
+    - key: release
+      operator: In
+      values: [panoptes]
+  ruleNamespaceSelector: {{}}
+  probeSelector: {{}}
+  probeNamespaceSelector: {{}}
+"#
+    )
+}
+
+fn service_monitor(name: &str, release: Option<&str>, spec: Value) -> Value {
+    let mut labels = json!({});
+    if let Some(release) = release {
+        labels["release"] = json!(release);
+    }
+    json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": spec,
+    })
+}
+
+fn prometheus_rule(name: &str, release: &str, groups: Value) -> Value {
+    json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": name, "namespace": "default", "labels": {"release": release}},
+        "spec": {"groups": groups},
+    })
+}
+
+/// Returns the active targets of `job`: labels and scrape URL, ordered by URL.
+fn active(targets: &Value, job: &str) -> Vec<(BTreeMap<String, String>, String)> {
+    let mut found: Vec<(BTreeMap<String, String>, String)> = targets["activeTargets"]
+        .as_array()
+        .expect("activeTargets")
+        .iter()
+        .filter(|target| target["scrapePool"] == job)
+        .map(|target| {
+            let labels = serde_json::from_value(target["labels"].clone()).expect("labels");
+            (labels, target["scrapeUrl"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found
+}
+
+fn pools(targets: &Value) -> Vec<String> {
+    let mut pools: Vec<String> = targets["activeTargets"]
+        .as_array()
+        .expect("activeTargets")
+        .iter()
+        .filter_map(|target| target["scrapePool"].as_str().map(str::to_owned))
+        .filter(|pool| pool != "pushgateway")
+        .collect();
+    pools.sort();
+    pools.dedup();
+    pools
+}
+
+fn rule_groups(rules: &Value) -> Vec<String> {
+    let mut names: Vec<String> = rules["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|group| group["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls `url` until `done` holds for its data, failing after 10 s with the server log.
+async fn wait_for(
+    client: &reqwest::Client,
+    url: &str,
+    log: &std::path::Path,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let data = get_data(client, url).await;
+        if done(&data) {
+            return data;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:.2000}\n{}",
+            data.to_string(),
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
+    let fake = FakeApiServer::start().await;
+    let bookinfo = Bookinfo::load(&fake);
+    let productpage_spec = json!({
+        "selector": {"matchLabels": {"app": "productpage"}},
+        "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+    });
+    fake.apply(service_monitor("productpage", Some("panoptes"), productpage_spec.clone()));
+    // Outside the selector: another release.
+    fake.apply(service_monitor(
+        "details",
+        Some("other"),
+        json!({"selector": {"matchLabels": {"app": "details"}}, "endpoints": [{"port": "http"}]}),
+    ));
+    // Selected, with a field Panoptes does not honour and one endpoint needing a Secret.
+    fake.apply(service_monitor(
+        "reviews",
+        Some("panoptes"),
+        json!({
+            "selector": {"matchLabels": {"app": "reviews"}},
+            "scrapeClass": "istio-mtls",
+            "endpoints": [
+                {"port": "http", "basicAuth": {"username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "password"}}},
+                {"port": "http", "path": "/stats"}
+            ],
+        }),
+    ));
+    let alert_group = json!([{"name": "bookinfo.alerts", "rules": [
+        {"alert": "ProductpageDown", "expr": "up{service=\"productpage\"} == 0", "for": "5m", "labels": {"severity": "page"}}
+    ]}]);
+    fake.apply(prometheus_rule("bookinfo", "panoptes", alert_group));
+    fake.apply(prometheus_rule(
+        "ignored",
+        "other",
+        json!([{"name": "other.rules", "rules": [{"record": "x", "expr": "vector(1)"}]}]),
+    ));
+    fake.apply(prometheus_rule(
+        "broken",
+        "panoptes",
+        json!([{"name": "broken.rules", "rules": [{"record": "bad", "expr": "sum(("}]}]),
+    ));
+
+    fake.apply(json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "Probe",
+        "metadata": {"name": "websites", "namespace": "default"},
+        "spec": {
+            "module": "http_2xx",
+            "prober": {"url": "127.0.0.1:9"},
+            "targets": {"staticConfig": {"static": ["https://example.com"], "labels": {"env": "prod"}}}
+        }
+    }));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, config(&fake.url())).unwrap();
+    let log = dir.path().join("server.log");
+    let config_flag = format!("--config.file={}", config_path.display());
+    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag, "--web.enable-lifecycle"], &log);
+    let client = reqwest::Client::new();
+    wait_ready(&client, address, &mut child, &log).await;
+    let targets_url = format!("http://{address}/api/v1/targets");
+    let rules_url = format!("http://{address}/api/v1/rules");
+    let resources_url = format!("http://{address}/api/v1/operator/resources");
+
+    let targets = wait_for(&client, &targets_url, &log, "service monitor targets", |targets| {
+        active(targets, JOB).len() == 1 && active(targets, "serviceMonitor/default/reviews/1").len() == 3
+    })
+    .await;
+    let pod_name = bookinfo.pods_of(&fake, "productpage-v1").remove(0);
+    let pod = fake.get("Pod", "default", &pod_name).expect("productpage pod");
+    let instance = format!("{}:9080", pod["status"]["podIP"].as_str().unwrap());
+    let expected_labels = |extra: &[(&str, &str)]| {
+        let mut labels: BTreeMap<String, String> = [
+            ("container", "productpage"),
+            ("endpoint", "http"),
+            ("instance", instance.as_str()),
+            ("job", "productpage"),
+            ("namespace", "default"),
+            ("pod", pod_name.as_str()),
+            ("service", "productpage"),
+        ]
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+        labels.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
+        labels
+    };
+    assert_eq!(active(&targets, JOB), [(expected_labels(&[]), format!("http://{instance}/metrics"))]);
+    // Outside the selector: no job. The Secret endpoint of `reviews` is refused, not scraped.
+    assert_eq!(pools(&targets), [PROBE, JOB, "serviceMonitor/default/reviews/1"]);
+    // The Probe's static target goes through the prober, as the operator's job does it.
+    let probe = active(&targets, PROBE);
+    let probe_labels: BTreeMap<String, String> =
+        [("env", "prod"), ("instance", "https://example.com"), ("job", PROBE), ("namespace", "default")]
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].0, probe_labels);
+    assert!(probe[0].1.starts_with("http://127.0.0.1:9/probe?"), "{}", probe[0].1);
+    assert!(probe[0].1.contains("module=http_2xx") && probe[0].1.contains("target=https"), "{}", probe[0].1);
+    let scrape_interval = targets["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|target| target["scrapePool"] == JOB)
+        .map(|target| target["scrapeInterval"].clone());
+    assert_eq!(scrape_interval, Some(json!("30s")));
+
+    // The selected, valid PrometheusRule is loaded; the broken one is reported and does not
+    // keep it out; the unselected one is ignored.
+    let rules = wait_for(&client, &rules_url, &log, "rule groups", |rules| !rule_groups(rules).is_empty()).await;
+    assert_eq!(rule_groups(&rules), ["bookinfo.alerts"]);
+    let group = &rules["groups"][0];
+    assert!(group["file"].as_str().unwrap().contains("/operator-rules/default-bookinfo-"), "{group}");
+    assert_eq!(group["rules"][0]["name"], "ProductpageDown");
+
+    let resources = get_data(&client, &resources_url).await;
+    let report = |kind: &str, name: &str| {
+        resources["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|report| report["kind"] == kind && report["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no report for {kind} {name}: {resources}"))
+    };
+    assert_eq!(report("ServiceMonitor", "productpage")["state"], "active");
+    let reviews = report("ServiceMonitor", "reviews");
+    assert_eq!(reviews["state"], "degraded", "{reviews}");
+    assert_eq!(reviews["generated"], json!(["serviceMonitor/default/reviews/1"]));
+    assert_eq!(reviews["unsupportedFields"], json!(["spec.scrapeClass", "spec.endpoints[0].basicAuth"]));
+    assert!(reviews["errors"][0].as_str().unwrap().contains("basicAuth reads credentials from a Secret"), "{reviews}");
+    let broken = report("PrometheusRule", "broken");
+    assert_eq!(broken["state"], "rejected", "{broken}");
+    assert!(broken["errors"][0].as_str().unwrap().contains("broken.rules"), "{broken}");
+    assert_eq!(report("Probe", "websites")["state"], "active");
+    assert_eq!(resources["resources"].as_array().unwrap().len(), 5, "unselected objects are not listed: {resources}");
+    let metrics = client.get(format!("http://{address}/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"panoptes_operator_resources{kind="ServiceMonitor",state="active"} 1"#,
+        r#"panoptes_operator_resources{kind="ServiceMonitor",state="degraded"} 1"#,
+        r#"panoptes_operator_resources{kind="PrometheusRule",state="rejected"} 1"#,
+        r#"panoptes_operator_resources{kind="PrometheusRule",state="active"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|candidate| candidate == line), "missing {line}");
+    }
+    assert!(std::fs::read_to_string(&log).unwrap().contains("prometheus operator resource not fully honoured"));
+
+    // Editing the ServiceMonitor changes the target within seconds.
+    let started = Instant::now();
+    let mut edited = productpage_spec.clone();
+    edited["endpoints"][0]["path"] = json!("/custom");
+    edited["endpoints"][0]["relabelings"] =
+        json!([{"targetLabel": "team", "replacement": "shop", "action": "replace"}]);
+    fake.apply(service_monitor("productpage", Some("panoptes"), edited));
+    let targets = wait_for(&client, &targets_url, &log, "edited service monitor", |targets| {
+        active(targets, JOB).first().is_some_and(|target| target.1.ends_with("/custom"))
+    })
+    .await;
+    assert_eq!(active(&targets, JOB), [(expected_labels(&[("team", "shop")]), format!("http://{instance}/custom"))]);
+    eprintln!("edit to new target in {:?}", started.elapsed());
+
+    // Labels no longer matching the selector remove its job, as deleting it would.
+    fake.apply(service_monitor("productpage", Some("other"), productpage_spec.clone()));
+    wait_for(&client, &targets_url, &log, "unselected service monitor", |targets| active(targets, JOB).is_empty())
+        .await;
+    fake.apply(service_monitor("productpage", Some("panoptes"), productpage_spec));
+    wait_for(&client, &targets_url, &log, "reselected service monitor", |targets| active(targets, JOB).len() == 1)
+        .await;
+    fake.delete("ServiceMonitor", "default", "productpage").expect("deleted");
+    let targets =
+        wait_for(&client, &targets_url, &log, "deleted service monitor", |targets| active(targets, JOB).is_empty())
+            .await;
+    assert_eq!(pools(&targets), [PROBE, "serviceMonitor/default/reviews/1"]);
+
+    // A deleted PrometheusRule's groups disappear; its file is removed.
+    let rules_dir = dir.path().join("data/operator-rules");
+    assert_eq!(std::fs::read_dir(&rules_dir).unwrap().count(), 1, "only the valid rule's file is written");
+    fake.delete("PrometheusRule", "default", "bookinfo").expect("deleted");
+    wait_for(&client, &rules_url, &log, "deleted rule", |rules| rule_groups(rules).is_empty()).await;
+    // The file goes once the whole apply finished, just after the rule manager's update.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&rules_dir).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "the deleted rule's file stayed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // None of this was a reload of the file.
+    let metrics = client.get(format!("http://{address}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("panoptes_config_last_reload_successful 1"), "{metrics}");
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("reloading configuration"));
+
+    // A reload with a mistake in the section is refused and keeps the running selection.
+    let reload_url = format!("http://{address}/-/reload");
+    std::fs::write(&config_path, config(&fake.url()).replace("operator: In", "operator: Equals")).unwrap();
+    let response = client.post(&reload_url).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    let message = response.text().await.unwrap();
+    assert!(message.contains("prometheus_operator.ruleSelector: matchExpressions[0]"), "{message}");
+    let targets = get_data(&client, &targets_url).await;
+    assert_eq!(pools(&targets), [PROBE, "serviceMonitor/default/reviews/1"]);
+    // A reload that changes the selector switches to what the new one selects.
+    std::fs::write(&config_path, config(&fake.url()).replace("release: panoptes", "release: other")).unwrap();
+    let response = client.post(&reload_url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    wait_for(&client, &targets_url, &log, "service monitors of the new selector", |targets| {
+        pools(targets) == [PROBE, "serviceMonitor/default/details/0"]
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,709 @@
+//! prometheus-operator resources turned into what Prometheus runs, the way the operator's
+//! config generator does it: each `ServiceMonitor` endpoint becomes a job
+//! `serviceMonitor/<namespace>/<name>/<index>` on the `endpoints` role, each `PodMonitor`
+//! endpoint a job `podMonitor/<namespace>/<name>/<index>` on the `pod` role, with the
+//! operator's relabelling (selector keeps, port keep, the `namespace`, `service`, `pod`,
+//! `container`, `job` and `endpoint` labels, then the user's `relabelings`), each `Probe` with
+//! static targets a job `probe/<namespace>/<name>` through its prober. A `PrometheusRule`'s
+//! groups become a rule file.
+//!
+//! Nothing is silently dropped: every object yields a [`ResourceReport`] listing the fields
+//! Panoptes does not honour and why an endpoint or object was refused. Endpoints that
+//! authenticate with Secrets (`basicAuth`, `bearerTokenSecret`, `authorization`, `oauth2`,
+//! TLS material from Secrets) are refused, never scraped without their credentials.
+//!
+//! This module is pure: the binary watches the objects and applies the results.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
+use panoptes_kube::monitoring::{
+    Endpoint, IntOrString, LabelSelector, Limits, NamespaceSelector, PodMonitor, Probe, PrometheusRule,
+    RelabelConfig as OperatorRelabel, ServiceMonitor,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::{GlobalConfig, KubernetesRole, OperatorConfig, ScrapeConfig, apply_scrape_defaults};
+use crate::discovery::kubernetes::sanitize_label_name;
+
+#[cfg(test)]
+mod tests;
+
+/// Endpoint fields that carry credentials from Secrets, which Panoptes does not read.
+const SECRET_AUTH_FIELDS: [&str; 4] = ["basicAuth", "bearerTokenSecret", "authorization", "oauth2"];
+
+/// How far an object made it into the running configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceState {
+    /// Everything in it is honoured.
+    Active,
+    /// In use, but some fields are ignored or some endpoints refused (see the report).
+    Degraded,
+    /// Nothing generated from it.
+    Rejected,
+}
+
+impl ResourceState {
+    /// Returns the state's name as in reports and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceState::Active => "active",
+            ResourceState::Degraded => "degraded",
+            ResourceState::Rejected => "rejected",
+        }
+    }
+}
+
+/// What became of one selected object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceReport {
+    /// `ServiceMonitor`, `PodMonitor`, `Probe` or `PrometheusRule`.
+    pub kind: &'static str,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// The object's resource version when generated.
+    #[serde(rename = "resourceVersion")]
+    pub resource_version: String,
+    /// The outcome.
+    pub state: ResourceState,
+    /// Scrape jobs generated from it (or the rule file, for PrometheusRules).
+    pub generated: Vec<String>,
+    /// Paths of fields present but not honoured, e.g. `spec.endpoints[0].scrapeClass`.
+    #[serde(rename = "unsupportedFields")]
+    pub unsupported_fields: Vec<String>,
+    /// Why parts (or all) of it were refused.
+    pub errors: Vec<String>,
+}
+
+impl ResourceReport {
+    fn new(
+        kind: &'static str,
+        metadata: &panoptes_kube::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) -> Self {
+        ResourceReport {
+            kind,
+            namespace: metadata.namespace.clone().unwrap_or_default(),
+            name: metadata.name.clone().unwrap_or_default(),
+            resource_version: metadata.resource_version.clone().unwrap_or_default(),
+            state: ResourceState::Active,
+            generated: Vec::new(),
+            unsupported_fields: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Sets the state from what was generated and reported.
+    fn finish(mut self) -> Self {
+        self.state = if self.generated.is_empty() && !self.errors.is_empty() {
+            ResourceState::Rejected
+        } else if !self.errors.is_empty() || !self.unsupported_fields.is_empty() {
+            ResourceState::Degraded
+        } else {
+            ResourceState::Active
+        };
+        self
+    }
+
+    fn reject(mut self, error: String) -> Self {
+        self.errors.push(error);
+        self.generated.clear();
+        self.finish()
+    }
+}
+
+/// Returns true when an object in `namespace` with `labels` is selected: `selector` absent
+/// selects nothing, empty selects everything; `namespace_selector` absent allows only
+/// `own_namespace`, otherwise the namespace's labels must match it (empty: every namespace).
+pub fn is_selected(
+    labels: &BTreeMap<String, String>,
+    namespace: &str,
+    selector: Option<&LabelSelector>,
+    namespace_selector: Option<&LabelSelector>,
+    own_namespace: &str,
+    namespaces: &[Arc<Namespace>],
+) -> bool {
+    let Some(selector) = selector else {
+        return false;
+    };
+    if !selector.matches(labels) {
+        return false;
+    }
+    match namespace_selector {
+        None => namespace == own_namespace,
+        Some(selector) if selector.is_empty() => true,
+        Some(selector) => namespaces.iter().any(|candidate| {
+            candidate.metadata.name.as_deref() == Some(namespace)
+                && selector.matches(candidate.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()))
+        }),
+    }
+}
+
+/// What generation needs from the running configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateContext<'a> {
+    /// The `prometheus_operator` section (its connection goes into every generated job).
+    pub config: &'a OperatorConfig,
+    /// The `global` section (defaults of every generated job).
+    pub global: &'a GlobalConfig,
+}
+
+/// Which monitor kind a job comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MonitorKind {
+    Service,
+    Pod,
+}
+
+impl MonitorKind {
+    /// The `__meta_kubernetes_<role>_label_` role whose labels the monitor's selector reads.
+    fn selector_role(self) -> &'static str {
+        match self {
+            MonitorKind::Service => "service",
+            MonitorKind::Pod => "pod",
+        }
+    }
+
+    fn job_prefix(self) -> &'static str {
+        match self {
+            MonitorKind::Service => "serviceMonitor",
+            MonitorKind::Pod => "podMonitor",
+        }
+    }
+
+    fn endpoints_field(self) -> &'static str {
+        match self {
+            MonitorKind::Service => "endpoints",
+            MonitorKind::Pod => "podMetricsEndpoints",
+        }
+    }
+}
+
+/// The parts of a monitor's spec that every endpoint's job uses.
+struct Monitor<'a> {
+    kind: MonitorKind,
+    namespace: &'a str,
+    name: &'a str,
+    job_label: Option<&'a str>,
+    target_labels: &'a [String],
+    pod_target_labels: &'a [String],
+    selector: LabelSelector,
+    namespaces: Vec<String>,
+    attach_node: bool,
+    limits: &'a Limits,
+}
+
+/// Returns the jobs of a `ServiceMonitor` and its report.
+pub fn service_monitor_jobs(
+    monitor: &ServiceMonitor,
+    context: GenerateContext<'_>,
+) -> (Vec<ScrapeConfig>, ResourceReport) {
+    let report = ResourceReport::new("ServiceMonitor", &monitor.metadata);
+    let spec = match monitor.spec() {
+        Ok(spec) => spec,
+        Err(error) => return (Vec::new(), report.reject(error)),
+    };
+    let mut report = report;
+    report.unsupported_fields = spec.unsupported_fields();
+    let namespace = report.namespace.clone();
+    let name = report.name.clone();
+    let selector = match parse_selector(spec.selector.as_ref()) {
+        Ok(selector) => selector,
+        Err(error) => return (Vec::new(), report.reject(error)),
+    };
+    let shape = Monitor {
+        kind: MonitorKind::Service,
+        namespace: &namespace,
+        name: &name,
+        job_label: spec.job_label.as_deref().filter(|label| !label.is_empty()),
+        target_labels: &spec.target_labels,
+        pod_target_labels: &spec.pod_target_labels,
+        selector,
+        namespaces: monitored_namespaces(spec.namespace_selector.as_ref(), &namespace),
+        attach_node: spec.attach_metadata.as_ref().and_then(|attach| attach.node).unwrap_or(false),
+        limits: &spec.limits,
+    };
+    monitor_jobs(&shape, &spec.endpoints, context, report)
+}
+
+/// Returns the jobs of a `PodMonitor` and its report.
+pub fn pod_monitor_jobs(monitor: &PodMonitor, context: GenerateContext<'_>) -> (Vec<ScrapeConfig>, ResourceReport) {
+    let report = ResourceReport::new("PodMonitor", &monitor.metadata);
+    let spec = match monitor.spec() {
+        Ok(spec) => spec,
+        Err(error) => return (Vec::new(), report.reject(error)),
+    };
+    let mut report = report;
+    report.unsupported_fields = spec.unsupported_fields();
+    let namespace = report.namespace.clone();
+    let name = report.name.clone();
+    let selector = match parse_selector(spec.selector.as_ref()) {
+        Ok(selector) => selector,
+        Err(error) => return (Vec::new(), report.reject(error)),
+    };
+    let shape = Monitor {
+        kind: MonitorKind::Pod,
+        namespace: &namespace,
+        name: &name,
+        job_label: spec.job_label.as_deref().filter(|label| !label.is_empty()),
+        target_labels: &[],
+        pod_target_labels: &spec.pod_target_labels,
+        selector,
+        namespaces: monitored_namespaces(spec.namespace_selector.as_ref(), &namespace),
+        attach_node: spec.attach_metadata.as_ref().and_then(|attach| attach.node).unwrap_or(false),
+        limits: &spec.limits,
+    };
+    monitor_jobs(&shape, &spec.pod_metrics_endpoints, context, report)
+}
+
+/// Returns the job of a `Probe` with static targets and its report: the job
+/// `probe/<namespace>/<name>` sends each target to the prober as the `target` parameter, with
+/// the `module` parameter, the target as `instance`, and the probe's `namespace` and labels.
+/// Probes of Ingresses and probes authenticating with Secrets are refused.
+pub fn probe_jobs(probe: &Probe, context: GenerateContext<'_>) -> (Vec<ScrapeConfig>, ResourceReport) {
+    let report = ResourceReport::new("Probe", &probe.metadata);
+    let spec = match probe.spec() {
+        Ok(spec) => spec,
+        Err(error) => return (Vec::new(), report.reject(error)),
+    };
+    let mut report = report;
+    report.unsupported_fields = spec.unsupported_fields();
+    if let Some(field) =
+        SECRET_AUTH_FIELDS.iter().chain(&["tlsConfig"]).find(|field| spec.unsupported.contains_key(**field))
+    {
+        let error =
+            format!("spec.{field} is not supported for Probes, and probing without it could go wrong; probe not run");
+        return (Vec::new(), report.reject(error));
+    }
+    let Some(prober) = spec.prober.as_ref().filter(|prober| !prober.url.is_empty()) else {
+        return (Vec::new(), report.reject("spec.prober.url is required".to_owned()));
+    };
+    let Some(static_config) = spec.targets.as_ref().and_then(|targets| targets.static_config.as_ref()) else {
+        return (
+            Vec::new(),
+            report.reject(
+                "only spec.targets.staticConfig is supported (Ingress targets are not); no job generated".to_owned(),
+            ),
+        );
+    };
+    match probe_job(&report.namespace, &report.name, &spec, prober, static_config, context) {
+        Ok(job) => {
+            report.generated.push(job.job_name.clone());
+            (vec![job], report.finish())
+        }
+        Err(error) => (Vec::new(), report.reject(error)),
+    }
+}
+
+fn probe_job(
+    namespace: &str,
+    name: &str,
+    spec: &panoptes_kube::monitoring::ProbeSpec,
+    prober: &panoptes_kube::monitoring::Prober,
+    static_config: &panoptes_kube::monitoring::ProbeStaticConfig,
+    context: GenerateContext<'_>,
+) -> Result<ScrapeConfig, String> {
+    let mut relabels = vec![relabel(&["job"], None, Some("__tmp_prometheus_job_name"), None, None)];
+    if let Some(job_name) = spec.job_name.as_deref().filter(|job| !job.is_empty()) {
+        relabels.push(relabel(&[], None, Some("job"), Some(job_name), None));
+    }
+    relabels.push(relabel(&["__address__"], None, Some("__param_target"), None, None));
+    relabels.push(relabel(&["__param_target"], None, Some("instance"), None, None));
+    relabels.push(relabel(&[], None, Some("__address__"), Some(&prober.url), None));
+    relabels.extend(static_config.relabeling_configs.iter().map(user_relabel));
+    let mut labels = static_config.labels.clone();
+    labels.insert("namespace".to_owned(), namespace.to_owned());
+    let mut job = json!({
+        "job_name": format!("probe/{namespace}/{name}"),
+        "honor_timestamps": true,
+        "metrics_path": prober.path.clone().filter(|path| !path.is_empty()).unwrap_or_else(|| "/probe".to_owned()),
+        "scheme": prober.scheme.clone().filter(|scheme| !scheme.is_empty()).unwrap_or_else(|| "http".to_owned()),
+        "static_configs": [{"targets": static_config.targets, "labels": labels}],
+        "relabel_configs": relabels,
+    });
+    if let Some(module) = spec.module.as_deref().filter(|module| !module.is_empty()) {
+        job["params"] = json!({"module": [module]});
+    }
+    for (key, value) in [
+        ("scrape_interval", spec.interval.clone()),
+        ("scrape_timeout", spec.scrape_timeout.clone()),
+        ("proxy_url", prober.proxy_url.clone()),
+    ] {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            job[key] = json!(value);
+        }
+    }
+    if !spec.metric_relabelings.is_empty() {
+        job["metric_relabel_configs"] = Value::Array(spec.metric_relabelings.iter().map(user_relabel).collect());
+    }
+    let limits = &spec.limits;
+    for (key, value) in [
+        ("sample_limit", limits.sample_limit),
+        ("target_limit", limits.target_limit),
+        ("label_limit", limits.label_limit),
+        ("label_name_length_limit", limits.label_name_length_limit),
+        ("label_value_length_limit", limits.label_value_length_limit),
+        ("keep_dropped_targets", limits.keep_dropped_targets),
+    ] {
+        if let Some(value) = value {
+            job[key] = json!(value);
+        }
+    }
+    let mut config: ScrapeConfig =
+        serde_json::from_value(job).map_err(|error| format!("cannot build a scrape config: {error}"))?;
+    apply_scrape_defaults(&mut config, context.global)?;
+    Ok(config)
+}
+
+/// Returns the rule file text of a `PrometheusRule` (its `spec.groups` as a rule file) and
+/// the paths of fields not honoured. `partial_response_strategy` (Thanos only) is dropped, as
+/// the operator does for Prometheus, and listed.
+///
+/// # Errors
+///
+/// Returns why the spec has no usable `groups` list.
+pub fn rule_file_text(rule: &PrometheusRule) -> Result<(String, Vec<String>), String> {
+    let mut unsupported = Vec::new();
+    let Some(spec) = rule.spec.as_object() else {
+        return Err("invalid spec: not an object".to_owned());
+    };
+    unsupported.extend(spec.keys().filter(|key| *key != "groups").map(|key| format!("spec.{key}")));
+    let groups = match spec.get("groups") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(groups)) => groups.clone(),
+        Some(_) => return Err("invalid spec.groups: not a list".to_owned()),
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for (index, mut group) in groups.into_iter().enumerate() {
+        if let Some(group) = group.as_object_mut() {
+            if group.remove("partial_response_strategy").is_some() {
+                unsupported.push(format!("spec.groups[{index}].partial_response_strategy"));
+            }
+            for rule in group.get_mut("rules").and_then(Value::as_array_mut).into_iter().flatten() {
+                // `expr` is an IntOrString in the CRD: `expr: 1` is a valid rule.
+                if let Some(expr) = rule.get_mut("expr").filter(|expr| expr.is_number()) {
+                    *expr = Value::String(expr.to_string());
+                }
+            }
+        }
+        out.push(group);
+    }
+    let text = serde_json::to_string_pretty(&json!({ "groups": out }))
+        .map_err(|error| format!("cannot encode the rule groups: {error}"))?;
+    Ok((text, unsupported))
+}
+
+/// Builds one job per endpoint; refused endpoints are reported and skipped.
+fn monitor_jobs(
+    monitor: &Monitor<'_>,
+    endpoints: &[Endpoint],
+    context: GenerateContext<'_>,
+    mut report: ResourceReport,
+) -> (Vec<ScrapeConfig>, ResourceReport) {
+    let mut jobs = Vec::new();
+    for (index, endpoint) in endpoints.iter().enumerate() {
+        let path = format!("spec.{}[{index}]", monitor.kind.endpoints_field());
+        match endpoint_job(monitor, index, endpoint, context) {
+            Ok(job) => {
+                report.generated.push(job.job_name.clone());
+                jobs.push(job);
+            }
+            Err(error) => report.errors.push(format!("{path}: {error}")),
+        }
+    }
+    (jobs, report.finish())
+}
+
+fn parse_selector(selector: Option<&Value>) -> Result<LabelSelector, String> {
+    let selector: LabelSelector = match selector {
+        None | Some(Value::Null) => LabelSelector::default(),
+        Some(value) => {
+            serde::Deserialize::deserialize(value).map_err(|error| format!("invalid spec.selector: {error}"))?
+        }
+    };
+    selector.validate().map_err(|error| format!("invalid spec.selector: {error}"))?;
+    Ok(selector)
+}
+
+/// The namespaces a monitor's targets are discovered in: none (all) for `any`, the listed
+/// ones, or the monitor's own namespace.
+fn monitored_namespaces(selector: Option<&NamespaceSelector>, own: &str) -> Vec<String> {
+    match selector {
+        Some(selector) if selector.any => Vec::new(),
+        Some(selector) if !selector.match_names.is_empty() => {
+            let mut names = selector.match_names.clone();
+            names.sort();
+            names.dedup();
+            names
+        }
+        _ => vec![own.to_owned()],
+    }
+}
+
+/// A relabel rule as the scrape config spells it.
+fn relabel(
+    source_labels: &[&str],
+    regex: Option<&str>,
+    target_label: Option<&str>,
+    replacement: Option<&str>,
+    action: Option<&str>,
+) -> Value {
+    let mut rule = serde_json::Map::new();
+    if !source_labels.is_empty() {
+        rule.insert("source_labels".to_owned(), json!(source_labels));
+    }
+    if let Some(regex) = regex {
+        rule.insert("regex".to_owned(), json!(regex));
+    }
+    if let Some(target) = target_label {
+        rule.insert("target_label".to_owned(), json!(target));
+    }
+    if let Some(replacement) = replacement {
+        rule.insert("replacement".to_owned(), json!(replacement));
+    }
+    if let Some(action) = action {
+        rule.insert("action".to_owned(), json!(action));
+    }
+    Value::Object(rule)
+}
+
+/// Converts a relabel rule from the operator's spelling, lowercasing the action as the
+/// operator accepts `Replace` and `replace` alike.
+fn user_relabel(rule: &OperatorRelabel) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(source_labels) = &rule.source_labels {
+        out.insert("source_labels".to_owned(), json!(source_labels));
+    }
+    if let Some(separator) = &rule.separator {
+        out.insert("separator".to_owned(), json!(separator));
+    }
+    if let Some(target) = &rule.target_label {
+        out.insert("target_label".to_owned(), json!(target));
+    }
+    if let Some(regex) = &rule.regex {
+        out.insert("regex".to_owned(), json!(regex));
+    }
+    if let Some(modulus) = rule.modulus {
+        out.insert("modulus".to_owned(), json!(modulus));
+    }
+    if let Some(replacement) = &rule.replacement {
+        out.insert("replacement".to_owned(), json!(replacement));
+    }
+    if let Some(action) = &rule.action {
+        out.insert("action".to_owned(), json!(action.to_lowercase()));
+    }
+    Value::Object(out)
+}
+
+/// The keep/drop rules that implement a label selector on discovered labels of `role`.
+fn selector_relabels(selector: &LabelSelector, role: &str) -> Vec<Value> {
+    let label = |key: &str| format!("__meta_kubernetes_{role}_label_{}", sanitize_label_name(key));
+    let present = |key: &str| format!("__meta_kubernetes_{role}_labelpresent_{}", sanitize_label_name(key));
+    let mut rules = Vec::new();
+    for (key, value) in &selector.match_labels {
+        rules.push(relabel(&[&label(key), &present(key)], Some(&format!("({value});true")), None, None, Some("keep")));
+    }
+    for requirement in &selector.match_expressions {
+        let key = requirement.key.as_str();
+        let values = requirement.values.join("|");
+        let rule = match requirement.operator.as_str() {
+            "In" => relabel(&[&label(key), &present(key)], Some(&format!("({values});true")), None, None, Some("keep")),
+            "NotIn" => {
+                relabel(&[&label(key), &present(key)], Some(&format!("({values});true")), None, None, Some("drop"))
+            }
+            "Exists" => relabel(&[&present(key)], Some("true"), None, None, Some("keep")),
+            // `validate` allowed only the four operators.
+            _ => relabel(&[&present(key)], Some("true"), None, None, Some("drop")),
+        };
+        rules.push(rule);
+    }
+    rules
+}
+
+/// Builds the job of one endpoint.
+fn endpoint_job(
+    monitor: &Monitor<'_>,
+    index: usize,
+    endpoint: &Endpoint,
+    context: GenerateContext<'_>,
+) -> Result<ScrapeConfig, String> {
+    if let Some(field) = SECRET_AUTH_FIELDS.iter().find(|field| endpoint.unsupported.contains_key(**field)) {
+        return Err(format!(
+            "{field} reads credentials from a Secret, which Panoptes does not support; endpoint not scraped"
+        ));
+    }
+    if let Some(field) = endpoint.tls_config.as_ref().and_then(|tls| tls.unsupported.keys().next()) {
+        return Err(format!(
+            "tlsConfig.{field} reads TLS material from a Secret or ConfigMap, which Panoptes does not support; endpoint not scraped"
+        ));
+    }
+    let kind = monitor.kind;
+    let role = kind.selector_role();
+    let mut relabels = vec![relabel(&["job"], None, Some("__tmp_prometheus_job_name"), None, None)];
+    relabels.extend(selector_relabels(&monitor.selector, role));
+    let endpoint_label: Option<String> = match (kind, endpoint) {
+        (_, Endpoint { port: Some(port), .. }) if !port.is_empty() => {
+            let source = match kind {
+                MonitorKind::Service => "__meta_kubernetes_endpoint_port_name",
+                MonitorKind::Pod => "__meta_kubernetes_pod_container_port_name",
+            };
+            relabels.push(relabel(&[source], Some(port), None, None, Some("keep")));
+            Some(port.clone())
+        }
+        (MonitorKind::Pod, Endpoint { port_number: Some(number), .. }) => {
+            relabels.push(relabel(
+                &["__meta_kubernetes_pod_container_port_number"],
+                Some(&number.to_string()),
+                None,
+                None,
+                Some("keep"),
+            ));
+            Some(number.to_string())
+        }
+        (_, Endpoint { target_port: Some(target), .. }) => {
+            match target {
+                IntOrString::String(name) if !name.is_empty() => relabels.push(relabel(
+                    &["__meta_kubernetes_pod_container_port_name"],
+                    Some(name),
+                    None,
+                    None,
+                    Some("keep"),
+                )),
+                IntOrString::Int(number) if *number != 0 => relabels.push(relabel(
+                    &["__meta_kubernetes_pod_container_port_number"],
+                    Some(&number.to_string()),
+                    None,
+                    None,
+                    Some("keep"),
+                )),
+                _ => {}
+            }
+            Some(target.to_string()).filter(|text| !text.is_empty() && text != "0")
+        }
+        _ => None,
+    };
+    if kind == MonitorKind::Service {
+        let target =
+            ["__meta_kubernetes_endpoint_address_target_kind", "__meta_kubernetes_endpoint_address_target_name"];
+        for (regex, label) in [("Node;(.*)", "node"), ("Pod;(.*)", "pod")] {
+            let mut rule = relabel(&target, Some(regex), Some(label), Some("${1}"), None);
+            rule["separator"] = json!(";");
+            relabels.push(rule);
+        }
+        relabels.push(relabel(&["__meta_kubernetes_namespace"], None, Some("namespace"), None, None));
+        relabels.push(relabel(&["__meta_kubernetes_service_name"], None, Some("service"), None, None));
+        relabels.push(relabel(&["__meta_kubernetes_pod_name"], None, Some("pod"), None, None));
+        relabels.push(relabel(&["__meta_kubernetes_pod_container_name"], None, Some("container"), None, None));
+    } else {
+        relabels.push(relabel(&["__meta_kubernetes_namespace"], None, Some("namespace"), None, None));
+        relabels.push(relabel(&["__meta_kubernetes_pod_container_name"], None, Some("container"), None, None));
+        relabels.push(relabel(&["__meta_kubernetes_pod_name"], None, Some("pod"), None, None));
+    }
+    if endpoint.filter_running.unwrap_or(true) {
+        relabels.push(relabel(&["__meta_kubernetes_pod_phase"], Some("(Failed|Succeeded)"), None, None, Some("drop")));
+    }
+    for (prefix, labels) in [
+        ("__meta_kubernetes_service_label_", monitor.target_labels),
+        ("__meta_kubernetes_pod_label_", monitor.pod_target_labels),
+    ] {
+        for label in labels {
+            let name = sanitize_label_name(label);
+            relabels.push(relabel(&[&format!("{prefix}{name}")], Some("(.+)"), Some(&name), Some("${1}"), None));
+        }
+    }
+    match kind {
+        MonitorKind::Service => {
+            relabels.push(relabel(&["__meta_kubernetes_service_name"], None, Some("job"), Some("${1}"), None));
+        }
+        MonitorKind::Pod => {
+            let job = format!("{}/{}", monitor.namespace, monitor.name);
+            relabels.push(relabel(&[], None, Some("job"), Some(&job), None));
+        }
+    }
+    if let Some(job_label) = monitor.job_label {
+        let source = format!("__meta_kubernetes_{role}_label_{}", sanitize_label_name(job_label));
+        relabels.push(relabel(&[&source], Some("(.+)"), Some("job"), Some("${1}"), None));
+    }
+    if let Some(label) = &endpoint_label {
+        relabels.push(relabel(&[], None, Some("endpoint"), Some(label), None));
+    }
+    relabels.extend(endpoint.relabelings.iter().map(user_relabel));
+
+    let job_name = format!("{}/{}/{}/{index}", kind.job_prefix(), monitor.namespace, monitor.name);
+    let mut job = json!({
+        "job_name": job_name,
+        "honor_labels": endpoint.honor_labels.unwrap_or(false),
+        "relabel_configs": relabels,
+    });
+    let fields: [(&str, Option<Value>); 13] = [
+        ("honor_timestamps", endpoint.honor_timestamps.map(Value::from)),
+        ("track_timestamps_staleness", endpoint.track_timestamps_staleness.map(Value::from)),
+        ("scrape_interval", endpoint.interval.clone().filter(|text| !text.is_empty()).map(Value::from)),
+        ("scrape_timeout", endpoint.scrape_timeout.clone().filter(|text| !text.is_empty()).map(Value::from)),
+        ("metrics_path", endpoint.path.clone().filter(|text| !text.is_empty()).map(Value::from)),
+        (
+            "scheme",
+            endpoint.scheme.clone().filter(|text| !text.is_empty()).map(|scheme| Value::from(scheme.to_lowercase())),
+        ),
+        ("params", endpoint.params.as_ref().map(|params| json!(params))),
+        ("proxy_url", endpoint.proxy_url.clone().filter(|text| !text.is_empty()).map(Value::from)),
+        ("follow_redirects", endpoint.follow_redirects.map(Value::from)),
+        ("enable_http2", endpoint.enable_http2.map(Value::from)),
+        ("bearer_token_file", endpoint.bearer_token_file.clone().filter(|text| !text.is_empty()).map(Value::from)),
+        (
+            "metric_relabel_configs",
+            (!endpoint.metric_relabelings.is_empty())
+                .then(|| Value::Array(endpoint.metric_relabelings.iter().map(user_relabel).collect())),
+        ),
+        (
+            "tls_config",
+            endpoint.tls_config.as_ref().map(|tls| {
+                let mut out = serde_json::Map::new();
+                for (key, value) in [
+                    ("ca_file", tls.ca_file.clone()),
+                    ("cert_file", tls.cert_file.clone()),
+                    ("key_file", tls.key_file.clone()),
+                    ("server_name", tls.server_name.clone()),
+                ] {
+                    if let Some(value) = value.filter(|value| !value.is_empty()) {
+                        out.insert(key.to_owned(), json!(value));
+                    }
+                }
+                if let Some(skip) = tls.insecure_skip_verify {
+                    out.insert("insecure_skip_verify".to_owned(), json!(skip));
+                }
+                Value::Object(out)
+            }),
+        ),
+    ];
+    let limits = monitor.limits;
+    let limit_fields = [
+        ("sample_limit", limits.sample_limit),
+        ("target_limit", limits.target_limit),
+        ("label_limit", limits.label_limit),
+        ("label_name_length_limit", limits.label_name_length_limit),
+        ("label_value_length_limit", limits.label_value_length_limit),
+        ("keep_dropped_targets", limits.keep_dropped_targets),
+    ];
+    for (key, value) in
+        fields.into_iter().chain(limit_fields.into_iter().map(|(key, value)| (key, value.map(Value::from))))
+    {
+        if let Some(value) = value {
+            job[key] = value;
+        }
+    }
+    let mut config: ScrapeConfig =
+        serde_json::from_value(job).map_err(|error| format!("cannot build a scrape config: {error}"))?;
+    let role = match kind {
+        MonitorKind::Service => KubernetesRole::Endpoints,
+        MonitorKind::Pod => KubernetesRole::Pod,
+    };
+    config.kubernetes_sd_configs =
+        vec![context.config.discovery(role, monitor.namespaces.clone(), monitor.attach_node)];
+    apply_scrape_defaults(&mut config, context.global)?;
+    Ok(config)
+}

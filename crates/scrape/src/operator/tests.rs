@@ -1,0 +1,439 @@
+//! Generated jobs compared with hand-written scrape configs, written as the operator's
+//! generator writes them for the same objects.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
+use panoptes_kube::monitoring::{LabelSelector, PodMonitor, Probe, PrometheusRule, ServiceMonitor};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::{Config, parse_str};
+
+/// The global section and operator connection every test shares.
+const HEADER: &str = "global:\n  scrape_interval: 30s\nprometheus_operator:\n  api_server: https://10.0.0.1:6443\n  bearer_token_file: /var/run/token\n  serviceMonitorSelector: {}\n";
+
+fn base() -> Config {
+    parse_str(HEADER, "header").expect("header parses")
+}
+
+/// Generates the jobs of `object` and compares them with `expected_jobs`, a YAML list of
+/// scrape configs parsed with the same global section.
+#[track_caller]
+fn check(object: Value, expected_jobs: &str) -> ResourceReport {
+    let config = base();
+    let context =
+        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let (jobs, report) = match object["kind"].as_str() {
+        Some("ServiceMonitor") => {
+            service_monitor_jobs(&serde_json::from_value::<ServiceMonitor>(object).expect("object"), context)
+        }
+        Some("PodMonitor") => pod_monitor_jobs(&serde_json::from_value::<PodMonitor>(object).expect("object"), context),
+        Some("Probe") => probe_jobs(&serde_json::from_value::<Probe>(object).expect("object"), context),
+        other => panic!("unexpected kind {other:?}"),
+    };
+    let expected =
+        parse_str(&format!("{HEADER}scrape_configs:\n{expected_jobs}"), "expected").expect("expected parses");
+    assert_eq!(jobs.len(), expected.scrape_configs.len(), "{report:?}");
+    for (job, expected) in jobs.iter().zip(&expected.scrape_configs) {
+        assert_eq!(job, expected, "job {}", expected.job_name);
+    }
+    report
+}
+
+#[test]
+fn kube_prometheus_stack_service_monitor_becomes_the_operators_job() {
+    // As kube-prometheus-stack ships for its Grafana: selected by app.kubernetes.io/name, a
+    // named port, an interval and a relabeling.
+    let report = check(
+        json!({
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "grafana", "namespace": "monitoring", "resourceVersion": "7"},
+            "spec": {
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": "kps"}},
+                "namespaceSelector": {"matchNames": ["monitoring"]},
+                "endpoints": [{
+                    "port": "http-web",
+                    "path": "/metrics",
+                    "interval": "15s",
+                    "scrapeTimeout": "5s",
+                    "honorLabels": true,
+                    "relabelings": [{"action": "Replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "nodename"}],
+                    "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"], "regex": "go_.*"}]
+                }]
+            }
+        }),
+        r#"- job_name: serviceMonitor/monitoring/grafana/0
+  honor_labels: true
+  kubernetes_sd_configs:
+  - role: endpoints
+    api_server: https://10.0.0.1:6443
+    bearer_token_file: /var/run/token
+    namespaces:
+      names: [monitoring]
+  scrape_interval: 15s
+  scrape_timeout: 5s
+  metrics_path: /metrics
+  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - action: keep
+    source_labels: [__meta_kubernetes_service_label_app_kubernetes_io_instance, __meta_kubernetes_service_labelpresent_app_kubernetes_io_instance]
+    regex: (kps);true
+  - action: keep
+    source_labels: [__meta_kubernetes_service_label_app_kubernetes_io_name, __meta_kubernetes_service_labelpresent_app_kubernetes_io_name]
+    regex: (grafana);true
+  - action: keep
+    source_labels: [__meta_kubernetes_endpoint_port_name]
+    regex: http-web
+  - source_labels: [__meta_kubernetes_endpoint_address_target_kind, __meta_kubernetes_endpoint_address_target_name]
+    separator: ;
+    regex: Node;(.*)
+    replacement: ${1}
+    target_label: node
+  - source_labels: [__meta_kubernetes_endpoint_address_target_kind, __meta_kubernetes_endpoint_address_target_name]
+    separator: ;
+    regex: Pod;(.*)
+    replacement: ${1}
+    target_label: pod
+  - source_labels: [__meta_kubernetes_namespace]
+    target_label: namespace
+  - source_labels: [__meta_kubernetes_service_name]
+    target_label: service
+  - source_labels: [__meta_kubernetes_pod_name]
+    target_label: pod
+  - source_labels: [__meta_kubernetes_pod_container_name]
+    target_label: container
+  - action: drop
+    source_labels: [__meta_kubernetes_pod_phase]
+    regex: (Failed|Succeeded)
+  - source_labels: [__meta_kubernetes_service_name]
+    target_label: job
+    replacement: ${1}
+  - target_label: endpoint
+    replacement: http-web
+  - action: replace
+    source_labels: [__meta_kubernetes_pod_node_name]
+    target_label: nodename
+  metric_relabel_configs:
+  - action: drop
+    source_labels: [__name__]
+    regex: go_.*
+"#,
+    );
+    assert_eq!(report.state, ResourceState::Active, "{report:?}");
+    assert_eq!(report.generated, ["serviceMonitor/monitoring/grafana/0"]);
+}
+
+#[test]
+fn match_expressions_target_port_job_label_and_target_labels() {
+    let report = check(
+        json!({
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "api", "namespace": "shop"},
+            "spec": {
+                "selector": {"matchExpressions": [
+                    {"key": "tier", "operator": "In", "values": ["api", "web"]},
+                    {"key": "canary", "operator": "DoesNotExist"}
+                ]},
+                "namespaceSelector": {"any": true},
+                "jobLabel": "app.kubernetes.io/name",
+                "targetLabels": ["team"],
+                "podTargetLabels": ["version"],
+                "sampleLimit": 5000,
+                "endpoints": [{"targetPort": 8080, "scheme": "HTTPS", "tlsConfig": {"insecureSkipVerify": true}, "filterRunning": false}]
+            }
+        }),
+        r#"- job_name: serviceMonitor/shop/api/0
+  honor_labels: false
+  scheme: https
+  tls_config:
+    insecure_skip_verify: true
+  sample_limit: 5000
+  kubernetes_sd_configs:
+  - role: endpoints
+    api_server: https://10.0.0.1:6443
+    bearer_token_file: /var/run/token
+  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - action: keep
+    source_labels: [__meta_kubernetes_service_label_tier, __meta_kubernetes_service_labelpresent_tier]
+    regex: (api|web);true
+  - action: drop
+    source_labels: [__meta_kubernetes_service_labelpresent_canary]
+    regex: "true"
+  - action: keep
+    source_labels: [__meta_kubernetes_pod_container_port_number]
+    regex: "8080"
+  - source_labels: [__meta_kubernetes_endpoint_address_target_kind, __meta_kubernetes_endpoint_address_target_name]
+    separator: ;
+    regex: Node;(.*)
+    replacement: ${1}
+    target_label: node
+  - source_labels: [__meta_kubernetes_endpoint_address_target_kind, __meta_kubernetes_endpoint_address_target_name]
+    separator: ;
+    regex: Pod;(.*)
+    replacement: ${1}
+    target_label: pod
+  - source_labels: [__meta_kubernetes_namespace]
+    target_label: namespace
+  - source_labels: [__meta_kubernetes_service_name]
+    target_label: service
+  - source_labels: [__meta_kubernetes_pod_name]
+    target_label: pod
+  - source_labels: [__meta_kubernetes_pod_container_name]
+    target_label: container
+  - source_labels: [__meta_kubernetes_service_label_team]
+    regex: (.+)
+    target_label: team
+    replacement: ${1}
+  - source_labels: [__meta_kubernetes_pod_label_version]
+    regex: (.+)
+    target_label: version
+    replacement: ${1}
+  - source_labels: [__meta_kubernetes_service_name]
+    target_label: job
+    replacement: ${1}
+  - source_labels: [__meta_kubernetes_service_label_app_kubernetes_io_name]
+    regex: (.+)
+    target_label: job
+    replacement: ${1}
+  - target_label: endpoint
+    replacement: "8080"
+"#,
+    );
+    assert_eq!(report.state, ResourceState::Active, "{report:?}");
+}
+
+#[test]
+fn pod_monitor_uses_the_pod_role_and_a_namespaced_job() {
+    check(
+        json!({
+            "kind": "PodMonitor",
+            "metadata": {"name": "envoy-stats", "namespace": "istio-system"},
+            "spec": {
+                "selector": {"matchLabels": {"security.istio.io/tlsMode": "istio"}},
+                "namespaceSelector": {"any": true},
+                "podMetricsEndpoints": [{"port": "http-envoy-prom", "path": "/stats/prometheus", "honorTimestamps": false}]
+            }
+        }),
+        r#"- job_name: podMonitor/istio-system/envoy-stats/0
+  honor_labels: false
+  honor_timestamps: false
+  metrics_path: /stats/prometheus
+  kubernetes_sd_configs:
+  - role: pod
+    api_server: https://10.0.0.1:6443
+    bearer_token_file: /var/run/token
+  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - action: keep
+    source_labels: [__meta_kubernetes_pod_label_security_istio_io_tlsMode, __meta_kubernetes_pod_labelpresent_security_istio_io_tlsMode]
+    regex: (istio);true
+  - action: keep
+    source_labels: [__meta_kubernetes_pod_container_port_name]
+    regex: http-envoy-prom
+  - source_labels: [__meta_kubernetes_namespace]
+    target_label: namespace
+  - source_labels: [__meta_kubernetes_pod_container_name]
+    target_label: container
+  - source_labels: [__meta_kubernetes_pod_name]
+    target_label: pod
+  - action: drop
+    source_labels: [__meta_kubernetes_pod_phase]
+    regex: (Failed|Succeeded)
+  - target_label: job
+    replacement: istio-system/envoy-stats
+  - target_label: endpoint
+    replacement: http-envoy-prom
+"#,
+    );
+}
+
+#[test]
+fn secret_authentication_refuses_the_endpoint_and_keeps_the_others() {
+    let monitor = json!({
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "etcd", "namespace": "kube-system"},
+        "spec": {
+            "selector": {},
+            "scrapeClass": "tls",
+            "endpoints": [
+                {"port": "metrics", "basicAuth": {"username": {"name": "creds", "key": "user"}}},
+                {"port": "web", "tlsConfig": {"ca": {"secret": {"name": "ca", "key": "ca.crt"}}}},
+                {"port": "plain"}
+            ]
+        }
+    });
+    let config = base();
+    let context =
+        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let (jobs, report) = service_monitor_jobs(&serde_json::from_value(monitor).expect("object"), context);
+    assert_eq!(jobs.iter().map(|job| job.job_name.as_str()).collect::<Vec<_>>(), ["serviceMonitor/kube-system/etcd/2"]);
+    assert_eq!(report.state, ResourceState::Degraded);
+    assert_eq!(report.errors.len(), 2, "{report:?}");
+    assert!(report.errors[0].starts_with("spec.endpoints[0]: basicAuth reads credentials from a Secret"), "{report:?}");
+    assert!(report.errors[1].starts_with("spec.endpoints[1]: tlsConfig.ca reads TLS material"), "{report:?}");
+    assert_eq!(
+        report.unsupported_fields,
+        ["spec.scrapeClass", "spec.endpoints[0].basicAuth", "spec.endpoints[1].tlsConfig.ca"]
+    );
+}
+
+#[test]
+fn invalid_objects_are_rejected_with_the_reason() {
+    let config = base();
+    let context =
+        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let reject = |spec: Value| {
+        let monitor =
+            serde_json::from_value(json!({"metadata": {"name": "m", "namespace": "n"}, "spec": spec})).unwrap();
+        let (jobs, report) = service_monitor_jobs(&monitor, context);
+        assert!(jobs.is_empty());
+        assert_eq!(report.state, ResourceState::Rejected, "{report:?}");
+        report.errors.join("; ")
+    };
+    assert!(reject(json!({"endpoints": [{"port": "a", "interval": "often"}]})).contains("spec.endpoints[0]"));
+    assert!(
+        reject(json!({"endpoints": [{"port": "a", "interval": "10s", "scrapeTimeout": "20s"}]}))
+            .contains("scrape timeout greater")
+    );
+    assert!(
+        reject(json!({"endpoints": [{"port": "a", "relabelings": [{"action": "keep", "regex": "("}]}]}))
+            .contains("spec.endpoints[0]")
+    );
+    assert!(
+        reject(
+            json!({"selector": {"matchExpressions": [{"key": "a", "operator": "Is"}]}, "endpoints": [{"port": "a"}]})
+        )
+        .contains("spec.selector")
+    );
+    assert!(reject(json!({"endpoints": {"port": "a"}})).contains("invalid spec"));
+}
+
+#[test]
+fn selection_follows_the_operator_nil_and_empty_rules() {
+    let namespace = |name: &str, labels: &[(&str, &str)]| {
+        let mut object = Namespace::default();
+        object.metadata.name = Some(name.to_owned());
+        object.metadata.labels = Some(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        Arc::new(object)
+    };
+    let namespaces = [namespace("monitoring", &[("team", "infra")]), namespace("shop", &[])];
+    let selector = |value: Value| serde_json::from_value::<LabelSelector>(value).unwrap();
+    let release: BTreeMap<String, String> = [("release".to_owned(), "kps".to_owned())].into();
+    let selected =
+        |labels: &BTreeMap<String, String>, ns: &str, sel: Option<&LabelSelector>, ns_sel: Option<&LabelSelector>| {
+            is_selected(labels, ns, sel, ns_sel, "monitoring", &namespaces)
+        };
+    let empty = selector(json!({}));
+    let by_release = selector(json!({"matchLabels": {"release": "kps"}}));
+    let infra = selector(json!({"matchLabels": {"team": "infra"}}));
+    // A nil selector selects nothing; an empty one everything.
+    assert!(!selected(&release, "monitoring", None, Some(&empty)));
+    assert!(selected(&BTreeMap::new(), "shop", Some(&empty), Some(&empty)));
+    assert!(selected(&release, "shop", Some(&by_release), Some(&empty)));
+    assert!(!selected(&BTreeMap::new(), "shop", Some(&by_release), Some(&empty)));
+    // A nil namespace selector means Panoptes' own namespace only.
+    assert!(selected(&release, "monitoring", Some(&by_release), None));
+    assert!(!selected(&release, "shop", Some(&by_release), None));
+    // Otherwise the namespace's labels decide.
+    assert!(selected(&release, "monitoring", Some(&by_release), Some(&infra)));
+    assert!(!selected(&release, "shop", Some(&by_release), Some(&infra)));
+}
+
+#[test]
+fn prometheus_rule_groups_become_a_rule_file() {
+    let rule: PrometheusRule = serde_json::from_value(json!({
+        "metadata": {"name": "r", "namespace": "n"},
+        "spec": {"groups": [{"name": "g", "partial_response_strategy": "warn", "rules": [
+            {"record": "one", "expr": 1},
+            {"alert": "Down", "expr": "up == 0", "for": "5m", "labels": {"severity": "page"}}
+        ]}]}
+    }))
+    .unwrap();
+    let (text, unsupported) = rule_file_text(&rule).expect("rule file");
+    assert_eq!(unsupported, ["spec.groups[0].partial_response_strategy"]);
+    let file: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        file,
+        json!({"groups": [{"name": "g", "rules": [
+            {"record": "one", "expr": "1"},
+            {"alert": "Down", "expr": "up == 0", "for": "5m", "labels": {"severity": "page"}}
+        ]}]})
+    );
+    let bad: PrometheusRule =
+        serde_json::from_value(json!({"metadata": {"name": "r"}, "spec": {"groups": "x"}})).unwrap();
+    assert!(rule_file_text(&bad).expect_err("not a list").contains("spec.groups"));
+}
+
+#[test]
+fn probe_with_static_targets_goes_through_the_prober() {
+    let report = check(
+        json!({
+            "kind": "Probe",
+            "metadata": {"name": "websites", "namespace": "monitoring"},
+            "spec": {
+                "jobName": "blackbox",
+                "module": "http_2xx",
+                "interval": "60s",
+                "prober": {"url": "blackbox-exporter.monitoring:19115"},
+                "targets": {"staticConfig": {
+                    "static": ["https://example.com", "https://example.org"],
+                    "labels": {"env": "prod"},
+                    "relabelingConfigs": [{"targetLabel": "team", "replacement": "web"}]
+                }}
+            }
+        }),
+        r#"- job_name: probe/monitoring/websites
+  honor_timestamps: true
+  metrics_path: /probe
+  scheme: http
+  scrape_interval: 60s
+  params:
+    module: [http_2xx]
+  static_configs:
+  - targets: [https://example.com, https://example.org]
+    labels:
+      env: prod
+      namespace: monitoring
+  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - target_label: job
+    replacement: blackbox
+  - source_labels: [__address__]
+    target_label: __param_target
+  - source_labels: [__param_target]
+    target_label: instance
+  - target_label: __address__
+    replacement: blackbox-exporter.monitoring:19115
+  - target_label: team
+    replacement: web
+"#,
+    );
+    assert_eq!(report.state, ResourceState::Active, "{report:?}");
+    // Ingress targets and Secret authentication are refused, not approximated.
+    let config = base();
+    let context =
+        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let probe = |spec: Value| -> Probe {
+        serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "n"}, "spec": spec})).unwrap()
+    };
+    let (jobs, report) =
+        probe_jobs(&probe(json!({"prober": {"url": "b:9115"}, "targets": {"ingress": {"selector": {}}}})), context);
+    assert!(jobs.is_empty());
+    assert_eq!(report.state, ResourceState::Rejected);
+    assert_eq!(report.unsupported_fields, ["spec.targets.ingress"]);
+    let (jobs, report) = probe_jobs(
+        &probe(json!({"prober": {"url": "b:9115"}, "basicAuth": {}, "targets": {"staticConfig": {"static": ["x"]}}})),
+        context,
+    );
+    assert!(jobs.is_empty());
+    assert!(report.errors[0].starts_with("spec.basicAuth is not supported"), "{report:?}");
+    let (_, report) = probe_jobs(&probe(json!({"targets": {"staticConfig": {"static": ["x"]}}})), context);
+    assert_eq!(report.errors, ["spec.prober.url is required"]);
+}
