@@ -402,6 +402,10 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         restore: panoptes_rules::RestoreOptions {
             outage_tolerance: args.rules_alert_for_outage_tolerance,
             for_grace_period: args.rules_alert_for_grace_period,
+            mode: match args.rules_alert_for_restore {
+                crate::cli::ForRestoreMode::Unchanged => panoptes_rules::ForRestore::Unchanged,
+                crate::cli::ForRestoreMode::Prometheus => panoptes_rules::ForRestore::Prometheus,
+            },
         },
         ..RuleManagerOptions::default()
     };
@@ -510,6 +514,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
         ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
+        ("rules.alert.for-restore", format!("{:?}", args.rules_alert_for_restore).to_lowercase()),
         ("rules.alert.for-grace-period", format_duration(args.rules_alert_for_grace_period)),
         ("rules.alert.for-outage-tolerance", format_duration(args.rules_alert_for_outage_tolerance)),
         ("alertmanager.config.file", args.alertmanager_config_file.as_deref().map(path).unwrap_or_default()),

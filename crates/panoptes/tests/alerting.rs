@@ -179,3 +179,143 @@ async fn alerts_reach_an_external_alertmanager() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A restart in the middle of a group wait and during an active silence changes nothing a
+/// user can see: the built-in router saves its alerts at shutdown, so the group of `Page`
+/// still flushes `group_wait` (8 s) after the alert started, not 8 s after the restart, and
+/// the webhook (a real HTTP server on loopback) gets it exactly once; the silence of `Muted`,
+/// created through the API v2, still mutes it after the restart and nothing of it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_group_wait_and_of_a_silence_changes_nothing() {
+    let received: Arc<Mutex<Vec<(jiff::Timestamp, Json)>>> = Arc::default();
+    let sink = received.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push((jiff::Timestamp::now(), serde_json::from_str(&body).expect("webhook JSON")));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: demo\n  interval: 1s\n  rules:\n  - alert: Page\n    expr: vector(1)\n  - alert: Muted\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    let config = dir.path().join("panoptes.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  evaluation_interval: 1s\nrule_files: ['{}']\n", dir.path().join("rules.yml").display()),
+    )
+    .unwrap();
+    let am_config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am_config,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 8s\n  group_interval: 1m\n  repeat_interval: 1h\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://{hook}/hook\n"
+        ),
+    )
+    .unwrap();
+    let flags = ["--config.file", config.to_str().unwrap(), "--alertmanager.config.file", am_config.to_str().unwrap()];
+    let client = reqwest::Client::new();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("panoptes.log");
+    let (child, address) = start_server(&data, &flags, &log_path);
+    let mut panoptes = Process { child, address };
+    wait_ready(&client, address, &mut panoptes.child, &log_path).await;
+
+    let now = jiff::Timestamp::now();
+    let silence = serde_json::json!({
+        "matchers": [{"name": "alertname", "value": "Muted", "isRegex": false, "isEqual": true}],
+        "startsAt": now.to_string(),
+        "endsAt": (now + jiff::SignedDuration::from_secs(3600)).to_string(),
+        "createdBy": "test",
+        "comment": "maintenance",
+    });
+    let response = client.post(format!("http://{address}/api/v2/silences")).json(&silence).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let silence_id = response.json::<Json>().await.unwrap()["silenceID"].as_str().unwrap().to_owned();
+
+    let alerts_v2 = |address: std::net::SocketAddr| {
+        let client = client.clone();
+        async move {
+            let text =
+                client.get(format!("http://{address}/api/v2/alerts")).send().await.unwrap().text().await.unwrap();
+            serde_json::from_str::<Json>(&text).unwrap()
+        }
+    };
+    let find = |alerts: &Json, name: &str| {
+        alerts.as_array().unwrap().iter().find(|alert| alert["labels"]["alertname"] == name).cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let starts_at: jiff::Timestamp = loop {
+        if let Some(alert) = find(&alerts_v2(address).await, "Page") {
+            break alert["startsAt"].as_str().unwrap().parse().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Page never reached the router:\n{}",
+            std::fs::read_to_string(&log_path).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Stop 3 s into the 8 s group wait.
+    let wait = jiff::Timestamp::now().duration_until(starts_at + jiff::SignedDuration::from_secs(3));
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+    let status = std::process::Command::new("kill").args(["-TERM", &panoptes.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(common::wait_exit(&mut panoptes.child, Duration::from_secs(20)).is_some_and(|s| s.success()));
+    assert!(received.lock().unwrap().is_empty(), "sent before the group wait ended");
+
+    let (child, address) = start_server(&data, &flags, &log_path);
+    let mut panoptes = Process { child, address };
+    wait_ready(&client, address, &mut panoptes.child, &log_path).await;
+    let restarted_at = jiff::Timestamp::now();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (delivered_at, payload) = loop {
+        if let Some(first) = received.lock().unwrap().first().cloned() {
+            break first;
+        }
+        assert!(Instant::now() < deadline, "nothing delivered:\n{}", std::fs::read_to_string(&log_path).unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let waited = delivered_at.duration_since(starts_at);
+    eprintln!("restarted {:#} after startsAt, delivered {waited:#} after it", restarted_at.duration_since(starts_at));
+    assert!(
+        waited >= jiff::SignedDuration::from_millis(7_900) && waited < jiff::SignedDuration::from_millis(9_500),
+        "delivered {waited:#} after startsAt, group_wait is 8s:\n{}",
+        std::fs::read_to_string(&log_path).unwrap()
+    );
+    assert_eq!(payload["groupLabels"]["alertname"], "Page");
+    assert_eq!(payload["alerts"][0]["startsAt"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap(), starts_at);
+
+    // The silence is still in force: Muted is suppressed by it, and nothing of it is sent.
+    let silences: Json = serde_json::from_str(
+        &client.get(format!("http://{address}/api/v2/silences")).send().await.unwrap().text().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(silences[0]["id"], silence_id.as_str());
+    assert_eq!(silences[0]["status"]["state"], "active");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let muted = loop {
+        if let Some(alert) = find(&alerts_v2(address).await, "Muted") {
+            break alert;
+        }
+        assert!(Instant::now() < deadline, "Muted is not held after the restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(muted["status"]["state"], "suppressed", "{muted}");
+    assert_eq!(muted["status"]["silencedBy"], serde_json::json!([silence_id]));
+    // Well past the group wait of Muted and the first flush of Page: one notification in all.
+    let wait = jiff::Timestamp::now().duration_until(starts_at + jiff::SignedDuration::from_secs(13));
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:#?}");
+}
