@@ -63,7 +63,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
     let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{}", self_address(&args)));
     let history = open_history(&args)?;
     let router = open_router(&args, &external_url, &history)?;
-    let senders = ExternalAlertmanagers::start();
+    let senders = ExternalAlertmanagers::start(scrape.kube_clusters().clone());
     let running_config = RunningConfig::load(
         args.config_file.clone(),
         scrape.clone(),
@@ -96,6 +96,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
             let routes = ingest_routes(&args, &opened, &push_store)
                 .merge(panoptes_alerting::history_router(history.clone()))
                 .merge(crate::kube_state::routes(args.kube_state_cluster.as_deref(), scrape.kube_clusters().clone()))
+                .merge(senders.routes())
                 .merge(dashboards)
                 .merge(extra_routes);
             let routes = match &router {

@@ -319,3 +319,183 @@ async fn a_restart_in_the_middle_of_group_wait_and_of_a_silence_changes_nothing(
     let received = received.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "{received:#?}");
 }
+
+/// Starts Debian's Alertmanager (clustering off) serving under `/am`.
+fn start_alertmanager(dir: &Path, name: &str) -> Process {
+    let address = common::free_address();
+    std::fs::write(dir.join(format!("{name}.yml")), "route:\n  receiver: blackhole\nreceivers:\n- name: blackhole\n")
+        .unwrap();
+    let child = std::process::Command::new("/usr/bin/prometheus-alertmanager")
+        .arg(format!("--config.file={}", dir.join(format!("{name}.yml")).display()))
+        .arg(format!("--storage.path={}", dir.join(format!("{name}-data")).display()))
+        .arg(format!("--web.listen-address={address}"))
+        .arg("--web.route-prefix=/am")
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start /usr/bin/prometheus-alertmanager (apt-get install prometheus-alertmanager)");
+    Process { child, address }
+}
+
+/// Polls the Alertmanager at `address` until it holds an alert named `name`.
+async fn wait_for_alert(client: &reqwest::Client, address: std::net::SocketAddr, name: &str, log_path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts: Json = match client.get(format!("http://{address}/am/api/v2/alerts")).send().await {
+            Ok(response) => serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Json::Null),
+            Err(_) => Json::Null,
+        };
+        if alerts.as_array().is_some_and(|alerts| alerts.iter().any(|alert| alert["labels"]["alertname"] == name)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached the Alertmanager at {address}:\n{}",
+            std::fs::read_to_string(log_path).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls `/api/v1/alertmanagers` until it answers `expected`.
+async fn wait_for_alertmanagers(client: &reqwest::Client, address: std::net::SocketAddr, expected: Json) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let data = get_data(client, &format!("http://{address}/api/v1/alertmanagers")).await;
+        if data == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "/api/v1/alertmanagers: {data:#}, expected {expected:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn always_firing_config(dir: &Path, alerting: &str) -> std::path::PathBuf {
+    std::fs::write(
+        dir.join("rules.yml"),
+        "groups:\n- name: demo\n  interval: 1s\n  rules:\n  - alert: AlwaysFiring\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    let config = dir.join("panoptes.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nalerting:\n{alerting}",
+            dir.join("rules.yml").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// `alerting.alertmanagers` with `file_sd_configs`: the Alertmanagers come from a file that
+/// changes while the server runs; `path_prefix` and `relabel_configs` apply to what it lists,
+/// as in Prometheus (a relabelled-away target is listed as dropped). Both Alertmanagers are
+/// Debian's, serving under `/am`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanagers_from_file_sd_follow_the_file() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_alertmanager(dir.path(), "first");
+    let second = start_alertmanager(dir.path(), "second");
+    let sd_file = dir.path().join("alertmanagers.json");
+    let write_sd = |address: std::net::SocketAddr| {
+        let groups = serde_json::json!([
+            {"targets": [address.to_string()], "labels": {"role": "primary"}},
+            {"targets": ["127.0.0.1:1"], "labels": {"role": "spare"}},
+        ]);
+        let temporary = dir.path().join("alertmanagers.json.tmp");
+        std::fs::write(&temporary, groups.to_string()).unwrap();
+        std::fs::rename(&temporary, &sd_file).unwrap();
+    };
+    write_sd(first.address);
+    let config = always_firing_config(
+        dir.path(),
+        &format!(
+            "  alertmanagers:\n  - path_prefix: /am/\n    timeout: 2s\n    file_sd_configs:\n    - files: ['{}']\n    relabel_configs:\n    - {{source_labels: [role], regex: spare, action: drop}}\n",
+            sd_file.display()
+        ),
+    );
+    let log_path = dir.path().join("panoptes.log");
+    let (child, address) = start_server(
+        &dir.path().join("data"),
+        &["--config.file", config.to_str().unwrap(), "--rules.alert.resend-delay=1s"],
+        &log_path,
+    );
+    let mut panoptes = Process { child, address };
+    wait_ready(&client, address, &mut panoptes.child, &log_path).await;
+
+    let url = |address: &str| format!("http://{address}/am/api/v2/alerts");
+    wait_for_alertmanagers(
+        &client,
+        address,
+        serde_json::json!({
+            "activeAlertmanagers": [{"url": url(&first.address.to_string())}],
+            "droppedAlertmanagers": [{"url": url("127.0.0.1:1")}],
+        }),
+    )
+    .await;
+    wait_for_alert(&client, first.address, "AlwaysFiring", &log_path).await;
+
+    // The file now names the second Alertmanager: the alerts go there.
+    write_sd(second.address);
+    wait_for_alertmanagers(
+        &client,
+        address,
+        serde_json::json!({
+            "activeAlertmanagers": [{"url": url(&second.address.to_string())}],
+            "droppedAlertmanagers": [{"url": url("127.0.0.1:1")}],
+        }),
+    )
+    .await;
+    wait_for_alert(&client, second.address, "AlwaysFiring", &log_path).await;
+}
+
+/// `alerting.alertmanagers` with `kubernetes_sd_configs` (role `pod`) against the fake API
+/// server of `panoptes-test-util` (no real API server can run on the build machines; the fake
+/// speaks the real list/watch protocol): the Alertmanager pod's `web` port is kept by
+/// `relabel_configs`, another pod is dropped, and alerts reach Debian's Alertmanager at the
+/// pod's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanagers_from_kubernetes_sd() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let alertmanager = start_alertmanager(dir.path(), "k8s");
+    let fake = panoptes_test_util::fake_kube::FakeApiServer::start().await;
+    let pod = |name: &str, app: &str, port: u16| {
+        serde_json::json!({
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "monitoring", "labels": {"app": app}},
+            "spec": {"containers": [{"name": app, "ports": [{"name": "web", "containerPort": port}]}]},
+            "status": {"phase": "Running", "podIP": "127.0.0.1"},
+        })
+    };
+    fake.apply(pod("alertmanager-0", "alertmanager", alertmanager.address.port()));
+    fake.apply(pod("web-0", "web", 8080));
+    let config = always_firing_config(
+        dir.path(),
+        &format!(
+            "  alertmanagers:\n  - path_prefix: /am\n    kubernetes_sd_configs:\n    - role: pod\n      api_server: {}\n      namespaces: {{names: [monitoring]}}\n    relabel_configs:\n    - {{source_labels: [__meta_kubernetes_pod_label_app], regex: alertmanager, action: keep}}\n    - {{source_labels: [__meta_kubernetes_pod_container_port_name], regex: web, action: keep}}\n",
+            fake.url()
+        ),
+    );
+    let log_path = dir.path().join("panoptes.log");
+    let (child, address) = start_server(
+        &dir.path().join("data"),
+        &["--config.file", config.to_str().unwrap(), "--rules.alert.resend-delay=1s"],
+        &log_path,
+    );
+    let mut panoptes = Process { child, address };
+    wait_ready(&client, address, &mut panoptes.child, &log_path).await;
+    wait_for_alertmanagers(
+        &client,
+        address,
+        serde_json::json!({
+            "activeAlertmanagers": [{"url": format!("http://{}/am/api/v2/alerts", alertmanager.address)}],
+            "droppedAlertmanagers": [{"url": "http://127.0.0.1:8080/am/api/v2/alerts"}],
+        }),
+    )
+    .await;
+    wait_for_alert(&client, alertmanager.address, "AlwaysFiring", &log_path).await;
+}
