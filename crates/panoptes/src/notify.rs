@@ -317,3 +317,57 @@ async fn send_loop(mut alerts: mpsc::Receiver<AlertToSend>, settings: Arc<RwLock
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use panoptes_scrape::discovery::TargetGroup;
+
+    use super::*;
+
+    #[track_caller]
+    fn check(alerting_yaml: &str, groups: &[TargetGroup], active: &[&str], dropped: &[&str]) {
+        let config = panoptes_scrape::config::parse_str(&format!("alerting:\n{alerting_yaml}"), "test.yml")
+            .expect("valid configuration");
+        let discovered = alertmanagers_from_groups(&config.alerting.alertmanagers[0], groups.iter());
+        assert_eq!(discovered.active, active, "active");
+        assert_eq!(discovered.dropped, dropped, "dropped");
+    }
+
+    fn group(addresses: &[&str], labels: &[(&str, &str)]) -> TargetGroup {
+        TargetGroup {
+            targets: addresses
+                .iter()
+                .map(|address| BTreeMap::from([("__address__".to_owned(), (*address).to_owned())]))
+                .collect(),
+            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            source: "0".to_owned(),
+        }
+    }
+
+    #[test]
+    fn discovered_targets_become_alertmanager_urls_as_in_prometheus() {
+        let two = [group(&["a:9093", "b:9093", "a:9093"], &[])];
+        // Defaults: http, `/api/v2/alerts`, duplicates once.
+        check("  alertmanagers:\n  - {}\n", &two, &["http://a:9093/api/v2/alerts", "http://b:9093/api/v2/alerts"], &[]);
+        // `path_prefix` joined with one slash whatever its slashes; `scheme`.
+        check(
+            "  alertmanagers:\n  - {scheme: https, path_prefix: '/am/'}\n",
+            &two[..1],
+            &["https://a:9093/am/api/v2/alerts", "https://b:9093/am/api/v2/alerts"],
+            &[],
+        );
+        // Relabelling sees the group's labels, may rewrite `__alerts_path__` and drop targets,
+        // which are listed with their URL from before relabelling.
+        let labelled = [group(&["a:9093"], &[("zone", "east")]), group(&["b:9093"], &[("zone", "west")])];
+        check(
+            "  alertmanagers:\n  - relabel_configs:\n    - {source_labels: [zone], regex: east, action: keep}\n    - {target_label: __alerts_path__, replacement: /custom}\n",
+            &labelled,
+            &["http://a:9093/custom"],
+            &["http://b:9093/api/v2/alerts"],
+        );
+        // An address with a path is refused.
+        check("  alertmanagers:\n  - {}\n", &[group(&["a:9093/x"], &[])], &[], &[]);
+    }
+}
