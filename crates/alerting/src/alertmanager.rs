@@ -238,7 +238,7 @@ impl Alertmanager {
         })?;
         let loaded = Loaded::build(config, &options)?;
         let silences = Silences::open(Some(dir.join("silences.json")), options.retention)?;
-        // A damaged notification log or alert snapshot is set aside: losing them risks a repeated
+        // A damaged notification log, alert snapshot or WeCom parts file is set aside: losing them risks a repeated
         // notification, which beats not starting. Damaged silences stop the start instead, since
         // dropping them would unmute alerts.
         let nflog_path = dir.join("nflog.json");
@@ -246,6 +246,14 @@ impl Alertmanager {
             Err(error @ Error::Corrupted { .. }) => {
                 set_aside(&nflog_path, &error);
                 NotificationLog::open(Some(nflog_path), options.retention)?
+            }
+            other => other?,
+        };
+        let parts_path = dir.join("wecom-parts.json");
+        let robots = match crate::notify::RobotQueues::open(parts_path.clone()) {
+            Err(error @ Error::Corrupted { .. }) => {
+                set_aside(&parts_path, &error);
+                crate::notify::RobotQueues::open(parts_path)?
             }
             other => other?,
         };
@@ -268,7 +276,7 @@ impl Alertmanager {
             nflog,
             metrics: AlertingMetrics::default(),
             limiter: Arc::default(),
-            robots: Arc::default(),
+            robots: Arc::new(robots),
             started_at: Timestamp::now(),
             mute_states: Mutex::new(HashMap::new()),
             commands,

@@ -908,3 +908,70 @@ receivers:
     }
     assert!(whole.contains("查看详情"), "{whole}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_parts_delivered_before_a_restart_are_not_sent_again_after_it() {
+    let (fake, url) = start_fake().await;
+    // The second message is refused for good (400): the flush gives up, and the next one is an
+    // hour away, after the restart.
+    fake.scripted.lock().insert(
+        "/cgi-bin/webhook/send".to_owned(),
+        [(200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned()), (400, "bad request".to_owned())].into(),
+    );
+    let config = format!(
+        r#"
+route:
+  receiver: robot
+  group_wait: 50ms
+  group_interval: 1h
+receivers:
+- name: robot
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=k'
+    msgtype: text
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    let running = am.spawn(async move {
+        let _ = stopped.await;
+    });
+    let alerts: Vec<PostableAlert> = (0..30)
+        .map(|i| {
+            let mut alert = alert("DiskFull", &format!("node-{i}"), false);
+            alert.annotations.insert("description".to_owned(), "磁盘空间不足，请尽快清理。".repeat(5));
+            alert
+        })
+        .collect();
+    am.put_postable(alerts).unwrap();
+    let content = |received: &Received| received.body["text"]["content"].as_str().unwrap().to_owned();
+    // Every part was tried once: the request count stops growing.
+    let mut count = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = fake.received.lock().len();
+        if now == count && now > 2 {
+            break;
+        }
+        count = now;
+    }
+    let before = fake.received.lock().clone();
+    let failed = content(&before[1]);
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    // Give the background save of the parts file a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(dir.path().join("wecom-parts.json").exists());
+    let parts_file = std::fs::read_to_string(dir.path().join("wecom-parts.json")).unwrap();
+    assert!(!parts_file.contains("key=k") && !parts_file.contains("/cgi-bin"), "{parts_file}");
+
+    // After the restart the held alert's group flushes at once; only the refused part goes out.
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let received = wait_for(&fake, before.len() + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received_after = fake.received.lock().clone();
+    assert_eq!(received_after.len(), before.len() + 1, "{received_after:#?}");
+    assert_eq!(content(&received[before.len()]), failed);
+}

@@ -5,13 +5,18 @@
 //! budget. errcode 45009 (rate limited) is retried.
 //!
 //! A notification longer than a message is sent as several parts. Each part has its own
-//! result, and the parts a robot accepted are remembered (by group, receiver, robot and the
-//! notification's content) until the whole notification got through, so a retry, also one by a
-//! later flush, sends only the parts that failed: every part arrives once.
+//! result, and the parts a robot accepted are remembered (by hashes of the group, receiver,
+//! robot and the notification's content) until the whole notification got through, also across
+//! restarts (`wecom-parts.json`), so a retry, also one by a later flush or after a restart,
+//! sends only the parts that failed: every part arrives once.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use parking_lot::Mutex;
 use serde_json::json;
@@ -69,40 +74,103 @@ pub(crate) struct RobotQueues {
     /// The parts each not yet wholly delivered notification got through, with when the last
     /// one did.
     delivered: Mutex<HashMap<Arc<str>, DeliveredParts>>,
+    /// Where `delivered` is saved (`wecom-parts.json`), so that a restart does not send
+    /// delivered parts again either.
+    path: Option<PathBuf>,
+    /// Serializes saves; each writes the state as it is when it runs.
+    save_lock: Mutex<()>,
 }
 
 /// The parts of a notification a robot accepted, and when it last accepted one.
-type DeliveredParts = (BTreeSet<usize>, Instant);
+type DeliveredParts = (BTreeSet<usize>, Timestamp);
+
+/// One entry of `wecom-parts.json` (`docs/format/alerting.md`).
+#[derive(Serialize, Deserialize)]
+struct PartsEntry {
+    /// Hashes of the group, receiver, robot and content; never the robot's URL (it holds the
+    /// robot's key).
+    notification: String,
+    parts: Vec<usize>,
+    updated_at: Timestamp,
+}
 
 impl RobotQueues {
+    /// Opens the queues with the delivered parts saved at `path` (none when it is missing).
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of a file that cannot be read or decoded.
+    pub(crate) fn open(path: PathBuf) -> crate::error::Result<RobotQueues> {
+        let entries: Vec<PartsEntry> = crate::persist::read_entries(&path)?;
+        let delivered = entries
+            .into_iter()
+            .map(|entry| (Arc::from(entry.notification), (entry.parts.into_iter().collect(), entry.updated_at)))
+            .collect();
+        Ok(RobotQueues { delivered: Mutex::new(delivered), path: Some(path), ..RobotQueues::default() })
+    }
+
     /// Returns the parts of `notification` a robot already accepted.
     fn delivered_parts(&self, notification: &str) -> BTreeSet<usize> {
         self.delivered.lock().get(notification).map(|(parts, _)| parts.clone()).unwrap_or_default()
     }
 
     /// Remembers that a robot accepted `part` of `notification`.
-    fn mark_delivered(&self, notification: &Arc<str>, part: usize) {
-        let now = Instant::now();
-        let mut delivered = self.delivered.lock();
-        delivered.retain(|_, (_, at)| now.duration_since(*at) < DELIVERED_PARTS_TTL);
-        if delivered.len() >= MAX_DELIVERED_PARTS
-            && !delivered.contains_key(notification)
-            && let Some(oldest) = delivered.iter().min_by_key(|(_, (_, at))| *at).map(|(key, _)| Arc::clone(key))
+    fn mark_delivered(self: &Arc<Self>, notification: &Arc<str>, part: usize) {
+        let now = Timestamp::now();
         {
-            delivered.remove(&oldest);
+            let mut delivered = self.delivered.lock();
+            let ttl = jiff::SignedDuration::try_from(DELIVERED_PARTS_TTL).unwrap_or_default();
+            delivered.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            if delivered.len() >= MAX_DELIVERED_PARTS
+                && !delivered.contains_key(notification)
+                && let Some(oldest) = delivered.iter().min_by_key(|(_, (_, at))| *at).map(|(key, _)| Arc::clone(key))
+            {
+                delivered.remove(&oldest);
+            }
+            let entry = delivered.entry(Arc::clone(notification)).or_insert_with(|| (BTreeSet::new(), now));
+            entry.0.insert(part);
+            entry.1 = now;
         }
-        let entry = delivered.entry(Arc::clone(notification)).or_insert_with(|| (BTreeSet::new(), now));
-        entry.0.insert(part);
-        entry.1 = now;
+        self.save_in_background();
     }
 
     /// Forgets the parts of a notification that got through whole.
-    fn forget(&self, notification: &str) {
-        self.delivered.lock().remove(notification);
+    fn forget(self: &Arc<Self>, notification: &str) {
+        if self.delivered.lock().remove(notification).is_some() {
+            self.save_in_background();
+        }
+    }
+
+    /// Saves the delivered parts on a blocking thread (saving syncs a file). Failures are
+    /// logged: at worst a restart sends delivered parts again.
+    fn save_in_background(self: &Arc<Self>) {
+        if self.path.is_none() {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let Some(path) = &this.path else { return };
+            let _saving = this.save_lock.lock();
+            let mut entries: Vec<PartsEntry> = this
+                .delivered
+                .lock()
+                .iter()
+                .map(|(notification, (parts, at))| PartsEntry {
+                    notification: notification.to_string(),
+                    parts: parts.iter().copied().collect(),
+                    updated_at: *at,
+                })
+                .collect();
+            entries.sort_by(|a, b| a.notification.cmp(&b.notification));
+            if let Err(error) = crate::persist::write_entries(path, &entries) {
+                tracing::error!(error = %error, "cannot save the delivered parts of WeCom notifications");
+            }
+        });
     }
 }
 
-/// FNV-1a of a notification's content, to tell notifications apart across retries.
+/// FNV-1a of a notification's content (or destination), to tell notifications apart across
+/// retries and restarts.
 fn content_hash(content: &str) -> u64 {
     content
         .bytes()
@@ -138,8 +206,9 @@ impl Wecom {
         let url = config.url();
         let key = format!("{url}\n{}\n{:?}\n{:?}", config.msgtype, config.mentioned_list, config.mentioned_mobile_list);
         let limit = if is_markdown { MARKDOWN_MAX_BYTES } else { TEXT_MAX_BYTES };
+        let destination = format!("{}\n{}\n{key}", context.group_key, context.receiver);
         let notification: Arc<str> =
-            format!("{}\n{}\n{key}\n{:016x}", context.group_key, context.receiver, content_hash(&content)).into();
+            format!("{:016x}-{:016x}", content_hash(&destination), content_hash(&content)).into();
         let delivered = context.robots.delivered_parts(&notification);
         let mut results = Vec::new();
         let should_start = {
