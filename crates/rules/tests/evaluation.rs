@@ -270,6 +270,8 @@ fn restart_keeps_keep_firing_for() {
     after.eval(&context, 3 * MINUTE, Duration::ZERO, Duration::from_secs(60));
     after.restore_for_state(&context, 3 * MINUTE, RestoreOptions::default());
     assert_eq!(alert_states(&after), vec![AlertState::Firing]);
+    let alert = first_alert(&after);
+    assert_eq!((alert.fired_at_ms, alert.keep_firing_since_ms), (Some(0), Some(MINUTE)), "fired at 0, kept since 1m");
     append(&storage, &job, 4 * MINUTE, 1.0);
     after.eval(&context, 4 * MINUTE, Duration::ZERO, Duration::from_secs(60));
     assert_eq!(alert_states(&after), vec![AlertState::Firing]);
