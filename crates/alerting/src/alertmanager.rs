@@ -104,6 +104,8 @@ impl Loaded {
 
 enum Command {
     Dispatch(Vec<Alert>),
+    /// Alerts held at the last shutdown, routed again at start.
+    Restore(Vec<Alert>),
     Reload,
 }
 
@@ -236,7 +238,7 @@ impl Alertmanager {
         })?;
         let loaded = Loaded::build(config, &options)?;
         let silences = Silences::open(Some(dir.join("silences.json")), options.retention)?;
-        // A damaged notification log or alert snapshot is set aside: losing them risks a repeated
+        // A damaged notification log, alert snapshot or WeCom parts file is set aside: losing them risks a repeated
         // notification, which beats not starting. Damaged silences stop the start instead, since
         // dropping them would unmute alerts.
         let nflog_path = dir.join("nflog.json");
@@ -244,6 +246,14 @@ impl Alertmanager {
             Err(error @ Error::Corrupted { .. }) => {
                 set_aside(&nflog_path, &error);
                 NotificationLog::open(Some(nflog_path), options.retention)?
+            }
+            other => other?,
+        };
+        let parts_path = dir.join("wecom-parts.json");
+        let robots = match crate::notify::RobotQueues::open(parts_path.clone()) {
+            Err(error @ Error::Corrupted { .. }) => {
+                set_aside(&parts_path, &error);
+                crate::notify::RobotQueues::open(parts_path)?
             }
             other => other?,
         };
@@ -266,7 +276,7 @@ impl Alertmanager {
             nflog,
             metrics: AlertingMetrics::default(),
             limiter: Arc::default(),
-            robots: Arc::default(),
+            robots: Arc::new(robots),
             started_at: Timestamp::now(),
             mute_states: Mutex::new(HashMap::new()),
             commands,
@@ -274,7 +284,7 @@ impl Alertmanager {
         });
         if !stored.is_empty() {
             tracing::info!(alerts = stored.len(), "restored alerts");
-            let _ = inner.commands.send(Command::Dispatch(stored));
+            let _ = inner.commands.send(Command::Restore(stored));
         }
         Ok(Alertmanager { inner })
     }
@@ -317,7 +327,8 @@ impl Alertmanager {
     }
 
     /// Replaces the configuration. Aggregation groups are rebuilt and every held alert is
-    /// dispatched again; the notification log keeps this from repeating notifications.
+    /// dispatched again (a group that had not flushed flushes `group_wait` after its earliest
+    /// alert started, as before); the notification log keeps this from repeating notifications.
     ///
     /// # Errors
     ///
@@ -448,7 +459,8 @@ impl Alertmanager {
             tokio::select! {
                 () = &mut shutdown => break,
                 command = commands.recv() => match command {
-                    Some(Command::Dispatch(alerts)) => self.dispatch(alerts),
+                    Some(Command::Dispatch(alerts)) => self.dispatch(alerts, false),
+                    Some(Command::Restore(alerts)) => self.dispatch(alerts, true),
                     Some(Command::Reload) => self.reload_groups(),
                     None => break,
                 },
@@ -474,7 +486,7 @@ impl Alertmanager {
         tokio::spawn(async move { this.run(shutdown).await })
     }
 
-    fn dispatch(&self, alerts: Vec<Alert>) {
+    fn dispatch(&self, alerts: Vec<Alert>, is_restored: bool) {
         let loaded = self.inner.loaded();
         let mut groups = self.inner.groups.lock();
         for alert in alerts {
@@ -486,7 +498,11 @@ impl Alertmanager {
                     tokio::spawn(run_group(Arc::clone(&self.inner), Arc::clone(&group)));
                     group
                 });
-                group.insert(alert.clone());
+                if is_restored {
+                    group.insert_restored(alert.clone());
+                } else {
+                    group.insert(alert.clone());
+                }
             }
         }
     }
@@ -495,7 +511,8 @@ impl Alertmanager {
         for group in self.inner.groups.lock().drain().map(|(_, group)| group) {
             group.stop();
         }
-        self.dispatch(self.inner.alerts_snapshot());
+        // The rebuilt groups keep the timing of the ones they replace, as after a restart.
+        self.dispatch(self.inner.alerts_snapshot(), true);
     }
 
     fn maintain(&self) {

@@ -1,6 +1,7 @@
 //! Aggregation groups and the notification pipeline. Each group (a route and the values of its
 //! `group_by` labels) runs as one task: the first flush comes `group_wait` after the group was
-//! created (at once for alerts older than that), later flushes every `group_interval`. A flush
+//! created (at once for alerts older than that; after a restart or a reload, `group_wait` after
+//! its earliest alert started), later flushes every `group_interval`. A flush
 //! drops inhibited alerts, honours the route's mute/active time intervals, drops silenced
 //! alerts, then asks the notification log per integration whether to notify (new firing alerts,
 //! newly resolved ones with `send_resolved`, or `repeat_interval` elapsed), delivers with retries
@@ -68,6 +69,30 @@ impl AggrGroup {
         if !self.has_flushed.load(Ordering::Acquire) && is_old {
             *self.next_flush.lock() = Instant::now();
             self.wake.notify_one();
+        }
+    }
+
+    /// Adds an alert held across a restart or a reload: a group that has not flushed yet flushes
+    /// `group_wait` after the alert started, as it would have without the restart (at once when
+    /// that time passed), instead of `group_wait` after the restart.
+    pub(crate) fn insert_restored(&self, alert: Alert) {
+        let group_wait = jiff::SignedDuration::try_from(self.route.options.group_wait).unwrap_or_default();
+        let now = Timestamp::now();
+        let left = alert
+            .starts_at
+            .saturating_add(group_wait)
+            .map(|due| due.duration_since(now))
+            .ok()
+            .and_then(|left| std::time::Duration::try_from(left).ok())
+            .unwrap_or_default();
+        self.alerts.lock().insert(alert.fingerprint(), alert);
+        if !self.has_flushed.load(Ordering::Acquire) {
+            let due = Instant::now() + left;
+            let mut next = self.next_flush.lock();
+            if due < *next {
+                *next = due;
+                self.wake.notify_one();
+            }
         }
     }
 

@@ -841,3 +841,137 @@ receivers:
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.received.lock().len(), received.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_part_of_a_split_wecom_notification_is_resent_alone() {
+    let (fake, url) = start_fake().await;
+    // The second message of the notification fails with a retryable 502; everything else
+    // succeeds.
+    fake.scripted.lock().insert(
+        "/cgi-bin/webhook/send".to_owned(),
+        [(200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned()), (502, "bad gateway".to_owned())].into(),
+    );
+    let config = format!(
+        r#"
+route:
+  receiver: robot
+  group_wait: 50ms
+receivers:
+- name: robot
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=k'
+    msgtype: text
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let alerts: Vec<PostableAlert> = (0..30)
+        .map(|i| {
+            let mut alert = alert("DiskFull", &format!("node-{i}"), false);
+            alert.annotations.insert("description".to_owned(), "磁盘空间不足，请尽快清理。".repeat(5));
+            alert
+        })
+        .collect();
+    am.put_postable(alerts).unwrap();
+    let content = |received: &Received| received.body["text"]["content"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let received = loop {
+        let received = fake.received.lock().clone();
+        // Done when the failed part arrived again.
+        if received.len() > 2 && received[2..].iter().any(|later| content(later) == content(&received[1])) {
+            break received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{received:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Nothing more comes: the parts that got through are not sent again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.received.lock().len(), received.len());
+    let mut delivered: Vec<String> =
+        received.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, r)| content(r)).collect();
+    assert!(delivered.len() >= 3, "{} parts", delivered.len());
+    let unique: std::collections::BTreeSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "a part arrived twice: {delivered:#?}");
+    // The retried part is the last to arrive; put back in its place, the parts make the whole
+    // notification, every instance in order.
+    let retried = delivered.pop().unwrap();
+    delivered.insert(1, retried);
+    let whole: String = delivered.concat();
+    // Alerts are in label order: node-0, node-1, node-10, ...
+    let mut instances: Vec<String> = (0..30).map(|i| format!("node-{i}")).collect();
+    instances.sort();
+    let mut position = 0;
+    for instance in &instances {
+        let found = whole[position..].find(instance.as_str());
+        position += found.unwrap_or_else(|| panic!("{instance} missing or out of order in {whole}"));
+    }
+    assert!(whole.contains("查看详情"), "{whole}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_parts_delivered_before_a_restart_are_not_sent_again_after_it() {
+    let (fake, url) = start_fake().await;
+    // The second message is refused for good (400): the flush gives up, and the next one is an
+    // hour away, after the restart.
+    fake.scripted.lock().insert(
+        "/cgi-bin/webhook/send".to_owned(),
+        [(200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned()), (400, "bad request".to_owned())].into(),
+    );
+    let config = format!(
+        r#"
+route:
+  receiver: robot
+  group_wait: 50ms
+  group_interval: 1h
+receivers:
+- name: robot
+  wecom_configs:
+  - webhook_url: '{url}/cgi-bin/webhook/send?key=k'
+    msgtype: text
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    let running = am.spawn(async move {
+        let _ = stopped.await;
+    });
+    let alerts: Vec<PostableAlert> = (0..30)
+        .map(|i| {
+            let mut alert = alert("DiskFull", &format!("node-{i}"), false);
+            alert.annotations.insert("description".to_owned(), "磁盘空间不足，请尽快清理。".repeat(5));
+            alert
+        })
+        .collect();
+    am.put_postable(alerts).unwrap();
+    let content = |received: &Received| received.body["text"]["content"].as_str().unwrap().to_owned();
+    // Every part was tried once: the request count stops growing.
+    let mut count = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = fake.received.lock().len();
+        if now == count && now > 2 {
+            break;
+        }
+        count = now;
+    }
+    let before = fake.received.lock().clone();
+    let failed = content(&before[1]);
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    // Give the background save of the parts file a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(dir.path().join("wecom-parts.json").exists());
+    let parts_file = std::fs::read_to_string(dir.path().join("wecom-parts.json")).unwrap();
+    assert!(!parts_file.contains("key=k") && !parts_file.contains("/cgi-bin"), "{parts_file}");
+
+    // After the restart the held alert's group flushes at once; only the refused part goes out.
+    let am = Alertmanager::open(dir.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    let received = wait_for(&fake, before.len() + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received_after = fake.received.lock().clone();
+    assert_eq!(received_after.len(), before.len() + 1, "{received_after:#?}");
+    assert_eq!(content(&received[before.len()]), failed);
+}

@@ -396,8 +396,15 @@ pub(crate) struct ServerArgs {
     #[arg(long = "alertmanager.config.file", value_name = "PATH")]
     pub(crate) alertmanager_config_file: Option<PathBuf>,
 
-    /// Minimum duration an alert stays pending after its `for` state is restored at start
-    /// (rules whose `for` is shorter are not restored).
+    /// How the `for` state of alerts is restored at start: `unchanged` keeps `activeAt`, so an
+    /// alert fires when it would have without the restart; `prometheus` adds the outage to
+    /// `activeAt` and applies `--rules.alert.for-grace-period`, as Prometheus does.
+    #[arg(long = "rules.alert.for-restore", value_name = "MODE", value_enum, default_value = "unchanged")]
+    pub(crate) rules_alert_for_restore: ForRestoreMode,
+
+    /// With `--rules.alert.for-restore=prometheus`: minimum duration an alert stays pending
+    /// after its `for` state is restored at start (rules whose `for` is shorter are not
+    /// restored).
     #[arg(long = "rules.alert.for-grace-period", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub(crate) rules_alert_for_grace_period: Duration,
 
@@ -625,6 +632,15 @@ pub(crate) enum LogLevel {
     Warn,
     /// Only failures.
     Error,
+}
+
+/// The `--rules.alert.for-restore` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ForRestoreMode {
+    /// Restore `activeAt` as it was before the restart.
+    Unchanged,
+    /// Prometheus' restore: the outage does not count towards `for`.
+    Prometheus,
 }
 
 /// The `--log.format` values.

@@ -63,7 +63,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
     let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{}", self_address(&args)));
     let history = open_history(&args)?;
     let router = open_router(&args, &external_url, &history)?;
-    let senders = ExternalAlertmanagers::start();
+    let senders = ExternalAlertmanagers::start(scrape.kube_clusters().clone());
     let running_config = RunningConfig::load(
         args.config_file.clone(),
         scrape.clone(),
@@ -98,6 +98,7 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
                 .merge(panoptes_alerting::history_router(history.clone()))
                 .merge(crate::kube_state::routes(args.kube_state_cluster.as_deref(), scrape.kube_clusters().clone()))
                 .merge(crate::operator::routes(running_config.operator_status()))
+                .merge(senders.routes())
                 .merge(dashboards)
                 .merge(extra_routes);
             let routes = match &router {
@@ -439,6 +440,10 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         restore: panoptes_rules::RestoreOptions {
             outage_tolerance: args.rules_alert_for_outage_tolerance,
             for_grace_period: args.rules_alert_for_grace_period,
+            mode: match args.rules_alert_for_restore {
+                crate::cli::ForRestoreMode::Unchanged => panoptes_rules::ForRestore::Unchanged,
+                crate::cli::ForRestoreMode::Prometheus => panoptes_rules::ForRestore::Prometheus,
+            },
         },
         ..RuleManagerOptions::default()
     };
@@ -548,6 +553,7 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("query.max-samples", args.query_max_samples.to_string()),
         ("query.max-concurrency", args.query_max_concurrency.to_string()),
         ("rules.alert.resend-delay", format_duration(args.rules_alert_resend_delay)),
+        ("rules.alert.for-restore", format!("{:?}", args.rules_alert_for_restore).to_lowercase()),
         ("rules.alert.for-grace-period", format_duration(args.rules_alert_for_grace_period)),
         ("rules.alert.for-outage-tolerance", format_duration(args.rules_alert_for_outage_tolerance)),
         ("alertmanager.config.file", args.alertmanager_config_file.as_deref().map(path).unwrap_or_default()),

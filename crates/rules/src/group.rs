@@ -14,6 +14,20 @@ use crate::rule::{
     EvalContext, OutputSample, Rule, RuleHealth, millis,
 };
 
+/// How the `for` state of an alert comes back after a restart (see the crate documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForRestore {
+    /// `activeAt` (and, for an alert that was firing, the firing time) is restored unchanged:
+    /// the alert fires when it would have fired without the restart, and a firing alert stays
+    /// firing. The grace period does not apply.
+    #[default]
+    Unchanged,
+    /// Prometheus' `RestoreForState`: the outage does not count towards `for` (`activeAt` moves
+    /// by the outage), an alert stays pending at least the grace period, and rules whose `for`
+    /// is shorter than the grace period are not restored.
+    Prometheus,
+}
+
 /// How a group restores alert state after a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestoreOptions {
@@ -21,13 +35,19 @@ pub struct RestoreOptions {
     /// `--rules.alert.for-outage-tolerance`, 1h).
     pub outage_tolerance: Duration,
     /// The least time an alert stays pending after a restore (Prometheus'
-    /// `--rules.alert.for-grace-period`, 10m).
+    /// `--rules.alert.for-grace-period`, 10m); only with [`ForRestore::Prometheus`].
     pub for_grace_period: Duration,
+    /// How `activeAt` is restored.
+    pub mode: ForRestore,
 }
 
 impl Default for RestoreOptions {
     fn default() -> Self {
-        Self { outage_tolerance: Duration::from_secs(3600), for_grace_period: Duration::from_secs(600) }
+        Self {
+            outage_tolerance: Duration::from_secs(3600),
+            for_grace_period: Duration::from_secs(600),
+            mode: ForRestore::default(),
+        }
     }
 }
 
@@ -96,6 +116,9 @@ pub struct Group {
     series_in_previous_eval: Vec<HashSet<Labels>>,
     last_evaluation_ms: Option<i64>,
     evaluation_time: Duration,
+    /// The query offset of the last evaluation (ms): series are written at the evaluation
+    /// time less this.
+    last_query_offset_ms: i64,
     /// Whether `for` state must be restored after the next evaluations (first load only).
     pub(crate) should_restore: bool,
     /// The alert state changes of the last evaluation, until taken.
@@ -132,6 +155,7 @@ impl Group {
             rules,
             last_evaluation_ms: None,
             evaluation_time: Duration::ZERO,
+            last_query_offset_ms: 0,
             should_restore,
             state_changes: Vec::new(),
             held_state_changes: Vec::new(),
@@ -200,6 +224,7 @@ impl Group {
     ) -> Vec<AlertToSend> {
         let started = Instant::now();
         let query_offset_ms = millis(self.query_offset.unwrap_or(default_query_offset));
+        self.last_query_offset_ms = query_offset_ms;
         let mut to_send = Vec::new();
         let mut changes = Vec::new();
         for index in 0..self.rules.len() {
@@ -313,6 +338,7 @@ impl Group {
     pub fn copy_state(&mut self, old: &Group) {
         self.last_evaluation_ms = old.last_evaluation_ms;
         self.evaluation_time = old.evaluation_time;
+        self.last_query_offset_ms = old.last_query_offset_ms;
         let mut used = HashSet::new();
         for (index, rule) in self.rules.iter_mut().enumerate() {
             let found = old
@@ -334,7 +360,7 @@ impl Group {
 
     /// Restores the `for` state of active alerts from the `ALERTS_FOR_STATE` series, and the
     /// `keep_firing_for` state from the `ALERTS{alertstate="firing"}` series, as they were
-    /// before a restart at `ts_ms` (see the crate documentation for the keep-firing design).
+    /// before a restart at `ts_ms` (see the crate documentation for both designs).
     pub fn restore_for_state(&mut self, context: &EvalContext, ts_ms: i64, options: RestoreOptions) {
         let mint = ts_ms - millis(options.outage_tolerance);
         let querier = match context.storage.querier(mint, ts_ms) {
@@ -345,6 +371,7 @@ impl Group {
             }
         };
         let grace_ms = millis(options.for_grace_period);
+        let offset_ms = self.last_query_offset_ms;
         for rule in &mut self.rules {
             let Rule::Alerting(rule) = rule else { continue };
             let hold_ms = millis(rule.hold_duration);
@@ -355,49 +382,112 @@ impl Group {
             for label in &rule.static_labels() {
                 matchers.push(Matcher::equal(&*label.name, &*label.value));
             }
-            if hold_ms >= grace_ms {
-                let last_samples = last_samples(&*querier, &matchers);
-                for alert in rule.active.values_mut() {
-                    let Some(&(down_at, active_at_secs)) = last_samples.get(&alert.labels) else { continue };
-                    if is_stale_nan(active_at_secs) {
-                        continue;
+            match options.mode {
+                ForRestore::Unchanged => restore_unchanged(rule, &*querier, &matchers, offset_ms),
+                ForRestore::Prometheus if hold_ms >= grace_ms => {
+                    let last_samples = last_samples(&*querier, &matchers);
+                    for alert in rule.active.values_mut() {
+                        let Some(&(down_at, active_at_secs)) = last_samples.get(&alert.labels) else { continue };
+                        if is_stale_nan(active_at_secs) {
+                            continue;
+                        }
+                        // Prometheus works in whole seconds here.
+                        let down_at = down_at.div_euclid(1000) * 1000;
+                        let mut restored_active_at = (active_at_secs as i64) * 1000;
+                        let remaining = hold_ms - (down_at - restored_active_at);
+                        if remaining <= 0 {
+                            // It was firing when the server went down; the next evaluation fires it.
+                        } else if remaining < grace_ms {
+                            restored_active_at = ts_ms - hold_ms + grace_ms;
+                        } else {
+                            restored_active_at += ts_ms - down_at;
+                        }
+                        alert.active_at_ms = restored_active_at;
                     }
-                    // Prometheus works in whole seconds here.
-                    let down_at = down_at.div_euclid(1000) * 1000;
-                    let mut restored_active_at = (active_at_secs as i64) * 1000;
-                    let remaining = hold_ms - (down_at - restored_active_at);
-                    if remaining <= 0 {
-                        // It was firing when the server went down; the next evaluation fires it.
-                    } else if remaining < grace_ms {
-                        restored_active_at = ts_ms - hold_ms + grace_ms;
-                    } else {
-                        restored_active_at += ts_ms - down_at;
-                    }
-                    alert.active_at_ms = restored_active_at;
                 }
+                ForRestore::Prometheus => {}
             }
             if !rule.keep_firing_for.is_zero() {
-                restore_keep_firing(rule, &*querier, ts_ms);
+                restore_keep_firing(rule, &*querier, ts_ms, offset_ms);
             }
             rule.set_restored(true);
         }
-        // An alert that was active before the restart is not new: its pending state reaches
-        // back to before the restart, so the first evaluations' `inactive→pending` is dropped.
+        // An alert that was active before the restart is not new: its pending (or firing)
+        // state reaches back to before the restart, so what the first evaluations saw of it
+        // (`inactive→pending`, and `→firing` of an alert firing before) is dropped.
         let held = std::mem::take(&mut self.held_state_changes);
         let is_backdated = |change: &AlertStateChange| {
             self.rules.iter().any(|rule| match rule {
-                Rule::Alerting(rule) => rule
-                    .active
-                    .get(&change.labels)
-                    .is_some_and(|alert| alert.state != AlertState::Inactive && alert.active_at_ms < change.time_ms),
+                Rule::Alerting(rule) => rule.active.get(&change.labels).is_some_and(|alert| match change.to {
+                    AlertState::Pending => {
+                        change.from == AlertState::Inactive
+                            && alert.state != AlertState::Inactive
+                            && alert.active_at_ms < change.time_ms
+                    }
+                    AlertState::Firing => {
+                        alert.state == AlertState::Firing && alert.fired_at_ms.is_some_and(|at| at < change.time_ms)
+                    }
+                    AlertState::Inactive => false,
+                }),
                 Rule::Recording(_) => false,
             })
         };
-        let kept: Vec<AlertStateChange> =
-            held.into_iter().filter(|change| !(change.from == AlertState::Inactive && is_backdated(change))).collect();
+        let kept: Vec<AlertStateChange> = held.into_iter().filter(|change| !is_backdated(change)).collect();
         self.state_changes.splice(0..0, kept);
         self.should_restore = false;
     }
+}
+
+/// Restores `activeAt` of the rule's active alerts unchanged from `ALERTS_FOR_STATE` (selected
+/// by `for_state_matchers`); an alert that was firing at its last evaluation before the restart
+/// is firing again at once, since the time it started firing.
+fn restore_unchanged(
+    rule: &mut crate::rule::AlertingRule,
+    querier: &dyn panoptes_storage::Querier,
+    for_state_matchers: &[Matcher],
+    offset_ms: i64,
+) {
+    let for_state = last_samples(querier, for_state_matchers);
+    let firing = firing_series(querier, for_state_matchers);
+    for alert in rule.active.values_mut() {
+        let Some(&(down_at, active_at_secs)) = for_state.get(&alert.labels) else { continue };
+        if is_stale_nan(active_at_secs) {
+            continue;
+        }
+        let restored_active_at = (active_at_secs as i64) * 1000;
+        if restored_active_at >= alert.active_at_ms {
+            continue;
+        }
+        alert.active_at_ms = restored_active_at;
+        let Some(samples) = firing.get(&alert.labels) else { continue };
+        // It was firing at its last evaluation when `ALERTS{alertstate="firing"}` has a sample
+        // at the time of the last `ALERTS_FOR_STATE` sample.
+        if samples.last().is_some_and(|&(t, v)| t == down_at && !is_stale_nan(v))
+            && let Some(first) = first_firing_sample(samples, restored_active_at - offset_ms)
+        {
+            alert.state = AlertState::Firing;
+            alert.fired_at_ms = Some(first + offset_ms);
+            alert.resolved_at_ms = None;
+        }
+    }
+}
+
+/// Returns the samples of the rule's `ALERTS{alertstate="firing"}` series by alert labels;
+/// `matchers` select the rule's `ALERTS_FOR_STATE` series.
+fn firing_series(
+    querier: &dyn panoptes_storage::Querier,
+    for_state_matchers: &[Matcher],
+) -> HashMap<Labels, Vec<(i64, f64)>> {
+    let mut matchers = for_state_matchers.to_vec();
+    matchers[0] = Matcher::equal(METRIC_NAME, ALERT_METRIC_NAME);
+    matchers.push(Matcher::equal(ALERT_STATE_LABEL, "firing"));
+    all_samples_with(querier, &matchers, ALERT_STATE_LABEL)
+}
+
+/// Returns the time of the first sample of the last run of non-stale samples at or after
+/// `not_before` (the firing series' start of the current episode).
+fn first_firing_sample(samples: &[(i64, f64)], not_before: i64) -> Option<i64> {
+    samples.iter().rev().take_while(|&&(t, v)| t >= not_before && !is_stale_nan(v)).last().map(|&(t, _)| t)
 }
 
 /// The pending and firing alerts of a rule (absent alerts are inactive).
@@ -448,7 +538,12 @@ fn diff_alert_states(
 
 /// Brings back alerts that were firing before a restart but whose expression no longer
 /// returns them, so that they keep firing for what is left of `keep_firing_for`.
-fn restore_keep_firing(rule: &mut crate::rule::AlertingRule, querier: &dyn panoptes_storage::Querier, ts_ms: i64) {
+fn restore_keep_firing(
+    rule: &mut crate::rule::AlertingRule,
+    querier: &dyn panoptes_storage::Querier,
+    ts_ms: i64,
+    offset_ms: i64,
+) {
     let mut matchers = vec![
         Matcher::equal(METRIC_NAME, ALERT_METRIC_NAME),
         Matcher::equal(ALERT_NAME_LABEL, rule.name.as_str()),
@@ -462,7 +557,8 @@ fn restore_keep_firing(rule: &mut crate::rule::AlertingRule, querier: &dyn panop
     for_state_matchers[0] = Matcher::equal(METRIC_NAME, ALERT_FOR_STATE_METRIC_NAME);
     for_state_matchers.remove(2);
     let active_at = last_samples(querier, &for_state_matchers);
-    for (labels, (last_firing_at, value)) in last_samples_with(querier, &matchers, ALERT_STATE_LABEL) {
+    for (labels, samples) in all_samples_with(querier, &matchers, ALERT_STATE_LABEL) {
+        let Some(&(last_firing_at, value)) = samples.last() else { continue };
         if is_stale_nan(value) || rule.active.contains_key(&labels) {
             continue;
         }
@@ -471,6 +567,7 @@ fn restore_keep_firing(rule: &mut crate::rule::AlertingRule, querier: &dyn panop
             continue;
         }
         let active_at_ms = active_at.get(&labels).map_or(last_firing_at, |&(_, v)| (v as i64) * 1000);
+        let fired_at_ms = first_firing_sample(&samples, active_at_ms - offset_ms).unwrap_or(last_firing_at) + offset_ms;
         rule.active.insert(
             labels.clone(),
             Alert {
@@ -479,7 +576,7 @@ fn restore_keep_firing(rule: &mut crate::rule::AlertingRule, querier: &dyn panop
                 state: AlertState::Firing,
                 value: f64::NAN,
                 active_at_ms,
-                fired_at_ms: Some(last_firing_at),
+                fired_at_ms: Some(fired_at_ms),
                 resolved_at_ms: None,
                 last_sent_at_ms: None,
                 valid_until_ms: None,
@@ -492,14 +589,6 @@ fn restore_keep_firing(rule: &mut crate::rule::AlertingRule, querier: &dyn panop
 /// Returns, per alert label set (series labels without `__name__`), the last sample's time and
 /// value among the series selected by `matchers`.
 fn last_samples(querier: &dyn panoptes_storage::Querier, matchers: &[Matcher]) -> HashMap<Labels, (i64, f64)> {
-    last_samples_with(querier, matchers, "")
-}
-
-fn last_samples_with(
-    querier: &dyn panoptes_storage::Querier,
-    matchers: &[Matcher],
-    drop_label: &str,
-) -> HashMap<Labels, (i64, f64)> {
     let mut out = HashMap::new();
     let series_set = match querier.select(matchers) {
         Ok(set) => set,
@@ -523,11 +612,43 @@ fn last_samples_with(
         if let Some(last) = last {
             let mut builder = series.labels.builder();
             builder.remove(METRIC_NAME);
-            if !drop_label.is_empty() {
-                builder.remove(drop_label);
-            }
             out.insert(builder.build(), last);
         }
+    }
+    out
+}
+
+/// Returns, per alert label set (series labels without `__name__` and `drop_label`), every
+/// sample in the querier's range, oldest first.
+fn all_samples_with(
+    querier: &dyn panoptes_storage::Querier,
+    matchers: &[Matcher],
+    drop_label: &str,
+) -> HashMap<Labels, Vec<(i64, f64)>> {
+    let mut out = HashMap::new();
+    let series_set = match querier.select(matchers) {
+        Ok(set) => set,
+        Err(error) => {
+            tracing::error!(error = %error, "cannot read alert state series");
+            return out;
+        }
+    };
+    for series in series_set {
+        let mut series = match series {
+            Ok(series) => series,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read alert state series");
+                continue;
+            }
+        };
+        let mut samples = Vec::new();
+        while let Some(sample) = series.samples.next() {
+            samples.push((sample.t, sample.v));
+        }
+        let mut builder = series.labels.builder();
+        builder.remove(METRIC_NAME);
+        builder.remove(drop_label);
+        out.insert(builder.build(), samples);
     }
     out
 }

@@ -7,6 +7,24 @@
 //! Prometheus' alert states, `ALERTS` / `ALERTS_FOR_STATE` series and staleness;
 //! [`unittest`] runs `promtool test rules` files.
 //!
+//! # Keeping `for` across restarts
+//!
+//! Prometheus' `RestoreForState` counts no downtime towards `for`: after a restart, a pending
+//! alert's `activeAt` moves forward by the outage, and it stays pending at least
+//! `--rules.alert.for-grace-period`, so a restart delays firing. Panoptes writes
+//! `ALERTS_FOR_STATE` to its own WAL, so after an outage shorter than
+//! `--rules.alert.for-outage-tolerance` it knows when each alert became active, and by default
+//! ([`ForRestore::Unchanged`]) restores `activeAt` as it was: the alert fires when it would have
+//! without the restart (at the first evaluation after the restore if that time passed during
+//! the outage). An alert that was firing at the last evaluation before the restart (its
+//! `ALERTS{alertstate="firing"}` series has a sample at the time of the last
+//! `ALERTS_FOR_STATE` sample) is firing again at once, with the time it started firing taken
+//! from the first sample of that run, so notifications keep their `startsAt` and the alert
+//! history shows no new `pending` or `firing`. The restore runs after the second evaluation,
+//! as in Prometheus; `activeAt` has whole-second precision there, as the series holds seconds.
+//! [`ForRestore::Prometheus`] (`--rules.alert.for-restore=prometheus`) restores Prometheus'
+//! way.
+//!
 //! # Keeping `keep_firing_for` across restarts
 //!
 //! Prometheus restores only the `for` state (from `ALERTS_FOR_STATE`) and forgets alerts that
@@ -31,7 +49,7 @@ pub mod unittest;
 pub use check::{CheckOptions, CheckReport, check_rules};
 pub use error::{Error, Position, Result, RuleFileError};
 pub use file::{ParseOptions, RuleConfig, RuleFile, RuleGroupConfig, load_rule_file, parse_rule_file};
-pub use group::{AlertStateChange, AlertToSend, Group, RestoreOptions};
+pub use group::{AlertStateChange, AlertToSend, ForRestore, Group, RestoreOptions};
 pub use manager::{
     GlobalRuleSettings, Notifier, NotifierRef, RuleManager, RuleManagerOptions, StateObserver, StateObserverRef,
     eval_timestamp,

@@ -7,7 +7,8 @@ use std::time::Duration;
 use panoptes_model::{Labels, Matcher, is_stale_nan};
 use panoptes_promql::{Engine, EngineOptions};
 use panoptes_rules::{
-    AlertState, AlertStateChange, EvalContext, Group, ParseOptions, RestoreOptions, Rule, RuleHealth, parse_rule_file,
+    AlertState, AlertStateChange, EvalContext, ForRestore, Group, ParseOptions, RestoreOptions, Rule, RuleHealth,
+    parse_rule_file,
 };
 use panoptes_storage::{MemStorage, StorageRef, collect_samples};
 
@@ -163,31 +164,93 @@ fn limit_and_query_offset() {
     assert_eq!(status.last_error.as_deref(), Some("exceeded limit of 1 with 2 series"));
 }
 
-#[test]
-fn restart_restores_for_state_from_alerts_for_state() {
-    let storage: StorageRef = Arc::new(MemStorage::new());
-    let context = context(&storage);
-    let yaml = "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 30m\n";
+/// Evaluates `yaml` every minute from 0m to 10m with `up{job="api"} == 0`, restarts (down
+/// from 10m to 15m), evaluates at 15m and 16m and restores with `mode`; returns the group.
+fn restart_in_the_middle_of_for(storage: &StorageRef, yaml: &str, mode: ForRestore) -> Group {
+    let context = context(storage);
     let job = [("__name__", "up"), ("job", "api")];
     let mut before = group(yaml, false);
     for minute in 0..=10 {
-        append(&storage, &job, minute * MINUTE, 0.0);
+        append(storage, &job, minute * MINUTE, 0.0);
         before.eval(&context, minute * MINUTE, Duration::ZERO, Duration::from_secs(60));
     }
-    // Down from 10m to 15m; after the restart the rule evaluates twice, then restores.
     let mut after = group(yaml, true);
     for minute in [15, 16] {
-        append(&storage, &job, minute * MINUTE, 0.0);
+        append(storage, &job, minute * MINUTE, 0.0);
         after.eval(&context, minute * MINUTE, Duration::ZERO, Duration::from_secs(60));
     }
     assert!(
-        samples(&storage, &[("__name__", "ALERTS"), ("alertstate", "pending")])[0].1.iter().all(|s| s.0 <= 10 * MINUTE),
+        samples(storage, &[("__name__", "ALERTS")]).iter().all(|series| series.1.iter().all(|s| s.0 <= 10 * MINUTE)),
         "no ALERTS series before the state is restored"
     );
-    after.restore_for_state(&context, 16 * MINUTE, RestoreOptions::default());
-    let Rule::Alerting(rule) = &after.rules()[0] else { panic!("alerting rule") };
+    after.restore_for_state(&context, 16 * MINUTE, RestoreOptions { mode, ..RestoreOptions::default() });
+    after
+}
+
+fn first_alert(group: &Group) -> panoptes_rules::Alert {
+    let Rule::Alerting(rule) = &group.rules()[0] else { panic!("alerting rule") };
+    rule.alerts()[0].clone()
+}
+
+#[test]
+fn restart_restores_for_state_as_prometheus_does_when_asked() {
+    let storage: StorageRef = Arc::new(MemStorage::new());
+    let yaml = "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 30m\n";
+    let after = restart_in_the_middle_of_for(&storage, yaml, ForRestore::Prometheus);
     // It had been pending 10m of its 30m at the outage; the 6m outage extends activeAt.
-    assert_eq!(rule.alerts()[0].active_at_ms, 6 * MINUTE);
+    assert_eq!(first_alert(&after).active_at_ms, 6 * MINUTE);
+}
+
+#[test]
+fn restart_keeps_active_at_so_the_alert_fires_when_it_would_have() {
+    let storage: StorageRef = Arc::new(MemStorage::new());
+    let context = context(&storage);
+    let yaml = "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 30m\n";
+    let mut after = restart_in_the_middle_of_for(&storage, yaml, ForRestore::Unchanged);
+    assert_eq!(first_alert(&after).active_at_ms, 0);
+    assert_eq!(first_alert(&after).state, AlertState::Pending);
+    assert_eq!(transitions(&after.take_state_changes()), []);
+    let job = [("__name__", "up"), ("job", "api")];
+    let mut fired_at = None;
+    let mut changes = Vec::new();
+    for minute in 17..=31 {
+        append(&storage, &job, minute * MINUTE, 0.0);
+        let sent = after.eval(&context, minute * MINUTE, Duration::ZERO, Duration::from_secs(60));
+        changes.extend(after.take_state_changes());
+        if fired_at.is_none() && !sent.is_empty() {
+            fired_at = Some(minute);
+            assert_eq!(sent[0].starts_at_ms, 30 * MINUTE);
+        }
+    }
+    // Exactly 30m after it became active, as without the restart.
+    assert_eq!(fired_at, Some(30));
+    assert_eq!(transitions(&changes), [(30, "pending", "firing")]);
+    let for_state = samples(&storage, &[("__name__", "ALERTS_FOR_STATE")]);
+    assert!(for_state[0].1.iter().all(|&(_, v)| v == 0.0), "ALERTS_FOR_STATE keeps activeAt: {for_state:?}");
+}
+
+#[test]
+fn restart_keeps_a_firing_alert_firing_since_it_fired() {
+    let storage: StorageRef = Arc::new(MemStorage::new());
+    let context = context(&storage);
+    // Fires at 5m, before the outage from 10m to 15m.
+    let yaml = "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 5m\n";
+    let mut after = restart_in_the_middle_of_for(&storage, yaml, ForRestore::Unchanged);
+    let alert = first_alert(&after);
+    assert_eq!((alert.state, alert.active_at_ms, alert.fired_at_ms), (AlertState::Firing, 0, Some(5 * MINUTE)));
+    // No new `pending` nor `firing`: it was firing all along.
+    assert_eq!(transitions(&after.take_state_changes()), []);
+    append(&storage, &[("__name__", "up"), ("job", "api")], 17 * MINUTE, 0.0);
+    let sent = after.eval(&context, 17 * MINUTE, Duration::ZERO, Duration::from_secs(60));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].starts_at_ms, 5 * MINUTE, "startsAt is when it first fired");
+    assert_eq!(transitions(&after.take_state_changes()), []);
+
+    // Prometheus' way (for shorter than the grace period: not restored) starts it afresh.
+    let storage: StorageRef = Arc::new(MemStorage::new());
+    let mut after = restart_in_the_middle_of_for(&storage, yaml, ForRestore::Prometheus);
+    assert_eq!((first_alert(&after).state, first_alert(&after).active_at_ms), (AlertState::Pending, 15 * MINUTE));
+    assert_eq!(transitions(&after.take_state_changes()), [(15, "inactive", "pending")]);
 }
 
 #[test]
@@ -207,6 +270,8 @@ fn restart_keeps_keep_firing_for() {
     after.eval(&context, 3 * MINUTE, Duration::ZERO, Duration::from_secs(60));
     after.restore_for_state(&context, 3 * MINUTE, RestoreOptions::default());
     assert_eq!(alert_states(&after), vec![AlertState::Firing]);
+    let alert = first_alert(&after);
+    assert_eq!((alert.fired_at_ms, alert.keep_firing_since_ms), (Some(0), Some(MINUTE)), "fired at 0, kept since 1m");
     append(&storage, &job, 4 * MINUTE, 1.0);
     after.eval(&context, 4 * MINUTE, Duration::ZERO, Duration::from_secs(60));
     assert_eq!(alert_states(&after), vec![AlertState::Firing]);

@@ -9,7 +9,23 @@ pub(crate) mod run;
 
 use std::collections::BTreeMap;
 
-use crate::config::StaticConfig;
+use crate::config::{AlertmanagerConfig, StaticConfig};
+
+/// An update from one discoverer: its position among the discoverers of a config and all its
+/// groups.
+pub type DiscoveryUpdate = (usize, Vec<TargetGroup>);
+
+/// Starts the discoverers of an `alerting.alertmanagers` entry (static, file, HTTP and
+/// Kubernetes SD) as the scrape manager does for a job: each is a task that sends all its groups
+/// on `updates` whenever they change, until it is aborted. Must be called within a Tokio
+/// runtime.
+pub fn spawn_alertmanager_discovery(
+    config: &AlertmanagerConfig,
+    updates: &tokio::sync::mpsc::Sender<DiscoveryUpdate>,
+    kube: &panoptes_kube::Clusters,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    run::spawn_for_alertmanagers(config, updates, kube)
+}
 
 /// A set of targets sharing labels, as one discoverer reports it (Prometheus'
 /// `targetgroup.Group`).

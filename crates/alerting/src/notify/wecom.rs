@@ -3,10 +3,20 @@
 //! through its queue, and when more are waiting than the robot's remaining budget allows, they
 //! are merged into as few messages as WeCom's byte limits allow instead of waiting for the
 //! budget. errcode 45009 (rate limited) is retried.
+//!
+//! A notification longer than a message is sent as several parts. Each part has its own
+//! result, and the parts a robot accepted are remembered (by hashes of the group, receiver,
+//! robot and the notification's content) until the whole notification got through, also across
+//! restarts (`wecom-parts.json`), so a retry, also one by a later flush or after a restart,
+//! sends only the parts that failed: every part arrives once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use parking_lot::Mutex;
 use serde_json::json;
@@ -34,9 +44,19 @@ pub(crate) struct Wecom {
     pub(crate) http: HttpClientConfig,
 }
 
-/// A notification waiting in a robot's queue and where its result goes.
+/// How long the parts delivered of a notification that never got through whole are
+/// remembered: a retry comes at the latest with the group's next flush (`group_interval`).
+const DELIVERED_PARTS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The most notifications whose delivered parts are remembered; the oldest are forgotten.
+const MAX_DELIVERED_PARTS: usize = 10_000;
+
+/// One part of a notification waiting in a robot's queue and where its result goes.
 struct Waiting {
     content: String,
+    /// Identifies the notification (see [`RobotQueues::delivered`]).
+    notification: Arc<str>,
+    /// The index of this part among the notification's parts.
+    part: usize,
     done: oneshot::Sender<Result<u16, NotifyError>>,
 }
 
@@ -51,6 +71,110 @@ struct Queue {
 #[derive(Default)]
 pub(crate) struct RobotQueues {
     queues: Mutex<HashMap<String, Queue>>,
+    /// The parts each not yet wholly delivered notification got through, with when the last
+    /// one did.
+    delivered: Mutex<HashMap<Arc<str>, DeliveredParts>>,
+    /// Where `delivered` is saved (`wecom-parts.json`), so that a restart does not send
+    /// delivered parts again either.
+    path: Option<PathBuf>,
+    /// Serializes saves; each writes the state as it is when it runs.
+    save_lock: Mutex<()>,
+}
+
+/// The parts of a notification a robot accepted, and when it last accepted one.
+type DeliveredParts = (BTreeSet<usize>, Timestamp);
+
+/// One entry of `wecom-parts.json` (`docs/format/alerting.md`).
+#[derive(Serialize, Deserialize)]
+struct PartsEntry {
+    /// Hashes of the group, receiver, robot and content; never the robot's URL (it holds the
+    /// robot's key).
+    notification: String,
+    parts: Vec<usize>,
+    updated_at: Timestamp,
+}
+
+impl RobotQueues {
+    /// Opens the queues with the delivered parts saved at `path` (none when it is missing).
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of a file that cannot be read or decoded.
+    pub(crate) fn open(path: PathBuf) -> crate::error::Result<RobotQueues> {
+        let entries: Vec<PartsEntry> = crate::persist::read_entries(&path)?;
+        let delivered = entries
+            .into_iter()
+            .map(|entry| (Arc::from(entry.notification), (entry.parts.into_iter().collect(), entry.updated_at)))
+            .collect();
+        Ok(RobotQueues { delivered: Mutex::new(delivered), path: Some(path), ..RobotQueues::default() })
+    }
+
+    /// Returns the parts of `notification` a robot already accepted.
+    fn delivered_parts(&self, notification: &str) -> BTreeSet<usize> {
+        self.delivered.lock().get(notification).map(|(parts, _)| parts.clone()).unwrap_or_default()
+    }
+
+    /// Remembers that a robot accepted `part` of `notification`.
+    fn mark_delivered(self: &Arc<Self>, notification: &Arc<str>, part: usize) {
+        let now = Timestamp::now();
+        {
+            let mut delivered = self.delivered.lock();
+            let ttl = jiff::SignedDuration::try_from(DELIVERED_PARTS_TTL).unwrap_or_default();
+            delivered.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            if delivered.len() >= MAX_DELIVERED_PARTS
+                && !delivered.contains_key(notification)
+                && let Some(oldest) = delivered.iter().min_by_key(|(_, (_, at))| *at).map(|(key, _)| Arc::clone(key))
+            {
+                delivered.remove(&oldest);
+            }
+            let entry = delivered.entry(Arc::clone(notification)).or_insert_with(|| (BTreeSet::new(), now));
+            entry.0.insert(part);
+            entry.1 = now;
+        }
+        self.save_in_background();
+    }
+
+    /// Forgets the parts of a notification that got through whole.
+    fn forget(self: &Arc<Self>, notification: &str) {
+        if self.delivered.lock().remove(notification).is_some() {
+            self.save_in_background();
+        }
+    }
+
+    /// Saves the delivered parts on a blocking thread (saving syncs a file). Failures are
+    /// logged: at worst a restart sends delivered parts again.
+    fn save_in_background(self: &Arc<Self>) {
+        if self.path.is_none() {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let Some(path) = &this.path else { return };
+            let _saving = this.save_lock.lock();
+            let mut entries: Vec<PartsEntry> = this
+                .delivered
+                .lock()
+                .iter()
+                .map(|(notification, (parts, at))| PartsEntry {
+                    notification: notification.to_string(),
+                    parts: parts.iter().copied().collect(),
+                    updated_at: *at,
+                })
+                .collect();
+            entries.sort_by(|a, b| a.notification.cmp(&b.notification));
+            if let Err(error) = crate::persist::write_entries(path, &entries) {
+                tracing::error!(error = %error, "cannot save the delivered parts of WeCom notifications");
+            }
+        });
+    }
+}
+
+/// FNV-1a of a notification's content (or destination), to tell notifications apart across
+/// retries and restarts.
+fn content_hash(content: &str) -> u64 {
+    content
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// What the sender of one queue needs, owned so that it outlives the notification that
@@ -81,12 +205,28 @@ impl Wecom {
         }
         let url = config.url();
         let key = format!("{url}\n{}\n{:?}\n{:?}", config.msgtype, config.mentioned_list, config.mentioned_mobile_list);
-        let (done, result) = oneshot::channel();
+        let limit = if is_markdown { MARKDOWN_MAX_BYTES } else { TEXT_MAX_BYTES };
+        let destination = format!("{}\n{}\n{key}", context.group_key, context.receiver);
+        let notification: Arc<str> =
+            format!("{:016x}-{:016x}", content_hash(&destination), content_hash(&content)).into();
+        let delivered = context.robots.delivered_parts(&notification);
+        let mut results = Vec::new();
         let should_start = {
             let mut queues = context.robots.queues.lock();
             let is_running = queues.contains_key(&key);
-            queues.entry(key.clone()).or_default().waiting.push(Waiting { content, done });
-            !is_running
+            let queue = queues.entry(key.clone()).or_default();
+            for (part, piece) in split_bytes(&content, limit).into_iter().enumerate() {
+                if delivered.contains(&part) {
+                    continue;
+                }
+                let (done, result) = oneshot::channel();
+                queue.waiting.push(Waiting { content: piece, notification: Arc::clone(&notification), part, done });
+                results.push(result);
+            }
+            if !is_running && queue.waiting.is_empty() {
+                queues.remove(&key);
+            }
+            !is_running && !results.is_empty()
         };
         if should_start {
             let sender = Sender {
@@ -101,13 +241,26 @@ impl Wecom {
             };
             tokio::spawn(sender.run());
         }
-        match result.await {
-            Ok(Ok(status)) => {
-                context.note_status(reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::OK));
+        let mut first_error = None;
+        for result in results {
+            match result.await {
+                Ok(Ok(status)) => {
+                    context.note_status(reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::OK));
+                }
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                Err(_) => {
+                    first_error.get_or_insert(NotifyError::retry("wecom: the robot's sender stopped"));
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => {
+                context.robots.forget(&notification);
                 Ok(())
             }
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(NotifyError::retry("wecom: the robot's sender stopped")),
         }
     }
 }
@@ -139,6 +292,12 @@ impl Sender {
                     self.limiter.acquire(&self.url, MESSAGES_PER_MINUTE, BUDGET_WINDOW).await;
                 }
                 let result = self.send(text).await;
+                if result.is_ok() {
+                    // Remembered here, not by the waiting notification, which may have given up.
+                    for &member in members {
+                        self.queues.mark_delivered(&batch[member].notification, batch[member].part);
+                    }
+                }
                 for &member in members {
                     if results[member].is_ok() {
                         results[member] = result.clone();

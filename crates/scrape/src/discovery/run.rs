@@ -14,7 +14,7 @@ use super::TargetGroup;
 use super::file::parse_target_groups;
 use super::http::parse_response;
 use crate::client::HttpClient;
-use crate::config::{FileSdConfig, HttpSdConfig, ScrapeConfig};
+use crate::config::{AlertmanagerConfig, FileSdConfig, HttpSdConfig, ScrapeConfig};
 
 /// How often file SD checks its files for changes.
 const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -149,4 +149,43 @@ async fn poll_http_sd(client: &HttpClient, url: &str, refresh_seconds: &str) -> 
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let body = response.text().await.map_err(|error| error.to_string())?;
     parse_response(&body, content_type.as_deref(), url).map_err(|error| error.to_string())
+}
+
+/// Starts every discoverer of an `alerting.alertmanagers` entry, numbered as [`spawn_all`]
+/// numbers those of a scrape config (static first, then file, HTTP and Kubernetes SD).
+pub(crate) fn spawn_for_alertmanagers(
+    config: &AlertmanagerConfig,
+    updates: &mpsc::Sender<Update>,
+    kube: &panoptes_kube::Clusters,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let static_groups: Vec<TargetGroup> = config
+        .static_configs
+        .iter()
+        .enumerate()
+        .map(|(position, static_config)| TargetGroup::from_static_config(static_config, position))
+        .collect();
+    let sender = updates.clone();
+    let mut tasks = vec![tokio::spawn(async move {
+        let _ = sender.send((0, static_groups)).await;
+    })];
+    let mut index = 1;
+    for file_sd in &config.file_sd_configs {
+        tasks.push(tokio::spawn(run_file_sd(file_sd.clone(), index, updates.clone())));
+        index += 1;
+    }
+    for http_sd in &config.http_sd_configs {
+        tasks.push(tokio::spawn(run_http_sd(http_sd.clone(), index, updates.clone())));
+        index += 1;
+    }
+    for kubernetes in &config.kubernetes_sd_configs {
+        tasks.push(tokio::spawn(super::kubernetes::run(kubernetes.clone(), index, updates.clone(), kube.clone())));
+        index += 1;
+    }
+    if !config.dns_sd_configs.is_empty() {
+        tracing::warn!(
+            discovery = "dns_sd_configs",
+            "this discovery mechanism is not implemented for Alertmanagers yet; it yields none"
+        );
+    }
+    tasks
 }
