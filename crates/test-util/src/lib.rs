@@ -1,5 +1,5 @@
-//! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators and a
-//! fake Kubernetes API server (`fake_kube`).
+//! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators, a fake
+//! Kubernetes API server (`fake_kube`) and a DNS server on loopback (`fake_dns`).
 
 use panoptes_model::Labels;
 
@@ -64,4 +64,5 @@ pub fn node_like_series(count: usize) -> Vec<Labels> {
         .collect()
 }
 
+pub mod fake_dns;
 pub mod fake_kube;
