@@ -576,6 +576,30 @@ mod tests {
     }
 
     #[test]
+    fn staged_blocks_vanish_unless_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels = Labels::from_pairs([("__name__", "m")]);
+        let build = |staging: &Staging| {
+            let mut builder = BlockBuilder::create(&staging.path).unwrap();
+            builder.add_series(&labels, &[Sample::new(1_000, 1.0)]).unwrap();
+            builder.finish().unwrap().unwrap()
+        };
+        // An import that fails after writing a block leaves nothing in the directory.
+        let staging = Staging::create(dir.path()).unwrap();
+        build(&staging);
+        drop(staging);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // A published block stays; the staging directory goes.
+        let staging = Staging::create(dir.path()).unwrap();
+        let block = build(&staging);
+        staging.publish(std::slice::from_ref(&block)).unwrap();
+        drop(staging);
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, vec![block.id]);
+    }
+
+    #[test]
     fn durations_read_like_go() {
         assert_eq!(format_duration(1), "1ms");
         assert_eq!(format_duration(1_500), "1.5s");
