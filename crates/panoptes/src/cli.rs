@@ -22,7 +22,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Runs the server: HTTP API, remote write receiver and metrics store.
     Server(Box<ServerArgs>),
-    /// Inspects a data directory, also while a server uses it (like `promtool tsdb`).
+    /// Inspects a data directory, also while a server uses it, or imports samples into one
+    /// (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
     /// Runs queries against a Prometheus-compatible server (like `promtool query`).
@@ -255,6 +256,44 @@ pub(crate) enum TsdbCommand {
     Analyze(AnalyzeArgs),
     /// Prints the samples of matching series as `labels value timestamp` lines.
     Dump(DumpArgs),
+    /// Creates blocks from a file (backfill, like `promtool tsdb create-blocks-from`).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `panoptes tsdb import` formats.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// Imports samples from an OpenMetrics text file (every sample with a timestamp, ending
+    /// with `# EOF`) into blocks aligned to the block duration (see docs/backfill.md).
+    Openmetrics(ImportOpenMetricsArgs),
+}
+
+/// Flags of `panoptes tsdb import openmetrics`.
+#[derive(Debug, Args)]
+pub(crate) struct ImportOpenMetricsArgs {
+    /// OpenMetrics file to read samples from.
+    pub(crate) input: PathBuf,
+    /// Data directory the blocks are written to (created when missing).
+    #[arg(default_value = "data/")]
+    pub(crate) output: PathBuf,
+    /// Longest time range one block may cover; the block range is the largest of 2h, 6h, 18h,
+    /// ... (Prometheus' compaction ranges) that fits.
+    #[arg(long = "max-block-duration", value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
+    pub(crate) max_block_duration: Duration,
+    /// Prints times as RFC 3339 and sizes in binary units.
+    #[arg(short = 'r', long = "human-readable")]
+    pub(crate) human_readable: bool,
+    /// Does not print the blocks created.
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+    /// Most samples held in memory at once (16 bytes each); block ranges with more are
+    /// written in several blocks, each with a share of the series.
+    #[arg(long = "max-samples-in-memory", value_name = "COUNT", default_value_t = 20_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_samples_in_memory: u64,
+    /// How often progress is printed on standard error.
+    #[arg(long = "progress-interval", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub(crate) progress_interval: Duration,
 }
 
 /// Flags of `panoptes tsdb analyze`.

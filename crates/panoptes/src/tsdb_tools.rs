@@ -1,7 +1,10 @@
-//! `panoptes tsdb analyze|dump`: offline inspection of a data directory.
+//! `panoptes tsdb analyze|dump|import`: offline inspection of a data directory, and backfill
+//! (`import`, in its own module).
 //!
-//! Opens the directory read-only (no lock, no repair, no background work), so it works while a
-//! server is running and after one has stopped.
+//! `analyze` and `dump` open the directory read-only (no lock, no repair, no background work),
+//! so they work while a server is running and after one has stopped.
+
+mod import;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,7 +13,7 @@ use anyhow::{Context, bail};
 use panoptes_model::Matcher;
 use panoptes_tsdb::{Db, DbOptions};
 
-use crate::cli::TsdbCommand;
+use crate::cli::{ImportCommand, TsdbCommand};
 
 /// Series that start or stop more than this far from the range's ends count as churning; one
 /// scrape interval of slack keeps steady series out.
@@ -41,6 +44,7 @@ pub(crate) fn run(command: TsdbCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("dumping {}", args.path.display()))?;
             out.flush().context("writing to standard output")?;
         }
+        TsdbCommand::Import(ImportCommand::Openmetrics(args)) => import::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,8 @@
 //! Scraping end to end with real peers: Debian's `prometheus-node-exporter` is the target, and
 //! Debian's `prometheus` scrapes it with the same configuration at the same time. Both must
-//! store the same series and show the target the same way in `/api/v1/targets`. Also covers
+//! store the same series and show the target the same way in `/api/v1/targets`. The same holds
+//! for an app instrumented with the Python `prometheus_client` package (Debian's
+//! `python3-prometheus-client`), scraped in both text formats. Also covers
 //! configuration reloads (`/-/reload`, SIGHUP, a failed reload keeping the running config) and
 //! `panoptes check config`.
 
@@ -49,9 +51,13 @@ async fn start_node_exporter(client: &reqwest::Client) -> Process {
 
 /// Returns every label set of series with `job="node"` seen in the last minute, rendered.
 async fn series_of_job(client: &reqwest::Client, address: std::net::SocketAddr) -> BTreeSet<String> {
+    series_matching(client, address, r#"{job="node"}"#).await
+}
+
+/// Returns every label set of series matching `selector` seen in the last minute, rendered.
+async fn series_matching(client: &reqwest::Client, address: std::net::SocketAddr, selector: &str) -> BTreeSet<String> {
     let end = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let url =
-        format!("http://{address}/api/v1/series?match[]={}&start={}&end={end}", urlencode(r#"{job="node"}"#), end - 60);
+    let url = format!("http://{address}/api/v1/series?match[]={}&start={}&end={end}", urlencode(selector), end - 60);
     let data = get_data(client, &url).await;
     data.as_array().expect("list").iter().map(|labels| labels.to_string()).collect()
 }
@@ -162,6 +168,149 @@ async fn node_exporter_is_scraped_like_prometheus_does() {
     assert_eq!(pools["scrapePools"], serde_json::json!(["node", "pushgateway"]));
     let config_yaml = get_data(&client, &format!("http://{address}/api/v1/status/config")).await;
     assert!(config_yaml["yaml"].as_str().unwrap().contains("job_name: node"));
+}
+
+/// Debian's interpreter, which `python3-prometheus-client` installs into (the machines'
+/// default `python3` may be another one).
+const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
+/// Starts `tests/python/instrumented_app.py` and returns it with its address, failing with how
+/// to install the package when it is missing.
+fn start_python_app() -> Process {
+    let check = Command::new(DEBIAN_PYTHON).args(["-c", "import prometheus_client"]).output();
+    assert!(
+        check.as_ref().is_ok_and(|output| output.status.success()),
+        "{DEBIAN_PYTHON} cannot import prometheus_client: run scripts/test, which installs Debian's \
+         python3-prometheus-client (apt-get install python3-prometheus-client): {check:?}"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/instrumented_app.py");
+    let mut child = Command::new(DEBIAN_PYTHON)
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the Python app");
+    let mut port = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut port).unwrap();
+    let port: u16 = port.trim().parse().unwrap_or_else(|_| panic!("the Python app printed {port:?}, not its port"));
+    Process { child, address: std::net::SocketAddr::from(([127, 0, 0, 1], port)) }
+}
+
+type Values = std::collections::BTreeMap<String, String>;
+
+/// Returns `{labels: value}` of every series `query` selects, labels rendered without `job`
+/// when `without_job`.
+async fn values_of(client: &reqwest::Client, address: std::net::SocketAddr, query: &str, without_job: bool) -> Values {
+    let data = get_data(client, &format!("http://{address}/api/v1/query?query={}", urlencode(query))).await;
+    let mut values = Values::new();
+    for item in data["result"].as_array().expect("vector") {
+        let mut metric = item["metric"].clone();
+        if without_job {
+            metric.as_object_mut().unwrap().remove("job");
+        }
+        values.insert(metric.to_string(), item["value"][1].as_str().unwrap().to_owned());
+    }
+    values
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_app_is_scraped_like_prometheus_does_in_both_formats() {
+    let client = reqwest::Client::new();
+    let app = start_python_app();
+    let target = app.address;
+    let dir = tempfile::tempdir().unwrap();
+    let job = |name: &str, extra: &str| {
+        format!(
+            "- job_name: {name}\n{extra}  static_configs:\n  - targets: ['{target}']\n    labels:\n      lang: python\n"
+        )
+    };
+    let global = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n";
+    // Both ask for OpenMetrics on /metrics. For the text format Panoptes negotiates it there
+    // with `scrape_protocols`; Prometheus 2.42 has no such setting and reads /text, which
+    // serves the text format whatever is asked for.
+    let ours = format!(
+        "{global}{}{}",
+        job("python-openmetrics", ""),
+        job("python-text", "  scrape_protocols: [PrometheusText0.0.4]\n")
+    );
+    let theirs = format!("{global}{}{}", job("python-openmetrics", ""), job("python-text", "  metrics_path: /text\n"));
+    let config_path = dir.path().join("panoptes.yml");
+    std::fs::write(&config_path, &ours).unwrap();
+    let prometheus = start_prometheus(dir.path(), &theirs, &[], &client).await;
+    let log_path = dir.path().join("panoptes.log");
+    let (child, address) =
+        start_server(&dir.path().join("data"), &["--config.file", config_path.to_str().unwrap()], &log_path);
+    let mut panoptes = Process { child, address };
+    wait_ready(&client, address, &mut panoptes.child, &log_path).await;
+    for server in [address, prometheus.address] {
+        for up in [r#"up{job="python-openmetrics"} == 1"#, r#"up{job="python-text"} == 1"#] {
+            wait_for_samples(&client, server, up).await;
+        }
+    }
+    // Let both scrape a few times.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let selector = r#"{lang="python"}"#;
+    let ours = series_matching(&client, address, selector).await;
+    let theirs = series_matching(&client, prometheus.address, selector).await;
+    let only_ours: Vec<&String> = ours.difference(&theirs).collect();
+    let only_theirs: Vec<&String> = theirs.difference(&ours).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "series differ\nonly in Panoptes: {only_ours:#?}\nonly in Prometheus: {only_theirs:#?}"
+    );
+    // Every metric type the client has, with its labels and escaping, in both jobs.
+    for needle in [
+        r#""__name__":"http_requests_total","code":"404""#,
+        r#""__name__":"http_requests_created""#,
+        r#""__name__":"room_temperature_celsius","instance""#,
+        r#""room":"Küche \"main\"\\floor\nwest""#,
+        r#""__name__":"request_duration_seconds_bucket","handler":"/api","instance""#,
+        r#""__name__":"rpc_duration_seconds_sum""#,
+        r#""__name__":"build_info""#,
+        r#""task_state":"running""#,
+    ] {
+        for job in ["python-openmetrics", "python-text"] {
+            assert!(
+                ours.iter().any(|series| series.contains(needle) && series.contains(job)),
+                "no series with {needle} in job {job}: {ours:#?}"
+            );
+        }
+    }
+
+    // Every value is the same on both sides (the app never changes them), and the same in
+    // both formats.
+    let query = r#"{lang="python", __name__!="scrape_duration_seconds"}"#;
+    let our_values = values_of(&client, address, query, false).await;
+    assert_eq!(our_values, values_of(&client, prometheus.address, query, false).await);
+    assert!(our_values.len() > 60, "{our_values:#?}");
+    let by_format = |query: &'static str| values_of(&client, address, query, true);
+    let openmetrics = by_format(r#"{job="python-openmetrics", __name__!="scrape_duration_seconds"}"#).await;
+    let text = by_format(r#"{job="python-text", __name__!="scrape_duration_seconds"}"#).await;
+    assert_eq!(openmetrics, text);
+    assert!(our_values.iter().any(|(k, v)| k.contains(r#""room":"kitchen""#) && v == "21.5"));
+    assert!(our_values.iter().any(|(k, v)| k.contains(r#""room":"cellar""#) && v == "NaN"));
+
+    // The app served Panoptes what its Accept header asked for: both formats were negotiated.
+    let served: Json = serde_json::from_str(
+        &client.get(format!("http://{target}/requests")).send().await.unwrap().text().await.unwrap(),
+    )
+    .unwrap();
+    let ours: Vec<&Json> = served
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|request| request["user_agent"].as_str().unwrap().starts_with("Panoptes/"))
+        .collect();
+    let content_type = |request: &Json| request["content_type"].as_str().unwrap().to_owned();
+    assert!(ours.iter().all(|request| request["path"] == "/metrics"), "{ours:#?}");
+    assert!(ours.iter().any(|request| content_type(request).starts_with("application/openmetrics-text")));
+    assert!(ours.iter().any(|request| content_type(request).starts_with("text/plain; version=0.0.4")));
+    for request in &ours {
+        let asks_openmetrics = request["accept"].as_str().unwrap().contains("application/openmetrics-text");
+        assert_eq!(asks_openmetrics, content_type(request).starts_with("application/openmetrics-text"), "{request}");
+    }
 }
 
 fn reload_metric(text: &str) -> Option<f64> {

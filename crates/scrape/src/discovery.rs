@@ -2,6 +2,7 @@
 //! discovery mechanism. Discoverers only produce groups; turning them into targets is
 //! `target`'s job.
 
+pub mod dns;
 pub mod file;
 pub mod http;
 pub mod kubernetes;

@@ -19,7 +19,7 @@ use std::fmt;
 
 use panoptes_model::Labels;
 
-pub use parser::Parser;
+pub use parser::{Parser, PieceState};
 
 /// Which text format a page is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

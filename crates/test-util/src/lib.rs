@@ -1,5 +1,6 @@
-//! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators and a
-//! fake Kubernetes API server (`fake_kube`), and a renderer for Helm charts (`helm`).
+//! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators, a fake
+//! Kubernetes API server (`fake_kube`), a DNS server on loopback (`fake_dns`) and a renderer for
+//! Helm charts (`helm`).
 
 use panoptes_model::Labels;
 
@@ -64,5 +65,6 @@ pub fn node_like_series(count: usize) -> Vec<Labels> {
         .collect()
 }
 
+pub mod fake_dns;
 pub mod fake_kube;
 pub mod helm;

@@ -24,4 +24,5 @@ mod fsutil;
 
 pub use db::{Db, DbOptions, HeadCardinality};
 pub use wal::FsyncPolicy;
+pub mod backfill;
 pub mod tools;

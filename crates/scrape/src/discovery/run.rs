@@ -2,7 +2,8 @@
 //! whenever it changes. Static configs send once; file SD re-reads its files when their size or
 //! modification time changes (polled every second) and at `refresh_interval`; HTTP SD polls its
 //! URL at `refresh_interval` and keeps the last good answer when a poll fails, as Prometheus does;
-//! Kubernetes SD follows shared watch caches (`kubernetes.rs`).
+//! DNS SD resolves its names at `refresh_interval` (`dns.rs`); Kubernetes SD follows shared
+//! watch caches (`kubernetes.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,8 +54,14 @@ pub(crate) fn spawn_all(
         tasks.push(tokio::spawn(super::kubernetes::run(kubernetes.clone(), index, updates.clone(), kube.clone())));
         index += 1;
     }
-    if !config.dns_sd_configs.is_empty() {
-        tracing::warn!(job = %config.job_name, discovery = "dns_sd_configs", "this discovery mechanism is not implemented yet; it yields no targets");
+    for dns_sd in &config.dns_sd_configs {
+        match super::dns::DnsResolver::system() {
+            Ok(resolver) => tasks.push(tokio::spawn(super::dns::run(dns_sd.clone(), index, updates.clone(), resolver))),
+            Err(error) => {
+                tracing::error!(job = %config.job_name, error = %error, "DNS SD: cannot read the system's resolver configuration; no targets from it")
+            }
+        }
+        index += 1;
     }
     tasks
 }

@@ -21,6 +21,33 @@ pub struct Parser<'a> {
     family: Option<(String, MetricType)>,
     /// Yield [`Entry::Raw`] for series written `name{...}` instead of building their labels.
     is_lazy: bool,
+    /// Whether the end of `input` is the end of the document (false for all but the last piece
+    /// of a document read in pieces).
+    is_last_piece: bool,
+    /// The line on which the entry last returned started.
+    entry_line: usize,
+}
+
+/// Where a parser stopped at the end of one piece of a document, to go on with the next piece:
+/// see [`Parser::piece`].
+#[derive(Debug, Clone)]
+pub struct PieceState {
+    line: usize,
+    has_seen_eof: bool,
+    family: Option<(String, MetricType)>,
+}
+
+impl PieceState {
+    /// Returns the 1-based line the next piece starts on.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+}
+
+impl Default for PieceState {
+    fn default() -> Self {
+        Self { line: 1, has_seen_eof: false, family: None }
+    }
 }
 
 impl<'a> Parser<'a> {
@@ -36,7 +63,37 @@ impl<'a> Parser<'a> {
             has_seen_eof: false,
             family: None,
             is_lazy: false,
+            is_last_piece: true,
+            entry_line: 1,
         }
+    }
+
+    /// Returns a lazy parser (see [`Parser::lazy`]) over one piece of a document too large to
+    /// hold at once. Every piece but the last must end with a newline and must not split a
+    /// line; `state` is [`PieceState::default`] for the first piece and
+    /// [`Parser::piece_state`] of the previous piece's parser after it for the others, so
+    /// that line numbers, the current family and `# EOF` carry over. Only the last piece
+    /// (`is_last`) may end the document, so only it reports a missing `# EOF`.
+    pub fn piece(input: &'a [u8], format: Format, state: PieceState, is_last: bool) -> Self {
+        Self {
+            line: state.line,
+            entry_line: state.line,
+            has_seen_eof: state.has_seen_eof,
+            family: state.family,
+            is_last_piece: is_last,
+            ..Self::lazy(input, format)
+        }
+    }
+
+    /// Returns what the next piece's parser needs to go on where this one stopped; meaningful
+    /// once this parser has returned `None`.
+    pub fn piece_state(&self) -> PieceState {
+        PieceState { line: self.line, has_seen_eof: self.has_seen_eof, family: self.family.clone() }
+    }
+
+    /// Returns the 1-based line on which the entry last returned started.
+    pub fn entry_line(&self) -> usize {
+        self.entry_line
     }
 
     /// Returns a parser that yields series written `name` or `name{...}` as [`Entry::Raw`]: the
@@ -181,6 +238,7 @@ impl<'a> Parser<'a> {
 
     fn next_entry(&mut self) -> Result<Option<Entry>, ParseError> {
         loop {
+            self.entry_line = self.line;
             if self.has_seen_eof {
                 return match self.peek() {
                     None => Ok(None),
@@ -189,6 +247,7 @@ impl<'a> Parser<'a> {
             }
             if self.is_openmetrics() {
                 match self.peek() {
+                    None if !self.is_last_piece => return Ok(None),
                     None => return Err(self.error("expected \"# EOF\" at end of input")),
                     Some(b'\n') => return Err(self.error("unexpected empty line")),
                     Some(b'#') => {

@@ -71,12 +71,85 @@ fn parse_lazily(input: &[u8], format: Format) -> Result<Vec<Entry>, ParseError> 
         .collect()
 }
 
+/// Parses with [`Parser::piece`], cutting the input after every `lines_per_piece` lines, as a
+/// caller reading a large file does.
+fn parse_in_pieces(input: &[u8], format: Format, lines_per_piece: usize) -> Result<Vec<Entry>, ParseError> {
+    let mut pieces: Vec<&[u8]> = Vec::new();
+    let mut start = 0;
+    let mut lines = 0;
+    for (index, byte) in input.iter().enumerate() {
+        if *byte == b'\n' {
+            lines += 1;
+            if lines == lines_per_piece {
+                pieces.push(&input[start..=index]);
+                start = index + 1;
+                lines = 0;
+            }
+        }
+    }
+    pieces.push(&input[start..]);
+    let mut state = PieceState::default();
+    let mut entries = Vec::new();
+    let count = pieces.len();
+    for (index, piece) in pieces.into_iter().enumerate() {
+        let mut parser = Parser::piece(piece, format, state, index + 1 == count);
+        for entry in parser.by_ref() {
+            entries.push(match entry? {
+                Entry::Raw(raw) => {
+                    let labels = parse_series_text(&piece[raw.span.clone()], format, raw.line)?;
+                    let series = SeriesEntry {
+                        labels,
+                        value: raw.value,
+                        timestamp_ms: raw.timestamp_ms,
+                        exemplar: raw.exemplar,
+                    };
+                    if raw.is_created { Entry::Created(series) } else { Entry::Series(series) }
+                }
+                other => other,
+            });
+        }
+        state = parser.piece_state();
+    }
+    Ok(entries)
+}
+
 #[track_caller]
 fn check(format: Format, input: &str, expected: &str) {
     let got = render(parse(input.as_bytes(), format));
     assert_eq!(got, expected.trim(), "input:\n{input}");
     let lazily = render(parse_lazily(input.as_bytes(), format));
     assert_eq!(lazily, expected.trim(), "lazy parser, input:\n{input}");
+    // OpenMetrics has no raw newlines inside quotes, so any cut after a newline is valid.
+    if format == Format::OpenMetrics {
+        for lines_per_piece in [1, 2] {
+            let pieces = render(parse_in_pieces(input.as_bytes(), format, lines_per_piece));
+            assert_eq!(pieces, expected.trim(), "pieces of {lines_per_piece} lines, input:\n{input}");
+        }
+    }
+}
+
+#[test]
+fn pieces_report_lines_of_the_whole_document() {
+    let input = b"# TYPE c counter\nc_total 1 10\nc_created 5 10\nc_total 2 20\nc_total{x=} 3\n# EOF\n";
+    let mut parser = Parser::piece(&input[..30], Format::OpenMetrics, PieceState::default(), false);
+    assert!(matches!(parser.next(), Some(Ok(Entry::Type { .. }))));
+    assert!(matches!(parser.next(), Some(Ok(Entry::Raw(RawSeriesEntry { line: 2, .. })))));
+    assert_eq!(parser.entry_line(), 2);
+    assert!(parser.next().is_none(), "a piece that is not the last ends without asking for # EOF");
+    let mut parser = Parser::piece(&input[30..], Format::OpenMetrics, parser.piece_state(), true);
+    let created = parser.next();
+    assert!(matches!(created, Some(Ok(Entry::Raw(RawSeriesEntry { line: 3, is_created: true, .. })))), "{created:?}");
+    assert!(matches!(parser.next(), Some(Ok(Entry::Raw(RawSeriesEntry { line: 4, .. })))));
+    let Some(Ok(Entry::Raw(raw))) = parser.next() else { panic!("raw entry") };
+    let error = parse_series_text(&input[30..][raw.span], Format::OpenMetrics, raw.line).unwrap_err();
+    assert_eq!(error.to_string(), r#"line 5, column 11: expected '"' to start the value of label "x", found '}'"#);
+    assert!(parser.next().is_none());
+    let mut parser = Parser::piece(b"up 1 1\n", Format::OpenMetrics, PieceState::default(), true);
+    assert!(parser.next().is_some());
+    assert_eq!(
+        parser.next().unwrap().unwrap_err().to_string(),
+        r##"line 2, column 1: expected "# EOF" at end of input"##
+    );
 }
 
 const TEXT: Format = Format::PrometheusText;
