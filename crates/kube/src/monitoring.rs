@@ -451,19 +451,35 @@ pub struct ServiceMonitorSpec {
 impl ServiceMonitorSpec {
     /// Returns the JSON path (from `spec.`) of every field present but not modelled.
     pub fn unsupported_fields(&self) -> Vec<String> {
-        let mut paths = Vec::new();
-        push_paths(&mut paths, "spec.", &self.unsupported);
-        if let Some(namespaces) = &self.namespace_selector {
-            push_paths(&mut paths, "spec.namespaceSelector.", &namespaces.unsupported);
-        }
-        if let Some(attach) = &self.attach_metadata {
-            push_paths(&mut paths, "spec.attachMetadata.", &attach.unsupported);
-        }
-        for (index, endpoint) in self.endpoints.iter().enumerate() {
-            endpoint.unsupported_fields(&format!("spec.endpoints[{index}]."), &mut paths);
-        }
-        paths
+        monitor_unsupported_fields(
+            &self.unsupported,
+            self.namespace_selector.as_ref(),
+            self.attach_metadata.as_ref(),
+            ("endpoints", &self.endpoints),
+        )
     }
+}
+
+/// The unsupported fields of a ServiceMonitor's or PodMonitor's spec: its own, its namespace
+/// selector's, its metadata options' and each endpoint's (under `spec.<key>[i].`).
+fn monitor_unsupported_fields(
+    unsupported: &Unsupported,
+    namespace_selector: Option<&NamespaceSelector>,
+    attach_metadata: Option<&AttachMetadata>,
+    (key, endpoints): (&str, &[Endpoint]),
+) -> Vec<String> {
+    let mut paths = Vec::new();
+    push_paths(&mut paths, "spec.", unsupported);
+    if let Some(namespaces) = namespace_selector {
+        push_paths(&mut paths, "spec.namespaceSelector.", &namespaces.unsupported);
+    }
+    if let Some(attach) = attach_metadata {
+        push_paths(&mut paths, "spec.attachMetadata.", &attach.unsupported);
+    }
+    for (index, endpoint) in endpoints.iter().enumerate() {
+        endpoint.unsupported_fields(&format!("spec.{key}[{index}]."), &mut paths);
+    }
+    paths
 }
 
 /// The spec of a [`PodMonitor`].
@@ -499,18 +515,12 @@ pub struct PodMonitorSpec {
 impl PodMonitorSpec {
     /// Returns the JSON path (from `spec.`) of every field present but not modelled.
     pub fn unsupported_fields(&self) -> Vec<String> {
-        let mut paths = Vec::new();
-        push_paths(&mut paths, "spec.", &self.unsupported);
-        if let Some(namespaces) = &self.namespace_selector {
-            push_paths(&mut paths, "spec.namespaceSelector.", &namespaces.unsupported);
-        }
-        if let Some(attach) = &self.attach_metadata {
-            push_paths(&mut paths, "spec.attachMetadata.", &attach.unsupported);
-        }
-        for (index, endpoint) in self.pod_metrics_endpoints.iter().enumerate() {
-            endpoint.unsupported_fields(&format!("spec.podMetricsEndpoints[{index}]."), &mut paths);
-        }
-        paths
+        monitor_unsupported_fields(
+            &self.unsupported,
+            self.namespace_selector.as_ref(),
+            self.attach_metadata.as_ref(),
+            ("podMetricsEndpoints", &self.pod_metrics_endpoints),
+        )
     }
 }
 

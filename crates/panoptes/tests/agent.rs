@@ -528,8 +528,10 @@ async fn remote_write_queue_survives_a_server_outage_and_an_agent_restart() {
         .iter()
         .filter(|(timestamp, _)| *timestamp > outage_start + 0.2 && *timestamp < outage_end - 0.2)
         .count();
-    // About 3 s of outage at 100 ms, minus the agent's restart.
-    assert!(during_outage >= 20, "only {during_outage} samples from the outage arrived");
+    // About 3 s of outage at 100 ms, minus the agent's restart: about 25 samples on an idle
+    // machine, fewer when collection runs late under load (18 seen with the whole test suite
+    // running). Loss shows as a gap, checked below; this only checks the outage was covered.
+    assert!(during_outage >= 12, "only {during_outage} samples from the outage arrived");
     let largest_gap = samples.windows(2).map(|pair| pair[1].0 - pair[0].0).fold(0.0, f64::max);
     // Only the agent's own restart (well under a second) may leave a gap.
     assert!(largest_gap < 1.2, "a gap of {largest_gap} s in the pushed samples");

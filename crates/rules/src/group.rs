@@ -589,33 +589,10 @@ fn restore_keep_firing(
 /// Returns, per alert label set (series labels without `__name__`), the last sample's time and
 /// value among the series selected by `matchers`.
 fn last_samples(querier: &dyn panoptes_storage::Querier, matchers: &[Matcher]) -> HashMap<Labels, (i64, f64)> {
-    let mut out = HashMap::new();
-    let series_set = match querier.select(matchers) {
-        Ok(set) => set,
-        Err(error) => {
-            tracing::error!(error = %error, "cannot read alert state series");
-            return out;
-        }
-    };
-    for series in series_set {
-        let mut series = match series {
-            Ok(series) => series,
-            Err(error) => {
-                tracing::error!(error = %error, "cannot read alert state series");
-                continue;
-            }
-        };
-        let mut last = None;
-        while let Some(sample) = series.samples.next() {
-            last = Some((sample.t, sample.v));
-        }
-        if let Some(last) = last {
-            let mut builder = series.labels.builder();
-            builder.remove(METRIC_NAME);
-            out.insert(builder.build(), last);
-        }
-    }
-    out
+    series_samples(querier, matchers, None)
+        .into_iter()
+        .filter_map(|(labels, samples)| samples.last().map(|last| (labels, *last)))
+        .collect()
 }
 
 /// Returns, per alert label set (series labels without `__name__` and `drop_label`), every
@@ -624,6 +601,16 @@ fn all_samples_with(
     querier: &dyn panoptes_storage::Querier,
     matchers: &[Matcher],
     drop_label: &str,
+) -> HashMap<Labels, Vec<(i64, f64)>> {
+    series_samples(querier, matchers, Some(drop_label))
+}
+
+/// Reads the series selected by `matchers`, keyed by their labels without `__name__` (and
+/// `drop_label`); read errors are logged and skip the series.
+fn series_samples(
+    querier: &dyn panoptes_storage::Querier,
+    matchers: &[Matcher],
+    drop_label: Option<&str>,
 ) -> HashMap<Labels, Vec<(i64, f64)>> {
     let mut out = HashMap::new();
     let series_set = match querier.select(matchers) {
@@ -647,7 +634,9 @@ fn all_samples_with(
         }
         let mut builder = series.labels.builder();
         builder.remove(METRIC_NAME);
-        builder.remove(drop_label);
+        if let Some(drop_label) = drop_label {
+            builder.remove(drop_label);
+        }
         out.insert(builder.build(), samples);
     }
     out

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
 use panoptes_kube::monitoring::{
-    Endpoint, IntOrString, LabelSelector, Limits, NamespaceSelector, PodMonitor, Probe, PrometheusRule,
+    AttachMetadata, Endpoint, IntOrString, LabelSelector, Limits, NamespaceSelector, PodMonitor, Probe, PrometheusRule,
     RelabelConfig as OperatorRelabel, ServiceMonitor,
 };
 use serde::Serialize;
@@ -209,25 +209,59 @@ pub fn service_monitor_jobs(
     };
     let mut report = report;
     report.unsupported_fields = spec.unsupported_fields();
-    let namespace = report.namespace.clone();
-    let name = report.name.clone();
-    let selector = match parse_selector(spec.selector.as_ref()) {
-        Ok(selector) => selector,
-        Err(error) => return (Vec::new(), report.reject(error)),
-    };
-    let shape = Monitor {
-        kind: MonitorKind::Service,
-        namespace: &namespace,
-        name: &name,
-        job_label: spec.job_label.as_deref().filter(|label| !label.is_empty()),
+    let fields = MonitorFields {
+        job_label: spec.job_label.as_deref(),
         target_labels: &spec.target_labels,
         pod_target_labels: &spec.pod_target_labels,
-        selector,
-        namespaces: monitored_namespaces(spec.namespace_selector.as_ref(), &namespace),
-        attach_node: spec.attach_metadata.as_ref().and_then(|attach| attach.node).unwrap_or(false),
+        selector: spec.selector.as_ref(),
+        namespace_selector: spec.namespace_selector.as_ref(),
+        attach_metadata: spec.attach_metadata.as_ref(),
         limits: &spec.limits,
+        endpoints: &spec.endpoints,
     };
-    monitor_jobs(&shape, &spec.endpoints, context, report)
+    fields.jobs(MonitorKind::Service, context, report)
+}
+
+/// What ServiceMonitors and PodMonitors share, borrowed from either spec.
+struct MonitorFields<'a> {
+    job_label: Option<&'a str>,
+    target_labels: &'a [String],
+    pod_target_labels: &'a [String],
+    selector: Option<&'a Value>,
+    namespace_selector: Option<&'a NamespaceSelector>,
+    attach_metadata: Option<&'a AttachMetadata>,
+    limits: &'a Limits,
+    endpoints: &'a [Endpoint],
+}
+
+impl MonitorFields<'_> {
+    /// Returns the monitor's jobs, one per endpoint, and its report.
+    fn jobs(
+        &self,
+        kind: MonitorKind,
+        context: GenerateContext<'_>,
+        report: ResourceReport,
+    ) -> (Vec<ScrapeConfig>, ResourceReport) {
+        let namespace = report.namespace.clone();
+        let name = report.name.clone();
+        let selector = match parse_selector(self.selector) {
+            Ok(selector) => selector,
+            Err(error) => return (Vec::new(), report.reject(error)),
+        };
+        let shape = Monitor {
+            kind,
+            namespace: &namespace,
+            name: &name,
+            job_label: self.job_label.filter(|label| !label.is_empty()),
+            target_labels: self.target_labels,
+            pod_target_labels: self.pod_target_labels,
+            selector,
+            namespaces: monitored_namespaces(self.namespace_selector, &namespace),
+            attach_node: self.attach_metadata.and_then(|attach| attach.node).unwrap_or(false),
+            limits: self.limits,
+        };
+        monitor_jobs(&shape, self.endpoints, context, report)
+    }
 }
 
 /// Returns the jobs of a `PodMonitor` and its report.
@@ -239,25 +273,17 @@ pub fn pod_monitor_jobs(monitor: &PodMonitor, context: GenerateContext<'_>) -> (
     };
     let mut report = report;
     report.unsupported_fields = spec.unsupported_fields();
-    let namespace = report.namespace.clone();
-    let name = report.name.clone();
-    let selector = match parse_selector(spec.selector.as_ref()) {
-        Ok(selector) => selector,
-        Err(error) => return (Vec::new(), report.reject(error)),
-    };
-    let shape = Monitor {
-        kind: MonitorKind::Pod,
-        namespace: &namespace,
-        name: &name,
-        job_label: spec.job_label.as_deref().filter(|label| !label.is_empty()),
+    let fields = MonitorFields {
+        job_label: spec.job_label.as_deref(),
         target_labels: &[],
         pod_target_labels: &spec.pod_target_labels,
-        selector,
-        namespaces: monitored_namespaces(spec.namespace_selector.as_ref(), &namespace),
-        attach_node: spec.attach_metadata.as_ref().and_then(|attach| attach.node).unwrap_or(false),
+        selector: spec.selector.as_ref(),
+        namespace_selector: spec.namespace_selector.as_ref(),
+        attach_metadata: spec.attach_metadata.as_ref(),
         limits: &spec.limits,
+        endpoints: &spec.pod_metrics_endpoints,
     };
-    monitor_jobs(&shape, &spec.pod_metrics_endpoints, context, report)
+    fields.jobs(MonitorKind::Pod, context, report)
 }
 
 /// Returns the job of a `Probe` with static targets and its report: the job
