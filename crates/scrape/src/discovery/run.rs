@@ -15,7 +15,9 @@ use super::TargetGroup;
 use super::file::parse_target_groups;
 use super::http::parse_response;
 use crate::client::HttpClient;
-use crate::config::{AlertmanagerConfig, FileSdConfig, HttpSdConfig, ScrapeConfig};
+use crate::config::{
+    AlertmanagerConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig, StaticConfig,
+};
 
 /// How often file SD checks its files for changes.
 const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -29,41 +31,72 @@ pub(crate) fn spawn_all(
     updates: &mpsc::Sender<Update>,
     kube: &panoptes_kube::Clusters,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    let mut index = 0;
-    let static_groups: Vec<TargetGroup> = config
-        .static_configs
-        .iter()
-        .enumerate()
-        .map(|(position, static_config)| TargetGroup::from_static_config(static_config, position))
-        .collect();
-    let sender = updates.clone();
-    tasks.push(tokio::spawn(async move {
-        let _ = sender.send((0, static_groups)).await;
-    }));
-    index += 1;
-    for file_sd in &config.file_sd_configs {
-        tasks.push(tokio::spawn(run_file_sd(file_sd.clone(), index, updates.clone())));
-        index += 1;
-    }
-    for http_sd in &config.http_sd_configs {
-        tasks.push(tokio::spawn(run_http_sd(http_sd.clone(), index, updates.clone())));
-        index += 1;
-    }
-    for kubernetes in &config.kubernetes_sd_configs {
-        tasks.push(tokio::spawn(super::kubernetes::run(kubernetes.clone(), index, updates.clone(), kube.clone())));
-        index += 1;
-    }
-    for dns_sd in &config.dns_sd_configs {
-        match super::dns::DnsResolver::system() {
-            Ok(resolver) => tasks.push(tokio::spawn(super::dns::run(dns_sd.clone(), index, updates.clone(), resolver))),
-            Err(error) => {
-                tracing::error!(job = %config.job_name, error = %error, "DNS SD: cannot read the system's resolver configuration; no targets from it")
-            }
+    let sources = Sources {
+        name: &config.job_name,
+        static_configs: &config.static_configs,
+        file_sd_configs: &config.file_sd_configs,
+        http_sd_configs: &config.http_sd_configs,
+        kubernetes_sd_configs: &config.kubernetes_sd_configs,
+        dns_sd_configs: &config.dns_sd_configs,
+    };
+    sources.spawn(updates, kube)
+}
+
+/// The discovery configurations of a scrape config or of an `alerting.alertmanagers` entry.
+struct Sources<'a> {
+    /// The job or Alertmanager set, for logs.
+    name: &'a str,
+    static_configs: &'a [StaticConfig],
+    file_sd_configs: &'a [FileSdConfig],
+    http_sd_configs: &'a [HttpSdConfig],
+    kubernetes_sd_configs: &'a [KubernetesSdConfig],
+    dns_sd_configs: &'a [DnsSdConfig],
+}
+
+impl Sources<'_> {
+    /// Starts one task per discoverer, numbered static first (all static configs are one
+    /// discoverer), then file, HTTP, Kubernetes and DNS SD.
+    fn spawn(
+        &self,
+        updates: &mpsc::Sender<Update>,
+        kube: &panoptes_kube::Clusters,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let static_groups: Vec<TargetGroup> = self
+            .static_configs
+            .iter()
+            .enumerate()
+            .map(|(position, static_config)| TargetGroup::from_static_config(static_config, position))
+            .collect();
+        let sender = updates.clone();
+        let mut tasks = vec![tokio::spawn(async move {
+            let _ = sender.send((0, static_groups)).await;
+        })];
+        let mut index = 1;
+        for file_sd in self.file_sd_configs {
+            tasks.push(tokio::spawn(run_file_sd(file_sd.clone(), index, updates.clone())));
+            index += 1;
         }
-        index += 1;
+        for http_sd in self.http_sd_configs {
+            tasks.push(tokio::spawn(run_http_sd(http_sd.clone(), index, updates.clone())));
+            index += 1;
+        }
+        for kubernetes in self.kubernetes_sd_configs {
+            tasks.push(tokio::spawn(super::kubernetes::run(kubernetes.clone(), index, updates.clone(), kube.clone())));
+            index += 1;
+        }
+        for dns_sd in self.dns_sd_configs {
+            match super::dns::DnsResolver::system() {
+                Ok(resolver) => {
+                    tasks.push(tokio::spawn(super::dns::run(dns_sd.clone(), index, updates.clone(), resolver)));
+                }
+                Err(error) => {
+                    tracing::error!(job = %self.name, error = %error, "DNS SD: cannot read the system's resolver configuration; no targets from it")
+                }
+            }
+            index += 1;
+        }
+        tasks
     }
-    tasks
 }
 
 /// What identifies a file's version: its size and modification time.
@@ -159,40 +192,19 @@ async fn poll_http_sd(client: &HttpClient, url: &str, refresh_seconds: &str) -> 
 }
 
 /// Starts every discoverer of an `alerting.alertmanagers` entry, numbered as [`spawn_all`]
-/// numbers those of a scrape config (static first, then file, HTTP and Kubernetes SD).
+/// numbers those of a scrape config (static first, then file, HTTP, Kubernetes and DNS SD).
 pub(crate) fn spawn_for_alertmanagers(
     config: &AlertmanagerConfig,
     updates: &mpsc::Sender<Update>,
     kube: &panoptes_kube::Clusters,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let static_groups: Vec<TargetGroup> = config
-        .static_configs
-        .iter()
-        .enumerate()
-        .map(|(position, static_config)| TargetGroup::from_static_config(static_config, position))
-        .collect();
-    let sender = updates.clone();
-    let mut tasks = vec![tokio::spawn(async move {
-        let _ = sender.send((0, static_groups)).await;
-    })];
-    let mut index = 1;
-    for file_sd in &config.file_sd_configs {
-        tasks.push(tokio::spawn(run_file_sd(file_sd.clone(), index, updates.clone())));
-        index += 1;
-    }
-    for http_sd in &config.http_sd_configs {
-        tasks.push(tokio::spawn(run_http_sd(http_sd.clone(), index, updates.clone())));
-        index += 1;
-    }
-    for kubernetes in &config.kubernetes_sd_configs {
-        tasks.push(tokio::spawn(super::kubernetes::run(kubernetes.clone(), index, updates.clone(), kube.clone())));
-        index += 1;
-    }
-    if !config.dns_sd_configs.is_empty() {
-        tracing::warn!(
-            discovery = "dns_sd_configs",
-            "this discovery mechanism is not implemented for Alertmanagers yet; it yields none"
-        );
-    }
-    tasks
+    let sources = Sources {
+        name: "alertmanagers",
+        static_configs: &config.static_configs,
+        file_sd_configs: &config.file_sd_configs,
+        http_sd_configs: &config.http_sd_configs,
+        kubernetes_sd_configs: &config.kubernetes_sd_configs,
+        dns_sd_configs: &config.dns_sd_configs,
+    };
+    sources.spawn(updates, kube)
 }
