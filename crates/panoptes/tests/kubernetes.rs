@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use panoptes_test_util::fake_kube::FakeApiServer;
 use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{get_data, start_server, wait_ready};
+use crate::common::{active, get_data, start_server, wait_ready};
 
 fn config(api_server: &str) -> String {
     let host = api_server.trim_start_matches("http://");
@@ -88,22 +88,6 @@ scrape_configs:
     target_label: kubernetes_pod_name
 "#
     )
-}
-
-/// Returns the active targets of `job`: labels and scrape URL, ordered by URL.
-fn active(targets: &Value, job: &str) -> Vec<(BTreeMap<String, String>, String)> {
-    let mut found: Vec<(BTreeMap<String, String>, String)> = targets["activeTargets"]
-        .as_array()
-        .expect("activeTargets")
-        .iter()
-        .filter(|target| target["scrapePool"] == job)
-        .map(|target| {
-            let labels = serde_json::from_value(target["labels"].clone()).expect("labels");
-            (labels, target["scrapeUrl"].as_str().unwrap_or_default().to_owned())
-        })
-        .collect();
-    found.sort_by(|a, b| a.1.cmp(&b.1));
-    found
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

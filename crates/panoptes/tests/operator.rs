@@ -14,7 +14,7 @@ use panoptes_test_util::fake_kube::FakeApiServer;
 use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
 use serde_json::{Value, json};
 
-use crate::common::{get_data, start_server, wait_ready};
+use crate::common::{active, get_data, start_server, wait_ready};
 
 const JOB: &str = "serviceMonitor/default/productpage/0";
 const PROBE: &str = "probe/default/websites";
@@ -62,22 +62,6 @@ fn prometheus_rule(name: &str, release: &str, groups: Value) -> Value {
         "metadata": {"name": name, "namespace": "default", "labels": {"release": release}},
         "spec": {"groups": groups},
     })
-}
-
-/// Returns the active targets of `job`: labels and scrape URL, ordered by URL.
-fn active(targets: &Value, job: &str) -> Vec<(BTreeMap<String, String>, String)> {
-    let mut found: Vec<(BTreeMap<String, String>, String)> = targets["activeTargets"]
-        .as_array()
-        .expect("activeTargets")
-        .iter()
-        .filter(|target| target["scrapePool"] == job)
-        .map(|target| {
-            let labels = serde_json::from_value(target["labels"].clone()).expect("labels");
-            (labels, target["scrapeUrl"].as_str().unwrap_or_default().to_owned())
-        })
-        .collect();
-    found.sort_by(|a, b| a.1.cmp(&b.1));
-    found
 }
 
 fn pools(targets: &Value) -> Vec<String> {

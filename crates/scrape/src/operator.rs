@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
+use panoptes_kube::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use panoptes_kube::monitoring::{
     AttachMetadata, Endpoint, IntOrString, LabelSelector, Limits, NamespaceSelector, PodMonitor, Probe, PrometheusRule,
     RelabelConfig as OperatorRelabel, ServiceMonitor,
@@ -81,10 +82,7 @@ pub struct ResourceReport {
 }
 
 impl ResourceReport {
-    fn new(
-        kind: &'static str,
-        metadata: &panoptes_kube::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    ) -> Self {
+    fn new(kind: &'static str, metadata: &ObjectMeta) -> Self {
         ResourceReport {
             kind,
             namespace: metadata.namespace.clone().unwrap_or_default(),
@@ -202,13 +200,11 @@ pub fn service_monitor_jobs(
     monitor: &ServiceMonitor,
     context: GenerateContext<'_>,
 ) -> (Vec<ScrapeConfig>, ResourceReport) {
-    let report = ResourceReport::new("ServiceMonitor", &monitor.metadata);
-    let spec = match monitor.spec() {
-        Ok(spec) => spec,
-        Err(error) => return (Vec::new(), report.reject(error)),
-    };
-    let mut report = report;
-    report.unsupported_fields = spec.unsupported_fields();
+    let (spec, report) =
+        match decoded("ServiceMonitor", &monitor.metadata, monitor.spec(), |spec| spec.unsupported_fields()) {
+            Ok(decoded) => decoded,
+            Err(rejected) => return (Vec::new(), *rejected),
+        };
     let fields = MonitorFields {
         job_label: spec.job_label.as_deref(),
         target_labels: &spec.target_labels,
@@ -220,6 +216,24 @@ pub fn service_monitor_jobs(
         endpoints: &spec.endpoints,
     };
     fields.jobs(MonitorKind::Service, context, report)
+}
+
+/// Starts the report of an object of `kind` and decodes its spec, listing the fields it does not
+/// model; a spec that does not decode rejects the object.
+fn decoded<S>(
+    kind: &'static str,
+    metadata: &ObjectMeta,
+    spec: Result<S, String>,
+    unsupported_fields: impl FnOnce(&S) -> Vec<String>,
+) -> Result<(S, ResourceReport), Box<ResourceReport>> {
+    let mut report = ResourceReport::new(kind, metadata);
+    match spec {
+        Ok(spec) => {
+            report.unsupported_fields = unsupported_fields(&spec);
+            Ok((spec, report))
+        }
+        Err(error) => Err(Box::new(report.reject(error))),
+    }
 }
 
 /// What ServiceMonitors and PodMonitors share, borrowed from either spec.
@@ -266,13 +280,11 @@ impl MonitorFields<'_> {
 
 /// Returns the jobs of a `PodMonitor` and its report.
 pub fn pod_monitor_jobs(monitor: &PodMonitor, context: GenerateContext<'_>) -> (Vec<ScrapeConfig>, ResourceReport) {
-    let report = ResourceReport::new("PodMonitor", &monitor.metadata);
-    let spec = match monitor.spec() {
-        Ok(spec) => spec,
-        Err(error) => return (Vec::new(), report.reject(error)),
-    };
-    let mut report = report;
-    report.unsupported_fields = spec.unsupported_fields();
+    let (spec, report) =
+        match decoded("PodMonitor", &monitor.metadata, monitor.spec(), |spec| spec.unsupported_fields()) {
+            Ok(decoded) => decoded,
+            Err(rejected) => return (Vec::new(), *rejected),
+        };
     let fields = MonitorFields {
         job_label: spec.job_label.as_deref(),
         target_labels: &[],
@@ -291,13 +303,10 @@ pub fn pod_monitor_jobs(monitor: &PodMonitor, context: GenerateContext<'_>) -> (
 /// the `module` parameter, the target as `instance`, and the probe's `namespace` and labels.
 /// Probes of Ingresses and probes authenticating with Secrets are refused.
 pub fn probe_jobs(probe: &Probe, context: GenerateContext<'_>) -> (Vec<ScrapeConfig>, ResourceReport) {
-    let report = ResourceReport::new("Probe", &probe.metadata);
-    let spec = match probe.spec() {
-        Ok(spec) => spec,
-        Err(error) => return (Vec::new(), report.reject(error)),
+    let (spec, mut report) = match decoded("Probe", &probe.metadata, probe.spec(), |spec| spec.unsupported_fields()) {
+        Ok(decoded) => decoded,
+        Err(rejected) => return (Vec::new(), *rejected),
     };
-    let mut report = report;
-    report.unsupported_fields = spec.unsupported_fields();
     if let Some(field) =
         SECRET_AUTH_FIELDS.iter().chain(&["tlsConfig"]).find(|field| spec.unsupported.contains_key(**field))
     {

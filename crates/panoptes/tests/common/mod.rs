@@ -118,6 +118,23 @@ pub async fn get_data(client: &reqwest::Client, url: &str) -> serde_json::Value 
     body["data"].clone()
 }
 
+/// Returns the active targets of scrape pool `job` in a `/api/v1/targets` answer: labels and
+/// scrape URL, ordered by URL.
+pub fn active(targets: &serde_json::Value, job: &str) -> Vec<(std::collections::BTreeMap<String, String>, String)> {
+    let mut found: Vec<(std::collections::BTreeMap<String, String>, String)> = targets["activeTargets"]
+        .as_array()
+        .expect("activeTargets")
+        .iter()
+        .filter(|target| target["scrapePool"] == job)
+        .map(|target| {
+            let labels = serde_json::from_value(target["labels"].clone()).expect("labels");
+            (labels, target["scrapeUrl"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found
+}
+
 /// Remote-writes `request` to the server at `address`, failing unless it is accepted (`204`).
 pub async fn remote_write(
     client: &reqwest::Client,
