@@ -6,7 +6,7 @@ mod body;
 mod federate;
 mod prometheus;
 mod remote_read;
-mod remote_write;
+pub(crate) mod remote_write;
 mod status;
 
 use std::time::Instant;

@@ -10,6 +10,7 @@ use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::api::remote_write::SeriesCache;
 use crate::api::{ConfigControl, TsdbAdmin};
 use crate::metrics::Metrics;
 use crate::server::ServerOptions;
@@ -25,6 +26,8 @@ struct Inner {
     storage: OnceLock<OpenedStorage>,
     metrics: Metrics,
     max_remote_write_bytes: usize,
+    /// Handles of the series remote-write senders sent, by their encoded labels.
+    remote_write_series: Arc<SeriesCache>,
     read_timeout: Duration,
     engine: Engine,
     /// One permit per query allowed to run at once; further queries wait for a permit.
@@ -58,6 +61,7 @@ impl AppState {
                 storage: OnceLock::new(),
                 metrics: Metrics::new(),
                 max_remote_write_bytes: options.max_remote_write_bytes,
+                remote_write_series: Arc::default(),
                 read_timeout: options.read_timeout,
                 engine: Engine::new(options.engine.clone()),
                 query_permits: Arc::new(Semaphore::new(options.max_concurrent_queries.max(1))),
@@ -101,6 +105,11 @@ impl AppState {
     /// Returns the largest decompressed remote write body accepted, in bytes.
     pub(crate) fn max_remote_write_bytes(&self) -> usize {
         self.inner.max_remote_write_bytes
+    }
+
+    /// Returns the remote-write series cache.
+    pub(crate) fn remote_write_series(&self) -> Arc<SeriesCache> {
+        self.inner.remote_write_series.clone()
     }
 
     /// Returns how long reading one request body may take.

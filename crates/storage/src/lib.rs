@@ -66,6 +66,19 @@ pub trait Appender: Send {
         self.append(labels, t, v)
     }
 
+    /// Appends one sample through a handle that [`Appender::append_with_handle`] left earlier,
+    /// without the series' labels. Returns `Ok(false)`, appending nothing, when the handle can
+    /// no longer be used (another store's, or a series the store has dropped since): the caller
+    /// then appends by labels. Stores without handles always answer `Ok(false)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Appender::append`].
+    fn append_by_handle(&mut self, series: &SeriesHandle, t: i64, v: f64) -> Result<bool> {
+        let _ = (series, t, v);
+        Ok(false)
+    }
+
     /// Makes every buffered sample durable (per the store's durability promise) and visible.
     ///
     /// # Errors

@@ -6,6 +6,7 @@
 //! is `500` (the client retries). Remote write 2.0 is answered with `415`.
 
 mod ingest;
+mod series_cache;
 
 use axum::Router;
 use axum::body::Body;
@@ -19,6 +20,8 @@ use super::{ApiError, read_body_capped};
 use crate::metrics::ReasonLabels;
 use crate::prompb::{DecodeError, decompress_write_request};
 use crate::state::AppState;
+
+pub(crate) use self::series_cache::SeriesCache;
 
 /// Returns the remote write route.
 pub(crate) fn router() -> Router<AppState> {
@@ -35,7 +38,8 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     drop(compressed);
 
     // Appending and committing may write and fsync the WAL: keep it off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || ingest(storage.as_ref(), &body))
+    let cache = state.remote_write_series();
+    let outcome = tokio::task::spawn_blocking(move || ingest(storage.as_ref(), &cache, &body))
         .await
         .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {error}")))?
         .map_err(|error| match error {

@@ -13,6 +13,10 @@
 pub struct SeriesView<'a, 'b> {
     /// Label (name, value) pairs as sent, not checked for UTF-8 or order.
     pub labels: &'b [(&'a [u8], &'a [u8])],
+    /// The encoded label fields exactly as sent, when they are contiguous in the message (as
+    /// every known sender writes them): the same bytes always decode to the same pairs, so
+    /// ingestion can remember a series by them.
+    pub label_bytes: Option<&'a [u8]>,
     /// (timestamp ms, value) pairs as sent.
     pub samples: &'b [(i64, f64)],
     /// Native histogram samples, which are not decoded.
@@ -130,9 +134,17 @@ pub fn walk_write_request<'a>(body: &'a [u8], mut on_series: impl FnMut(&SeriesV
         labels.clear();
         samples.clear();
         let mut histograms = 0;
+        // The span of the label fields while they are contiguous; `split` once a label follows
+        // another field that followed labels.
+        let mut label_span: Option<(usize, usize)> = None;
+        let (mut labels_ended, mut split) = (false, false);
         let mut series = Reader::new(series_bytes, series_base);
         while !series.is_done() {
+            let field_start = series.position;
             let (field, wire_type) = series.tag()?;
+            if (field, wire_type) != (1, LEN) && label_span.is_some() {
+                labels_ended = true;
+            }
             match (field, wire_type) {
                 (1, LEN) => {
                     let (label_bytes, label_base) = series.bytes()?;
@@ -146,6 +158,9 @@ pub fn walk_write_request<'a>(body: &'a [u8], mut on_series: impl FnMut(&SeriesV
                         }
                     }
                     labels.push((name, value));
+                    split |= labels_ended;
+                    let start = label_span.map_or(field_start, |(start, _)| start);
+                    label_span = Some((start, series.position));
                 }
                 (2, LEN) => {
                     let (sample_bytes, sample_base) = series.bytes()?;
@@ -167,7 +182,11 @@ pub fn walk_write_request<'a>(body: &'a [u8], mut on_series: impl FnMut(&SeriesV
                 (_, wire_type) => series.skip(wire_type)?,
             }
         }
-        on_series(&SeriesView { labels: &labels, samples: &samples, histograms });
+        let label_bytes = match label_span {
+            Some((start, end)) if !split => Some(&series_bytes[start..end]),
+            _ => None,
+        };
+        on_series(&SeriesView { labels: &labels, label_bytes, samples: &samples, histograms });
     }
     Ok(())
 }
@@ -242,6 +261,47 @@ mod tests {
                 prop_assert_eq!(walked, &via_prost(decoded));
             }
         }
+    }
+
+    /// Returns the `label_bytes` of every series of `body`.
+    fn label_spans(body: &[u8]) -> Vec<Option<Vec<u8>>> {
+        let mut spans = Vec::new();
+        walk_write_request(body, |series| spans.push(series.label_bytes.map(<[u8]>::to_vec))).unwrap();
+        spans
+    }
+
+    /// Wraps an encoded `TimeSeries` as a one-series `WriteRequest`.
+    fn request_of(series: &[u8]) -> Vec<u8> {
+        let mut body = vec![0x0a];
+        prost::encoding::encode_varint(series.len() as u64, &mut body);
+        body.extend_from_slice(series);
+        body
+    }
+
+    #[test]
+    fn label_bytes_are_the_label_fields_while_they_are_contiguous() {
+        let (first, second) = (Label::new("__name__", "up"), Label::new("job", "node"));
+        let sample = Sample { value: 1.0, timestamp: 5 };
+        let encode = |labels: Vec<Label>, samples: Vec<Sample>| {
+            prost::Message::encode_to_vec(&TimeSeries { labels, samples, ..TimeSeries::default() })
+        };
+        let labels_only = encode(vec![first.clone(), second.clone()], vec![]);
+
+        // Labels first, then samples (how senders write them): the span is the labels' encoding.
+        let body = request_of(&encode(vec![first.clone(), second.clone()], vec![sample]));
+        assert_eq!(label_spans(&body), vec![Some(labels_only.clone())]);
+        // Samples first: the same span.
+        let mut series = encode(vec![], vec![sample]);
+        series.extend_from_slice(&labels_only);
+        assert_eq!(label_spans(&request_of(&series)), vec![Some(labels_only.clone())]);
+        // A sample between two labels: no span, though the labels are the same.
+        let mut series = encode(vec![first.clone()], vec![]);
+        series.extend_from_slice(&encode(vec![], vec![sample]));
+        series.extend_from_slice(&encode(vec![second], vec![]));
+        assert_eq!(walk(&request_of(&series)).unwrap()[0].0.len(), 2);
+        assert_eq!(label_spans(&request_of(&series)), vec![None]);
+        // No labels: no span.
+        assert_eq!(label_spans(&request_of(&encode(vec![], vec![]))), vec![None]);
     }
 
     #[test]

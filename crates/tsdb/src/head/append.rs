@@ -104,6 +104,16 @@ impl Appender for HeadAppender {
         self.append_series(series, t, v)
     }
 
+    fn append_by_handle(&mut self, handle: &SeriesHandle, t: i64, v: f64) -> Result<bool, StorageError> {
+        match handle.get::<HeadHandle>() {
+            Some(known) if known.head == self.head.instance && !known.series.data.lock().is_removed => {
+                let series = known.series.clone();
+                self.append_series(series, t, v).map(|()| true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), StorageError> {
         if is_canonical_label_pairs(pairs) {
             let hash = hash_label_pairs(pairs.iter().copied());

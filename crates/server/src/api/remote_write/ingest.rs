@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use panoptes_model::{Label, Labels, LabelsError, is_canonical_label_pairs};
-use panoptes_storage::{Error, Storage};
+use panoptes_model::{Label, Labels, LabelsError};
+use panoptes_storage::{Appender, Error, SeriesHandle, Storage};
 
+use super::series_cache::{self, SeriesCache};
 use crate::prompb::{WalkError, walk_write_request};
 
 /// How many failing series the error answer names; the rest are only counted.
@@ -63,61 +64,62 @@ pub(crate) enum IngestError {
 }
 
 /// Appends every valid sample of a decompressed `WriteRequest` body and commits them together.
-/// Label names and values are read in place; a series already in the store is found from them
-/// without building a label set.
+/// A series sent before is found through `cache` from its encoded labels alone; the labels of
+/// a new one are decoded, checked and looked up (or created) in the store, and its handle is
+/// remembered.
 ///
 /// # Errors
 ///
 /// Returns [`IngestError::Malformed`] when the body does not decode, or the store's error when
 /// an append fails for a reason other than the sample itself (store closed, limit reached) or
 /// the commit fails; nothing of the request is then visible.
-pub(crate) fn ingest(storage: &dyn Storage, body: &[u8]) -> Result<IngestOutcome, IngestError> {
+pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) -> Result<IngestOutcome, IngestError> {
     let mut outcome = IngestOutcome::default();
     let mut appender = storage.appender();
     let mut fatal: Option<Error> = None;
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    cache.maybe_rotate();
     walk_write_request(body, |series| {
         if fatal.is_some() {
             return;
         }
         outcome.histograms_ignored += series.histograms as u64;
+        let key = series.label_bytes.map(series_cache::key);
+        let mut handle = key.and_then(|key| cache.get(key));
         let mut series_reported = false;
-        pairs.clear();
-        for (name, value) in series.labels {
-            match (std::str::from_utf8(name), std::str::from_utf8(value)) {
-                (Ok(name), Ok(value)) => pairs.push((name, value)),
-                _ => {
-                    let error = invalid_series(series.labels);
-                    outcome.reject("invalid_labels", series.samples.len() as u64, &error, &mut series_reported);
-                    return;
-                }
-            }
-        }
-        let labels = if is_canonical_label_pairs(&pairs) {
-            None
-        } else {
-            let labels = Labels::from_pairs(pairs.iter().copied());
-            if let Err(error) = labels.validate() {
-                outcome.reject("invalid_labels", series.samples.len() as u64, &error, &mut series_reported);
-                return;
-            }
-            Some(labels)
-        };
+        let mut labels: Option<Labels> = None;
         for &(timestamp, value) in series.samples {
-            let result = match &labels {
-                None => appender.append_pairs(&pairs, timestamp, value),
-                Some(labels) => appender.append(labels, timestamp, value),
+            let result = match &handle {
+                Some(known) => match appender.append_by_handle(known, timestamp, value) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => {
+                        // The store dropped the series: look it up again by its labels.
+                        handle = None;
+                        if let Some(key) = key {
+                            cache.remove(key);
+                        }
+                        continue_by_labels(&mut *appender, series.labels, &mut labels, &mut handle, timestamp, value)
+                    }
+                    Err(error) => Err(AppendError::Store(error)),
+                },
+                None => continue_by_labels(&mut *appender, series.labels, &mut labels, &mut handle, timestamp, value),
             };
             match result {
                 Ok(()) => outcome.accepted += 1,
-                Err(error) if error.is_sample_error() => {
+                Err(AppendError::Labels(error)) => {
+                    outcome.reject("invalid_labels", series.samples.len() as u64, &error, &mut series_reported);
+                    return;
+                }
+                Err(AppendError::Store(error)) if error.is_sample_error() => {
                     outcome.reject(reason(&error), 1, &error, &mut series_reported);
                 }
-                Err(error) => {
+                Err(AppendError::Store(error)) => {
                     fatal = Some(error);
                     return;
                 }
             }
+        }
+        if let (Some(key), Some(handle), true) = (key, handle, labels.is_some()) {
+            cache.insert(key, handle);
         }
     })
     .map_err(IngestError::Malformed)?;
@@ -126,6 +128,55 @@ pub(crate) fn ingest(storage: &dyn Storage, body: &[u8]) -> Result<IngestOutcome
     }
     appender.commit().map_err(IngestError::Storage)?;
     Ok(outcome)
+}
+
+/// Why one sample was not appended.
+enum AppendError {
+    /// The series' labels are invalid: none of its samples can be stored.
+    Labels(InvalidSeries),
+    /// The store refused the sample (or failed).
+    Store(Error),
+}
+
+impl From<Error> for AppendError {
+    fn from(error: Error) -> Self {
+        AppendError::Store(error)
+    }
+}
+
+/// Appends a sample of a series not (or no longer) known by handle: decodes and checks its
+/// labels once (kept in `labels` for its other samples) and leaves the store's handle in
+/// `handle`.
+fn continue_by_labels(
+    appender: &mut dyn Appender,
+    pairs: &[(&[u8], &[u8])],
+    labels: &mut Option<Labels>,
+    handle: &mut Option<SeriesHandle>,
+    t: i64,
+    v: f64,
+) -> Result<(), AppendError> {
+    let labels = match labels {
+        Some(labels) => labels,
+        None => labels.insert(decode_labels(pairs).map_err(AppendError::Labels)?),
+    };
+    appender.append_with_handle(handle, labels, t, v).map_err(|error| match error {
+        Error::InvalidLabels(error) => AppendError::Labels(InvalidSeries::Labels(error)),
+        error => AppendError::Store(error),
+    })
+}
+
+/// Returns the checked label set of a series as sent.
+fn decode_labels(pairs: &[(&[u8], &[u8])]) -> Result<Labels, InvalidSeries> {
+    let mut decoded: Vec<(&str, &str)> = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        match (std::str::from_utf8(name), std::str::from_utf8(value)) {
+            (Ok(name), Ok(value)) => decoded.push((name, value)),
+            _ => return Err(invalid_series(pairs)),
+        }
+    }
+    let labels = Labels::from_pairs(decoded);
+    labels.validate()?;
+    Ok(labels)
 }
 
 /// Returns the error for a series with labels that are not UTF-8, naming it decoded lossily.
