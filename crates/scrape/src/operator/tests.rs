@@ -454,7 +454,7 @@ fn endpoint_slice_role_uses_the_endpointslice_labels() {
     assert_eq!(jobs[0].kubernetes_sd_configs[0].role, Some(KubernetesRole::Pod));
     // Anything else is refused where the section is read.
     let error = parse_str(&format!("{HEADER}  serviceDiscoveryRole: Pods\n"), "test.yml").expect_err("unknown role");
-    assert!(error.to_string().contains("unknown variant `Pods`, expected `Endpoints` or `EndpointSlice`"), "{error}");
+    assert_eq!(error.to_string(), "test.yml:7:25: unknown variant `Pods`, expected one of Endpoints, EndpointSlice");
 }
 
 #[test]
