@@ -60,6 +60,8 @@ fn initial_relabels(spec: &ProbeSpec) -> Vec<Value> {
     relabels
 }
 
+/// The job of a Probe with static targets, labelled with the Probe's namespace unless the
+/// labels set one.
 fn static_job(namespace: &str, spec: &ProbeSpec, prober: &Prober, static_config: &ProbeStaticConfig) -> Value {
     let mut relabels = initial_relabels(spec);
     relabels.push(relabel(&["__address__"], None, Some("__param_target"), None, None));
@@ -76,7 +78,6 @@ fn static_job(namespace: &str, spec: &ProbeSpec, prober: &Prober, static_config:
 
 /// The job of an Ingress probe, and the namespaces its `ingress` discovery watches (all when
 /// empty).
-
 fn ingress_job(
     namespace: &str,
     spec: &ProbeSpec,
