@@ -521,7 +521,9 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
     ));
     fake.apply(monitor(
         "secure",
-        json!({"port": "web", "interval": "1s", "scheme": "https", "tlsConfig": {"ca": {"configMap": {"name": "secure-ca", "key": "ca.crt"}}}}),
+        json!({"port": "web", "interval": "1s", "scheme": "https", "tlsConfig": {
+            "ca": {"configMap": {"name": "secure-ca", "key": "ca.crt"}}, "serverName": "localhost"
+        }}),
     ));
     // An unrelated Secret in the same namespace.
     fake.apply(secret("unrelated", &[("token", "never-read")]));
@@ -601,7 +603,7 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
     .await;
     eprintln!("password change to new header in {:?}", started.elapsed());
 
-    // The CA from the ConfigMap verifies the TLS target's certificate.
+    // The CA from the ConfigMap verifies the TLS target's certificate, for the name of serverName.
     fake.apply(json!({
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "secure-ca", "namespace": "default"},
         "data": {"ca.crt": tls.ca_pem}

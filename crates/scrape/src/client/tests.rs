@@ -23,8 +23,10 @@ impl Drop for TlsServer {
 }
 
 impl TlsServer {
-    /// Makes a CA and a server certificate whose only name is `DNS:kubernetes`, and serves them.
-    fn start(dir: &Path) -> TlsServer {
+    /// Makes a CA, a server certificate whose only name is `DNS:kubernetes` and a client
+    /// certificate (`client.pem`, `client.key`), and serves them; with `verify_clients`, the
+    /// server demands a client certificate of the CA.
+    fn start(dir: &Path, verify_clients: bool) -> TlsServer {
         let openssl = |args: &[&str]| {
             let output = Command::new("/usr/bin/openssl").args(args).current_dir(dir).output().expect("run openssl");
             assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
@@ -38,30 +40,41 @@ impl TlsServer {
             &[&["req"][..], &key, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kubernetes"]].concat(),
         );
         std::fs::write(
-            dir.join("ext.cnf"),
+            dir.join("server.cnf"),
             "subjectAltName=DNS:kubernetes\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
         )
         .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-        ]);
+        std::fs::write(dir.join("client.cnf"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+        openssl(
+            &[&["req"][..], &key, &["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=panoptes"]].concat(),
+        );
+        for name in ["server", "client"] {
+            let (csr, pem, cnf) = (format!("{name}.csr"), format!("{name}.pem"), format!("{name}.cnf"));
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "1",
+                "-extfile",
+                &cnf,
+            ]);
+        }
         std::fs::write(dir.join("metrics"), "secure_requests_total 3\n").unwrap();
-        let mut child = Command::new("/usr/bin/openssl")
-            .args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"])
+        let mut command = Command::new("/usr/bin/openssl");
+        command.args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"]);
+        if verify_clients {
+            command.args(["-Verify", "1", "-CAfile", "ca.pem"]);
+        }
+        let mut child = command
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -102,7 +115,7 @@ impl TlsServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_name_is_the_name_the_certificate_is_verified_against() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TlsServer::start(dir.path());
+    let server = TlsServer::start(dir.path(), false);
     let tls = |server_name: Option<&str>| TlsConfig {
         ca: Some(server.ca_pem.clone()),
         server_name: server_name.map(str::to_owned),
@@ -134,6 +147,19 @@ async fn server_name_is_the_name_the_certificate_is_verified_against() {
     // insecure_skip_verify accepts any name, as Prometheus does.
     let insecure = TlsConfig { insecure_skip_verify: true, ..tls(Some("other")) };
     assert_eq!(server.fetch(insecure, true).await.as_deref(), Ok(body), "insecure_skip_verify");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_with_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TlsServer::start(dir.path(), true);
+    let file = |name: &str| Some(dir.path().join(name).display().to_string());
+    let tls =
+        TlsConfig { ca: Some(server.ca_pem.clone()), server_name: Some("kubernetes".into()), ..TlsConfig::default() };
+    let with_cert = TlsConfig { cert_file: file("client.pem"), key_file: file("client.key"), ..tls.clone() };
+    assert_eq!(server.fetch(with_cert, true).await.as_deref(), Ok("secure_requests_total 3\n"));
+    let error = server.fetch(tls, true).await.expect_err("the server demands a client certificate");
+    assert!(error.contains("CertificateRequired"), "{error}");
 }
 
 #[test]
