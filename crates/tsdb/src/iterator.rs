@@ -105,6 +105,19 @@ impl ChunksIterator {
         self.deleted.iter().any(|&(from, to)| t >= from && t <= to)
     }
 
+    /// Appends the samples of a decoded chunk that lie in range and are not deleted.
+    fn push_in_range(&mut self, samples: impl Iterator<Item = Sample>, out: &mut Vec<Sample>) {
+        for sample in samples {
+            if sample.t > self.maxt {
+                self.is_done = true;
+                break;
+            }
+            if sample.t >= self.mint && !self.is_deleted(sample.t) {
+                out.push(sample);
+            }
+        }
+    }
+
     fn open_next_chunk(&mut self) -> bool {
         while let Some(chunk) = self.chunks.get(self.next_chunk) {
             self.next_chunk += 1;
@@ -153,6 +166,16 @@ impl SampleIterator for ChunksIterator {
     fn read_all(&mut self, out: &mut Vec<Sample>) {
         let before = out.len();
         while !self.is_done {
+            // A chunk decoded whole and partly read (the head's first sample was peeked).
+            if matches!(self.current, Some(ChunkDecoder::Decoded { .. }))
+                && let Some(ChunkDecoder::Decoded { samples, is_corrupt }) = self.current.take()
+            {
+                if is_corrupt {
+                    self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
+                }
+                self.push_in_range(samples, out);
+                continue;
+            }
             if self.current.is_none() {
                 while self.chunks.get(self.next_chunk).is_some_and(|chunk| chunk.max_t < self.mint) {
                     self.next_chunk += 1;
@@ -169,15 +192,7 @@ impl SampleIterator for ChunksIterator {
                         self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
                         continue;
                     }
-                    for sample in samples {
-                        if sample.t > self.maxt {
-                            self.is_done = true;
-                            break;
-                        }
-                        if sample.t >= self.mint && !self.is_deleted(sample.t) {
-                            out.push(sample);
-                        }
-                    }
+                    self.push_in_range(samples, out);
                     continue;
                 }
             }

@@ -265,6 +265,22 @@ impl Evaluator<'_> {
             } else {
                 Cow::Borrowed(samples)
             };
+            // Per sample, how many samples up to it are below the one before them: a window
+            // whose count does not grow from its first sample to its last has no counter reset.
+            let resets_up_to: Vec<u32> = if matches!(name, "rate" | "increase") {
+                let mut resets = 0u32;
+                let mut previous = f64::NAN;
+                samples
+                    .iter()
+                    .map(|sample| {
+                        resets += u32::from(sample.v < previous);
+                        previous = sample.v;
+                        resets
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let (mut from, mut to) = (0, 0);
             let mut points = Vec::with_capacity(held.len().min(MAX_RESERVED_POINTS));
             for (index, held) in held.iter_mut().enumerate() {
@@ -281,7 +297,8 @@ impl Evaluator<'_> {
                 if from == to {
                     continue;
                 }
-                let window = Window { samples: &samples[from..to], start, end, range_ms };
+                let has_no_resets = resets_up_to.get(to - 1).is_some_and(|&last| last == resets_up_to[from]);
+                let window = Window { samples: &samples[from..to], start, end, range_ms, has_no_resets };
                 *held += to - from;
                 if let Some(v) = window_value(name, &window, t, &scalars) {
                     points.push((index as u32, v));

@@ -181,3 +181,34 @@ fn series_shared_among_workers_keep_their_own_values() {
         assert!((sum - want as f64).abs() <= 1e-6 * want as f64, "group {g}: {sum} vs {want}");
     }
 }
+
+#[test]
+fn grid_rate_skips_reset_checks_only_where_there_are_none() {
+    // Resets at 90 s and 300 s; each step's rate over the grid must equal the step-by-step
+    // evaluation of the same window inside a one-step subquery.
+    let values = [0.0, 10.0, 20.0, 5.0, 15.0, 25.0, 35.0, 45.0, 55.0, 65.0, 1.0, 11.0, -3.0, 7.0];
+    let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64 * 30_000, v)).collect();
+    let storage = store(&[(&[("__name__", "c_total")], &samples)]);
+    let engine = Engine::default();
+    for function in ["rate", "increase"] {
+        let query = format!("{function}(c_total[2m])");
+        let (value, _) = engine.range_query(&storage, &query, 60_000, 390_000, 15_000).expect("range");
+        let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+        assert_eq!(matrix.len(), 1);
+        assert!(matrix[0].samples.len() > 15);
+        for sample in &matrix[0].samples {
+            let reference = format!("last_over_time({query}[1ms:1ms])");
+            let (value, _) = engine.instant_query(&storage, &reference, sample.t).expect("instant");
+            let Value::Vector(vector) = value else { panic!("expected a vector") };
+            assert_eq!(vector.len(), 1, "{query} at {}", sample.t);
+            assert_eq!(
+                vector[0].v.to_bits(),
+                sample.v.to_bits(),
+                "{query} at {}: {} vs {}",
+                sample.t,
+                vector[0].v,
+                sample.v
+            );
+        }
+    }
+}
