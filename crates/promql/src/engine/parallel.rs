@@ -22,6 +22,10 @@ const MIN_SERIES_PER_WORKER: usize = 2048;
 /// The most worker threads one node uses.
 const MAX_WORKERS: usize = 8;
 
+/// What [`Evaluator::map_series`] returns: the series it kept with their values, in order, and
+/// the samples held at each step.
+pub(crate) type Mapped<T> = (Vec<(Labels, T)>, Vec<usize>);
+
 /// One series to work on: already read by the step-by-step evaluator, or still in the store.
 enum Input<'a> {
     Loaded(&'a Labels, &'a [Sample]),
@@ -50,7 +54,7 @@ impl Evaluator<'_> {
         selector: &VectorSelector,
         steps: usize,
         per_series: impl Fn(&[Sample], &mut [usize]) -> Option<T> + Sync,
-    ) -> Result<(Vec<(Labels, T)>, Vec<usize>)> {
+    ) -> Result<Mapped<T>> {
         let deadline = self.deadline();
         deadline.check()?;
         let loaded = self.loaded(selector);
