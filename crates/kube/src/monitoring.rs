@@ -6,8 +6,11 @@
 //! list fail to decode. Typed specs ([`ServiceMonitorSpec`], [`PodMonitorSpec`]) are decoded
 //! per object by [`ServiceMonitor::spec`] and friends; every field they do not model is kept
 //! in an `unsupported` map so that callers report it instead of silently dropping it
-//! ([`ServiceMonitorSpec::unsupported_fields`]). This module only models; turning specs into
-//! scrape jobs is `panoptes-scrape`'s `operator` module.
+//! ([`ServiceMonitorSpec::unsupported_fields`]). Credentials and TLS material that live in
+//! Secrets and ConfigMaps are modelled as references ([`KeySelector`]); each spec lists them
+//! ([`ServiceMonitorSpec::references`]) so that the caller can watch exactly those objects.
+//! This module only models; turning specs into scrape jobs is `panoptes-scrape`'s `operator`
+//! module.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -283,8 +286,123 @@ impl std::fmt::Display for IntOrString {
     }
 }
 
-/// `tlsConfig` of an endpoint. Only file-based settings are modelled; certificates from
-/// Secrets or ConfigMaps (`ca`, `cert`, `keySecret`) land in `unsupported`.
+/// Which kind of object a [`Reference`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReferencedKind {
+    /// A `Secret`.
+    Secret,
+    /// A `ConfigMap`.
+    ConfigMap,
+}
+
+impl ReferencedKind {
+    /// Returns the kind's name as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReferencedKind::Secret => "Secret",
+            ReferencedKind::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+/// One key of a Secret or ConfigMap that a monitor's spec reads, always in the monitor's own
+/// namespace (as the operator reads them).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Reference {
+    /// Secret or ConfigMap.
+    pub kind: ReferencedKind,
+    /// The object's name.
+    pub name: String,
+    /// The key in its `data`.
+    pub key: String,
+}
+
+/// A key of a Secret or a ConfigMap (`core/v1.SecretKeySelector`, `ConfigMapKeySelector`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySelector {
+    /// The object's name; an empty name means "not set", as the operator treats it.
+    #[serde(default)]
+    pub name: String,
+    /// The key.
+    #[serde(default)]
+    pub key: String,
+    /// Accepted and ignored, as the operator ignores it: a missing key is an error.
+    #[serde(default)]
+    pub optional: Option<bool>,
+}
+
+impl KeySelector {
+    /// Returns true when the selector names an object (the CRD defaults leave `name` empty).
+    pub fn is_set(&self) -> bool {
+        !self.name.is_empty()
+    }
+
+    fn push_reference(&self, kind: ReferencedKind, references: &mut Vec<Reference>) {
+        if self.is_set() {
+            references.push(Reference { kind, name: self.name.clone(), key: self.key.clone() });
+        }
+    }
+}
+
+/// TLS material taken from a Secret or a ConfigMap key (`SecretOrConfigMap`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOrConfigMap {
+    /// A Secret key.
+    #[serde(default)]
+    pub secret: Option<KeySelector>,
+    /// A ConfigMap key.
+    #[serde(default)]
+    pub config_map: Option<KeySelector>,
+    /// Fields not modelled.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+impl SecretOrConfigMap {
+    fn push_references(&self, references: &mut Vec<Reference>) {
+        if let Some(secret) = &self.secret {
+            secret.push_reference(ReferencedKind::Secret, references);
+        }
+        if let Some(config_map) = &self.config_map {
+            config_map.push_reference(ReferencedKind::ConfigMap, references);
+        }
+    }
+}
+
+/// `basicAuth`: user name and password from Secret keys.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicAuth {
+    /// The user name's Secret key.
+    #[serde(default)]
+    pub username: Option<KeySelector>,
+    /// The password's Secret key.
+    #[serde(default)]
+    pub password: Option<KeySelector>,
+    /// Fields not modelled.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// `authorization`: the `Authorization` header's type and credentials from a Secret key.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafeAuthorization {
+    /// The scheme, `Bearer` when absent.
+    #[serde(default, rename = "type")]
+    pub scheme: Option<String>,
+    /// The credentials' Secret key.
+    #[serde(default)]
+    pub credentials: Option<KeySelector>,
+    /// Fields not modelled.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// `tlsConfig` of an endpoint or a Probe: files in Panoptes' file system, or CA, certificate
+/// and key from Secrets and ConfigMaps of the monitor's namespace.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsConfig {
@@ -297,6 +415,15 @@ pub struct TlsConfig {
     /// A client key file.
     #[serde(default)]
     pub key_file: Option<String>,
+    /// The CA certificate from a Secret or ConfigMap.
+    #[serde(default)]
+    pub ca: Option<SecretOrConfigMap>,
+    /// The client certificate from a Secret or ConfigMap.
+    #[serde(default)]
+    pub cert: Option<SecretOrConfigMap>,
+    /// The client key from a Secret.
+    #[serde(default)]
+    pub key_secret: Option<KeySelector>,
     /// The server name to verify.
     #[serde(default)]
     pub server_name: Option<String>,
@@ -306,6 +433,66 @@ pub struct TlsConfig {
     /// Fields not modelled.
     #[serde(flatten)]
     pub unsupported: Unsupported,
+}
+
+impl TlsConfig {
+    fn push_references(&self, references: &mut Vec<Reference>) {
+        for material in [&self.ca, &self.cert].into_iter().flatten() {
+            material.push_references(references);
+        }
+        if let Some(key) = &self.key_secret {
+            key.push_reference(ReferencedKind::Secret, references);
+        }
+    }
+
+    fn unsupported_fields(&self, prefix: &str, paths: &mut Vec<String>) {
+        push_paths(paths, prefix, &self.unsupported);
+        for (name, material) in [("ca", &self.ca), ("cert", &self.cert)] {
+            if let Some(material) = material {
+                push_paths(paths, &format!("{prefix}{name}."), &material.unsupported);
+            }
+        }
+    }
+}
+
+/// The Secret-based authentication an endpoint or a Probe may use.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authentication {
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// A bearer token from a Secret key (deprecated by the operator for `authorization`).
+    #[serde(default)]
+    pub bearer_token_secret: Option<KeySelector>,
+    /// The `Authorization` header.
+    #[serde(default)]
+    pub authorization: Option<SafeAuthorization>,
+}
+
+impl Authentication {
+    fn push_references(&self, references: &mut Vec<Reference>) {
+        if let Some(basic) = &self.basic_auth {
+            for selector in [&basic.username, &basic.password].into_iter().flatten() {
+                selector.push_reference(ReferencedKind::Secret, references);
+            }
+        }
+        if let Some(token) = &self.bearer_token_secret {
+            token.push_reference(ReferencedKind::Secret, references);
+        }
+        if let Some(credentials) = self.authorization.as_ref().and_then(|auth| auth.credentials.as_ref()) {
+            credentials.push_reference(ReferencedKind::Secret, references);
+        }
+    }
+
+    fn unsupported_fields(&self, prefix: &str, paths: &mut Vec<String>) {
+        if let Some(basic) = &self.basic_auth {
+            push_paths(paths, &format!("{prefix}basicAuth."), &basic.unsupported);
+        }
+        if let Some(authorization) = &self.authorization {
+            push_paths(paths, &format!("{prefix}authorization."), &authorization.unsupported);
+        }
+    }
 }
 
 /// What a `ServiceMonitor` endpoint and a `PodMonitor` endpoint share.
@@ -369,18 +556,31 @@ pub struct Endpoint {
     /// A proxy URL.
     #[serde(default)]
     pub proxy_url: Option<String>,
-    /// Fields not modelled, such as Secret-based authentication (`basicAuth`,
-    /// `bearerTokenSecret`, `authorization`, `oauth2`).
+    /// Authentication with credentials from Secrets.
+    #[serde(flatten)]
+    pub authentication: Authentication,
+    /// Fields not modelled, such as `oauth2`.
     #[serde(flatten)]
     pub unsupported: Unsupported,
 }
 
 impl Endpoint {
+    /// Returns the Secret and ConfigMap keys the endpoint reads.
+    pub fn references(&self) -> Vec<Reference> {
+        let mut references = Vec::new();
+        self.authentication.push_references(&mut references);
+        if let Some(tls) = &self.tls_config {
+            tls.push_references(&mut references);
+        }
+        references
+    }
+
     /// Returns the paths of every unsupported field under `prefix` (e.g. `endpoints[0].`).
     fn unsupported_fields(&self, prefix: &str, paths: &mut Vec<String>) {
         push_paths(paths, prefix, &self.unsupported);
+        self.authentication.unsupported_fields(prefix, paths);
         if let Some(tls) = &self.tls_config {
-            push_paths(paths, &format!("{prefix}tlsConfig."), &tls.unsupported);
+            tls.unsupported_fields(&format!("{prefix}tlsConfig."), paths);
         }
         for (index, relabel) in self.relabelings.iter().enumerate() {
             push_paths(paths, &format!("{prefix}relabelings[{index}]."), &relabel.unsupported);
@@ -458,6 +658,11 @@ impl ServiceMonitorSpec {
             ("endpoints", &self.endpoints),
         )
     }
+
+    /// Returns the Secret and ConfigMap keys of every endpoint, in the monitor's namespace.
+    pub fn references(&self) -> Vec<Reference> {
+        self.endpoints.iter().flat_map(Endpoint::references).collect()
+    }
 }
 
 /// The unsupported fields of a ServiceMonitor's or PodMonitor's spec: its own, its namespace
@@ -522,6 +727,11 @@ impl PodMonitorSpec {
             ("podMetricsEndpoints", &self.pod_metrics_endpoints),
         )
     }
+
+    /// Returns the Secret and ConfigMap keys of every endpoint, in the monitor's namespace.
+    pub fn references(&self) -> Vec<Reference> {
+        self.pod_metrics_endpoints.iter().flat_map(Endpoint::references).collect()
+    }
 }
 
 /// `spec.prober`: the blackbox prober that probes the targets.
@@ -563,6 +773,24 @@ pub struct ProbeStaticConfig {
     pub unsupported: Unsupported,
 }
 
+/// `spec.targets.ingress`: the Ingresses whose hosts and paths are probed.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeIngress {
+    /// Which Ingresses, by their labels (raw; decoded where used).
+    #[serde(default)]
+    pub selector: Option<Value>,
+    /// Where the Ingresses are.
+    #[serde(default)]
+    pub namespace_selector: Option<NamespaceSelector>,
+    /// Relabelling of the targets, after the generated rules.
+    #[serde(default)]
+    pub relabeling_configs: Vec<RelabelConfig>,
+    /// Fields not modelled.
+    #[serde(flatten)]
+    pub unsupported: Unsupported,
+}
+
 /// `spec.targets`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -570,7 +798,10 @@ pub struct ProbeTargets {
     /// Fixed targets.
     #[serde(default)]
     pub static_config: Option<ProbeStaticConfig>,
-    /// Fields not modelled (`ingress`).
+    /// Ingresses.
+    #[serde(default)]
+    pub ingress: Option<ProbeIngress>,
+    /// Fields not modelled.
     #[serde(flatten)]
     pub unsupported: Unsupported,
 }
@@ -603,16 +834,36 @@ pub struct ProbeSpec {
     /// Limits.
     #[serde(flatten)]
     pub limits: Limits,
-    /// Fields not modelled, such as Secret-based authentication.
+    /// Authentication with credentials from Secrets.
+    #[serde(flatten)]
+    pub authentication: Authentication,
+    /// TLS settings of the connection to the prober.
+    #[serde(default)]
+    pub tls_config: Option<TlsConfig>,
+    /// Fields not modelled, such as `oauth2`.
     #[serde(flatten)]
     pub unsupported: Unsupported,
 }
 
 impl ProbeSpec {
+    /// Returns the Secret and ConfigMap keys the Probe reads, in its namespace.
+    pub fn references(&self) -> Vec<Reference> {
+        let mut references = Vec::new();
+        self.authentication.push_references(&mut references);
+        if let Some(tls) = &self.tls_config {
+            tls.push_references(&mut references);
+        }
+        references
+    }
+
     /// Returns the JSON path (from `spec.`) of every field present but not modelled.
     pub fn unsupported_fields(&self) -> Vec<String> {
         let mut paths = Vec::new();
         push_paths(&mut paths, "spec.", &self.unsupported);
+        self.authentication.unsupported_fields("spec.", &mut paths);
+        if let Some(tls) = &self.tls_config {
+            tls.unsupported_fields("spec.tlsConfig.", &mut paths);
+        }
         if let Some(prober) = &self.prober {
             push_paths(&mut paths, "spec.prober.", &prober.unsupported);
         }
@@ -624,6 +875,19 @@ impl ProbeSpec {
                     push_paths(
                         &mut paths,
                         &format!("spec.targets.staticConfig.relabelingConfigs[{index}]."),
+                        &relabel.unsupported,
+                    );
+                }
+            }
+            if let Some(ingress) = &targets.ingress {
+                push_paths(&mut paths, "spec.targets.ingress.", &ingress.unsupported);
+                if let Some(namespaces) = &ingress.namespace_selector {
+                    push_paths(&mut paths, "spec.targets.ingress.namespaceSelector.", &namespaces.unsupported);
+                }
+                for (index, relabel) in ingress.relabeling_configs.iter().enumerate() {
+                    push_paths(
+                        &mut paths,
+                        &format!("spec.targets.ingress.relabelingConfigs[{index}]."),
                         &relabel.unsupported,
                     );
                 }
@@ -693,7 +957,8 @@ mod tests {
                 "endpoints": [
                     {"port": "web"},
                     {"port": "metrics", "basicAuth": {"username": {"name": "s", "key": "u"}},
-                     "tlsConfig": {"ca": {"secret": {"name": "s", "key": "ca"}}, "serverName": "x"},
+                     "oauth2": {"clientId": {"secret": {"name": "o", "key": "id"}}},
+                     "tlsConfig": {"ca": {"secret": {"name": "s", "key": "ca"}, "extra": 2}, "serverName": "x"},
                      "relabelings": [{"action": "keep", "sourceLabels": ["a"], "regex": "b", "extra": 1}]}
                 ]
             }
@@ -704,12 +969,49 @@ mod tests {
             spec.unsupported_fields(),
             [
                 "spec.scrapeClass",
-                "spec.endpoints[1].basicAuth",
-                "spec.endpoints[1].tlsConfig.ca",
+                "spec.endpoints[1].oauth2",
+                "spec.endpoints[1].tlsConfig.ca.extra",
                 "spec.endpoints[1].relabelings[0].extra",
             ]
         );
         assert_eq!(spec.endpoints[1].tls_config.as_ref().and_then(|tls| tls.server_name.as_deref()), Some("x"));
+    }
+
+    #[test]
+    fn secret_and_config_map_keys_are_listed_as_references() {
+        let secret = |name: &str, key: &str| Reference {
+            kind: ReferencedKind::Secret,
+            name: name.to_owned(),
+            key: key.to_owned(),
+        };
+        let monitor: ServiceMonitor = serde_json::from_value(json!({
+            "metadata": {"name": "m", "namespace": "ns"},
+            "spec": {"endpoints": [
+                // The CRD's default `bearerTokenSecret: {key: ""}` names nothing.
+                {"port": "a", "bearerTokenSecret": {"key": ""}},
+                {"port": "b", "basicAuth": {"username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "pass"}},
+                 "tlsConfig": {"ca": {"configMap": {"name": "bundle", "key": "ca.crt"}},
+                               "cert": {"secret": {"name": "tls", "key": "tls.crt"}},
+                               "keySecret": {"name": "tls", "key": "tls.key"}}},
+                {"port": "c", "authorization": {"type": "Token", "credentials": {"name": "token", "key": "t"}}}
+            ]}
+        }))
+        .expect("decodes");
+        let spec = monitor.spec().expect("spec");
+        assert!(spec.unsupported_fields().is_empty(), "{:?}", spec.unsupported_fields());
+        assert_eq!(
+            spec.references(),
+            [
+                secret("creds", "user"),
+                secret("creds", "pass"),
+                Reference { kind: ReferencedKind::ConfigMap, name: "bundle".to_owned(), key: "ca.crt".to_owned() },
+                secret("tls", "tls.crt"),
+                secret("tls", "tls.key"),
+                secret("token", "t"),
+            ]
+        );
+        let authorization = spec.endpoints[2].authentication.authorization.as_ref().expect("authorization");
+        assert_eq!(authorization.scheme.as_deref(), Some("Token"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! prometheus-operator resources in the running server: [`OperatorWatch`] follows the
 //! ServiceMonitors, PodMonitors, Probes, PrometheusRules (and Namespaces) of the cluster
-//! named in the `prometheus_operator` section through the shared watch caches, and asks for
-//! a regeneration when the selected set changes; [`generate`] turns the selection into scrape
+//! named in the `prometheus_operator` section through the shared watch caches, plus the
+//! Secrets and ConfigMaps that selected monitors take credentials and TLS material from (one
+//! cache per kind and namespace, opened only for namespaces whose monitors reference one), and
+//! asks for a regeneration when the selected set or a referenced value changes (values are
+//! compared in memory, never logged); [`generate`] turns the selection into scrape
 //! jobs and rule files (written under `<data>/operator-rules/`) with one
 //! [`ResourceReport`] per object; [`OperatorStatus`] publishes the reports on
 //! `/api/v1/operator/resources` and as `panoptes_operator_resources{kind,state}`, and logs
@@ -18,8 +21,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
-use panoptes_kube::monitoring::{PodMonitor, Probe, PrometheusRule, ServiceMonitor};
+use panoptes_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use panoptes_kube::monitoring::{PodMonitor, Probe, PrometheusRule, Reference, ReferencedKind, ServiceMonitor};
 use panoptes_kube::{Clusters, Scope, WatchCache, WatchedKind};
 use panoptes_model::error_chain;
 use panoptes_rules::{ParseOptions, parse_rule_file};
@@ -27,8 +30,8 @@ use panoptes_scrape::ScrapeManager;
 use panoptes_scrape::config::{GlobalConfig, KubernetesRole, OperatorConfig, ScrapeConfig};
 use panoptes_scrape::discovery::kubernetes::connection_options;
 use panoptes_scrape::operator::{
-    GenerateContext, ResourceReport, ResourceState, is_selected, pod_monitor_jobs, probe_jobs, rule_file_text,
-    service_monitor_jobs,
+    GenerateContext, ReferencedObjects, ResourceReport, ResourceState, is_selected, pod_monitor_jobs, probe_jobs,
+    rule_file_text, service_monitor_jobs,
 };
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -43,17 +46,42 @@ use tokio::sync::watch;
 const SETTLE_DELAY: Duration = Duration::from_millis(200);
 /// How long to wait before connecting again after the connection settings failed.
 const CONNECT_RETRY: Duration = Duration::from_secs(30);
+/// How long a newly opened Secret or ConfigMap cache may take to list before generation goes
+/// on without it (its endpoints are refused until it lists, then regenerated).
+const REFERENCED_SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The objects currently selected, as the caches hold them.
+/// The objects currently selected, as the caches hold them, and the data of the Secrets and
+/// ConfigMaps they reference.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Selection {
     service_monitors: Vec<Arc<ServiceMonitor>>,
     pod_monitors: Vec<Arc<PodMonitor>>,
     probes: Vec<Arc<Probe>>,
     rules: Vec<Arc<PrometheusRule>>,
+    objects: ReferencedObjects,
 }
 
 impl Selection {
+    /// Returns the namespaced Secret and ConfigMap keys the selected monitors and Probes read.
+    /// Specs that do not decode reference nothing (they are rejected anyway).
+    fn references(&self) -> BTreeSet<(String, Reference)> {
+        fn namespaced<'a, K: WatchedKind>(
+            objects: &'a [Arc<K>],
+            references: impl Fn(&K) -> Vec<Reference> + 'a,
+        ) -> impl Iterator<Item = (String, Reference)> + 'a {
+            objects.iter().flat_map(move |object| {
+                let namespace = object.meta().namespace.clone().unwrap_or_default();
+                references(object.as_ref()).into_iter().map(move |reference| (namespace.clone(), reference))
+            })
+        }
+        namespaced(&self.service_monitors, |monitor| monitor.spec().map(|spec| spec.references()).unwrap_or_default())
+            .chain(namespaced(&self.pod_monitors, |monitor| {
+                monitor.spec().map(|spec| spec.references()).unwrap_or_default()
+            }))
+            .chain(namespaced(&self.probes, |probe| probe.spec().map(|spec| spec.references()).unwrap_or_default()))
+            .collect()
+    }
+
     /// Identifies the selection: kind, namespace, name and resource version of each object.
     fn key(&self) -> Vec<(&'static str, String, String, String)> {
         fn keys<'a, K: WatchedKind>(
@@ -130,11 +158,73 @@ struct Caches {
     probes: Option<Arc<WatchCache<Probe>>>,
     rules: Option<Arc<WatchCache<PrometheusRule>>>,
     namespaces: Option<Arc<WatchCache<Namespace>>>,
+    /// Secrets by namespace, for the namespaces whose selected objects reference one.
+    secrets: BTreeMap<String, Arc<WatchCache<Secret>>>,
+    /// ConfigMaps by namespace, likewise.
+    config_maps: BTreeMap<String, Arc<WatchCache<ConfigMap>>>,
 }
 
 impl Caches {
+    /// Opens the Secret and ConfigMap caches of the namespaces `references` need and drops
+    /// the others; waits (boundedly) for new ones to list. Returns true when the set changed.
+    async fn follow_references(
+        &mut self,
+        cluster: &panoptes_kube::Cluster,
+        references: &BTreeSet<(String, Reference)>,
+    ) -> bool {
+        let wanted = |kind: ReferencedKind| -> BTreeSet<String> {
+            references
+                .iter()
+                .filter(|(_, reference)| reference.kind == kind)
+                .map(|(namespace, _)| namespace.clone())
+                .collect()
+        };
+        let mut opened = false;
+        let mut changed = reconcile(&mut self.secrets, &wanted(ReferencedKind::Secret), cluster, &mut opened);
+        changed |= reconcile(&mut self.config_maps, &wanted(ReferencedKind::ConfigMap), cluster, &mut opened);
+        if opened {
+            let secrets = futures::future::join_all(self.secrets.values().map(|cache| cache.wait_synced()));
+            let config_maps = futures::future::join_all(self.config_maps.values().map(|cache| cache.wait_synced()));
+            let synced = futures::future::join(secrets, config_maps);
+            if tokio::time::timeout(REFERENCED_SYNC_TIMEOUT, synced).await.is_err() {
+                tracing::warn!(
+                    "prometheus operator resources: secrets or configmaps not listed yet; their endpoints wait"
+                );
+            }
+        }
+        changed
+    }
+
+    /// Returns the data of the referenced objects the caches hold.
+    fn referenced_objects(&self, references: &BTreeSet<(String, Reference)>) -> ReferencedObjects {
+        let mut objects = ReferencedObjects::new();
+        let names: BTreeSet<(&str, ReferencedKind, &str)> = references
+            .iter()
+            .map(|(namespace, reference)| (namespace.as_str(), reference.kind, reference.name.as_str()))
+            .collect();
+        for (namespace, kind, name) in names {
+            match kind {
+                ReferencedKind::Secret => {
+                    if let Some(secret) = self.secrets.get(namespace).and_then(|cache| cache.get(namespace, name)) {
+                        objects.add_secret(&secret);
+                    }
+                }
+                ReferencedKind::ConfigMap => {
+                    if let Some(config_map) =
+                        self.config_maps.get(namespace).and_then(|cache| cache.get(namespace, name))
+                    {
+                        objects.add_config_map(&config_map);
+                    }
+                }
+            }
+        }
+        objects
+    }
+
     fn subscribe(&self) -> Vec<watch::Receiver<u64>> {
         let mut receivers = Vec::new();
+        receivers.extend(self.secrets.values().map(|cache| cache.subscribe()));
+        receivers.extend(self.config_maps.values().map(|cache| cache.subscribe()));
         receivers.extend(self.service_monitors.iter().map(|cache| cache.subscribe()));
         receivers.extend(self.pod_monitors.iter().map(|cache| cache.subscribe()));
         receivers.extend(self.probes.iter().map(|cache| cache.subscribe()));
@@ -199,8 +289,30 @@ impl Caches {
                 own_namespace,
                 &namespaces,
             ),
+            objects: ReferencedObjects::new(),
         }
     }
+}
+
+/// Keeps one cache of `K` per namespace in `wanted`: opens the missing ones (setting
+/// `opened`), drops the others. Returns true when the set changed.
+fn reconcile<K: WatchedKind>(
+    caches: &mut BTreeMap<String, Arc<WatchCache<K>>>,
+    wanted: &BTreeSet<String>,
+    cluster: &panoptes_kube::Cluster,
+    opened: &mut bool,
+) -> bool {
+    let before = caches.len();
+    caches.retain(|namespace, _| wanted.contains(namespace));
+    let mut changed = caches.len() != before;
+    for namespace in wanted {
+        if !caches.contains_key(namespace) {
+            caches.insert(namespace.clone(), cluster.watch(Scope::namespace(Some(namespace))));
+            *opened = true;
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Connects, opens the caches, and keeps `selection` current.
@@ -230,22 +342,34 @@ async fn follow(
     .any(|(selector, namespaces)| {
         selector.is_some() && namespaces.as_ref().is_some_and(|selector| !selector.is_empty())
     });
-    let caches = Caches {
+    let mut caches = Caches {
         service_monitors: config.service_monitor_selector.is_some().then(|| cluster.watch(Scope::default())),
         pod_monitors: config.pod_monitor_selector.is_some().then(|| cluster.watch(Scope::default())),
         probes: config.probe_selector.is_some().then(|| cluster.watch(Scope::default())),
         rules: config.rule_selector.is_some().then(|| cluster.watch(Scope::default())),
         namespaces: needs_namespaces.then(|| cluster.watch(Scope::default())),
+        secrets: BTreeMap::new(),
+        config_maps: BTreeMap::new(),
     };
     let own_namespace = cluster.default_namespace().to_owned();
     let mut receivers = caches.subscribe();
-    let mut last_key = Vec::new();
+    let mut last_key = None;
     loop {
         for receiver in &mut receivers {
             receiver.borrow_and_update();
         }
-        let selected = caches.select(&config, &own_namespace);
-        let key = selected.key();
+        let mut selected = caches.select(&config, &own_namespace);
+        let references = selected.references();
+        if caches.follow_references(&cluster, &references).await {
+            // New receivers start from the current versions: select again, so that nothing
+            // that changed since the selection above is missed.
+            receivers = caches.subscribe();
+            continue;
+        }
+        selected.objects = caches.referenced_objects(&references);
+        // Referenced values are compared, not only versions: a change of a password must
+        // regenerate, an unrelated Secret in the namespace must not.
+        let key = Some((selected.key(), selected.objects.clone()));
         if key != last_key {
             *selection.lock() = selected;
             last_key = key;
@@ -284,7 +408,7 @@ pub(crate) fn generate(
     file_jobs: &[ScrapeConfig],
     rules_dir: &Path,
 ) -> Generated {
-    let context = GenerateContext { config, global };
+    let context = GenerateContext { config, global, objects: &selection.objects };
     let file_job_names: HashSet<&str> = file_jobs.iter().map(|job| job.job_name.as_str()).collect();
     let mut generated = Generated::default();
     let mut add = |(jobs, mut report): (Vec<ScrapeConfig>, ResourceReport)| {

@@ -248,7 +248,8 @@ fn strip_kubernetes_sd(config: &str) -> String {
             }
             skipping_below = None;
         }
-        if line.trim_start() == "kubernetes_sd_configs:" {
+        // Prometheus has no `prometheus_operator` section (the operator generates jobs instead).
+        if line.trim_start() == "kubernetes_sd_configs:" || line == "prometheus_operator:" {
             skipping_below = Some(indent);
             continue;
         }
@@ -458,7 +459,14 @@ async fn rbac_grants_exactly_what_the_server_watches() {
         start_server(&dir.path().join("data"), &["--config.file", config.to_str().unwrap(), &kube_state], &log);
     let client = reqwest::Client::new();
     wait_ready(&client, address, &mut child, &log).await;
-    let expected_kinds = RESOURCES.len();
+    // Everything the fake serves but the operator's kinds and the Secrets and ConfigMaps they
+    // reference, which only a `prometheus_operator` section watches.
+    let expected_kinds = RESOURCES
+        .iter()
+        .filter(|resource| {
+            resource.api_version != "monitoring.coreos.com/v1" && !["secrets", "configmaps"].contains(&resource.plural)
+        })
+        .count();
     let deadline = Instant::now() + Duration::from_secs(20);
     let watched = loop {
         let watched: BTreeSet<(String, String)> = fake
@@ -482,21 +490,27 @@ async fn rbac_grants_exactly_what_the_server_watches() {
 
     let mut granted = granted_resources(&render_all_features());
     // Not watched but used: the kubelet's pages through the API server proxy, and the
-    // Prometheus Operator's resources (discovery for them lands separately).
-    for (group, resource) in [
-        ("", "nodes/proxy"),
-        ("", "nodes/metrics"),
+    // Prometheus Operator's resources with the Secrets and ConfigMaps monitors reference
+    // (tests/operator.rs covers what the operator watch lists).
+    let operator_grants = [
         ("monitoring.coreos.com", "servicemonitors"),
         ("monitoring.coreos.com", "podmonitors"),
         ("monitoring.coreos.com", "prometheusrules"),
         ("monitoring.coreos.com", "probes"),
-    ] {
+        ("", "secrets"),
+        ("", "configmaps"),
+    ];
+    for (group, resource) in [("", "nodes/proxy"), ("", "nodes/metrics")].into_iter().chain(operator_grants) {
         assert!(granted.remove(&(group.to_owned(), resource.to_owned())), "{group}/{resource} not granted");
     }
     assert_eq!(granted, watched, "ClusterRole (all features) against what the server listed");
-    // Without cluster-state metrics, no access to workloads.
+    // Without cluster-state metrics, no access to workloads; without the operator section, no
+    // access to Secrets or ConfigMaps.
     let default_grants = granted_resources(&render_defaults());
     assert!(default_grants.iter().all(|(group, _)| group != "apps"), "{default_grants:?}");
+    for resource in ["secrets", "configmaps"] {
+        assert!(!default_grants.contains(&(String::new(), resource.to_owned())), "{default_grants:?}");
+    }
 }
 
 /// Replaces every `from` in `text` by `to`, requiring at least one.

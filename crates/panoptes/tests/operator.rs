@@ -127,7 +127,8 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
         Some("other"),
         json!({"selector": {"matchLabels": {"app": "details"}}, "endpoints": [{"port": "http"}]}),
     ));
-    // Selected, with a field Panoptes does not honour and one endpoint needing a Secret.
+    // Selected, with a field Panoptes does not honour and one endpoint needing a Secret that
+    // does not exist.
     fake.apply(service_monitor(
         "reviews",
         Some("panoptes"),
@@ -202,7 +203,8 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
         labels
     };
     assert_eq!(active(&targets, JOB), [(expected_labels(&[]), format!("http://{instance}/metrics"))]);
-    // Outside the selector: no job. The Secret endpoint of `reviews` is refused, not scraped.
+    // Outside the selector: no job. The endpoint of `reviews` whose Secret is missing is
+    // refused, not scraped.
     assert_eq!(pools(&targets), [PROBE, JOB, "serviceMonitor/default/reviews/1"]);
     // The Probe's static target goes through the prober, as the operator's job does it.
     let probe = active(&targets, PROBE);
@@ -245,8 +247,12 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
     let reviews = report("ServiceMonitor", "reviews");
     assert_eq!(reviews["state"], "degraded", "{reviews}");
     assert_eq!(reviews["generated"], json!(["serviceMonitor/default/reviews/1"]));
-    assert_eq!(reviews["unsupportedFields"], json!(["spec.scrapeClass", "spec.endpoints[0].basicAuth"]));
-    assert!(reviews["errors"][0].as_str().unwrap().contains("basicAuth reads credentials from a Secret"), "{reviews}");
+    assert_eq!(reviews["unsupportedFields"], json!(["spec.scrapeClass"]));
+    assert_eq!(
+        reviews["errors"],
+        json!(["spec.endpoints[0]: basicAuth.username: secret default/creds not found"]),
+        "{reviews}"
+    );
     let broken = report("PrometheusRule", "broken");
     assert_eq!(broken["state"], "rejected", "{broken}");
     assert!(broken["errors"][0].as_str().unwrap().contains("broken.rules"), "{broken}");
@@ -324,6 +330,307 @@ async fn service_monitors_and_prometheus_rules_follow_the_cluster() {
         pools(targets) == [PROBE, "serviceMonitor/default/details/0"]
     })
     .await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Base64 as the API server encodes a Secret's `data` (and as `Authorization: Basic` does).
+fn base64(bytes: &[u8]) -> String {
+    let encoded = serde_json::to_value(panoptes_kube::k8s_openapi::ByteString(bytes.to_vec())).unwrap();
+    encoded.as_str().unwrap().to_owned()
+}
+
+fn secret(name: &str, data: &[(&str, &str)]) -> Value {
+    let data: serde_json::Map<String, Value> =
+        data.iter().map(|(key, value)| ((*key).to_owned(), json!(base64(value.as_bytes())))).collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "default"}, "type": "Opaque", "data": data})
+}
+
+/// A Service `name` (label `app: name`) whose Endpoints point at `127.0.0.1:port`, port `web`.
+fn loopback_service(fake: &FakeApiServer, name: &str, port: u16) {
+    let metadata = json!({"name": name, "namespace": "default", "labels": {"app": name}});
+    fake.apply(json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": metadata,
+        "spec": {"selector": {"app": name}, "ports": [{"name": "web", "port": 80, "targetPort": port}]}
+    }));
+    fake.apply(json!({
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": metadata,
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "web", "port": port, "protocol": "TCP"}]}]
+    }));
+}
+
+/// A real HTTP server on loopback that serves metrics only with `Basic` credentials equal to
+/// the expected ones, and records the `Authorization` header of every request.
+struct BasicAuthTarget {
+    port: u16,
+    expected: std::sync::Arc<parking_lot::Mutex<String>>,
+    seen: std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
+}
+
+impl BasicAuthTarget {
+    async fn start(user: &str, password: &str) -> BasicAuthTarget {
+        use axum::http::{HeaderMap, StatusCode};
+        let expected = std::sync::Arc::new(parking_lot::Mutex::new(format!(
+            "Basic {}",
+            base64(format!("{user}:{password}").as_bytes())
+        )));
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let (want, log) = (expected.clone(), seen.clone());
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move |headers: HeaderMap| {
+                let (want, log) = (want.clone(), log.clone());
+                async move {
+                    let header = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or("");
+                    log.lock().push(header.to_owned());
+                    if header == want.lock().as_str() {
+                        (StatusCode::OK, "cart_orders_total 7\n")
+                    } else {
+                        (StatusCode::UNAUTHORIZED, "credentials required\n")
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        BasicAuthTarget { port, expected, seen }
+    }
+
+    fn expect(&self, user: &str, password: &str) -> String {
+        let header = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+        *self.expected.lock() = header.clone();
+        header
+    }
+
+    fn last_seen(&self) -> Option<String> {
+        self.seen.lock().last().cloned()
+    }
+}
+
+/// `openssl s_server -WWW` (Debian's openssl) serving `metrics` from `dir` over TLS with a
+/// server certificate for 127.0.0.1 signed by a CA made here; returns the CA's PEM. Killed on
+/// drop.
+struct TlsTarget {
+    child: std::process::Child,
+    port: u16,
+    ca_pem: String,
+}
+
+impl Drop for TlsTarget {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TlsTarget {
+    fn start(dir: &std::path::Path) -> TlsTarget {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let openssl = |args: &[&str]| {
+            let output = Command::new("/usr/bin/openssl").args(args).current_dir(dir).output().expect("run openssl");
+            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        let request = |extra: &[&str], out: &[&str]| {
+            let mut args = vec!["req"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]);
+            args.extend_from_slice(out);
+            openssl(&args);
+        };
+        request(&["-x509"], &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=panoptes test ca"]);
+        request(&[], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        std::fs::write(dir.join("metrics"), "secure_requests_total 3\n").unwrap();
+        let mut child = Command::new("/usr/bin/openssl")
+            .args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let port = loop {
+            let line = lines.next().expect("s_server printed its address").unwrap();
+            if let Some(address) = line.strip_prefix("ACCEPT ") {
+                break address.rsplit_once(':').unwrap().1.parse().unwrap();
+            }
+        };
+        // Keep draining what s_server prints so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        TlsTarget { child, port, ca_pem: std::fs::read_to_string(dir.join("ca.pem")).unwrap() }
+    }
+}
+
+/// The target of `job`: (health, lastError), or `None` while it has none.
+fn health(targets: &Value, job: &str) -> Option<(String, String)> {
+    targets["activeTargets"].as_array().unwrap().iter().find(|target| target["scrapePool"] == job).map(|target| {
+        (target["health"].as_str().unwrap_or("").to_owned(), target["lastError"].as_str().unwrap_or("").to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_and_ca_come_from_secrets_and_config_maps() {
+    // The Kubernetes API is the fake of panoptes-test-util; both targets are real servers on
+    // loopback: one demands basic authentication, the other (Debian's openssl) serves TLS with a
+    // certificate of a CA made here.
+    let fake = FakeApiServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = BasicAuthTarget::start("shop", "first-password").await;
+    let tls_dir = dir.path().join("tls");
+    std::fs::create_dir(&tls_dir).unwrap();
+    let tls = TlsTarget::start(&tls_dir);
+    loopback_service(&fake, "cart", target.port);
+    loopback_service(&fake, "secure", tls.port);
+    let monitor = |name: &str, endpoint: Value| {
+        json!({
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": name, "namespace": "default", "labels": {"release": "panoptes"}},
+            "spec": {"selector": {"matchLabels": {"app": name}}, "endpoints": [endpoint]}
+        })
+    };
+    fake.apply(monitor(
+        "cart",
+        json!({"port": "web", "interval": "1s", "basicAuth": {
+            "username": {"name": "cart-creds", "key": "user"}, "password": {"name": "cart-creds", "key": "password"}
+        }}),
+    ));
+    fake.apply(monitor(
+        "secure",
+        json!({"port": "web", "interval": "1s", "scheme": "https", "tlsConfig": {
+            "ca": {"configMap": {"name": "secure-ca", "key": "ca.crt"}}, "serverName": "localhost"
+        }}),
+    ));
+    // An unrelated Secret in the same namespace.
+    fake.apply(secret("unrelated", &[("token", "never-read")]));
+
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "global:\n  scrape_interval: 1m\nprometheus_operator:\n  api_server: {}\n  serviceMonitorSelector:\n    matchLabels:\n      release: panoptes\n",
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("server.log");
+    let config_flag = format!("--config.file={}", config_path.display());
+    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag], &log);
+    let client = reqwest::Client::new();
+    wait_ready(&client, address, &mut child, &log).await;
+    let targets_url = format!("http://{address}/api/v1/targets");
+    let resources_url = format!("http://{address}/api/v1/operator/resources");
+    let cart_job = "serviceMonitor/default/cart/0";
+    let secure_job = "serviceMonitor/default/secure/0";
+
+    // Before the Secret and the ConfigMap exist, both endpoints are refused with the reason.
+    let resources = wait_for(&client, &resources_url, &log, "refusals", |data| {
+        data["resources"].as_array().is_some_and(|resources| resources.len() == 2)
+    })
+    .await;
+    let errors = |resources: &Value, name: &str| -> Value {
+        resources["resources"].as_array().unwrap().iter().find(|report| report["name"] == name).unwrap()["errors"]
+            .clone()
+    };
+    assert_eq!(
+        errors(&resources, "cart"),
+        json!(["spec.endpoints[0]: basicAuth.username: secret default/cart-creds not found"])
+    );
+    assert_eq!(
+        errors(&resources, "secure"),
+        json!(["spec.endpoints[0]: tlsConfig.ca: configmap default/secure-ca not found"])
+    );
+    let targets = get_data(&client, &targets_url).await;
+    assert_eq!((health(&targets, cart_job), health(&targets, secure_job)), (None, None), "not scraped");
+
+    // A Secret without the password key: still refused, naming the key.
+    fake.apply(secret("cart-creds", &[("user", "shop")]));
+    wait_for(&client, &resources_url, &log, "missing key", |data| {
+        errors(data, "cart")
+            == json!([
+                r#"spec.endpoints[0]: basicAuth.password: key "password" not found in secret default/cart-creds"#
+            ])
+    })
+    .await;
+
+    // With the key, the target is scraped with exactly those credentials.
+    let started = Instant::now();
+    fake.apply(secret("cart-creds", &[("user", "shop"), ("password", "first-password")]));
+    let first = target.expect("shop", "first-password");
+    wait_for(&client, &targets_url, &log, "authenticated target up", |targets| {
+        health(targets, cart_job).is_some_and(|(health, _)| health == "up")
+    })
+    .await;
+    assert_eq!(target.last_seen(), Some(first));
+    eprintln!("secret to scraped target in {:?}", started.elapsed());
+
+    // A new password reaches the scrape client within seconds, without a reload.
+    let started = Instant::now();
+    let second = target.expect("shop", "second-password");
+    fake.apply(secret("cart-creds", &[("user", "shop"), ("password", "second-password")]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while target.last_seen().as_ref() != Some(&second) {
+        assert!(Instant::now() < deadline, "new password not used: {:?}", target.last_seen());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for(&client, &targets_url, &log, "target up with the new password", |targets| {
+        health(targets, cart_job).is_some_and(|(health, error)| health == "up" && error.is_empty())
+    })
+    .await;
+    eprintln!("password change to new header in {:?}", started.elapsed());
+
+    // The CA from the ConfigMap verifies the TLS target's certificate, for the name of serverName.
+    fake.apply(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "secure-ca", "namespace": "default"},
+        "data": {"ca.crt": tls.ca_pem}
+    }));
+    wait_for(&client, &targets_url, &log, "TLS target up", |targets| {
+        health(targets, secure_job).is_some_and(|(health, _)| health == "up")
+    })
+    .await;
+    let resources = get_data(&client, &resources_url).await;
+    for report in resources["resources"].as_array().unwrap() {
+        assert_eq!(report["state"], "active", "{report}");
+    }
+
+    // Secret values reach neither the API nor the log; the status page shows the file only.
+    let config = get_data(&client, &format!("http://{address}/api/v1/status/config")).await;
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    for text in [resources.to_string(), config.to_string(), targets.to_string(), log_text] {
+        for value in ["first-password", "second-password", "never-read"] {
+            assert!(!text.contains(value), "{value} leaked: {text}");
+        }
+    }
+    // Secrets and ConfigMaps are listed in the monitors' namespace only, never cluster-wide.
+    for kind in ["secrets", "configmaps"] {
+        let namespaces = fake.list_namespaces(kind);
+        assert!(!namespaces.is_empty(), "{kind} never listed");
+        assert!(namespaces.iter().all(|namespace| namespace.as_deref() == Some("default")), "{kind}: {namespaces:?}");
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -1,9 +1,11 @@
 //! The PromQL evaluator: instant and range queries over a [`Storage`].
 //!
-//! Every query is evaluated one step at a time: a range query is the instant evaluation of the
-//! expression at each step, with the series of each step merged by label set. The data a query
-//! needs is read once, through one querier over the time range the query touches, and then
-//! served from memory to every step. The metric name is removed late (Prometheus' delayed
+//! A query is evaluated over its step grid (an instant query is a grid of one step): selectors,
+//! range functions, folding aggregations and literal arithmetic node by node over every step
+//! (`steps`), with each selector's series read one at a time and shared among worker threads
+//! (`parallel`); every other node step by step, taking its children's results one step at a
+//! time, with the series of each step merged by label set. All reads go through one querier over
+//! the time range the query touches. The metric name is removed late (Prometheus' delayed
 //! `__name__` removal): operations flag the samples whose name must go, and the flag is applied
 //! only when the final result is built.
 
@@ -12,6 +14,7 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod parallel;
 mod range_functions;
 mod steps;
 

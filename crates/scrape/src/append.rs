@@ -363,12 +363,15 @@ impl ScrapeCache {
             let (cached, value, timestamp_ms) = match entry? {
                 Entry::Raw(raw) => {
                     let key = &page[raw.span.clone()];
-                    if !self.series.contains_key(key) {
-                        let exposed = parse_series_text(key, format, raw.line)?;
-                        let labels = final_labels(&exposed, target_labels, options)?;
-                        self.series.insert(key.into(), CachedSeries::new(labels));
-                    }
-                    let cached = self.series.get_mut(key).ok_or(AppendError::MissingMetricName)?;
+                    // One lookup for a known series; a new one is built and inserted.
+                    let cached = match self.series.get_mut(key) {
+                        Some(cached) => cached,
+                        None => {
+                            let exposed = parse_series_text(key, format, raw.line)?;
+                            let labels = final_labels(&exposed, target_labels, options)?;
+                            self.series.entry(key.into()).or_insert(CachedSeries::new(labels))
+                        }
+                    };
                     (cached, raw.value, raw.timestamp_ms)
                 }
                 Entry::Series(series) | Entry::Created(series) => {

@@ -13,6 +13,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{HttpClientConfig, Secret, TlsConfig};
 
+mod server_name;
+#[cfg(test)]
+mod tests;
+
 /// The `User-Agent` of every request Panoptes makes.
 pub const USER_AGENT: &str = concat!("Panoptes/", env!("CARGO_PKG_VERSION"));
 
@@ -93,7 +97,7 @@ impl HttpClient {
         if !config.enable_http2 {
             builder = builder.http1_only();
         }
-        builder = configure_tls(builder, &config.tls_config)?;
+        builder = configure_tls(builder, &config.tls_config, config.enable_http2)?;
         let client = builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))?;
         let auth = if let Some(basic) = &config.basic_auth {
             let username = if basic.username.is_empty() {
@@ -187,18 +191,19 @@ impl HttpClient {
     }
 }
 
-/// Applies `tls_config`: CA, client certificate, server name and verification.
-fn configure_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqwest::ClientBuilder, String> {
-    let pem = |inline: Option<&str>, file: Option<&str>, what: &str| -> Result<Option<Vec<u8>>, String> {
-        match (inline, file) {
-            (Some(text), _) => Ok(Some(text.as_bytes().to_vec())),
-            (None, Some(path)) => {
-                std::fs::read(path).map(Some).map_err(|error| format!("unable to read {what} file {path}: {error}"))
-            }
-            (None, None) => Ok(None),
-        }
-    };
-    if let Some(ca) = pem(tls.ca.as_deref(), tls.ca_file.as_deref(), "CA")? {
+/// Applies `tls_config`: CA, client certificate, server name and verification. With
+/// `server_name`, the rustls configuration is built here (`server_name.rs`), since reqwest
+/// verifies against the URL's host only; without it, reqwest's own settings do.
+fn configure_tls(
+    mut builder: reqwest::ClientBuilder,
+    tls: &TlsConfig,
+    http2: bool,
+) -> Result<reqwest::ClientBuilder, String> {
+    if let Some(name) = tls.server_name.as_deref().filter(|name| !name.is_empty()) {
+        let config = server_name::rustls_config(tls, name, http2)?;
+        return Ok(builder.tls_backend_preconfigured(config));
+    }
+    if let Some(ca) = read_pem(tls.ca.as_deref(), tls.ca_file.as_deref(), "CA")? {
         let certificates = reqwest::Certificate::from_pem_bundle(&ca)
             .map_err(|error| format!("unable to use specified CA cert: {error}"))?;
         if certificates.is_empty() {
@@ -206,8 +211,8 @@ fn configure_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result
         }
         builder = builder.tls_certs_only(certificates);
     }
-    let cert = pem(tls.cert.as_deref(), tls.cert_file.as_deref(), "client certificate")?;
-    let key = pem(tls.key.as_ref().map(Secret::expose), tls.key_file.as_deref(), "client key")?;
+    let cert = read_pem(tls.cert.as_deref(), tls.cert_file.as_deref(), "client certificate")?;
+    let key = read_pem(tls.key.as_ref().map(Secret::expose), tls.key_file.as_deref(), "client key")?;
     if let (Some(mut cert), Some(key)) = (cert, key) {
         cert.push(b'\n');
         cert.extend_from_slice(&key);
@@ -218,9 +223,6 @@ fn configure_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result
     if tls.insecure_skip_verify {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    if let Some(server_name) = tls.server_name.as_deref().filter(|name| !name.is_empty()) {
-        return Err(format!("tls_config.server_name ({server_name:?}) is not supported yet"));
-    }
     if let Some(version) = &tls.min_version {
         builder = builder.tls_version_min(tls_version(version)?);
     }
@@ -228,6 +230,17 @@ fn configure_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result
         builder = builder.tls_version_max(tls_version(version)?);
     }
     Ok(builder)
+}
+
+/// The PEM text given inline or read from `file`; `what` names it in the error.
+fn read_pem(inline: Option<&str>, file: Option<&str>, what: &str) -> Result<Option<Vec<u8>>, String> {
+    match (inline, file) {
+        (Some(text), _) => Ok(Some(text.as_bytes().to_vec())),
+        (None, Some(path)) => {
+            std::fs::read(path).map(Some).map_err(|error| format!("unable to read {what} file {path}: {error}"))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 fn tls_version(name: &str) -> Result<reqwest::tls::Version, String> {

@@ -34,7 +34,7 @@ pub use discovery::{
 };
 pub(crate) use files::glob as glob_files;
 pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig};
-pub use operator::OperatorConfig;
+pub use operator::{OperatorConfig, ServiceDiscoveryRole};
 pub use remote::{
     AlertingConfig, AlertmanagerConfig, ExemplarsConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,
     RemoteWriteConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig, TsdbRetentionConfig,

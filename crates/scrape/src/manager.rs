@@ -19,7 +19,7 @@ use panoptes_kube::{Clusters, KubeMetrics};
 use panoptes_model::Labels;
 use panoptes_storage::StorageRef;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::append::ScrapeCache;
@@ -108,6 +108,9 @@ pub struct ScrapeManager {
     kube: Clusters,
     state: Mutex<ManagerState>,
     shutdown: Shutdown,
+    /// Bounds how many scraped pages are appended at once, process-wide (see
+    /// [`LoopContext::appends`]).
+    appends: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -133,6 +136,7 @@ impl ScrapeManager {
                 offset_seed: 0,
             }),
             shutdown: Shutdown { sender: watch::channel(false).0 },
+            appends: Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))),
         }
     }
 
@@ -259,6 +263,7 @@ impl ScrapeManager {
                         forced_error: Arc::new(Mutex::new(None)),
                         shutdown: self.shutdown.sender.subscribe(),
                         kube: self.kube.clone(),
+                        appends: self.appends.clone(),
                     };
                     let task = self.runtime.spawn(pool.run(receiver));
                     state.pools.insert(config.job_name.clone(), PoolHandle { config, commands, view, task });
@@ -302,6 +307,7 @@ struct Pool {
     forced_error: Arc<Mutex<Option<String>>>,
     shutdown: watch::Receiver<bool>,
     kube: Clusters,
+    appends: Arc<Semaphore>,
 }
 
 impl Pool {
@@ -390,6 +396,7 @@ impl Pool {
             forced_error: self.forced_error.clone(),
             offset_seed: self.offset_seed,
             shutdown: self.shutdown.clone(),
+            appends: self.appends.clone(),
         })
     }
 

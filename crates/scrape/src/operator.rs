@@ -3,14 +3,19 @@
 //! `serviceMonitor/<namespace>/<name>/<index>` on the `endpoints` role, each `PodMonitor`
 //! endpoint a job `podMonitor/<namespace>/<name>/<index>` on the `pod` role, with the
 //! operator's relabelling (selector keeps, port keep, the `namespace`, `service`, `pod`,
-//! `container`, `job` and `endpoint` labels, then the user's `relabelings`), each `Probe` with
-//! static targets a job `probe/<namespace>/<name>` through its prober. A `PrometheusRule`'s
-//! groups become a rule file.
+//! `container`, `job` and `endpoint` labels, then the user's `relabelings`), each `Probe` a job
+//! `probe/<namespace>/<name>` through its prober (static targets, or the Ingresses its selector
+//! picks on the `ingress` role). With `serviceDiscoveryRole: EndpointSlice` ServiceMonitors use
+//! the `endpointslice` role and its labels. A `PrometheusRule`'s groups become a rule file.
+//!
+//! Credentials and TLS material from Secrets and ConfigMaps (`basicAuth`, `bearerTokenSecret`,
+//! `authorization`, `tlsConfig.ca`/`cert`/`keySecret`) are read from the
+//! [`ReferencedObjects`] the caller gathered (see `credentials.rs`); a missing one refuses
+//! the endpoint, never scrapes it without its credentials. `oauth2` is refused: the scrape
+//! client has no OAuth 2.0 support.
 //!
 //! Nothing is silently dropped: every object yields a [`ResourceReport`] listing the fields
-//! Panoptes does not honour and why an endpoint or object was refused. Endpoints that
-//! authenticate with Secrets (`basicAuth`, `bearerTokenSecret`, `authorization`, `oauth2`,
-//! TLS material from Secrets) are refused, never scraped without their credentials.
+//! Panoptes does not honour and why an endpoint or object was refused.
 //!
 //! This module is pure: the binary watches the objects and applies the results.
 
@@ -20,20 +25,28 @@ use std::sync::Arc;
 use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
 use panoptes_kube::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use panoptes_kube::monitoring::{
-    AttachMetadata, Endpoint, IntOrString, LabelSelector, Limits, NamespaceSelector, PodMonitor, Probe, PrometheusRule,
+    AttachMetadata, Endpoint, IntOrString, LabelSelector, Limits, NamespaceSelector, PodMonitor, PrometheusRule,
     RelabelConfig as OperatorRelabel, ServiceMonitor,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{GlobalConfig, KubernetesRole, OperatorConfig, ScrapeConfig, apply_scrape_defaults};
+use crate::config::{
+    GlobalConfig, KubernetesRole, OperatorConfig, ScrapeConfig, ServiceDiscoveryRole, apply_scrape_defaults,
+};
 use crate::discovery::kubernetes::sanitize_label_name;
 
+mod credentials;
+mod probe;
 #[cfg(test)]
 mod tests;
 
-/// Endpoint fields that carry credentials from Secrets, which Panoptes does not read.
-const SECRET_AUTH_FIELDS: [&str; 4] = ["basicAuth", "bearerTokenSecret", "authorization", "oauth2"];
+pub use credentials::ReferencedObjects;
+pub use probe::probe_jobs;
+
+/// Why `oauth2` refuses an endpoint or a Probe.
+const OAUTH2_REFUSAL: &str =
+    "oauth2 is not supported: the scrape client has no OAuth 2.0 support; endpoint not scraped";
 
 /// How far an object made it into the running configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -141,13 +154,15 @@ pub fn is_selected(
     }
 }
 
-/// What generation needs from the running configuration.
+/// What generation needs from the running configuration and the cluster.
 #[derive(Debug, Clone, Copy)]
 pub struct GenerateContext<'a> {
     /// The `prometheus_operator` section (its connection goes into every generated job).
     pub config: &'a OperatorConfig,
     /// The `global` section (defaults of every generated job).
     pub global: &'a GlobalConfig,
+    /// The Secrets and ConfigMaps that credentials and TLS material are read from.
+    pub objects: &'a ReferencedObjects,
 }
 
 /// Which monitor kind a job comes from.
@@ -258,7 +273,7 @@ impl MonitorFields<'_> {
     ) -> (Vec<ScrapeConfig>, ResourceReport) {
         let namespace = report.namespace.clone();
         let name = report.name.clone();
-        let selector = match parse_selector(self.selector) {
+        let selector = match parse_selector(self.selector, "spec.selector") {
             Ok(selector) => selector,
             Err(error) => return (Vec::new(), report.reject(error)),
         };
@@ -296,102 +311,6 @@ pub fn pod_monitor_jobs(monitor: &PodMonitor, context: GenerateContext<'_>) -> (
         endpoints: &spec.pod_metrics_endpoints,
     };
     fields.jobs(MonitorKind::Pod, context, report)
-}
-
-/// Returns the job of a `Probe` with static targets and its report: the job
-/// `probe/<namespace>/<name>` sends each target to the prober as the `target` parameter, with
-/// the `module` parameter, the target as `instance`, and the probe's `namespace` and labels.
-/// Probes of Ingresses and probes authenticating with Secrets are refused.
-pub fn probe_jobs(probe: &Probe, context: GenerateContext<'_>) -> (Vec<ScrapeConfig>, ResourceReport) {
-    let (spec, mut report) = match decoded("Probe", &probe.metadata, probe.spec(), |spec| spec.unsupported_fields()) {
-        Ok(decoded) => decoded,
-        Err(rejected) => return (Vec::new(), *rejected),
-    };
-    if let Some(field) =
-        SECRET_AUTH_FIELDS.iter().chain(&["tlsConfig"]).find(|field| spec.unsupported.contains_key(**field))
-    {
-        let error =
-            format!("spec.{field} is not supported for Probes, and probing without it could go wrong; probe not run");
-        return (Vec::new(), report.reject(error));
-    }
-    let Some(prober) = spec.prober.as_ref().filter(|prober| !prober.url.is_empty()) else {
-        return (Vec::new(), report.reject("spec.prober.url is required".to_owned()));
-    };
-    let Some(static_config) = spec.targets.as_ref().and_then(|targets| targets.static_config.as_ref()) else {
-        return (
-            Vec::new(),
-            report.reject(
-                "only spec.targets.staticConfig is supported (Ingress targets are not); no job generated".to_owned(),
-            ),
-        );
-    };
-    match probe_job(&report.namespace, &report.name, &spec, prober, static_config, context) {
-        Ok(job) => {
-            report.generated.push(job.job_name.clone());
-            (vec![job], report.finish())
-        }
-        Err(error) => (Vec::new(), report.reject(error)),
-    }
-}
-
-fn probe_job(
-    namespace: &str,
-    name: &str,
-    spec: &panoptes_kube::monitoring::ProbeSpec,
-    prober: &panoptes_kube::monitoring::Prober,
-    static_config: &panoptes_kube::monitoring::ProbeStaticConfig,
-    context: GenerateContext<'_>,
-) -> Result<ScrapeConfig, String> {
-    let mut relabels = vec![relabel(&["job"], None, Some("__tmp_prometheus_job_name"), None, None)];
-    if let Some(job_name) = spec.job_name.as_deref().filter(|job| !job.is_empty()) {
-        relabels.push(relabel(&[], None, Some("job"), Some(job_name), None));
-    }
-    relabels.push(relabel(&["__address__"], None, Some("__param_target"), None, None));
-    relabels.push(relabel(&["__param_target"], None, Some("instance"), None, None));
-    relabels.push(relabel(&[], None, Some("__address__"), Some(&prober.url), None));
-    relabels.extend(static_config.relabeling_configs.iter().map(user_relabel));
-    let mut labels = static_config.labels.clone();
-    labels.insert("namespace".to_owned(), namespace.to_owned());
-    let mut job = json!({
-        "job_name": format!("probe/{namespace}/{name}"),
-        "honor_timestamps": true,
-        "metrics_path": prober.path.clone().filter(|path| !path.is_empty()).unwrap_or_else(|| "/probe".to_owned()),
-        "scheme": prober.scheme.clone().filter(|scheme| !scheme.is_empty()).unwrap_or_else(|| "http".to_owned()),
-        "static_configs": [{"targets": static_config.targets, "labels": labels}],
-        "relabel_configs": relabels,
-    });
-    if let Some(module) = spec.module.as_deref().filter(|module| !module.is_empty()) {
-        job["params"] = json!({"module": [module]});
-    }
-    for (key, value) in [
-        ("scrape_interval", spec.interval.clone()),
-        ("scrape_timeout", spec.scrape_timeout.clone()),
-        ("proxy_url", prober.proxy_url.clone()),
-    ] {
-        if let Some(value) = value.filter(|value| !value.is_empty()) {
-            job[key] = json!(value);
-        }
-    }
-    if !spec.metric_relabelings.is_empty() {
-        job["metric_relabel_configs"] = Value::Array(spec.metric_relabelings.iter().map(user_relabel).collect());
-    }
-    let limits = &spec.limits;
-    for (key, value) in [
-        ("sample_limit", limits.sample_limit),
-        ("target_limit", limits.target_limit),
-        ("label_limit", limits.label_limit),
-        ("label_name_length_limit", limits.label_name_length_limit),
-        ("label_value_length_limit", limits.label_value_length_limit),
-        ("keep_dropped_targets", limits.keep_dropped_targets),
-    ] {
-        if let Some(value) = value {
-            job[key] = json!(value);
-        }
-    }
-    let mut config: ScrapeConfig =
-        serde_json::from_value(job).map_err(|error| format!("cannot build a scrape config: {error}"))?;
-    apply_scrape_defaults(&mut config, context.global)?;
-    Ok(config)
 }
 
 /// Returns the rule file text of a `PrometheusRule` (its `spec.groups` as a rule file) and
@@ -453,14 +372,13 @@ fn monitor_jobs(
     (jobs, report.finish())
 }
 
-fn parse_selector(selector: Option<&Value>) -> Result<LabelSelector, String> {
+/// Decodes and checks the label selector at `field` (e.g. `spec.selector`); absent means empty.
+fn parse_selector(selector: Option<&Value>, field: &str) -> Result<LabelSelector, String> {
     let selector: LabelSelector = match selector {
         None | Some(Value::Null) => LabelSelector::default(),
-        Some(value) => {
-            serde::Deserialize::deserialize(value).map_err(|error| format!("invalid spec.selector: {error}"))?
-        }
+        Some(value) => serde::Deserialize::deserialize(value).map_err(|error| format!("invalid {field}: {error}"))?,
     };
-    selector.validate().map_err(|error| format!("invalid spec.selector: {error}"))?;
+    selector.validate().map_err(|error| format!("invalid {field}: {error}"))?;
     Ok(selector)
 }
 
@@ -566,27 +484,26 @@ fn endpoint_job(
     endpoint: &Endpoint,
     context: GenerateContext<'_>,
 ) -> Result<ScrapeConfig, String> {
-    if let Some(field) = SECRET_AUTH_FIELDS.iter().find(|field| endpoint.unsupported.contains_key(**field)) {
-        return Err(format!(
-            "{field} reads credentials from a Secret, which Panoptes does not support; endpoint not scraped"
-        ));
+    if endpoint.unsupported.contains_key("oauth2") {
+        return Err(OAUTH2_REFUSAL.to_owned());
     }
     if let Some(field) = endpoint.tls_config.as_ref().and_then(|tls| tls.unsupported.keys().next()) {
-        return Err(format!(
-            "tlsConfig.{field} reads TLS material from a Secret or ConfigMap, which Panoptes does not support; endpoint not scraped"
-        ));
+        return Err(format!("tlsConfig.{field} is not supported; endpoint not scraped without it"));
     }
     let kind = monitor.kind;
     let role = kind.selector_role();
+    let slices = kind == MonitorKind::Service
+        && context.config.service_discovery_role == Some(ServiceDiscoveryRole::EndpointSlice);
+    let endpoint_meta = if slices { "endpointslice" } else { "endpoint" };
     let mut relabels = vec![relabel(&["job"], None, Some("__tmp_prometheus_job_name"), None, None)];
     relabels.extend(selector_relabels(&monitor.selector, role));
     let endpoint_label: Option<String> = match (kind, endpoint) {
         (_, Endpoint { port: Some(port), .. }) if !port.is_empty() => {
             let source = match kind {
-                MonitorKind::Service => "__meta_kubernetes_endpoint_port_name",
-                MonitorKind::Pod => "__meta_kubernetes_pod_container_port_name",
+                MonitorKind::Service => format!("__meta_kubernetes_{endpoint_meta}_port_name"),
+                MonitorKind::Pod => "__meta_kubernetes_pod_container_port_name".to_owned(),
             };
-            relabels.push(relabel(&[source], Some(port), None, None, Some("keep")));
+            relabels.push(relabel(&[source.as_str()], Some(port), None, None, Some("keep")));
             Some(port.clone())
         }
         (MonitorKind::Pod, Endpoint { port_number: Some(number), .. }) => {
@@ -622,8 +539,9 @@ fn endpoint_job(
         _ => None,
     };
     if kind == MonitorKind::Service {
-        let target =
-            ["__meta_kubernetes_endpoint_address_target_kind", "__meta_kubernetes_endpoint_address_target_name"];
+        let target_kind = format!("__meta_kubernetes_{endpoint_meta}_address_target_kind");
+        let target_name = format!("__meta_kubernetes_{endpoint_meta}_address_target_name");
+        let target = [target_kind.as_str(), target_name.as_str()];
         for (regex, label) in [("Node;(.*)", "node"), ("Pod;(.*)", "pod")] {
             let mut rule = relabel(&target, Some(regex), Some(label), Some("${1}"), None);
             rule["separator"] = json!(";");
@@ -674,7 +592,7 @@ fn endpoint_job(
         "honor_labels": endpoint.honor_labels.unwrap_or(false),
         "relabel_configs": relabels,
     });
-    let fields: [(&str, Option<Value>); 13] = [
+    let fields: [(&str, Option<Value>); 12] = [
         ("honor_timestamps", endpoint.honor_timestamps.map(Value::from)),
         ("track_timestamps_staleness", endpoint.track_timestamps_staleness.map(Value::from)),
         ("scrape_interval", endpoint.interval.clone().filter(|text| !text.is_empty()).map(Value::from)),
@@ -693,26 +611,6 @@ fn endpoint_job(
             "metric_relabel_configs",
             (!endpoint.metric_relabelings.is_empty())
                 .then(|| Value::Array(endpoint.metric_relabelings.iter().map(user_relabel).collect())),
-        ),
-        (
-            "tls_config",
-            endpoint.tls_config.as_ref().map(|tls| {
-                let mut out = serde_json::Map::new();
-                for (key, value) in [
-                    ("ca_file", tls.ca_file.clone()),
-                    ("cert_file", tls.cert_file.clone()),
-                    ("key_file", tls.key_file.clone()),
-                    ("server_name", tls.server_name.clone()),
-                ] {
-                    if let Some(value) = value.filter(|value| !value.is_empty()) {
-                        out.insert(key.to_owned(), json!(value));
-                    }
-                }
-                if let Some(skip) = tls.insecure_skip_verify {
-                    out.insert("insecure_skip_verify".to_owned(), json!(skip));
-                }
-                Value::Object(out)
-            }),
         ),
     ];
     let limits = monitor.limits;
@@ -733,7 +631,15 @@ fn endpoint_job(
     }
     let mut config: ScrapeConfig =
         serde_json::from_value(job).map_err(|error| format!("cannot build a scrape config: {error}"))?;
+    // Credentials are set on the typed config, never in the JSON above: they must not reach
+    // a decoder's error message.
+    let namespace = monitor.namespace;
+    credentials::apply_authentication(&mut config, namespace, &endpoint.authentication, context.objects, "")?;
+    if let Some(tls) = &endpoint.tls_config {
+        credentials::apply_tls(&mut config, namespace, tls, context.objects, "")?;
+    }
     let role = match kind {
+        MonitorKind::Service if slices => KubernetesRole::EndpointSlice,
         MonitorKind::Service => KubernetesRole::Endpoints,
         MonitorKind::Pod => KubernetesRole::Pod,
     };

@@ -16,7 +16,7 @@ use panoptes_model::Labels;
 use panoptes_model::time::now_millis;
 use panoptes_storage::StorageRef;
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::append::{
@@ -108,6 +108,10 @@ pub(crate) struct LoopContext {
     pub(crate) offset_seed: u64,
     /// Becomes true when the process stops: pending end-of-run staleness markers are skipped.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Permits to append a page, one per core and shared by every loop of the process: pages
+    /// fetched at once wait for a permit instead of each taking a blocking thread (whose
+    /// allocator heap would keep its memory).
+    pub(crate) appends: Arc<Semaphore>,
 }
 
 /// Returns the stable identity of a target: its labels and URL.
@@ -145,6 +149,9 @@ pub(crate) async fn run(
     let delay = first_delay(interval, target_hash(&target), context.offset_seed, now_ms);
     let mut next = Instant::now() + delay;
     let mut scheduled_ms = now_ms + i64::try_from(delay.as_millis()).unwrap_or(0);
+    // The page buffer, kept from one scrape to the next so that pages of a steady size are
+    // read without growing a new buffer each time.
+    let mut body = Vec::new();
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(next) => {}
@@ -162,8 +169,9 @@ pub(crate) async fn run(
         }
         let start_ms = now_millis();
         let t = if (start_ms - scheduled_ms).abs() <= TIMESTAMP_TOLERANCE_MS { scheduled_ms } else { start_ms };
-        let (returned, outcome) = scrape_and_report(&context, &target, &url, &target_labels, cache, t).await;
-        cache = returned;
+        let (returned, outcome) =
+            scrape_and_report(&context, &target, &url, &target_labels, cache, std::mem::take(&mut body), t).await;
+        (cache, body) = returned;
         {
             let mut health = health.lock();
             health.last_scrape_ms = Some(t);
@@ -198,27 +206,33 @@ struct Outcome {
     error: Option<String>,
 }
 
-/// Scrapes once (or reports the pool's forced error), appends the page and the report series.
+/// Scrapes once (or reports the pool's forced error) into `body`, appends the page and the
+/// report series; returns the cache and the page buffer for the next scrape.
 async fn scrape_and_report(
     context: &LoopContext,
     target: &Target,
     url: &str,
     target_labels: &Labels,
     cache: ScrapeCache,
+    body: Vec<u8>,
     t: i64,
-) -> (ScrapeCache, Outcome) {
+) -> ((ScrapeCache, Vec<u8>), Outcome) {
     let started = std::time::Instant::now();
     let forced = context.forced_error.lock().clone();
     let fetched = match forced {
         Some(error) => Err(FetchError { message: error, is_body_limit: false }),
-        None => fetch(context, url, target.timeout()).await,
+        None => fetch(context, url, target.timeout(), body).await,
     };
     let config = context.config.clone();
     let storage = context.storage.clone();
     let labels = target_labels.clone();
     let timeout = target.timeout();
+    // A closed semaphore (never, in practice) only lifts the bound.
+    let permit = context.appends.clone().acquire_owned().await.ok();
     let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut cache = cache;
+        let mut body = Vec::new();
         let (report, body_size, error) = match fetched {
             Ok(page) => {
                 let body_size = i64::try_from(page.body.len()).unwrap_or(i64::MAX);
@@ -239,6 +253,7 @@ async fn scrape_and_report(
                             )
                             .map_err(|error| error_chain(&error))
                     });
+                body = reusable(page.body);
                 match result {
                     Ok(report) => (report, body_size, None),
                     Err(error) => (AppendReport::default(), body_size, Some(error)),
@@ -265,12 +280,12 @@ async fn scrape_and_report(
         if let Err(report_error) = append_report(storage.as_ref(), &labels, &outcome, t) {
             tracing::warn!(error = %report_error, "cannot append scrape report series");
         }
-        (cache, Outcome { duration, error })
+        ((cache, body), Outcome { duration, error })
     });
     match joined.await {
         Ok(result) => result,
         Err(error) => (
-            ScrapeCache::new(),
+            (ScrapeCache::new(), Vec::new()),
             Outcome { duration: started.elapsed(), error: Some(format!("append task failed: {error}")) },
         ),
     }
@@ -307,6 +322,16 @@ async fn end_of_run_staleness(
     }
 }
 
+/// Returns a page's buffer emptied for the next scrape; one much larger than the page it held
+/// (a target whose page shrank) is let go, so that one large page does not stay allocated.
+fn reusable(mut body: Vec<u8>) -> Vec<u8> {
+    if body.capacity() > 2 * body.len() + (64 << 10) {
+        return Vec::new();
+    }
+    body.clear();
+    body
+}
+
 /// A fetched page.
 struct Page {
     body: Vec<u8>,
@@ -326,9 +351,9 @@ impl FetchError {
     }
 }
 
-/// GETs `url` with the scrape headers, within `timeout`, reading at most `body_size_limit`
-/// decompressed bytes.
-async fn fetch(context: &LoopContext, url: &str, timeout: Duration) -> Result<Page, FetchError> {
+/// GETs `url` with the scrape headers, within `timeout`, into `body` (empty), reading at most
+/// `body_size_limit` decompressed bytes.
+async fn fetch(context: &LoopContext, url: &str, timeout: Duration, mut body: Vec<u8>) -> Result<Page, FetchError> {
     let request = context
         .client
         .get(url)
@@ -347,8 +372,8 @@ async fn fetch(context: &LoopContext, url: &str, timeout: Duration) -> Result<Pa
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let mut body =
-            Vec::with_capacity(usize::try_from(response.content_length().unwrap_or(0)).unwrap_or(0).min(64 << 20));
+        body.clear();
+        body.reserve(usize::try_from(response.content_length().unwrap_or(0)).unwrap_or(0).min(64 << 20));
         while let Some(chunk) = response.chunk().await.map_err(|error| FetchError::new(request_error(url, &error)))? {
             if limit > 0 && (body.len() + chunk.len()) as u64 > limit {
                 return Err(FetchError { message: "body size limit exceeded".to_owned(), is_body_limit: true });
@@ -383,6 +408,18 @@ fn request_error(url: &str, error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_buffer_is_kept_for_a_steady_page_and_let_go_after_a_large_one() {
+        let mut steady = Vec::with_capacity(150_000);
+        steady.resize(140_000, b'x');
+        let kept = reusable(steady);
+        assert!(kept.is_empty());
+        assert!(kept.capacity() >= 150_000, "the buffer is kept");
+        let mut shrunk = Vec::with_capacity(10 << 20);
+        shrunk.resize(1_000, b'x');
+        assert_eq!(reusable(shrunk).capacity(), 0, "a buffer far larger than its page is let go");
+    }
 
     #[test]
     fn first_scrape_lands_on_the_target_phase() {

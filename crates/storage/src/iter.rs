@@ -29,6 +29,11 @@ impl SampleIterator for VecSampleIterator {
         sample
     }
 
+    fn read_all(&mut self, out: &mut Vec<Sample>) {
+        out.extend_from_slice(&self.samples[self.position..]);
+        self.position = self.samples.len();
+    }
+
     fn seek(&mut self, t: i64) -> Option<Sample> {
         // The last returned sample counts as current and may qualify again.
         let start = self.position.saturating_sub(1);

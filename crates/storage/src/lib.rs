@@ -184,6 +184,14 @@ pub trait SampleIterator: Send {
     /// (which is returned again when it qualifies); `next` then continues after it.
     fn seek(&mut self, t: i64) -> Option<Sample>;
 
+    /// Appends every sample not returned yet to `out`, in time order; `next` then returns
+    /// `None`. Stores override it to decode whole chunks at once.
+    fn read_all(&mut self, out: &mut Vec<Sample>) {
+        while let Some(sample) = self.next() {
+            out.push(sample);
+        }
+    }
+
     /// Returns the error that ended iteration early, if any (for example a corrupt chunk).
     fn take_error(&mut self) -> Option<Error> {
         None
@@ -193,8 +201,6 @@ pub trait SampleIterator: Send {
 /// Drains an iterator into a vector (tests, tools and small reads).
 pub fn collect_samples(iterator: &mut dyn SampleIterator) -> Vec<Sample> {
     let mut samples = Vec::new();
-    while let Some(sample) = iterator.next() {
-        samples.push(sample);
-    }
+    iterator.read_all(&mut samples);
     samples
 }

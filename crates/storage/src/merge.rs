@@ -1,7 +1,6 @@
 //! Merging what several sources (head, blocks, out-of-order buffers) return for one query.
 
 use std::cmp::Ordering;
-use std::iter::Peekable;
 
 use panoptes_model::{Labels, Sample};
 
@@ -14,18 +13,30 @@ pub struct MergeSampleIterator {
     /// The sample each input returned last and that has not been passed on yet.
     heads: Vec<Option<Sample>>,
     last: Option<Sample>,
+    /// The input that supplied the last sample, and the earliest head of the other inputs then:
+    /// while that input's samples stay before it, they are passed on without comparing heads.
+    /// Inputs usually cover disjoint times (blocks, then the head), so most samples take this
+    /// path.
+    run: Option<(usize, i64)>,
 }
 
 impl MergeSampleIterator {
     /// Returns an iterator over the union of `inputs`, first input winning ties.
     pub fn new(mut inputs: Vec<Box<dyn SampleIterator>>) -> Self {
         let heads = inputs.iter_mut().map(|input| input.next()).collect();
-        Self { inputs, heads, last: None }
+        Self { inputs, heads, last: None, run: None }
     }
 }
 
 impl SampleIterator for MergeSampleIterator {
     fn next(&mut self) -> Option<Sample> {
+        if let Some((index, bound)) = self.run
+            && let Some(sample) = self.heads[index].filter(|sample| sample.t < bound)
+        {
+            self.heads[index] = self.inputs[index].next();
+            self.last = Some(sample);
+            return Some(sample);
+        }
         let mut best: Option<(usize, Sample)> = None;
         for (index, head) in self.heads.iter().enumerate() {
             if let Some(sample) = head
@@ -34,12 +45,19 @@ impl SampleIterator for MergeSampleIterator {
                 best = Some((index, *sample));
             }
         }
-        let (_, sample) = best?;
+        let (best_index, sample) = best?;
+        let mut bound = i64::MAX;
         for (index, head) in self.heads.iter_mut().enumerate() {
             if head.is_some_and(|h| h.t == sample.t) {
                 *head = self.inputs[index].next();
             }
+            if index != best_index
+                && let Some(h) = head
+            {
+                bound = bound.min(h.t);
+            }
         }
+        self.run = Some((best_index, bound));
         self.last = Some(sample);
         Some(sample)
     }
@@ -48,12 +66,58 @@ impl SampleIterator for MergeSampleIterator {
         if let Some(last) = self.last.filter(|last| last.t >= t) {
             return Some(last);
         }
+        self.run = None;
         for (index, head) in self.heads.iter_mut().enumerate() {
             if head.is_some_and(|h| h.t < t) {
                 *head = self.inputs[index].seek(t);
             }
         }
         self.next()
+    }
+
+    fn read_all(&mut self, out: &mut Vec<Sample>) {
+        // Read each input whole; inputs that follow one another in time (blocks, then the
+        // head) are then concatenated, and only overlapping ones are merged sample by sample.
+        let mut runs: Vec<(usize, Vec<Sample>)> = Vec::with_capacity(self.inputs.len());
+        for (index, (input, head)) in self.inputs.iter_mut().zip(&mut self.heads).enumerate() {
+            let Some(first) = head.take() else { continue };
+            let mut run = vec![first];
+            input.read_all(&mut run);
+            runs.push((index, run));
+        }
+        self.run = None;
+        runs.sort_by_key(|(index, run)| (run[0].t, *index));
+        let is_disjoint = runs.windows(2).all(|pair| pair[0].1[pair[0].1.len() - 1].t < pair[1].1[0].t);
+        let last_before = out.len();
+        if is_disjoint {
+            for (_, run) in &runs {
+                out.extend_from_slice(run);
+            }
+        } else {
+            // Back in input order, so that the first input wins ties.
+            runs.sort_by_key(|(index, _)| *index);
+            let mut positions = vec![0usize; runs.len()];
+            loop {
+                let mut best: Option<Sample> = None;
+                for ((_, run), &position) in runs.iter().zip(&positions) {
+                    if let Some(sample) = run.get(position)
+                        && best.is_none_or(|b| sample.t < b.t)
+                    {
+                        best = Some(*sample);
+                    }
+                }
+                let Some(sample) = best else { break };
+                for ((_, run), position) in runs.iter().zip(&mut positions) {
+                    if run.get(*position).is_some_and(|s| s.t == sample.t) {
+                        *position += 1;
+                    }
+                }
+                out.push(sample);
+            }
+        }
+        if out.len() > last_before {
+            self.last = out.last().copied();
+        }
     }
 
     fn take_error(&mut self) -> Option<crate::Error> {
@@ -67,11 +131,23 @@ pub fn merge_series_sets(sets: Vec<SeriesSet>) -> SeriesSet {
     if sets.len() == 1 {
         return sets.into_iter().next().expect("one set");
     }
-    Box::new(MergedSeriesSet { inputs: sets.into_iter().map(Iterator::peekable).collect() })
+    let mut inputs = sets;
+    let heads = inputs.iter_mut().map(Iterator::next).collect();
+    Box::new(MergedSeriesSet { inputs, heads })
 }
 
 struct MergedSeriesSet {
-    inputs: Vec<Peekable<SeriesSet>>,
+    inputs: Vec<SeriesSet>,
+    /// The next item of each input.
+    heads: Vec<Option<Result<Series>>>,
+}
+
+impl MergedSeriesSet {
+    /// Returns the head of input `index` and moves that input on.
+    fn take(&mut self, index: usize) -> Option<Result<Series>> {
+        let next = self.inputs[index].next();
+        std::mem::replace(&mut self.heads[index], next)
+    }
 }
 
 impl Iterator for MergedSeriesSet {
@@ -79,25 +155,22 @@ impl Iterator for MergedSeriesSet {
 
     fn next(&mut self) -> Option<Self::Item> {
         // Surface errors first, in input order.
-        for input in &mut self.inputs {
-            if matches!(input.peek(), Some(Err(_))) {
-                return input.next();
-            }
+        if let Some(index) = self.heads.iter().position(|head| matches!(head, Some(Err(_)))) {
+            return self.take(index);
         }
-        let mut smallest: Option<(usize, Labels)> = None;
-        for (index, input) in self.inputs.iter_mut().enumerate() {
-            let Some(Ok(candidate)) = input.peek() else { continue };
-            if smallest.as_ref().is_none_or(|(_, best)| candidate.labels.cmp(best) == Ordering::Less) {
-                smallest = Some((index, candidate.labels.clone()));
+        let mut smallest: Option<(usize, &Labels)> = None;
+        for (index, head) in self.heads.iter().enumerate() {
+            let Some(Ok(candidate)) = head else { continue };
+            if smallest.is_none_or(|(_, best)| candidate.labels.cmp(best) == Ordering::Less) {
+                smallest = Some((index, &candidate.labels));
             }
         }
         let first_index = smallest?.0;
-        let Some(Ok(first)) = self.inputs[first_index].next() else { return None };
+        let Some(Ok(first)) = self.take(first_index) else { return None };
         let mut parts = vec![first.samples];
         for index in first_index + 1..self.inputs.len() {
-            if let Some(Ok(other)) = self.inputs[index].peek()
-                && other.labels == first.labels
-                && let Some(Ok(other)) = self.inputs[index].next()
+            if matches!(&self.heads[index], Some(Ok(other)) if other.labels == first.labels)
+                && let Some(Ok(other)) = self.take(index)
             {
                 parts.push(other.samples);
             }
@@ -123,6 +196,38 @@ mod tests {
             MergeSampleIterator::new(vec![iter(&[(1, 1.0), (3, 3.0)]), iter(&[(2, 2.0), (3, 9.0), (4, 4.0)])]);
         let got: Vec<_> = collect_samples(&mut merged).iter().map(|s| (s.t, s.v)).collect();
         assert_eq!(got, vec![(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]);
+    }
+
+    #[test]
+    fn merge_takes_runs_of_one_input_up_to_the_others_and_keeps_tie_precedence() {
+        let mut merged = MergeSampleIterator::new(vec![
+            iter(&[(1, 1.0), (2, 2.0), (3, 3.0), (7, 7.0), (8, 8.0)]),
+            iter(&[(4, 4.0), (5, 5.0), (6, 6.0), (7, 70.0), (9, 9.0)]),
+            iter(&[(2, 20.0), (10, 10.0)]),
+        ]);
+        let got: Vec<_> = collect_samples(&mut merged).iter().map(|s| (s.t, s.v)).collect();
+        let want =
+            [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0), (6, 6.0), (7, 7.0), (8, 8.0), (9, 9.0), (10, 10.0)];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn merge_read_all_concatenates_disjoint_inputs_and_merges_overlapping_ones() {
+        let check = |inputs: Vec<Vec<(i64, f64)>>| {
+            let boxed = || inputs.iter().map(|points| iter(points)).collect::<Vec<_>>();
+            let one_by_one = collect_samples(&mut MergeSampleIterator::new(boxed()));
+            let mut merged = MergeSampleIterator::new(boxed());
+            let first = merged.next();
+            let mut all: Vec<Sample> = first.into_iter().collect();
+            merged.read_all(&mut all);
+            assert_eq!(all, one_by_one, "{inputs:?}");
+            assert_eq!(merged.next(), None);
+        };
+        // The head (newest) first, then blocks in time order, as a database querier lists them.
+        check(vec![vec![(7, 7.0), (8, 8.0)], vec![(1, 1.0), (2, 2.0)], vec![(4, 4.0), (5, 5.0)]]);
+        check(vec![vec![(2, 20.0), (6, 60.0)], vec![(1, 1.0), (2, 2.0), (3, 3.0)], vec![(6, 6.0)]]);
+        check(vec![vec![], vec![(1, 1.0)], vec![]]);
+        check(vec![vec![(1, 1.0), (3, 3.0)], vec![(3, 30.0), (4, 4.0)]]);
     }
 
     #[test]

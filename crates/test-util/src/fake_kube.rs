@@ -56,6 +56,9 @@ pub const RESOURCES: &[ResourceType] = &[
     ResourceType { plural: "endpoints", prefix: "api/v1", api_version: "v1", kind: "Endpoints", is_namespaced: true },
     ResourceType { plural: "nodes", prefix: "api/v1", api_version: "v1", kind: "Node", is_namespaced: false },
     ResourceType { plural: "namespaces", prefix: "api/v1", api_version: "v1", kind: "Namespace", is_namespaced: false },
+    // Served like any core kind; a Secret's `data` values are base64, as the real API sends them.
+    ResourceType { plural: "secrets", prefix: "api/v1", api_version: "v1", kind: "Secret", is_namespaced: true },
+    ResourceType { plural: "configmaps", prefix: "api/v1", api_version: "v1", kind: "ConfigMap", is_namespaced: true },
     ResourceType {
         plural: "endpointslices",
         prefix: "apis/discovery.k8s.io/v1",
@@ -170,6 +173,8 @@ struct ServerState {
     oldest_watchable: u64,
     /// Every request: `list pods`, `watch pods from 12` ...
     requests: Vec<String>,
+    /// The plural and namespace (`None`: all namespaces) of every list request.
+    lists: Vec<(&'static str, Option<String>)>,
     gone_style: GoneStyle,
     bookmark_interval: Duration,
     /// The `Authorization` header of the latest request.
@@ -219,6 +224,7 @@ impl FakeApiServer {
                 history: Vec::new(),
                 oldest_watchable: 0,
                 requests: Vec::new(),
+                lists: Vec::new(),
                 gone_style: GoneStyle::ErrorEvent,
                 bookmark_interval: Duration::from_secs(1),
                 last_authorization: None,
@@ -259,6 +265,13 @@ impl FakeApiServer {
     /// Returns every request served so far (`list pods`, `watch pods from 12`, `gone pods from 12`).
     pub fn requests(&self) -> Vec<String> {
         self.inner.state.lock().requests.clone()
+    }
+
+    /// Returns the namespace of every list request of `plural` so far, in order (`None`: a
+    /// list across all namespaces).
+    pub fn list_namespaces(&self, plural: &str) -> Vec<Option<String>> {
+        let state = self.inner.state.lock();
+        state.lists.iter().filter(|(listed, _)| *listed == plural).map(|(_, namespace)| namespace.clone()).collect()
     }
 
     /// Returns the `Authorization` header of the latest request, if it had one.
@@ -487,6 +500,7 @@ fn list_response(
 ) -> Response {
     let mut state = inner.state.lock();
     state.requests.push(format!("list {}", resource.plural));
+    state.lists.push((resource.plural, filter.namespace.clone()));
     let all: Vec<Value> = state
         .objects
         .get(resource.plural)

@@ -105,6 +105,19 @@ impl ChunksIterator {
         self.deleted.iter().any(|&(from, to)| t >= from && t <= to)
     }
 
+    /// Appends the samples of a decoded chunk that lie in range and are not deleted.
+    fn push_in_range(&mut self, samples: impl Iterator<Item = Sample>, out: &mut Vec<Sample>) {
+        for sample in samples {
+            if sample.t > self.maxt {
+                self.is_done = true;
+                break;
+            }
+            if sample.t >= self.mint && !self.is_deleted(sample.t) {
+                out.push(sample);
+            }
+        }
+    }
+
     fn open_next_chunk(&mut self) -> bool {
         while let Some(chunk) = self.chunks.get(self.next_chunk) {
             self.next_chunk += 1;
@@ -150,6 +163,49 @@ impl SampleIterator for ChunksIterator {
         None
     }
 
+    fn read_all(&mut self, out: &mut Vec<Sample>) {
+        let before = out.len();
+        while !self.is_done {
+            // A chunk decoded whole and partly read (the head's first sample was peeked).
+            if matches!(self.current, Some(ChunkDecoder::Decoded { .. }))
+                && let Some(ChunkDecoder::Decoded { samples, is_corrupt }) = self.current.take()
+            {
+                if is_corrupt {
+                    self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
+                }
+                self.push_in_range(samples, out);
+                continue;
+            }
+            if self.current.is_none() {
+                while self.chunks.get(self.next_chunk).is_some_and(|chunk| chunk.max_t < self.mint) {
+                    self.next_chunk += 1;
+                }
+                let Some(chunk) = self.chunks.get(self.next_chunk).filter(|chunk| chunk.min_t <= self.maxt) else {
+                    self.is_done = true;
+                    break;
+                };
+                // Chunks decoded whole go straight to `out`; XOR chunks stream below.
+                if chunk.encoding != Encoding::Xor {
+                    self.next_chunk += 1;
+                    let ChunkDecoder::Decoded { samples, is_corrupt } = ChunkDecoder::new(chunk) else { continue };
+                    if is_corrupt {
+                        self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
+                        continue;
+                    }
+                    self.push_in_range(samples, out);
+                    continue;
+                }
+            }
+            match self.next() {
+                Some(sample) => out.push(sample),
+                None => break,
+            }
+        }
+        if out.len() > before {
+            self.last = out.last().copied();
+        }
+    }
+
     fn seek(&mut self, t: i64) -> Option<Sample> {
         if let Some(last) = self.last.filter(|last| last.t >= t) {
             return Some(last);
@@ -193,6 +249,13 @@ impl SampleIterator for Peeked {
         self.first.take().or_else(|| self.inner.next())
     }
 
+    fn read_all(&mut self, out: &mut Vec<Sample>) {
+        if let Some(first) = self.first.take() {
+            out.push(first);
+        }
+        self.inner.read_all(out);
+    }
+
     fn seek(&mut self, t: i64) -> Option<Sample> {
         match self.first.take() {
             Some(first) if first.t >= t => Some(first),
@@ -203,5 +266,70 @@ impl SampleIterator for Peeked {
 
     fn take_error(&mut self) -> Option<panoptes_storage::Error> {
         self.inner.take_error()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkenc::{TimeSource, XorAppender, encode_columnar, encode_time_column};
+
+    fn xor_chunk(samples: &[Sample]) -> ChunkRef {
+        let mut appender = XorAppender::new();
+        for sample in samples {
+            appender.append(sample.t, sample.v);
+        }
+        let bytes: Arc<[u8]> = appender.finish().into();
+        ChunkRef {
+            min_t: samples[0].t,
+            max_t: samples[samples.len() - 1].t,
+            encoding: Encoding::Xor,
+            bytes: ChunkBytes::Shared(bytes),
+            shared_times: None,
+        }
+    }
+
+    fn columnar_chunk(samples: &[Sample]) -> ChunkRef {
+        let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
+        let column = encode_time_column(&times);
+        let bytes: Arc<[u8]> = encode_columnar(samples, TimeSource::Inline(&column)).into();
+        ChunkRef {
+            min_t: samples[0].t,
+            max_t: samples[samples.len() - 1].t,
+            encoding: Encoding::Columnar,
+            bytes: ChunkBytes::Shared(bytes),
+            shared_times: None,
+        }
+    }
+
+    fn samples(from: i64, to: i64) -> Vec<Sample> {
+        (from..to).map(|t| Sample::new(t * 10, (t * 3 % 7) as f64 + 0.5)).collect()
+    }
+
+    #[test]
+    fn read_all_returns_what_next_returns_over_mixed_chunks_clipped_and_deleted() {
+        let chunks = || {
+            vec![
+                columnar_chunk(&samples(0, 20)),
+                xor_chunk(&samples(20, 40)),
+                columnar_chunk(&samples(40, 60)),
+                xor_chunk(&samples(60, 80)),
+            ]
+        };
+        for (mint, maxt, deleted) in
+            [(0, 1000, vec![]), (55, 455, vec![]), (205, 395, vec![(250, 300)]), (0, 1000, vec![(100, 650)])]
+        {
+            let deleted: Arc<[(i64, i64)]> = deleted.into();
+            let mut one_by_one = ChunksIterator::new(chunks(), mint, maxt, deleted.clone());
+            let want: Vec<Sample> = std::iter::from_fn(|| one_by_one.next()).collect();
+            for consumed_first in [0, 1, 3] {
+                let mut iterator = ChunksIterator::new(chunks(), mint, maxt, deleted.clone());
+                let mut got: Vec<Sample> = (0..consumed_first).filter_map(|_| iterator.next()).collect();
+                iterator.read_all(&mut got);
+                assert_eq!(got, want, "range [{mint}, {maxt}], {consumed_first} read first");
+                assert_eq!(iterator.next(), None);
+                assert!(iterator.take_error().is_none());
+            }
+        }
     }
 }

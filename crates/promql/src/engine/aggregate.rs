@@ -45,15 +45,18 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, aggregate: &AggregateExpr, 
             _ => return Err(Error::Execution("expected string parameter for count_values".into())),
         },
         _ => {
-            let q = if op == "quantile" { Some(scalar_param()?) } else { None };
+            let Some(fold) = FoldOp::parse(&op) else {
+                return Err(Error::Unsupported(format!("aggregation {op} is not supported by this engine")));
+            };
+            let q = if fold == FoldOp::Quantile { Some(scalar_param()?) } else { None };
             if let Some(q) = q
                 && !(0.0..=1.0).contains(&q)
             {
                 ev.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_text);
             }
-            group(input, &grouping, |group, elem| accumulate(&op, group, elem.v))
+            group(input, &grouping, |group, elem| accumulate(fold, group, elem.v))
                 .into_iter()
-                .map(|group| Elem { v: finish(&op, &group, q), labels: group.labels, drop_name: group.drop_name })
+                .map(|group| Elem { v: finish(fold, &group, q), labels: group.labels, drop_name: group.drop_name })
                 .collect()
         }
     };
@@ -165,12 +168,44 @@ pub(crate) fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-pub(crate) fn accumulate(op: &str, group: &mut Group, v: f64) {
+/// The aggregation operators that fold a group's values into one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FoldOp {
+    Sum,
+    Avg,
+    Count,
+    Group,
+    Min,
+    Max,
+    Stddev,
+    Stdvar,
+    Quantile,
+}
+
+impl FoldOp {
+    /// Returns the folding operator named `op`, `None` for the others (`topk`, `count_values`, ...).
+    pub(crate) fn parse(op: &str) -> Option<Self> {
+        Some(match op {
+            "sum" => FoldOp::Sum,
+            "avg" => FoldOp::Avg,
+            "count" => FoldOp::Count,
+            "group" => FoldOp::Group,
+            "min" => FoldOp::Min,
+            "max" => FoldOp::Max,
+            "stddev" => FoldOp::Stddev,
+            "stdvar" => FoldOp::Stdvar,
+            "quantile" => FoldOp::Quantile,
+            _ => return None,
+        })
+    }
+}
+
+pub(crate) fn accumulate(op: FoldOp, group: &mut Group, v: f64) {
     let first = !group.seen;
     group.seen = true;
     match op {
-        "sum" => (group.value, group.kahan) = kahan_add(v, group.value, group.kahan),
-        "avg" => {
+        FoldOp::Sum => (group.value, group.kahan) = kahan_add(v, group.value, group.kahan),
+        FoldOp::Avg => {
             group.count += 1.0;
             if first {
                 group.value = v;
@@ -199,43 +234,43 @@ pub(crate) fn accumulate(op: &str, group: &mut Group, v: f64) {
             let current = group.mean + group.kahan;
             (group.mean, group.kahan) = kahan_add(v / group.count - current / group.count, group.mean, group.kahan);
         }
-        "count" | "group" => group.count += 1.0,
-        "min" => {
+        FoldOp::Count | FoldOp::Group => group.count += 1.0,
+        FoldOp::Min => {
             if first || group.value > v || group.value.is_nan() {
                 group.value = v;
             }
         }
-        "max" => {
+        FoldOp::Max => {
             if first || group.value < v || group.value.is_nan() {
                 group.value = v;
             }
         }
-        "stddev" | "stdvar" => {
+        FoldOp::Stddev | FoldOp::Stdvar => {
             group.count += 1.0;
             let delta = v - group.mean;
             group.mean += delta / group.count;
             group.value += delta * (v - group.mean);
         }
-        _ => group.values.push(v),
+        FoldOp::Quantile => group.values.push(v),
     }
 }
 
-pub(crate) fn finish(op: &str, group: &Group, q: Option<f64>) -> f64 {
+pub(crate) fn finish(op: FoldOp, group: &Group, q: Option<f64>) -> f64 {
     match op {
-        "sum" => group.value + group.kahan,
-        "avg" => {
+        FoldOp::Sum => group.value + group.kahan,
+        FoldOp::Avg => {
             if group.incremental_mean {
                 group.mean + group.kahan
             } else {
                 (group.value + group.kahan) / group.count
             }
         }
-        "count" => group.count,
-        "group" => 1.0,
-        "min" | "max" => group.value,
-        "stdvar" => group.value / group.count,
-        "stddev" => (group.value / group.count).sqrt(),
-        _ => quantile(q.unwrap_or(f64::NAN), group.values.clone()),
+        FoldOp::Count => group.count,
+        FoldOp::Group => 1.0,
+        FoldOp::Min | FoldOp::Max => group.value,
+        FoldOp::Stdvar => group.value / group.count,
+        FoldOp::Stddev => (group.value / group.count).sqrt(),
+        FoldOp::Quantile => quantile(q.unwrap_or(f64::NAN), group.values.clone()),
     }
 }
 

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use panoptes_model::{Labels, Sample, is_stale_nan};
-use panoptes_storage::{Querier, Storage, collect_samples};
+use panoptes_storage::{Querier, Series, Storage, collect_samples};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::steps::{Grid, Served, steppable};
@@ -37,7 +37,7 @@ pub(crate) struct Evaluator<'a> {
     annotations: Vec<PendingAnnotation>,
     started: Instant,
     step_samples: usize,
-    /// The steps of a range query; `None` for instant queries.
+    /// The steps of the query (one for an instant query); `None` when there are too many.
     grid: Option<Grid>,
     /// How many subqueries are being evaluated: their inner steps are not the grid's.
     subquery_depth: usize,
@@ -71,7 +71,9 @@ impl<'a> Evaluator<'a> {
             annotations: Vec::new(),
             started: Instant::now(),
             step_samples: 0,
-            grid: Grid::new(start, end, step),
+            // An instant query is a range query of one step: its selectors, range functions and
+            // aggregations then take the same path, with series read one at a time in parallel.
+            grid: if step == 0 && start == end { Some(Grid::single(start)) } else { Grid::new(start, end, step) },
             subquery_depth: 0,
             served: HashMap::new(),
         })
@@ -91,13 +93,7 @@ impl<'a> Evaluator<'a> {
 
     /// Fails once the query has run longer than its timeout or was cancelled.
     pub(crate) fn check_deadline(&self) -> Result<()> {
-        if self.options.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
-            return Err(Error::Canceled);
-        }
-        if self.started.elapsed() > self.options.timeout {
-            return Err(Error::Timeout);
-        }
-        Ok(())
+        self.deadline().check()
     }
 
     /// Counts samples held by the current step against the limit.
@@ -217,41 +213,63 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Returns the series a selector matches, reading them on first use.
-    pub(crate) fn load(&mut self, selector: &VectorSelector) -> Result<LoadedSeries> {
-        let key = format!("{:?}|{:?}", selector.name, selector.matchers);
-        if let Some(series) = self.cache.get(&key) {
-            return Ok(series.clone());
-        }
-        if self.querier.is_none() {
-            return Ok(Rc::new(Vec::new()));
-        }
+    /// Returns the series a selector matches, sorted by label set and each once, with their
+    /// samples not read yet.
+    pub(crate) fn select_series(&mut self, selector: &VectorSelector) -> Result<Vec<Series>> {
+        let Some(querier) = self.querier.as_ref() else { return Ok(Vec::new()) };
+        let deadline = self.deadline();
         let sets = crate::parser::selector_matchers(selector)?;
-        let mut loaded: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        let mut selected: Vec<Series> = Vec::new();
         for matchers in &sets {
-            let selected = self.querier.as_ref().map(|querier| querier.select(matchers)).transpose()?;
-            for (index, series) in selected.into_iter().flatten().enumerate() {
-                // Loading may be the bulk of a query's work: stay responsive to cancellation.
-                if index % 1024 == 1023 {
-                    self.check_deadline()?;
+            for series in querier.select(matchers)? {
+                // Merging the stores' series may be much of a query's work: stay responsive.
+                if selected.len() % 1024 == 1023 {
+                    deadline.check()?;
                 }
-                let mut series = series?;
-                let samples = collect_samples(series.samples.as_mut());
-                if let Some(error) = series.samples.take_error() {
-                    return Err(error.into());
-                }
-                loaded.push((series.labels, samples));
+                selected.push(series?);
             }
         }
         // Each select is sorted by label set; alternatives (`{__name__=~"a|b"}` split into
         // `or` sets) may overlap and interleave: sort them together and keep each series once.
-        if sets.len() > 1 || !loaded.is_sorted_by(|a, b| a.0 < b.0) {
-            loaded.sort_by(|a, b| a.0.cmp(&b.0));
-            loaded.dedup_by(|later, earlier| later.0 == earlier.0);
+        if sets.len() > 1 || !selected.is_sorted_by(|a, b| a.labels < b.labels) {
+            selected.sort_by(|a, b| a.labels.cmp(&b.labels));
+            selected.dedup_by(|later, earlier| later.labels == earlier.labels);
+        }
+        Ok(selected)
+    }
+
+    /// Returns the series a selector matches, reading them on first use.
+    pub(crate) fn load(&mut self, selector: &VectorSelector) -> Result<LoadedSeries> {
+        let key = selector_key(selector);
+        if let Some(series) = self.cache.get(&key) {
+            return Ok(series.clone());
+        }
+        let selected = self.select_series(selector)?;
+        let mut loaded: Vec<(Labels, Vec<Sample>)> = Vec::with_capacity(selected.len());
+        for (index, mut series) in selected.into_iter().enumerate() {
+            // Loading may be the bulk of a query's work: stay responsive to cancellation.
+            if index % 1024 == 1023 {
+                self.check_deadline()?;
+            }
+            let samples = collect_samples(series.samples.as_mut());
+            if let Some(error) = series.samples.take_error() {
+                return Err(error.into());
+            }
+            loaded.push((series.labels, samples));
         }
         let loaded: LoadedSeries = Rc::new(loaded);
         self.cache.insert(key, loaded.clone());
         Ok(loaded)
+    }
+
+    /// Returns the series of `selector` already read by [`Evaluator::load`], if any.
+    pub(crate) fn loaded(&self, selector: &VectorSelector) -> Option<LoadedSeries> {
+        self.cache.get(&selector_key(selector)).cloned()
+    }
+
+    /// Returns what workers need to stop a query that ran out of time or was cancelled.
+    pub(crate) fn deadline(&self) -> Deadline {
+        Deadline { cancel: self.options.cancel.clone(), started: self.started, timeout: self.options.timeout }
     }
 
     /// Evaluates a vector selector at `t`, returning each element with its sample's timestamp.
@@ -355,6 +373,32 @@ impl<'a> Evaluator<'a> {
         }
         self.account(count)?;
         Ok(RangeVal { series, range_ms, end })
+    }
+}
+
+/// The key of a selector's series in the evaluator's cache: what it selects, not where.
+fn selector_key(selector: &VectorSelector) -> String {
+    format!("{:?}|{:?}", selector.name, selector.matchers)
+}
+
+/// A query's time limit and cancellation, checkable from any thread.
+#[derive(Clone)]
+pub(crate) struct Deadline {
+    cancel: Option<CancelToken>,
+    started: Instant,
+    timeout: std::time::Duration,
+}
+
+impl Deadline {
+    /// Fails once the query has run longer than its timeout or was cancelled.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::Canceled);
+        }
+        if self.started.elapsed() > self.timeout {
+            return Err(Error::Timeout);
+        }
+        Ok(())
     }
 }
 

@@ -35,7 +35,13 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
     let range_start = range.end.saturating_sub(range.range_ms);
     let mut out = Vec::with_capacity(range.series.len());
     for series in &range.series {
-        let window = Window { samples: &series.samples, start: range_start, end: range.end, range_ms: range.range_ms };
+        let window = Window {
+            samples: &series.samples,
+            start: range_start,
+            end: range.end,
+            range_ms: range.range_ms,
+            has_no_resets: false,
+        };
         if let Some(v) = window_value(name, &window, t, &scalars) {
             if warns_non_counter(name) {
                 possible_non_counter(ev, &series.labels, anchor.clone());
@@ -132,6 +138,9 @@ pub(crate) struct Window<'a> {
     pub(crate) end: i64,
     /// The window's length in milliseconds.
     pub(crate) range_ms: i64,
+    /// Whether the caller knows that no sample in the window is below the one before it, so
+    /// `rate` and `increase` need not look for counter resets.
+    pub(crate) has_no_resets: bool,
 }
 
 /// The value of range function `name` over one window evaluated at `t`, or `None` when the
@@ -183,7 +192,9 @@ fn extrapolated_rate(window: &Window<'_>, is_counter: bool, is_rate: bool) -> Op
     let first = samples[0];
     let last = samples[samples.len() - 1];
     let mut result = last.v - first.v;
-    if is_counter {
+    // Without resets the loop below adds nothing: every `previous` it could add is skipped (and
+    // a negative first sample adds 0.0 to a result that cannot be -0.0 then).
+    if is_counter && !window.has_no_resets {
         let mut previous = 0.0;
         for sample in samples {
             if sample.v < previous {

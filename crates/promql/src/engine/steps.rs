@@ -1,5 +1,5 @@
-//! Range queries evaluated one node at a time over every step of the query (the step grid),
-//! rather than one step at a time over the whole expression.
+//! Queries evaluated one node at a time over every step of the query (the step grid; one step
+//! for an instant query), rather than one step at a time over the whole expression.
 //!
 //! Most of a range query's work is per series: find each series' sample or window at every
 //! step, apply a range function, add the value to its group. Evaluated step by step, every step
@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use panoptes_model::{Labels, METRIC_NAME, Sample, is_stale_nan};
 use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, UnaryExpr, VectorSelector};
 
-use super::aggregate::{Group, Grouping, accumulate, finish, group_labels};
+use super::aggregate::{FoldOp, Group, Grouping, accumulate, finish, group_labels};
 use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
 use super::range_functions::{
@@ -49,6 +49,11 @@ impl Grid {
         let count = usize::try_from((end - start) / step).ok()?.checked_add(1)?;
         u32::try_from(count).ok()?;
         Some(Self { start, step, count })
+    }
+
+    /// Returns the grid of an instant query: the one step `t`.
+    pub(crate) fn single(t: i64) -> Self {
+        Self { start: t, step: 1, count: 1 }
     }
 
     /// Returns the time of step `index`.
@@ -121,6 +126,12 @@ impl Served {
         (out, self.steps.samples.get(index).copied().unwrap_or(0))
     }
 }
+
+/// The most points reserved for a series at once: a whole hour at a 15 s step.
+const MAX_RESERVED_POINTS: usize = 256;
+
+/// The most aggregation states (groups × steps) folded series by series; about 120 bytes each.
+const MAX_FOLD_STATES: usize = 1 << 18;
 
 /// Returns the value of a number literal, possibly in parentheses or negated.
 fn literal(expr: &Expr) -> Option<f64> {
@@ -201,19 +212,13 @@ impl Evaluator<'_> {
 
     /// A vector selector: at each step, each series' latest sample within the lookback delta.
     fn selector_steps(&mut self, selector: &VectorSelector, grid: &Grid) -> Result<Steps> {
-        let loaded = self.load(selector)?;
         let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
         let offset = offset_ms(selector.offset.as_ref());
         let lookback = duration_ms(self.options.lookback_delta);
-        let mut samples_per_step = vec![0usize; grid.len()];
-        let mut series = Vec::new();
-        for (position, (labels, samples)) in loaded.iter().enumerate() {
-            if position % 1024 == 0 {
-                self.check_deadline()?;
-            }
-            let mut points = Vec::new();
+        let (mapped, samples_per_step) = self.map_series(selector, grid.len(), |samples, held| {
+            let mut points = Vec::with_capacity(held.len().min(MAX_RESERVED_POINTS));
             let mut next = 0;
-            for (index, held) in samples_per_step.iter_mut().enumerate() {
+            for (index, held) in held.iter_mut().enumerate() {
                 let reference = pinned.unwrap_or_else(|| grid.time(index)).saturating_sub(offset);
                 while samples.get(next).is_some_and(|s| s.t <= reference) {
                     next += 1;
@@ -225,11 +230,11 @@ impl Evaluator<'_> {
                 points.push((index as u32, sample.v));
                 *held += 1;
             }
-            if !points.is_empty() {
-                series.push(StepSeries { labels: labels.clone(), drop_name: false, points });
-            }
-        }
+            (!points.is_empty()).then_some(points)
+        })?;
         self.check_held(&samples_per_step)?;
+        let series =
+            mapped.into_iter().map(|(labels, points)| StepSeries { labels, drop_name: false, points }).collect();
         Ok(Steps { series, samples: samples_per_step })
     }
 
@@ -250,25 +255,35 @@ impl Evaluator<'_> {
         check_range_function_args(self, name, &args, &scalars)?;
         let anchor = anchor_candidates(args[matrix_index]);
         let selector = &matrix.vs;
-        let loaded = self.load(selector)?;
         let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
         let offset = offset_ms(selector.offset.as_ref());
         let range_ms = duration_ms(matrix.range);
         let drop_name = !keeps_name(name);
-        let mut samples_per_step = vec![0usize; grid.len()];
-        let mut series = Vec::new();
-        for (position, (labels, samples)) in loaded.iter().enumerate() {
-            if position % 1024 == 0 {
-                self.check_deadline()?;
-            }
+        let (mapped, samples_per_step) = self.map_series(selector, grid.len(), |samples, held| {
             let samples: Cow<'_, [Sample]> = if samples.iter().any(|s| is_stale_nan(s.v)) {
                 Cow::Owned(samples.iter().filter(|s| !is_stale_nan(s.v)).copied().collect())
             } else {
                 Cow::Borrowed(samples)
             };
+            // Per sample, how many samples up to it are below the one before them: a window
+            // whose count does not grow from its first sample to its last has no counter reset.
+            let resets_up_to: Vec<u32> = if matches!(name, "rate" | "increase") {
+                let mut resets = 0u32;
+                let mut previous = f64::NAN;
+                samples
+                    .iter()
+                    .map(|sample| {
+                        resets += u32::from(sample.v < previous);
+                        previous = sample.v;
+                        resets
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let (mut from, mut to) = (0, 0);
-            let mut points = Vec::new();
-            for (index, held) in samples_per_step.iter_mut().enumerate() {
+            let mut points = Vec::with_capacity(held.len().min(MAX_RESERVED_POINTS));
+            for (index, held) in held.iter_mut().enumerate() {
                 let t = grid.time(index);
                 let end = pinned.unwrap_or(t).saturating_sub(offset);
                 let start = end.saturating_sub(range_ms);
@@ -282,25 +297,30 @@ impl Evaluator<'_> {
                 if from == to {
                     continue;
                 }
-                let window = Window { samples: &samples[from..to], start, end, range_ms };
+                let has_no_resets = resets_up_to.get(to - 1).is_some_and(|&last| last == resets_up_to[from]);
+                let window = Window { samples: &samples[from..to], start, end, range_ms, has_no_resets };
                 *held += to - from;
                 if let Some(v) = window_value(name, &window, t, &scalars) {
                     points.push((index as u32, v));
                 }
             }
-            if !points.is_empty() {
-                if warns_non_counter(name) {
-                    possible_non_counter(self, labels, Some(anchor.clone()));
-                }
-                series.push(StepSeries { labels: labels.clone(), drop_name, points });
+            (!points.is_empty()).then_some(points)
+        })?;
+        let mut series = Vec::with_capacity(mapped.len());
+        for (labels, points) in mapped {
+            if warns_non_counter(name) {
+                possible_non_counter(self, &labels, Some(anchor.clone()));
             }
+            series.push(StepSeries { labels, drop_name, points });
         }
         self.check_held(&samples_per_step)?;
         Ok(Steps { series, samples: samples_per_step })
     }
 
     /// An aggregation: each input series' group is found once, then every step folds the
-    /// values present at that step in input order.
+    /// values present at that step in input order. With few enough groups, every group keeps
+    /// one state per step and the input is folded series by series (each state still receives
+    /// its values in input order); otherwise step by step with one state per group.
     fn aggregate_steps(&mut self, aggregate: &AggregateExpr, grid: &Grid) -> Result<Steps> {
         let op = aggregate.op.to_string();
         let q = aggregate.param.as_deref().and_then(literal);
@@ -311,6 +331,9 @@ impl Evaluator<'_> {
             let param_text = aggregate.param.as_ref().map(|p| p.to_string());
             self.warn(format!("quantile value should be between 0 and 1, got {}", format_go_g(q)), param_text);
         }
+        let Some(fold) = FoldOp::parse(&op) else {
+            return Err(Error::Execution(format!("internal: {op} is not evaluated over the step grid")));
+        };
         let input = self.eval_steps(&aggregate.expr, grid)?;
         let grouping = Grouping::of(aggregate);
         let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -325,6 +348,31 @@ impl Evaluator<'_> {
             let group = &mut groups[position];
             group.drop_name |= member.drop_name && group.labels.has(METRIC_NAME);
             member_group.push(position);
+        }
+        let steps = grid.len();
+        if fold != FoldOp::Quantile && groups.len().saturating_mul(steps) <= MAX_FOLD_STATES {
+            // One state per group and step: each member's points are folded in one pass over
+            // them (memory order), and every state still sees its values in input order.
+            let mut states: Vec<Group> = std::iter::repeat_with(Group::default).take(groups.len() * steps).collect();
+            for (position, (member, &group)) in input.series.iter().zip(&member_group).enumerate() {
+                if position % 1024 == 0 {
+                    self.check_deadline()?;
+                }
+                let row = &mut states[group * steps..(group + 1) * steps];
+                for &(at, v) in &member.points {
+                    accumulate(fold, &mut row[at as usize], v);
+                }
+            }
+            for (position, group) in groups.iter_mut().enumerate() {
+                let row = &states[position * steps..(position + 1) * steps];
+                for (at, state) in row.iter().enumerate() {
+                    if state.seen {
+                        group.points.push((at as u32, finish(fold, state, q)));
+                    }
+                }
+            }
+            groups.retain(|group| !group.points.is_empty());
+            return Ok(Steps { series: groups, samples: input.samples });
         }
         let mut states: Vec<Group> = groups.iter().map(|_| Group::default()).collect();
         let mut cursors = vec![0usize; input.series.len()];
@@ -344,11 +392,11 @@ impl Evaluator<'_> {
                 if !state.seen {
                     touched.push(position);
                 }
-                accumulate(&op, state, v);
+                accumulate(fold, state, v);
             }
             for position in touched.drain(..) {
                 let state = std::mem::take(&mut states[position]);
-                groups[position].points.push((at, finish(&op, &state, q)));
+                groups[position].points.push((at, finish(fold, &state, q)));
             }
         }
         groups.retain(|group| !group.points.is_empty());

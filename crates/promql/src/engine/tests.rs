@@ -143,3 +143,72 @@ fn range_query_refuses_label_sets_that_collide_within_a_step() {
     // Without the collision the same query succeeds.
     assert!(engine.range_query(&storage, r#"label_replace(up, "j2", "$1", "job", "(.*)")"#, 0, 60_000, 30_000).is_ok());
 }
+
+#[test]
+fn series_shared_among_workers_keep_their_own_values() {
+    // Enough series for several workers: series `i` is a counter rising by `i` per second.
+    let storage = MemStorage::new();
+    let series = 5_000;
+    for i in 0..series {
+        let mut appender = storage.appender();
+        let (name, group) = (format!("{i:05}"), format!("{}", i % 3));
+        let labels = Labels::from_pairs([("__name__", "x_total"), ("i", name.as_str()), ("g", group.as_str())]);
+        for t in (0..=900).step_by(30) {
+            appender.append(&labels, t * 1000, (i * t) as f64).expect("append");
+        }
+        appender.commit().expect("commit");
+    }
+    let engine = Engine::default();
+    let (value, _) = engine.range_query(&storage, "rate(x_total[5m])", 600_000, 900_000, 60_000).expect("range");
+    let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+    assert_eq!(matrix.len(), series as usize);
+    let mut seen = vec![false; series as usize];
+    for row in &matrix {
+        let i: usize = row.labels.get("i").and_then(|i| i.parse().ok()).expect("label i");
+        assert!(!std::mem::replace(&mut seen[i], true), "series {i} twice");
+        assert_eq!(row.samples.len(), 6);
+        for sample in &row.samples {
+            assert!((sample.v - i as f64).abs() <= 1e-9 * (i as f64).max(1.0), "series {i}: {sample:?}");
+        }
+    }
+    let (value, _) = engine.instant_query(&storage, "sum by (g) (rate(x_total[5m]))", 900_000).expect("instant");
+    let Value::Vector(vector) = value else { panic!("expected a vector") };
+    let mut sums: Vec<(String, f64)> =
+        vector.iter().map(|s| (s.labels.get("g").unwrap_or_default().to_owned(), s.v)).collect();
+    sums.sort_by(|a, b| a.0.cmp(&b.0));
+    for (g, sum) in sums {
+        let want: i64 = (0..series).filter(|i| format!("{}", i % 3) == g).sum();
+        assert!((sum - want as f64).abs() <= 1e-6 * want as f64, "group {g}: {sum} vs {want}");
+    }
+}
+
+#[test]
+fn grid_rate_skips_reset_checks_only_where_there_are_none() {
+    // Resets at 90 s and 300 s; each step's rate over the grid must equal the step-by-step
+    // evaluation of the same window inside a one-step subquery.
+    let values = [0.0, 10.0, 20.0, 5.0, 15.0, 25.0, 35.0, 45.0, 55.0, 65.0, 1.0, 11.0, -3.0, 7.0];
+    let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64 * 30_000, v)).collect();
+    let storage = store(&[(&[("__name__", "c_total")], &samples)]);
+    let engine = Engine::default();
+    for function in ["rate", "increase"] {
+        let query = format!("{function}(c_total[2m])");
+        let (value, _) = engine.range_query(&storage, &query, 60_000, 390_000, 15_000).expect("range");
+        let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+        assert_eq!(matrix.len(), 1);
+        assert!(matrix[0].samples.len() > 15);
+        for sample in &matrix[0].samples {
+            let reference = format!("last_over_time({query}[1ms:1ms])");
+            let (value, _) = engine.instant_query(&storage, &reference, sample.t).expect("instant");
+            let Value::Vector(vector) = value else { panic!("expected a vector") };
+            assert_eq!(vector.len(), 1, "{query} at {}", sample.t);
+            assert_eq!(
+                vector[0].v.to_bits(),
+                sample.v.to_bits(),
+                "{query} at {}: {} vs {}",
+                sample.t,
+                vector[0].v,
+                sample.v
+            );
+        }
+    }
+}

@@ -6,6 +6,9 @@
 //! Selector semantics are the operator's: an absent (or `null`) resource selector selects
 //! nothing, an empty one (`{}`) everything; an absent namespace selector means the namespace
 //! Panoptes runs in (the connection's default namespace), an empty one every namespace.
+//!
+//! `serviceDiscoveryRole` is the operator's option of the same name: ServiceMonitors are
+//! discovered through `Endpoints` (the default) or `EndpointSlice` objects.
 
 use panoptes_kube::monitoring::LabelSelector;
 use serde::Deserialize;
@@ -49,7 +52,20 @@ with_http_client_fields! {
         /// Selects the namespaces PrometheusRules are read from.
         #[serde(default, rename = "ruleNamespaceSelector")]
         pub rule_namespace_selector: Option<LabelSelector>,
+        /// How ServiceMonitor targets are discovered; `Endpoints` when absent.
+        #[serde(default, rename = "serviceDiscoveryRole")]
+        pub service_discovery_role: Option<ServiceDiscoveryRole>,
     }
+}
+
+/// The Kubernetes objects ServiceMonitor targets come from, spelled as the operator's
+/// `serviceDiscoveryRole`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ServiceDiscoveryRole {
+    /// `Endpoints` objects (the `endpoints` role).
+    Endpoints,
+    /// `EndpointSlice` objects (the `endpointslice` role).
+    EndpointSlice,
 }
 
 impl OperatorConfig {

@@ -104,42 +104,65 @@ impl<'a> Parser<'a> {
         Self { is_lazy: true, ..Self::new(input, format) }
     }
 
-    /// Skips `name{...}` and returns the name, or `None` (position unchanged) when the text is
-    /// not in that simple form; label syntax inside the braces is checked later, when the
-    /// labels are built from the text.
-    fn skip_simple_series(&mut self) -> Option<&'a str> {
+    /// Skips `name{...}` and returns the name's byte range, or `None` (position unchanged) when
+    /// the text is not in that simple form; label syntax inside the braces is checked later,
+    /// when the labels are built from the text. This runs for every series of every scrape, so
+    /// it walks the bytes directly: past the name, then from quote to quote.
+    fn skip_simple_series(&mut self) -> Option<std::ops::Range<usize>> {
+        let input = self.input;
         let start = self.pos;
-        while matches!(self.peek(), Some(byte) if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b':') {
-            self.pos += 1;
+        let mut i = start;
+        while input.get(i).is_some_and(|&byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b':') {
+            i += 1;
         }
-        let name = std::str::from_utf8(&self.input[start..self.pos]).ok()?;
-        let after_name = self.pos;
-        self.skip_optional_blanks();
-        if self.peek() != Some(b'{') {
-            self.pos = after_name;
-        }
-        if self.peek() == Some(b'{') {
-            let mut is_quoted = false;
-            let mut is_escaped = false;
-            loop {
-                self.pos += 1;
-                match self.peek() {
-                    None | Some(b'\n') => {
-                        self.pos = start;
-                        return None;
-                    }
-                    Some(_) if is_escaped => is_escaped = false,
-                    Some(b'\\') if is_quoted => is_escaped = true,
-                    Some(b'"') => is_quoted = !is_quoted,
-                    Some(b'}') if !is_quoted => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(_) => {}
-                }
+        let name = start..i;
+        let after_name = i;
+        if !self.is_openmetrics() {
+            while matches!(input.get(i), Some(b' ' | b'\t')) {
+                i += 1;
             }
         }
-        Some(name)
+        if input.get(i) != Some(&b'{') {
+            self.pos = after_name;
+            return Some(name);
+        }
+        i += 1;
+        // Usually the first '}' closes the label set: when no backslash or newline comes before
+        // it, it does exactly if an even number of quotes comes before it.
+        if let Some(close) = memchr::memchr(b'}', &input[i..]) {
+            let labels = &input[i..i + close];
+            if memchr::memchr2(b'\\', b'\n', labels).is_none()
+                && labels.iter().filter(|&&byte| byte == b'"').count() % 2 == 0
+            {
+                self.pos = i + close + 1;
+                return Some(name);
+            }
+        }
+        loop {
+            // Outside quotes: up to a quote or the closing brace.
+            loop {
+                match *input.get(i)? {
+                    b'}' => {
+                        self.pos = i + 1;
+                        return Some(name);
+                    }
+                    b'"' => break,
+                    b'\n' => return None,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+            // Inside quotes: up to the closing quote, stepping over escapes.
+            loop {
+                match *input.get(i)? {
+                    b'"' => break,
+                    b'\\' if !matches!(input.get(i + 1), None | Some(b'\n')) => i += 2,
+                    b'\n' | b'\\' => return None,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+        }
     }
 
     fn is_openmetrics(&self) -> bool {
@@ -635,7 +658,9 @@ impl<'a> Parser<'a> {
                 let span = start..self.pos;
                 let line = self.line;
                 let (value, timestamp_ms, exemplar) = self.sample_rest()?;
-                let is_created = self.is_created_series(name);
+                // Only OpenMetrics has `_created` series; the name is ASCII (checked above).
+                let is_created = self.is_openmetrics()
+                    && std::str::from_utf8(&self.input[name]).is_ok_and(|name| self.is_created_series(name));
                 return Ok(Entry::Raw(RawSeriesEntry { span, line, value, timestamp_ms, exemplar, is_created }));
             }
         }
@@ -757,8 +782,46 @@ fn is_metric_name_start(byte: u8) -> bool {
 /// Parses a float the way Go's `strconv.ParseFloat` accepts one in practice: decimal or
 /// exponent notation, `NaN`, and `Inf`/`Infinity` with an optional sign, case-insensitively.
 fn parse_float(token: &[u8]) -> Option<f64> {
+    if let Some(value) = parse_short_decimal(token) {
+        return Some(value);
+    }
     let text = std::str::from_utf8(token).ok()?;
     // Rust accepts the same spellings of NaN and infinity as Go; it rejects hex floats and
     // underscores, which exporters do not write.
     text.parse::<f64>().ok()
+}
+
+/// Parses the common case of a sample value quickly: an optional `-`, at most 15 digits with at
+/// most one `.` among them (not first or last). Both the digits as an integer and the power of
+/// ten are exact in an `f64` then, so one division rounds correctly and gives the same bits as
+/// a full parse (Clinger's fast path). Returns `None` for anything else.
+pub(super) fn parse_short_decimal(token: &[u8]) -> Option<f64> {
+    const POWERS_OF_TEN: [f64; 16] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (is_negative, digits) = match token.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, token),
+    };
+    if digits.is_empty() || digits.len() > 16 || digits.first() == Some(&b'.') || digits.last() == Some(&b'.') {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digit_count = 0;
+    let mut fraction_digits = None;
+    for (index, &byte) in digits.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                digit_count += 1;
+            }
+            b'.' if fraction_digits.is_none() => fraction_digits = Some(digits.len() - index - 1),
+            _ => return None,
+        }
+    }
+    if digit_count > 15 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)] // at most 15 digits: exact
+    let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits.unwrap_or(0)];
+    Some(if is_negative { -value } else { value })
 }

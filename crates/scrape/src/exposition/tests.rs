@@ -553,3 +553,49 @@ fn parse_throughput() {
         elapsed.as_nanos() as f64 / 50_000.0
     );
 }
+
+#[test]
+fn lazy_series_text_ends_at_the_first_closing_brace_outside_quotes() {
+    for page in [
+        "m{a=\"}{\",b=\"x\"} 1\n",
+        "m{a=\"\\\"}\\\\\",b=\"\\\\\"} 2\n",
+        "m {a=\"v\"} 3\n",
+        "m 4\nn{} 5\n",
+        // A backslash before a raw newline inside quotes: the full parser decides.
+        "m{a=\"x\\\ny\"} 6\n",
+    ] {
+        let eager = parse(page.as_bytes(), TEXT);
+        assert_eq!(eager.is_ok(), !page.contains("\\\n"), "{page:?}: {eager:?}");
+        assert_eq!(parse_lazily(page.as_bytes(), TEXT), eager, "{page:?}");
+    }
+    let entries = parse_lazily(b"m{a=\"}{\",b=\"x\"} 1\n", TEXT).unwrap();
+    let Entry::Series(series) = &entries[0] else { panic!("{entries:?}") };
+    assert_eq!(series.labels.get("a"), Some("}{"));
+    assert_eq!(series.labels.get("b"), Some("x"));
+}
+
+#[test]
+fn common_sample_values_take_the_short_decimal_path() {
+    for (token, value) in
+        [("0", 0.0), ("-0", -0.0), ("123.45", 123.45), ("-0.001", -0.001), ("999999999999999", 999_999_999_999_999.0)]
+    {
+        assert_eq!(
+            parser::parse_short_decimal(token.as_bytes()).map(f64::to_bits),
+            Some(f64::to_bits(value)),
+            "{token}"
+        );
+    }
+    for token in ["1e3", "1.", ".5", "1.2.3", "+1", "Inf", "NaN", "1234567890123456", "", "-"] {
+        assert_eq!(parser::parse_short_decimal(token.as_bytes()), None, "{token}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn short_decimals_parse_to_the_bits_of_a_full_parse(token in "-?[0-9]{1,17}(\\.[0-9]{1,17})?") {
+        if let Some(fast) = parser::parse_short_decimal(token.as_bytes()) {
+            let full: f64 = token.parse().unwrap();
+            prop_assert_eq!(fast.to_bits(), full.to_bits(), "{}", token);
+        }
+    }
+}

@@ -18,13 +18,23 @@ fn base() -> Config {
     parse_str(HEADER, "header").expect("header parses")
 }
 
+/// The context of `config` reading credentials from `objects`.
+fn context<'a>(config: &'a Config, objects: &'a ReferencedObjects) -> GenerateContext<'a> {
+    GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global, objects }
+}
+
 /// Generates the jobs of `object` and compares them with `expected_jobs`, a YAML list of
 /// scrape configs parsed with the same global section.
 #[track_caller]
 fn check(object: Value, expected_jobs: &str) -> ResourceReport {
-    let config = base();
-    let context =
-        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    check_with(HEADER, &ReferencedObjects::new(), object, expected_jobs)
+}
+
+/// As [`check`], with another header (global and operator sections) and referenced objects.
+#[track_caller]
+fn check_with(header: &str, objects: &ReferencedObjects, object: Value, expected_jobs: &str) -> ResourceReport {
+    let config = parse_str(header, "header").expect("header parses");
+    let context = context(&config, objects);
     let (jobs, report) = match object["kind"].as_str() {
         Some("ServiceMonitor") => {
             service_monitor_jobs(&serde_json::from_value::<ServiceMonitor>(object).expect("object"), context)
@@ -34,7 +44,7 @@ fn check(object: Value, expected_jobs: &str) -> ResourceReport {
         other => panic!("unexpected kind {other:?}"),
     };
     let expected =
-        parse_str(&format!("{HEADER}scrape_configs:\n{expected_jobs}"), "expected").expect("expected parses");
+        parse_str(&format!("{header}scrape_configs:\n{expected_jobs}"), "expected").expect("expected parses");
     assert_eq!(jobs.len(), expected.scrape_configs.len(), "{report:?}");
     for (job, expected) in jobs.iter().zip(&expected.scrape_configs) {
         assert_eq!(job, expected, "job {}", expected.job_name);
@@ -254,7 +264,7 @@ fn pod_monitor_uses_the_pod_role_and_a_namespaced_job() {
 }
 
 #[test]
-fn secret_authentication_refuses_the_endpoint_and_keeps_the_others() {
+fn missing_secrets_and_oauth2_refuse_the_endpoint_and_keep_the_others() {
     let monitor = json!({
         "kind": "ServiceMonitor",
         "metadata": {"name": "etcd", "namespace": "kube-system"},
@@ -262,32 +272,196 @@ fn secret_authentication_refuses_the_endpoint_and_keeps_the_others() {
             "selector": {},
             "scrapeClass": "tls",
             "endpoints": [
-                {"port": "metrics", "basicAuth": {"username": {"name": "creds", "key": "user"}}},
-                {"port": "web", "tlsConfig": {"ca": {"secret": {"name": "ca", "key": "ca.crt"}}}},
+                {"port": "metrics", "basicAuth": {"username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "pass"}}},
+                {"port": "web", "tlsConfig": {"ca": {"configMap": {"name": "ca", "key": "ca.crt"}}}},
+                {"port": "oauth", "oauth2": {"clientId": {"secret": {"name": "o", "key": "id"}}, "tokenUrl": "https://t"}},
+                {"port": "token", "bearerTokenSecret": {"name": "creds", "key": "token"}},
                 {"port": "plain"}
             ]
         }
     });
     let config = base();
-    let context =
-        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    // The Secret exists but lacks two keys; the ConfigMap does not exist.
+    let mut objects = ReferencedObjects::new();
+    objects.add_secret(&kube_secret("kube-system", "creds", &[("user", "u")]));
+    let context = context(&config, &objects);
     let (jobs, report) = service_monitor_jobs(&serde_json::from_value(monitor).expect("object"), context);
-    assert_eq!(jobs.iter().map(|job| job.job_name.as_str()).collect::<Vec<_>>(), ["serviceMonitor/kube-system/etcd/2"]);
+    assert_eq!(jobs.iter().map(|job| job.job_name.as_str()).collect::<Vec<_>>(), ["serviceMonitor/kube-system/etcd/4"]);
     assert_eq!(report.state, ResourceState::Degraded);
-    assert_eq!(report.errors.len(), 2, "{report:?}");
-    assert!(report.errors[0].starts_with("spec.endpoints[0]: basicAuth reads credentials from a Secret"), "{report:?}");
-    assert!(report.errors[1].starts_with("spec.endpoints[1]: tlsConfig.ca reads TLS material"), "{report:?}");
     assert_eq!(
-        report.unsupported_fields,
-        ["spec.scrapeClass", "spec.endpoints[0].basicAuth", "spec.endpoints[1].tlsConfig.ca"]
+        report.errors,
+        [
+            r#"spec.endpoints[0]: basicAuth.password: key "pass" not found in secret kube-system/creds"#,
+            "spec.endpoints[1]: tlsConfig.ca: configmap kube-system/ca not found",
+            "spec.endpoints[2]: oauth2 is not supported: the scrape client has no OAuth 2.0 support; endpoint not scraped",
+            r#"spec.endpoints[3]: bearerTokenSecret: key "token" not found in secret kube-system/creds"#,
+        ]
     );
+    assert_eq!(report.unsupported_fields, ["spec.scrapeClass", "spec.endpoints[2].oauth2"]);
+}
+
+/// A Secret of `namespace/name` with text values.
+fn kube_secret(
+    namespace: &str,
+    name: &str,
+    data: &[(&str, &str)],
+) -> panoptes_kube::k8s_openapi::api::core::v1::Secret {
+    let mut secret = panoptes_kube::k8s_openapi::api::core::v1::Secret::default();
+    secret.metadata.namespace = Some(namespace.to_owned());
+    secret.metadata.name = Some(name.to_owned());
+    secret.data = Some(
+        data.iter()
+            .map(|(key, value)| ((*key).to_owned(), panoptes_kube::k8s_openapi::ByteString(value.as_bytes().to_vec())))
+            .collect(),
+    );
+    secret
+}
+
+/// A ConfigMap of `namespace/name`.
+fn kube_config_map(
+    namespace: &str,
+    name: &str,
+    data: &[(&str, &str)],
+) -> panoptes_kube::k8s_openapi::api::core::v1::ConfigMap {
+    let mut config_map = panoptes_kube::k8s_openapi::api::core::v1::ConfigMap::default();
+    config_map.metadata.namespace = Some(namespace.to_owned());
+    config_map.metadata.name = Some(name.to_owned());
+    config_map.data = Some(data.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect());
+    config_map
+}
+
+/// The relabelling the operator generates for a ServiceMonitor endpoint with port `web` and
+/// an empty selector, on the `endpoints` or `endpointslice` role (`meta`).
+fn web_endpoint_relabels(meta: &str, service: &str) -> String {
+    format!(
+        r#"  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - action: keep
+    source_labels: [__meta_kubernetes_{meta}_port_name]
+    regex: web
+  - source_labels: [__meta_kubernetes_{meta}_address_target_kind, __meta_kubernetes_{meta}_address_target_name]
+    separator: ;
+    regex: Node;(.*)
+    replacement: ${{1}}
+    target_label: node
+  - source_labels: [__meta_kubernetes_{meta}_address_target_kind, __meta_kubernetes_{meta}_address_target_name]
+    separator: ;
+    regex: Pod;(.*)
+    replacement: ${{1}}
+    target_label: pod
+  - source_labels: [__meta_kubernetes_namespace]
+    target_label: namespace
+  - source_labels: [__meta_kubernetes_service_name]
+    target_label: service
+  - source_labels: [__meta_kubernetes_pod_name]
+    target_label: pod
+  - source_labels: [__meta_kubernetes_pod_container_name]
+    target_label: container
+  - action: drop
+    source_labels: [__meta_kubernetes_pod_phase]
+    regex: (Failed|Succeeded)
+  - source_labels: [__meta_kubernetes_service_name]
+    target_label: job
+    replacement: ${{1}}
+  - target_label: endpoint
+    replacement: web
+{service}"#
+    )
+}
+
+#[test]
+fn credentials_and_tls_material_from_secrets_and_config_maps_reach_the_job() {
+    let mut objects = ReferencedObjects::new();
+    objects.add_secret(&kube_secret(
+        "shop",
+        "creds",
+        &[("user", "admin"), ("pass", "hunter2"), ("token", "t0k3n"), ("tls.crt", "CERT-PEM"), ("tls.key", "KEY-PEM")],
+    ));
+    objects.add_config_map(&kube_config_map("shop", "bundle", &[("ca.crt", "CA-PEM")]));
+    // Same names in another namespace are not read.
+    objects.add_secret(&kube_secret("other", "creds", &[("user", "intruder"), ("pass", "x")]));
+    let report = check_with(
+        HEADER,
+        &objects,
+        json!({
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "cart", "namespace": "shop"},
+            "spec": {
+                "selector": {},
+                "endpoints": [
+                    {"port": "web", "scheme": "https",
+                     "basicAuth": {"username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "pass"}},
+                     "tlsConfig": {"ca": {"configMap": {"name": "bundle", "key": "ca.crt"}},
+                                   "cert": {"secret": {"name": "creds", "key": "tls.crt"}},
+                                   "keySecret": {"name": "creds", "key": "tls.key"},
+                                   "serverName": "cart.shop.svc"}},
+                    {"port": "web", "authorization": {"type": "Token", "credentials": {"name": "creds", "key": "token"}},
+                     "bearerTokenSecret": {"key": ""}},
+                    {"port": "web", "bearerTokenSecret": {"name": "creds", "key": "token"}}
+                ]
+            }
+        }),
+        &[
+            format!(
+                "- job_name: serviceMonitor/shop/cart/0\n  honor_labels: false\n  scheme: https\n  kubernetes_sd_configs:\n  - role: endpoints\n    api_server: https://10.0.0.1:6443\n    bearer_token_file: /var/run/token\n    namespaces:\n      names: [shop]\n{}",
+                web_endpoint_relabels(
+                    "endpoint",
+                    "  basic_auth:\n    username: admin\n    password: hunter2\n  tls_config:\n    ca: CA-PEM\n    cert: CERT-PEM\n    key: KEY-PEM\n    server_name: cart.shop.svc\n"
+                )
+            ),
+            format!(
+                "- job_name: serviceMonitor/shop/cart/1\n  honor_labels: false\n  kubernetes_sd_configs:\n  - role: endpoints\n    api_server: https://10.0.0.1:6443\n    bearer_token_file: /var/run/token\n    namespaces:\n      names: [shop]\n{}",
+                web_endpoint_relabels("endpoint", "  authorization:\n    type: Token\n    credentials: t0k3n\n")
+            ),
+            format!(
+                "- job_name: serviceMonitor/shop/cart/2\n  honor_labels: false\n  kubernetes_sd_configs:\n  - role: endpoints\n    api_server: https://10.0.0.1:6443\n    bearer_token_file: /var/run/token\n    namespaces:\n      names: [shop]\n{}",
+                web_endpoint_relabels("endpoint", "  bearer_token: t0k3n\n")
+            ),
+        ]
+        .concat(),
+    );
+    assert_eq!(report.state, ResourceState::Active, "{report:?}");
+    // The report never carries a value.
+    let text = format!("{report:?}");
+    assert!(!text.contains("hunter2") && !text.contains("t0k3n"), "{text}");
+}
+
+#[test]
+fn endpoint_slice_role_uses_the_endpointslice_labels() {
+    let header = format!("{HEADER}  serviceDiscoveryRole: EndpointSlice\n");
+    let monitor = |kind: &str| {
+        json!({
+            "kind": kind,
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {}, "endpoints": [{"port": "web"}], "podMetricsEndpoints": [{"port": "web"}]}
+        })
+    };
+    check_with(
+        &header,
+        &ReferencedObjects::new(),
+        monitor("ServiceMonitor"),
+        &format!(
+            "- job_name: serviceMonitor/shop/web/0\n  honor_labels: false\n  kubernetes_sd_configs:\n  - role: endpointslice\n    api_server: https://10.0.0.1:6443\n    bearer_token_file: /var/run/token\n    namespaces:\n      names: [shop]\n{}",
+            web_endpoint_relabels("endpointslice", "")
+        ),
+    );
+    // PodMonitors keep the pod role.
+    let config = parse_str(&header, "header").expect("header");
+    let objects = ReferencedObjects::new();
+    let pod_monitor: PodMonitor = serde_json::from_value(monitor("PodMonitor")).expect("object");
+    let (jobs, _) = pod_monitor_jobs(&pod_monitor, context(&config, &objects));
+    assert_eq!(jobs[0].kubernetes_sd_configs[0].role, Some(KubernetesRole::Pod));
+    // Anything else is refused where the section is read.
+    let error = parse_str(&format!("{HEADER}  serviceDiscoveryRole: Pods\n"), "test.yml").expect_err("unknown role");
+    assert_eq!(error.to_string(), "test.yml:7:25: unknown variant `Pods`, expected one of Endpoints, EndpointSlice");
 }
 
 #[test]
 fn invalid_objects_are_rejected_with_the_reason() {
     let config = base();
-    let context =
-        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let objects = ReferencedObjects::new();
+    let context = context(&config, &objects);
     let reject = |spec: Value| {
         let monitor =
             serde_json::from_value(json!({"metadata": {"name": "m", "namespace": "n"}, "spec": spec})).unwrap();
@@ -416,24 +590,103 @@ fn probe_with_static_targets_goes_through_the_prober() {
 "#,
     );
     assert_eq!(report.state, ResourceState::Active, "{report:?}");
-    // Ingress targets and Secret authentication are refused, not approximated.
+    // A Probe without targets or prober, or with missing credentials, is refused.
     let config = base();
-    let context =
-        GenerateContext { config: config.prometheus_operator.as_ref().expect("section"), global: &config.global };
+    let objects = ReferencedObjects::new();
+    let context = context(&config, &objects);
     let probe = |spec: Value| -> Probe {
         serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "n"}, "spec": spec})).unwrap()
     };
-    let (jobs, report) =
-        probe_jobs(&probe(json!({"prober": {"url": "b:9115"}, "targets": {"ingress": {"selector": {}}}})), context);
+    let (jobs, report) = probe_jobs(&probe(json!({"prober": {"url": "b:9115"}, "targets": {}})), context);
     assert!(jobs.is_empty());
-    assert_eq!(report.state, ResourceState::Rejected);
-    assert_eq!(report.unsupported_fields, ["spec.targets.ingress"]);
+    assert_eq!(report.errors, ["spec.targets needs staticConfig or ingress; no job generated"]);
     let (jobs, report) = probe_jobs(
         &probe(json!({"prober": {"url": "b:9115"}, "basicAuth": {}, "targets": {"staticConfig": {"static": ["x"]}}})),
         context,
     );
     assert!(jobs.is_empty());
-    assert!(report.errors[0].starts_with("spec.basicAuth is not supported"), "{report:?}");
+    assert_eq!(report.errors, ["spec.basicAuth.username must name a Secret key"]);
+    let (_, report) = probe_jobs(
+        &probe(json!({"prober": {"url": "b:9115"}, "oauth2": {}, "targets": {"staticConfig": {"static": ["x"]}}})),
+        context,
+    );
+    assert_eq!(report.state, ResourceState::Rejected);
+    assert!(report.errors[0].starts_with("spec.oauth2 is not supported"), "{report:?}");
     let (_, report) = probe_jobs(&probe(json!({"targets": {"staticConfig": {"static": ["x"]}}})), context);
     assert_eq!(report.errors, ["spec.prober.url is required"]);
+}
+
+#[test]
+fn probe_of_ingresses_discovers_them_and_sends_their_urls_to_the_prober() {
+    let mut objects = ReferencedObjects::new();
+    objects.add_secret(&kube_secret("monitoring", "prober", &[("token", "s3cret")]));
+    objects.add_config_map(&kube_config_map("monitoring", "prober-ca", &[("ca.crt", "CA-PEM")]));
+    let report = check_with(
+        HEADER,
+        &objects,
+        json!({
+            "kind": "Probe",
+            "metadata": {"name": "ingresses", "namespace": "monitoring"},
+            "spec": {
+                "module": "http_2xx",
+                "prober": {"url": "blackbox:9115", "scheme": "https"},
+                "authorization": {"credentials": {"name": "prober", "key": "token"}},
+                "tlsConfig": {"ca": {"configMap": {"name": "prober-ca", "key": "ca.crt"}}},
+                "targets": {"ingress": {
+                    "selector": {"matchLabels": {"probe": "yes"}, "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["internal"]}]},
+                    "namespaceSelector": {"matchNames": ["shop", "blog"]},
+                    "relabelingConfigs": [{"sourceLabels": ["__meta_kubernetes_ingress_label_team"], "targetLabel": "team"}]
+                }}
+            }
+        }),
+        r#"- job_name: probe/monitoring/ingresses
+  honor_timestamps: true
+  metrics_path: /probe
+  scheme: https
+  params:
+    module: [http_2xx]
+  authorization:
+    credentials: s3cret
+  tls_config:
+    ca: CA-PEM
+  kubernetes_sd_configs:
+  - role: ingress
+    api_server: https://10.0.0.1:6443
+    bearer_token_file: /var/run/token
+    namespaces:
+      names: [blog, shop]
+  relabel_configs:
+  - source_labels: [job]
+    target_label: __tmp_prometheus_job_name
+  - action: keep
+    source_labels: [__meta_kubernetes_ingress_label_probe, __meta_kubernetes_ingress_labelpresent_probe]
+    regex: (yes);true
+  - action: drop
+    source_labels: [__meta_kubernetes_ingress_label_tier, __meta_kubernetes_ingress_labelpresent_tier]
+    regex: (internal);true
+  - source_labels: [__meta_kubernetes_ingress_scheme, __address__, __meta_kubernetes_ingress_path]
+    separator: ;
+    regex: (.+);(.+);(.+)
+    target_label: __param_target
+    replacement: ${1}://${2}${3}
+    action: replace
+  - source_labels: [__meta_kubernetes_namespace]
+    target_label: namespace
+  - source_labels: [__meta_kubernetes_ingress_name]
+    target_label: ingress
+  - source_labels: [__address__]
+    separator: ;
+    regex: (.*)
+    target_label: __tmp_ingress_address
+    replacement: $1
+    action: replace
+  - source_labels: [__param_target]
+    target_label: instance
+  - target_label: __address__
+    replacement: blackbox:9115
+  - source_labels: [__meta_kubernetes_ingress_label_team]
+    target_label: team
+"#,
+    );
+    assert_eq!(report.state, ResourceState::Active, "{report:?}");
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs};
 use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
 
-use super::{Head, HeadSeries, U64Map};
+use super::{Head, HeadSeries, SeriesData, U64Map};
 use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
 
 /// What the head's [`SeriesHandle`]s hold: a series and the head it belongs to.
@@ -30,10 +30,11 @@ impl HeadAppender {
         Self { head, wal, pending: Vec::new(), batch_last: U64Map::default() }
     }
 
-    fn check(&self, series: &HeadSeries, t: i64, v: f64) -> Result<bool, StorageError> {
+    /// Decides whether a sample of `series`, whose data the caller has locked, goes into the
+    /// batch: `Ok(false)` for a repeat of the sample already stored or batched at `t`.
+    fn check(&self, series: &HeadSeries, data: &SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
         let head = &self.head;
         let min_valid = head.min_appendable_time();
-        let data = series.data.lock();
         let last = match (data.last, self.batch_last.get(&series.id)) {
             (Some(a), Some(b)) => Some(if b.t >= a.t { *b } else { a }),
             (a, b) => a.or(b.copied()),
@@ -94,10 +95,11 @@ impl Appender for HeadAppender {
         // recreation path.
         if let Some(known) = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>)
             && known.head == self.head.instance
-            && !known.series.data.lock().is_removed
         {
             let series = known.series.clone();
-            return self.append_series(series, t, v);
+            if let Some(appended) = self.append_series_unless_removed(series, t, v) {
+                return appended;
+            }
         }
         let series = self.find_or_create(labels)?;
         *handle = Some(SeriesHandle::new(Arc::new(HeadHandle { head: self.head.instance, series: series.clone() })));
@@ -148,31 +150,63 @@ impl HeadAppender {
 
     /// Checks and buffers a sample of a known series.
     fn append_series(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) -> Result<(), StorageError> {
-        if !self.check(&series, t, v)? {
-            return Ok(());
+        let data = series.data.lock();
+        let is_new = self.check(&series, &data, t, v)?;
+        drop(data);
+        if is_new {
+            self.push(series, t, v);
         }
+        Ok(())
+    }
+
+    /// Like [`HeadAppender::append_series`] under the same lock as the check, except that it
+    /// returns `None` for a series that truncation removed (the caller looks it up again).
+    fn append_series_unless_removed(
+        &mut self,
+        series: Arc<HeadSeries>,
+        t: i64,
+        v: f64,
+    ) -> Option<Result<(), StorageError>> {
+        let data = series.data.lock();
+        if data.is_removed {
+            return None;
+        }
+        let checked = self.check(&series, &data, t, v);
+        drop(data);
+        Some(checked.map(|is_new| {
+            if is_new {
+                self.push(series, t, v);
+            }
+        }))
+    }
+
+    /// Buffers a checked sample.
+    fn push(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) {
         let sample = Sample::new(t, v);
         let entry = self.batch_last.entry(series.id).or_insert(sample);
         if t > entry.t {
             *entry = sample;
         }
         self.pending.push((series, sample));
-        Ok(())
     }
 }
 
 /// Logs a batch to the WAL and applies it to the head.
 fn commit_batch(head: &Head, wal: Option<&Wal>, mut pending: Vec<(Arc<HeadSeries>, Sample)>) -> crate::Result<()> {
-    // A series removed by truncation while this batch was open is looked up again (recreated).
-    for (series, _) in &mut pending {
-        if series.data.lock().is_removed {
-            *series = head.get_or_create(&series.labels, None).0;
-        }
-    }
+    // A series removed by truncation while this batch was open is looked up again (recreated);
+    // series the WAL does not define yet are logged first. One lock per sample for both.
     let mut unlogged: Vec<Arc<HeadSeries>> = Vec::new();
     let mut seen: HashSet<SeriesId> = HashSet::new();
-    for (series, _) in &pending {
-        if !series.data.lock().is_logged && seen.insert(series.id) {
+    for (series, _) in &mut pending {
+        let mut is_logged = {
+            let data = series.data.lock();
+            (!data.is_removed).then_some(data.is_logged)
+        };
+        if is_logged.is_none() {
+            *series = head.get_or_create(&series.labels, None).0;
+            is_logged = Some(series.data.lock().is_logged);
+        }
+        if is_logged == Some(false) && seen.insert(series.id) {
             unlogged.push(series.clone());
         }
     }
