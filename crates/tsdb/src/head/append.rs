@@ -108,9 +108,11 @@ impl Appender for HeadAppender {
 
     fn append_by_handle(&mut self, handle: &SeriesHandle, t: i64, v: f64) -> Result<bool, StorageError> {
         match handle.get::<HeadHandle>() {
-            Some(known) if known.head == self.head.instance && !known.series.data.lock().is_removed => {
-                let series = known.series.clone();
-                self.append_series(series, t, v).map(|()| true)
+            Some(known) if known.head == self.head.instance => {
+                match self.append_series_unless_removed(known.series.clone(), t, v) {
+                    Some(appended) => appended.map(|()| true),
+                    None => Ok(false),
+                }
             }
             _ => Ok(false),
         }
