@@ -209,3 +209,112 @@ fn reason(error: &Error) -> &'static str {
         Error::Limit(_) | Error::Unavailable(_) | Error::Corruption(_) | Error::Io { .. } => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use panoptes_storage::{Appender, MemStorage, Querier, Result as StorageResult};
+
+    use super::*;
+    use crate::prompb::{Label, Sample, TimeSeries, WriteRequest};
+
+    /// The memory store with handles: a handle names its series' labels and stops working
+    /// once `handles_valid` is cleared (as the head's do once it drops the series). Counts
+    /// appends by labels and by handle.
+    #[derive(Default)]
+    struct HandleStore {
+        inner: MemStorage,
+        handles_valid: Arc<AtomicBool>,
+        by_labels: Arc<AtomicU64>,
+        by_handle: Arc<AtomicU64>,
+    }
+
+    struct HandleAppender {
+        inner: Box<dyn Appender>,
+        handles_valid: Arc<AtomicBool>,
+        by_labels: Arc<AtomicU64>,
+        by_handle: Arc<AtomicU64>,
+    }
+
+    impl Storage for HandleStore {
+        fn appender(&self) -> Box<dyn Appender> {
+            Box::new(HandleAppender {
+                inner: self.inner.appender(),
+                handles_valid: self.handles_valid.clone(),
+                by_labels: self.by_labels.clone(),
+                by_handle: self.by_handle.clone(),
+            })
+        }
+        fn querier(&self, mint: i64, maxt: i64) -> StorageResult<Box<dyn Querier>> {
+            self.inner.querier(mint, maxt)
+        }
+    }
+
+    impl Appender for HandleAppender {
+        fn append(&mut self, labels: &Labels, t: i64, v: f64) -> StorageResult<()> {
+            self.by_labels.fetch_add(1, Ordering::Relaxed);
+            self.inner.append(labels, t, v)
+        }
+        fn append_with_handle(
+            &mut self,
+            series: &mut Option<SeriesHandle>,
+            labels: &Labels,
+            t: i64,
+            v: f64,
+        ) -> StorageResult<()> {
+            self.append(labels, t, v)?;
+            *series = Some(SeriesHandle::new(Arc::new(labels.clone())));
+            Ok(())
+        }
+        fn append_by_handle(&mut self, series: &SeriesHandle, t: i64, v: f64) -> StorageResult<bool> {
+            let Some(labels) = series.get::<Labels>().filter(|_| self.handles_valid.load(Ordering::Relaxed)) else {
+                return Ok(false);
+            };
+            self.by_handle.fetch_add(1, Ordering::Relaxed);
+            self.inner.append(labels, t, v).map(|()| true)
+        }
+        fn commit(self: Box<Self>) -> StorageResult<()> {
+            self.inner.commit()
+        }
+    }
+
+    fn request(t: i64) -> Vec<u8> {
+        let series = |job: &str| TimeSeries {
+            labels: vec![Label::new("__name__", "up"), Label::new("job", job)],
+            samples: vec![Sample { value: t as f64, timestamp: t }],
+            ..TimeSeries::default()
+        };
+        prost::Message::encode_to_vec(&WriteRequest {
+            timeseries: vec![series("a"), series("b")],
+            ..WriteRequest::default()
+        })
+    }
+
+    #[test]
+    fn known_series_are_appended_by_handle_and_dropped_handles_fall_back_to_labels() {
+        let store = HandleStore { handles_valid: Arc::new(AtomicBool::new(true)), ..HandleStore::default() };
+        let cache = SeriesCache::default();
+        let counts = || (store.by_labels.load(Ordering::Relaxed), store.by_handle.load(Ordering::Relaxed));
+
+        assert_eq!(ingest(&store, &cache, &request(10)).expect("first").accepted, 2);
+        assert_eq!(counts(), (2, 0), "new series are looked up by their labels");
+        assert_eq!(ingest(&store, &cache, &request(20)).expect("second").accepted, 2);
+        assert_eq!(counts(), (2, 2), "known series go by handle");
+
+        store.handles_valid.store(false, Ordering::Relaxed);
+        assert_eq!(ingest(&store, &cache, &request(30)).expect("third").accepted, 2);
+        assert_eq!(counts(), (4, 2), "dropped handles fall back to labels");
+        store.handles_valid.store(true, Ordering::Relaxed);
+        assert_eq!(ingest(&store, &cache, &request(40)).expect("fourth").accepted, 2);
+        assert_eq!(counts(), (4, 4), "and the new handles are remembered");
+
+        // Out-of-order samples through a handle are still refused one by one.
+        let outcome = ingest(&store, &cache, &request(15)).expect("fifth");
+        assert_eq!((outcome.accepted, outcome.rejected()), (0, 2));
+        let stored = panoptes_storage::testsuite::query(&store, 0, 100, &[]);
+        let times: Vec<Vec<i64>> = stored.iter().map(|(_, samples)| samples.iter().map(|s| s.t).collect()).collect();
+        assert_eq!(times, vec![vec![10, 20, 30, 40], vec![10, 20, 30, 40]]);
+    }
+}
