@@ -137,9 +137,19 @@ async fn check_gone_relists(style: GoneStyle) {
     assert_eq!(pod_names(&pods), expected, "the cache holds exactly the server's pods");
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
-    assert!(text.contains(r#"panoptes_kube_cache_lists_total{resource="pods",scope="all",reason="gone"} 1"#), "{text}");
+    let encode = || {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        text
+    };
+    // The cache counts the list once its objects are in place, which the test may see first.
+    let gone_line = r#"panoptes_kube_cache_lists_total{resource="pods",scope="all",reason="gone"} 1"#;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !encode().contains(gone_line) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = encode();
+    assert!(text.contains(gone_line), "{text}");
     assert!(
         text.contains(r#"panoptes_kube_cache_lists_total{resource="pods",scope="all",reason="initial"} 1"#),
         "{text}"

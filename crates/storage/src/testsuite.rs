@@ -260,17 +260,20 @@ fn handles_address_their_series_in_their_store_only(factory: Factory<'_>, store:
     assert_eq!((&got[0].0, points(&got[0].1)), (&b, vec![(40, 40.0)]));
     assert_eq!(query(&*store, 0, 100, &[]).len(), 2, "the first store is unchanged");
 
-    // A store with handles also appends through a handle alone; other stores refuse it.
-    let Some(handle) = handle_b else { return };
-    let mut appender = other.appender();
-    assert!(!appender.append_by_handle(&handle, 50, 50.0).expect("another store's handle"), "not this store's");
-    appender.commit().expect("commit");
+    // A store with handles also appends through a handle alone; other stores refuse it. (A
+    // handle may stop working when the store drops or reloads the series, so it is taken anew.)
     let mut appender = store.appender();
-    assert!(appender.append_by_handle(&handle, 30, -30.0).expect("append b by handle"));
+    let mut handle = None;
+    appender.append_with_handle(&mut handle, &b, 30, -30.0).expect("append b");
+    let Some(handle) = handle else { return };
+    assert!(appender.append_by_handle(&handle, 40, -40.0).expect("append b by handle"));
     let error = appender.append_by_handle(&handle, 25, 0.0);
     assert!(matches!(error, Err(Error::OutOfOrder { .. } | Error::TooOld { .. })), "{error:?}");
     appender.commit().expect("commit");
+    let mut appender = other.appender();
+    assert!(!appender.append_by_handle(&handle, 50, 50.0).expect("another store's handle"), "not this store's");
+    appender.commit().expect("commit");
     let got = query(&*store, 0, 100, &[]);
-    assert_eq!((&got[1].0, points(&got[1].1)), (&b, vec![(10, -10.0), (20, -20.0), (30, -30.0)]));
+    assert_eq!((&got[1].0, points(&got[1].1)), (&b, vec![(10, -10.0), (20, -20.0), (30, -30.0), (40, -40.0)]));
     assert_eq!(query(&*other, 0, 100, &[]).len(), 1, "the other store is unchanged");
 }

@@ -119,7 +119,13 @@ impl SeriesCache {
     /// Returns the number of remembered series.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().current.len() + shard.lock().previous.len()).sum()
+        self.shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.lock();
+                shard.current.len() + shard.previous.len()
+            })
+            .sum()
     }
 }
 
