@@ -38,6 +38,7 @@ use crate::discovery::kubernetes::sanitize_label_name;
 
 mod credentials;
 mod probe;
+
 #[cfg(test)]
 mod tests;
 
@@ -613,17 +614,9 @@ fn endpoint_job(
                 .then(|| Value::Array(endpoint.metric_relabelings.iter().map(user_relabel).collect())),
         ),
     ];
-    let limits = monitor.limits;
-    let limit_fields = [
-        ("sample_limit", limits.sample_limit),
-        ("target_limit", limits.target_limit),
-        ("label_limit", limits.label_limit),
-        ("label_name_length_limit", limits.label_name_length_limit),
-        ("label_value_length_limit", limits.label_value_length_limit),
-        ("keep_dropped_targets", limits.keep_dropped_targets),
-    ];
-    for (key, value) in
-        fields.into_iter().chain(limit_fields.into_iter().map(|(key, value)| (key, value.map(Value::from))))
+    for (key, value) in fields
+        .into_iter()
+        .chain(limit_fields(monitor.limits).into_iter().map(|(key, value)| (key, value.map(Value::from))))
     {
         if let Some(value) = value {
             job[key] = value;
@@ -647,4 +640,16 @@ fn endpoint_job(
         vec![context.config.discovery(role, monitor.namespaces.clone(), monitor.attach_node)];
     apply_scrape_defaults(&mut config, context.global)?;
     Ok(config)
+}
+
+/// Returns the scrape-config keys of a monitor's or probe's limits with their values.
+fn limit_fields(limits: &Limits) -> [(&'static str, Option<u64>); 6] {
+    [
+        ("sample_limit", limits.sample_limit),
+        ("target_limit", limits.target_limit),
+        ("label_limit", limits.label_limit),
+        ("label_name_length_limit", limits.label_name_length_limit),
+        ("label_value_length_limit", limits.label_value_length_limit),
+        ("keep_dropped_targets", limits.keep_dropped_targets),
+    ]
 }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::credentials::{apply_authentication, apply_tls};
 use super::{
-    GenerateContext, OAUTH2_REFUSAL, ResourceReport, decoded, monitored_namespaces, parse_selector, relabel,
-    selector_relabels, user_relabel,
+    GenerateContext, OAUTH2_REFUSAL, ResourceReport, decoded, limit_fields, monitored_namespaces, parse_selector,
+    relabel, selector_relabels, user_relabel,
 };
 use crate::config::{KubernetesRole, ScrapeConfig, apply_scrape_defaults};
 
@@ -142,15 +142,7 @@ fn finish_job(
     if !spec.metric_relabelings.is_empty() {
         job["metric_relabel_configs"] = Value::Array(spec.metric_relabelings.iter().map(user_relabel).collect());
     }
-    let limits = &spec.limits;
-    for (key, value) in [
-        ("sample_limit", limits.sample_limit),
-        ("target_limit", limits.target_limit),
-        ("label_limit", limits.label_limit),
-        ("label_name_length_limit", limits.label_name_length_limit),
-        ("label_value_length_limit", limits.label_value_length_limit),
-        ("keep_dropped_targets", limits.keep_dropped_targets),
-    ] {
+    for (key, value) in limit_fields(&spec.limits) {
         if let Some(value) = value {
             job[key] = json!(value);
         }
