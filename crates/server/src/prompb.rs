@@ -140,11 +140,38 @@ pub enum DecodeError {
 ///
 /// Returns [`DecodeError::Snappy`] or [`DecodeError::TooLarge`].
 pub fn decompress_write_request(compressed: &[u8], max_decompressed_bytes: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    decompress_write_request_into(compressed, max_decompressed_bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`decompress_write_request`], into `out` (replacing its contents), so that a caller can
+/// reuse one buffer for many requests.
+///
+/// # Errors
+///
+/// As [`decompress_write_request`]; `out` is then empty.
+pub fn decompress_write_request_into(
+    compressed: &[u8],
+    max_decompressed_bytes: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    out.clear();
     let length = snap::raw::decompress_len(compressed).map_err(DecodeError::Snappy)?;
     if length > max_decompressed_bytes {
         return Err(DecodeError::TooLarge { length, limit: max_decompressed_bytes });
     }
-    snap::raw::Decoder::new().decompress_vec(compressed).map_err(DecodeError::Snappy)
+    out.resize(length, 0);
+    match snap::raw::Decoder::new().decompress(compressed, out) {
+        Ok(written) => {
+            out.truncate(written);
+            Ok(())
+        }
+        Err(error) => {
+            out.clear();
+            Err(DecodeError::Snappy(error))
+        }
+    }
 }
 
 /// Decodes a snappy-compressed `WriteRequest`, refusing before allocating when the

@@ -102,6 +102,11 @@ impl SeriesHandle {
     pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
         self.0.downcast_ref::<T>()
     }
+
+    /// Returns a shared reference to the store's series when the handle is one of `T`.
+    pub fn get_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.0.clone().downcast::<T>().ok()
+    }
 }
 
 impl std::fmt::Debug for SeriesHandle {

@@ -171,14 +171,16 @@ impl SeriesData {
 /// A series in the head.
 pub(crate) struct HeadSeries {
     pub(crate) id: SeriesId,
+    /// The [`Head::instance`] the series belongs to (series handles are checked against it).
+    pub(crate) head: u64,
     /// Interned: equal names and values of all series share one allocation.
     pub(crate) labels: Labels,
     pub(crate) data: Mutex<SeriesData>,
 }
 
 impl HeadSeries {
-    fn new(id: SeriesId, labels: Labels) -> Self {
-        Self { id, labels, data: Mutex::default() }
+    fn new(id: SeriesId, head: u64, labels: Labels) -> Self {
+        Self { id, head, labels, data: Mutex::default() }
     }
 
     /// Returns whether the series' labels are exactly `pairs` (canonical form). The strings
@@ -351,7 +353,7 @@ impl Head {
             }
             None => self.next_id.fetch_add(1, Ordering::Relaxed),
         };
-        let series = Arc::new(HeadSeries::new(id, self.intern(labels)));
+        let series = Arc::new(HeadSeries::new(id, self.instance, self.intern(labels)));
         shard.insert(hash, series.clone());
         self.by_id[shard_of(id)].write().insert(id, series.clone());
         self.postings.write().add(id, &series.labels);
@@ -411,7 +413,7 @@ mod tests {
     use super::*;
 
     fn series(id: SeriesId) -> Arc<HeadSeries> {
-        Arc::new(HeadSeries::new(id, Labels::from_pairs([("__name__", format!("m{id}"))])))
+        Arc::new(HeadSeries::new(id, 0, Labels::from_pairs([("__name__", format!("m{id}"))])))
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! answer is `400` naming the first failing series (the client must not retry); a failed commit
 //! is `500` (the client retries). Remote write 2.0 is answered with `415`.
 
+mod body_buffers;
 mod ingest;
 mod series_cache;
 
@@ -15,10 +16,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use panoptes_model::ErrorKind;
 
+use self::body_buffers::BODY_BUFFERS;
 use self::ingest::{IngestError, ingest};
 use super::{ApiError, read_body_capped};
 use crate::metrics::ReasonLabels;
-use crate::prompb::{DecodeError, decompress_write_request};
+use crate::prompb::{DecodeError, decompress_write_request_into};
 use crate::state::AppState;
 
 pub(crate) use self::series_cache::SeriesCache;
@@ -34,18 +36,24 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     let max_decompressed = state.max_remote_write_bytes();
     let compressed =
         read_body_capped(&headers, body, max_compressed_len(max_decompressed), state.read_timeout()).await?;
-    let body = decompress_write_request(&compressed, max_decompressed).map_err(decode_error)?;
+    let mut body = BODY_BUFFERS.take();
+    let decompressed = decompress_write_request_into(&compressed, max_decompressed, &mut body);
     drop(compressed);
+    if let Err(error) = decompressed {
+        BODY_BUFFERS.give_back(body);
+        return Err(decode_error(error));
+    }
 
     // Appending and committing may write and fsync the WAL: keep it off the async workers.
     let cache = state.remote_write_series();
-    let outcome = tokio::task::spawn_blocking(move || ingest(storage.as_ref(), &cache, &body))
+    let (outcome, body) = tokio::task::spawn_blocking(move || (ingest(storage.as_ref(), &cache, &body), body))
         .await
-        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {error}")))?
-        .map_err(|error| match error {
-            IngestError::Malformed(walk) => decode_error(DecodeError::Malformed(walk)),
-            IngestError::Storage(error) => ApiError::from_classified(&error),
-        })?;
+        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {error}")))?;
+    BODY_BUFFERS.give_back(body);
+    let outcome = outcome.map_err(|error| match error {
+        IngestError::Malformed(walk) => decode_error(DecodeError::Malformed(walk)),
+        IngestError::Storage(error) => ApiError::from_classified(&error),
+    })?;
 
     let metrics = state.metrics();
     metrics.remote_write_samples.inc_by(outcome.accepted);

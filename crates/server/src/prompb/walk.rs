@@ -8,11 +8,13 @@
 //! samples = 2; repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }`,
 //! `Label { string name = 1; string value = 2; }`, `Sample { double value = 1; int64 timestamp = 2; }`.
 
-/// One time series of a request, borrowed from the body.
+/// One time series of a request, borrowed from the body. Its labels are decoded on demand
+/// ([`SeriesView::decode_labels`]): a receiver that knows the series by [`SeriesView::label_bytes`]
+/// never needs them.
 #[derive(Debug)]
 pub struct SeriesView<'a, 'b> {
-    /// Label (name, value) pairs as sent, not checked for UTF-8 or order.
-    pub labels: &'b [(&'a [u8], &'a [u8])],
+    /// The encoded `Label` messages as sent, with their offsets in the body.
+    label_fields: &'b [(&'a [u8], usize)],
     /// The encoded label fields exactly as sent, when they are contiguous in the message (as
     /// every known sender writes them): the same bytes always decode to the same pairs, so
     /// ingestion can remember a series by them.
@@ -21,6 +23,31 @@ pub struct SeriesView<'a, 'b> {
     pub samples: &'b [(i64, f64)],
     /// Native histogram samples, which are not decoded.
     pub histograms: usize,
+}
+
+impl<'a> SeriesView<'a, '_> {
+    /// Decodes the label (name, value) pairs into `out` (replacing its contents), as sent: not
+    /// checked for UTF-8 or order.
+    ///
+    /// # Errors
+    ///
+    /// Returns where a `Label` message is malformed.
+    pub fn decode_labels(&self, out: &mut Vec<(&'a [u8], &'a [u8])>) -> Result<(), WalkError> {
+        out.clear();
+        for &(label_bytes, label_base) in self.label_fields {
+            let mut label = Reader::new(label_bytes, label_base);
+            let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
+            while !label.is_done() {
+                match label.tag()? {
+                    (1, LEN) => name = label.bytes()?.0,
+                    (2, LEN) => value = label.bytes()?.0,
+                    (_, wire_type) => label.skip(wire_type)?,
+                }
+            }
+            out.push((name, value));
+        }
+        Ok(())
+    }
 }
 
 /// Why a body is not a valid `WriteRequest`.
@@ -114,14 +141,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Calls `on_series` for every time series of a decompressed `WriteRequest`, in order.
+/// Calls `on_series` for every time series of a decompressed `WriteRequest`, in order, and stops
+/// at the first error it returns.
 ///
 /// # Errors
 ///
-/// Returns where the body stops being a valid message; series before that were already handed
-/// on, so callers decide whether to keep them (the handler validates the whole body first).
-pub fn walk_write_request<'a>(body: &'a [u8], mut on_series: impl FnMut(&SeriesView<'a, '_>)) -> Result<(), WalkError> {
-    let mut labels: Vec<(&'a [u8], &'a [u8])> = Vec::new();
+/// Returns where the body stops being a valid message, or `on_series`' error; series before
+/// that were already handed on, so callers decide whether to keep them.
+pub fn walk_write_request<'a>(
+    body: &'a [u8],
+    mut on_series: impl FnMut(&SeriesView<'a, '_>) -> Result<(), WalkError>,
+) -> Result<(), WalkError> {
+    let mut labels: Vec<(&'a [u8], usize)> = Vec::new();
     let mut samples: Vec<(i64, f64)> = Vec::new();
     let mut request = Reader::new(body, 0);
     while !request.is_done() {
@@ -147,17 +178,7 @@ pub fn walk_write_request<'a>(body: &'a [u8], mut on_series: impl FnMut(&SeriesV
             }
             match (field, wire_type) {
                 (1, LEN) => {
-                    let (label_bytes, label_base) = series.bytes()?;
-                    let mut label = Reader::new(label_bytes, label_base);
-                    let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
-                    while !label.is_done() {
-                        match label.tag()? {
-                            (1, LEN) => name = label.bytes()?.0,
-                            (2, LEN) => value = label.bytes()?.0,
-                            (_, wire_type) => label.skip(wire_type)?,
-                        }
-                    }
-                    labels.push((name, value));
+                    labels.push(series.bytes()?);
                     split |= labels_ended;
                     let start = label_span.map_or(field_start, |(start, _)| start);
                     label_span = Some((start, series.position));
@@ -186,7 +207,7 @@ pub fn walk_write_request<'a>(body: &'a [u8], mut on_series: impl FnMut(&SeriesV
             Some((start, end)) if !split => Some(&series_bytes[start..end]),
             _ => None,
         };
-        on_series(&SeriesView { labels: &labels, label_bytes, samples: &samples, histograms });
+        on_series(&SeriesView { label_fields: &labels, label_bytes, samples: &samples, histograms })?;
     }
     Ok(())
 }
@@ -202,10 +223,13 @@ mod tests {
 
     fn walk(body: &[u8]) -> Result<Owned, WalkError> {
         let mut out = Vec::new();
+        let mut pairs = Vec::new();
         walk_write_request(body, |series| {
-            let labels = series.labels.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+            series.decode_labels(&mut pairs)?;
+            let labels = pairs.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
             let samples = series.samples.iter().map(|(t, v)| (*t, v.to_bits())).collect();
             out.push((labels, samples));
+            Ok(())
         })?;
         Ok(out)
     }
@@ -266,7 +290,11 @@ mod tests {
     /// Returns the `label_bytes` of every series of `body`.
     fn label_spans(body: &[u8]) -> Vec<Option<Vec<u8>>> {
         let mut spans = Vec::new();
-        walk_write_request(body, |series| spans.push(series.label_bytes.map(<[u8]>::to_vec))).unwrap();
+        walk_write_request(body, |series| {
+            spans.push(series.label_bytes.map(<[u8]>::to_vec));
+            Ok(())
+        })
+        .unwrap();
         spans
     }
 

@@ -1,5 +1,6 @@
 //! The head appender: checks samples, logs each batch to the WAL, then applies it.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,24 +11,63 @@ use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
 use super::{Head, HeadSeries, SeriesData, U64Map};
 use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
 
-/// What the head's [`SeriesHandle`]s hold: a series and the head it belongs to.
-struct HeadHandle {
-    head: u64,
-    series: Arc<HeadSeries>,
-}
-
-/// Buffers one batch of samples for the head.
+/// Buffers one batch of samples for the head. The head's [`SeriesHandle`]s hold its
+/// `Arc<HeadSeries>`.
 pub(crate) struct HeadAppender {
     head: Arc<Head>,
     wal: Option<Arc<Wal>>,
+    buffers: BatchBuffers,
+}
+
+/// The growable buffers of one batch. Each thread keeps the last batch's buffers for its next
+/// one: allocating them afresh for every request (and the kernel zeroing their pages after the
+/// allocator returned them) cost about a tenth of remote-write CPU (bench/RESULTS.md).
+#[derive(Default)]
+struct BatchBuffers {
     pending: Vec<(Arc<HeadSeries>, Sample)>,
     /// Newest in-order sample per series in this batch.
     batch_last: U64Map<Sample>,
+    /// The batch's samples as the WAL logs them, and its framed records.
+    refs: Vec<RefSample>,
+    frames: FrameBuffer,
+}
+
+/// Buffers larger than this (in samples) are freed after their batch rather than kept.
+const MAX_RETAINED_BATCH: usize = 1 << 16;
+
+thread_local! {
+    static SPARE_BUFFERS: Cell<Option<Box<BatchBuffers>>> = const { Cell::new(None) };
+}
+
+impl BatchBuffers {
+    /// Returns this thread's spare buffers, or new ones.
+    fn take() -> Self {
+        SPARE_BUFFERS.take().map(|spare| *spare).unwrap_or_default()
+    }
+
+    /// Empties the buffers and keeps them as this thread's spare ones, unless they never grew or
+    /// grew too large.
+    fn give_back(mut self) {
+        if self.pending.capacity() == 0 || self.pending.capacity() > MAX_RETAINED_BATCH {
+            return;
+        }
+        self.pending.clear();
+        self.batch_last.clear();
+        self.refs.clear();
+        self.frames.clear();
+        SPARE_BUFFERS.set(Some(Box::new(self)));
+    }
+}
+
+impl Drop for HeadAppender {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.buffers).give_back();
+    }
 }
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<Head>, wal: Option<Arc<Wal>>) -> Self {
-        Self { head, wal, pending: Vec::new(), batch_last: U64Map::default() }
+        Self { head, wal, buffers: BatchBuffers::take() }
     }
 
     /// Decides whether a sample of `series`, whose data the caller has locked, goes into the
@@ -35,7 +75,7 @@ impl HeadAppender {
     fn check(&self, series: &HeadSeries, data: &SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
         let head = &self.head;
         let min_valid = head.min_appendable_time();
-        let last = match (data.last, self.batch_last.get(&series.id)) {
+        let last = match (data.last, self.buffers.batch_last.get(&series.id)) {
             (Some(a), Some(b)) => Some(if b.t >= a.t { *b } else { a }),
             (a, b) => a.or(b.copied()),
         };
@@ -93,23 +133,21 @@ impl Appender for HeadAppender {
         // A handle on a series that truncation removed is replaced by a fresh lookup (which
         // recreates the series), so it does not send every later batch through the commit's
         // recreation path.
-        if let Some(known) = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>)
-            && known.head == self.head.instance
+        if let Some(series) = handle.as_ref().and_then(SeriesHandle::get_arc::<HeadSeries>)
+            && series.head == self.head.instance
+            && let Some(appended) = self.append_series_unless_removed(series, t, v)
         {
-            let series = known.series.clone();
-            if let Some(appended) = self.append_series_unless_removed(series, t, v) {
-                return appended;
-            }
+            return appended;
         }
         let series = self.find_or_create(labels)?;
-        *handle = Some(SeriesHandle::new(Arc::new(HeadHandle { head: self.head.instance, series: series.clone() })));
+        *handle = Some(SeriesHandle::new(series.clone()));
         self.append_series(series, t, v)
     }
 
     fn append_by_handle(&mut self, handle: &SeriesHandle, t: i64, v: f64) -> Result<bool, StorageError> {
-        match handle.get::<HeadHandle>() {
-            Some(known) if known.head == self.head.instance => {
-                match self.append_series_unless_removed(known.series.clone(), t, v) {
+        match handle.get_arc::<HeadSeries>() {
+            Some(series) if series.head == self.head.instance => {
+                match self.append_series_unless_removed(series, t, v) {
                     Some(appended) => appended.map(|()| true),
                     None => Ok(false),
                 }
@@ -128,12 +166,11 @@ impl Appender for HeadAppender {
         self.append(&Labels::from_pairs(pairs.iter().copied()), t, v)
     }
 
-    fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        let HeadAppender { head, wal, pending, .. } = *self;
-        if pending.is_empty() {
+    fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
+        if self.buffers.pending.is_empty() {
             return Ok(());
         }
-        commit_batch(&head, wal.as_deref(), pending).map_err(StorageError::from)
+        commit_batch(&self.head, self.wal.as_deref(), &mut self.buffers).map_err(StorageError::from)
     }
 }
 
@@ -185,21 +222,22 @@ impl HeadAppender {
     /// Buffers a checked sample.
     fn push(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) {
         let sample = Sample::new(t, v);
-        let entry = self.batch_last.entry(series.id).or_insert(sample);
+        let entry = self.buffers.batch_last.entry(series.id).or_insert(sample);
         if t > entry.t {
             *entry = sample;
         }
-        self.pending.push((series, sample));
+        self.buffers.pending.push((series, sample));
     }
 }
 
-/// Logs a batch to the WAL and applies it to the head.
-fn commit_batch(head: &Head, wal: Option<&Wal>, mut pending: Vec<(Arc<HeadSeries>, Sample)>) -> crate::Result<()> {
+/// Logs a batch to the WAL and applies it to the head, leaving `buffers.pending` empty.
+fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> crate::Result<()> {
+    let BatchBuffers { pending, refs, frames, .. } = buffers;
     // A series removed by truncation while this batch was open is looked up again (recreated);
     // series the WAL does not define yet are logged first. One lock per sample for both.
     let mut unlogged: Vec<Arc<HeadSeries>> = Vec::new();
     let mut seen: HashSet<SeriesId> = HashSet::new();
-    for (series, _) in &mut pending {
+    for (series, _) in pending.iter_mut() {
         let mut is_logged = {
             let data = series.data.lock();
             (!data.is_removed).then_some(data.is_logged)
@@ -213,20 +251,21 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, mut pending: Vec<(Arc<HeadSeries
         }
     }
     if let Some(wal) = wal {
-        let mut frames = FrameBuffer::default();
+        frames.clear();
         if !unlogged.is_empty() {
-            let refs: Vec<(SeriesId, &Labels)> = unlogged.iter().map(|s| (s.id, &s.labels)).collect();
-            push_series(&mut frames, &refs);
+            let series: Vec<(SeriesId, &Labels)> = unlogged.iter().map(|s| (s.id, &s.labels)).collect();
+            push_series(frames, &series);
         }
-        let samples: Vec<RefSample> = pending.iter().map(|(s, x)| RefSample { id: s.id, t: x.t, v: x.v }).collect();
-        push_samples(&mut frames, &samples);
-        wal.log(&frames)?;
+        refs.clear();
+        refs.extend(pending.iter().map(|(s, x)| RefSample { id: s.id, t: x.t, v: x.v }));
+        push_samples(frames, refs);
+        wal.log(frames)?;
     }
     for series in &unlogged {
         series.data.lock().is_logged = true;
     }
     let mut appended = 0u64;
-    for (series, sample) in pending {
+    for (series, sample) in pending.drain(..) {
         if apply_sample(head, &series, sample) {
             appended += 1;
         }
@@ -281,13 +320,13 @@ mod tests {
         let mut appender = Box::new(HeadAppender::new(head.clone(), None));
         appender.append_with_handle(&mut handle, &labels, 100, 1.0).expect("first sample");
         appender.commit().expect("commit");
-        let first = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>).expect("a head handle").series.id;
+        let first = handle.as_ref().and_then(SeriesHandle::get::<HeadSeries>).expect("a head handle").id;
 
         assert_eq!(head.truncate(1_000, &HashMap::new()), 1, "the series had nothing left");
         let mut appender = Box::new(HeadAppender::new(head.clone(), None));
         appender.append_with_handle(&mut handle, &labels, 1_500, 2.0).expect("sample after truncation");
         appender.commit().expect("commit");
-        let second = handle.as_ref().and_then(SeriesHandle::get::<HeadHandle>).expect("a head handle").series.id;
+        let second = handle.as_ref().and_then(SeriesHandle::get::<HeadSeries>).expect("a head handle").id;
         assert_ne!(first, second, "the handle now names the recreated series");
         let series = head.series_by_labels(&labels, labels.hash_value()).expect("recreated");
         assert_eq!(series.id, second);

@@ -6,7 +6,7 @@ use panoptes_model::{Label, Labels, LabelsError};
 use panoptes_storage::{Appender, Error, SeriesHandle, Storage};
 
 use super::series_cache::{self, SeriesCache};
-use crate::prompb::{WalkError, walk_write_request};
+use crate::prompb::{SeriesView, WalkError, walk_write_request};
 
 /// How many failing series the error answer names; the rest are only counted.
 const MAX_REPORTED_ERRORS: usize = 10;
@@ -78,9 +78,10 @@ pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) ->
     let mut appender = storage.appender();
     let mut fatal: Option<Error> = None;
     cache.maybe_rotate();
+    let mut pairs = Vec::new();
     walk_write_request(body, |series| {
         if fatal.is_some() {
-            return;
+            return Ok(());
         }
         outcome.histograms_ignored += series.histograms as u64;
         let key = series.label_bytes.map(series_cache::key);
@@ -97,30 +98,42 @@ pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) ->
                         if let Some(key) = key {
                             cache.remove(key);
                         }
-                        continue_by_labels(&mut *appender, series.labels, &mut labels, &mut handle, timestamp, value)
+                        continue_by_labels(
+                            &mut *appender,
+                            series,
+                            &mut pairs,
+                            &mut labels,
+                            &mut handle,
+                            timestamp,
+                            value,
+                        )
                     }
                     Err(error) => Err(AppendError::Store(error)),
                 },
-                None => continue_by_labels(&mut *appender, series.labels, &mut labels, &mut handle, timestamp, value),
+                None => {
+                    continue_by_labels(&mut *appender, series, &mut pairs, &mut labels, &mut handle, timestamp, value)
+                }
             };
             match result {
                 Ok(()) => outcome.accepted += 1,
+                Err(AppendError::Malformed(error)) => return Err(error),
                 Err(AppendError::Labels(error)) => {
                     outcome.reject("invalid_labels", series.samples.len() as u64, &error, &mut series_reported);
-                    return;
+                    return Ok(());
                 }
                 Err(AppendError::Store(error)) if error.is_sample_error() => {
                     outcome.reject(reason(&error), 1, &error, &mut series_reported);
                 }
                 Err(AppendError::Store(error)) => {
                     fatal = Some(error);
-                    return;
+                    return Ok(());
                 }
             }
         }
         if let (Some(key), Some(handle), true) = (key, handle, labels.is_some()) {
             cache.insert(key, handle);
         }
+        Ok(())
     })
     .map_err(IngestError::Malformed)?;
     if let Some(error) = fatal {
@@ -132,6 +145,8 @@ pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) ->
 
 /// Why one sample was not appended.
 enum AppendError {
+    /// The series' `Label` messages do not decode: the request is malformed.
+    Malformed(WalkError),
     /// The series' labels are invalid: none of its samples can be stored.
     Labels(InvalidSeries),
     /// The store refused the sample (or failed).
@@ -144,12 +159,13 @@ impl From<Error> for AppendError {
     }
 }
 
-/// Appends a sample of a series not (or no longer) known by handle: decodes and checks its
-/// labels once (kept in `labels` for its other samples) and leaves the store's handle in
-/// `handle`.
-fn continue_by_labels(
+/// Appends a sample of a series not (or no longer) known by handle: decodes (into `pairs`) and
+/// checks its labels once (kept in `labels` for its other samples) and leaves the store's
+/// handle in `handle`.
+fn continue_by_labels<'a>(
     appender: &mut dyn Appender,
-    pairs: &[(&[u8], &[u8])],
+    series: &SeriesView<'a, '_>,
+    pairs: &mut Vec<(&'a [u8], &'a [u8])>,
     labels: &mut Option<Labels>,
     handle: &mut Option<SeriesHandle>,
     t: i64,
@@ -157,7 +173,10 @@ fn continue_by_labels(
 ) -> Result<(), AppendError> {
     let labels = match labels {
         Some(labels) => labels,
-        None => labels.insert(decode_labels(pairs).map_err(AppendError::Labels)?),
+        None => {
+            series.decode_labels(pairs).map_err(AppendError::Malformed)?;
+            labels.insert(decode_labels(pairs).map_err(AppendError::Labels)?)
+        }
     };
     appender.append_with_handle(handle, labels, t, v).map_err(|error| match error {
         Error::InvalidLabels(error) => AppendError::Labels(InvalidSeries::Labels(error)),
@@ -316,5 +335,28 @@ mod tests {
         let stored = panoptes_storage::testsuite::query(&store, 0, 100, &[]);
         let times: Vec<Vec<i64>> = stored.iter().map(|(_, samples)| samples.iter().map(|s| s.t).collect()).collect();
         assert_eq!(times, vec![vec![10, 20, 30, 40], vec![10, 20, 30, 40]]);
+    }
+
+    #[test]
+    fn a_malformed_label_message_of_a_new_series_refuses_the_whole_request() {
+        let store = HandleStore { handles_valid: Arc::new(AtomicBool::new(true)), ..HandleStore::default() };
+        let cache = SeriesCache::default();
+        // `request(10)` with one more series whose only Label message holds a field of wire type 7.
+        let mut body = request(10);
+        let bad_label = [0x0a, 0x02, 0x0f, 0x00];
+        let mut bad_series = bad_label.to_vec();
+        bad_series.extend_from_slice(&prost::Message::encode_to_vec(&TimeSeries {
+            samples: vec![Sample { value: 1.0, timestamp: 10 }],
+            ..TimeSeries::default()
+        }));
+        body.push(0x0a);
+        prost::encoding::encode_varint(bad_series.len() as u64, &mut body);
+        body.extend_from_slice(&bad_series);
+
+        match ingest(&store, &cache, &body) {
+            Err(IngestError::Malformed(error)) => assert_eq!(error.message, "unsupported wire type"),
+            other => panic!("expected a malformed request, got {other:?}"),
+        }
+        assert!(panoptes_storage::testsuite::query(&store, 0, 100, &[]).is_empty(), "nothing was committed");
     }
 }
