@@ -1,18 +1,21 @@
-//! An HTTP client built from Prometheus' `http_client_config` settings, shared by scrape loops and
-//! HTTP service discovery: authentication (basic, `Authorization`, bearer token, each from the
-//! config or a file read at every request, as Prometheus does), custom headers, redirects,
+//! An HTTP client built from Prometheus' `http_client_config` settings, shared by scrape loops,
+//! HTTP service discovery, remote write and the Alertmanager notifier: authentication (basic,
+//! `Authorization`, bearer token, each from the config or a file read at every request, as
+//! Prometheus does; OAuth 2.0 client credentials in `oauth2.rs`), custom headers, redirects,
 //! HTTP/2 and TLS.
 //!
-//! Settings Panoptes does not implement yet (OAuth 2.0, proxies) are refused when the client is
-//! built, with the setting named, rather than silently ignored.
+//! Settings Panoptes does not implement yet (proxies) are refused when the client is built, with
+//! the setting named, rather than silently ignored.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::config::{HttpClientConfig, Secret, TlsConfig};
+use crate::config::{HttpClientConfig, OAuth2, Secret, TlsConfig};
 
+mod oauth2;
 mod server_name;
 #[cfg(test)]
 mod tests;
@@ -55,8 +58,16 @@ fn read_trimmed(path: &Path) -> Result<String, String> {
 #[derive(Debug, Clone)]
 enum Auth {
     None,
-    Basic { username: Option<Source>, password: Option<Source> },
-    Header { scheme: String, credentials: Option<Source> },
+    Basic {
+        username: Option<Source>,
+        password: Option<Source>,
+    },
+    Header {
+        scheme: String,
+        credentials: Option<Source>,
+    },
+    /// OAuth 2.0 client credentials: a token fetched from the token endpoint and kept.
+    OAuth2(Arc<oauth2::TokenSource>),
 }
 
 /// A configured HTTP client; cheap to clone.
@@ -74,12 +85,10 @@ impl HttpClient {
     ///
     /// # Errors
     ///
-    /// Returns a message naming the setting that cannot be honoured (OAuth 2.0, proxies, an
-    /// unreadable CA or client certificate, a malformed header name).
+    /// Returns a message naming the setting that cannot be honoured (proxies, an unreadable CA
+    /// or client certificate, a malformed header name, `oauth2.endpoint_params` that overwrite
+    /// `scope`).
     pub fn new(config: &HttpClientConfig, gzip: bool) -> Result<HttpClient, String> {
-        if config.oauth2.is_some() {
-            return Err("oauth2 is not supported yet".to_owned());
-        }
         if config.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || config.proxy_from_environment {
             return Err("proxies (proxy_url, proxy_from_environment) are not supported yet".to_owned());
         }
@@ -99,7 +108,9 @@ impl HttpClient {
         }
         builder = configure_tls(builder, &config.tls_config, config.enable_http2)?;
         let client = builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))?;
-        let auth = if let Some(basic) = &config.basic_auth {
+        let auth = if let Some(oauth2) = &config.oauth2 {
+            Auth::OAuth2(Arc::new(oauth2::TokenSource::new(oauth2, token_client(oauth2)?)?))
+        } else if let Some(basic) = &config.basic_auth {
             let username = if basic.username.is_empty() {
                 Source::from_parts(None, basic.username_file.as_deref())
             } else {
@@ -140,26 +151,30 @@ impl HttpClient {
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials or header file cannot be read.
-    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        self.request(reqwest::Method::GET, url)
+    /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
+    /// can be obtained.
+    pub async fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        self.request(reqwest::Method::GET, url).await
     }
 
     /// Starts a POST request with authentication and custom headers applied.
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials or header file cannot be read.
-    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        self.request(reqwest::Method::POST, url)
+    /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
+    /// can be obtained.
+    pub async fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        self.request(reqwest::Method::POST, url).await
     }
 
-    /// Starts a request with authentication and custom headers applied.
+    /// Starts a request with authentication and custom headers applied. With `oauth2`, this is
+    /// where a token is fetched when none is kept or it is about to expire.
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials or header file cannot be read.
-    pub fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
+    /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
+    /// can be obtained.
+    pub async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
         let mut request = self.client.request(method, url);
         match &self.auth {
             Auth::None => {}
@@ -174,6 +189,9 @@ impl HttpClient {
                     .map_err(|_| "authorization credentials are not a valid header value".to_owned())?;
                 value.set_sensitive(true);
                 request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+            Auth::OAuth2(source) => {
+                request = request.header(reqwest::header::AUTHORIZATION, source.authorization().await?);
             }
         }
         if !self.headers.is_empty() {
@@ -190,6 +208,25 @@ impl HttpClient {
         Ok(request)
     }
 }
+
+/// The client of an `oauth2` token endpoint: its own `tls_config`, redirects followed (as Go's
+/// default client does), a bound on the whole request since scrapes wait for it.
+fn token_client(oauth2: &OAuth2) -> Result<reqwest::Client, String> {
+    if oauth2.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || oauth2.proxy_from_environment {
+        return Err("oauth2 proxies (proxy_url, proxy_from_environment) are not supported yet".to_owned());
+    }
+    let builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(TOKEN_REQUEST_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(10));
+    let builder = configure_tls(builder, &oauth2.tls_config, true)?;
+    builder.build().map_err(|error| format!("cannot build the oauth2 token client: {error}"))
+}
+
+/// The longest a token request may take; scrapes are bounded by their own timeout besides.
+const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Applies `tls_config`: CA, client certificate, server name and verification. With
 /// `server_name`, the rustls configuration is built here (`server_name.rs`), since reqwest

@@ -98,7 +98,7 @@ impl TlsServer {
         let config = HttpClientConfig { tls_config: tls, enable_http2: http2, ..HttpClientConfig::default() };
         let client = HttpClient::new(&config, false)?;
         let url = format!("https://127.0.0.1:{}/metrics", self.port);
-        let response = client.get(&url)?.send().await.map_err(|error| {
+        let response = client.get(&url).await?.send().await.map_err(|error| {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
