@@ -2,10 +2,7 @@
 //! HTTP service discovery, remote write and the Alertmanager notifier: authentication (basic,
 //! `Authorization`, bearer token, each from the config or a file read at every request, as
 //! Prometheus does; OAuth 2.0 client credentials in `oauth2.rs`), custom headers, redirects,
-//! HTTP/2 and TLS.
-//!
-//! Settings Panoptes does not implement yet (proxies) are refused when the client is built, with
-//! the setting named, rather than silently ignored.
+//! HTTP/2, TLS and proxies (`proxy.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +13,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::config::{HttpClientConfig, OAuth2, Secret, TlsConfig};
 
 mod oauth2;
+mod proxy;
 mod server_name;
 #[cfg(test)]
 mod tests;
@@ -85,24 +83,27 @@ impl HttpClient {
     ///
     /// # Errors
     ///
-    /// Returns a message naming the setting that cannot be honoured (proxies, an unreadable CA
-    /// or client certificate, a malformed header name, `oauth2.endpoint_params` that overwrite
-    /// `scope`).
+    /// Returns a message naming the setting that cannot be honoured (an unusable proxy URL, an
+    /// unreadable CA or client certificate, a malformed header name, `oauth2.endpoint_params`
+    /// that overwrite `scope`).
     pub fn new(config: &HttpClientConfig, gzip: bool) -> Result<HttpClient, String> {
-        if config.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || config.proxy_from_environment {
-            return Err("proxies (proxy_url, proxy_from_environment) are not supported yet".to_owned());
-        }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .gzip(gzip)
-            .no_proxy()
-            .redirect(if config.follow_redirects {
-                reqwest::redirect::Policy::limited(10)
-            } else {
-                reqwest::redirect::Policy::none()
-            })
-            .connect_timeout(Duration::from_secs(30))
-            .pool_idle_timeout(Duration::from_secs(5 * 60));
+        let builder = reqwest::Client::builder().user_agent(USER_AGENT).gzip(gzip);
+        let mut builder = proxy::configure(
+            builder,
+            &proxy::ProxySettings {
+                url: config.proxy_url.as_deref(),
+                no_proxy: config.no_proxy.as_deref(),
+                from_environment: config.proxy_from_environment,
+                connect_header: &config.proxy_connect_header,
+            },
+        )?
+        .redirect(if config.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
+        .connect_timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(5 * 60));
         if !config.enable_http2 {
             builder = builder.http1_only();
         }
@@ -212,12 +213,14 @@ impl HttpClient {
 /// The client of an `oauth2` token endpoint: its own `tls_config`, redirects followed (as Go's
 /// default client does), a bound on the whole request since scrapes wait for it.
 fn token_client(oauth2: &OAuth2) -> Result<reqwest::Client, String> {
-    if oauth2.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || oauth2.proxy_from_environment {
-        return Err("oauth2 proxies (proxy_url, proxy_from_environment) are not supported yet".to_owned());
-    }
-    let builder = reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .no_proxy()
+    let settings = proxy::ProxySettings {
+        url: oauth2.proxy_url.as_deref(),
+        no_proxy: oauth2.no_proxy.as_deref(),
+        from_environment: oauth2.proxy_from_environment,
+        connect_header: &oauth2.proxy_connect_header,
+    };
+    let builder = proxy::configure(reqwest::Client::builder().user_agent(USER_AGENT), &settings)
+        .map_err(|error| format!("oauth2 {error}"))?
         .connect_timeout(Duration::from_secs(30))
         .timeout(TOKEN_REQUEST_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(10));
