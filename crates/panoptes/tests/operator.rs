@@ -455,80 +455,18 @@ impl OAuth2Target {
 }
 
 /// `openssl s_server -WWW` (Debian's openssl) serving `metrics` from `dir` over TLS with a
-/// server certificate for 127.0.0.1 signed by a CA made here; returns the CA's PEM. Killed on
-/// drop.
+/// server certificate for 127.0.0.1 signed by a CA made here; returns the CA's PEM.
 struct TlsTarget {
-    child: std::process::Child,
-    port: u16,
+    server: panoptes_test_util::tls::OpensslServer,
     ca_pem: String,
-}
-
-impl Drop for TlsTarget {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TlsTarget {
     fn start(dir: &std::path::Path) -> TlsTarget {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let openssl = |args: &[&str]| {
-            let output = Command::new("/usr/bin/openssl").args(args).current_dir(dir).output().expect("run openssl");
-            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        };
-        let request = |extra: &[&str], out: &[&str]| {
-            let mut args = vec!["req"];
-            args.extend_from_slice(extra);
-            args.extend_from_slice(&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]);
-            args.extend_from_slice(out);
-            openssl(&args);
-        };
-        request(&["-x509"], &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=panoptes test ca"]);
-        request(&[], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-        std::fs::write(
-            dir.join("ext.cnf"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-        ]);
+        let pki = panoptes_test_util::tls::TestPki::new(dir);
+        pki.issue_server("server", "localhost", "IP:127.0.0.1,DNS:localhost");
         std::fs::write(dir.join("metrics"), "secure_requests_total 3\n").unwrap();
-        let mut child = Command::new("/usr/bin/openssl")
-            .args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let port = loop {
-            let line = lines.next().expect("s_server printed its address").unwrap();
-            if let Some(address) = line.strip_prefix("ACCEPT ") {
-                break address.rsplit_once(':').unwrap().1.parse().unwrap();
-            }
-        };
-        // Keep draining what s_server prints so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        TlsTarget { child, port, ca_pem: std::fs::read_to_string(dir.join("ca.pem")).unwrap() }
+        TlsTarget { server: panoptes_test_util::tls::OpensslServer::start(&pki, "server", false), ca_pem: pki.ca_pem }
     }
 }
 
@@ -552,7 +490,7 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
     let tls = TlsTarget::start(&tls_dir);
     let oauth2 = OAuth2Target::start().await;
     loopback_service(&fake, "cart", target.port);
-    loopback_service(&fake, "secure", tls.port);
+    loopback_service(&fake, "secure", tls.server.port);
     loopback_service(&fake, "tokens", oauth2.target_port);
     let monitor = |name: &str, endpoint: Value| {
         json!({

@@ -2,24 +2,14 @@
 //! with a certificate, made here, for the DNS name `kubernetes` only, as the Kubernetes API
 //! server's certificate is when scraped by IP address.
 
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use panoptes_test_util::tls::{OpensslServer, TestPki};
 
 use super::*;
 
-/// `openssl s_server -WWW` serving `metrics` from `dir`; killed on drop.
+/// `openssl s_server -WWW` serving `metrics`, with the CA that issued its certificate.
 struct TlsServer {
-    child: Child,
-    port: u16,
+    server: OpensslServer,
     ca_pem: String,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TlsServer {
@@ -27,77 +17,18 @@ impl TlsServer {
     /// certificate (`client.pem`, `client.key`), and serves them; with `verify_clients`, the
     /// server demands a client certificate of the CA.
     fn start(dir: &Path, verify_clients: bool) -> TlsServer {
-        let openssl = |args: &[&str]| {
-            let output = Command::new("/usr/bin/openssl").args(args).current_dir(dir).output().expect("run openssl");
-            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        };
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-        openssl(
-            &[&["req", "-x509"][..], &key, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ca"]]
-                .concat(),
-        );
-        openssl(
-            &[&["req"][..], &key, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kubernetes"]].concat(),
-        );
-        std::fs::write(
-            dir.join("server.cnf"),
-            "subjectAltName=DNS:kubernetes\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("client.cnf"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
-        openssl(
-            &[&["req"][..], &key, &["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=panoptes"]].concat(),
-        );
-        for name in ["server", "client"] {
-            let (csr, pem, cnf) = (format!("{name}.csr"), format!("{name}.pem"), format!("{name}.cnf"));
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "1",
-                "-extfile",
-                &cnf,
-            ]);
-        }
+        let pki = TestPki::new(dir);
+        pki.issue_server("server", "kubernetes", "DNS:kubernetes");
+        pki.issue_client("client", "panoptes");
         std::fs::write(dir.join("metrics"), "secure_requests_total 3\n").unwrap();
-        let mut command = Command::new("/usr/bin/openssl");
-        command.args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"]);
-        if verify_clients {
-            command.args(["-Verify", "1", "-CAfile", "ca.pem"]);
-        }
-        let mut child = command
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("s_server printed its address").unwrap();
-            if let Some(address) = line.strip_prefix("ACCEPT ") {
-                break address.rsplit_once(':').unwrap().1.parse().unwrap();
-            }
-        };
-        // Keep draining what s_server prints so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        TlsServer { child, port, ca_pem: std::fs::read_to_string(dir.join("ca.pem")).unwrap() }
+        TlsServer { server: OpensslServer::start(&pki, "server", verify_clients), ca_pem: pki.ca_pem }
     }
 
     /// GETs `/metrics` with a client built from `tls`: the body, or the error with its causes.
     async fn fetch(&self, tls: TlsConfig, http2: bool) -> Result<String, String> {
         let config = HttpClientConfig { tls_config: tls, enable_http2: http2, ..HttpClientConfig::default() };
         let client = HttpClient::new(&config, false)?;
-        let url = format!("https://127.0.0.1:{}/metrics", self.port);
+        let url = format!("https://127.0.0.1:{}/metrics", self.server.port);
         let response = client.get(&url).await?.send().await.map_err(|error| {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(&error);
