@@ -75,6 +75,9 @@ pub struct HttpClient {
     auth: Auth,
     /// Custom headers: name and the sources of its values.
     headers: Vec<(HeaderName, Vec<Source>)>,
+    /// With `tls_config.server_name`, the clients that send it as SNI, one per target
+    /// (`server_name.rs`); `None` otherwise, and then requests cost nothing more.
+    per_target: Option<Arc<server_name::PerTargetClients>>,
 }
 
 impl HttpClient {
@@ -87,28 +90,8 @@ impl HttpClient {
     /// unreadable CA or client certificate, a malformed header name, `oauth2.endpoint_params`
     /// that overwrite `scope`).
     pub fn new(config: &HttpClientConfig, gzip: bool) -> Result<HttpClient, String> {
-        let builder = reqwest::Client::builder().user_agent(USER_AGENT).gzip(gzip);
-        let mut builder = proxy::configure(
-            builder,
-            &proxy::ProxySettings {
-                url: config.proxy_url.as_deref(),
-                no_proxy: config.no_proxy.as_deref(),
-                from_environment: config.proxy_from_environment,
-                connect_header: &config.proxy_connect_header,
-            },
-        )?
-        .redirect(if config.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        })
-        .connect_timeout(Duration::from_secs(30))
-        .pool_idle_timeout(Duration::from_secs(5 * 60));
-        if !config.enable_http2 {
-            builder = builder.http1_only();
-        }
-        builder = configure_tls(builder, &config.tls_config, config.enable_http2)?;
-        let client = builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))?;
+        let client = build_client(config, gzip, None)?;
+        let per_target = server_name::PerTargetClients::for_config(config, gzip)?.map(Arc::new);
         let auth = if let Some(oauth2) = &config.oauth2 {
             Auth::OAuth2(Arc::new(oauth2::TokenSource::new(oauth2, token_client(oauth2)?)?))
         } else if let Some(basic) = &config.basic_auth {
@@ -145,7 +128,7 @@ impl HttpClient {
             sources.extend(header.files.iter().map(|file| Source::File(PathBuf::from(file))));
             headers.push((name, sources));
         }
-        Ok(HttpClient { client, auth, headers })
+        Ok(HttpClient { client, auth, headers, per_target })
     }
 
     /// Starts a GET request with authentication and custom headers applied.
@@ -176,7 +159,10 @@ impl HttpClient {
     /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
     /// can be obtained.
     pub async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        let mut request = self.client.request(method, url);
+        let mut request = match &self.per_target {
+            Some(clients) if url.starts_with("https://") => clients.request(method, url)?,
+            _ => self.client.request(method, url),
+        };
         match &self.auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
@@ -210,6 +196,43 @@ impl HttpClient {
     }
 }
 
+/// Builds the reqwest client of `config`; `resolver`, for the per-target clients of
+/// `server_name.rs`, resolves host names instead of reqwest's resolver.
+fn build_client(
+    config: &HttpClientConfig,
+    gzip: bool,
+    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder().user_agent(USER_AGENT).gzip(gzip);
+    let mut builder = proxy::configure(
+        builder,
+        &proxy::ProxySettings {
+            url: config.proxy_url.as_deref(),
+            no_proxy: config.no_proxy.as_deref(),
+            from_environment: config.proxy_from_environment,
+            connect_header: &config.proxy_connect_header,
+        },
+    )?
+    .redirect(if config.follow_redirects {
+        reqwest::redirect::Policy::limited(10)
+    } else {
+        reqwest::redirect::Policy::none()
+    })
+    .connect_timeout(Duration::from_secs(30))
+    .pool_idle_timeout(Duration::from_secs(5 * 60));
+    // A per-target client speaks HTTP/1.1, whose Host header carries the target's address while
+    // the connection names the server; HTTP/2 would send the server name as `:authority`.
+    let http2 = config.enable_http2 && resolver.is_none();
+    if !http2 {
+        builder = builder.http1_only();
+    }
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(resolver);
+    }
+    builder = configure_tls(builder, &config.tls_config, http2)?;
+    builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))
+}
+
 /// The client of an `oauth2` token endpoint: its own `tls_config`, redirects followed (as Go's
 /// default client does), a bound on the whole request since scrapes wait for it.
 fn token_client(oauth2: &OAuth2) -> Result<reqwest::Client, String> {
@@ -232,7 +255,7 @@ fn token_client(oauth2: &OAuth2) -> Result<reqwest::Client, String> {
 const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Applies `tls_config`: CA, client certificate, server name and verification. With
-/// `server_name`, the rustls configuration is built here (`server_name.rs`), since reqwest
+/// `server_name`, the rustls configuration is built in `server_name.rs`, since reqwest
 /// verifies against the URL's host only; without it, reqwest's own settings do.
 fn configure_tls(
     mut builder: reqwest::ClientBuilder,

@@ -3,6 +3,7 @@
 //! server's certificate is when scraped by IP address.
 
 use panoptes_test_util::tls::{OpensslServer, TestPki};
+use rustls::pki_types::CertificateDer;
 
 use super::*;
 
@@ -115,4 +116,109 @@ fn server_name_settings_that_cannot_be_used_are_refused() {
         build(TlsConfig { ca: Some("no PEM here".into()), ..named("kubernetes") }).unwrap_err(),
         "unable to use specified CA cert: no certificate found"
     );
+}
+
+/// What a TLS server saw of one request: the SNI of the handshake and the Host header.
+type Seen = std::sync::Arc<parking_lot::Mutex<Vec<(Option<String>, String)>>>;
+
+/// A rustls server on loopback (a thread per connection, blocking I/O) with a certificate for
+/// `DNS:kubernetes` only, recording the SNI each client sent and the Host header it asked for.
+fn start_recording_server(pki: &TestPki) -> (u16, Seen) {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{BufRead, Write};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<_, _>>()
+        .expect("certificates");
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(pki.path("server.key")).expect("server.key");
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let (config, record) = (config.clone(), record.clone());
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).expect("connection");
+                let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(connection, stream));
+                let mut host = String::new();
+                loop {
+                    let mut line = String::new();
+                    if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                        return; // The client gave up (a refused certificate).
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("host")
+                    {
+                        host = value.trim().to_owned();
+                    }
+                }
+                let tls = tls.get_mut();
+                record.lock().push((tls.conn.server_name().map(str::to_owned), host));
+                let body = "named_requests_total 1\n";
+                let answer =
+                    format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let _ = tls.write_all(answer.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_is_sent_as_sni_while_the_host_header_stays_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    pki.issue_server("server", "kubernetes", "DNS:kubernetes");
+    let (first_port, first) = start_recording_server(&pki);
+    let (second_port, second) = start_recording_server(&pki);
+    let config = |server_name: Option<&str>, insecure: bool| HttpClientConfig {
+        tls_config: TlsConfig {
+            ca: Some(pki.ca_pem.clone()),
+            server_name: server_name.map(str::to_owned),
+            insecure_skip_verify: insecure,
+            ..TlsConfig::default()
+        },
+        ..HttpClientConfig::default()
+    };
+    let fetch = |client: HttpClient, port: u16| async move {
+        let url = format!("https://127.0.0.1:{port}/metrics");
+        let response = client.get(&url).await?.send().await.map_err(|error| format!("{error:?}"))?;
+        response.text().await.map_err(|error| error.to_string())
+    };
+
+    // One job's client, two targets: each handshake names the server, each Host is the target.
+    let client = HttpClient::new(&config(Some("kubernetes"), false), false).expect("client");
+    for _ in 0..2 {
+        assert_eq!(fetch(client.clone(), first_port).await.as_deref(), Ok("named_requests_total 1\n"));
+        assert_eq!(fetch(client.clone(), second_port).await.as_deref(), Ok("named_requests_total 1\n"));
+    }
+    let expected = |port: u16| vec![(Some("kubernetes".to_owned()), format!("127.0.0.1:{port}")); 2];
+    assert_eq!(*first.lock(), expected(first_port));
+    assert_eq!(*second.lock(), expected(second_port));
+
+    // The certificate is still verified against server_name, which is what was sent.
+    let other = HttpClient::new(&config(Some("other"), false), false).expect("client");
+    let error = fetch(other, first_port).await.expect_err("the certificate is for kubernetes only");
+    assert!(error.contains("NotValidForName"), "{error}");
+
+    // Without server_name, an IP address target gets no SNI (RFC 6066 names hosts only).
+    let plain = HttpClient::new(&config(None, true), false).expect("client");
+    assert_eq!(fetch(plain, first_port).await.as_deref(), Ok("named_requests_total 1\n"));
+    assert_eq!(first.lock().last(), Some(&(None, format!("127.0.0.1:{first_port}"))));
 }
