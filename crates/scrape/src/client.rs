@@ -196,12 +196,12 @@ impl HttpClient {
     }
 }
 
-/// Builds the reqwest client of `config`; `resolver`, for the per-target clients of
-/// `server_name.rs`, resolves host names instead of reqwest's resolver.
+/// Builds the reqwest client of `config`. A per-target client of `server_name.rs` passes its
+/// resolver and server name.
 fn build_client(
     config: &HttpClientConfig,
     gzip: bool,
-    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+    per_target: Option<(Arc<dyn reqwest::dns::Resolve>, &str)>,
 ) -> Result<reqwest::Client, String> {
     let builder = reqwest::Client::builder().user_agent(USER_AGENT).gzip(gzip);
     let mut builder = proxy::configure(
@@ -213,20 +213,33 @@ fn build_client(
             connect_header: &config.proxy_connect_header,
         },
     )?
-    .redirect(if config.follow_redirects {
-        reqwest::redirect::Policy::limited(10)
-    } else {
-        reqwest::redirect::Policy::none()
+    .redirect(match (config.follow_redirects, &per_target) {
+        (false, _) => reqwest::redirect::Policy::none(),
+        (true, None) => reqwest::redirect::Policy::limited(10),
+        // The Host header set for the target would go along to another host: such redirects are
+        // not followed (the scrape fails with the redirect's status), same-host ones are.
+        (true, Some((_, server_name))) => {
+            let server_name = server_name.to_string();
+            reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > 10 {
+                    attempt.error("too many redirects")
+                } else if attempt.url().host_str().is_some_and(|host| host.eq_ignore_ascii_case(&server_name)) {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            })
+        }
     })
     .connect_timeout(Duration::from_secs(30))
     .pool_idle_timeout(Duration::from_secs(5 * 60));
     // A per-target client speaks HTTP/1.1, whose Host header carries the target's address while
     // the connection names the server; HTTP/2 would send the server name as `:authority`.
-    let http2 = config.enable_http2 && resolver.is_none();
+    let http2 = config.enable_http2 && per_target.is_none();
     if !http2 {
         builder = builder.http1_only();
     }
-    if let Some(resolver) = resolver {
+    if let Some((resolver, _)) = per_target {
         builder = builder.dns_resolver(resolver);
     }
     builder = configure_tls(builder, &config.tls_config, http2)?;

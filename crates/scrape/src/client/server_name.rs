@@ -104,12 +104,12 @@ impl PerTargetClients {
 
     fn build(&self, host: &str) -> Result<reqwest::Client, String> {
         let resolver = TargetResolver { server_name: self.server_name.clone(), target_host: host.to_owned() };
-        build_client(&self.config, self.gzip, Some(Arc::new(resolver)))
+        build_client(&self.config, self.gzip, Some((Arc::new(resolver), &self.server_name)))
     }
 }
 
-/// Resolves the server name to the target's host (an address, or a name looked up); other
-/// names (redirects) as the system resolver does.
+/// Resolves the server name to the target's host (an address, or a name looked up); any other
+/// name as the system resolver does.
 struct TargetResolver {
     server_name: String,
     target_host: String,

@@ -150,7 +150,7 @@ fn start_recording_server(pki: &TestPki) -> (u16, Seen) {
             std::thread::spawn(move || {
                 let connection = rustls::ServerConnection::new(config).expect("connection");
                 let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(connection, stream));
-                let mut host = String::new();
+                let (mut host, mut path) = (String::new(), String::new());
                 loop {
                     let mut line = String::new();
                     if tls.read_line(&mut line).unwrap_or(0) == 0 {
@@ -159,6 +159,9 @@ fn start_recording_server(pki: &TestPki) -> (u16, Seen) {
                     let line = line.trim_end();
                     if line.is_empty() {
                         break;
+                    }
+                    if path.is_empty() {
+                        path = line.split(' ').nth(1).unwrap_or("").to_owned();
                     }
                     if let Some((name, value)) = line.split_once(':')
                         && name.eq_ignore_ascii_case("host")
@@ -169,8 +172,17 @@ fn start_recording_server(pki: &TestPki) -> (u16, Seen) {
                 let tls = tls.get_mut();
                 record.lock().push((tls.conn.server_name().map(str::to_owned), host));
                 let body = "named_requests_total 1\n";
-                let answer =
-                    format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let answer = match path.as_str() {
+                    // A redirect within the target, and one to another host.
+                    "/moved" => "HTTP/1.1 302 Found\r\nlocation: /metrics\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned(),
+                    "/away" => {
+                        "HTTP/1.1 302 Found\r\nlocation: https://elsewhere.invalid/metrics\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_owned()
+                    }
+                    _ => {
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+                    }
+                };
                 let _ = tls.write_all(answer.as_bytes());
                 tls.conn.send_close_notify();
                 let _ = tls.flush();
@@ -211,6 +223,18 @@ async fn server_name_is_sent_as_sni_while_the_host_header_stays_the_target() {
     let expected = |port: u16| vec![(Some("kubernetes".to_owned()), format!("127.0.0.1:{port}")); 2];
     assert_eq!(*first.lock(), expected(first_port));
     assert_eq!(*second.lock(), expected(second_port));
+
+    // A redirect within the target is followed with the same SNI and Host; one to another host
+    // is not (the Host header set for the target would go with it): its status is the answer.
+    let moved = client.get(&format!("https://127.0.0.1:{first_port}/moved")).await.unwrap().send().await.unwrap();
+    assert_eq!(moved.status(), 200);
+    assert_eq!(first.lock().len(), 4, "/moved, then /metrics");
+    assert!(
+        first.lock().iter().all(|seen| *seen == (Some("kubernetes".to_owned()), format!("127.0.0.1:{first_port}")))
+    );
+    let away = client.get(&format!("https://127.0.0.1:{first_port}/away")).await.unwrap().send().await.unwrap();
+    assert_eq!(away.status(), 302);
+    assert_eq!(first.lock().len(), 5, "elsewhere.invalid was not asked");
 
     // The certificate is still verified against server_name, which is what was sent.
     let other = HttpClient::new(&config(Some("other"), false), false).expect("client");
