@@ -214,7 +214,7 @@ async fn scrapes_carry_a_kept_token_refreshed_before_expiry_and_token_errors_fai
     let refreshes = auth.requests().len() - before;
     let scrapes = seen.lock().len() - scrapes_before;
     assert!((2..=4).contains(&refreshes), "{refreshes} token requests in 3.5 s of 1 s tokens ({scrapes} scrapes)");
-    assert!(scrapes >= 10, "{scrapes} scrapes in 3.5 s");
+    assert!(scrapes >= 6 && scrapes > 2 * refreshes, "{scrapes} scrapes in 3.5 s");
     let rejected = seen.lock().iter().filter(|given| !given.starts_with("Bearer token-")).count();
     assert_eq!(rejected, 0, "every scrape carried a token");
     assert_eq!(health().health, Health::Up);
