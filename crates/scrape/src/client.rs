@@ -2,7 +2,8 @@
 //! HTTP service discovery, remote write and the Alertmanager notifier: authentication (basic,
 //! `Authorization`, bearer token, each from the config or a file read at every request, as
 //! Prometheus does; OAuth 2.0 client credentials in `oauth2.rs`), custom headers, redirects,
-//! HTTP/2, TLS and proxies (`proxy.rs`).
+//! HTTP/2, TLS (`tls_config.server_name` verified and sent as SNI in `server_name.rs`) and
+//! proxies (`proxy.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
