@@ -294,7 +294,7 @@ async fn send_loop(mut alerts: mpsc::Receiver<AlertToSend>, settings: Arc<RwLock
             posts
         };
         for (set, url, body) in posts {
-            let request = match set.client.post(&url) {
+            let request = match set.client.post(&url).await {
                 Ok(request) => request,
                 Err(error) => {
                     tracing::warn!(url = %url, error = %error, "cannot send alerts");

@@ -30,8 +30,8 @@ use panoptes_scrape::ScrapeManager;
 use panoptes_scrape::config::{GlobalConfig, KubernetesRole, OperatorConfig, ScrapeConfig};
 use panoptes_scrape::discovery::kubernetes::connection_options;
 use panoptes_scrape::operator::{
-    GenerateContext, ReferencedObjects, ResourceReport, ResourceState, is_selected, pod_monitor_jobs, probe_jobs,
-    rule_file_text, service_monitor_jobs,
+    GenerateContext, ReferencedObjects, ResourceReport, ResourceState, is_selected, oauth2_references,
+    pod_monitor_jobs, probe_jobs, rule_file_text, service_monitor_jobs,
 };
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -74,12 +74,29 @@ impl Selection {
                 references(object.as_ref()).into_iter().map(move |reference| (namespace.clone(), reference))
             })
         }
-        namespaced(&self.service_monitors, |monitor| monitor.spec().map(|spec| spec.references()).unwrap_or_default())
-            .chain(namespaced(&self.pod_monitors, |monitor| {
-                monitor.spec().map(|spec| spec.references()).unwrap_or_default()
-            }))
-            .chain(namespaced(&self.probes, |probe| probe.spec().map(|spec| spec.references()).unwrap_or_default()))
-            .collect()
+        // `oauth2` is not modelled by the kube crate: the scrape crate finds its references.
+        let endpoints = |endpoints: &[panoptes_kube::monitoring::Endpoint]| -> Vec<Reference> {
+            endpoints.iter().flat_map(|endpoint| oauth2_references(&endpoint.unsupported)).collect()
+        };
+        namespaced(&self.service_monitors, move |monitor| {
+            let spec = monitor.spec().ok();
+            let mut references = spec.as_ref().map(|spec| spec.references()).unwrap_or_default();
+            references.extend(spec.map(|spec| endpoints(&spec.endpoints)).unwrap_or_default());
+            references
+        })
+        .chain(namespaced(&self.pod_monitors, move |monitor| {
+            let spec = monitor.spec().ok();
+            let mut references = spec.as_ref().map(|spec| spec.references()).unwrap_or_default();
+            references.extend(spec.map(|spec| endpoints(&spec.pod_metrics_endpoints)).unwrap_or_default());
+            references
+        }))
+        .chain(namespaced(&self.probes, |probe| {
+            let spec = probe.spec().ok();
+            let mut references = spec.as_ref().map(|spec| spec.references()).unwrap_or_default();
+            references.extend(spec.map(|spec| oauth2_references(&spec.unsupported)).unwrap_or_default());
+            references
+        }))
+        .collect()
     }
 
     /// Identifies the selection: kind, namespace, name and resource version of each object.

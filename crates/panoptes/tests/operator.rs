@@ -408,81 +408,65 @@ impl BasicAuthTarget {
     }
 }
 
-/// `openssl s_server -WWW` (Debian's openssl) serving `metrics` from `dir` over TLS with a
-/// server certificate for 127.0.0.1 signed by a CA made here; returns the CA's PEM. Killed on
-/// drop.
-struct TlsTarget {
-    child: std::process::Child,
-    port: u16,
-    ca_pem: String,
+/// A fake OAuth 2.0 authorization server (an axum token endpoint on loopback speaking RFC
+/// 6749's wire format: a form POST with basic client authentication, a JSON token answer) and a
+/// real target that serves metrics only with the token it issued. Records the client
+/// authentication of every token request.
+struct OAuth2Target {
+    target_port: u16,
+    token_url: String,
+    token_requests: std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
 }
 
-impl Drop for TlsTarget {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl OAuth2Target {
+    async fn start() -> OAuth2Target {
+        use axum::http::{HeaderMap, StatusCode};
+        let token_requests = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = token_requests.clone();
+        let issuer = axum::Router::new().route(
+            "/token",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let log = log.clone();
+                async move {
+                    let header = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or("");
+                    log.lock().push(format!("{header} {body}"));
+                    let token = r#"{"access_token":"issued-token","token_type":"bearer","expires_in":3600}"#;
+                    (StatusCode::OK, [("content-type", "application/json")], token)
+                }
+            }),
+        );
+        let target = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(|headers: HeaderMap| async move {
+                match headers.get("authorization").and_then(|value| value.to_str().ok()) {
+                    Some("Bearer issued-token") => (StatusCode::OK, "tokens_total 1\n"),
+                    _ => (StatusCode::UNAUTHORIZED, "token required\n"),
+                }
+            }),
+        );
+        let issuer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let token_url = format!("http://{}/token", issuer_listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(issuer_listener, issuer).await.unwrap() });
+        let target_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target_port = target_listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(target_listener, target).await.unwrap() });
+        OAuth2Target { target_port, token_url, token_requests }
     }
+}
+
+/// `openssl s_server -WWW` (Debian's openssl) serving `metrics` from `dir` over TLS with a
+/// server certificate for 127.0.0.1 signed by a CA made here; returns the CA's PEM.
+struct TlsTarget {
+    server: panoptes_test_util::tls::OpensslServer,
+    ca_pem: String,
 }
 
 impl TlsTarget {
     fn start(dir: &std::path::Path) -> TlsTarget {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let openssl = |args: &[&str]| {
-            let output = Command::new("/usr/bin/openssl").args(args).current_dir(dir).output().expect("run openssl");
-            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        };
-        let request = |extra: &[&str], out: &[&str]| {
-            let mut args = vec!["req"];
-            args.extend_from_slice(extra);
-            args.extend_from_slice(&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]);
-            args.extend_from_slice(out);
-            openssl(&args);
-        };
-        request(&["-x509"], &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=panoptes test ca"]);
-        request(&[], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-        std::fs::write(
-            dir.join("ext.cnf"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-        ]);
+        let pki = panoptes_test_util::tls::TestPki::new(dir);
+        pki.issue_server("server", "localhost", "IP:127.0.0.1,DNS:localhost");
         std::fs::write(dir.join("metrics"), "secure_requests_total 3\n").unwrap();
-        let mut child = Command::new("/usr/bin/openssl")
-            .args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let port = loop {
-            let line = lines.next().expect("s_server printed its address").unwrap();
-            if let Some(address) = line.strip_prefix("ACCEPT ") {
-                break address.rsplit_once(':').unwrap().1.parse().unwrap();
-            }
-        };
-        // Keep draining what s_server prints so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        TlsTarget { child, port, ca_pem: std::fs::read_to_string(dir.join("ca.pem")).unwrap() }
+        TlsTarget { server: panoptes_test_util::tls::OpensslServer::start(&pki, "server", false), ca_pem: pki.ca_pem }
     }
 }
 
@@ -504,8 +488,10 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
     let tls_dir = dir.path().join("tls");
     std::fs::create_dir(&tls_dir).unwrap();
     let tls = TlsTarget::start(&tls_dir);
+    let oauth2 = OAuth2Target::start().await;
     loopback_service(&fake, "cart", target.port);
-    loopback_service(&fake, "secure", tls.port);
+    loopback_service(&fake, "secure", tls.server.port);
+    loopback_service(&fake, "tokens", oauth2.target_port);
     let monitor = |name: &str, endpoint: Value| {
         json!({
             "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
@@ -523,6 +509,14 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
         "secure",
         json!({"port": "web", "interval": "1s", "scheme": "https", "tlsConfig": {
             "ca": {"configMap": {"name": "secure-ca", "key": "ca.crt"}}, "serverName": "localhost"
+        }}),
+    ));
+    fake.apply(monitor(
+        "tokens",
+        json!({"port": "web", "interval": "1s", "oauth2": {
+            "clientId": {"secret": {"name": "oauth-client", "key": "id"}},
+            "clientSecret": {"name": "oauth-client", "key": "secret"},
+            "tokenUrl": oauth2.token_url, "scopes": ["metrics"]
         }}),
     ));
     // An unrelated Secret in the same namespace.
@@ -546,10 +540,11 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
     let resources_url = format!("http://{address}/api/v1/operator/resources");
     let cart_job = "serviceMonitor/default/cart/0";
     let secure_job = "serviceMonitor/default/secure/0";
+    let tokens_job = "serviceMonitor/default/tokens/0";
 
     // Before the Secret and the ConfigMap exist, both endpoints are refused with the reason.
     let resources = wait_for(&client, &resources_url, &log, "refusals", |data| {
-        data["resources"].as_array().is_some_and(|resources| resources.len() == 2)
+        data["resources"].as_array().is_some_and(|resources| resources.len() == 3)
     })
     .await;
     let errors = |resources: &Value, name: &str| -> Value {
@@ -564,8 +559,14 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
         errors(&resources, "secure"),
         json!(["spec.endpoints[0]: tlsConfig.ca: configmap default/secure-ca not found"])
     );
+    assert_eq!(
+        errors(&resources, "tokens"),
+        json!(["spec.endpoints[0]: oauth2.clientId: secret default/oauth-client not found"])
+    );
     let targets = get_data(&client, &targets_url).await;
     assert_eq!((health(&targets, cart_job), health(&targets, secure_job)), (None, None), "not scraped");
+    assert_eq!(health(&targets, tokens_job), None, "not scraped without its client credentials");
+    assert!(oauth2.token_requests.lock().is_empty());
 
     // A Secret without the password key: still refused, naming the key.
     fake.apply(secret("cart-creds", &[("user", "shop")]));
@@ -612,6 +613,17 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
         health(targets, secure_job).is_some_and(|(health, _)| health == "up")
     })
     .await;
+
+    // The OAuth 2.0 client credentials come from the Secret: a token is fetched with them and
+    // the target is scraped with it.
+    fake.apply(secret("oauth-client", &[("id", "panoptes"), ("secret", "oauth-secret")]));
+    wait_for(&client, &targets_url, &log, "OAuth 2.0 target up", |targets| {
+        health(targets, tokens_job).is_some_and(|(health, _)| health == "up")
+    })
+    .await;
+    let expected = format!("Basic {} grant_type=client_credentials&scope=metrics", base64(b"panoptes:oauth-secret"));
+    assert_eq!(oauth2.token_requests.lock().first(), Some(&expected));
+
     let resources = get_data(&client, &resources_url).await;
     for report in resources["resources"].as_array().unwrap() {
         assert_eq!(report["state"], "active", "{report}");
@@ -621,7 +633,7 @@ async fn credentials_and_ca_come_from_secrets_and_config_maps() {
     let config = get_data(&client, &format!("http://{address}/api/v1/status/config")).await;
     let log_text = std::fs::read_to_string(&log).unwrap();
     for text in [resources.to_string(), config.to_string(), targets.to_string(), log_text] {
-        for value in ["first-password", "second-password", "never-read"] {
+        for value in ["first-password", "second-password", "never-read", "oauth-secret"] {
             assert!(!text.contains(value), "{value} leaked: {text}");
         }
     }

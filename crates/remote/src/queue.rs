@@ -504,6 +504,7 @@ async fn attempt_send(settings: &QueueSettings, body: Vec<u8>) -> Result<(), Fai
     let request = settings
         .client
         .post(&settings.url)
+        .await
         .map_err(|message| Failure::Recoverable { retry_after: None, message })?
         .headers(settings.headers.clone())
         .header(reqwest::header::CONTENT_ENCODING, HeaderValue::from_static("snappy"))

@@ -1,18 +1,20 @@
-//! An HTTP client built from Prometheus' `http_client_config` settings, shared by scrape loops and
-//! HTTP service discovery: authentication (basic, `Authorization`, bearer token, each from the
-//! config or a file read at every request, as Prometheus does), custom headers, redirects,
-//! HTTP/2 and TLS.
-//!
-//! Settings Panoptes does not implement yet (OAuth 2.0, proxies) are refused when the client is
-//! built, with the setting named, rather than silently ignored.
+//! An HTTP client built from Prometheus' `http_client_config` settings, shared by scrape loops,
+//! HTTP service discovery, remote write and the Alertmanager notifier: authentication (basic,
+//! `Authorization`, bearer token, each from the config or a file read at every request, as
+//! Prometheus does; OAuth 2.0 client credentials in `oauth2.rs`), custom headers, redirects,
+//! HTTP/2, TLS (`tls_config.server_name` verified and sent as SNI in `server_name.rs`) and
+//! proxies (`proxy.rs`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::config::{HttpClientConfig, Secret, TlsConfig};
+use crate::config::{HttpClientConfig, OAuth2, Secret, TlsConfig};
 
+mod oauth2;
+mod proxy;
 mod server_name;
 #[cfg(test)]
 mod tests;
@@ -55,8 +57,16 @@ fn read_trimmed(path: &Path) -> Result<String, String> {
 #[derive(Debug, Clone)]
 enum Auth {
     None,
-    Basic { username: Option<Source>, password: Option<Source> },
-    Header { scheme: String, credentials: Option<Source> },
+    Basic {
+        username: Option<Source>,
+        password: Option<Source>,
+    },
+    Header {
+        scheme: String,
+        credentials: Option<Source>,
+    },
+    /// OAuth 2.0 client credentials: a token fetched from the token endpoint and kept.
+    OAuth2(Arc<oauth2::TokenSource>),
 }
 
 /// A configured HTTP client; cheap to clone.
@@ -66,6 +76,9 @@ pub struct HttpClient {
     auth: Auth,
     /// Custom headers: name and the sources of its values.
     headers: Vec<(HeaderName, Vec<Source>)>,
+    /// With `tls_config.server_name`, the clients that send it as SNI, one per target
+    /// (`server_name.rs`); `None` otherwise, and then requests cost nothing more.
+    per_target: Option<Arc<server_name::PerTargetClients>>,
 }
 
 impl HttpClient {
@@ -74,32 +87,15 @@ impl HttpClient {
     ///
     /// # Errors
     ///
-    /// Returns a message naming the setting that cannot be honoured (OAuth 2.0, proxies, an
-    /// unreadable CA or client certificate, a malformed header name).
+    /// Returns a message naming the setting that cannot be honoured (an unusable proxy URL, an
+    /// unreadable CA or client certificate, a malformed header name, `oauth2.endpoint_params`
+    /// that overwrite `scope`).
     pub fn new(config: &HttpClientConfig, gzip: bool) -> Result<HttpClient, String> {
-        if config.oauth2.is_some() {
-            return Err("oauth2 is not supported yet".to_owned());
-        }
-        if config.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || config.proxy_from_environment {
-            return Err("proxies (proxy_url, proxy_from_environment) are not supported yet".to_owned());
-        }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .gzip(gzip)
-            .no_proxy()
-            .redirect(if config.follow_redirects {
-                reqwest::redirect::Policy::limited(10)
-            } else {
-                reqwest::redirect::Policy::none()
-            })
-            .connect_timeout(Duration::from_secs(30))
-            .pool_idle_timeout(Duration::from_secs(5 * 60));
-        if !config.enable_http2 {
-            builder = builder.http1_only();
-        }
-        builder = configure_tls(builder, &config.tls_config, config.enable_http2)?;
-        let client = builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))?;
-        let auth = if let Some(basic) = &config.basic_auth {
+        let client = build_client(config, gzip, None)?;
+        let per_target = server_name::PerTargetClients::for_config(config, gzip)?.map(Arc::new);
+        let auth = if let Some(oauth2) = &config.oauth2 {
+            Auth::OAuth2(Arc::new(oauth2::TokenSource::new(oauth2, token_client(oauth2)?)?))
+        } else if let Some(basic) = &config.basic_auth {
             let username = if basic.username.is_empty() {
                 Source::from_parts(None, basic.username_file.as_deref())
             } else {
@@ -133,34 +129,41 @@ impl HttpClient {
             sources.extend(header.files.iter().map(|file| Source::File(PathBuf::from(file))));
             headers.push((name, sources));
         }
-        Ok(HttpClient { client, auth, headers })
+        Ok(HttpClient { client, auth, headers, per_target })
     }
 
     /// Starts a GET request with authentication and custom headers applied.
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials or header file cannot be read.
-    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        self.request(reqwest::Method::GET, url)
+    /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
+    /// can be obtained.
+    pub async fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        self.request(reqwest::Method::GET, url).await
     }
 
     /// Starts a POST request with authentication and custom headers applied.
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials or header file cannot be read.
-    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        self.request(reqwest::Method::POST, url)
+    /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
+    /// can be obtained.
+    pub async fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        self.request(reqwest::Method::POST, url).await
     }
 
-    /// Starts a request with authentication and custom headers applied.
+    /// Starts a request with authentication and custom headers applied. With `oauth2`, this is
+    /// where a token is fetched when none is kept or it is about to expire.
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials or header file cannot be read.
-    pub fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        let mut request = self.client.request(method, url);
+    /// Returns a message when a credentials or header file cannot be read or no OAuth 2.0 token
+    /// can be obtained.
+    pub async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let mut request = match &self.per_target {
+            Some(clients) if url.starts_with("https://") => clients.request(method, url)?,
+            _ => self.client.request(method, url),
+        };
         match &self.auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
@@ -174,6 +177,9 @@ impl HttpClient {
                     .map_err(|_| "authorization credentials are not a valid header value".to_owned())?;
                 value.set_sensitive(true);
                 request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+            Auth::OAuth2(source) => {
+                request = request.header(reqwest::header::AUTHORIZATION, source.authorization().await?);
             }
         }
         if !self.headers.is_empty() {
@@ -191,8 +197,79 @@ impl HttpClient {
     }
 }
 
+/// Builds the reqwest client of `config`. A per-target client of `server_name.rs` passes its
+/// resolver and server name.
+fn build_client(
+    config: &HttpClientConfig,
+    gzip: bool,
+    per_target: Option<(Arc<dyn reqwest::dns::Resolve>, &str)>,
+) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder().user_agent(USER_AGENT).gzip(gzip);
+    let mut builder = proxy::configure(
+        builder,
+        &proxy::ProxySettings {
+            url: config.proxy_url.as_deref(),
+            no_proxy: config.no_proxy.as_deref(),
+            from_environment: config.proxy_from_environment,
+            connect_header: &config.proxy_connect_header,
+        },
+    )?
+    .redirect(match (config.follow_redirects, &per_target) {
+        (false, _) => reqwest::redirect::Policy::none(),
+        (true, None) => reqwest::redirect::Policy::limited(10),
+        // The Host header set for the target would go along to another host: such redirects are
+        // not followed (the scrape fails with the redirect's status), same-host ones are.
+        (true, Some((_, server_name))) => {
+            let server_name = server_name.to_string();
+            reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > 10 {
+                    attempt.error("too many redirects")
+                } else if attempt.url().host_str().is_some_and(|host| host.eq_ignore_ascii_case(&server_name)) {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            })
+        }
+    })
+    .connect_timeout(Duration::from_secs(30))
+    .pool_idle_timeout(Duration::from_secs(5 * 60));
+    // A per-target client speaks HTTP/1.1, whose Host header carries the target's address while
+    // the connection names the server; HTTP/2 would send the server name as `:authority`.
+    let http2 = config.enable_http2 && per_target.is_none();
+    if !http2 {
+        builder = builder.http1_only();
+    }
+    if let Some((resolver, _)) = per_target {
+        builder = builder.dns_resolver(resolver);
+    }
+    builder = configure_tls(builder, &config.tls_config, http2)?;
+    builder.build().map_err(|error| format!("cannot build HTTP client: {error}"))
+}
+
+/// The client of an `oauth2` token endpoint: its own `tls_config`, redirects followed (as Go's
+/// default client does), a bound on the whole request since scrapes wait for it.
+fn token_client(oauth2: &OAuth2) -> Result<reqwest::Client, String> {
+    let settings = proxy::ProxySettings {
+        url: oauth2.proxy_url.as_deref(),
+        no_proxy: oauth2.no_proxy.as_deref(),
+        from_environment: oauth2.proxy_from_environment,
+        connect_header: &oauth2.proxy_connect_header,
+    };
+    let builder = proxy::configure(reqwest::Client::builder().user_agent(USER_AGENT), &settings)
+        .map_err(|error| format!("oauth2 {error}"))?
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(TOKEN_REQUEST_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(10));
+    let builder = configure_tls(builder, &oauth2.tls_config, true)?;
+    builder.build().map_err(|error| format!("cannot build the oauth2 token client: {error}"))
+}
+
+/// The longest a token request may take; scrapes are bounded by their own timeout besides.
+const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Applies `tls_config`: CA, client certificate, server name and verification. With
-/// `server_name`, the rustls configuration is built here (`server_name.rs`), since reqwest
+/// `server_name`, the rustls configuration is built in `server_name.rs`, since reqwest
 /// verifies against the URL's host only; without it, reqwest's own settings do.
 fn configure_tls(
     mut builder: reqwest::ClientBuilder,

@@ -11,8 +11,8 @@
 //! Credentials and TLS material from Secrets and ConfigMaps (`basicAuth`, `bearerTokenSecret`,
 //! `authorization`, `tlsConfig.ca`/`cert`/`keySecret`) are read from the
 //! [`ReferencedObjects`] the caller gathered (see `credentials.rs`); a missing one refuses
-//! the endpoint, never scrapes it without its credentials. `oauth2` is refused: the scrape
-//! client has no OAuth 2.0 support.
+//! the endpoint, never scrapes it without its credentials. `oauth2` (client credentials) is
+//! read likewise from the fields the kube crate leaves unmodelled.
 //!
 //! Nothing is silently dropped: every object yields a [`ResourceReport`] listing the fields
 //! Panoptes does not honour and why an endpoint or object was refused.
@@ -42,12 +42,8 @@ mod probe;
 #[cfg(test)]
 mod tests;
 
-pub use credentials::ReferencedObjects;
+pub use credentials::{ReferencedObjects, oauth2_references};
 pub use probe::probe_jobs;
-
-/// Why `oauth2` refuses an endpoint or a Probe.
-const OAUTH2_REFUSAL: &str =
-    "oauth2 is not supported: the scrape client has no OAuth 2.0 support; endpoint not scraped";
 
 /// How far an object made it into the running configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -246,6 +242,7 @@ fn decoded<S>(
     match spec {
         Ok(spec) => {
             report.unsupported_fields = unsupported_fields(&spec);
+            report.unsupported_fields.retain(|field| !credentials::is_honoured_oauth2(field));
             Ok((spec, report))
         }
         Err(error) => Err(Box::new(report.reject(error))),
@@ -485,9 +482,6 @@ fn endpoint_job(
     endpoint: &Endpoint,
     context: GenerateContext<'_>,
 ) -> Result<ScrapeConfig, String> {
-    if endpoint.unsupported.contains_key("oauth2") {
-        return Err(OAUTH2_REFUSAL.to_owned());
-    }
     if let Some(field) = endpoint.tls_config.as_ref().and_then(|tls| tls.unsupported.keys().next()) {
         return Err(format!("tlsConfig.{field} is not supported; endpoint not scraped without it"));
     }
@@ -628,6 +622,7 @@ fn endpoint_job(
     // a decoder's error message.
     let namespace = monitor.namespace;
     credentials::apply_authentication(&mut config, namespace, &endpoint.authentication, context.objects, "")?;
+    credentials::apply_oauth2(&mut config, namespace, &endpoint.unsupported, context.objects, "")?;
     if let Some(tls) = &endpoint.tls_config {
         credentials::apply_tls(&mut config, namespace, tls, context.objects, "")?;
     }

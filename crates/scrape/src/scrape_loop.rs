@@ -354,14 +354,16 @@ impl FetchError {
 /// GETs `url` with the scrape headers, within `timeout`, into `body` (empty), reading at most
 /// `body_size_limit` decompressed bytes.
 async fn fetch(context: &LoopContext, url: &str, timeout: Duration, mut body: Vec<u8>) -> Result<Page, FetchError> {
-    let request = context
-        .client
-        .get(url)
-        .map_err(FetchError::new)?
-        .header(reqwest::header::ACCEPT, &*context.accept)
-        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", timeout.as_secs_f64()));
     let limit = context.config.body_size_limit.0;
+    // The request is prepared within the timeout: with oauth2, preparing it can fetch a token.
     let read = async {
+        let request = context
+            .client
+            .get(url)
+            .await
+            .map_err(FetchError::new)?
+            .header(reqwest::header::ACCEPT, &*context.accept)
+            .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", timeout.as_secs_f64()));
         let mut response = request.send().await.map_err(|error| FetchError::new(request_error(url, &error)))?;
         let status = response.status();
         if !status.is_success() {

@@ -6,9 +6,17 @@
 //! `insecure_skip_verify`.
 //!
 //! SNI: reqwest's connector takes the name it sends from the URL's host (none for an IP address,
-//! the usual case of a Kubernetes target), so `server_name` is used for verification only.
+//! the usual case of a Kubernetes target). To send `server_name` as Go does, requests to
+//! `https://` targets go through [`PerTargetClients`]: the URL's host becomes the server name,
+//! a client made for that target resolves the server name to the target's host, and the Host
+//! header keeps the target's address, as Prometheus sends it. These clients speak HTTP/1.1 (see
+//! `build_client`). Without a DNS `server_name`, or with a proxy (whose `CONNECT` must name the
+//! target), requests take the job's one client and `server_name` is used for verification only.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -17,8 +25,113 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::read_pem;
-use crate::config::{Secret, TlsConfig};
+use super::{build_client, read_pem};
+use crate::config::{HttpClientConfig, Secret, TlsConfig};
+
+/// A per-target client unused this long is dropped (with its connections) when another target
+/// gets one, so that targets that come and go do not pile up clients.
+const IDLE_CLIENT: Duration = Duration::from_secs(10 * 60);
+
+/// The clients of one job with a DNS `server_name`, one per target authority (`host:port`).
+pub(super) struct PerTargetClients {
+    server_name: String,
+    config: HttpClientConfig,
+    gzip: bool,
+    clients: parking_lot::Mutex<HashMap<String, (reqwest::Client, Instant)>>,
+}
+
+impl std::fmt::Debug for PerTargetClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerTargetClients").field("server_name", &self.server_name).finish_non_exhaustive()
+    }
+}
+
+impl PerTargetClients {
+    /// Returns the per-target clients `config` needs: `Some` with a `server_name` that is a DNS
+    /// name and no proxy.
+    ///
+    /// # Errors
+    ///
+    /// Returns the message of a client that cannot be built from `config`.
+    pub(super) fn for_config(config: &HttpClientConfig, gzip: bool) -> Result<Option<PerTargetClients>, String> {
+        let Some(name) = config.tls_config.server_name.as_deref().filter(|name| !name.is_empty()) else {
+            return Ok(None);
+        };
+        let has_proxy = config.proxy_url.as_ref().is_some_and(|url| !url.is_empty()) || config.proxy_from_environment;
+        if has_proxy || !matches!(ServerName::try_from(name), Ok(ServerName::DnsName(_))) {
+            return Ok(None);
+        }
+        let clients = PerTargetClients {
+            server_name: name.to_ascii_lowercase(),
+            config: config.clone(),
+            gzip,
+            clients: parking_lot::Mutex::new(HashMap::new()),
+        };
+        // Settings that cannot be built fail now, not at the first scrape.
+        clients.build("localhost")?;
+        Ok(Some(clients))
+    }
+
+    /// Starts a request to `url` (`https://`) whose connection names the server.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when `url` does not parse or has no host.
+    pub(super) fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let mut url = reqwest::Url::parse(url).map_err(|error| format!("invalid URL {url:?}: {error}"))?;
+        let host = url.host_str().ok_or_else(|| format!("URL {url:?} has no host"))?.to_owned();
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        let client = self.client_for(&authority, host.trim_start_matches('[').trim_end_matches(']'))?;
+        url.set_host(Some(&self.server_name)).map_err(|error| format!("invalid server name: {error}"))?;
+        Ok(client.request(method, url).header(reqwest::header::HOST, authority))
+    }
+
+    fn client_for(&self, authority: &str, host: &str) -> Result<reqwest::Client, String> {
+        let now = Instant::now();
+        let mut clients = self.clients.lock();
+        if let Some((client, used)) = clients.get_mut(authority) {
+            *used = now;
+            return Ok(client.clone());
+        }
+        clients.retain(|_, (_, used)| now.duration_since(*used) < IDLE_CLIENT);
+        let client = self.build(host)?;
+        clients.insert(authority.to_owned(), (client.clone(), now));
+        Ok(client)
+    }
+
+    fn build(&self, host: &str) -> Result<reqwest::Client, String> {
+        let resolver = TargetResolver { server_name: self.server_name.clone(), target_host: host.to_owned() };
+        build_client(&self.config, self.gzip, Some((Arc::new(resolver), &self.server_name)))
+    }
+}
+
+/// Resolves the server name to the target's host (an address, or a name looked up); any other
+/// name as the system resolver does.
+struct TargetResolver {
+    server_name: String,
+    target_host: String,
+}
+
+impl reqwest::dns::Resolve for TargetResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = if name.as_str().eq_ignore_ascii_case(&self.server_name) {
+            self.target_host.clone()
+        } else {
+            name.as_str().to_owned()
+        };
+        Box::pin(async move {
+            // Port 0: the connector puts the URL's port on every address.
+            let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+                Ok(ip) => vec![SocketAddr::new(ip, 0)],
+                Err(_) => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
 
 /// Builds the rustls configuration for `tls` verifying certificates against `name`; `http2`
 /// offers `h2` by ALPN besides HTTP/1.1.

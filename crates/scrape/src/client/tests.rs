@@ -2,24 +2,15 @@
 //! with a certificate, made here, for the DNS name `kubernetes` only, as the Kubernetes API
 //! server's certificate is when scraped by IP address.
 
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use panoptes_test_util::tls::{OpensslServer, TestPki};
+use rustls::pki_types::CertificateDer;
 
 use super::*;
 
-/// `openssl s_server -WWW` serving `metrics` from `dir`; killed on drop.
+/// `openssl s_server -WWW` serving `metrics`, with the CA that issued its certificate.
 struct TlsServer {
-    child: Child,
-    port: u16,
+    server: OpensslServer,
     ca_pem: String,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TlsServer {
@@ -27,78 +18,19 @@ impl TlsServer {
     /// certificate (`client.pem`, `client.key`), and serves them; with `verify_clients`, the
     /// server demands a client certificate of the CA.
     fn start(dir: &Path, verify_clients: bool) -> TlsServer {
-        let openssl = |args: &[&str]| {
-            let output = Command::new("/usr/bin/openssl").args(args).current_dir(dir).output().expect("run openssl");
-            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        };
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-        openssl(
-            &[&["req", "-x509"][..], &key, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ca"]]
-                .concat(),
-        );
-        openssl(
-            &[&["req"][..], &key, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kubernetes"]].concat(),
-        );
-        std::fs::write(
-            dir.join("server.cnf"),
-            "subjectAltName=DNS:kubernetes\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("client.cnf"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
-        openssl(
-            &[&["req"][..], &key, &["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=panoptes"]].concat(),
-        );
-        for name in ["server", "client"] {
-            let (csr, pem, cnf) = (format!("{name}.csr"), format!("{name}.pem"), format!("{name}.cnf"));
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "1",
-                "-extfile",
-                &cnf,
-            ]);
-        }
+        let pki = TestPki::new(dir);
+        pki.issue_server("server", "kubernetes", "DNS:kubernetes");
+        pki.issue_client("client", "panoptes");
         std::fs::write(dir.join("metrics"), "secure_requests_total 3\n").unwrap();
-        let mut command = Command::new("/usr/bin/openssl");
-        command.args(["s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", "server.pem", "-key", "server.key"]);
-        if verify_clients {
-            command.args(["-Verify", "1", "-CAfile", "ca.pem"]);
-        }
-        let mut child = command
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("s_server printed its address").unwrap();
-            if let Some(address) = line.strip_prefix("ACCEPT ") {
-                break address.rsplit_once(':').unwrap().1.parse().unwrap();
-            }
-        };
-        // Keep draining what s_server prints so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        TlsServer { child, port, ca_pem: std::fs::read_to_string(dir.join("ca.pem")).unwrap() }
+        TlsServer { server: OpensslServer::start(&pki, "server", verify_clients), ca_pem: pki.ca_pem }
     }
 
     /// GETs `/metrics` with a client built from `tls`: the body, or the error with its causes.
     async fn fetch(&self, tls: TlsConfig, http2: bool) -> Result<String, String> {
         let config = HttpClientConfig { tls_config: tls, enable_http2: http2, ..HttpClientConfig::default() };
         let client = HttpClient::new(&config, false)?;
-        let url = format!("https://127.0.0.1:{}/metrics", self.port);
-        let response = client.get(&url)?.send().await.map_err(|error| {
+        let url = format!("https://127.0.0.1:{}/metrics", self.server.port);
+        let response = client.get(&url).await?.send().await.map_err(|error| {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
@@ -184,4 +116,133 @@ fn server_name_settings_that_cannot_be_used_are_refused() {
         build(TlsConfig { ca: Some("no PEM here".into()), ..named("kubernetes") }).unwrap_err(),
         "unable to use specified CA cert: no certificate found"
     );
+}
+
+/// What a TLS server saw of one request: the SNI of the handshake and the Host header.
+type Seen = std::sync::Arc<parking_lot::Mutex<Vec<(Option<String>, String)>>>;
+
+/// A rustls server on loopback (a thread per connection, blocking I/O) with a certificate for
+/// `DNS:kubernetes` only, recording the SNI each client sent and the Host header it asked for.
+fn start_recording_server(pki: &TestPki) -> (u16, Seen) {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{BufRead, Write};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<_, _>>()
+        .expect("certificates");
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(pki.path("server.key")).expect("server.key");
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let (config, record) = (config.clone(), record.clone());
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).expect("connection");
+                let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(connection, stream));
+                let (mut host, mut path) = (String::new(), String::new());
+                loop {
+                    let mut line = String::new();
+                    if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                        return; // The client gave up (a refused certificate).
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if path.is_empty() {
+                        path = line.split(' ').nth(1).unwrap_or("").to_owned();
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("host")
+                    {
+                        host = value.trim().to_owned();
+                    }
+                }
+                let tls = tls.get_mut();
+                record.lock().push((tls.conn.server_name().map(str::to_owned), host));
+                let body = "named_requests_total 1\n";
+                let answer = match path.as_str() {
+                    // A redirect within the target, and one to another host.
+                    "/moved" => "HTTP/1.1 302 Found\r\nlocation: /metrics\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned(),
+                    "/away" => {
+                        "HTTP/1.1 302 Found\r\nlocation: https://elsewhere.invalid/metrics\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_owned()
+                    }
+                    _ => {
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+                    }
+                };
+                let _ = tls.write_all(answer.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_is_sent_as_sni_while_the_host_header_stays_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    pki.issue_server("server", "kubernetes", "DNS:kubernetes");
+    let (first_port, first) = start_recording_server(&pki);
+    let (second_port, second) = start_recording_server(&pki);
+    let config = |server_name: Option<&str>, insecure: bool| HttpClientConfig {
+        tls_config: TlsConfig {
+            ca: Some(pki.ca_pem.clone()),
+            server_name: server_name.map(str::to_owned),
+            insecure_skip_verify: insecure,
+            ..TlsConfig::default()
+        },
+        ..HttpClientConfig::default()
+    };
+    let fetch = |client: HttpClient, port: u16| async move {
+        let url = format!("https://127.0.0.1:{port}/metrics");
+        let response = client.get(&url).await?.send().await.map_err(|error| format!("{error:?}"))?;
+        response.text().await.map_err(|error| error.to_string())
+    };
+
+    // One job's client, two targets: each handshake names the server, each Host is the target.
+    let client = HttpClient::new(&config(Some("kubernetes"), false), false).expect("client");
+    for _ in 0..2 {
+        assert_eq!(fetch(client.clone(), first_port).await.as_deref(), Ok("named_requests_total 1\n"));
+        assert_eq!(fetch(client.clone(), second_port).await.as_deref(), Ok("named_requests_total 1\n"));
+    }
+    let expected = |port: u16| vec![(Some("kubernetes".to_owned()), format!("127.0.0.1:{port}")); 2];
+    assert_eq!(*first.lock(), expected(first_port));
+    assert_eq!(*second.lock(), expected(second_port));
+
+    // A redirect within the target is followed with the same SNI and Host; one to another host
+    // is not (the Host header set for the target would go with it): its status is the answer.
+    let moved = client.get(&format!("https://127.0.0.1:{first_port}/moved")).await.unwrap().send().await.unwrap();
+    assert_eq!(moved.status(), 200);
+    assert_eq!(first.lock().len(), 4, "/moved, then /metrics");
+    assert!(
+        first.lock().iter().all(|seen| *seen == (Some("kubernetes".to_owned()), format!("127.0.0.1:{first_port}")))
+    );
+    let away = client.get(&format!("https://127.0.0.1:{first_port}/away")).await.unwrap().send().await.unwrap();
+    assert_eq!(away.status(), 302);
+    assert_eq!(first.lock().len(), 5, "elsewhere.invalid was not asked");
+
+    // The certificate is still verified against server_name, which is what was sent.
+    let other = HttpClient::new(&config(Some("other"), false), false).expect("client");
+    let error = fetch(other, first_port).await.expect_err("the certificate is for kubernetes only");
+    assert!(error.contains("NotValidForName"), "{error}");
+
+    // Without server_name, an IP address target gets no SNI (RFC 6066 names hosts only).
+    let plain = HttpClient::new(&config(None, true), false).expect("client");
+    assert_eq!(fetch(plain, first_port).await.as_deref(), Ok("named_requests_total 1\n"));
+    assert_eq!(first.lock().last(), Some(&(None, format!("127.0.0.1:{first_port}"))));
 }

@@ -286,24 +286,19 @@ impl HttpClientConfig {
                 );
             }
             oauth2.tls_config.validate()?;
+            validate_proxy(
+                oauth2.proxy_url.as_deref(),
+                oauth2.no_proxy.as_deref(),
+                oauth2.proxy_from_environment,
+                &oauth2.proxy_connect_header,
+            )?;
         }
-        let has_proxy_url = self.proxy_url.as_ref().is_some_and(|url| !url.is_empty());
-        let has_no_proxy = self.no_proxy.as_ref().is_some_and(|hosts| !hosts.is_empty());
-        if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && !has_proxy_url {
-            return Err(
-                "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"
-                    .to_owned(),
-            );
-        }
-        if self.proxy_from_environment && has_proxy_url {
-            return Err("if proxy_from_environment is configured, proxy_url must not be configured".to_owned());
-        }
-        if self.proxy_from_environment && has_no_proxy {
-            return Err("if proxy_from_environment is configured, no_proxy must not be configured".to_owned());
-        }
-        if has_no_proxy && !has_proxy_url {
-            return Err("if no_proxy is configured, proxy_url must also be configured".to_owned());
-        }
+        validate_proxy(
+            self.proxy_url.as_deref(),
+            self.no_proxy.as_deref(),
+            self.proxy_from_environment,
+            &self.proxy_connect_header,
+        )?;
         for name in self.http_headers.keys() {
             let canonical = canonical_header_name(name);
             if RESERVED_HTTP_HEADERS.contains(&canonical.as_str()) {
@@ -312,6 +307,34 @@ impl HttpClientConfig {
         }
         self.tls_config.validate()
     }
+}
+
+/// Checks proxy settings with the rules and messages of Prometheus' `ProxyConfig.Validate`
+/// (a section's and its `oauth2` token client's alike).
+fn validate_proxy(
+    proxy_url: Option<&str>,
+    no_proxy: Option<&str>,
+    from_environment: bool,
+    connect_header: &BTreeMap<String, Vec<Secret>>,
+) -> Result<(), String> {
+    let has_proxy_url = proxy_url.is_some_and(|url| !url.is_empty());
+    let has_no_proxy = no_proxy.is_some_and(|hosts| !hosts.is_empty());
+    if !connect_header.is_empty() && !from_environment && !has_proxy_url {
+        return Err(
+            "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"
+                .to_owned(),
+        );
+    }
+    if from_environment && has_proxy_url {
+        return Err("if proxy_from_environment is configured, proxy_url must not be configured".to_owned());
+    }
+    if from_environment && has_no_proxy {
+        return Err("if proxy_from_environment is configured, no_proxy must not be configured".to_owned());
+    }
+    if has_no_proxy && !has_proxy_url {
+        return Err("if no_proxy is configured, proxy_url must also be configured".to_owned());
+    }
+    Ok(())
 }
 
 /// Headers an HTTP client sets itself, which `http_headers` must not override.

@@ -176,7 +176,7 @@ async fn run_http_sd(config: HttpSdConfig, index: usize, updates: mpsc::Sender<U
 }
 
 async fn poll_http_sd(client: &HttpClient, url: &str, refresh_seconds: &str) -> Result<Vec<TargetGroup>, String> {
-    let request = client.get(url)?.header("X-Prometheus-Refresh-Interval-Seconds", refresh_seconds);
+    let request = client.get(url).await?.header("X-Prometheus-Refresh-Interval-Seconds", refresh_seconds);
     let response = tokio::time::timeout(Duration::from_secs(30), request.send())
         .await
         .map_err(|_| "request timed out".to_owned())?

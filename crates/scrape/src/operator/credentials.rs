@@ -1,6 +1,7 @@
 //! Credentials and TLS material of generated jobs, read from the Secrets and ConfigMaps of
 //! the monitor's own namespace, as the operator reads them: `basicAuth`, `bearerTokenSecret`,
-//! `authorization` and `tlsConfig` (`ca`, `cert`, `keySecret`). Values stay in memory as
+//! `authorization`, `oauth2` (`clientId` from a Secret or ConfigMap, `clientSecret` from a
+//! Secret) and `tlsConfig` (`ca`, `cert`, `keySecret`). Values stay in memory as
 //! [`Secret`]s (printed as `<secret>`); nothing is written to disk, because the scrape client
 //! takes inline PEM and credentials.
 //!
@@ -10,10 +11,13 @@
 use std::collections::BTreeMap;
 
 use panoptes_kube::k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
-use panoptes_kube::monitoring::{Authentication, KeySelector, SecretOrConfigMap, TlsConfig as OperatorTls};
+use panoptes_kube::monitoring::{
+    Authentication, KeySelector, Reference, ReferencedKind, SecretOrConfigMap, TlsConfig as OperatorTls, Unsupported,
+};
 use panoptes_model::Secret;
+use serde::Deserialize;
 
-use crate::config::{Authorization, BasicAuth, ScrapeConfig};
+use crate::config::{Authorization, BasicAuth, OAuth2, ScrapeConfig};
 
 /// One key's value; `None` when it is not UTF-8 text (the scrape client needs text).
 type Value = Option<Secret>;
@@ -160,6 +164,104 @@ pub(super) fn apply_authentication(
             credentials_file: None,
         });
     }
+    Ok(())
+}
+
+/// The operator's `OAuth2` (client credentials), found among the fields the kube crate leaves
+/// unmodelled. `tlsConfig` and the proxy fields are not modelled: an `oauth2` with them is
+/// refused rather than used without them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OperatorOAuth2 {
+    #[serde(default)]
+    client_id: SecretOrConfigMap,
+    #[serde(default)]
+    client_secret: Option<KeySelector>,
+    #[serde(default)]
+    token_url: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    endpoint_params: BTreeMap<String, String>,
+    #[serde(flatten)]
+    unsupported: Unsupported,
+}
+
+/// Decodes the `oauth2` of an endpoint's or a Probe's unmodelled fields.
+fn operator_oauth2(unsupported: &Unsupported) -> Option<Result<OperatorOAuth2, String>> {
+    let value = unsupported.get("oauth2")?;
+    Some(OperatorOAuth2::deserialize(value).map_err(|error| format!("oauth2: {error}")))
+}
+
+/// Returns the Secret and ConfigMap keys the `oauth2` among `unsupported` reads, so that the
+/// caller watches them as it watches the modelled references.
+pub fn oauth2_references(unsupported: &Unsupported) -> Vec<Reference> {
+    let Some(Ok(oauth2)) = operator_oauth2(unsupported) else {
+        return Vec::new();
+    };
+    let reference =
+        |kind, selector: &KeySelector| Reference { kind, name: selector.name.clone(), key: selector.key.clone() };
+    let client_id = &oauth2.client_id;
+    [
+        client_id.secret.as_ref().map(|selector| (ReferencedKind::Secret, selector)),
+        client_id.config_map.as_ref().map(|selector| (ReferencedKind::ConfigMap, selector)),
+        oauth2.client_secret.as_ref().map(|selector| (ReferencedKind::Secret, selector)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|(_, selector)| selector.is_set())
+    .map(|(kind, selector)| reference(kind, selector))
+    .collect()
+}
+
+/// Returns whether the unmodelled field `field` of a report is an `oauth2` this module honours,
+/// so that it is not listed as ignored.
+pub(super) fn is_honoured_oauth2(field: &str) -> bool {
+    field == "spec.oauth2" || (field.starts_with("spec.endpoints[") && field.ends_with("].oauth2"))
+}
+
+/// Sets `config.oauth2` from the `oauth2` among the spec's unmodelled fields, with the client id
+/// and secret read from Secrets and ConfigMaps in `namespace`, as the operator generates it.
+///
+/// # Errors
+///
+/// Returns the field and what is wrong: a missing object or key, no `tokenUrl`, a `clientId`
+/// naming both or neither a Secret and a ConfigMap, or a field that is not modelled.
+pub(super) fn apply_oauth2(
+    config: &mut ScrapeConfig,
+    namespace: &str,
+    unsupported: &Unsupported,
+    objects: &ReferencedObjects,
+    field_prefix: &str,
+) -> Result<(), String> {
+    let Some(oauth2) = operator_oauth2(unsupported) else {
+        return Ok(());
+    };
+    let oauth2 = oauth2.map_err(|error| format!("{field_prefix}{error}"))?;
+    if let Some(field) = oauth2.unsupported.keys().next() {
+        return Err(format!("{field_prefix}oauth2.{field} is not supported; not scraped without it"));
+    }
+    if oauth2.token_url.is_empty() {
+        return Err(format!("{field_prefix}oauth2.tokenUrl must be set"));
+    }
+    let client_id = objects
+        .secret_or_config_map(namespace, &oauth2.client_id)
+        .map_err(|error| format!("{field_prefix}oauth2.clientId: {error}"))?
+        .ok_or_else(|| format!("{field_prefix}oauth2.clientId must name a Secret or ConfigMap key"))?;
+    let client_secret = match oauth2.client_secret.as_ref().filter(|selector| selector.is_set()) {
+        Some(selector) => objects
+            .secret(namespace, selector)
+            .map_err(|error| format!("{field_prefix}oauth2.clientSecret: {error}"))?,
+        None => return Err(format!("{field_prefix}oauth2.clientSecret must name a Secret key")),
+    };
+    config.oauth2 = Some(OAuth2 {
+        client_id: client_id.expose().to_owned(),
+        client_secret: Some(client_secret),
+        scopes: oauth2.scopes,
+        token_url: oauth2.token_url,
+        endpoint_params: oauth2.endpoint_params,
+        ..OAuth2::default()
+    });
     Ok(())
 }
 

@@ -7,10 +7,10 @@
 use panoptes_kube::monitoring::{Probe, ProbeIngress, ProbeSpec, ProbeStaticConfig, Prober};
 use serde_json::{Value, json};
 
-use super::credentials::{apply_authentication, apply_tls};
+use super::credentials::{apply_authentication, apply_oauth2, apply_tls};
 use super::{
-    GenerateContext, OAUTH2_REFUSAL, ResourceReport, decoded, limit_fields, monitored_namespaces, parse_selector,
-    relabel, selector_relabels, user_relabel,
+    GenerateContext, ResourceReport, decoded, limit_fields, monitored_namespaces, parse_selector, relabel,
+    selector_relabels, user_relabel,
 };
 use crate::config::{KubernetesRole, ScrapeConfig, apply_scrape_defaults};
 
@@ -21,9 +21,6 @@ pub fn probe_jobs(probe: &Probe, context: GenerateContext<'_>) -> (Vec<ScrapeCon
         Ok(decoded) => decoded,
         Err(rejected) => return (Vec::new(), *rejected),
     };
-    if spec.unsupported.contains_key("oauth2") {
-        return (Vec::new(), report.reject(format!("spec.{OAUTH2_REFUSAL}")));
-    }
     if let Some(field) = spec.tls_config.as_ref().and_then(|tls| tls.unsupported.keys().next()) {
         let error = format!("spec.tlsConfig.{field} is not supported; probe not run without it");
         return (Vec::new(), report.reject(error));
@@ -153,6 +150,7 @@ fn finish_job(
         config.kubernetes_sd_configs = vec![context.config.discovery(KubernetesRole::Ingress, namespaces, false)];
     }
     apply_authentication(&mut config, namespace, &spec.authentication, context.objects, "spec.")?;
+    apply_oauth2(&mut config, namespace, &spec.unsupported, context.objects, "spec.")?;
     if let Some(tls) = &spec.tls_config {
         apply_tls(&mut config, namespace, tls, context.objects, "spec.")?;
     }

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use panoptes_kube::k8s_openapi::api::core::v1::Namespace;
+use panoptes_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use panoptes_kube::monitoring::{LabelSelector, PodMonitor, Probe, PrometheusRule, ServiceMonitor};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::config::{Config, parse_str};
+use crate::config::{Config, OAuth2, Secret, parse_str};
 
 /// The global section and operator connection every test shares.
 const HEADER: &str = "global:\n  scrape_interval: 30s\nprometheus_operator:\n  api_server: https://10.0.0.1:6443\n  bearer_token_file: /var/run/token\n  serviceMonitorSelector: {}\n";
@@ -293,11 +293,73 @@ fn missing_secrets_and_oauth2_refuse_the_endpoint_and_keep_the_others() {
         [
             r#"spec.endpoints[0]: basicAuth.password: key "pass" not found in secret kube-system/creds"#,
             "spec.endpoints[1]: tlsConfig.ca: configmap kube-system/ca not found",
-            "spec.endpoints[2]: oauth2 is not supported: the scrape client has no OAuth 2.0 support; endpoint not scraped",
+            "spec.endpoints[2]: oauth2.clientId: secret kube-system/o not found",
             r#"spec.endpoints[3]: bearerTokenSecret: key "token" not found in secret kube-system/creds"#,
         ]
     );
-    assert_eq!(report.unsupported_fields, ["spec.scrapeClass", "spec.endpoints[2].oauth2"]);
+    assert_eq!(report.unsupported_fields, ["spec.scrapeClass"], "oauth2 is honoured, not ignored");
+}
+
+#[test]
+fn oauth2_client_credentials_come_from_secrets_and_config_maps() {
+    let oauth2 = |extra: serde_json::Value| {
+        let mut oauth2 = json!({
+            "clientId": {"configMap": {"name": "oauth", "key": "id"}},
+            "clientSecret": {"name": "oauth", "key": "secret"},
+            "tokenUrl": "https://idp.example/token",
+            "scopes": ["metrics"],
+            "endpointParams": {"audience": "scrapers"}
+        });
+        for (key, value) in extra.as_object().expect("object") {
+            oauth2[key] = value.clone();
+        }
+        oauth2
+    };
+    let monitor = json!({
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {
+            "selector": {},
+            "endpoints": [
+                {"port": "metrics", "oauth2": oauth2(json!({}))},
+                {"port": "web", "oauth2": oauth2(json!({"tlsConfig": {"insecureSkipVerify": true}}))},
+                {"port": "other", "oauth2": oauth2(json!({"clientSecret": {"name": "oauth", "key": "missing"}}))}
+            ]
+        }
+    });
+    let monitor: ServiceMonitor = serde_json::from_value(monitor).expect("object");
+    let references = oauth2_references(&monitor.spec().expect("spec").endpoints[0].unsupported);
+    let references: Vec<_> = references.iter().map(|r| format!("{:?} {}/{}", r.kind, r.name, r.key)).collect();
+    assert_eq!(references, ["ConfigMap oauth/id", "Secret oauth/secret"]);
+
+    let config = base();
+    let mut objects = ReferencedObjects::new();
+    objects.add_secret(&kube_secret("shop", "oauth", &[("secret", "s3cret")]));
+    objects.add_config_map(&ConfigMap {
+        metadata: ObjectMeta { namespace: Some("shop".into()), name: Some("oauth".into()), ..ObjectMeta::default() },
+        data: Some([("id".to_owned(), "panoptes".to_owned())].into()),
+        ..ConfigMap::default()
+    });
+    let (jobs, report) = service_monitor_jobs(&monitor, context(&config, &objects));
+    assert_eq!(jobs.len(), 1);
+    let expected = OAuth2 {
+        client_id: "panoptes".into(),
+        client_secret: Some(Secret::new("s3cret")),
+        scopes: vec!["metrics".into()],
+        token_url: "https://idp.example/token".into(),
+        endpoint_params: [("audience".to_owned(), "scrapers".to_owned())].into(),
+        ..OAuth2::default()
+    };
+    assert_eq!(jobs[0].oauth2.as_ref(), Some(&expected));
+    assert_eq!(
+        report.errors,
+        [
+            "spec.endpoints[1]: oauth2.tlsConfig is not supported; not scraped without it",
+            r#"spec.endpoints[2]: oauth2.clientSecret: key "missing" not found in secret shop/oauth"#,
+        ]
+    );
+    assert!(report.unsupported_fields.is_empty(), "{report:?}");
+    assert!(!format!("{report:?}{:?}", jobs[0]).contains("s3cret"), "the secret is never printed");
 }
 
 /// A Secret of `namespace/name` with text values.
@@ -611,7 +673,7 @@ fn probe_with_static_targets_goes_through_the_prober() {
         context,
     );
     assert_eq!(report.state, ResourceState::Rejected);
-    assert!(report.errors[0].starts_with("spec.oauth2 is not supported"), "{report:?}");
+    assert_eq!(report.errors, ["spec.oauth2.tokenUrl must be set"]);
     let (_, report) = probe_jobs(&probe(json!({"targets": {"staticConfig": {"static": ["x"]}}})), context);
     assert_eq!(report.errors, ["spec.prober.url is required"]);
 }
