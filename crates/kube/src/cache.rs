@@ -177,7 +177,7 @@ impl<K: WatchedKind> WatchCache<K> {
     /// # Panics
     ///
     /// Panics when called outside a tokio runtime.
-    pub(crate) fn spawn(client: kube::Client, scope: Scope, metrics: KubeMetrics) -> Self {
+    pub(crate) fn spawn(client: kube::Client, api_server: &str, scope: Scope, metrics: KubeMetrics) -> Self {
         let resource = K::plural(&()).into_owned();
         let shared = Arc::new(Shared {
             objects: RwLock::new(BTreeMap::new()),
@@ -188,6 +188,7 @@ impl<K: WatchedKind> WatchCache<K> {
         let runner = Runner {
             api,
             shared: shared.clone(),
+            api_server: api_server.to_owned(),
             labels: CacheLabels { resource: resource.clone(), scope: scope.describe() },
             scope: scope.clone(),
             metrics: metrics.clone(),
@@ -277,6 +278,23 @@ impl Backoff {
     }
 }
 
+/// Returns an error's message followed by those of its sources, so that the cause of a
+/// transport failure (an unknown certificate authority, a refused connection) is logged, not
+/// only kube's outer "client error".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 fn now_seconds() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
@@ -292,6 +310,8 @@ enum WatchEnd {
 struct Runner<K> {
     api: Api<K>,
     shared: Arc<Shared<K>>,
+    /// The API server's URL, named in failure logs.
+    api_server: String,
     labels: CacheLabels,
     scope: Scope,
     metrics: KubeMetrics,
@@ -306,7 +326,7 @@ impl<K: WatchedKind> Runner<K> {
                 Ok(version) => version,
                 Err(error) => {
                     self.metrics.failures.get_or_create(&self.labels).inc();
-                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes list failed");
+                    tracing::warn!(server = %self.api_server, resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes list failed");
                     tokio::time::sleep(self.backoff.next_delay()).await;
                     continue;
                 }
@@ -339,7 +359,7 @@ impl<K: WatchedKind> Runner<K> {
             let page = tokio::time::timeout(LIST_PAGE_TIMEOUT, self.api.list(&params))
                 .await
                 .map_err(|_| format!("no answer within {LIST_PAGE_TIMEOUT:?}"))?
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| error_chain(&error))?;
             for object in page.items {
                 objects.insert(ObjectKey::of(&object), Arc::new(object));
             }
@@ -375,7 +395,7 @@ impl<K: WatchedKind> Runner<K> {
             }
             Err(error) => {
                 self.metrics.failures.get_or_create(&self.labels).inc();
-                tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes watch failed");
+                tracing::warn!(server = %self.api_server, resource = %self.labels.resource, scope = %self.labels.scope, error = %error_chain(&error), "kubernetes watch failed");
                 tokio::time::sleep(self.backoff.next_delay()).await;
                 return WatchEnd::Resume;
             }
@@ -396,7 +416,7 @@ impl<K: WatchedKind> Runner<K> {
                 Ok(event) => event,
                 Err(error) => {
                     self.metrics.failures.get_or_create(&self.labels).inc();
-                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes watch stream broke");
+                    tracing::warn!(server = %self.api_server, resource = %self.labels.resource, scope = %self.labels.scope, error = %error_chain(&error), "kubernetes watch stream broke");
                     tokio::time::sleep(self.backoff.next_delay()).await;
                     return WatchEnd::Resume;
                 }
