@@ -63,6 +63,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A label or annotation allow-list is malformed.
+    #[error("invalid allow-list at character {position}: {message}")]
+    AllowList {
+        /// Where (in characters from the start).
+        position: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The HTTP client cannot be built (TLS setup, certificates).
     #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
@@ -80,6 +88,7 @@ impl Classify for Error {
             | Error::Kubeconfig { .. }
             | Error::ApiServer { .. }
             | Error::Settings { .. }
+            | Error::AllowList { .. }
             | Error::Client(_) => ErrorKind::BadData,
             Error::ReadFile { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
             Error::ReadFile { .. } => ErrorKind::Unavailable,

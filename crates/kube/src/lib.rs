@@ -36,4 +36,4 @@ pub use error::{Error, Result};
 pub use k8s_openapi;
 pub use kube::Resource;
 pub use metrics::KubeMetrics;
-pub use state::{ClusterState, parse_quantity};
+pub use state::{AllowList, ClusterState, ClusterStateOptions, RENDERED_RESOURCES, parse_quantity};

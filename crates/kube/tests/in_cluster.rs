@@ -221,7 +221,7 @@ async fn in_cluster_connection_uses_the_service_account_over_tls() {
     eventually(&pods, 10, "the new pod through the watch", |pods| pods.len() == 2).await;
 
     // The cluster-state metrics, which read every kind cluster-wide, work in-cluster as well.
-    let state = ClusterState::watch(&cluster);
+    let state = ClusterState::watch(&cluster, panoptes_kube::ClusterStateOptions::default());
     tokio::time::timeout(Duration::from_secs(10), state.wait_synced()).await.expect("cluster state synced");
     let text = state.render();
     assert!(
