@@ -158,6 +158,41 @@ fn render_counts<K: kube::Resource>(
     }
 }
 
+/// Renders an `_owner` family: one series per owner reference of each object (`owner_kind`,
+/// `owner_name`, `owner_is_controller`), or one with `<none>` everywhere for an object without
+/// owner, as kube-state-metrics does.
+fn render_owners<K: kube::Resource>(
+    out: &mut String,
+    objects: &[Arc<K>],
+    name: &str,
+    help: &str,
+    identity: impl Fn(&K) -> Vec<(&'static str, String)>,
+) {
+    let mut family = Family::new(out, name, "gauge", help);
+    for object in objects {
+        let identity = identity(object);
+        let owners = object.meta().owner_references.as_deref().unwrap_or_default();
+        let none = [("<none>", "<none>", "<none>")];
+        let rows: Vec<(&str, &str, &str)> = if owners.is_empty() {
+            none.to_vec()
+        } else {
+            owners
+                .iter()
+                .map(|owner| {
+                    let is_controller = if owner.controller == Some(true) { "true" } else { "false" };
+                    (owner.kind.as_str(), owner.name.as_str(), is_controller)
+                })
+                .collect()
+        };
+        for (kind, owner_name, is_controller) in rows {
+            let mut labels: Vec<(&str, &str)> =
+                identity.iter().map(|(label, value)| (*label, value.as_str())).collect();
+            labels.extend([("owner_kind", kind), ("owner_name", owner_name), ("owner_is_controller", is_controller)]);
+            family.sample(name, &labels, 1.0);
+        }
+    }
+}
+
 /// Returns the `namespace` and `<kind_label>` (name) labels of a namespaced object.
 fn namespaced_identity<K: kube::Resource>(object: &K, kind_label: &'static str) -> Vec<(&'static str, String)> {
     let meta = object.meta();
@@ -299,6 +334,38 @@ impl ClusterState {
                 );
             }
         }
+        let mut family = Family::new(
+            out,
+            "kube_pod_container_status_waiting_reason",
+            "gauge",
+            "Describes the reason the container is currently in waiting state.",
+        );
+        for pod in &pods {
+            let (namespace, name, uid) = identity(pod);
+            let statuses = pod.status.as_ref().and_then(|status| status.container_statuses.as_ref());
+            for status in statuses.into_iter().flatten() {
+                // As kube-state-metrics: a series per waiting container, its reason possibly empty.
+                let Some(waiting) = status.state.as_ref().and_then(|state| state.waiting.as_ref()) else {
+                    continue;
+                };
+                let reason = waiting.reason.as_deref().unwrap_or_default();
+                family.sample(
+                    "kube_pod_container_status_waiting_reason",
+                    &[
+                        ("namespace", &namespace),
+                        ("pod", &name),
+                        ("uid", &uid),
+                        ("container", &status.name),
+                        ("reason", reason),
+                    ],
+                    1.0,
+                );
+            }
+        }
+        render_owners(out, &pods, "kube_pod_owner", "Information about the Pod's owner.", |pod| {
+            let (namespace, name, uid) = identity(pod);
+            vec![("namespace", namespace), ("pod", name), ("uid", uid)]
+        });
         for (family_name, help, pick_limits) in [
             ("kube_pod_container_resource_requests", "The number of requested request resource by a container.", false),
             ("kube_pod_container_resource_limits", "The number of requested limit resource by a container.", true),
@@ -486,6 +553,9 @@ impl ClusterState {
         ];
         let objects = self.replica_sets.objects();
         render_counts(out, &objects, "replicaset", families);
+        render_owners(out, &objects, "kube_replicaset_owner", "Information about the ReplicaSet's owner.", |object| {
+            namespaced_identity(object, "replicaset")
+        });
         self.render_metadata(out, &objects, "replicasets", "replicaset", |object| {
             namespaced_identity(object, "replicaset")
         });

@@ -39,6 +39,8 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
     pod["spec"]["containers"][0]["resources"] =
         json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}});
     pod["status"]["containerStatuses"][0]["restartCount"] = json!(3);
+    pod["status"]["containerStatuses"][0]["state"] =
+        json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}});
     server.apply(pod.clone());
     bookinfo.scale(&server, "reviews-v3", 2);
     server.apply(json!({"kind": "StatefulSet", "metadata": {"name": "mongodb", "namespace": "default"},
@@ -69,6 +71,8 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
         format!(r#"kube_pod_status_ready{{{who},condition="true"}} 1"#),
         format!(r#"kube_pod_status_ready{{{who},condition="false"}} 0"#),
         format!(r#"kube_pod_container_status_restarts_total{{{who},container="productpage"}} 3"#),
+        format!(r#"kube_pod_container_status_waiting_reason{{{who},container="productpage",reason="CrashLoopBackOff"}} 1"#),
+        format!(r#"kube_pod_owner{{{who},owner_kind="ReplicaSet",owner_name="{replica_set}",owner_is_controller="true"}} 1"#),
         format!(r#"kube_pod_container_resource_requests{{{who},container="productpage",node="{node}",resource="cpu",unit="core"}} 0.1"#),
         format!(r#"kube_pod_container_resource_requests{{{who},container="productpage",node="{node}",resource="memory",unit="byte"}} 134217728"#),
         format!(r#"kube_pod_container_resource_limits{{{who},container="productpage",node="{node}",resource="memory",unit="byte"}} 268435456"#),
@@ -97,6 +101,16 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
         service["spec"]["clusterIP"].as_str().unwrap()
     );
     assert!(text.lines().any(|line| line == service_line), "missing {service_line}");
+    let deployment = server.get("ReplicaSet", "default", replica_set).expect("replica set")["metadata"]["ownerReferences"][0]
+        ["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(deployment, "productpage-v1");
+    let owner = format!(
+        r#"kube_replicaset_owner{{namespace="default",replicaset="{replica_set}",owner_kind="Deployment",owner_name="productpage-v1",owner_is_controller="true"}} 1"#
+    );
+    assert!(text.lines().any(|line| line == owner), "missing {owner} in\n{text}");
     let replica_sets = text.lines().filter(|line| line.starts_with("kube_replicaset_spec_replicas{")).count();
     assert_eq!(replica_sets, 6, "one per Bookinfo Deployment");
     let reviews_addresses = text
@@ -168,6 +182,12 @@ async fn allow_lists_pick_labels_and_annotations_as_kube_state_metrics() {
             r#"kube_pod_annotations{namespace="shop",pod="cart-0",uid="u-cart",annotation_prometheus_io_scrape="true"} 1"#,
         ]
     );
+    // A pod without owner, as kube-state-metrics shows it; no waiting container, no series.
+    assert_eq!(
+        series_of(&text, "kube_pod_owner")[0],
+        r#"kube_pod_owner{namespace="shop",pod="bare-0",uid="u-bare",owner_kind="<none>",owner_name="<none>",owner_is_controller="<none>"} 1"#
+    );
+    assert_eq!(series_of(&text, "kube_pod_container_status_waiting_reason"), Vec::<String>::new());
     // Resources not listed have no series, only the family's comments.
     assert_eq!(series_of(&text, "kube_deployment_labels"), Vec::<String>::new());
     assert_eq!(series_of(&text, "kube_namespace_annotations"), Vec::<String>::new());
