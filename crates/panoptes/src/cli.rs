@@ -777,10 +777,11 @@ mod tests {
             Some(panoptes_kube::AllowList::parse("pods=[app],namespaces=[*]").unwrap())
         );
         assert_eq!(args.kube_state_annotations_allowlist, Some(panoptes_kube::AllowList::default()));
-        let error = Cli::try_parse_from(["panoptes", "server", "--kube-state.metric-labels-allowlist=pods=[app"])
-            .err()
-            .expect("malformed list refused")
-            .to_string();
+        let Err(error) = Cli::try_parse_from(["panoptes", "server", "--kube-state.metric-labels-allowlist=pods=[app"])
+        else {
+            panic!("malformed list accepted");
+        };
+        let error = error.to_string();
         assert!(
             error.contains("--kube-state.metric-labels-allowlist")
                 && error.contains("invalid allow-list at character 9: missing `]` closing the list of pods"),
