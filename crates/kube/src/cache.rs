@@ -14,8 +14,9 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine;
 use futures::StreamExt;
-use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::{Resource, ResourceExt};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
@@ -55,26 +56,37 @@ impl<K> WatchedKind for K where
 }
 
 /// Builds the API handle of a kind according to its scope: namespaced kinds honour the cache's
-/// namespace, cluster-scoped kinds (nodes, namespaces) ignore it.
+/// namespace, cluster-scoped kinds (nodes, namespaces) ignore it. The handle reads objects
+/// untyped, so that each one is decoded on its own (see `Runner::decode`).
 pub trait ResourceScope {
-    /// Returns the API of `K` in `namespace` (all namespaces when `None`).
-    fn api<K: Resource<DynamicType = (), Scope = Self>>(client: kube::Client, namespace: Option<&str>) -> Api<K>
+    /// Returns the untyped API of `K` in `namespace` (all namespaces when `None`).
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(
+        client: kube::Client,
+        namespace: Option<&str>,
+    ) -> Api<DynamicObject>
     where
         Self: Sized;
 }
 
 impl ResourceScope for kube::core::NamespaceResourceScope {
-    fn api<K: Resource<DynamicType = (), Scope = Self>>(client: kube::Client, namespace: Option<&str>) -> Api<K> {
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(
+        client: kube::Client,
+        namespace: Option<&str>,
+    ) -> Api<DynamicObject> {
+        let resource = ApiResource::erase::<K>(&());
         match namespace {
-            Some(namespace) => Api::namespaced(client, namespace),
-            None => Api::all(client),
+            Some(namespace) => Api::namespaced_with(client, namespace, &resource),
+            None => Api::all_with(client, &resource),
         }
     }
 }
 
 impl ResourceScope for kube::core::ClusterResourceScope {
-    fn api<K: Resource<DynamicType = (), Scope = Self>>(client: kube::Client, _namespace: Option<&str>) -> Api<K> {
-        Api::all(client)
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(
+        client: kube::Client,
+        _namespace: Option<&str>,
+    ) -> Api<DynamicObject> {
+        Api::all_with(client, &ApiResource::erase::<K>(&()))
     }
 }
 
@@ -177,17 +189,18 @@ impl<K: WatchedKind> WatchCache<K> {
     /// # Panics
     ///
     /// Panics when called outside a tokio runtime.
-    pub(crate) fn spawn(client: kube::Client, scope: Scope, metrics: KubeMetrics) -> Self {
+    pub(crate) fn spawn(client: kube::Client, api_server: &str, scope: Scope, metrics: KubeMetrics) -> Self {
         let resource = K::plural(&()).into_owned();
         let shared = Arc::new(Shared {
             objects: RwLock::new(BTreeMap::new()),
             generation: watch::channel(0).0,
             synced: watch::channel(false).0,
         });
-        let api: Api<K> = K::Scope::api(client, scope.namespace.as_deref());
+        let api = K::Scope::api::<K>(client, scope.namespace.as_deref());
         let runner = Runner {
             api,
             shared: shared.clone(),
+            api_server: api_server.to_owned(),
             labels: CacheLabels { resource: resource.clone(), scope: scope.describe() },
             scope: scope.clone(),
             metrics: metrics.clone(),
@@ -277,6 +290,50 @@ impl Backoff {
     }
 }
 
+/// Returns why an object of `kind` does not decode. For the `data` and `binaryData` maps of
+/// Secrets and ConfigMaps, the first key whose value is not base64 is named; the decoder's own
+/// message is withheld for Secrets, because decoders quote what they could not read (a value,
+/// or a byte of it).
+fn undecodable_reason(kind: &str, fields: &serde_json::Value, error: &serde_json::Error) -> String {
+    for map in ["data", "binaryData"] {
+        let Some(entries) = fields.get(map).and_then(serde_json::Value::as_object) else { continue };
+        for (key, value) in entries {
+            let is_base64 =
+                value.as_str().is_some_and(|text| base64::engine::general_purpose::STANDARD.decode(text).is_ok());
+            if value.is_null() || is_base64 {
+                continue;
+            }
+            // A ConfigMap's `data` holds plain text: only `binaryData` is base64 there.
+            if kind == "ConfigMap" && map == "data" {
+                continue;
+            }
+            return format!("{map} key {key:?} is not valid base64");
+        }
+    }
+    if kind == "Secret" {
+        "the object does not decode (the decoder's message is withheld: it could quote a secret value)".to_owned()
+    } else {
+        error.to_string()
+    }
+}
+
+/// Returns an error's message followed by those of its sources, so that the cause of a
+/// transport failure (an unknown certificate authority, a refused connection) is logged, not
+/// only kube's outer "client error".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 fn now_seconds() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
@@ -290,8 +347,10 @@ enum WatchEnd {
 }
 
 struct Runner<K> {
-    api: Api<K>,
+    api: Api<DynamicObject>,
     shared: Arc<Shared<K>>,
+    /// The API server's URL, named in failure logs.
+    api_server: String,
     labels: CacheLabels,
     scope: Scope,
     metrics: KubeMetrics,
@@ -306,7 +365,7 @@ impl<K: WatchedKind> Runner<K> {
                 Ok(version) => version,
                 Err(error) => {
                     self.metrics.failures.get_or_create(&self.labels).inc();
-                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes list failed");
+                    tracing::warn!(server = %self.api_server, resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes list failed");
                     tokio::time::sleep(self.backoff.next_delay()).await;
                     continue;
                 }
@@ -339,9 +398,11 @@ impl<K: WatchedKind> Runner<K> {
             let page = tokio::time::timeout(LIST_PAGE_TIMEOUT, self.api.list(&params))
                 .await
                 .map_err(|_| format!("no answer within {LIST_PAGE_TIMEOUT:?}"))?
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| error_chain(&error))?;
             for object in page.items {
-                objects.insert(ObjectKey::of(&object), Arc::new(object));
+                if let Some(object) = self.decode(object) {
+                    objects.insert(ObjectKey::of(&object), Arc::new(object));
+                }
             }
             match page.metadata.continue_.filter(|token| !token.is_empty()) {
                 Some(token) => params.continue_token = Some(token),
@@ -375,7 +436,7 @@ impl<K: WatchedKind> Runner<K> {
             }
             Err(error) => {
                 self.metrics.failures.get_or_create(&self.labels).inc();
-                tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes watch failed");
+                tracing::warn!(server = %self.api_server, resource = %self.labels.resource, scope = %self.labels.scope, error = %error_chain(&error), "kubernetes watch failed");
                 tokio::time::sleep(self.backoff.next_delay()).await;
                 return WatchEnd::Resume;
             }
@@ -396,7 +457,7 @@ impl<K: WatchedKind> Runner<K> {
                 Ok(event) => event,
                 Err(error) => {
                     self.metrics.failures.get_or_create(&self.labels).inc();
-                    tracing::warn!(resource = %self.labels.resource, scope = %self.labels.scope, error = %error, "kubernetes watch stream broke");
+                    tracing::warn!(server = %self.api_server, resource = %self.labels.resource, scope = %self.labels.scope, error = %error_chain(&error), "kubernetes watch stream broke");
                     tokio::time::sleep(self.backoff.next_delay()).await;
                     return WatchEnd::Resume;
                 }
@@ -431,19 +492,51 @@ impl<K: WatchedKind> Runner<K> {
         self.metrics.events.get_or_create(&labels).inc();
     }
 
-    fn apply(&self, event: &'static str, version: &mut String, object: K, is_delete: bool) {
+    /// Decodes one object into `K`, or logs why it cannot be (naming the object, and for
+    /// Secrets never quoting a value) and returns `None`: one malformed object must not keep
+    /// the others of its list out of the cache.
+    fn decode(&self, object: DynamicObject) -> Option<K> {
+        let key = ObjectKey::of(&object);
+        // The object's fields are moved, not copied, into one JSON value that `K` borrows from.
+        let DynamicObject { types, metadata, data: mut fields } = object;
+        if let serde_json::Value::Object(map) = &mut fields {
+            if let Some(types) = types {
+                map.insert("apiVersion".to_owned(), serde_json::Value::String(types.api_version));
+                map.insert("kind".to_owned(), serde_json::Value::String(types.kind));
+            }
+            map.insert("metadata".to_owned(), serde_json::to_value(metadata).unwrap_or_default());
+        }
+        let reason = match K::deserialize(&fields) {
+            Ok(decoded) => return Some(decoded),
+            Err(error) => undecodable_reason(&K::kind(&()), &fields, &error),
+        };
+        self.metrics.undecodable.get_or_create(&self.labels).inc();
+        tracing::warn!(
+            server = %self.api_server,
+            resource = %self.labels.resource,
+            namespace = %key.namespace,
+            name = %key.name,
+            reason = %reason,
+            "kubernetes object cannot be decoded; left out of the cache"
+        );
+        None
+    }
+
+    fn apply(&self, event: &'static str, version: &mut String, object: DynamicObject, is_delete: bool) {
         self.count_event(event);
         if let Some(object_version) = object.resource_version() {
             *version = object_version;
         }
         let key = ObjectKey::of(&object);
+        // A deleted object needs no decoding; a changed one that no longer decodes leaves the
+        // cache rather than staying there with its old contents.
+        let decoded = if is_delete { None } else { self.decode(object) };
         let count = {
             let mut objects = self.shared.objects.write();
-            if is_delete {
-                objects.remove(&key);
-            } else {
-                objects.insert(key, Arc::new(object));
-            }
+            match decoded {
+                Some(object) => objects.insert(key, Arc::new(object)),
+                None => objects.remove(&key),
+            };
             objects.len()
         };
         self.shared.notify();

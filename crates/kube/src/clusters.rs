@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 
 use crate::cache::{Scope, WatchCache, WatchedKind};
-use crate::connection::ConnectionOptions;
+use crate::connection::{ConnectionOptions, InClusterOptions};
 use crate::error::{Error, Result};
 use crate::metrics::KubeMetrics;
 
@@ -20,6 +20,7 @@ type AnyCache = dyn Any + Send + Sync;
 pub struct Clusters {
     clusters: Arc<Mutex<HashMap<ConnectionOptions, Weak<Cluster>>>>,
     metrics: KubeMetrics,
+    in_cluster: Arc<InClusterOptions>,
 }
 
 impl std::fmt::Debug for Clusters {
@@ -34,7 +35,15 @@ impl std::fmt::Debug for Clusters {
 impl Clusters {
     /// Returns an empty registry whose caches report to `metrics`.
     pub fn new(metrics: KubeMetrics) -> Self {
-        Clusters { clusters: Arc::default(), metrics }
+        Clusters { clusters: Arc::default(), metrics, in_cluster: Arc::default() }
+    }
+
+    /// Returns the registry reading the in-cluster environment and service account from
+    /// `in_cluster` instead of the process environment and
+    /// `/var/run/secrets/kubernetes.io/serviceaccount` (for tests).
+    pub fn with_in_cluster(mut self, in_cluster: InClusterOptions) -> Self {
+        self.in_cluster = Arc::new(in_cluster);
+        self
     }
 
     /// Returns the metrics of every cache of this registry.
@@ -52,12 +61,14 @@ impl Clusters {
         if let Some(cluster) = self.clusters.lock().get(options).and_then(Weak::upgrade) {
             return Ok(cluster);
         }
-        let config = options.to_config().await?;
+        let config = options.to_config(&self.in_cluster).await?;
         let default_namespace = config.default_namespace.clone();
+        let api_server = config.cluster_url.to_string().trim_end_matches('/').to_owned();
         let client = kube::Client::try_from(config).map_err(Error::Client)?;
         let cluster = Arc::new(Cluster {
             client,
             default_namespace,
+            api_server,
             description: options.describe(),
             caches: Mutex::default(),
             metrics: self.metrics.clone(),
@@ -77,6 +88,7 @@ impl Clusters {
 pub struct Cluster {
     client: kube::Client,
     default_namespace: String,
+    api_server: String,
     description: String,
     caches: Mutex<HashMap<(TypeId, Scope), Weak<AnyCache>>>,
     metrics: KubeMetrics,
@@ -86,6 +98,7 @@ impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")
             .field("connection", &self.description)
+            .field("api_server", &self.api_server)
             .field("caches", &self.caches.lock().len())
             .finish()
     }
@@ -96,6 +109,11 @@ impl Cluster {
     /// context's namespace for kubeconfig files, `default` otherwise.
     pub fn default_namespace(&self) -> &str {
         &self.default_namespace
+    }
+
+    /// Returns the API server's URL, e.g. `https://10.96.0.1:443`.
+    pub fn api_server(&self) -> &str {
+        &self.api_server
     }
 
     /// Returns the connection's description (no secrets).
@@ -112,7 +130,12 @@ impl Cluster {
             return cache;
         }
         caches.retain(|_, cache| cache.strong_count() > 0);
-        let cache = Arc::new(WatchCache::<K>::spawn(self.client.clone(), key.1.clone(), self.metrics.clone()));
+        let cache = Arc::new(WatchCache::<K>::spawn(
+            self.client.clone(),
+            &self.api_server,
+            key.1.clone(),
+            self.metrics.clone(),
+        ));
         let erased: Arc<AnyCache> = cache.clone();
         caches.insert(key, Arc::downgrade(&erased));
         cache

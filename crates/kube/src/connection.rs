@@ -65,6 +65,95 @@ pub struct ApiServerOptions {
     pub tls: TlsOptions,
 }
 
+/// The directory Kubernetes mounts a pod's service account into.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// Where the in-cluster connection finds the API server and the service account: the
+/// `KUBERNETES_SERVICE_HOST`/`_PORT` variables and the `token`, `ca.crt` and `namespace` files of
+/// [`SERVICE_ACCOUNT_DIR`] by default. Tests point it elsewhere; production never needs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InClusterOptions {
+    /// The directory holding `token`, `ca.crt` and `namespace`.
+    pub service_account_dir: PathBuf,
+    /// The API server host; `KUBERNETES_SERVICE_HOST` (read at connection time) when `None`.
+    pub service_host: Option<String>,
+    /// The API server port; `KUBERNETES_SERVICE_PORT` (read at connection time) when `None`.
+    pub service_port: Option<String>,
+}
+
+impl Default for InClusterOptions {
+    fn default() -> Self {
+        InClusterOptions {
+            service_account_dir: PathBuf::from(SERVICE_ACCOUNT_DIR),
+            service_host: None,
+            service_port: None,
+        }
+    }
+}
+
+impl InClusterOptions {
+    /// Returns the API server URL, as client-go builds it: `https://host:port`, IPv6 addresses
+    /// in brackets.
+    fn url(&self) -> Result<String> {
+        let variable = |value: &Option<String>, name: &'static str| {
+            value
+                .clone()
+                .or_else(|| std::env::var(name).ok())
+                .filter(|value| !value.is_empty())
+                .ok_or(Error::InClusterEnvironment { variable: name })
+        };
+        let host = variable(&self.service_host, "KUBERNETES_SERVICE_HOST")?;
+        let port = variable(&self.service_port, "KUBERNETES_SERVICE_PORT")?;
+        let port: u16 = port.parse().map_err(|_| Error::InClusterPort { value: port.clone() })?;
+        Ok(match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(address)) => format!("https://[{address}]:{port}"),
+            _ => format!("https://{host}:{port}"),
+        })
+    }
+
+    /// Builds the client configuration: the API server URL, the CA and namespace files read
+    /// now, the token file left to kube, which re-reads it (and the CA file) about once a
+    /// minute so that rotated tokens and CAs are used without a restart.
+    async fn to_config(&self) -> Result<kube::Config> {
+        let url = self.url()?;
+        let dir = &self.service_account_dir;
+        let namespace_path = dir.join("namespace");
+        let namespace = read_file("in-cluster service account namespace", &namespace_path)?;
+        let namespace = String::from_utf8_lossy(&namespace).trim().to_owned();
+        let ca_path = dir.join("ca.crt");
+        let ca = read_file("in-cluster service account ca.crt", &ca_path)?;
+        let token_path = dir.join("token");
+        // Read once so that a missing token is reported now, with its path; kube reads it again
+        // for requests.
+        read_file("in-cluster service account token", &token_path)?;
+        let kubeconfig = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{ "name": "in-cluster", "cluster": {
+                "server": url,
+                "certificate-authority-data": base64_of(&ca),
+            } }],
+            "users": [{ "name": "in-cluster", "user": { "tokenFile": token_path } }],
+            "contexts": [{ "name": "in-cluster", "context": {
+                "cluster": "in-cluster", "user": "in-cluster", "namespace": namespace,
+            } }],
+            "current-context": "in-cluster",
+        });
+        let kubeconfig: Kubeconfig =
+            serde_json::from_value(kubeconfig).map_err(|source| Error::Settings { url: url.clone(), source })?;
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|source| Error::ApiServer { url, source })?;
+        if namespace.is_empty() {
+            return Err(Error::InClusterNamespace { path: namespace_path });
+        }
+        config.default_namespace = namespace;
+        // As kube's own in-cluster configuration: the CA file is re-read periodically.
+        config.root_cert_file = Some(ca_path);
+        Ok(config)
+    }
+}
+
 /// Where a cluster is and which credentials reach it. Equal options share one [`Cluster`]
 /// (and so its caches) in a [`Clusters`] registry.
 ///
@@ -105,9 +194,9 @@ impl ConnectionOptions {
     ///
     /// Returns what is missing or invalid: the in-cluster environment, the kubeconfig file or
     /// context, an unreadable certificate file, a malformed URL.
-    pub(crate) async fn to_config(&self) -> Result<kube::Config> {
+    pub(crate) async fn to_config(&self, in_cluster: &InClusterOptions) -> Result<kube::Config> {
         match self {
-            ConnectionOptions::InCluster => kube::Config::incluster().map_err(Error::InCluster),
+            ConnectionOptions::InCluster => in_cluster.to_config().await,
             ConnectionOptions::Kubeconfig { path, context } => {
                 let kubeconfig =
                     Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;

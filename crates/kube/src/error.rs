@@ -7,9 +7,24 @@ use panoptes_model::{Classify, ErrorKind};
 /// Everything that can fail while connecting to a cluster.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The in-cluster service account (token, CA, namespace) or environment is missing.
-    #[error("cannot use the in-cluster service account")]
-    InCluster(#[source] kube::config::InClusterError),
+    /// A variable of the in-cluster environment (`KUBERNETES_SERVICE_HOST`/`_PORT`) is unset.
+    #[error("in-cluster connection: {variable} is not set (not running in a pod?)")]
+    InClusterEnvironment {
+        /// The variable.
+        variable: &'static str,
+    },
+    /// `KUBERNETES_SERVICE_PORT` is not a port number.
+    #[error("in-cluster connection: KUBERNETES_SERVICE_PORT {value:?} is not a port number")]
+    InClusterPort {
+        /// The variable's value.
+        value: String,
+    },
+    /// The service account's namespace file is empty.
+    #[error("in-cluster connection: the service account namespace file {path:?} is empty")]
+    InClusterNamespace {
+        /// The file.
+        path: PathBuf,
+    },
     /// A kubeconfig file cannot be read or does not name a usable context.
     #[error("cannot load kubeconfig file {path:?}")]
     Kubeconfig {
@@ -48,6 +63,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A label or annotation allow-list is malformed.
+    #[error("invalid allow-list at character {position}: {message}")]
+    AllowList {
+        /// Where (in characters from the start).
+        position: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The HTTP client cannot be built (TLS setup, certificates).
     #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
@@ -59,10 +82,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::InCluster(_)
+            Error::InClusterEnvironment { .. }
+            | Error::InClusterPort { .. }
+            | Error::InClusterNamespace { .. }
             | Error::Kubeconfig { .. }
             | Error::ApiServer { .. }
             | Error::Settings { .. }
+            | Error::AllowList { .. }
             | Error::Client(_) => ErrorKind::BadData,
             Error::ReadFile { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
             Error::ReadFile { .. } => ErrorKind::Unavailable,

@@ -29,9 +29,11 @@ mod state;
 
 pub use cache::{ObjectKey, ResourceScope, Scope, WatchCache, WatchedKind};
 pub use clusters::{Cluster, Clusters};
-pub use connection::{ApiServerAuth, ApiServerOptions, ConnectionOptions, Secret, TlsOptions};
+pub use connection::{
+    ApiServerAuth, ApiServerOptions, ConnectionOptions, InClusterOptions, SERVICE_ACCOUNT_DIR, Secret, TlsOptions,
+};
 pub use error::{Error, Result};
 pub use k8s_openapi;
 pub use kube::Resource;
 pub use metrics::KubeMetrics;
-pub use state::{ClusterState, parse_quantity};
+pub use state::{AllowList, ClusterState, ClusterStateOptions, RENDERED_RESOURCES, parse_quantity};

@@ -51,6 +51,7 @@ pub struct KubeMetrics {
     pub(crate) watches: Family<CacheLabels, Counter>,
     pub(crate) events: Family<EventLabels, Counter>,
     pub(crate) failures: Family<CacheLabels, Counter>,
+    pub(crate) undecodable: Family<CacheLabels, Counter>,
     pub(crate) objects: Family<CacheLabels, Gauge>,
     pub(crate) last_sync: Family<CacheLabels, FloatGauge>,
     pub(crate) caches: Gauge,
@@ -81,6 +82,11 @@ impl KubeMetrics {
             "cache_failures",
             "Failed list or watch requests of a cache (each followed by a backoff)",
             self.failures.clone(),
+        );
+        registry.register(
+            "cache_undecodable_objects",
+            "Objects a cache left out because they do not decode (each logged with its namespace and name)",
+            self.undecodable.clone(),
         );
         registry.register("cache_objects", "Objects a watch cache holds", self.objects.clone());
         registry.register(

@@ -3,9 +3,14 @@
 //! `container_cpu_usage_seconds_total * on (namespace, pod) group_left(node) kube_pod_info`)
 //! work unchanged. Rendered as the Prometheus text format 0.0.4.
 //!
-//! Differences from kube-state-metrics: `kube_pod_labels` carries every pod label as
-//! `label_<sanitised name>` (kube-state-metrics needs `--metric-labels-allowlist` for that);
-//! families not listed here are not produced.
+//! The `kube_<kind>_labels` and `kube_<kind>_annotations` families carry the keys their
+//! [`AllowList`] allows, as kube-state-metrics' `--metric-labels-allowlist` and
+//! `--metric-annotations-allowlist` do; families not listed in docs/kubernetes.md are not
+//! produced.
+
+mod allowlist;
+
+pub use allowlist::{AllowList, RENDERED_RESOURCES};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +22,27 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::cache::{Scope, WatchCache};
 use crate::clusters::Cluster;
+use allowlist::sanitize;
+
+/// What the cluster-state families include.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStateOptions {
+    /// The object labels allowed on `kube_<kind>_labels`.
+    pub labels_allowlist: AllowList,
+    /// The object annotations allowed on `kube_<kind>_annotations`.
+    pub annotations_allowlist: AllowList,
+}
+
+impl Default for ClusterStateOptions {
+    /// Every pod label on `kube_pod_labels` (what Panoptes always did; kube-state-metrics allows
+    /// nothing by default), no annotations.
+    fn default() -> Self {
+        ClusterStateOptions {
+            labels_allowlist: AllowList::everything_of("pods"),
+            annotations_allowlist: AllowList::default(),
+        }
+    }
+}
 
 /// The caches cluster-state metrics are computed from (every namespace).
 #[derive(Debug)]
@@ -30,6 +56,7 @@ pub struct ClusterState {
     replica_sets: Arc<WatchCache<ReplicaSet>>,
     stateful_sets: Arc<WatchCache<StatefulSet>>,
     daemon_sets: Arc<WatchCache<DaemonSet>>,
+    options: ClusterStateOptions,
 }
 
 /// One metric family being rendered.
@@ -62,12 +89,6 @@ impl<'a> Family<'a> {
 
 fn escape(value: &str) -> String {
     value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n")
-}
-
-/// Replaces characters outside `[a-zA-Z0-9_]` with `_`, as kube-state-metrics does for label
-/// keys and resource names.
-fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
 
 /// Parses a Kubernetes quantity (`100m`, `7Gi`, `1.5`, `2e3`) into a number.
@@ -137,6 +158,47 @@ fn render_counts<K: kube::Resource>(
     }
 }
 
+/// Renders an `_owner` family: one series per owner reference of each object (`owner_kind`,
+/// `owner_name`, `owner_is_controller`), or one with `<none>` everywhere for an object without
+/// owner, as kube-state-metrics does.
+fn render_owners<K: kube::Resource>(
+    out: &mut String,
+    objects: &[Arc<K>],
+    name: &str,
+    help: &str,
+    identity: impl Fn(&K) -> Vec<(&'static str, String)>,
+) {
+    let mut family = Family::new(out, name, "gauge", help);
+    for object in objects {
+        let identity = identity(object);
+        let owners = object.meta().owner_references.as_deref().unwrap_or_default();
+        let none = [("<none>", "<none>", "<none>")];
+        let rows: Vec<(&str, &str, &str)> = if owners.is_empty() {
+            none.to_vec()
+        } else {
+            owners
+                .iter()
+                .map(|owner| {
+                    let is_controller = if owner.controller == Some(true) { "true" } else { "false" };
+                    (owner.kind.as_str(), owner.name.as_str(), is_controller)
+                })
+                .collect()
+        };
+        for (kind, owner_name, is_controller) in rows {
+            let mut labels: Vec<(&str, &str)> =
+                identity.iter().map(|(label, value)| (*label, value.as_str())).collect();
+            labels.extend([("owner_kind", kind), ("owner_name", owner_name), ("owner_is_controller", is_controller)]);
+            family.sample(name, &labels, 1.0);
+        }
+    }
+}
+
+/// Returns the `namespace` and `<kind_label>` (name) labels of a namespaced object.
+fn namespaced_identity<K: kube::Resource>(object: &K, kind_label: &'static str) -> Vec<(&'static str, String)> {
+    let meta = object.meta();
+    vec![("namespace", meta.namespace.clone().unwrap_or_default()), (kind_label, meta.name.clone().unwrap_or_default())]
+}
+
 fn ready_states(status: &str) -> [(&'static str, f64); 3] {
     let status = status.to_lowercase();
     [
@@ -149,7 +211,7 @@ fn ready_states(status: &str) -> [(&'static str, f64); 3] {
 impl ClusterState {
     /// Opens (or shares) the cluster-wide caches of every kind the metrics need.
     /// Must be called within a tokio runtime.
-    pub fn watch(cluster: &Cluster) -> Self {
+    pub fn watch(cluster: &Cluster, options: ClusterStateOptions) -> Self {
         ClusterState {
             pods: cluster.watch(Scope::default()),
             nodes: cluster.watch(Scope::default()),
@@ -160,6 +222,7 @@ impl ClusterState {
             replica_sets: cluster.watch(Scope::default()),
             stateful_sets: cluster.watch(Scope::default()),
             daemon_sets: cluster.watch(Scope::default()),
+            options,
         }
     }
 
@@ -271,6 +334,38 @@ impl ClusterState {
                 );
             }
         }
+        let mut family = Family::new(
+            out,
+            "kube_pod_container_status_waiting_reason",
+            "gauge",
+            "Describes the reason the container is currently in waiting state.",
+        );
+        for pod in &pods {
+            let (namespace, name, uid) = identity(pod);
+            let statuses = pod.status.as_ref().and_then(|status| status.container_statuses.as_ref());
+            for status in statuses.into_iter().flatten() {
+                // As kube-state-metrics: a series per waiting container, its reason possibly empty.
+                let Some(waiting) = status.state.as_ref().and_then(|state| state.waiting.as_ref()) else {
+                    continue;
+                };
+                let reason = waiting.reason.as_deref().unwrap_or_default();
+                family.sample(
+                    "kube_pod_container_status_waiting_reason",
+                    &[
+                        ("namespace", &namespace),
+                        ("pod", &name),
+                        ("uid", &uid),
+                        ("container", &status.name),
+                        ("reason", reason),
+                    ],
+                    1.0,
+                );
+            }
+        }
+        render_owners(out, &pods, "kube_pod_owner", "Information about the Pod's owner.", |pod| {
+            let (namespace, name, uid) = identity(pod);
+            vec![("namespace", namespace), ("pod", name), ("uid", uid)]
+        });
         for (family_name, help, pick_limits) in [
             ("kube_pod_container_resource_requests", "The number of requested request resource by a container.", false),
             ("kube_pod_container_resource_limits", "The number of requested limit resource by a container.", true),
@@ -303,25 +398,52 @@ impl ClusterState {
                 }
             }
         }
-        let mut family =
-            Family::new(out, "kube_pod_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
-        for pod in &pods {
+        self.render_metadata(out, &pods, "pods", "pod", |pod| {
             let (namespace, name, uid) = identity(pod);
-            let extra: Vec<(String, String)> = pod
-                .metadata
-                .labels
-                .iter()
-                .flatten()
-                .map(|(key, value)| (format!("label_{}", sanitize(key)), value.clone()))
-                .collect();
-            let mut labels: Vec<(&str, &str)> = vec![("namespace", &namespace), ("pod", &name), ("uid", &uid)];
-            labels.extend(extra.iter().map(|(key, value)| (key.as_str(), value.as_str())));
-            family.sample("kube_pod_labels", &labels, 1.0);
+            vec![("namespace", namespace), ("pod", name), ("uid", uid)]
+        });
+    }
+
+    /// Renders `kube_<kind>_labels` and `kube_<kind>_annotations` of `objects`: the identity
+    /// labels, then the allowed keys; no series for a resource nothing is allowed for.
+    fn render_metadata<K: kube::Resource>(
+        &self,
+        out: &mut String,
+        objects: &[Arc<K>],
+        resource: &str,
+        kind: &str,
+        identity: impl Fn(&K) -> Vec<(&'static str, String)>,
+    ) {
+        let families = [
+            ("labels", "label", "Kubernetes labels converted to Prometheus labels.", &self.options.labels_allowlist),
+            (
+                "annotations",
+                "annotation",
+                "Kubernetes annotations converted to Prometheus labels.",
+                &self.options.annotations_allowlist,
+            ),
+        ];
+        for (suffix, prefix, help, allowlist) in families {
+            let name = format!("kube_{kind}_{suffix}");
+            let mut family = Family::new(out, &name, "gauge", help);
+            for object in objects {
+                let meta = object.meta();
+                let keys = if suffix == "labels" { meta.labels.as_ref() } else { meta.annotations.as_ref() };
+                let Some(extra) = allowlist.prometheus_labels(resource, prefix, keys) else { continue };
+                let identity = identity(object);
+                let mut labels: Vec<(&str, &str)> =
+                    identity.iter().map(|(label, value)| (*label, value.as_str())).collect();
+                labels.extend(extra.iter().map(|(label, value)| (label.as_str(), value.as_str())));
+                family.sample(&name, &labels, 1.0);
+            }
         }
     }
 
     fn render_nodes(&self, out: &mut String) {
         let nodes = self.nodes.objects();
+        self.render_metadata(out, &nodes, "nodes", "node", |node| {
+            vec![("node", node.metadata.name.clone().unwrap_or_default())]
+        });
         let mut family = Family::new(out, "kube_node_info", "gauge", "Information about a cluster node.");
         for node in &nodes {
             let name = node.metadata.name.clone().unwrap_or_default();
@@ -413,7 +535,11 @@ impl ClusterState {
                 d.status.as_ref().and_then(|s| s.updated_replicas)
             }),
         ];
-        render_counts(out, &self.deployments.objects(), "deployment", families);
+        let objects = self.deployments.objects();
+        render_counts(out, &objects, "deployment", families);
+        self.render_metadata(out, &objects, "deployments", "deployment", |object| {
+            namespaced_identity(object, "deployment")
+        });
         let families: &[CountFamily<ReplicaSet>] = &[
             ("kube_replicaset_spec_replicas", "Number of desired pods for a ReplicaSet.", |r| {
                 r.spec.as_ref().and_then(|s| s.replicas)
@@ -425,7 +551,14 @@ impl ClusterState {
                 r.status.as_ref().and_then(|s| s.ready_replicas)
             }),
         ];
-        render_counts(out, &self.replica_sets.objects(), "replicaset", families);
+        let objects = self.replica_sets.objects();
+        render_counts(out, &objects, "replicaset", families);
+        render_owners(out, &objects, "kube_replicaset_owner", "Information about the ReplicaSet's owner.", |object| {
+            namespaced_identity(object, "replicaset")
+        });
+        self.render_metadata(out, &objects, "replicasets", "replicaset", |object| {
+            namespaced_identity(object, "replicaset")
+        });
         let families: &[CountFamily<StatefulSet>] = &[
             ("kube_statefulset_replicas", "Number of desired pods for a StatefulSet.", |s| {
                 s.spec.as_ref().and_then(|s| s.replicas)
@@ -443,7 +576,11 @@ impl ClusterState {
                 s.status.as_ref().and_then(|s| s.updated_replicas)
             }),
         ];
-        render_counts(out, &self.stateful_sets.objects(), "statefulset", families);
+        let objects = self.stateful_sets.objects();
+        render_counts(out, &objects, "statefulset", families);
+        self.render_metadata(out, &objects, "statefulsets", "statefulset", |object| {
+            namespaced_identity(object, "statefulset")
+        });
         let families: &[CountFamily<DaemonSet>] = &[
             (
                 "kube_daemonset_status_desired_number_scheduled",
@@ -476,12 +613,30 @@ impl ClusterState {
                 |d| d.status.as_ref().and_then(|s| s.updated_number_scheduled),
             ),
         ];
-        render_counts(out, &self.daemon_sets.objects(), "daemonset", families);
+        let objects = self.daemon_sets.objects();
+        render_counts(out, &objects, "daemonset", families);
+        self.render_metadata(out, &objects, "daemonsets", "daemonset", |object| {
+            namespaced_identity(object, "daemonset")
+        });
     }
 
     fn render_namespaces_services_endpoints(&self, out: &mut String) {
+        let namespaces = self.namespaces.objects();
+        self.render_metadata(out, &namespaces, "namespaces", "namespace", |namespace| {
+            vec![("namespace", namespace.metadata.name.clone().unwrap_or_default())]
+        });
+        let services = self.services.objects();
+        self.render_metadata(out, &services, "services", "service", |service| {
+            let mut identity = namespaced_identity(service, "service");
+            identity.push(("uid", service.metadata.uid.clone().unwrap_or_default()));
+            identity
+        });
+        let endpoints = self.endpoints.objects();
+        self.render_metadata(out, &endpoints, "endpoints", "endpoint", |object| {
+            namespaced_identity(object, "endpoint")
+        });
         let mut family = Family::new(out, "kube_namespace_status_phase", "gauge", "kubernetes namespace status phase.");
-        for namespace in self.namespaces.objects() {
+        for namespace in namespaces {
             let name = namespace.metadata.name.clone().unwrap_or_default();
             let phase = namespace.status.as_ref().and_then(|status| status.phase.clone()).unwrap_or_default();
             for candidate in ["Active", "Terminating"] {
@@ -493,7 +648,7 @@ impl ClusterState {
             }
         }
         let mut family = Family::new(out, "kube_service_info", "gauge", "Information about service.");
-        for service in self.services.objects() {
+        for service in services {
             let namespace = service.metadata.namespace.clone().unwrap_or_default();
             let name = service.metadata.name.clone().unwrap_or_default();
             let uid = service.metadata.uid.clone().unwrap_or_default();
@@ -517,7 +672,7 @@ impl ClusterState {
             "gauge",
             "Information about Endpoint available and non available addresses.",
         );
-        for endpoints in self.endpoints.objects() {
+        for endpoints in endpoints {
             let namespace = endpoints.metadata.namespace.clone().unwrap_or_default();
             let name = endpoints.metadata.name.clone().unwrap_or_default();
             for subset in endpoints.subsets.iter().flatten() {

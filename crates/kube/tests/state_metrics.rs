@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use panoptes_kube::{ApiServerOptions, ClusterState, Clusters, ConnectionOptions, KubeMetrics, parse_quantity};
+use panoptes_kube::{
+    AllowList, ApiServerOptions, ClusterState, ClusterStateOptions, Clusters, ConnectionOptions, KubeMetrics,
+    parse_quantity,
+};
 use panoptes_test_util::fake_kube::FakeApiServer;
 use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
 use serde_json::json;
@@ -36,6 +39,8 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
     pod["spec"]["containers"][0]["resources"] =
         json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}});
     pod["status"]["containerStatuses"][0]["restartCount"] = json!(3);
+    pod["status"]["containerStatuses"][0]["state"] =
+        json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}});
     server.apply(pod.clone());
     bookinfo.scale(&server, "reviews-v3", 2);
     server.apply(json!({"kind": "StatefulSet", "metadata": {"name": "mongodb", "namespace": "default"},
@@ -48,7 +53,7 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
     let clusters = Clusters::new(KubeMetrics::default());
     let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
     let cluster = clusters.connect(&options).await.expect("connect");
-    let state = ClusterState::watch(&cluster);
+    let state = ClusterState::watch(&cluster, ClusterStateOptions::default());
     tokio::time::timeout(Duration::from_secs(5), state.wait_synced()).await.expect("synced");
     let text = state.render();
 
@@ -66,6 +71,8 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
         format!(r#"kube_pod_status_ready{{{who},condition="true"}} 1"#),
         format!(r#"kube_pod_status_ready{{{who},condition="false"}} 0"#),
         format!(r#"kube_pod_container_status_restarts_total{{{who},container="productpage"}} 3"#),
+        format!(r#"kube_pod_container_status_waiting_reason{{{who},container="productpage",reason="CrashLoopBackOff"}} 1"#),
+        format!(r#"kube_pod_owner{{{who},owner_kind="ReplicaSet",owner_name="{replica_set}",owner_is_controller="true"}} 1"#),
         format!(r#"kube_pod_container_resource_requests{{{who},container="productpage",node="{node}",resource="cpu",unit="core"}} 0.1"#),
         format!(r#"kube_pod_container_resource_requests{{{who},container="productpage",node="{node}",resource="memory",unit="byte"}} 134217728"#),
         format!(r#"kube_pod_container_resource_limits{{{who},container="productpage",node="{node}",resource="memory",unit="byte"}} 268435456"#),
@@ -94,6 +101,16 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
         service["spec"]["clusterIP"].as_str().unwrap()
     );
     assert!(text.lines().any(|line| line == service_line), "missing {service_line}");
+    let deployment = server.get("ReplicaSet", "default", replica_set).expect("replica set")["metadata"]["ownerReferences"][0]
+        ["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(deployment, "productpage-v1");
+    let owner = format!(
+        r#"kube_replicaset_owner{{namespace="default",replicaset="{replica_set}",owner_kind="Deployment",owner_name="productpage-v1",owner_is_controller="true"}} 1"#
+    );
+    assert!(text.lines().any(|line| line == owner), "missing {owner} in\n{text}");
     let replica_sets = text.lines().filter(|line| line.starts_with("kube_replicaset_spec_replicas{")).count();
     assert_eq!(replica_sets, 6, "one per Bookinfo Deployment");
     let reviews_addresses = text
@@ -106,4 +123,100 @@ async fn bookinfo_state_renders_kube_state_metrics_series() {
     for line in text.lines().filter(|line| line.starts_with("# TYPE")) {
         assert!(line.ends_with(" gauge") || line.ends_with(" counter"), "{line}");
     }
+}
+
+/// Returns the series of `family` (no comments), sorted.
+fn series_of(text: &str, family: &str) -> Vec<String> {
+    let prefix = format!("{family}{{");
+    let mut lines: Vec<String> = text.lines().filter(|line| line.starts_with(&prefix)).map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_lists_pick_labels_and_annotations_as_kube_state_metrics() {
+    let server = FakeApiServer::start().await;
+    server.apply(json!({"kind": "Namespace", "metadata": {"name": "shop",
+        "labels": {"team": "payments", "kubernetes.io/metadata.name": "shop"},
+        "annotations": {"owner": "alice@example.com"}}, "status": {"phase": "Active"}}));
+    server.apply(json!({"kind": "Pod", "metadata": {"name": "cart-0", "namespace": "shop", "uid": "u-cart",
+        "labels": {"app": "cart", "version": "v2", "app.kubernetes.io/name": "cart", "app.kubernetes.io/partOf": "shop", "secret-ish": "x"},
+        "annotations": {"prometheus.io/scrape": "true", "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+        "spec": {"containers": []}, "status": {"phase": "Running"}}));
+    server.apply(json!({"kind": "Pod", "metadata": {"name": "bare-0", "namespace": "shop", "uid": "u-bare"},
+        "spec": {"containers": []}, "status": {"phase": "Running"}}));
+    server.apply(
+        json!({"kind": "Deployment", "metadata": {"name": "cart", "namespace": "shop", "labels": {"app": "cart"}},
+        "spec": {"replicas": 1, "selector": {}, "template": {}}, "status": {}}),
+    );
+    let clusters = Clusters::new(KubeMetrics::default());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let render = async |labels: &str, annotations: &str| {
+        let options = ClusterStateOptions {
+            labels_allowlist: AllowList::parse(labels).expect("labels allow-list"),
+            annotations_allowlist: AllowList::parse(annotations).expect("annotations allow-list"),
+        };
+        let state = ClusterState::watch(&cluster, options);
+        tokio::time::timeout(Duration::from_secs(5), state.wait_synced()).await.expect("synced");
+        state.render()
+    };
+
+    // Named keys, a partial wildcard, and a key no object has.
+    let text = render("pods=[app,app.kubernetes.io/*,missing],namespaces=[*]", "pods=[prometheus.io/scrape]").await;
+    assert_eq!(
+        series_of(&text, "kube_pod_labels"),
+        [
+            r#"kube_pod_labels{namespace="shop",pod="bare-0",uid="u-bare"} 1"#,
+            r#"kube_pod_labels{namespace="shop",pod="cart-0",uid="u-cart",label_app="cart",label_app_kubernetes_io_name="cart",label_app_kubernetes_io_part_of="shop"} 1"#,
+        ]
+    );
+    assert_eq!(
+        series_of(&text, "kube_namespace_labels"),
+        [r#"kube_namespace_labels{namespace="shop",label_kubernetes_io_metadata_name="shop",label_team="payments"} 1"#]
+    );
+    assert_eq!(
+        series_of(&text, "kube_pod_annotations"),
+        [
+            r#"kube_pod_annotations{namespace="shop",pod="bare-0",uid="u-bare"} 1"#,
+            r#"kube_pod_annotations{namespace="shop",pod="cart-0",uid="u-cart",annotation_prometheus_io_scrape="true"} 1"#,
+        ]
+    );
+    // A pod without owner, as kube-state-metrics shows it; no waiting container, no series.
+    assert_eq!(
+        series_of(&text, "kube_pod_owner")[0],
+        r#"kube_pod_owner{namespace="shop",pod="bare-0",uid="u-bare",owner_kind="<none>",owner_name="<none>",owner_is_controller="<none>"} 1"#
+    );
+    assert_eq!(series_of(&text, "kube_pod_container_status_waiting_reason"), Vec::<String>::new());
+    // Resources not listed have no series, only the family's comments.
+    assert_eq!(series_of(&text, "kube_deployment_labels"), Vec::<String>::new());
+    assert_eq!(series_of(&text, "kube_namespace_annotations"), Vec::<String>::new());
+    assert!(text.contains("# TYPE kube_deployment_labels gauge\n"), "{text}");
+
+    // `*` as the resource applies to every kind and wins over the others.
+    let text = render("*=[app],pods=[version]", "").await;
+    assert_eq!(
+        series_of(&text, "kube_deployment_labels"),
+        [r#"kube_deployment_labels{namespace="shop",deployment="cart",label_app="cart"} 1"#]
+    );
+    assert!(
+        series_of(&text, "kube_pod_labels")
+            .contains(&r#"kube_pod_labels{namespace="shop",pod="cart-0",uid="u-cart",label_app="cart"} 1"#.to_owned())
+    );
+    assert_eq!(series_of(&text, "kube_pod_annotations"), Vec::<String>::new());
+
+    // kube-state-metrics' default, the empty list: no `_labels` series at all.
+    let text = render("", "").await;
+    for family in ["kube_pod_labels", "kube_namespace_labels", "kube_deployment_labels", "kube_pod_annotations"] {
+        assert_eq!(series_of(&text, family), Vec::<String>::new(), "{family}");
+    }
+    // Panoptes' default: every pod label, nothing else.
+    let state = ClusterState::watch(&cluster, ClusterStateOptions::default());
+    tokio::time::timeout(Duration::from_secs(5), state.wait_synced()).await.expect("synced");
+    let text = state.render();
+    assert_eq!(
+        series_of(&text, "kube_pod_labels")[1],
+        r#"kube_pod_labels{namespace="shop",pod="cart-0",uid="u-cart",label_app="cart",label_app_kubernetes_io_name="cart",label_app_kubernetes_io_part_of="shop",label_secret_ish="x",label_version="v2"} 1"#
+    );
+    assert_eq!(series_of(&text, "kube_namespace_labels"), Vec::<String>::new());
 }

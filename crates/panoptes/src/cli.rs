@@ -419,6 +419,17 @@ pub(crate) struct ServerArgs {
     #[arg(long = "kube-state.cluster", value_name = "in-cluster|URL|PATH")]
     pub(crate) kube_state_cluster: Option<String>,
 
+    /// The object labels `kube_<kind>_labels` carry, per resource, as kube-state-metrics'
+    /// --metric-labels-allowlist: `pods=[app,version],namespaces=[*]`. Unset: every pod label
+    /// (kube-state-metrics' default, the empty list, is `--kube-state.metric-labels-allowlist=`).
+    #[arg(long = "kube-state.metric-labels-allowlist", value_name = "RESOURCE=[KEYS],...", value_parser = parse_allowlist)]
+    pub(crate) kube_state_labels_allowlist: Option<panoptes_kube::AllowList>,
+
+    /// The object annotations `kube_<kind>_annotations` carry, per resource, as
+    /// kube-state-metrics' --metric-annotations-allowlist. Unset: none.
+    #[arg(long = "kube-state.metric-annotations-allowlist", value_name = "RESOURCE=[KEYS],...", value_parser = parse_allowlist)]
+    pub(crate) kube_state_annotations_allowlist: Option<panoptes_kube::AllowList>,
+
     /// How long remote-write queues may keep sending at shutdown; what is not acknowledged by
     /// then is sent after the next start (Prometheus' default is 1m).
     #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
@@ -731,6 +742,10 @@ fn parse_fsync(input: &str) -> Result<WalFsync, String> {
     }
 }
 
+fn parse_allowlist(input: &str) -> Result<panoptes_kube::AllowList, String> {
+    panoptes_kube::AllowList::parse(input).map_err(|error| error.to_string())
+}
+
 /// Parses a byte size the way Prometheus' `units.Base2Bytes` does (see
 /// `panoptes_model::size::parse_base2_bytes`).
 fn parse_size(input: &str) -> Result<u64, String> {
@@ -747,6 +762,31 @@ mod tests {
             Command::Server(args) => *args,
             _ => panic!("not the server command"),
         }
+    }
+
+    #[test]
+    fn kube_state_allow_lists_parse_with_kube_state_metrics_syntax() {
+        let args = server_args(&[]);
+        assert_eq!(args.kube_state_labels_allowlist, None);
+        let args = server_args(&[
+            "--kube-state.metric-labels-allowlist=pods=[app],namespaces=[*]",
+            "--kube-state.metric-annotations-allowlist=",
+        ]);
+        assert_eq!(
+            args.kube_state_labels_allowlist,
+            Some(panoptes_kube::AllowList::parse("pods=[app],namespaces=[*]").unwrap())
+        );
+        assert_eq!(args.kube_state_annotations_allowlist, Some(panoptes_kube::AllowList::default()));
+        let Err(error) = Cli::try_parse_from(["panoptes", "server", "--kube-state.metric-labels-allowlist=pods=[app"])
+        else {
+            panic!("malformed list accepted");
+        };
+        let error = error.to_string();
+        assert!(
+            error.contains("--kube-state.metric-labels-allowlist")
+                && error.contains("invalid allow-list at character 9: missing `]` closing the list of pods"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use panoptes_kube::{ApiServerOptions, Cluster, ClusterState, Clusters, ConnectionOptions};
+use panoptes_kube::{ApiServerOptions, Cluster, ClusterState, ClusterStateOptions, Clusters, ConnectionOptions};
+
+use crate::cli::ServerArgs;
 
 /// How long to wait before connecting again when the cluster cannot be reached.
 const CONNECT_RETRY: Duration = Duration::from_secs(30);
@@ -25,9 +27,19 @@ fn connection(spec: &str) -> ConnectionOptions {
     }
 }
 
+/// Returns what the families include: the allow-list flags, each defaulting to
+/// [`ClusterStateOptions::default`]'s (every pod label, no annotation).
+pub(crate) fn options(args: &ServerArgs) -> ClusterStateOptions {
+    let defaults = ClusterStateOptions::default();
+    ClusterStateOptions {
+        labels_allowlist: args.kube_state_labels_allowlist.clone().unwrap_or(defaults.labels_allowlist),
+        annotations_allowlist: args.kube_state_annotations_allowlist.clone().unwrap_or(defaults.annotations_allowlist),
+    }
+}
+
 /// Returns the route, empty when no cluster is named. The caches start at once; the page
 /// answers `503` until every cache listed once.
-pub(crate) fn routes(spec: Option<&str>, clusters: Clusters) -> axum::Router {
+pub(crate) fn routes(spec: Option<&str>, state_options: ClusterStateOptions, clusters: Clusters) -> axum::Router {
     let Some(spec) = spec else {
         return axum::Router::new();
     };
@@ -44,7 +56,7 @@ pub(crate) fn routes(spec: Option<&str>, clusters: Clusters) -> axum::Router {
                 }
             }
         };
-        let cluster_state = ClusterState::watch(&cluster);
+        let cluster_state = ClusterState::watch(&cluster, state_options);
         cluster_state.wait_synced().await;
         tracing::info!(cluster = %options.describe(), "kube-state: caches synced; serving /kube-state/metrics");
         let _ = filled.set((cluster, cluster_state));

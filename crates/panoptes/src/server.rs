@@ -96,7 +96,11 @@ pub(crate) async fn serve(args: ServerArgs, extra_routes: axum::Router) -> anyho
         extra_routes: Some({
             let routes = ingest_routes(&args, &opened, &push_store)
                 .merge(panoptes_alerting::history_router(history.clone()))
-                .merge(crate::kube_state::routes(args.kube_state_cluster.as_deref(), scrape.kube_clusters().clone()))
+                .merge(crate::kube_state::routes(
+                    args.kube_state_cluster.as_deref(),
+                    crate::kube_state::options(&args),
+                    scrape.kube_clusters().clone(),
+                ))
                 .merge(crate::operator::routes(running_config.operator_status()))
                 .merge(senders.routes())
                 .merge(dashboards)
@@ -565,6 +569,8 @@ fn flags(args: &ServerArgs) -> Vec<(String, String)> {
         ("storage.remote.flush-deadline", format_duration(args.remote_flush_deadline)),
         ("storage.remote.max-held-wal-size", format!("{}B", args.remote_max_held_wal_size)),
         ("kube-state.cluster", args.kube_state_cluster.clone().unwrap_or_default()),
+        ("kube-state.metric-labels-allowlist", crate::kube_state::options(args).labels_allowlist.to_string()),
+        ("kube-state.metric-annotations-allowlist", crate::kube_state::options(args).annotations_allowlist.to_string()),
     ];
     flags.sort();
     flags.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()

@@ -114,7 +114,16 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
     let log = dir.path().join("server.log");
     let config_flag = format!("--config.file={}", config_path.display());
     let kube_state_flag = format!("--kube-state.cluster={}", fake.url());
-    let (mut child, address) = start_server(&dir.path().join("data"), &[&config_flag, &kube_state_flag], &log);
+    let (mut child, address) = start_server(
+        &dir.path().join("data"),
+        &[
+            &config_flag,
+            &kube_state_flag,
+            "--kube-state.metric-labels-allowlist=pods=[app],namespaces=[*]",
+            "--kube-state.metric-annotations-allowlist=pods=[prometheus.io/*]",
+        ],
+        &log,
+    );
     let client = reqwest::Client::new();
     wait_ready(&client, address, &mut child, &log).await;
 
@@ -242,6 +251,16 @@ async fn server_discovers_bookinfo_through_the_kubernetes_api() {
         pod["spec"]["nodeName"].as_str().unwrap(),
     );
     assert!(state.lines().any(|candidate| candidate == line), "missing {line} in\n{state}");
+    // The allow-list flags reach the families.
+    let who = format!(r#"namespace="default",pod="{details}",uid="{}""#, pod["metadata"]["uid"].as_str().unwrap());
+    let labels = format!(r#"kube_pod_labels{{{who},label_app="details"}} 1"#);
+    assert!(state.lines().any(|candidate| candidate == labels), "missing {labels} in\n{state}");
+    let annotations = format!(
+        r#"kube_pod_annotations{{{who},annotation_prometheus_io_path="/stats/prometheus",annotation_prometheus_io_port="15020",annotation_prometheus_io_scrape="true"}} 1"#
+    );
+    assert!(state.lines().any(|candidate| candidate == annotations), "missing {annotations} in\n{state}");
+    assert!(state.contains(r#"kube_namespace_labels{namespace="default""#), "{state}");
+    assert!(!state.contains("kube_deployment_labels{"), "deployments are not allowed: {state}");
     assert!(
         state.contains(r#"kube_deployment_spec_replicas{namespace="default",deployment="reviews-v1"} 1"#),
         "{state}"

@@ -13,7 +13,9 @@
 //!
 //! Test controls: [`FakeApiServer::hold_watches`] closes every open watch and makes new ones
 //! wait until [`FakeApiServer::release_watches`]; [`FakeApiServer::compact`] expires every
-//! resource version before the current one, as etcd compaction does.
+//! resource version before the current one, as etcd compaction does;
+//! [`FakeApiServer::require_bearer_token`] makes it answer `401 Unauthorized` (a `Status`, as the
+//! API server does) to requests without that token.
 
 pub mod bookinfo;
 mod selector;
@@ -179,6 +181,10 @@ struct ServerState {
     bookmark_interval: Duration,
     /// The `Authorization` header of the latest request.
     last_authorization: Option<String>,
+    /// When set, requests must carry `Authorization: Bearer <token>`.
+    required_token: Option<String>,
+    /// How many requests were refused with 401.
+    unauthorized: usize,
 }
 
 struct Inner {
@@ -228,6 +234,8 @@ impl FakeApiServer {
                 gone_style: GoneStyle::ErrorEvent,
                 bookmark_interval: Duration::from_secs(1),
                 last_authorization: None,
+                required_token: None,
+                unauthorized: 0,
             }),
             changes: broadcast::channel(4096).0,
             held: watch::channel(false).0,
@@ -277,6 +285,18 @@ impl FakeApiServer {
     /// Returns the `Authorization` header of the latest request, if it had one.
     pub fn last_authorization(&self) -> Option<String> {
         self.inner.state.lock().last_authorization.clone()
+    }
+
+    /// Makes every later request need `Authorization: Bearer <token>`; others get
+    /// `401 Unauthorized`. A new token replaces the old one at once (a rotated service account
+    /// token whose predecessor expired).
+    pub fn require_bearer_token(&self, token: &str) {
+        self.inner.state.lock().required_token = Some(token.to_owned());
+    }
+
+    /// Returns how many requests were refused with `401 Unauthorized`.
+    pub fn unauthorized_requests(&self) -> usize {
+        self.inner.state.lock().unauthorized
     }
 
     /// Returns how many requests start with `prefix`, e.g. `list pods`.
@@ -467,7 +487,19 @@ async fn handle(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    inner.state.lock().last_authorization = authorization;
+    {
+        let mut state = inner.state.lock();
+        let is_allowed = match &state.required_token {
+            Some(token) => authorization.as_deref().and_then(|value| value.strip_prefix("Bearer ")) == Some(token),
+            None => true,
+        };
+        state.last_authorization = authorization;
+        if !is_allowed {
+            state.unauthorized += 1;
+            drop(state);
+            return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized".to_owned());
+        }
+    }
     let Some((resource, namespace)) = parse_path(uri.path()) else {
         return status(
             StatusCode::NOT_FOUND,

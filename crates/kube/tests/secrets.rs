@@ -1,0 +1,142 @@
+//! Objects that do not decode, against the fake API server of `panoptes-test-util` (a fake
+//! speaking the real list/watch wire format; no real API server can run on the build machines).
+//! A real API server stores Secret values as bytes and always sends valid base64, but a proxy,
+//! an aggregated API or a bug can send anything: the cache must name the object and key, never
+//! quote the value, and keep the other objects.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use panoptes_kube::k8s_openapi::api::core::v1::{Pod, Secret};
+use panoptes_kube::{ApiServerOptions, Clusters, ConnectionOptions, KubeMetrics, Scope, WatchCache};
+use panoptes_test_util::fake_kube::FakeApiServer;
+use parking_lot::Mutex;
+use serde_json::json;
+
+/// Everything logged by the process.
+fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let writer = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+        buffer
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&logs().lock()).into_owned()
+}
+
+/// Waits up to five seconds for a log line containing every one of `parts`; returns it.
+async fn log_line(parts: &[&str]) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = log_text();
+        if let Some(line) = text.lines().find(|line| parts.iter().all(|part| line.contains(part))) {
+            return line.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no log line with {parts:?}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits up to five seconds for `condition` on the cache.
+async fn eventually<K>(cache: &WatchCache<K>, what: &str, condition: impl Fn(&WatchCache<K>) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !condition(cache) {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn secret(name: &str, password: serde_json::Value) -> serde_json::Value {
+    json!({"kind": "Secret", "metadata": {"name": name, "namespace": "shop"}, "type": "Opaque",
+        "data": {"username": "YWRtaW4=", "password": password}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_secret_data_is_named_by_key_and_never_quoted() {
+    logs();
+    let server = FakeApiServer::start().await;
+    server.apply(secret("good", json!("aHVudGVyMg==")));
+    server.apply(secret("creds", json!("s3cr3t!value")));
+    let metrics = KubeMetrics::default();
+    let clusters = Clusters::new(metrics.clone());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let secrets = cluster.watch::<Secret>(Scope::namespace(Some("shop")));
+    tokio::time::timeout(Duration::from_secs(5), secrets.wait_synced()).await.expect("listed despite the bad one");
+    let names: Vec<String> = secrets.objects().iter().filter_map(|secret| secret.metadata.name.clone()).collect();
+    assert_eq!(names, ["good"], "the malformed Secret is left out, the others are kept");
+
+    let line = log_line(&["name=creds", "cannot be decoded"]).await;
+    assert!(line.contains("resource=secrets") && line.contains("namespace=shop"), "{line}");
+    assert!(line.contains(r#"reason=data key "password" is not valid base64"#), "{line}");
+
+    // Fixed: the watch brings it in.
+    server.apply(secret("creds", json!("czNjcjN0")));
+    eventually(&secrets, "the fixed Secret", |secrets| secrets.get("shop", "creds").is_some()).await;
+    let fixed = secrets.get("shop", "creds").unwrap();
+    assert_eq!(fixed.data.as_ref().unwrap()["password"].0, b"s3cr3t");
+
+    // Broken again through the watch: it leaves the cache instead of keeping its old value. A
+    // value of the wrong type is reported the same way.
+    server.apply(secret("creds", json!("still*bad")));
+    eventually(&secrets, "the broken Secret gone", |secrets| secrets.get("shop", "creds").is_none()).await;
+    server.apply(secret("numeric", json!(12345)));
+    log_line(&["name=numeric", r#"reason=data key "password" is not valid base64"#]).await;
+    assert_eq!(secrets.len(), 1);
+
+    // The log is the process', shared with the other test: look at this server's lines.
+    let server_field = format!("server={}", server.url());
+    let text: Vec<String> = log_text().lines().filter(|line| line.contains(&server_field)).map(str::to_owned).collect();
+    assert_eq!(text.len(), 3, "{text:#?}");
+    for value in ["s3cr3t!value", "still*bad", "12345", "Invalid symbol", "invalid type"] {
+        assert!(text.iter().all(|line| !line.contains(value)), "{value:?} reached the log:\n{text:#?}");
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let mut exposition = String::new();
+    prometheus_client::encoding::text::encode(&mut exposition, &registry).unwrap();
+    assert!(
+        exposition
+            .contains(r#"panoptes_kube_cache_undecodable_objects_total{resource="secrets",scope="namespace=shop"} 3"#),
+        "{exposition}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_undecodable_objects_are_named_with_the_decoder_message() {
+    logs();
+    let server = FakeApiServer::start().await;
+    server.apply(json!({"kind": "Pod", "metadata": {"name": "fine", "namespace": "shop"}, "spec": {"containers": []}}));
+    server.apply(
+        json!({"kind": "Pod", "metadata": {"name": "odd", "namespace": "shop"}, "spec": {"containers": "none"}}),
+    );
+    let clusters = Clusters::new(KubeMetrics::default());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let pods = cluster.watch::<Pod>(Scope::namespace(Some("shop")));
+    tokio::time::timeout(Duration::from_secs(5), pods.wait_synced()).await.expect("listed");
+    assert_eq!(pods.len(), 1);
+    let line = log_line(&["name=odd", "resource=pods", "cannot be decoded"]).await;
+    assert!(line.contains("invalid type"), "a Pod's decoder message is useful and kept: {line}");
+}
