@@ -212,3 +212,107 @@ fn grid_rate_skips_reset_checks_only_where_there_are_none() {
         }
     }
 }
+
+/// 6,000 series (three workers' worth of chunks on any machine with two cores or more) of
+/// counters with resets and values of very different magnitudes, so a change in the order in
+/// which a group's values are added shows in the last bits of the sums.
+fn many_counters() -> MemStorage {
+    let storage = MemStorage::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for series in 0..6_000 {
+        let labels = Labels::from_pairs([
+            ("__name__", "work_total"),
+            ("group", ["a", "b", "c"][series % 3]),
+            ("series", &format!("{series:05}")),
+        ]);
+        let mut appender = storage.appender();
+        let scale = 10f64.powi((random() % 12) as i32);
+        let mut value = 0.0;
+        for i in 0..40i64 {
+            value = if random() % 17 == 0 { 0.0 } else { value + (random() % 1000) as f64 * scale / 7.0 };
+            appender.append(&labels, i * 15_000 + (random() % 1000) as i64, value).expect("append");
+        }
+        appender.commit().expect("commit");
+    }
+    storage
+}
+
+#[test]
+fn folding_series_as_they_are_read_adds_in_series_order() {
+    let storage = many_counters();
+    let engine = Engine::default();
+    // `* 1` keeps every value but makes the aggregation's input a collected node rather than a
+    // selector whose series are folded as workers compute them: both must add in series order.
+    for (streamed, collected) in [
+        ("sum by (group) (rate(work_total[2m]))", "sum by (group) (rate(work_total[2m]) * 1)"),
+        ("avg(increase(work_total[1m]))", "avg(increase(work_total[1m]) * 1)"),
+        ("count without (series) (work_total)", "count without (series) (work_total * 1)"),
+        ("max by (group) (work_total)", "max by (group) (work_total * 1)"),
+    ] {
+        let (expected, _) = engine.range_query(&storage, collected, 60_000, 600_000, 10_000).expect(collected);
+        let (actual, _) = engine.range_query(&storage, streamed, 60_000, 600_000, 10_000).expect(streamed);
+        let (Value::Matrix(expected), Value::Matrix(actual)) = (expected, actual) else { panic!("matrices") };
+        assert!(!expected.is_empty(), "{collected}");
+        assert_eq!(actual.len(), expected.len(), "{streamed}");
+        for (a, e) in actual.iter().zip(&expected) {
+            assert_eq!(a.labels, e.labels, "{streamed}");
+            let bits = |series: &MatrixSeries| series.samples.iter().map(|s| (s.t, s.v.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(a), bits(e), "{streamed}: {}", a.labels);
+        }
+    }
+}
+
+#[test]
+fn sum_over_many_series_adds_in_series_order() {
+    let storage = many_counters();
+    let engine = Engine::default();
+    let (start, end, step) = (60_000, 600_000, 10_000);
+    let (rates, _) = engine.range_query(&storage, "rate(work_total[2m])", start, end, step).expect("rates");
+    let (sums, _) =
+        engine.range_query(&storage, "sum by (group) (rate(work_total[2m]))", start, end, step).expect("sums");
+    let (Value::Matrix(rates), Value::Matrix(sums)) = (rates, sums) else { panic!("matrices") };
+    // The result is sorted by `group`, then `series`: within a group, the order of selection.
+    let mut expected: std::collections::BTreeMap<(String, i64), (f64, f64)> = Default::default();
+    for series in &rates {
+        let group = series.labels.get("group").expect("group").to_owned();
+        for sample in &series.samples {
+            let (sum, c) = expected.entry((group.clone(), sample.t)).or_insert((0.0, 0.0));
+            (*sum, *c) = super::aggregate::kahan_add(sample.v, *sum, *c);
+        }
+    }
+    let mut checked = 0;
+    for series in &sums {
+        let group = series.labels.get("group").expect("group");
+        for sample in &series.samples {
+            let (sum, c) = expected[&(group.to_owned(), sample.t)];
+            assert_eq!(sample.v.to_bits(), (sum + c).to_bits(), "group {group} at {}", sample.t);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, expected.len());
+}
+
+#[test]
+fn range_function_over_many_series_keeps_series_order_and_counts_resets() {
+    let storage = many_counters();
+    let engine = Engine::default();
+    let (value, _) = engine.range_query(&storage, "increase(work_total[2m])", 120_000, 600_000, 30_000).expect("query");
+    let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+    assert_eq!(matrix.len(), 6_000);
+    // Every step's value must equal the instant query's, which slices each window afresh.
+    for series in matrix.iter().step_by(397) {
+        for sample in &series.samples {
+            let selector = format!("increase(work_total{{series=\"{}\"}}[2m])", series.labels.get("series").unwrap());
+            let (instant, _) = engine.instant_query(&storage, &selector, sample.t).expect("instant");
+            let Value::Vector(vector) = instant else { panic!("expected a vector") };
+            assert_eq!(vector.len(), 1, "{selector} at {}", sample.t);
+            assert_eq!(vector[0].v.to_bits(), sample.v.to_bits(), "{selector} at {}", sample.t);
+        }
+    }
+}
