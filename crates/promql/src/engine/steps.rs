@@ -5,7 +5,9 @@
 //! step, apply a range function, add the value to its group. Evaluated step by step, every step
 //! slices each window again, copies it, clones each series' labels and recomputes each series'
 //! group. Evaluated over the grid, a series' window slides forward with two cursors, its labels
-//! are cloned once and its group is found once.
+//! are cloned once and its group is found once; an aggregation directly over a selector or a
+//! range function folds each series' points as soon as they are computed (in series order), so
+//! no series' points outlive its turn.
 //!
 //! Only node kinds whose results are per series (or per group) and whose other operands are
 //! number literals are evaluated this way ([`steppable`]); every other node is evaluated step by
