@@ -252,6 +252,7 @@ fn folding_series_as_they_are_read_adds_in_series_order() {
     for (streamed, collected) in [
         ("sum by (group) (rate(work_total[2m]))", "sum by (group) (rate(work_total[2m]) * 1)"),
         ("avg(increase(work_total[1m]))", "avg(increase(work_total[1m]) * 1)"),
+        ("stddev by (group) (work_total)", "stddev by (group) (work_total * 1)"),
         ("count without (series) (work_total)", "count without (series) (work_total * 1)"),
         ("max by (group) (work_total)", "max by (group) (work_total * 1)"),
     ] {
@@ -269,33 +270,51 @@ fn folding_series_as_they_are_read_adds_in_series_order() {
 }
 
 #[test]
-fn sum_over_many_series_adds_in_series_order() {
+fn aggregations_over_many_series_add_in_series_order() {
     let storage = many_counters();
     let engine = Engine::default();
     let (start, end, step) = (60_000, 600_000, 10_000);
     let (rates, _) = engine.range_query(&storage, "rate(work_total[2m])", start, end, step).expect("rates");
-    let (sums, _) =
-        engine.range_query(&storage, "sum by (group) (rate(work_total[2m]))", start, end, step).expect("sums");
-    let (Value::Matrix(rates), Value::Matrix(sums)) = (rates, sums) else { panic!("matrices") };
+    let Value::Matrix(rates) = rates else { panic!("expected a matrix") };
     // The result is sorted by `group`, then `series`: within a group, the order of selection.
-    let mut expected: std::collections::BTreeMap<(String, i64), (f64, f64)> = Default::default();
+    // Models of both folds, fed in that order: Neumaier-compensated sums, and Welford's
+    // variance, whose last bits depend on the order of its inputs.
+    let mut sums: std::collections::BTreeMap<(String, i64), (f64, f64)> = Default::default();
+    let mut variances: std::collections::BTreeMap<(String, i64), (f64, f64, f64)> = Default::default();
     for series in &rates {
         let group = series.labels.get("group").expect("group").to_owned();
         for sample in &series.samples {
-            let (sum, c) = expected.entry((group.clone(), sample.t)).or_insert((0.0, 0.0));
+            let (sum, c) = sums.entry((group.clone(), sample.t)).or_insert((0.0, 0.0));
             (*sum, *c) = super::aggregate::kahan_add(sample.v, *sum, *c);
+            let (count, mean, squares) = variances.entry((group.clone(), sample.t)).or_insert((0.0, 0.0, 0.0));
+            *count += 1.0;
+            let delta = sample.v - *mean;
+            *mean += delta / *count;
+            *squares += delta * (sample.v - *mean);
         }
     }
-    let mut checked = 0;
-    for series in &sums {
-        let group = series.labels.get("group").expect("group");
-        for sample in &series.samples {
-            let (sum, c) = expected[&(group.to_owned(), sample.t)];
-            assert_eq!(sample.v.to_bits(), (sum + c).to_bits(), "group {group} at {}", sample.t);
-            checked += 1;
+    for (query, expected) in [
+        ("sum by (group) (rate(work_total[2m]))", sums.iter().map(|(k, (sum, c))| (k.clone(), sum + c)).collect()),
+        (
+            "stdvar by (group) (rate(work_total[2m]))",
+            variances.iter().map(|(k, (count, _, squares))| (k.clone(), squares / count)).collect::<Vec<_>>(),
+        ),
+    ] {
+        let (value, _) = engine.range_query(&storage, query, start, end, step).expect(query);
+        let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+        let actual: Vec<((String, i64), f64)> = matrix
+            .iter()
+            .flat_map(|series| {
+                let group = series.labels.get("group").expect("group").to_owned();
+                series.samples.iter().map(move |sample| ((group.clone(), sample.t), sample.v))
+            })
+            .collect();
+        assert_eq!(actual.len(), expected.len(), "{query}");
+        for ((key, a), (expected_key, e)) in actual.iter().zip(&expected) {
+            assert_eq!(key, expected_key, "{query}");
+            assert_eq!(a.to_bits(), e.to_bits(), "{query} at {key:?}: {a} vs {e}");
         }
     }
-    assert_eq!(checked, expected.len());
 }
 
 #[test]
