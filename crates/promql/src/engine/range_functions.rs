@@ -173,9 +173,18 @@ pub(crate) fn anchor_candidates(expr: &Expr) -> String {
 
 pub(crate) fn possible_non_counter(ev: &mut Evaluator<'_>, labels: &Labels, anchor: Option<String>) {
     let name = labels.metric_name().unwrap_or("");
-    if ["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| name.ends_with(suffix)) {
-        return;
+    if !is_counter_name(name) {
+        non_counter_info(ev, name, anchor);
     }
+}
+
+/// Whether a metric name has a counter's suffix (`_total`, `_sum`, `_count`, `_bucket`).
+pub(crate) fn is_counter_name(name: &str) -> bool {
+    ["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| name.ends_with(suffix))
+}
+
+/// Records that the series named `name` might not be a counter.
+pub(crate) fn non_counter_info(ev: &mut Evaluator<'_>, name: &str, anchor: Option<String>) {
     ev.info(
         format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
         anchor,

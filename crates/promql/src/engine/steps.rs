@@ -5,7 +5,9 @@
 //! step, apply a range function, add the value to its group. Evaluated step by step, every step
 //! slices each window again, copies it, clones each series' labels and recomputes each series'
 //! group. Evaluated over the grid, a series' window slides forward with two cursors, its labels
-//! are cloned once and its group is found once.
+//! are cloned once and its group is found once; an aggregation directly over a selector or a
+//! range function folds each series' points as soon as they are computed (in series order), so
+//! no series' points outlive its turn.
 //!
 //! Only node kinds whose results are per series (or per group) and whose other operands are
 //! number literals are evaluated this way ([`steppable`]); every other node is evaluated step by
@@ -24,9 +26,10 @@ use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, UnaryExpr, Ve
 use super::aggregate::{FoldOp, Group, Grouping, accumulate, finish, group_labels};
 use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
+use super::parallel::{Point, PointSink};
 use super::range_functions::{
-    Window, anchor_candidates, check_range_function_args, keeps_name, matrix_argument, possible_non_counter,
-    warns_non_counter, window_value,
+    Window, anchor_candidates, check_range_function_args, is_counter_name, keeps_name, matrix_argument,
+    non_counter_info, warns_non_counter, window_value,
 };
 use super::{Evaluator, at_ms, duration_ms, offset_ms};
 use crate::error::{Error, Result};
@@ -127,9 +130,6 @@ impl Served {
     }
 }
 
-/// The most points reserved for a series at once: a whole hour at a 15 s step.
-const MAX_RESERVED_POINTS: usize = 256;
-
 /// The most aggregation states (groups × steps) folded series by series; about 120 bytes each.
 const MAX_FOLD_STATES: usize = 1 << 18;
 
@@ -200,23 +200,43 @@ impl Evaluator<'_> {
     pub(crate) fn eval_steps(&mut self, expr: &Expr, grid: &Grid) -> Result<Steps> {
         match expr {
             Expr::Paren(paren) => self.eval_steps(&paren.expr, grid),
-            Expr::VectorSelector(selector) => self.selector_steps(selector, grid),
+            Expr::VectorSelector(_) => self.leaf_steps(expr, grid),
             Expr::Unary(unary) => self.unary_steps(unary, grid),
             Expr::Aggregate(aggregate) => self.aggregate_steps(aggregate, grid),
             Expr::Binary(binary) => self.binary_steps(binary, grid),
-            Expr::Call(call) if matrix_argument(call.func.name).is_some() => self.range_function_steps(call, grid),
+            Expr::Call(call) if matrix_argument(call.func.name).is_some() => self.leaf_steps(expr, grid),
             Expr::Call(call) => self.math_steps(call, grid),
             _ => Err(Error::Execution(format!("internal: {expr} is not evaluated over the step grid"))),
         }
     }
 
+    /// A selector or a range function over a range selector: its series computed one at a
+    /// time ([`Evaluator::map_series`]) and collected.
+    fn leaf_steps(&mut self, expr: &Expr, grid: &Grid) -> Result<Steps> {
+        let mut sink = Collect { drop_name: leaf_drops_name(expr), series: Vec::new() };
+        let samples = self.map_leaf(expr, grid, &mut sink)?;
+        Ok(Steps { series: sink.series, samples })
+    }
+
+    /// Computes the points of every series of a leaf node (see [`leaf`]) and hands them to
+    /// `sink` in series order; returns the samples held at each step.
+    fn map_leaf(&mut self, expr: &Expr, grid: &Grid, sink: &mut dyn PointSink) -> Result<Vec<usize>> {
+        let held = match expr {
+            Expr::Paren(paren) => return self.map_leaf(&paren.expr, grid, sink),
+            Expr::VectorSelector(selector) => self.map_selector(selector, grid, sink)?,
+            Expr::Call(call) => self.map_range_function(call, grid, sink)?,
+            _ => return Err(Error::Execution(format!("internal: {expr} is not a selector over the step grid"))),
+        };
+        self.check_held(&held)?;
+        Ok(held)
+    }
+
     /// A vector selector: at each step, each series' latest sample within the lookback delta.
-    fn selector_steps(&mut self, selector: &VectorSelector, grid: &Grid) -> Result<Steps> {
+    fn map_selector(&mut self, selector: &VectorSelector, grid: &Grid, sink: &mut dyn PointSink) -> Result<Vec<usize>> {
         let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
         let offset = offset_ms(selector.offset.as_ref());
         let lookback = duration_ms(self.options.lookback_delta);
-        let (mapped, samples_per_step) = self.map_series(selector, grid.len(), |samples, held| {
-            let mut points = Vec::with_capacity(held.len().min(MAX_RESERVED_POINTS));
+        let per_series = |samples: &[Sample], held: &mut [usize], points: &mut Vec<Point>| {
             let mut next = 0;
             for (index, held) in held.iter_mut().enumerate() {
                 let reference = pinned.unwrap_or_else(|| grid.time(index)).saturating_sub(offset);
@@ -230,16 +250,12 @@ impl Evaluator<'_> {
                 points.push((index as u32, sample.v));
                 *held += 1;
             }
-            (!points.is_empty()).then_some(points)
-        })?;
-        self.check_held(&samples_per_step)?;
-        let series =
-            mapped.into_iter().map(|(labels, points)| StepSeries { labels, drop_name: false, points }).collect();
-        Ok(Steps { series, samples: samples_per_step })
+        };
+        self.map_series(selector, grid.len(), &per_series, sink)
     }
 
     /// A range function over a range selector: each series' window slides along the grid.
-    fn range_function_steps(&mut self, call: &Call, grid: &Grid) -> Result<Steps> {
+    fn map_range_function(&mut self, call: &Call, grid: &Grid, sink: &mut dyn PointSink) -> Result<Vec<usize>> {
         let name = call.func.name;
         let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
         let matrix_index = matrix_argument(name).unwrap_or(0);
@@ -253,74 +269,70 @@ impl Evaluator<'_> {
             .map(|(_, arg)| literal(arg).unwrap_or(f64::NAN))
             .collect();
         check_range_function_args(self, name, &args, &scalars)?;
-        let anchor = anchor_candidates(args[matrix_index]);
         let selector = &matrix.vs;
         let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
         let offset = offset_ms(selector.offset.as_ref());
         let range_ms = duration_ms(matrix.range);
-        let drop_name = !keeps_name(name);
-        let (mapped, samples_per_step) = self.map_series(selector, grid.len(), |samples, held| {
+        let counts_resets = matches!(name, "rate" | "increase");
+        let per_series = |samples: &[Sample], held: &mut [usize], points: &mut Vec<Point>| {
             let samples: Cow<'_, [Sample]> = if samples.iter().any(|s| is_stale_nan(s.v)) {
                 Cow::Owned(samples.iter().filter(|s| !is_stale_nan(s.v)).copied().collect())
             } else {
                 Cow::Borrowed(samples)
             };
-            // Per sample, how many samples up to it are below the one before them: a window
-            // whose count does not grow from its first sample to its last has no counter reset.
-            let resets_up_to: Vec<u32> = if matches!(name, "rate" | "increase") {
-                let mut resets = 0u32;
-                let mut previous = f64::NAN;
-                samples
-                    .iter()
-                    .map(|sample| {
-                        resets += u32::from(sample.v < previous);
-                        previous = sample.v;
-                        resets
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let (mut from, mut to) = (0, 0);
-            let mut points = Vec::with_capacity(held.len().min(MAX_RESERVED_POINTS));
+            // A sample below the one before it is a counter reset. `resets` counts those in the
+            // window after its first sample (the window slides, so each sample enters and
+            // leaves the count once): none means `rate` need not look for resets.
+            let is_reset = |index: usize| counts_resets && index > 0 && samples[index].v < samples[index - 1].v;
+            let (mut from, mut to, mut resets) = (0, 0, 0usize);
             for (index, held) in held.iter_mut().enumerate() {
                 let t = grid.time(index);
                 let end = pinned.unwrap_or(t).saturating_sub(offset);
                 let start = end.saturating_sub(range_ms);
                 while samples.get(from).is_some_and(|s| s.t <= start) {
+                    if from + 1 < to && is_reset(from + 1) {
+                        resets -= 1;
+                    }
                     from += 1;
                 }
-                to = to.max(from);
+                if to <= from {
+                    to = from;
+                    resets = 0;
+                }
                 while samples.get(to).is_some_and(|s| s.t <= end) {
+                    if to > from && is_reset(to) {
+                        resets += 1;
+                    }
                     to += 1;
                 }
                 if from == to {
                     continue;
                 }
-                let has_no_resets = resets_up_to.get(to - 1).is_some_and(|&last| last == resets_up_to[from]);
+                let has_no_resets = counts_resets && resets == 0;
                 let window = Window { samples: &samples[from..to], start, end, range_ms, has_no_resets };
                 *held += to - from;
                 if let Some(v) = window_value(name, &window, t, &scalars) {
                     points.push((index as u32, v));
                 }
             }
-            (!points.is_empty()).then_some(points)
-        })?;
-        let mut series = Vec::with_capacity(mapped.len());
-        for (labels, points) in mapped {
-            if warns_non_counter(name) {
-                possible_non_counter(self, &labels, Some(anchor.clone()));
-            }
-            series.push(StepSeries { labels, drop_name, points });
+        };
+        if !warns_non_counter(name) {
+            return self.map_series(selector, grid.len(), &per_series, sink);
         }
-        self.check_held(&samples_per_step)?;
-        Ok(Steps { series, samples: samples_per_step })
+        let mut names = NonCounterNames { inner: sink, names: Vec::new() };
+        let held = self.map_series(selector, grid.len(), &per_series, &mut names)?;
+        let anchor = anchor_candidates(args[matrix_index]);
+        for name in names.names {
+            non_counter_info(self, &name, Some(anchor.clone()));
+        }
+        Ok(held)
     }
 
     /// An aggregation: each input series' group is found once, then every step folds the
     /// values present at that step in input order. With few enough groups, every group keeps
     /// one state per step and the input is folded series by series (each state still receives
-    /// its values in input order); otherwise step by step with one state per group.
+    /// its values in input order), as the series are computed when the input is a selector or
+    /// a range function; otherwise step by step with one state per group.
     fn aggregate_steps(&mut self, aggregate: &AggregateExpr, grid: &Grid) -> Result<Steps> {
         let op = aggregate.op.to_string();
         let q = aggregate.param.as_deref().and_then(literal);
@@ -334,8 +346,19 @@ impl Evaluator<'_> {
         let Some(fold) = FoldOp::parse(&op) else {
             return Err(Error::Execution(format!("internal: {op} is not evaluated over the step grid")));
         };
-        let input = self.eval_steps(&aggregate.expr, grid)?;
         let grouping = Grouping::of(aggregate);
+        let steps = grid.len();
+        let input = match leaf(&aggregate.expr) {
+            Some(leaf) if fold != FoldOp::Quantile => {
+                let mut sink = FoldSink::new(fold, steps, &grouping, leaf_drops_name(leaf));
+                let samples = self.map_leaf(leaf, grid, &mut sink)?;
+                match sink.finish(q) {
+                    Ok(series) => return Ok(Steps { series, samples }),
+                    Err(series) => Steps { series, samples },
+                }
+            }
+            _ => self.eval_steps(&aggregate.expr, grid)?,
+        };
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<StepSeries> = Vec::new();
         let mut member_group = Vec::with_capacity(input.series.len());
@@ -349,7 +372,6 @@ impl Evaluator<'_> {
             group.drop_name |= member.drop_name && group.labels.has(METRIC_NAME);
             member_group.push(position);
         }
-        let steps = grid.len();
         if fold != FoldOp::Quantile && groups.len().saturating_mul(steps) <= MAX_FOLD_STATES {
             // One state per group and step: each member's points are folded in one pass over
             // them (memory order), and every state still sees its values in input order.
@@ -459,6 +481,176 @@ impl Evaluator<'_> {
     fn check_held(&self, samples_per_step: &[usize]) -> Result<()> {
         if samples_per_step.iter().any(|&held| held > self.options.max_samples) {
             return Err(Error::TooManySamples);
+        }
+        Ok(())
+    }
+}
+
+/// Returns the node that computes the series of `expr` one at a time, if it is one (parentheses
+/// removed): a vector selector, or a [`steppable`] range function over a range selector.
+fn leaf(expr: &Expr) -> Option<&Expr> {
+    match expr {
+        Expr::Paren(paren) => leaf(&paren.expr),
+        Expr::VectorSelector(_) => Some(expr),
+        Expr::Call(call) if matrix_argument(call.func.name).is_some() && steppable_call(call) => Some(expr),
+        _ => None,
+    }
+}
+
+/// Whether the results of leaf node `expr` lose their metric name.
+fn leaf_drops_name(expr: &Expr) -> bool {
+    match expr {
+        Expr::Paren(paren) => leaf_drops_name(&paren.expr),
+        Expr::Call(call) => !keeps_name(call.func.name),
+        _ => false,
+    }
+}
+
+/// Collects a leaf node's series.
+struct Collect {
+    drop_name: bool,
+    series: Vec<StepSeries>,
+}
+
+impl PointSink for Collect {
+    fn series(&mut self, _index: usize, labels: Cow<'_, Labels>, points: &[Point]) -> Result<()> {
+        self.series.push(StepSeries {
+            labels: labels.into_owned(),
+            drop_name: self.drop_name,
+            points: points.to_vec(),
+        });
+        Ok(())
+    }
+}
+
+/// Passes series on and notes, once each in order, the metric names of those that do not look
+/// like counters (`rate` and friends warn about them).
+struct NonCounterNames<'s> {
+    inner: &'s mut dyn PointSink,
+    names: Vec<String>,
+}
+
+impl PointSink for NonCounterNames<'_> {
+    fn begin(&mut self, labels: &[Cow<'_, Labels>]) -> Result<()> {
+        self.inner.begin(labels)
+    }
+
+    fn series(&mut self, index: usize, labels: Cow<'_, Labels>, points: &[Point]) -> Result<()> {
+        let name = labels.metric_name().unwrap_or("");
+        if !is_counter_name(name) && !self.names.iter().any(|noted| noted == name) {
+            self.names.push(name.to_owned());
+        }
+        self.inner.series(index, labels, points)
+    }
+}
+
+/// Folds a leaf node's series into an aggregation's groups as they are computed: one state per
+/// group and step, each receiving its values in input order, so no series' points are kept.
+/// With too many groups for that, it collects the series for the step-by-step fold instead.
+struct FoldSink<'g> {
+    fold: FoldOp,
+    steps: usize,
+    grouping: &'g Grouping<'g>,
+    member_drops_name: bool,
+    /// Per selected series, the index of its group's labels in `group_labels`.
+    member_group: Vec<u32>,
+    /// The distinct group label sets, in order of first appearance among the selected series.
+    group_labels: Vec<Labels>,
+    /// Per distinct group, its position in `groups` once one of its members has a point.
+    position: Vec<Option<u32>>,
+    /// The result's groups, in order of first appearance among the series with points (as the
+    /// step-by-step fold orders them), with the index of their labels.
+    groups: Vec<(StepSeries, usize)>,
+    /// `group_labels.len() × steps` states; empty when collecting.
+    states: Vec<Group>,
+    /// The series, when there are too many groups to fold them as they come.
+    collected: Option<Collect>,
+}
+
+impl<'g> FoldSink<'g> {
+    fn new(fold: FoldOp, steps: usize, grouping: &'g Grouping<'g>, member_drops_name: bool) -> Self {
+        Self {
+            fold,
+            steps,
+            grouping,
+            member_drops_name,
+            member_group: Vec::new(),
+            group_labels: Vec::new(),
+            position: Vec::new(),
+            groups: Vec::new(),
+            states: Vec::new(),
+            collected: None,
+        }
+    }
+
+    /// Returns the folded groups, or the collected series when there were too many groups.
+    fn finish(self, q: Option<f64>) -> std::result::Result<Vec<StepSeries>, Vec<StepSeries>> {
+        if let Some(collected) = self.collected {
+            return Err(collected.series);
+        }
+        let steps = self.steps;
+        let mut out = Vec::with_capacity(self.groups.len());
+        for (mut group, distinct) in self.groups {
+            let row = &self.states[distinct * steps..(distinct + 1) * steps];
+            for (at, state) in row.iter().enumerate() {
+                if state.seen {
+                    group.points.push((at as u32, finish(self.fold, state, q)));
+                }
+            }
+            if !group.points.is_empty() {
+                out.push(group);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl PointSink for FoldSink<'_> {
+    fn begin(&mut self, labels: &[Cow<'_, Labels>]) -> Result<()> {
+        let mut index: HashMap<Labels, u32> = HashMap::new();
+        self.member_group.reserve(labels.len());
+        for member in labels {
+            let group = group_labels(member, self.grouping);
+            let distinct = match index.get(&group) {
+                Some(&distinct) => distinct,
+                None => {
+                    let distinct = u32::try_from(self.group_labels.len())
+                        .map_err(|_| Error::Execution("internal: too many groups".into()))?;
+                    index.insert(group.clone(), distinct);
+                    self.group_labels.push(group);
+                    distinct
+                }
+            };
+            self.member_group.push(distinct);
+        }
+        if self.group_labels.len().saturating_mul(self.steps) > MAX_FOLD_STATES {
+            self.collected = Some(Collect { drop_name: self.member_drops_name, series: Vec::new() });
+            return Ok(());
+        }
+        self.position = vec![None; self.group_labels.len()];
+        self.states = std::iter::repeat_with(Group::default).take(self.group_labels.len() * self.steps).collect();
+        Ok(())
+    }
+
+    fn series(&mut self, index: usize, labels: Cow<'_, Labels>, points: &[Point]) -> Result<()> {
+        if let Some(collected) = &mut self.collected {
+            return collected.series(index, labels, points);
+        }
+        let distinct = self.member_group[index] as usize;
+        let position = match self.position[distinct] {
+            Some(position) => position as usize,
+            None => {
+                let labels = self.group_labels[distinct].clone();
+                self.groups.push((StepSeries { labels, drop_name: false, points: Vec::new() }, distinct));
+                self.position[distinct] = Some((self.groups.len() - 1) as u32);
+                self.groups.len() - 1
+            }
+        };
+        let group = &mut self.groups[position].0;
+        group.drop_name |= self.member_drops_name && group.labels.has(METRIC_NAME);
+        let row = &mut self.states[distinct * self.steps..(distinct + 1) * self.steps];
+        for &(at, v) in points {
+            accumulate(self.fold, &mut row[at as usize], v);
         }
         Ok(())
     }

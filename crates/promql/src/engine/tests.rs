@@ -212,3 +212,126 @@ fn grid_rate_skips_reset_checks_only_where_there_are_none() {
         }
     }
 }
+
+/// 6,000 series (three workers' worth of chunks on any machine with two cores or more) of
+/// counters with resets and values of very different magnitudes, so a change in the order in
+/// which a group's values are added shows in the last bits of the sums.
+fn many_counters() -> MemStorage {
+    let storage = MemStorage::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for series in 0..6_000 {
+        let labels = Labels::from_pairs([
+            ("__name__", "work_total"),
+            ("group", ["a", "b", "c"][series % 3]),
+            ("series", &format!("{series:05}")),
+        ]);
+        let mut appender = storage.appender();
+        let scale = 10f64.powi((random() % 12) as i32);
+        let mut value = 0.0;
+        for i in 0..40i64 {
+            value = if random() % 17 == 0 { 0.0 } else { value + (random() % 1000) as f64 * scale / 7.0 };
+            appender.append(&labels, i * 15_000 + (random() % 1000) as i64, value).expect("append");
+        }
+        appender.commit().expect("commit");
+    }
+    storage
+}
+
+#[test]
+fn folding_series_as_they_are_read_adds_in_series_order() {
+    let storage = many_counters();
+    let engine = Engine::default();
+    // `* 1` keeps every value but makes the aggregation's input a collected node rather than a
+    // selector whose series are folded as workers compute them: both must add in series order.
+    for (streamed, collected) in [
+        ("sum by (group) (rate(work_total[2m]))", "sum by (group) (rate(work_total[2m]) * 1)"),
+        ("avg(increase(work_total[1m]))", "avg(increase(work_total[1m]) * 1)"),
+        ("stddev by (group) (work_total)", "stddev by (group) (work_total * 1)"),
+        ("count without (series) (work_total)", "count without (series) (work_total * 1)"),
+        ("max by (group) (work_total)", "max by (group) (work_total * 1)"),
+    ] {
+        let (expected, _) = engine.range_query(&storage, collected, 60_000, 600_000, 10_000).expect(collected);
+        let (actual, _) = engine.range_query(&storage, streamed, 60_000, 600_000, 10_000).expect(streamed);
+        let (Value::Matrix(expected), Value::Matrix(actual)) = (expected, actual) else { panic!("matrices") };
+        assert!(!expected.is_empty(), "{collected}");
+        assert_eq!(actual.len(), expected.len(), "{streamed}");
+        for (a, e) in actual.iter().zip(&expected) {
+            assert_eq!(a.labels, e.labels, "{streamed}");
+            let bits = |series: &MatrixSeries| series.samples.iter().map(|s| (s.t, s.v.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(a), bits(e), "{streamed}: {}", a.labels);
+        }
+    }
+}
+
+#[test]
+fn aggregations_over_many_series_add_in_series_order() {
+    let storage = many_counters();
+    let engine = Engine::default();
+    let (start, end, step) = (60_000, 600_000, 10_000);
+    let (rates, _) = engine.range_query(&storage, "rate(work_total[2m])", start, end, step).expect("rates");
+    let Value::Matrix(rates) = rates else { panic!("expected a matrix") };
+    // The result is sorted by `group`, then `series`: within a group, the order of selection.
+    // Models of both folds, fed in that order: Neumaier-compensated sums, and Welford's
+    // variance, whose last bits depend on the order of its inputs.
+    let mut sums: std::collections::BTreeMap<(String, i64), (f64, f64)> = Default::default();
+    let mut variances: std::collections::BTreeMap<(String, i64), (f64, f64, f64)> = Default::default();
+    for series in &rates {
+        let group = series.labels.get("group").expect("group").to_owned();
+        for sample in &series.samples {
+            let (sum, c) = sums.entry((group.clone(), sample.t)).or_insert((0.0, 0.0));
+            (*sum, *c) = super::aggregate::kahan_add(sample.v, *sum, *c);
+            let (count, mean, squares) = variances.entry((group.clone(), sample.t)).or_insert((0.0, 0.0, 0.0));
+            *count += 1.0;
+            let delta = sample.v - *mean;
+            *mean += delta / *count;
+            *squares += delta * (sample.v - *mean);
+        }
+    }
+    for (query, expected) in [
+        ("sum by (group) (rate(work_total[2m]))", sums.iter().map(|(k, (sum, c))| (k.clone(), sum + c)).collect()),
+        (
+            "stdvar by (group) (rate(work_total[2m]))",
+            variances.iter().map(|(k, (count, _, squares))| (k.clone(), squares / count)).collect::<Vec<_>>(),
+        ),
+    ] {
+        let (value, _) = engine.range_query(&storage, query, start, end, step).expect(query);
+        let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+        let actual: Vec<((String, i64), f64)> = matrix
+            .iter()
+            .flat_map(|series| {
+                let group = series.labels.get("group").expect("group").to_owned();
+                series.samples.iter().map(move |sample| ((group.clone(), sample.t), sample.v))
+            })
+            .collect();
+        assert_eq!(actual.len(), expected.len(), "{query}");
+        for ((key, a), (expected_key, e)) in actual.iter().zip(&expected) {
+            assert_eq!(key, expected_key, "{query}");
+            assert_eq!(a.to_bits(), e.to_bits(), "{query} at {key:?}: {a} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn range_function_over_many_series_keeps_series_order_and_counts_resets() {
+    let storage = many_counters();
+    let engine = Engine::default();
+    let (value, _) = engine.range_query(&storage, "increase(work_total[2m])", 120_000, 600_000, 30_000).expect("query");
+    let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+    assert_eq!(matrix.len(), 6_000);
+    // Every step's value must equal the instant query's, which slices each window afresh.
+    for series in matrix.iter().step_by(397) {
+        for sample in &series.samples {
+            let selector = format!("increase(work_total{{series=\"{}\"}}[2m])", series.labels.get("series").unwrap());
+            let (instant, _) = engine.instant_query(&storage, &selector, sample.t).expect("instant");
+            let Value::Vector(vector) = instant else { panic!("expected a vector") };
+            assert_eq!(vector.len(), 1, "{selector} at {}", sample.t);
+            assert_eq!(vector[0].v.to_bits(), sample.v.to_bits(), "{selector} at {}", sample.t);
+        }
+    }
+}
