@@ -118,6 +118,18 @@ fn duplicate_samples(store: Box<dyn Storage>) {
     assert!(matches!(different, Err(Error::DuplicateSample { .. })), "got {different:?}");
     appender.commit().expect("commit");
     assert_eq!(points(&query(&*store, 0, 1000, &[])[0].1), vec![(100, 1.0)]);
+
+    // Within one uncommitted batch, against the batch's own newest sample.
+    let mut appender = store.appender();
+    appender.append(&a, 200, 1.0).expect("new sample");
+    appender.append(&a, 200, 1.0).expect("identical repeat within the batch is accepted");
+    let different = appender.append(&a, 200, 2.0);
+    assert!(matches!(different, Err(Error::DuplicateSample { .. })), "got {different:?}");
+    let older = appender.append(&a, 150, 5.0);
+    assert!(matches!(older, Err(Error::OutOfOrder { .. } | Error::TooOld { .. })), "got {older:?}");
+    appender.append(&a, 300, 3.0).expect("newer sample within the batch");
+    appender.commit().expect("commit");
+    assert_eq!(points(&query(&*store, 0, 1000, &[])[0].1), vec![(100, 1.0), (200, 1.0), (300, 3.0)]);
 }
 
 fn matchers_select_series(store: Box<dyn Storage>) {

@@ -74,6 +74,10 @@ pub(crate) struct SeriesData {
     pub(crate) is_logged: bool,
     /// Whether truncation removed the series; appenders holding it must look it up again.
     pub(crate) is_removed: bool,
+    /// The newest sample an uncommitted batch holds for the series, and the id of the appender
+    /// whose batch it is (0: none). An appender finds repeats within its own batch here rather
+    /// than in a map of its own; another appender's entry is ignored (and overwritten).
+    pub(crate) batched: (u64, Option<Sample>),
 }
 
 impl SeriesData {

@@ -3,12 +3,12 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs};
 use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
 
-use super::{Head, HeadSeries, SeriesData, U64Map};
+use super::{Head, HeadSeries, SeriesData};
 use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
 
 /// Buffers one batch of samples for the head. The head's [`SeriesHandle`]s hold its
@@ -16,6 +16,8 @@ use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_serie
 pub(crate) struct HeadAppender {
     head: Arc<Head>,
     wal: Option<Arc<Wal>>,
+    /// Unique in the process, never 0 (see [`SeriesData::batched`]).
+    id: u64,
     buffers: BatchBuffers,
 }
 
@@ -25,8 +27,6 @@ pub(crate) struct HeadAppender {
 #[derive(Default)]
 struct BatchBuffers {
     pending: Vec<(Arc<HeadSeries>, Sample)>,
-    /// Newest in-order sample per series in this batch.
-    batch_last: U64Map<Sample>,
     /// The batch's samples as the WAL logs them, and its framed records.
     refs: Vec<RefSample>,
     frames: FrameBuffer,
@@ -52,7 +52,6 @@ impl BatchBuffers {
             return;
         }
         self.pending.clear();
-        self.batch_last.clear();
         self.refs.clear();
         self.frames.clear();
         SPARE_BUFFERS.set(Some(Box::new(self)));
@@ -67,7 +66,8 @@ impl Drop for HeadAppender {
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<Head>, wal: Option<Arc<Wal>>) -> Self {
-        Self { head, wal, buffers: BatchBuffers::take() }
+        static APPENDERS: AtomicU64 = AtomicU64::new(1);
+        Self { head, wal, id: APPENDERS.fetch_add(1, Ordering::Relaxed), buffers: BatchBuffers::take() }
     }
 
     /// Decides whether a sample of `series`, whose data the caller has locked, goes into the
@@ -75,9 +75,10 @@ impl HeadAppender {
     fn check(&self, series: &HeadSeries, data: &SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
         let head = &self.head;
         let min_valid = head.min_appendable_time();
-        let last = match (data.last, self.buffers.batch_last.get(&series.id)) {
-            (Some(a), Some(b)) => Some(if b.t >= a.t { *b } else { a }),
-            (a, b) => a.or(b.copied()),
+        let batched = if data.batched.0 == self.id { data.batched.1 } else { None };
+        let last = match (data.last, batched) {
+            (Some(a), Some(b)) => Some(if b.t >= a.t { b } else { a }),
+            (a, b) => a.or(b),
         };
         if let Some(last) = last
             && t == last.t
@@ -189,11 +190,11 @@ impl HeadAppender {
 
     /// Checks and buffers a sample of a known series.
     fn append_series(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) -> Result<(), StorageError> {
-        let data = series.data.lock();
-        let is_new = self.check(&series, &data, t, v)?;
+        let mut data = series.data.lock();
+        let is_new = self.check_and_mark(&series, &mut data, t, v)?;
         drop(data);
         if is_new {
-            self.push(series, t, v);
+            self.buffers.pending.push((series, Sample::new(t, v)));
         }
         Ok(())
     }
@@ -206,27 +207,37 @@ impl HeadAppender {
         t: i64,
         v: f64,
     ) -> Option<Result<(), StorageError>> {
-        let data = series.data.lock();
+        let mut data = series.data.lock();
         if data.is_removed {
             return None;
         }
-        let checked = self.check(&series, &data, t, v);
+        let checked = self.check_and_mark(&series, &mut data, t, v);
         drop(data);
         Some(checked.map(|is_new| {
             if is_new {
-                self.push(series, t, v);
+                self.buffers.pending.push((series, Sample::new(t, v)));
             }
         }))
     }
 
-    /// Buffers a checked sample.
-    fn push(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) {
-        let sample = Sample::new(t, v);
-        let entry = self.buffers.batch_last.entry(series.id).or_insert(sample);
-        if t > entry.t {
-            *entry = sample;
+    /// Checks a sample and, when it joins the batch, records it as the batch's newest sample of
+    /// the series (in the locked `data`). Returns whether the caller must buffer it.
+    fn check_and_mark(
+        &self,
+        series: &HeadSeries,
+        data: &mut SeriesData,
+        t: i64,
+        v: f64,
+    ) -> Result<bool, StorageError> {
+        let is_new = self.check(series, data, t, v)?;
+        if is_new {
+            let sample = Sample::new(t, v);
+            data.batched = match data.batched {
+                (owner, Some(newest)) if owner == self.id && newest.t > t => (owner, Some(newest)),
+                _ => (self.id, Some(sample)),
+            };
         }
-        self.buffers.pending.push((series, sample));
+        Ok(is_new)
     }
 }
 
