@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
-use panoptes_kube::{Clusters, KubeMetrics};
+use panoptes_kube::{Clusters, InClusterOptions, KubeMetrics};
 use panoptes_test_util::fake_kube::FakeApiServer;
 use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
+use panoptes_test_util::tls::{TestPki, tls_front};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -577,6 +578,62 @@ async fn gone_watch_relists_and_discovery_reflects_the_truth() {
     assert_eq!(sources, expected);
     assert_eq!(server.count_requests("gone pods"), 1);
     assert_eq!(server.count_requests("list pods"), 2);
+}
+
+/// A pod of namespace `namespace` with one container port 9100.
+fn exporter_pod(namespace: &str, name: &str, ip: &str) -> Value {
+    json!({"kind": "Pod", "metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{name}"), "labels": {"app": "exporter"}},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "node-exporter",
+            "ports": [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]}]},
+        "status": {"phase": "Running", "podIP": ip, "hostIP": "10.0.0.11"}})
+}
+
+/// `kubernetes_sd_configs` without `api_server` or `kubeconfig_file` connects in-cluster: the
+/// service account directory made here (token, CA, namespace), and the fake API server behind
+/// `tls_front` with a certificate of a CA made at test time, requiring the account's token.
+/// `own_namespace` narrows discovery to the namespace file's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_cluster_discovery_gives_targets_of_its_own_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    pki.issue_server("server", "kubernetes", "IP:127.0.0.1,DNS:kubernetes.default.svc");
+    let server = FakeApiServer::start().await;
+    server.require_bearer_token("sa-token-1");
+    server.apply(exporter_pod("monitoring", "exporter-a", "10.244.1.7"));
+    server.apply(exporter_pod("default", "elsewhere", "10.244.2.9"));
+    let front = tls_front(&pki, "server", server.url().trim_start_matches("http://").parse().unwrap()).await;
+    let account = dir.path().join("serviceaccount");
+    std::fs::create_dir_all(&account).unwrap();
+    std::fs::write(account.join("ca.crt"), &pki.ca_pem).unwrap();
+    std::fs::write(account.join("token"), "sa-token-1").unwrap();
+    std::fs::write(account.join("namespace"), "monitoring").unwrap();
+    let clusters = Clusters::new(KubeMetrics::default()).with_in_cluster(InClusterOptions {
+        service_account_dir: account,
+        service_host: Some(front.ip().to_string()),
+        service_port: Some(front.port().to_string()),
+    });
+    let yaml = "scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - role: pod\n    namespaces: {own_namespace: true}\n";
+    let config = parse_str(yaml, "test.yml").expect("in-cluster configuration");
+    let config = config.scrape_configs[0].kubernetes_sd_configs[0].clone();
+    assert_eq!(connection_options(&config), Ok(ConnectionOptions::InCluster));
+
+    let mut discovery = Discovery::start(config, &clusters);
+    let groups = discovery.next().await;
+    assert_eq!(groups.iter().map(|group| group.source.as_str()).collect::<Vec<_>>(), ["pod/monitoring/exporter-a"]);
+    let group = &groups[0];
+    assert_eq!(group.targets.len(), 1);
+    assert_eq!(group.targets[0]["__address__"], "10.244.1.7:9100");
+    assert_eq!(group.targets[0]["__meta_kubernetes_pod_container_port_name"], "metrics");
+    assert_eq!(group.labels[NAMESPACE_LABEL], "monitoring");
+    assert_eq!(group.labels["__meta_kubernetes_pod_name"], "exporter-a");
+    assert_eq!(server.last_authorization().as_deref(), Some("Bearer sa-token-1"));
+    assert_eq!(server.unauthorized_requests(), 0);
+    assert_eq!(server.list_namespaces("pods"), [Some("monitoring".to_owned())], "only the own namespace is listed");
+
+    // A new pod arrives through the watch over the same TLS connection setup.
+    server.apply(exporter_pod("monitoring", "exporter-b", "10.244.1.8"));
+    let groups = discovery.until("the second pod", |groups| groups.len() == 2).await;
+    assert_eq!(group_of(&groups, "pod/monitoring/exporter-b").targets[0]["__address__"], "10.244.1.8:9100");
 }
 
 #[test]
