@@ -166,6 +166,8 @@ impl InClusterOptions {
 ///
 /// [`Cluster`]: crate::Cluster
 /// [`Clusters`]: crate::Clusters
+// Built once per connection and kept as a registry key: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ConnectionOptions {
     /// The service account Kubernetes mounts into pods (`KUBERNETES_SERVICE_HOST`/`_PORT`, the
