@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 pub use check::{CheckReport, check_config, format_routes_test, format_routing_tree, routes_test};
+pub(crate) use http::ReceiverClient;
 pub use http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 pub use receivers::{
     DingtalkConfig, EmailConfig, FeishuConfig, ReceiverConfig, SlackConfig, SlackField, WebhookConfig, WechatConfig,

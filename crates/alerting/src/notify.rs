@@ -19,7 +19,7 @@ use gotmpl::Value;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use crate::config::ReceiverConfig;
+use crate::config::{ReceiverClient, ReceiverConfig};
 use crate::template::{TemplateData, Templates};
 use crate::types::Alert;
 
@@ -159,17 +159,16 @@ impl Integration {
 ///
 /// Returns a message when an HTTP client cannot be built (for example an unreadable CA file).
 pub(crate) fn build_integrations(receiver: &ReceiverConfig, timeout: Duration) -> Result<Vec<Integration>, String> {
-    let client = |http: &Option<crate::config::HttpClientConfig>| {
-        http.clone().unwrap_or_default().build_client(timeout).map(|client| (client, http.clone().unwrap_or_default()))
-    };
+    let client =
+        |http: &Option<crate::config::HttpClientConfig>| http.clone().unwrap_or_default().build_client(timeout);
     let mut all = Vec::new();
     for (index, config) in receiver.webhook_configs.iter().enumerate() {
-        let (client, http) = client(&config.http_config)?;
+        let client = client(&config.http_config)?;
         all.push(Integration {
             name: "webhook",
             index,
             send_resolved: config.send_resolved,
-            kind: Kind::Webhook(webhook::Webhook { config: config.clone(), client, http }),
+            kind: Kind::Webhook(webhook::Webhook { config: config.clone(), client }),
         });
     }
     for (index, config) in receiver.email_configs.iter().enumerate() {
@@ -181,48 +180,48 @@ pub(crate) fn build_integrations(receiver: &ReceiverConfig, timeout: Duration) -
         });
     }
     for (index, config) in receiver.slack_configs.iter().enumerate() {
-        let (client, http) = client(&config.http_config)?;
+        let client = client(&config.http_config)?;
         all.push(Integration {
             name: "slack",
             index,
             send_resolved: config.send_resolved,
-            kind: Kind::Slack(slack::Slack { config: config.clone(), client, http }),
+            kind: Kind::Slack(slack::Slack { config: config.clone(), client }),
         });
     }
     for (index, config) in receiver.wechat_configs.iter().enumerate() {
-        let (client, http) = client(&config.http_config)?;
+        let client = client(&config.http_config)?;
         all.push(Integration {
             name: "wechat",
             index,
             send_resolved: config.send_resolved,
-            kind: Kind::Wechat(wechat::Wechat::new(config.clone(), client, http)),
+            kind: Kind::Wechat(wechat::Wechat::new(config.clone(), client)),
         });
     }
     for (index, config) in receiver.wecom_configs.iter().enumerate() {
-        let (client, http) = client(&config.http_config)?;
+        let client = client(&config.http_config)?;
         all.push(Integration {
             name: "wecom",
             index,
             send_resolved: config.send_resolved,
-            kind: Kind::Wecom(wecom::Wecom { config: config.clone(), client, http }),
+            kind: Kind::Wecom(wecom::Wecom { config: config.clone(), client }),
         });
     }
     for (index, config) in receiver.dingtalk_configs.iter().enumerate() {
-        let (client, http) = client(&config.http_config)?;
+        let client = client(&config.http_config)?;
         all.push(Integration {
             name: "dingtalk",
             index,
             send_resolved: config.send_resolved,
-            kind: Kind::Dingtalk(dingtalk::Dingtalk { config: config.clone(), client, http }),
+            kind: Kind::Dingtalk(dingtalk::Dingtalk { config: config.clone(), client }),
         });
     }
     for (index, config) in receiver.feishu_configs.iter().enumerate() {
-        let (client, http) = client(&config.http_config)?;
+        let client = client(&config.http_config)?;
         all.push(Integration {
             name: "feishu",
             index,
             send_resolved: config.send_resolved,
-            kind: Kind::Feishu(feishu::Feishu { config: config.clone(), client, http }),
+            kind: Kind::Feishu(feishu::Feishu { config: config.clone(), client }),
         });
     }
     Ok(all)
@@ -234,12 +233,11 @@ const MAX_ERROR_BODY: usize = 1024;
 /// Posts a JSON body and returns the response status and (capped) body. Network errors and
 /// 5xx/429 answers are retryable; the URL is never part of an error.
 pub(crate) async fn post_json(
-    client: &reqwest::Client,
-    http: &crate::config::HttpClientConfig,
+    client: &ReceiverClient,
     url: &str,
     body: &serde_json::Value,
 ) -> Result<(reqwest::StatusCode, String, Option<String>), NotifyError> {
-    let request = http.authenticate(client.post(url).json(body)).map_err(NotifyError::fatal)?;
+    let request = client.request(reqwest::Method::POST, url).await.map_err(NotifyError::fatal)?.json(body);
     let response = request.send().await.map_err(|error| NotifyError::retry(describe_reqwest_error(error)))?;
     read_response(response).await
 }
@@ -342,12 +340,10 @@ mod tests {
 
     #[tokio::test]
     async fn errors_never_show_the_url() {
-        let client = reqwest::Client::new();
-        let http = crate::config::HttpClientConfig::default();
+        let client = crate::config::HttpClientConfig::default().build_client(Duration::from_secs(5)).unwrap();
         // Port 9 (discard) is closed on loopback: the connection is refused.
-        let error = post_json(&client, &http, "http://127.0.0.1:9/send?key=SECRET-KEY", &serde_json::json!({}))
-            .await
-            .unwrap_err();
+        let error =
+            post_json(&client, "http://127.0.0.1:9/send?key=SECRET-KEY", &serde_json::json!({})).await.unwrap_err();
         assert!(error.is_retryable);
         assert!(!error.message.contains("SECRET-KEY"), "{}", error.message);
     }

@@ -31,6 +31,9 @@ struct Received {
     path: String,
     query: String,
     body: Value,
+    /// The `Authorization` and `User-Agent` headers.
+    authorization: Option<String>,
+    user_agent: Option<String>,
 }
 
 #[derive(Default)]
@@ -102,13 +105,17 @@ fn answer(received: &Received) -> (u16, String) {
 async fn handle(
     State(fake): State<Arc<Fake>>,
     uri: Uri,
-    _headers: HeaderMap,
+    headers: HeaderMap,
     body: Bytes,
 ) -> (axum::http::StatusCode, String) {
+    let header =
+        |name: axum::http::HeaderName| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let received = Received {
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or("").to_owned(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        authorization: header(axum::http::header::AUTHORIZATION),
+        user_agent: header(axum::http::header::USER_AGENT),
     };
     let scripted = fake.scripted.lock().get_mut(uri.path()).and_then(VecDeque::pop_front);
     let (status, text) = scripted.unwrap_or_else(|| answer(&received));
@@ -348,6 +355,66 @@ async fn restart_neither_repeats_nor_drops_notifications() {
     );
     assert_eq!(received[2].body["status"], "firing");
     assert_eq!(received.len(), 3, "{received:#?}");
+}
+
+/// A webhook over HTTPS with the receiver's `http_config`: a CA file, a `server_name` the
+/// certificate carries while the URL names 127.0.0.1 (the certificate has no IP address, so
+/// without `server_name` verification fails), and basic authentication with a password file.
+/// The fake sits behind `panoptes_test_util::tls::tls_front`, a rustls front with a certificate
+/// of a CA made at test time with `openssl`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_http_config_verifies_server_name_and_authenticates() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = panoptes_test_util::tls::TestPki::new(dir.path());
+    pki.issue_server("hook", "webhook.internal", "DNS:webhook.internal");
+    let front =
+        panoptes_test_util::tls::tls_front(&pki, "hook", url.trim_start_matches("http://").parse().unwrap()).await;
+    std::fs::write(dir.path().join("password"), "hook-pw\n").unwrap();
+    let receiver = |server_name: &str| {
+        format!(
+            r#"
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 50ms
+  group_interval: 100ms
+  repeat_interval: 1h
+receivers:
+- name: hook
+  webhook_configs:
+  - url: 'https://127.0.0.1:{port}/secure-hook'
+    http_config:
+      basic_auth: {{username: alertmanager, password_file: '{password}'}}
+      tls_config: {{ca_file: '{ca}', server_name: '{server_name}'}}
+"#,
+            port = front.port(),
+            password = dir.path().join("password").display(),
+            ca = pki.path("ca.pem").display(),
+        )
+    };
+    let state = tempfile::tempdir().unwrap();
+    let am = Alertmanager::open(state.path(), parse_str(&receiver("webhook.internal"), "am.yml").unwrap(), options())
+        .unwrap();
+    am.spawn(std::future::pending());
+    am.put_postable(vec![alert("DiskFull", "node-1", false)]).unwrap();
+    let received = wait_for(&fake, 1).await;
+    assert_eq!(received[0].path, "/secure-hook");
+    assert_eq!(instances(&received[0]), [("node-1".to_owned(), "firing".to_owned())]);
+    // base64("alertmanager:hook-pw"): the password file is trimmed.
+    assert_eq!(received[0].authorization.as_deref(), Some("Basic YWxlcnRtYW5hZ2VyOmhvb2stcHc="));
+    let user_agent = received[0].user_agent.clone().unwrap_or_default();
+    assert!(user_agent.starts_with("Panoptes-Alertmanager/"), "{user_agent}");
+    drop(am);
+
+    // A server name the certificate does not carry: nothing is delivered, the failure counted.
+    let state = tempfile::tempdir().unwrap();
+    let config = receiver("other.internal").replace("group_interval: 100ms", "group_interval: 2s");
+    let am = Alertmanager::open(state.path(), parse_str(&config, "am.yml").unwrap(), options()).unwrap();
+    am.spawn(std::future::pending());
+    am.put_postable(vec![alert("DiskFull", "node-2", false)]).unwrap();
+    wait_for_metric(&am, r#"panoptes_alertmanager_notifications_failed_total{integration="webhook"} 1"#).await;
+    assert_eq!(fake.received.lock().len(), 1, "nothing reached the fake with the wrong server name");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

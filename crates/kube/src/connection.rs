@@ -1,7 +1,8 @@
 //! How Panoptes reaches a cluster: the in-cluster service account, a kubeconfig file (its
 //! current context or a named one), or an explicit API server URL with authentication and TLS
 //! settings. Every way ends in a `kube::Config`; explicit settings are expressed as a one-context
-//! kubeconfig so that kube's own loader validates them and keeps re-reading token files.
+//! kubeconfig so that kube's own loader validates them and keeps re-reading token files, and an
+//! explicit API server may add a proxy and extra headers.
 //!
 //! Secrets never appear in `Debug` output or logs.
 
@@ -63,6 +64,12 @@ pub struct ApiServerOptions {
     pub auth: ApiServerAuth,
     /// TLS settings.
     pub tls: TlsOptions,
+    /// The HTTP or HTTPS proxy every request goes through, by `CONNECT`; a user and password in
+    /// the URL authenticate to the proxy with basic authentication. A secret, since the URL may
+    /// hold the password.
+    pub proxy_url: Option<Secret>,
+    /// Headers added to every request, in order (a name may repeat); values are secrets.
+    pub headers: Vec<(String, Secret)>,
 }
 
 /// The directory Kubernetes mounts a pod's service account into.
@@ -159,6 +166,8 @@ impl InClusterOptions {
 ///
 /// [`Cluster`]: crate::Cluster
 /// [`Clusters`]: crate::Clusters
+// Built once per connection and kept as a registry key: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ConnectionOptions {
     /// The service account Kubernetes mounts into pods (`KUBERNETES_SERVICE_HOST`/`_PORT`, the
@@ -207,9 +216,11 @@ impl ConnectionOptions {
             }
             ConnectionOptions::ApiServer(options) => {
                 let kubeconfig = options.to_kubeconfig()?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                     .await
-                    .map_err(|source| Error::ApiServer { url: options.url.clone(), source })
+                    .map_err(|source| Error::ApiServer { url: options.url.clone(), source })?;
+                options.add_proxy_and_headers(&mut config)?;
+                Ok(config)
             }
         }
     }
@@ -224,6 +235,36 @@ fn read_file(field: &'static str, path: &Path) -> Result<Vec<u8>> {
 }
 
 impl ApiServerOptions {
+    /// Sets the proxy and the extra headers of `config`. Neither the proxy URL nor header values
+    /// appear in errors.
+    fn add_proxy_and_headers(&self, config: &mut kube::Config) -> Result<()> {
+        let invalid = |setting: &'static str, reason: String| Error::Setting { url: self.url.clone(), setting, reason };
+        if let Some(proxy) = &self.proxy_url {
+            let url = proxy.expose();
+            let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+            if !matches!(scheme.as_deref(), Some("http" | "https")) {
+                let scheme = scheme.unwrap_or_default();
+                return Err(invalid(
+                    "proxy_url",
+                    format!("proxy scheme {scheme:?} is not supported (http and https are)"),
+                ));
+            }
+            config.proxy_url = Some(url.parse().map_err(|_| invalid("proxy_url", "not a valid URL".to_owned()))?);
+        }
+        for (name, value) in &self.headers {
+            let header = name.parse().map_err(|_| invalid("http_headers", format!("invalid header name {name:?}")))?;
+            let value = value
+                .expose()
+                .parse()
+                .map_err(|_| invalid("http_headers", format!("{name} has a value that is not a valid header value")))?;
+            config.headers.push((header, value));
+            if let Some((_, value)) = config.headers.last_mut() {
+                value.set_sensitive(true);
+            }
+        }
+        Ok(())
+    }
+
     /// Expresses the settings as a kubeconfig with one cluster, one user and one context.
     /// Certificate files are read now (an unreadable file is a configuration error, reported
     /// with the setting's name); the token file is left to kube, which re-reads it.

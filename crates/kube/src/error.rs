@@ -52,6 +52,16 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An explicit API server's proxy or header setting is unusable.
+    #[error("invalid API server setting {setting} for {url}: {reason}")]
+    Setting {
+        /// The API server URL.
+        url: String,
+        /// The setting, e.g. `proxy_url`.
+        setting: &'static str,
+        /// What is wrong, without the setting's value.
+        reason: String,
+    },
     /// A file named by the settings (CA, client certificate or key) cannot be read.
     #[error("cannot read {field} file {path:?}")]
     ReadFile {
@@ -88,6 +98,7 @@ impl Classify for Error {
             | Error::Kubeconfig { .. }
             | Error::ApiServer { .. }
             | Error::Settings { .. }
+            | Error::Setting { .. }
             | Error::AllowList { .. }
             | Error::Client(_) => ErrorKind::BadData,
             Error::ReadFile { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,

@@ -1,142 +1,39 @@
 //! The in-cluster connection end to end: a service account directory made here (token, CA,
 //! namespace), the fake API server of `panoptes-test-util` (a fake speaking the real list/watch
 //! wire format, because no real API server can run on the build machines) requiring the token,
-//! behind a TLS front with a server certificate signed by a CA made at test time with Debian's
-//! `openssl`. The front terminates TLS and passes the bytes on, so the client sees exactly what
-//! an API server serving HTTPS would send.
+//! behind `panoptes_test_util::tls::tls_front` with a server certificate signed by a CA made at
+//! test time with Debian's `openssl`. The front terminates TLS and passes the bytes on, so the
+//! client sees exactly what an API server serving HTTPS would send.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use panoptes_kube::k8s_openapi::api::core::v1::Pod;
 use panoptes_kube::{ClusterState, Clusters, ConnectionOptions, InClusterOptions, KubeMetrics, Scope, WatchCache};
 use panoptes_test_util::fake_kube::FakeApiServer;
+use panoptes_test_util::tls::{TestPki, tls_front};
 use parking_lot::Mutex;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
 
-/// Runs `openssl` in `dir`, failing the test with its stderr.
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
-    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+/// Makes a CA in `dir` and a certificate `server` it signs for the API server's names.
+fn make_pki(dir: &Path) -> TestPki {
+    let pki = TestPki::new(dir);
+    pki.issue_server("server", "kubernetes", "IP:127.0.0.1,DNS:kubernetes.default.svc");
+    pki
 }
 
-/// Makes a CA `<name>.pem`/`<name>.key` in `dir`.
-fn make_ca(dir: &Path, name: &str) {
-    let key = format!("{name}.key");
-    let pem = format!("{name}.pem");
-    let subject = format!("/CN=panoptes test {name}");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &pem,
-            "-days",
-            "1",
-            "-subj",
-            &subject,
-        ],
-    );
+/// The fake API server behind a TLS front with the `server` certificate of `pki`.
+async fn front(pki: &TestPki, server: &FakeApiServer) -> SocketAddr {
+    tls_front(pki, "server", server.url().trim_start_matches("http://").parse().unwrap()).await
 }
 
-/// Makes `server.pem`/`server.key` for 127.0.0.1, signed by the CA `ca`.
-fn make_server_certificate(dir: &Path, ca: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=kubernetes",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ca_pem = format!("{ca}.pem");
-    let ca_key = format!("{ca}.key");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
-/// Serves TLS on a loopback port with `server.pem`/`server.key` of `dir` and passes every
-/// connection's plaintext to `backend`. Stops when the runtime does.
-async fn tls_front(dir: &Path, backend: SocketAddr) -> SocketAddr {
-    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
-        .expect("server certificate")
-        .collect::<Result<_, _>>()
-        .expect("server certificate");
-    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("server key");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(certificates, key)
-        .expect("server certificate and key");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((connection, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // A client refusing the certificate ends the handshake; nothing to pass on then.
-                let Ok(mut tls) = acceptor.accept(connection).await else { return };
-                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-            });
-        }
-    });
-    address
-}
-
-/// Writes a service account directory: `token`, `ca.crt` (the CA `ca` of `dir`) and `namespace`.
-fn write_service_account(dir: &Path, ca: &str, token: &str, namespace: &str) -> std::path::PathBuf {
+/// Writes a service account directory in `dir`: `token`, `ca.crt` (`ca_pem`) and `namespace`.
+fn write_service_account(dir: &Path, ca_pem: &str, token: &str, namespace: &str) -> std::path::PathBuf {
     let account = dir.join("serviceaccount");
     std::fs::create_dir_all(&account).unwrap();
-    std::fs::copy(dir.join(format!("{ca}.pem")), account.join("ca.crt")).unwrap();
+    std::fs::write(account.join("ca.crt"), ca_pem).unwrap();
     // Kubernetes writes the token without a trailing newline, the namespace likewise.
     std::fs::write(account.join("token"), token).unwrap();
     std::fs::write(account.join("namespace"), namespace).unwrap();
@@ -197,13 +94,12 @@ async fn eventually<K>(cache: &WatchCache<K>, seconds: u64, what: &str, conditio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_cluster_connection_uses_the_service_account_over_tls() {
     let dir = tempfile::tempdir().unwrap();
-    make_ca(dir.path(), "ca");
-    make_server_certificate(dir.path(), "ca");
+    let pki = make_pki(dir.path());
     let server = FakeApiServer::start().await;
     server.require_bearer_token("sa-token-1");
     server.apply(pod("collector"));
-    let front = tls_front(dir.path(), server.url().trim_start_matches("http://").parse().unwrap()).await;
-    let account = write_service_account(dir.path(), "ca", "sa-token-1", "monitoring");
+    let front = front(&pki, &server).await;
+    let account = write_service_account(dir.path(), &pki.ca_pem, "sa-token-1", "monitoring");
 
     let clusters = Clusters::new(KubeMetrics::default()).with_in_cluster(in_cluster(&account, front));
     let cluster = clusters.connect(&ConnectionOptions::InCluster).await.expect("connect in-cluster");
@@ -234,15 +130,15 @@ async fn in_cluster_connection_uses_the_service_account_over_tls() {
 async fn wrong_certificate_authority_is_reported_with_the_api_server_url() {
     let logs = logs();
     let dir = tempfile::tempdir().unwrap();
-    make_ca(dir.path(), "ca");
-    make_ca(dir.path(), "other");
-    make_server_certificate(dir.path(), "ca");
+    let pki = make_pki(dir.path());
+    let other = tempfile::tempdir().unwrap();
+    let other = TestPki::named(other.path(), "panoptes test other ca");
     let server = FakeApiServer::start().await;
     server.require_bearer_token("sa-token-1");
     server.apply(pod("collector"));
-    let front = tls_front(dir.path(), server.url().trim_start_matches("http://").parse().unwrap()).await;
+    let front = front(&pki, &server).await;
     // The mounted CA is not the one that signed the server's certificate.
-    let account = write_service_account(dir.path(), "other", "sa-token-1", "monitoring");
+    let account = write_service_account(dir.path(), &other.ca_pem, "sa-token-1", "monitoring");
 
     let clusters = Clusters::new(KubeMetrics::default()).with_in_cluster(in_cluster(&account, front));
     let cluster = clusters.connect(&ConnectionOptions::InCluster).await.expect("the configuration itself is valid");
@@ -288,8 +184,7 @@ async fn missing_service_account_files_and_environment_are_named() {
         check(in_cluster(&account, front)).await,
         format!("cannot read in-cluster service account ca.crt file {ca:?}")
     );
-    make_ca(dir.path(), "ca");
-    std::fs::copy(dir.path().join("ca.pem"), &ca).unwrap();
+    std::fs::write(&ca, TestPki::new(dir.path()).ca_pem).unwrap();
     let token = account.join("token");
     assert_eq!(
         check(in_cluster(&account, front)).await,
@@ -318,13 +213,12 @@ async fn missing_service_account_files_and_environment_are_named() {
 #[ignore = "slow: the token file is re-read about once a minute"]
 async fn rotated_token_is_used_without_reconnecting() {
     let dir = tempfile::tempdir().unwrap();
-    make_ca(dir.path(), "ca");
-    make_server_certificate(dir.path(), "ca");
+    let pki = make_pki(dir.path());
     let server = FakeApiServer::start().await;
     server.require_bearer_token("sa-token-1");
     server.apply(pod("collector"));
-    let front = tls_front(dir.path(), server.url().trim_start_matches("http://").parse().unwrap()).await;
-    let account = write_service_account(dir.path(), "ca", "sa-token-1", "monitoring");
+    let front = front(&pki, &server).await;
+    let account = write_service_account(dir.path(), &pki.ca_pem, "sa-token-1", "monitoring");
     let clusters = Clusters::new(KubeMetrics::default()).with_in_cluster(in_cluster(&account, front));
     let cluster = clusters.connect(&ConnectionOptions::InCluster).await.expect("connect in-cluster");
     let pods = cluster.watch::<Pod>(Scope::namespace(Some("monitoring")));

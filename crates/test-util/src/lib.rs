@@ -1,6 +1,6 @@
 //! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators, a fake
 //! Kubernetes API server (`fake_kube`), a DNS server on loopback (`fake_dns`), a renderer for
-//! Helm charts (`helm`) and test TLS material with an `openssl s_server` (`tls`).
+//! Helm charts (`helm`) and test TLS material with an `openssl s_server` and a TLS front for plaintext servers (`tls`).
 
 use panoptes_model::Labels;
 

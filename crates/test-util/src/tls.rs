@@ -1,11 +1,17 @@
-//! TLS material made at test time with Debian's `openssl` command, and `openssl s_server` as a
-//! real TLS server on loopback: a CA, certificates it signs for the names a test needs, and a
-//! server serving the files of a directory (`-WWW`). No certificate is checked in, so none
-//! expires.
+//! TLS material made at test time with Debian's `openssl` command, and two real TLS servers on
+//! loopback: `openssl s_server` serving the files of a directory (`-WWW`), and [`tls_front`],
+//! which terminates TLS (rustls) and passes each connection's bytes to a plaintext server such
+//! as the fake Kubernetes API server. A CA, certificates it signs for the names a test needs. No
+//! certificate is checked in, so none expires.
 
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The `openssl` command the tests run (`scripts/test` installs it when missing).
 const OPENSSL: &str = "/usr/bin/openssl";
@@ -25,14 +31,21 @@ impl TestPki {
     ///
     /// Panics when `openssl` fails.
     pub fn new(dir: &Path) -> TestPki {
+        TestPki::named(dir, "panoptes test ca")
+    }
+
+    /// Makes a CA whose common name is `cn`, e.g. a second CA that no certificate of the first
+    /// names as issuer.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `openssl` fails.
+    pub fn named(dir: &Path, cn: &str) -> TestPki {
+        let subject = format!("/CN={cn}");
         openssl(
             dir,
-            &[
-                &["req", "-x509"][..],
-                KEY,
-                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=panoptes test ca"],
-            ]
-            .concat(),
+            &[&["req", "-x509"][..], KEY, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", &subject]]
+                .concat(),
         );
         TestPki { dir: dir.to_owned(), ca_pem: std::fs::read_to_string(dir.join("ca.pem")).expect("ca.pem") }
     }
@@ -156,4 +169,42 @@ impl Drop for OpensslServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Serves TLS on a loopback port with the certificate `<certificate>.pem`/`.key` of `pki` and
+/// passes every connection's plaintext to `backend`, so that a client sees exactly what a
+/// server of `backend`'s protocol serving HTTPS would send. Runs until the runtime stops.
+///
+/// # Panics
+///
+/// Panics when the certificate or key cannot be read or used, or no port can be bound.
+pub async fn tls_front(pki: &TestPki, certificate: &str, backend: SocketAddr) -> SocketAddr {
+    let certificates: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(pki.path(&format!("{certificate}.pem")))
+            .expect("server certificate")
+            .collect::<Result<_, _>>()
+            .expect("server certificate");
+    let key = PrivateKeyDer::from_pem_file(pki.path(&format!("{certificate}.key"))).expect("server key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .expect("server certificate and key");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        while let Ok((connection, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client refusing the certificate ends the handshake; nothing to pass on then.
+                let Ok(mut tls) = acceptor.accept(connection).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    address
 }

@@ -1,9 +1,10 @@
 //! `http_config`: how receivers authenticate and connect (a subset of Prometheus' common HTTP
-//! client configuration), and the `reqwest` client built from it.
+//! client configuration), and the client built from it with `panoptes-scrape`'s `HttpClient`.
 
 use std::path::Path;
 use std::time::Duration;
 
+use panoptes_scrape::config as scrape;
 use serde::{Deserialize, Serialize};
 
 use super::Secret;
@@ -165,78 +166,74 @@ impl HttpClientConfig {
         join(&mut self.tls_config.key_file);
     }
 
-    /// Builds a client for this configuration with the given request timeout.
+    /// Builds a client for this configuration with the given request timeout: the scrape
+    /// crate's `HttpClient`, the one implementation of Prometheus' HTTP client settings
+    /// (authentication, TLS with `server_name`, proxies as Prometheus chooses them), also used
+    /// by scrapes, service discovery and remote write.
     ///
     /// # Errors
     ///
-    /// Returns a message when a file cannot be read or the client cannot be built.
-    pub(crate) fn build_client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("Panoptes-Alertmanager/", env!("CARGO_PKG_VERSION")));
-        if !self.follow_redirects {
-            builder = builder.redirect(reqwest::redirect::Policy::none());
-        }
-        if self.tls_config.insecure_skip_verify {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        if let Some(ca_file) = &self.tls_config.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| format!("cannot read ca_file {ca_file:?}: {e}"))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("cannot parse ca_file {ca_file:?}: {e}"))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if let (Some(cert_file), Some(key_file)) = (&self.tls_config.cert_file, &self.tls_config.key_file) {
-            let mut pem = std::fs::read(cert_file).map_err(|e| format!("cannot read cert_file {cert_file:?}: {e}"))?;
-            pem.extend(std::fs::read(key_file).map_err(|e| format!("cannot read key_file {key_file:?}: {e}"))?);
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| format!("bad client certificate: {e}"))?;
-            builder = builder.identity(identity);
-        }
-        if let Some(proxy_url) = &self.proxy_url {
-            let mut proxy = reqwest::Proxy::all(proxy_url).map_err(|e| format!("invalid proxy_url: {e}"))?;
-            if let Some(no_proxy) = &self.no_proxy {
-                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(no_proxy));
-            }
-            builder = builder.proxy(proxy);
-        } else if !self.proxy_from_environment {
-            builder = builder.no_proxy();
-        }
-        builder.build().map_err(|e| format!("cannot build HTTP client: {e}"))
+    /// Returns a message naming the setting when a file cannot be read or the client cannot be
+    /// built.
+    pub(crate) fn build_client(&self, timeout: Duration) -> Result<ReceiverClient, String> {
+        let client = panoptes_scrape::client::HttpClient::new(&self.to_scrape(), false)?;
+        Ok(ReceiverClient { client, timeout })
     }
 
-    /// Adds the configured authentication to a request.
+    /// The same settings in the scrape crate's terms.
+    fn to_scrape(&self) -> scrape::HttpClientConfig {
+        let tls = &self.tls_config;
+        scrape::HttpClientConfig {
+            basic_auth: self.basic_auth.as_ref().map(|basic| scrape::BasicAuth {
+                username: basic.username.clone(),
+                username_file: None,
+                password: basic.password.clone(),
+                password_file: basic.password_file.clone(),
+            }),
+            authorization: self.authorization.as_ref().map(|authorization| scrape::Authorization {
+                scheme: authorization.kind.clone(),
+                credentials: authorization.credentials.clone(),
+                credentials_file: authorization.credentials_file.clone(),
+            }),
+            bearer_token: self.bearer_token.clone(),
+            tls_config: scrape::TlsConfig {
+                ca_file: tls.ca_file.clone(),
+                cert_file: tls.cert_file.clone(),
+                key_file: tls.key_file.clone(),
+                server_name: tls.server_name.clone(),
+                insecure_skip_verify: tls.insecure_skip_verify,
+                min_version: tls.min_version.clone(),
+                ..scrape::TlsConfig::default()
+            },
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            ..scrape::HttpClientConfig::default()
+        }
+    }
+}
+
+/// A receiver's HTTP client: the scrape crate's `HttpClient` with the notification timeout and
+/// Alertmanager's user agent; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct ReceiverClient {
+    client: panoptes_scrape::client::HttpClient,
+    timeout: Duration,
+}
+
+impl ReceiverClient {
+    /// Starts a request with authentication applied.
     ///
     /// # Errors
     ///
-    /// Returns a message when a credentials file cannot be read.
-    pub(crate) fn authenticate(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, String> {
-        let read = |file: &str| {
-            std::fs::read_to_string(file)
-                .map(|text| text.trim().to_owned())
-                .map_err(|e| format!("cannot read credentials file {file:?}: {e}"))
-        };
-        if let Some(basic) = &self.basic_auth {
-            let password = match (&basic.password, &basic.password_file) {
-                (Some(password), _) => password.expose().to_owned(),
-                (None, Some(file)) => read(file)?,
-                (None, None) => String::new(),
-            };
-            return Ok(request.basic_auth(&basic.username, Some(password)));
-        }
-        if let Some(authorization) = &self.authorization {
-            let kind = authorization.kind.clone().unwrap_or_else(|| "Bearer".to_owned());
-            let credentials = match (&authorization.credentials, &authorization.credentials_file) {
-                (Some(credentials), _) => credentials.expose().to_owned(),
-                (None, Some(file)) => read(file)?,
-                (None, None) => String::new(),
-            };
-            return Ok(request.header(reqwest::header::AUTHORIZATION, format!("{kind} {credentials}")));
-        }
-        if let Some(token) = &self.bearer_token {
-            return Ok(request.bearer_auth(token.expose()));
-        }
-        Ok(request)
+    /// Returns a message when a credentials file cannot be read; never the URL.
+    pub(crate) async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let request = self.client.request(method, url).await?;
+        Ok(request.timeout(self.timeout).header(reqwest::header::USER_AGENT, USER_AGENT))
     }
 }
+
+/// The user agent of notifications.
+const USER_AGENT: &str = concat!("Panoptes-Alertmanager/", env!("CARGO_PKG_VERSION"));

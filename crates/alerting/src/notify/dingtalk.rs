@@ -9,7 +9,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::json;
 
 use super::{MessageContext, NotifyError, check_errcode, post_json, split_bytes};
-use crate::config::{DingtalkConfig, HttpClientConfig, url_encode};
+use crate::config::{DingtalkConfig, ReceiverClient, url_encode};
 
 /// DingTalk rejects markdown above 20000 bytes; keep a margin for the mentions.
 const MAX_BYTES: usize = 18_000;
@@ -20,8 +20,7 @@ const ERRCODE_RATE_LIMITED: i64 = 130_101;
 
 pub(crate) struct Dingtalk {
     pub(crate) config: DingtalkConfig,
-    pub(crate) client: reqwest::Client,
-    pub(crate) http: HttpClientConfig,
+    pub(crate) client: ReceiverClient,
 }
 
 /// Returns DingTalk's signature of `timestamp_ms` with `secret`.
@@ -61,7 +60,7 @@ impl Dingtalk {
                 }
                 _ => base_url.clone(),
             };
-            let (status, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            let (status, text, _) = post_json(&self.client, &url, &body).await?;
             context.note_status(status);
             check_errcode(&text, &[ERRCODE_RATE_LIMITED], "dingtalk")?;
         }

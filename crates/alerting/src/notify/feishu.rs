@@ -7,7 +7,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::json;
 
 use super::{MessageContext, NotifyError, post_json, split_bytes, truncate};
-use crate::config::{FeishuConfig, HttpClientConfig};
+use crate::config::{FeishuConfig, ReceiverClient};
 
 /// Feishu rejects request bodies above 20 KB; keep a margin for the JSON around the text.
 const MAX_BYTES: usize = 18_000;
@@ -16,8 +16,7 @@ const CODE_RATE_LIMITED: i64 = 11_232;
 
 pub(crate) struct Feishu {
     pub(crate) config: FeishuConfig,
-    pub(crate) client: reqwest::Client,
-    pub(crate) http: HttpClientConfig,
+    pub(crate) client: ReceiverClient,
 }
 
 /// Returns Feishu's signature of `timestamp_secs` with `secret`.
@@ -53,7 +52,7 @@ impl Feishu {
                 body["timestamp"] = json!(timestamp.to_string());
                 body["sign"] = json!(feishu_sign(timestamp, secret.expose()));
             }
-            let (status, text, _) = post_json(&self.client, &self.http, &url, &body).await?;
+            let (status, text, _) = post_json(&self.client, &url, &body).await?;
             context.note_status(status);
             let value: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|_| NotifyError::fatal(format!("feishu: unexpected response {}", truncate(&text))))?;

@@ -3,12 +3,11 @@
 use serde_json::json;
 
 use super::{MessageContext, NotifyError, post_json, truncate};
-use crate::config::{HttpClientConfig, SlackConfig};
+use crate::config::{ReceiverClient, SlackConfig};
 
 pub(crate) struct Slack {
     pub(crate) config: SlackConfig,
-    pub(crate) client: reqwest::Client,
-    pub(crate) http: HttpClientConfig,
+    pub(crate) client: ReceiverClient,
 }
 
 impl Slack {
@@ -63,7 +62,7 @@ impl Slack {
         if config.link_names {
             body["link_names"] = json!(true);
         }
-        let (status, text, content_type) = post_json(&self.client, &self.http, &url, &body).await?;
+        let (status, text, content_type) = post_json(&self.client, &url, &body).await?;
         context.note_status(status);
         // Incoming webhooks answer `ok` as text; the Web API answers JSON with `ok: true`.
         if content_type.as_deref().is_some_and(|t| t.starts_with("application/json")) {

@@ -3,13 +3,12 @@
 use serde_json::json;
 
 use super::{MessageContext, NotifyError, post_json};
-use crate::config::{HttpClientConfig, WebhookConfig};
+use crate::config::{ReceiverClient, WebhookConfig};
 use crate::types::{Alert, fingerprint_string};
 
 pub(crate) struct Webhook {
     pub(crate) config: WebhookConfig,
-    pub(crate) client: reqwest::Client,
-    pub(crate) http: HttpClientConfig,
+    pub(crate) client: ReceiverClient,
 }
 
 /// Formats a time as Go's JSON encoding of `time.Time` (RFC 3339 with nanoseconds).
@@ -58,7 +57,7 @@ impl Webhook {
             "groupKey": context.group_key,
             "truncatedAlerts": truncated,
         });
-        let (status, _, _) = post_json(&self.client, &self.http, &url, &body).await?;
+        let (status, _, _) = post_json(&self.client, &url, &body).await?;
         context.note_status(status);
         Ok(())
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{MessageContext, NotifyError, check_errcode, describe_reqwest_error, read_response};
-use crate::config::{HttpClientConfig, WechatConfig, url_encode};
+use crate::config::{ReceiverClient, WechatConfig, url_encode};
 
 /// WeChat tokens live two hours; refresh well before.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -18,14 +18,13 @@ const ERRCODE_TOKEN_EXPIRED: i64 = 42001;
 
 pub(crate) struct Wechat {
     config: WechatConfig,
-    client: reqwest::Client,
-    http: HttpClientConfig,
+    client: ReceiverClient,
     token: Mutex<Option<(String, Instant)>>,
 }
 
 impl Wechat {
-    pub(crate) fn new(config: WechatConfig, client: reqwest::Client, http: HttpClientConfig) -> Wechat {
-        Wechat { config, client, http, token: Mutex::new(None) }
+    pub(crate) fn new(config: WechatConfig, client: ReceiverClient) -> Wechat {
+        Wechat { config, client, token: Mutex::new(None) }
     }
 
     fn api_url(&self) -> String {
@@ -43,7 +42,7 @@ impl Wechat {
         let corp_id = self.config.corp_id.clone().unwrap_or_default();
         let url =
             format!("{}gettoken?corpid={}&corpsecret={}", self.api_url(), url_encode(&corp_id), url_encode(&secret));
-        let request = self.http.authenticate(self.client.get(url)).map_err(NotifyError::fatal)?;
+        let request = self.client.request(reqwest::Method::GET, &url).await.map_err(NotifyError::fatal)?;
         let response = request.send().await.map_err(|e| NotifyError::retry(describe_reqwest_error(e)))?;
         let (_, body, _) = read_response(response).await?;
         let value = check_errcode(&body, &[], "wechat gettoken")?;
@@ -70,7 +69,7 @@ impl Wechat {
         body[config.message_type.as_str()] = json!({"content": content});
         let token = self.access_token().await?;
         let url = format!("{}message/send?access_token={}", self.api_url(), url_encode(&token));
-        let request = self.http.authenticate(self.client.post(url).json(&body)).map_err(NotifyError::fatal)?;
+        let request = self.client.request(reqwest::Method::POST, &url).await.map_err(NotifyError::fatal)?.json(&body);
         let response = request.send().await.map_err(|e| NotifyError::retry(describe_reqwest_error(e)))?;
         let (status, text, _) = read_response(response).await?;
         context.note_status(status);

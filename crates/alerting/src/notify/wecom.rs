@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::{MessageContext, NotifyError, RateLimiter, check_errcode, post_json, split_bytes};
-use crate::config::{HttpClientConfig, WecomConfig};
+use crate::config::{ReceiverClient, WecomConfig};
 
 /// WeCom's limit on `markdown.content`, in bytes.
 const MARKDOWN_MAX_BYTES: usize = 4096;
@@ -40,8 +40,7 @@ const MERGE_SEPARATOR: &str = "\n\n";
 
 pub(crate) struct Wecom {
     pub(crate) config: WecomConfig,
-    pub(crate) client: reqwest::Client,
-    pub(crate) http: HttpClientConfig,
+    pub(crate) client: ReceiverClient,
 }
 
 /// How long the parts delivered of a notification that never got through whole are
@@ -184,8 +183,7 @@ struct Sender {
     url: String,
     is_markdown: bool,
     config: WecomConfig,
-    client: reqwest::Client,
-    http: HttpClientConfig,
+    client: ReceiverClient,
     limiter: Arc<RateLimiter>,
     queues: Arc<RobotQueues>,
 }
@@ -235,7 +233,6 @@ impl Wecom {
                 is_markdown,
                 config: config.clone(),
                 client: self.client.clone(),
-                http: self.http.clone(),
                 limiter: Arc::clone(context.limiter),
                 queues: Arc::clone(context.robots),
             };
@@ -327,7 +324,7 @@ impl Sender {
                 "mentioned_mobile_list": config.mentioned_mobile_list,
             }})
         };
-        let (status, text, _) = post_json(&self.client, &self.http, &self.url, &body).await?;
+        let (status, text, _) = post_json(&self.client, &self.url, &body).await?;
         check_errcode(&text, &[ERRCODE_RATE_LIMITED], "wecom")
             .map_err(|error| NotifyError { status_code: Some(status.as_u16()), ..error })?;
         Ok(status.as_u16())

@@ -126,11 +126,16 @@ fn group(source: String, labels: LabelSet, targets: Vec<LabelSet>) -> Option<Tar
 
 /// Turns a discovery's HTTP client settings into connection options for `panoptes-kube`.
 ///
+/// `proxy_url` and `http_headers` go to the Kubernetes client (header files are read now, at
+/// connection time). What that client cannot honour is refused with the reason: OAuth 2.0 (it
+/// takes no token source), `no_proxy` and `proxy_from_environment` (one proxy for every
+/// request, chosen here), `proxy_connect_header` (it sends no headers of its own on `CONNECT`),
+/// TLS version bounds, an `authorization` type other than `Bearer`.
+///
 /// # Errors
 ///
-/// Returns a message naming the setting that Kubernetes discovery cannot honour (OAuth 2.0,
-/// proxies, custom headers, TLS version bounds, an `authorization` type other than `Bearer`)
-/// or the basic-auth file that cannot be read.
+/// Returns a message naming the setting that Kubernetes discovery cannot honour and why, or the
+/// basic-auth or header file that cannot be read.
 pub fn connection_options(config: &KubernetesSdConfig) -> Result<ConnectionOptions, String> {
     if let Some(path) = config.kubeconfig_file.as_deref().filter(|path| !path.is_empty()) {
         return Ok(ConnectionOptions::Kubeconfig { path: PathBuf::from(path), context: None });
@@ -139,22 +144,26 @@ pub fn connection_options(config: &KubernetesSdConfig) -> Result<ConnectionOptio
         return Ok(ConnectionOptions::InCluster);
     };
     let client = config.http_client();
-    let unsupported =
-        |field: &str| Err(format!("kubernetes_sd_configs: {field} is not supported by Kubernetes discovery"));
+    let unsupported = |field: &str, why: &str| {
+        Err(format!("kubernetes_sd_configs: {field} is not supported by Kubernetes discovery ({why})"))
+    };
     if client.oauth2.is_some() {
-        return unsupported("oauth2");
+        return unsupported("oauth2", "the Kubernetes client takes no OAuth 2.0 token source; use a bearer token file");
     }
-    if client.proxy_url.as_deref().is_some_and(|url| !url.is_empty())
-        || client.proxy_from_environment
-        || !client.proxy_connect_header.is_empty()
-    {
-        return unsupported("a proxy (proxy_url, proxy_from_environment, proxy_connect_header)");
+    if client.proxy_from_environment {
+        return unsupported("proxy_from_environment", "the Kubernetes client takes one proxy; set proxy_url");
     }
-    if !client.http_headers.is_empty() {
-        return unsupported("http_headers");
+    if client.no_proxy.as_deref().is_some_and(|hosts| !hosts.is_empty()) {
+        return unsupported(
+            "no_proxy",
+            "the Kubernetes client sends every request to proxy_url; remove proxy_url instead",
+        );
+    }
+    if !client.proxy_connect_header.is_empty() {
+        return unsupported("proxy_connect_header", "the Kubernetes client sends no headers of its own on CONNECT");
     }
     if client.tls_config.min_version.is_some() || client.tls_config.max_version.is_some() {
-        return unsupported("tls_config.min_version/max_version");
+        return unsupported("tls_config.min_version/max_version", "the Kubernetes client sets no TLS version bounds");
     }
     let read = |field: &str, path: &str| {
         std::fs::read_to_string(path)
@@ -205,7 +214,16 @@ pub fn connection_options(config: &KubernetesSdConfig) -> Result<ConnectionOptio
         server_name: non_empty(&tls.server_name),
         insecure_skip_verify: tls.insecure_skip_verify,
     };
-    Ok(ConnectionOptions::ApiServer(ApiServerOptions { url: url.to_owned(), auth, tls }))
+    let proxy_url = client.proxy_url.as_deref().filter(|url| !url.is_empty()).map(Secret::new);
+    let mut headers = Vec::new();
+    for (name, header) in &client.http_headers {
+        headers.extend(header.values.iter().map(|value| (name.clone(), Secret::new(value.clone()))));
+        headers.extend(header.secrets.iter().map(|value| (name.clone(), Secret::new(value.expose()))));
+        for path in &header.files {
+            headers.push((name.clone(), Secret::new(read(&format!("http_headers {name} file"), path)?)));
+        }
+    }
+    Ok(ConnectionOptions::ApiServer(ApiServerOptions { url: url.to_owned(), auth, tls, proxy_url, headers }))
 }
 
 /// The caches one discoverer reads.

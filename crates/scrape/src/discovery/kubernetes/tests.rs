@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
-use panoptes_kube::{Clusters, KubeMetrics};
+use panoptes_kube::{Clusters, InClusterOptions, KubeMetrics};
 use panoptes_test_util::fake_kube::FakeApiServer;
 use panoptes_test_util::fake_kube::bookinfo::Bookinfo;
+use panoptes_test_util::tls::{TestPki, tls_front};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -579,6 +580,199 @@ async fn gone_watch_relists_and_discovery_reflects_the_truth() {
     assert_eq!(server.count_requests("list pods"), 2);
 }
 
+/// A pod of namespace `namespace` with one container port 9100.
+fn exporter_pod(namespace: &str, name: &str, ip: &str) -> Value {
+    json!({"kind": "Pod", "metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{name}"), "labels": {"app": "exporter"}},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "node-exporter",
+            "ports": [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]}]},
+        "status": {"phase": "Running", "podIP": ip, "hostIP": "10.0.0.11"}})
+}
+
+/// `kubernetes_sd_configs` without `api_server` or `kubeconfig_file` connects in-cluster: the
+/// service account directory made here (token, CA, namespace), and the fake API server behind
+/// `tls_front` with a certificate of a CA made at test time, requiring the account's token.
+/// `own_namespace` narrows discovery to the namespace file's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_cluster_discovery_gives_targets_of_its_own_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    pki.issue_server("server", "kubernetes", "IP:127.0.0.1,DNS:kubernetes.default.svc");
+    let server = FakeApiServer::start().await;
+    server.require_bearer_token("sa-token-1");
+    server.apply(exporter_pod("monitoring", "exporter-a", "10.244.1.7"));
+    server.apply(exporter_pod("default", "elsewhere", "10.244.2.9"));
+    let front = tls_front(&pki, "server", server.url().trim_start_matches("http://").parse().unwrap()).await;
+    let account = dir.path().join("serviceaccount");
+    std::fs::create_dir_all(&account).unwrap();
+    std::fs::write(account.join("ca.crt"), &pki.ca_pem).unwrap();
+    std::fs::write(account.join("token"), "sa-token-1").unwrap();
+    std::fs::write(account.join("namespace"), "monitoring").unwrap();
+    let clusters = Clusters::new(KubeMetrics::default()).with_in_cluster(InClusterOptions {
+        service_account_dir: account,
+        service_host: Some(front.ip().to_string()),
+        service_port: Some(front.port().to_string()),
+    });
+    let yaml = "scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - role: pod\n    namespaces: {own_namespace: true}\n";
+    let config = parse_str(yaml, "test.yml").expect("in-cluster configuration");
+    let config = config.scrape_configs[0].kubernetes_sd_configs[0].clone();
+    assert_eq!(connection_options(&config), Ok(ConnectionOptions::InCluster));
+
+    let mut discovery = Discovery::start(config, &clusters);
+    let groups = discovery.next().await;
+    assert_eq!(groups.iter().map(|group| group.source.as_str()).collect::<Vec<_>>(), ["pod/monitoring/exporter-a"]);
+    let group = &groups[0];
+    assert_eq!(group.targets.len(), 1);
+    assert_eq!(group.targets[0]["__address__"], "10.244.1.7:9100");
+    assert_eq!(group.targets[0]["__meta_kubernetes_pod_container_port_name"], "metrics");
+    assert_eq!(group.labels[NAMESPACE_LABEL], "monitoring");
+    assert_eq!(group.labels["__meta_kubernetes_pod_name"], "exporter-a");
+    assert_eq!(server.last_authorization().as_deref(), Some("Bearer sa-token-1"));
+    assert_eq!(server.unauthorized_requests(), 0);
+    assert_eq!(server.list_namespaces("pods"), [Some("monitoring".to_owned())], "only the own namespace is listed");
+
+    // A new pod arrives through the watch over the same TLS connection setup.
+    server.apply(exporter_pod("monitoring", "exporter-b", "10.244.1.8"));
+    let groups = discovery.until("the second pod", |groups| groups.len() == 2).await;
+    assert_eq!(group_of(&groups, "pod/monitoring/exporter-b").targets[0]["__address__"], "10.244.1.8:9100");
+}
+
+/// What the CONNECT proxy saw: each request head (request line, then header lines), and the
+/// bytes clients sent through its tunnels.
+#[derive(Default)]
+struct ProxySeen {
+    heads: Vec<Vec<String>>,
+    tunnelled: Vec<u8>,
+}
+
+/// A real HTTP forward proxy on loopback, written here, for `CONNECT` (what the Kubernetes
+/// client sends to a proxy, for `http://` and `https://` API servers alike): it records the
+/// request head, answers 200 and passes bytes both ways, recording what the client sends.
+/// Anything but `CONNECT` gets 405.
+async fn start_connect_proxy() -> (Arc<parking_lot::Mutex<ProxySeen>>, std::net::SocketAddr) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let seen: Arc<parking_lot::Mutex<ProxySeen>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut client = BufReader::new(client);
+                let mut head = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if client.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end().to_owned();
+                    if line.is_empty() {
+                        break;
+                    }
+                    head.push(line);
+                }
+                let target = match head[0].split(' ').collect::<Vec<_>>()[..] {
+                    ["CONNECT", target, _] => target.to_owned(),
+                    _ => {
+                        record.lock().heads.push(head);
+                        let _ = client
+                            .get_mut()
+                            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                };
+                record.lock().heads.push(head);
+                let Ok(upstream) = tokio::net::TcpStream::connect(&target).await else { return };
+                // The client waits for this answer before sending, so nothing is buffered yet.
+                let mut client = client.into_inner();
+                if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.is_err() {
+                    return;
+                }
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut upstream_read, mut upstream_write) = upstream.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
+                });
+                let mut buffer = [0_u8; 8192];
+                while let Ok(read) = client_read.read(&mut buffer).await {
+                    if read == 0 || upstream_write.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                    record.lock().tunnelled.extend_from_slice(&buffer[..read]);
+                }
+            });
+        }
+    });
+    (seen, address)
+}
+
+/// `proxy_url` and `http_headers` reach the fake API server through the proxy: discovery goes
+/// by `CONNECT` with the proxy's basic credentials from the URL, and every request in the
+/// tunnel carries the configured headers and the bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_server_through_a_proxy_with_custom_headers() {
+    let server = FakeApiServer::start().await;
+    server.require_bearer_token("t0ken");
+    server.apply(exporter_pod("monitoring", "exporter-a", "10.244.1.7"));
+    let (seen, proxy) = start_connect_proxy().await;
+    let dir = tempfile::tempdir().unwrap();
+    let header_file = dir.path().join("tenant");
+    std::fs::write(&header_file, "team-a\n").unwrap();
+    let body = format!(
+        "    role: pod\n    bearer_token: t0ken\n    proxy_url: http://proxy-user:proxy-pw@{proxy}\n    http_headers:\n      X-Panoptes-Test: {{values: [on]}}\n      X-Tenant: {{files: [{}]}}\n",
+        header_file.display()
+    );
+    let clusters = Clusters::new(KubeMetrics::default());
+    let mut discovery = Discovery::start(sd_config(&server, &body), &clusters);
+    let groups = discovery.next().await;
+    assert_eq!(groups.iter().map(|group| group.source.as_str()).collect::<Vec<_>>(), ["pod/monitoring/exporter-a"]);
+    assert_eq!(server.last_authorization().as_deref(), Some("Bearer t0ken"));
+
+    // The watch follows the list; wait for it to go through the tunnel as well.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while String::from_utf8_lossy(&seen.lock().tunnelled).to_ascii_lowercase().matches("get /api/v1/").count() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no watch request through the tunnel");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock();
+    let api_server = server.url().trim_start_matches("http://").to_owned();
+    assert!(!seen.heads.is_empty(), "discovery went through the proxy");
+    for head in &seen.heads {
+        assert_eq!(head[0], format!("CONNECT {api_server} HTTP/1.1"), "{head:?}");
+        // base64("proxy-user:proxy-pw")
+        assert!(
+            head.iter()
+                .any(|line| line.eq_ignore_ascii_case("proxy-authorization: Basic cHJveHktdXNlcjpwcm94eS1wdw==")),
+            "the proxy's credentials come from the URL: {head:?}"
+        );
+    }
+    let tunnelled = String::from_utf8_lossy(&seen.tunnelled).to_ascii_lowercase();
+    let requests = tunnelled.matches("get /api/v1/").count();
+    assert!(tunnelled.contains("watch=true"), "the list and the watch went through the tunnel:\n{tunnelled}");
+    assert_eq!(tunnelled.matches("x-panoptes-test: on\r\n").count(), requests, "{tunnelled}");
+    assert_eq!(tunnelled.matches("x-tenant: team-a\r\n").count(), requests, "header files are trimmed: {tunnelled}");
+}
+
+/// A proxy URL the Kubernetes client cannot use is reported when connecting, with the setting
+/// named and without the URL (it may hold a password).
+#[tokio::test]
+async fn unusable_proxy_url_is_named_without_its_credentials() {
+    let server = FakeApiServer::start().await;
+    let config = sd_config(&server, "    role: pod\n    proxy_url: socks5://user:s3cret@proxy:1080\n");
+    let options = connection_options(&config).expect("the configuration is valid");
+    let error = Clusters::new(KubeMetrics::default()).connect(&options).await.expect_err("socks5 is refused");
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        format!(
+            "invalid API server setting proxy_url for {}: proxy scheme \"socks5\" is not supported (http and https are)",
+            server.url()
+        )
+    );
+    assert!(!message.contains("s3cret"));
+}
+
 #[test]
 fn connection_options_follow_the_configuration() {
     let check = |yaml: &str| {
@@ -619,9 +813,35 @@ fn connection_options_follow_the_configuration() {
         check("    api_server: https://k\n    authorization: {type: Token, credentials: x}\n"),
         Err("kubernetes_sd_configs: authorization type \"Token\" is not supported by Kubernetes discovery (only Bearer)".to_owned())
     );
+    let Ok(ConnectionOptions::ApiServer(options)) = check(
+        "    api_server: https://k\n    proxy_url: http://user:pw@proxy:3128\n    http_headers: {X-Scope: {values: [a, b], secrets: [c]}}\n",
+    ) else {
+        panic!("api server options");
+    };
+    assert_eq!(options.proxy_url, Some(Secret::new("http://user:pw@proxy:3128")));
+    let headers: Vec<(&str, &str)> =
+        options.headers.iter().map(|(name, value)| (name.as_str(), value.expose())).collect();
+    assert_eq!(headers, [("X-Scope", "a"), ("X-Scope", "b"), ("X-Scope", "c")]);
+    assert!(!format!("{options:?}").contains("pw@"), "the proxy password stays out of Debug output");
     assert_eq!(
-        check("    api_server: https://k\n    proxy_url: http://proxy:3128\n"),
-        Err("kubernetes_sd_configs: a proxy (proxy_url, proxy_from_environment, proxy_connect_header) is not supported by Kubernetes discovery".to_owned())
+        check("    api_server: https://k\n    proxy_from_environment: true\n"),
+        Err("kubernetes_sd_configs: proxy_from_environment is not supported by Kubernetes discovery (the Kubernetes client takes one proxy; set proxy_url)".to_owned())
+    );
+    assert_eq!(
+        check("    api_server: https://k\n    proxy_url: http://proxy:3128\n    no_proxy: k\n"),
+        Err("kubernetes_sd_configs: no_proxy is not supported by Kubernetes discovery (the Kubernetes client sends every request to proxy_url; remove proxy_url instead)".to_owned())
+    );
+    assert_eq!(
+        check("    api_server: https://k\n    proxy_url: http://proxy:3128\n    proxy_connect_header: {X-A: [b]}\n"),
+        Err("kubernetes_sd_configs: proxy_connect_header is not supported by Kubernetes discovery (the Kubernetes client sends no headers of its own on CONNECT)".to_owned())
+    );
+    assert_eq!(
+        check("    api_server: https://k\n    oauth2: {client_id: c, client_secret: s, token_url: https://t/token}\n"),
+        Err("kubernetes_sd_configs: oauth2 is not supported by Kubernetes discovery (the Kubernetes client takes no OAuth 2.0 token source; use a bearer token file)".to_owned())
+    );
+    assert_eq!(
+        check("    api_server: https://k\n    http_headers: {X-A: {files: [/nonexistent/h]}}\n"),
+        Err("kubernetes_sd_configs: cannot read http_headers X-A file /nonexistent/h: No such file or directory (os error 2)".to_owned())
     );
     assert_eq!(
         check("    api_server: https://k\n    basic_auth: {username: u, password_file: /nonexistent/pw}\n"),
