@@ -646,3 +646,73 @@ impl<K: WatchedKind> Runner<K> {
         self.metrics.last_sync.get_or_create(&self.labels).set(now_seconds());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Pod, Secret};
+    use serde_json::json;
+
+    use super::*;
+
+    fn page(items: Vec<Value>) -> String {
+        json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "7", "continue": "next"}, "items": items})
+            .to_string()
+    }
+
+    #[test]
+    fn a_page_that_decodes_typed_keeps_every_object_in_order() {
+        let text = page(vec![json!({"metadata": {"name": "a"}}), json!({"metadata": {"name": "b", "namespace": "x"}})]);
+        let page = decode_page::<Pod>("Pod", &text).unwrap();
+        let names: Vec<String> = page.objects.iter().map(|pod| pod.name_any()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(page.undecodable.is_empty());
+        assert_eq!(page.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(page.metadata.continue_.as_deref(), Some("next"));
+        // `items: null` is an empty page, as the API server may send it.
+        let empty = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": null}).to_string();
+        assert!(decode_page::<Pod>("Pod", &empty).unwrap().objects.is_empty());
+    }
+
+    #[test]
+    fn undecodable_objects_are_left_out_with_key_or_index() {
+        let text = page(vec![
+            json!({"metadata": {"name": "good", "namespace": "x"}}),
+            json!({"metadata": {"name": "labels", "namespace": "x", "labels": {"app": 1}}}),
+            json!({"metadata": {"name": {"first": "no"}}}),
+            json!({"metadata": {"name": "spec", "namespace": "x"}, "spec": {"containers": "none"}}),
+        ]);
+        let page = decode_page::<Pod>("Pod", &text).unwrap();
+        assert_eq!(page.objects.len(), 1);
+        let left_out: Vec<(Option<String>, usize, &str)> = page
+            .undecodable
+            .iter()
+            .map(|object| {
+                (
+                    object.key.as_ref().map(|key| format!("{}/{}", key.namespace, key.name)),
+                    object.index,
+                    object.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(left_out.len(), 3);
+        assert_eq!((left_out[0].0.as_deref(), left_out[0].1), (Some("x/labels"), 1));
+        assert!(left_out[0].2.starts_with("metadata does not decode (invalid type: integer `1`"), "{}", left_out[0].2);
+        assert_eq!((left_out[1].0.as_deref(), left_out[1].1), (None, 2));
+        assert!(left_out[1].2.starts_with("metadata does not decode"), "{}", left_out[1].2);
+        assert_eq!((left_out[2].0.as_deref(), left_out[2].1), (Some("x/spec"), 3));
+        assert!(left_out[2].2.starts_with("invalid type: string \"none\""), "{}", left_out[2].2);
+    }
+
+    #[test]
+    fn answers_that_are_not_lists_fail_the_page_without_quoting_secrets() {
+        let error = decode_page::<Pod>("Pod", "{\"items\": [").unwrap_err();
+        assert!(error.starts_with("the answer is not a list: EOF while parsing"), "{error}");
+        let error = decode_page::<Pod>("Pod", r#"{"items": "hunter2"}"#).unwrap_err();
+        assert!(error.contains("invalid type"), "{error}");
+        let error = decode_page::<Secret>("Secret", r#"{"items": "hunter2"}"#).unwrap_err();
+        assert!(!error.contains("hunter2") && error.contains("withheld"), "{error}");
+        let text = page(vec![json!({"metadata": {"name": "s", "annotations": {"a": "b"}}, "data": {"k": "hunter2!"}})]);
+        let page = decode_page::<Secret>("Secret", &text).unwrap();
+        assert_eq!(page.undecodable[0].reason, "data key \"k\" is not valid base64");
+    }
+}
