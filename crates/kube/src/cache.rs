@@ -16,10 +16,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
+use kube::api::{ListParams, ObjectList, WatchEvent, WatchParams};
 use kube::{Resource, ResourceExt};
 use parking_lot::RwLock;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::metrics::{CacheLabels, EventLabels, KubeMetrics, ListLabels};
@@ -55,38 +58,26 @@ impl<K> WatchedKind for K where
 {
 }
 
-/// Builds the API handle of a kind according to its scope: namespaced kinds honour the cache's
-/// namespace, cluster-scoped kinds (nodes, namespaces) ignore it. The handle reads objects
-/// untyped, so that each one is decoded on its own (see `Runner::decode`).
+/// Builds the request path of a kind according to its scope: namespaced kinds honour the
+/// cache's namespace, cluster-scoped kinds (nodes, namespaces) ignore it. The cache sends its
+/// own requests so that it sees each answer's text: a list decodes typed when every object in
+/// it does, else object by object (see [`decode_page`]).
 pub trait ResourceScope {
-    /// Returns the untyped API of `K` in `namespace` (all namespaces when `None`).
-    fn api<K: Resource<DynamicType = (), Scope = Self>>(
-        client: kube::Client,
-        namespace: Option<&str>,
-    ) -> Api<DynamicObject>
+    /// Returns the requests of `K` in `namespace` (all namespaces when `None`).
+    fn request<K: Resource<DynamicType = (), Scope = Self>>(namespace: Option<&str>) -> kube::core::Request
     where
         Self: Sized;
 }
 
 impl ResourceScope for kube::core::NamespaceResourceScope {
-    fn api<K: Resource<DynamicType = (), Scope = Self>>(
-        client: kube::Client,
-        namespace: Option<&str>,
-    ) -> Api<DynamicObject> {
-        let resource = ApiResource::erase::<K>(&());
-        match namespace {
-            Some(namespace) => Api::namespaced_with(client, namespace, &resource),
-            None => Api::all_with(client, &resource),
-        }
+    fn request<K: Resource<DynamicType = (), Scope = Self>>(namespace: Option<&str>) -> kube::core::Request {
+        kube::core::Request::new(K::url_path(&(), namespace))
     }
 }
 
 impl ResourceScope for kube::core::ClusterResourceScope {
-    fn api<K: Resource<DynamicType = (), Scope = Self>>(
-        client: kube::Client,
-        _namespace: Option<&str>,
-    ) -> Api<DynamicObject> {
-        Api::all_with(client, &ApiResource::erase::<K>(&()))
+    fn request<K: Resource<DynamicType = (), Scope = Self>>(_namespace: Option<&str>) -> kube::core::Request {
+        kube::core::Request::new(K::url_path(&(), None))
     }
 }
 
@@ -135,6 +126,18 @@ pub struct ObjectKey {
 impl ObjectKey {
     fn of<K: Resource>(object: &K) -> Self {
         ObjectKey { namespace: object.namespace().unwrap_or_default(), name: object.name_any() }
+    }
+
+    /// Returns the key of an undecoded object when its `metadata.name` is a string (and its
+    /// namespace one or absent), whatever else is wrong with it.
+    fn of_value(object: &Value) -> Option<Self> {
+        let metadata = object.get("metadata")?;
+        let name = metadata.get("name")?.as_str()?.to_owned();
+        let namespace = match metadata.get("namespace") {
+            None | Some(Value::Null) => String::new(),
+            Some(namespace) => namespace.as_str()?.to_owned(),
+        };
+        Some(ObjectKey { namespace, name })
     }
 }
 
@@ -196,9 +199,10 @@ impl<K: WatchedKind> WatchCache<K> {
             generation: watch::channel(0).0,
             synced: watch::channel(false).0,
         });
-        let api = K::Scope::api::<K>(client, scope.namespace.as_deref());
+        let request = K::Scope::request::<K>(scope.namespace.as_deref());
         let runner = Runner {
-            api,
+            client,
+            request,
             shared: shared.clone(),
             api_server: api_server.to_owned(),
             labels: CacheLabels { resource: resource.clone(), scope: scope.describe() },
@@ -290,13 +294,86 @@ impl Backoff {
     }
 }
 
-/// Returns why an object of `kind` does not decode. For the `data` and `binaryData` maps of
-/// Secrets and ConfigMaps, the first key whose value is not base64 is named; the decoder's own
-/// message is withheld for Secrets, because decoders quote what they could not read (a value,
-/// or a byte of it).
-fn undecodable_reason(kind: &str, fields: &serde_json::Value, error: &serde_json::Error) -> String {
+/// One list page as sent, its objects not decoded yet.
+#[derive(Deserialize)]
+struct UntypedPage {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Option<Vec<Value>>,
+}
+
+/// An object of a list page that does not decode.
+#[derive(Debug)]
+pub(crate) struct Undecodable {
+    /// Its namespace and name, when `metadata` has them as strings.
+    pub(crate) key: Option<ObjectKey>,
+    /// Its position in the page's `items`, from 0.
+    pub(crate) index: usize,
+    /// Why it does not decode (see [`undecodable_reason`]).
+    pub(crate) reason: String,
+}
+
+/// One list page, decoded.
+#[derive(Debug)]
+pub(crate) struct Page<K> {
+    pub(crate) metadata: ListMeta,
+    pub(crate) objects: Vec<K>,
+    pub(crate) undecodable: Vec<Undecodable>,
+}
+
+/// Decodes one list page of `kind` objects. The whole page is decoded typed first, in one
+/// pass; only when that fails is it read again untyped and each object decoded on its own, so
+/// that one malformed object (its `metadata` included) is left out rather than failing the
+/// page. The typed decoder's message is discarded: it could quote a Secret's value.
+///
+/// # Errors
+///
+/// Returns why the text is not a list at all (for Secrets without the decoder's message).
+pub(crate) fn decode_page<K: DeserializeOwned + Clone>(kind: &str, text: &str) -> Result<Page<K>, String> {
+    if let Ok(list) = serde_json::from_str::<ObjectList<K>>(text) {
+        return Ok(Page { metadata: list.metadata, objects: list.items, undecodable: Vec::new() });
+    }
+    let page: UntypedPage = serde_json::from_str(text).map_err(|error| {
+        if kind == "Secret" && !error.is_syntax() && !error.is_eof() {
+            "the answer is not a list (the decoder's message is withheld: it could quote a secret value)".to_owned()
+        } else {
+            format!("the answer is not a list: {error}")
+        }
+    })?;
+    let mut objects = Vec::new();
+    let mut undecodable = Vec::new();
+    for (index, item) in page.items.unwrap_or_default().iter().enumerate() {
+        match decode_object(kind, item) {
+            Ok(object) => objects.push(object),
+            Err(reason) => undecodable.push(Undecodable { key: ObjectKey::of_value(item), index, reason }),
+        }
+    }
+    Ok(Page { metadata: page.metadata, objects, undecodable })
+}
+
+/// Decodes one untyped object of `kind`, or returns why it does not decode.
+pub(crate) fn decode_object<K: DeserializeOwned>(kind: &str, object: &Value) -> Result<K, String> {
+    K::deserialize(object).map_err(|error| undecodable_reason(kind, object, &error))
+}
+
+/// Returns why an object of `kind` does not decode. Malformed `metadata` is said to be so. For
+/// the `data` and `binaryData` maps of Secrets and ConfigMaps, the first key whose value is not
+/// base64 is named. The decoder's own message is withheld for Secrets, because decoders quote
+/// what they could not read (a value, or a byte of it; annotations can hold a copy of the data).
+fn undecodable_reason(kind: &str, fields: &Value, error: &serde_json::Error) -> String {
+    let message = if kind == "Secret" {
+        "the decoder's message is withheld: it could quote a secret value".to_owned()
+    } else {
+        error.to_string()
+    };
+    if let Some(metadata) = fields.get("metadata")
+        && ObjectMeta::deserialize(metadata).is_err()
+    {
+        return format!("metadata does not decode ({message})");
+    }
     for map in ["data", "binaryData"] {
-        let Some(entries) = fields.get(map).and_then(serde_json::Value::as_object) else { continue };
+        let Some(entries) = fields.get(map).and_then(Value::as_object) else { continue };
         for (key, value) in entries {
             let is_base64 =
                 value.as_str().is_some_and(|text| base64::engine::general_purpose::STANDARD.decode(text).is_ok());
@@ -310,11 +387,7 @@ fn undecodable_reason(kind: &str, fields: &serde_json::Value, error: &serde_json
             return format!("{map} key {key:?} is not valid base64");
         }
     }
-    if kind == "Secret" {
-        "the object does not decode (the decoder's message is withheld: it could quote a secret value)".to_owned()
-    } else {
-        error.to_string()
-    }
+    if kind == "Secret" { format!("the object does not decode ({message})") } else { message }
 }
 
 /// Returns an error's message followed by those of its sources, so that the cause of a
@@ -347,7 +420,9 @@ enum WatchEnd {
 }
 
 struct Runner<K> {
-    api: Api<DynamicObject>,
+    client: kube::Client,
+    /// Builds the list and watch requests of the cache's kind and namespace.
+    request: kube::core::Request,
     shared: Arc<Shared<K>>,
     /// The API server's URL, named in failure logs.
     api_server: String,
@@ -394,15 +469,23 @@ impl<K: WatchedKind> Runner<K> {
             ..ListParams::default()
         };
         let mut objects = BTreeMap::new();
+        let kind = K::kind(&());
         let version = loop {
-            let page = tokio::time::timeout(LIST_PAGE_TIMEOUT, self.api.list(&params))
+            let request = self.request.list(&params).map_err(|error| error_chain(&error))?;
+            let text = tokio::time::timeout(LIST_PAGE_TIMEOUT, self.client.request_text(request))
                 .await
                 .map_err(|_| format!("no answer within {LIST_PAGE_TIMEOUT:?}"))?
                 .map_err(|error| error_chain(&error))?;
-            for object in page.items {
-                if let Some(object) = self.decode(object) {
-                    objects.insert(ObjectKey::of(&object), Arc::new(object));
-                }
+            let page = decode_page::<K>(&kind, &text)?;
+            for object in page.objects {
+                objects.insert(ObjectKey::of(&object), Arc::new(object));
+            }
+            for object in page.undecodable {
+                self.report_undecodable(
+                    object.key.as_ref(),
+                    &format!("item {} of a list page", object.index),
+                    &object.reason,
+                );
             }
             match page.metadata.continue_.filter(|token| !token.is_empty()) {
                 Some(token) => params.continue_token = Some(token),
@@ -428,7 +511,11 @@ impl<K: WatchedKind> Runner<K> {
         params.label_selector = self.scope.label_selector.clone().filter(|selector| !selector.is_empty());
         params.field_selector = self.scope.field_selector.clone().filter(|selector| !selector.is_empty());
         self.metrics.watches.get_or_create(&self.labels).inc();
-        let stream = match self.api.watch(&params, version).await {
+        let stream = match self.request.watch(&params, version) {
+            Ok(request) => self.client.request_events::<Value>(request).await,
+            Err(error) => Err(kube::Error::BuildRequest(error)),
+        };
+        let stream = match stream {
             Ok(stream) => stream,
             Err(kube::Error::Api(status)) if status.code == 410 => {
                 tracing::info!(resource = %self.labels.resource, scope = %self.labels.scope, "kubernetes watch: resource version expired, listing again");
@@ -492,45 +579,60 @@ impl<K: WatchedKind> Runner<K> {
         self.metrics.events.get_or_create(&labels).inc();
     }
 
-    /// Decodes one object into `K`, or logs why it cannot be (naming the object, and for
-    /// Secrets never quoting a value) and returns `None`: one malformed object must not keep
-    /// the others of its list out of the cache.
-    fn decode(&self, object: DynamicObject) -> Option<K> {
-        let key = ObjectKey::of(&object);
-        // The object's fields are moved, not copied, into one JSON value that `K` borrows from.
-        let DynamicObject { types, metadata, data: mut fields } = object;
-        if let serde_json::Value::Object(map) = &mut fields {
-            if let Some(types) = types {
-                map.insert("apiVersion".to_owned(), serde_json::Value::String(types.api_version));
-                map.insert("kind".to_owned(), serde_json::Value::String(types.kind));
-            }
-            map.insert("metadata".to_owned(), serde_json::to_value(metadata).unwrap_or_default());
-        }
-        let reason = match K::deserialize(&fields) {
-            Ok(decoded) => return Some(decoded),
-            Err(error) => undecodable_reason(&K::kind(&()), &fields, &error),
-        };
+    /// Counts and logs an object left out of the cache: by namespace and name when readable,
+    /// else by `place` (never quoting a Secret's value: see [`undecodable_reason`]).
+    fn report_undecodable(&self, key: Option<&ObjectKey>, place: &str, reason: &str) {
         self.metrics.undecodable.get_or_create(&self.labels).inc();
-        tracing::warn!(
-            server = %self.api_server,
-            resource = %self.labels.resource,
-            namespace = %key.namespace,
-            name = %key.name,
-            reason = %reason,
-            "kubernetes object cannot be decoded; left out of the cache"
-        );
-        None
+        match key {
+            Some(key) => tracing::warn!(
+                server = %self.api_server,
+                resource = %self.labels.resource,
+                namespace = %key.namespace,
+                name = %key.name,
+                reason = %reason,
+                "kubernetes object cannot be decoded; left out of the cache"
+            ),
+            None => tracing::warn!(
+                server = %self.api_server,
+                resource = %self.labels.resource,
+                scope = %self.labels.scope,
+                object = %place,
+                reason = %reason,
+                "kubernetes object cannot be decoded (nor its name read); left out of the cache"
+            ),
+        }
     }
 
-    fn apply(&self, event: &'static str, version: &mut String, object: DynamicObject, is_delete: bool) {
+    fn apply(&self, event: &'static str, version: &mut String, object: Value, is_delete: bool) {
         self.count_event(event);
-        if let Some(object_version) = object.resource_version() {
-            *version = object_version;
+        if let Some(object_version) = object.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+            object_version.clone_into(version);
         }
-        let key = ObjectKey::of(&object);
         // A deleted object needs no decoding; a changed one that no longer decodes leaves the
         // cache rather than staying there with its old contents.
-        let decoded = if is_delete { None } else { self.decode(object) };
+        let decoded = if is_delete {
+            None
+        } else {
+            match decode_object::<K>(&K::kind(&()), &object) {
+                Ok(decoded) => Some(decoded),
+                Err(reason) => {
+                    self.report_undecodable(
+                        ObjectKey::of_value(&object).as_ref(),
+                        &format!("a watch event ({event})"),
+                        &reason,
+                    );
+                    None
+                }
+            }
+        };
+        let key = match &decoded {
+            Some(decoded) => ObjectKey::of(decoded),
+            // Without a readable name there is nothing to remove.
+            None => match ObjectKey::of_value(&object) {
+                Some(key) => key,
+                None => return,
+            },
+        };
         let count = {
             let mut objects = self.shared.objects.write();
             match decoded {
@@ -542,5 +644,75 @@ impl<K: WatchedKind> Runner<K> {
         self.shared.notify();
         self.metrics.objects.get_or_create(&self.labels).set(count as i64);
         self.metrics.last_sync.get_or_create(&self.labels).set(now_seconds());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Pod, Secret};
+    use serde_json::json;
+
+    use super::*;
+
+    fn page(items: Vec<Value>) -> String {
+        json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "7", "continue": "next"}, "items": items})
+            .to_string()
+    }
+
+    #[test]
+    fn a_page_that_decodes_typed_keeps_every_object_in_order() {
+        let text = page(vec![json!({"metadata": {"name": "a"}}), json!({"metadata": {"name": "b", "namespace": "x"}})]);
+        let page = decode_page::<Pod>("Pod", &text).unwrap();
+        let names: Vec<String> = page.objects.iter().map(|pod| pod.name_any()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(page.undecodable.is_empty());
+        assert_eq!(page.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(page.metadata.continue_.as_deref(), Some("next"));
+        // `items: null` is an empty page, as the API server may send it.
+        let empty = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": null}).to_string();
+        assert!(decode_page::<Pod>("Pod", &empty).unwrap().objects.is_empty());
+    }
+
+    #[test]
+    fn undecodable_objects_are_left_out_with_key_or_index() {
+        let text = page(vec![
+            json!({"metadata": {"name": "good", "namespace": "x"}}),
+            json!({"metadata": {"name": "labels", "namespace": "x", "labels": {"app": 1}}}),
+            json!({"metadata": {"name": {"first": "no"}}}),
+            json!({"metadata": {"name": "spec", "namespace": "x"}, "spec": {"containers": "none"}}),
+        ]);
+        let page = decode_page::<Pod>("Pod", &text).unwrap();
+        assert_eq!(page.objects.len(), 1);
+        let left_out: Vec<(Option<String>, usize, &str)> = page
+            .undecodable
+            .iter()
+            .map(|object| {
+                (
+                    object.key.as_ref().map(|key| format!("{}/{}", key.namespace, key.name)),
+                    object.index,
+                    object.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(left_out.len(), 3);
+        assert_eq!((left_out[0].0.as_deref(), left_out[0].1), (Some("x/labels"), 1));
+        assert!(left_out[0].2.starts_with("metadata does not decode (invalid type: integer `1`"), "{}", left_out[0].2);
+        assert_eq!((left_out[1].0.as_deref(), left_out[1].1), (None, 2));
+        assert!(left_out[1].2.starts_with("metadata does not decode"), "{}", left_out[1].2);
+        assert_eq!((left_out[2].0.as_deref(), left_out[2].1), (Some("x/spec"), 3));
+        assert!(left_out[2].2.starts_with("invalid type: string \"none\""), "{}", left_out[2].2);
+    }
+
+    #[test]
+    fn answers_that_are_not_lists_fail_the_page_without_quoting_secrets() {
+        let error = decode_page::<Pod>("Pod", "{\"items\": [").unwrap_err();
+        assert!(error.starts_with("the answer is not a list: EOF while parsing"), "{error}");
+        let error = decode_page::<Pod>("Pod", r#"{"items": "hunter2"}"#).unwrap_err();
+        assert!(error.contains("invalid type"), "{error}");
+        let error = decode_page::<Secret>("Secret", r#"{"items": "hunter2"}"#).unwrap_err();
+        assert!(!error.contains("hunter2") && error.contains("withheld"), "{error}");
+        let text = page(vec![json!({"metadata": {"name": "s", "annotations": {"a": "b"}}, "data": {"k": "hunter2!"}})]);
+        let page = decode_page::<Secret>("Secret", &text).unwrap();
+        assert_eq!(page.undecodable[0].reason, "data key \"k\" is not valid base64");
     }
 }

@@ -140,3 +140,81 @@ async fn other_undecodable_objects_are_named_with_the_decoder_message() {
     let line = log_line(&["name=odd", "resource=pods", "cannot be decoded"]).await;
     assert!(line.contains("invalid type"), "a Pod's decoder message is useful and kept: {line}");
 }
+
+/// Reads the process' metrics exposition for `metrics`.
+fn exposition(metrics: &KubeMetrics) -> String {
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let mut exposition = String::new();
+    prometheus_client::encoding::text::encode(&mut exposition, &registry).unwrap();
+    exposition
+}
+
+fn pod(metadata: serde_json::Value) -> serde_json::Value {
+    json!({"kind": "Pod", "metadata": metadata, "spec": {"containers": []}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_with_malformed_metadata_are_left_out_of_lists_and_watches() {
+    logs();
+    let server = FakeApiServer::start().await;
+    server.apply(pod(json!({"name": "fine", "namespace": "meta"})));
+    // A label value that is not a string; a name that is not one (stored by the fake under
+    // its JSON text `["x"]`, which sorts first: item 0 of the list).
+    server.apply(pod(json!({"name": "bad-labels", "namespace": "meta", "labels": {"app": 5}})));
+    server.apply(pod(json!({"name": ["x"], "namespace": "meta"})));
+    let metrics = KubeMetrics::default();
+    let clusters = Clusters::new(metrics.clone());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let pods = cluster.watch::<Pod>(Scope::namespace(Some("meta")));
+    tokio::time::timeout(Duration::from_secs(5), pods.wait_synced()).await.expect("listed despite the bad ones");
+    let names: Vec<String> = pods.objects().iter().filter_map(|pod| pod.metadata.name.clone()).collect();
+    assert_eq!(names, ["fine"]);
+    let line = log_line(&["name=bad-labels", "cannot be decoded"]).await;
+    assert!(
+        line.contains("namespace=meta") && line.contains("reason=metadata does not decode (invalid type"),
+        "{line}"
+    );
+    let line = log_line(&["object=item 0 of a list page", "nor its name read"]).await;
+    assert!(line.contains("resource=pods") && line.contains("scope=namespace=meta"), "{line}");
+    assert!(line.contains("reason=metadata does not decode"), "{line}");
+    let counted = r#"panoptes_kube_cache_undecodable_objects_total{resource="pods",scope="namespace=meta"}"#;
+    assert!(exposition(&metrics).contains(&format!("{counted} 2")), "{}", exposition(&metrics));
+
+    // Through the watch: a change that breaks the metadata removes the object; the watch goes
+    // on (the next good event is applied), and fixing the object brings it back.
+    server.apply(pod(json!({"name": "fine", "namespace": "meta", "annotations": {"note": true}})));
+    eventually(&pods, "the broken pod gone", |pods| pods.is_empty()).await;
+    log_line(&["name=fine", "namespace=meta", "reason=metadata does not decode"]).await;
+    server.apply(pod(json!({"name": "later", "namespace": "meta"})));
+    eventually(&pods, "the next pod", |pods| pods.get("meta", "later").is_some()).await;
+    server.apply(pod(json!({"name": "bad-labels", "namespace": "meta", "labels": {"app": "5"}})));
+    eventually(&pods, "the fixed pod", |pods| pods.get("meta", "bad-labels").is_some()).await;
+    assert_eq!(pods.len(), 2);
+    assert!(exposition(&metrics).contains(&format!("{counted} 3")), "{}", exposition(&metrics));
+    // The cache listed once: nothing failed the list or the watch.
+    assert_eq!(server.count_requests("list pods"), 1, "{:?}", server.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_with_malformed_metadata_is_named_and_its_annotations_never_quoted() {
+    logs();
+    let server = FakeApiServer::start().await;
+    server.apply(secret("good", json!("aHVudGVyMg==")));
+    // `kubectl apply` keeps a copy of the object, data included, in an annotation; a wrong
+    // type elsewhere in `metadata` must not get the decoder to quote anything.
+    let mut bad = secret("annotated", json!("aHVudGVyMg=="));
+    bad["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": 31337});
+    server.apply(bad);
+    let clusters = Clusters::new(KubeMetrics::default());
+    let options = ConnectionOptions::ApiServer(ApiServerOptions { url: server.url(), ..ApiServerOptions::default() });
+    let cluster = clusters.connect(&options).await.expect("connect");
+    let secrets = cluster.watch::<Secret>(Scope::namespace(Some("shop")));
+    tokio::time::timeout(Duration::from_secs(5), secrets.wait_synced()).await.expect("listed");
+    assert_eq!(secrets.len(), 1);
+    assert!(secrets.get("shop", "good").is_some());
+    let line = log_line(&["name=annotated", "resource=secrets", "cannot be decoded"]).await;
+    assert!(line.contains("reason=metadata does not decode (the decoder's message is withheld"), "{line}");
+    assert!(!line.contains("31337") && !line.contains("invalid type"), "{line}");
+}

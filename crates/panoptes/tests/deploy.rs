@@ -199,6 +199,17 @@ fn container_commands_are_accepted_by_the_binary() {
         {
             assert!(server.iter().any(|arg| arg == flag), "{set}: server lacks {flag}");
         }
+        // The allow-lists are passed only when set (all features), as one argument each.
+        let allowlists: Vec<&str> =
+            server.iter().map(String::as_str).filter(|arg| arg.contains("-allowlist=")).collect();
+        let expected: &[&str] = match set {
+            "default values" => &[],
+            _ => &[
+                "--kube-state.metric-labels-allowlist=pods=[app,version],namespaces=[*],deployments=[app.kubernetes.io/*]",
+                "--kube-state.metric-annotations-allowlist=pods=[prometheus.io/scrape]",
+            ],
+        };
+        assert_eq!(allowlists, expected, "{set}: allow-list arguments");
         let agent = container_command(find(&manifests, "DaemonSet"), "agent");
         for flag in ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root"] {
             assert!(agent.iter().any(|arg| arg == flag), "{set}: agent lacks {flag}");

@@ -308,14 +308,23 @@ impl FakeApiServer {
     /// a new resource version, and a uid and creation time when missing. Returns the stored
     /// object.
     ///
+    /// A real API server validates what it stores; this fake serves malformed objects too (a
+    /// proxy or an aggregated API can send them): a `metadata.name` that is not a string is
+    /// stored under its JSON text.
+    ///
     /// # Panics
     ///
-    /// Panics when the object's kind is not served or it has no name (a test bug).
+    /// Panics when the object's kind is not served, it has no name or its `metadata` is not
+    /// an object (a test bug).
     pub fn apply(&self, mut object: Value) -> Value {
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
         let resource = resource_of_kind(&kind).unwrap_or_else(|| panic!("the fake does not serve kind {kind:?}"));
         object["apiVersion"] = json!(resource.api_version);
-        let name = object["metadata"]["name"].as_str().expect("object has a name").to_owned();
+        let name = match &object["metadata"]["name"] {
+            Value::String(name) => name.clone(),
+            Value::Null => panic!("object has no name"),
+            other => other.to_string(),
+        };
         let namespace = if resource.is_namespaced {
             let namespace = object["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
             object["metadata"]["namespace"] = json!(namespace);
