@@ -162,12 +162,17 @@ impl panoptes_model::Classify for AppendError {
 /// Remembers, per target, the series of the previous scrape by their text on the page: known
 /// series skip label parsing, target label merging, relabelling and validation, those that
 /// vanish get a staleness marker, and those that appear count as added (Prometheus'
-/// `scrapeCache`).
+/// `scrapeCache`). It keeps them in page order: while a page lists its series in the same
+/// order as before, the parser only compares each series' text with the one expected next,
+/// with no scan for the end of its labels and no hash lookup.
 #[derive(Debug, Default)]
 pub struct ScrapeCache {
-    /// The series of the last successful scrape (and, during an append, of the current one), by
-    /// their text on the page.
-    series: HashMap<Box<[u8]>, CachedSeries, Xxh3Builder>,
+    /// The series of the last successful scrape (and, during an append, of the current one) with
+    /// their text on the page, in the order first seen: for a page whose series keep their
+    /// order, the page's order, so that each series is usually the one after the last.
+    slots: Vec<Slot>,
+    /// Where each text of `slots` is.
+    slot_by_text: HashMap<Arc<[u8]>, usize, Xxh3Builder>,
     /// Series given in the `{"name", ...}` form, which the lazy parser does not yield as text.
     quoted_series: HashMap<Labels, CachedSeries, Xxh3Builder>,
     /// Counts successful scrapes; `CachedSeries::scraped_in` refers to it.
@@ -177,6 +182,13 @@ pub struct ScrapeCache {
     orphans: Vec<Labels>,
     /// Metric metadata of the last successful scrape, shared with the metadata APIs.
     metadata: Arc<BTreeMap<String, MetricMetadata>>,
+}
+
+/// A series written `name` or `name{...}` on the page, and its text there.
+#[derive(Debug)]
+struct Slot {
+    text: Arc<[u8]>,
+    cached: CachedSeries,
 }
 
 /// What the cache knows about one series of a target.
@@ -225,10 +237,11 @@ impl ScrapeCache {
     /// longer appends get a staleness marker.
     pub fn reset_labels(&mut self) {
         let last = self.generation;
+        self.slot_by_text.clear();
         self.orphans = self
-            .series
-            .drain()
-            .map(|(_, cached)| cached)
+            .slots
+            .drain(..)
+            .map(|slot| slot.cached)
             .chain(self.quoted_series.drain().map(|(_, cached)| cached))
             .filter(|cached| cached.is_tracked && cached.scraped_in == last)
             .filter_map(|cached| cached.labels)
@@ -237,7 +250,7 @@ impl ScrapeCache {
 
     /// Returns how many series the last successful scrape had.
     pub fn len(&self) -> usize {
-        self.series.len() + self.quoted_series.len()
+        self.slots.len() + self.quoted_series.len()
     }
 
     /// Returns whether the last successful scrape had no series (or there was none).
@@ -266,16 +279,18 @@ impl ScrapeCache {
         match self.append_entries(appender.as_mut(), page, format, target_labels, options, scrape_time_ms) {
             Ok((report, metadata)) => {
                 let vanished = self
-                    .series
-                    .values()
+                    .slots
+                    .iter()
+                    .map(|slot| &slot.cached)
                     .chain(self.quoted_series.values())
                     .filter(|cached| cached.scraped_in != current && cached.is_tracked);
                 let mut stale: Vec<&Labels> = vanished.filter_map(|cached| cached.labels.as_ref()).collect();
                 let orphans = std::mem::take(&mut self.orphans);
                 if !orphans.is_empty() {
                     let appended: std::collections::HashSet<&Labels> = self
-                        .series
-                        .values()
+                        .slots
+                        .iter()
+                        .map(|slot| &slot.cached)
                         .chain(self.quoted_series.values())
                         .filter(|cached| cached.scraped_in == current)
                         .filter_map(|cached| cached.labels.as_ref())
@@ -291,7 +306,7 @@ impl ScrapeCache {
                     }
                 }
                 appender.commit()?;
-                self.series.retain(|_, cached| cached.scraped_in == current);
+                self.forget_slots_not_scraped_in(current);
                 self.quoted_series.retain(|_, cached| cached.scraped_in == current);
                 self.generation = current;
                 if *self.metadata != metadata {
@@ -302,7 +317,8 @@ impl ScrapeCache {
             Err(error) => {
                 drop(appender);
                 // Undo the partial append, then forget the previous scrape's series.
-                for cached in self.series.values_mut().chain(self.quoted_series.values_mut()) {
+                let slots = self.slots.iter_mut().map(|slot| &mut slot.cached);
+                for cached in slots.chain(self.quoted_series.values_mut()) {
                     if cached.scraped_in == current {
                         cached.scraped_in = cached.previous;
                     }
@@ -323,8 +339,9 @@ impl ScrapeCache {
         let mut appender = storage.appender();
         let last = self.generation;
         let stale = self
-            .series
-            .values()
+            .slots
+            .iter()
+            .map(|slot| &slot.cached)
             .chain(self.quoted_series.values())
             .filter(|cached| cached.is_tracked && cached.scraped_in == last);
         for labels in stale.filter_map(|cached| cached.labels.as_ref()) {
@@ -335,7 +352,8 @@ impl ScrapeCache {
             }
         }
         appender.commit()?;
-        self.series.clear();
+        self.slots.clear();
+        self.slot_by_text.clear();
         self.quoted_series.clear();
         // A new generation: whatever comes next counts as added.
         self.generation += 1;
@@ -359,20 +377,35 @@ impl ScrapeCache {
         let mut metadata: BTreeMap<String, MetricMetadata> = BTreeMap::new();
         let unknown = || MetricMetadata { metric_type: MetricType::Unknown, help: String::new(), unit: String::new() };
         let mut is_sample_limit_exceeded = false;
-        for entry in Parser::lazy(page, format) {
+        let mut parser = Parser::lazy(page, format);
+        // The slot after the last series' one: the series expected next.
+        let mut next_slot = 0;
+        loop {
+            let expected = self.slots.get(next_slot).map(|slot| &*slot.text);
+            let Some(entry) = parser.next_expecting(expected) else { break };
             let (cached, value, timestamp_ms) = match entry? {
                 Entry::Raw(raw) => {
-                    let key = &page[raw.span.clone()];
-                    // One lookup for a known series; a new one is built and inserted.
-                    let cached = match self.series.get_mut(key) {
-                        Some(cached) => cached,
-                        None => {
-                            let exposed = parse_series_text(key, format, raw.line)?;
-                            let labels = final_labels(&exposed, target_labels, options)?;
-                            self.series.entry(key.into()).or_insert(CachedSeries::new(labels))
+                    // The expected series costs no lookup, another known one a lookup; a new
+                    // one is built and added.
+                    let index = if raw.is_expected {
+                        next_slot
+                    } else {
+                        let text = &page[raw.span.clone()];
+                        match self.slot_by_text.get(text) {
+                            Some(&index) => index,
+                            None => {
+                                let exposed = parse_series_text(text, format, raw.line)?;
+                                let labels = final_labels(&exposed, target_labels, options)?;
+                                let text: Arc<[u8]> = text.into();
+                                let index = self.slots.len();
+                                self.slot_by_text.insert(text.clone(), index);
+                                self.slots.push(Slot { text, cached: CachedSeries::new(labels) });
+                                index
+                            }
                         }
                     };
-                    (cached, raw.value, raw.timestamp_ms)
+                    next_slot = index + 1;
+                    (&mut self.slots[index].cached, raw.value, raw.timestamp_ms)
                 }
                 Entry::Series(series) | Entry::Created(series) => {
                     if !self.quoted_series.contains_key(&series.labels) {
@@ -440,6 +473,21 @@ impl ScrapeCache {
             return Err(AppendError::SampleLimit);
         }
         Ok((report, metadata))
+    }
+}
+
+impl ScrapeCache {
+    /// Drops the slots of series that the scrape of generation `current` did not have, keeping
+    /// the others in order.
+    fn forget_slots_not_scraped_in(&mut self, current: u64) {
+        if self.slots.iter().all(|slot| slot.cached.scraped_in == current) {
+            return;
+        }
+        self.slots.retain(|slot| slot.cached.scraped_in == current);
+        self.slot_by_text.clear();
+        for (index, slot) in self.slots.iter().enumerate() {
+            self.slot_by_text.insert(slot.text.clone(), index);
+        }
     }
 }
 

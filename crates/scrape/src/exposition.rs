@@ -198,6 +198,8 @@ pub struct RawSeriesEntry {
     pub exemplar: Option<Exemplar>,
     /// Whether this is an OpenMetrics `_created` series (see [`Entry::Created`]).
     pub is_created: bool,
+    /// Whether the series text is the one the caller expected (see [`Parser::next_expecting`]).
+    pub is_expected: bool,
 }
 
 /// Builds the labels of a series text taken from a page (a [`RawSeriesEntry`]'s span); errors

@@ -101,6 +101,35 @@ t{instance="a:9100", job="node"} 3@100
 }
 
 #[test]
+fn series_that_move_on_the_page_are_still_known() {
+    let storage = MemStorage::new();
+    let mut cache = ScrapeCache::new();
+    let first = b"a{k=\"1\"} 1\nb{k=\"2\"} 2\nc{k=\"3\"} 3\n";
+    assert_eq!(cache.append_page(&storage, first, TEXT, &target(), &options(), 1000).expect("first").series_added, 3);
+    // Reordered, with a new series in the middle and one twice.
+    let second = b"c{k=\"3\"} 13\nx{k=\"9\"} 19\na{k=\"1\"} 11\nb{k=\"2\"} 12\nc{k=\"3\"} 13\n";
+    let report = cache.append_page(&storage, second, TEXT, &target(), &options(), 2000).expect("second");
+    assert_eq!((report.samples_scraped, report.series_added), (5, 1));
+    // `b` and `x` vanish; `a` and `c` keep their order.
+    let third = b"a{k=\"1\"} 21\nc{k=\"3\"} 23\n";
+    let report = cache.append_page(&storage, third, TEXT, &target(), &options(), 3000).expect("third");
+    assert_eq!((report.samples_scraped, report.series_added), (2, 0));
+    assert_eq!(cache.len(), 2);
+    let fourth = b"b{k=\"2\"} 32\na{k=\"1\"} 31\nc{k=\"3\"} 33\n";
+    let report = cache.append_page(&storage, fourth, TEXT, &target(), &options(), 4000).expect("fourth");
+    assert_eq!((report.samples_scraped, report.series_added), (3, 1));
+    check_storage(
+        &storage,
+        r#"
+a{instance="a:9100", job="node", k="1"} 1@1000 11@2000 21@3000 31@4000
+b{instance="a:9100", job="node", k="2"} 2@1000 12@2000 S@3000 32@4000
+c{instance="a:9100", job="node", k="3"} 3@1000 13@2000 23@3000 33@4000
+x{instance="a:9100", job="node", k="9"} 19@2000 S@3000
+"#,
+    );
+}
+
+#[test]
 fn failed_scrape_discards_page_and_marks_previous_series_stale() {
     let storage = MemStorage::new();
     let mut cache = ScrapeCache::new();

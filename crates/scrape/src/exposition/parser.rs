@@ -259,7 +259,32 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn next_entry(&mut self) -> Result<Option<Entry>, ParseError> {
+    /// Returns the next entry like [`Iterator::next`], given the series text the caller expects
+    /// next: the text of a span that a lazy parser yielded before, as a caller that remembers
+    /// the previous page's order knows it. When the line starts with exactly that text, written
+    /// `name{...}`, the parser steps over it without scanning it and yields an [`Entry::Raw`]
+    /// with `is_expected` set.
+    ///
+    /// This is sound because where a series text written `name{...}` ends depends only on its
+    /// own bytes: text that ended a series once ends it the same way again.
+    pub fn next_expecting(&mut self, expected: Option<&[u8]>) -> Option<Result<Entry, ParseError>> {
+        if self.is_done {
+            return None;
+        }
+        match self.next_entry(expected) {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => {
+                self.is_done = true;
+                None
+            }
+            Err(error) => {
+                self.is_done = true;
+                Some(Err(error))
+            }
+        }
+    }
+
+    fn next_entry(&mut self, expected: Option<&[u8]>) -> Result<Option<Entry>, ParseError> {
         loop {
             self.entry_line = self.line;
             if self.has_seen_eof {
@@ -278,7 +303,7 @@ impl<'a> Parser<'a> {
                             return Ok(Some(entry));
                         }
                     }
-                    Some(_) => return self.series().map(Some),
+                    Some(_) => return self.series(expected).map(Some),
                 }
             } else {
                 self.skip_blanks();
@@ -290,7 +315,7 @@ impl<'a> Parser<'a> {
                             return Ok(Some(entry));
                         }
                     }
-                    Some(_) => return self.series().map(Some),
+                    Some(_) => return self.series(expected).map(Some),
                 }
             }
         }
@@ -651,17 +676,51 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn series(&mut self) -> Result<Entry, ParseError> {
+    /// Returns the length of `expected` when the input at the cursor starts with it and it is a
+    /// series text written `name{...}` (the only kind a caller gets back as a span).
+    fn expected_series_len(&self, expected: Option<&[u8]>) -> Option<usize> {
+        let expected = expected.filter(|text| text.last() == Some(&b'}'))?;
+        if !self.input[self.pos..].starts_with(expected) {
+            return None;
+        }
+        // Under OpenMetrics a name and its labels cannot stand apart, as they may in text
+        // cached from a page in the text format.
+        let is_spaced = self.is_openmetrics()
+            && memchr::memchr2(b' ', b'\t', &expected[..memchr::memchr(b'{', expected)?]).is_some();
+        (!is_spaced).then_some(expected.len())
+    }
+
+    fn series(&mut self, expected: Option<&[u8]>) -> Result<Entry, ParseError> {
         if self.is_lazy && self.peek().is_some_and(is_metric_name_start) {
             let start = self.pos;
-            if let Some(name) = self.skip_simple_series() {
+            let (name, is_expected) = match self.expected_series_len(expected) {
+                Some(len) => {
+                    self.pos += len;
+                    (None, true)
+                }
+                None => (self.skip_simple_series(), false),
+            };
+            if is_expected || name.is_some() {
                 let span = start..self.pos;
                 let line = self.line;
                 let (value, timestamp_ms, exemplar) = self.sample_rest()?;
                 // Only OpenMetrics has `_created` series; the name is ASCII (checked above).
-                let is_created = self.is_openmetrics()
-                    && std::str::from_utf8(&self.input[name]).is_ok_and(|name| self.is_created_series(name));
-                return Ok(Entry::Raw(RawSeriesEntry { span, line, value, timestamp_ms, exemplar, is_created }));
+                let is_created = self.is_openmetrics() && {
+                    let name = name.unwrap_or_else(|| {
+                        let text = &self.input[span.clone()];
+                        start..start + memchr::memchr(b'{', text).unwrap_or(text.len())
+                    });
+                    std::str::from_utf8(&self.input[name]).is_ok_and(|name| self.is_created_series(name))
+                };
+                return Ok(Entry::Raw(RawSeriesEntry {
+                    span,
+                    line,
+                    value,
+                    timestamp_ms,
+                    exemplar,
+                    is_created,
+                    is_expected,
+                }));
             }
         }
         let mut name: Option<String> = None;
@@ -758,20 +817,7 @@ impl Iterator for Parser<'_> {
     type Item = Result<Entry, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.is_done {
-            return None;
-        }
-        match self.next_entry() {
-            Ok(Some(entry)) => Some(Ok(entry)),
-            Ok(None) => {
-                self.is_done = true;
-                None
-            }
-            Err(error) => {
-                self.is_done = true;
-                Some(Err(error))
-            }
-        }
+        self.next_expecting(None)
     }
 }
 

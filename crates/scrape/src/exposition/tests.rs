@@ -71,6 +71,50 @@ fn parse_lazily(input: &[u8], format: Format) -> Result<Vec<Entry>, ParseError> 
         .collect()
 }
 
+/// Returns the series texts a lazy parser yields as spans, in page order, up to an error.
+fn span_texts(input: &[u8], format: Format) -> Vec<Vec<u8>> {
+    Parser::lazy(input, format)
+        .map_while(Result::ok)
+        .filter_map(|entry| match entry {
+            Entry::Raw(raw) => Some(input[raw.span].to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parses lazily as the scrape cache does, knowing the series texts of a previous page: each
+/// series is expected to be the one after the previous page's series that the last series was.
+/// Returns the entries (labels built as in [`parse_lazily`]) and how many series were expected.
+fn parse_expecting(input: &[u8], format: Format, previous: &[Vec<u8>]) -> (Result<Vec<Entry>, ParseError>, usize) {
+    let mut parser = Parser::lazy(input, format);
+    let mut next = 0;
+    let mut expected_count = 0;
+    let mut entries = Vec::new();
+    while let Some(entry) = parser.next_expecting(previous.get(next).map(Vec::as_slice)) {
+        let raw = match entry {
+            Ok(Entry::Raw(raw)) => raw,
+            Ok(other) => {
+                entries.push(other);
+                continue;
+            }
+            Err(error) => return (Err(error), expected_count),
+        };
+        let text = &input[raw.span.clone()];
+        if raw.is_expected {
+            assert_eq!(text, previous[next], "an expected series has the expected text");
+            expected_count += 1;
+        }
+        next = previous.iter().position(|known| known == text).map_or(next, |index| index + 1);
+        let labels = match parse_series_text(text, format, raw.line) {
+            Ok(labels) => labels,
+            Err(error) => return (Err(error), expected_count),
+        };
+        let series = SeriesEntry { labels, value: raw.value, timestamp_ms: raw.timestamp_ms, exemplar: raw.exemplar };
+        entries.push(if raw.is_created { Entry::Created(series) } else { Entry::Series(series) });
+    }
+    (Ok(entries), expected_count)
+}
+
 /// Parses with [`Parser::piece`], cutting the input after every `lines_per_piece` lines, as a
 /// caller reading a large file does.
 fn parse_in_pieces(input: &[u8], format: Format, lines_per_piece: usize) -> Result<Vec<Entry>, ParseError> {
@@ -119,6 +163,9 @@ fn check(format: Format, input: &str, expected: &str) {
     assert_eq!(got, expected.trim(), "input:\n{input}");
     let lazily = render(parse_lazily(input.as_bytes(), format));
     assert_eq!(lazily, expected.trim(), "lazy parser, input:\n{input}");
+    let previous = span_texts(input.as_bytes(), format);
+    let (again, _) = parse_expecting(input.as_bytes(), format, &previous);
+    assert_eq!(render(again), expected.trim(), "lazy parser expecting the page's own series, input:\n{input}");
     // OpenMetrics has no raw newlines inside quotes, so any cut after a newline is valid.
     if format == Format::OpenMetrics {
         for lines_per_piece in [1, 2] {
@@ -410,6 +457,13 @@ proptest! {
                 (Err(_), Err(_)) => {}
                 (eager, lazy) => prop_assert!(false, "eager {:?} but lazy {:?}", eager, lazy),
             }
+            // So does a lazy parser that expects the series of the unmutated page.
+            let previous = span_texts(VALID_PAGE.as_bytes(), format);
+            match (parse(&bytes, format), parse_expecting(&bytes, format, &previous).0) {
+                (Ok(eager), Ok(expecting)) => prop_assert_eq!(eager, expecting),
+                (Err(_), Err(_)) => {}
+                (eager, expecting) => prop_assert!(false, "eager {:?} but expecting {:?}", eager, expecting),
+            }
         }
     }
 }
@@ -572,6 +626,33 @@ fn lazy_series_text_ends_at_the_first_closing_brace_outside_quotes() {
     let Entry::Series(series) = &entries[0] else { panic!("{entries:?}") };
     assert_eq!(series.labels.get("a"), Some("}{"));
     assert_eq!(series.labels.get("b"), Some("x"));
+}
+
+#[test]
+fn expected_series_text_is_stepped_over_and_any_other_is_scanned() {
+    let page = b"a{x=\"1\"} 1\nb{y=\"2\"} 2\nc 3\n";
+    let own = span_texts(page, TEXT);
+    let (entries, expected_count) = parse_expecting(page, TEXT, &own);
+    assert_eq!(entries, parse(page, TEXT));
+    assert_eq!(expected_count, 2, "both series written with braces are expected; `c` is scanned");
+    // A previous page whose second series had another label value: only `a` is expected.
+    let previous = span_texts(b"a{x=\"1\"} 9\nb{y=\"3\"} 9\nc 9\n", TEXT);
+    let (entries, expected_count) = parse_expecting(page, TEXT, &previous);
+    assert_eq!(entries, parse(page, TEXT));
+    assert_eq!(expected_count, 1);
+    // Text from a text-format page with a blank before the braces is not an OpenMetrics series.
+    let previous = span_texts(b"a {x=\"1\"} 1\n", TEXT);
+    assert_eq!(previous, [b"a {x=\"1\"}".to_vec()]);
+    let page = b"a {x=\"1\"} 1\n# EOF\n";
+    let (entries, expected_count) = parse_expecting(page, OM, &previous);
+    assert_eq!(expected_count, 0);
+    assert!(entries.is_err(), "{entries:?}");
+    assert_eq!(entries, parse(page, OM));
+    // An expected text followed by more than a separator fails as a scanned one does.
+    let page = b"a{x=\"1\"}} 1\n";
+    let (entries, _) = parse_expecting(page, TEXT, &own);
+    assert_eq!(entries, parse(page, TEXT));
+    assert!(entries.is_err());
 }
 
 #[test]
