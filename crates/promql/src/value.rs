@@ -1,5 +1,7 @@
 //! Query results and the annotations that accompany them.
 
+use std::collections::HashSet;
+
 use panoptes_model::{Labels, Sample};
 
 /// One element of an instant vector result.
@@ -73,16 +75,55 @@ impl Annotations {
     pub fn is_empty(&self) -> bool {
         self.warnings.is_empty() && self.infos.is_empty()
     }
+}
 
+/// Builds [`Annotations`], dropping duplicates in O(1) amortised time per addition (a query over
+/// many series may record the same text once per series) while keeping first-occurrence order.
+#[derive(Debug, Default)]
+pub(crate) struct AnnotationsBuilder {
+    annotations: Annotations,
+    seen_warnings: HashSet<String>,
+    seen_infos: HashSet<String>,
+}
+
+impl AnnotationsBuilder {
+    /// Adds a warning unless it was added before.
     pub(crate) fn add_warning(&mut self, text: String) {
-        if !self.warnings.contains(&text) {
-            self.warnings.push(text);
-        }
+        add_once(&mut self.annotations.warnings, &mut self.seen_warnings, text);
     }
 
+    /// Adds an info unless it was added before.
     pub(crate) fn add_info(&mut self, text: String) {
-        if !self.infos.contains(&text) {
-            self.infos.push(text);
+        add_once(&mut self.annotations.infos, &mut self.seen_infos, text);
+    }
+
+    /// Returns the annotations added, in order of first occurrence.
+    pub(crate) fn finish(self) -> Annotations {
+        self.annotations
+    }
+}
+
+fn add_once(list: &mut Vec<String>, seen: &mut HashSet<String>, text: String) {
+    if !seen.contains(&text) {
+        seen.insert(text.clone());
+        list.push(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_builder_drops_duplicates_keeping_first_occurrence_order() {
+        let mut builder = AnnotationsBuilder::default();
+        for i in 0..20_000 {
+            builder.add_info(format!("info {}", i % 3));
+            builder.add_warning(format!("warning {}", (i + 1) % 2));
         }
+        builder.add_info("warning 0".to_string());
+        let annotations = builder.finish();
+        assert_eq!(annotations.infos, ["info 0", "info 1", "info 2", "warning 0"]);
+        assert_eq!(annotations.warnings, ["warning 1", "warning 0"]);
     }
 }

@@ -735,35 +735,80 @@ pub fn columnar_time_owner(data: &[u8]) -> Option<u64> {
     }
 }
 
-/// Decodes the `count` timestamps of a time column starting at `start`; returns them and the
-/// byte where the column ends.
-fn decode_time_column(data: &[u8], start: usize, count: usize) -> Option<(Vec<i64>, usize)> {
+/// Decodes the `count` timestamps of a time column starting at `start` into `times` (cleared
+/// first), using `residuals` as scratch; returns the byte where the column ends.
+fn decode_time_column(
+    data: &[u8],
+    start: usize,
+    count: usize,
+    times: &mut Vec<i64>,
+    residuals: &mut Vec<i64>,
+) -> Option<usize> {
+    times.clear();
     let mut reader = BitReader { position: start * 8 };
     let t0 = reader.read_bits(data, 64)? as i64;
-    let mut times = Vec::with_capacity(count);
+    times.reserve(count);
     times.push(t0);
     if count > 1 {
         let mut delta = read_sized(&mut reader, data)?;
-        times.push(t0.wrapping_add(delta));
-        let mut residuals = Vec::with_capacity(count - 2);
-        read_offset_packed(&mut reader, data, count - 2, &mut residuals)?;
-        for r in residuals {
+        let mut t = t0.wrapping_add(delta);
+        times.push(t);
+        residuals.clear();
+        read_offset_packed(&mut reader, data, count - 2, residuals)?;
+        for &r in residuals.iter() {
             delta = delta.wrapping_add(r);
-            times.push(times[times.len() - 1].wrapping_add(delta));
+            t = t.wrapping_add(delta);
+            times.push(t);
         }
     }
-    Some((times, reader.position.div_ceil(8)))
+    Some(reader.position.div_ceil(8))
+}
+
+/// Buffers reused across [`decode_columnar_into`] calls, so that decoding many chunks does not
+/// allocate per chunk.
+#[derive(Debug, Default)]
+pub struct ColumnarScratch {
+    times: Vec<i64>,
+    residuals: Vec<i64>,
 }
 
 /// Decodes a columnar chunk; `owner` is the data of the chunk whose timestamps it shares (see
 /// [`columnar_time_owner`]). `None` when the bytes are malformed or the owner is missing.
 pub fn decode_columnar(data: &[u8], owner: Option<&[u8]>) -> Option<Vec<Sample>> {
+    let mut out = Vec::new();
+    decode_columnar_into(data, owner, &mut ColumnarScratch::default(), &mut out)?;
+    Some(out)
+}
+
+/// Decodes a columnar chunk as [`decode_columnar`] does, appending its samples to `out`.
+/// Returns `None`, leaving `out` as it was, when the bytes are malformed or the owner is missing.
+pub fn decode_columnar_into(
+    data: &[u8],
+    owner: Option<&[u8]>,
+    scratch: &mut ColumnarScratch,
+    out: &mut Vec<Sample>,
+) -> Option<()> {
+    let before = out.len();
+    let decoded = decode_columnar_appending(data, owner, scratch, out);
+    if decoded.is_none() {
+        out.truncate(before);
+    }
+    decoded
+}
+
+fn decode_columnar_appending(
+    data: &[u8],
+    owner: Option<&[u8]>,
+    scratch: &mut ColumnarScratch,
+    out: &mut Vec<Sample>,
+) -> Option<()> {
     let count = usize::from(sample_count(data));
     if count == 0 {
         return None;
     }
-    let (times, values_start) = match *data.get(2)? {
-        TIMES_INLINE => decode_time_column(data, 3, count)?,
+    let ColumnarScratch { times, residuals } = scratch;
+    let values_start = match *data.get(2)? {
+        TIMES_INLINE => decode_time_column(data, 3, count, times, residuals)?,
         TIMES_SHARED => {
             let owner = owner?;
             if usize::from(sample_count(owner)) != count || owner.get(2) != Some(&TIMES_INLINE) {
@@ -771,53 +816,57 @@ pub fn decode_columnar(data: &[u8], owner: Option<&[u8]>) -> Option<Vec<Sample>>
             }
             let mut cursor = crate::encoding::Cursor::at(data, 3);
             cursor.uvarint()?;
-            (decode_time_column(owner, 3, count)?.0, cursor.position())
+            decode_time_column(owner, 3, count, times, residuals)?;
+            cursor.position()
         }
         _ => return None,
     };
     let tag = *data.get(values_start)?;
     let mut reader = BitReader { position: (values_start + 1) * 8 };
-    let mut values = Vec::with_capacity(count);
+    out.reserve(count);
     match tag {
         VALUES_XOR => {
             let mut v = f64::from_bits(reader.read_bits(data, 64)?);
-            values.push(v);
+            out.push(Sample::new(times[0], v));
             let (mut leading, mut trailing) = (0, 0);
-            for _ in 1..count {
+            for &t in &times[1..] {
                 v = read_value(&mut reader, data, v, &mut leading, &mut trailing)?;
-                values.push(v);
+                out.push(Sample::new(t, v));
             }
         }
         VALUES_DECIMAL => {
             let power = *POWERS_OF_TEN.get(reader.read_bits(data, 8)? as usize)?;
             let m0 = read_sized(&mut reader, data)?;
             let order = reader.read_bits(data, 8)?;
-            let mut mantissas = Vec::with_capacity(count);
-            mantissas.push(m0);
-            let mut residuals = Vec::with_capacity(count);
+            residuals.clear();
             match order {
                 1 => {
-                    read_offset_packed(&mut reader, data, count - 1, &mut residuals)?;
-                    for d in residuals {
-                        mantissas.push(mantissas[mantissas.len() - 1].wrapping_add(d));
+                    read_offset_packed(&mut reader, data, count - 1, residuals)?;
+                    let mut m = m0;
+                    out.push(Sample::new(times[0], m as f64 / power));
+                    for (&t, &d) in times[1..].iter().zip(residuals.iter()) {
+                        m = m.wrapping_add(d);
+                        out.push(Sample::new(t, m as f64 / power));
                     }
                 }
                 2 if count > 2 => {
                     let mut delta = read_sized(&mut reader, data)?;
-                    mantissas.push(m0.wrapping_add(delta));
-                    read_offset_packed(&mut reader, data, count - 2, &mut residuals)?;
-                    for r in residuals {
+                    let mut m = m0.wrapping_add(delta);
+                    read_offset_packed(&mut reader, data, count - 2, residuals)?;
+                    out.push(Sample::new(times[0], m0 as f64 / power));
+                    out.push(Sample::new(times[1], m as f64 / power));
+                    for (&t, &r) in times[2..].iter().zip(residuals.iter()) {
                         delta = delta.wrapping_add(r);
-                        mantissas.push(mantissas[mantissas.len() - 1].wrapping_add(delta));
+                        m = m.wrapping_add(delta);
+                        out.push(Sample::new(t, m as f64 / power));
                     }
                 }
                 _ => return None,
             }
-            values.extend(mantissas.into_iter().map(|m| m as f64 / power));
         }
         _ => return None,
     }
-    Some(times.into_iter().zip(values).map(|(t, v)| Sample::new(t, v)).collect())
+    Some(())
 }
 
 /// Bucket of a head-decimal integer: (prefix bits, prefix length, value bits). Sized for
@@ -1221,6 +1270,22 @@ mod tests {
         assert_eq!(decode_columnar(&shared, None), None, "a shared chunk needs its owner");
         let decoded = decode_columnar(&shared, Some(&owner)).expect("shared chunk decodes");
         assert_eq!(bits(&decoded), bits(samples));
+        // Decoding into a buffer appends, reuses the scratch, and leaves the buffer as it was on
+        // failure.
+        let mut scratch = ColumnarScratch::default();
+        let first = Sample::new(-1, 0.5);
+        let mut out = vec![first];
+        assert_eq!(decode_columnar_into(&shared, None, &mut scratch, &mut out), None);
+        let truncated = &owner[..owner.len() / 2];
+        if decode_columnar_into(truncated, None, &mut scratch, &mut out).is_none() {
+            assert_eq!(out.len(), 1, "a chunk that did not decode left samples behind");
+        }
+        out.truncate(1);
+        decode_columnar_into(&shared, Some(&owner), &mut scratch, &mut out).expect("shared chunk decodes");
+        decode_columnar_into(&owner, None, &mut scratch, &mut out).expect("inline chunk decodes");
+        assert_eq!(bits(&out[..1]), bits(&[first]));
+        assert_eq!(bits(&out[1..=samples.len()]), bits(samples));
+        assert_eq!(bits(&out[samples.len() + 1..]), bits(samples));
         owner
     }
 

@@ -8,7 +8,9 @@ use memmap2::Mmap;
 use panoptes_model::Sample;
 use panoptes_storage::SampleIterator;
 
-use crate::chunkenc::{Encoding, XorIterator, decode_columnar, decode_decimal, decode_head_decimal};
+use crate::chunkenc::{
+    ColumnarScratch, Encoding, XorIterator, decode_columnar, decode_columnar_into, decode_decimal, decode_head_decimal,
+};
 
 /// Chunk bytes, owned by the head or mapped from a block's chunk file.
 #[derive(Clone)]
@@ -94,11 +96,24 @@ pub(crate) struct ChunksIterator {
     last: Option<Sample>,
     is_done: bool,
     error: Option<String>,
+    /// Buffers for decoding columnar chunks in `read_all`, reused from chunk to chunk.
+    scratch: ColumnarScratch,
 }
 
 impl ChunksIterator {
     pub(crate) fn new(chunks: Vec<ChunkRef>, mint: i64, maxt: i64, deleted: Arc<[(i64, i64)]>) -> Self {
-        Self { chunks, next_chunk: 0, current: None, mint, maxt, deleted, last: None, is_done: false, error: None }
+        Self {
+            chunks,
+            next_chunk: 0,
+            current: None,
+            mint,
+            maxt,
+            deleted,
+            last: None,
+            is_done: false,
+            error: None,
+            scratch: ColumnarScratch::default(),
+        }
     }
 
     fn is_deleted(&self, t: i64) -> bool {
@@ -116,6 +131,37 @@ impl ChunksIterator {
                 out.push(sample);
             }
         }
+    }
+
+    /// Appends the samples of a columnar chunk that lie in range and are not deleted, decoding
+    /// them straight into `out` and clipping there; returns false when the chunk did not decode.
+    fn push_columnar_in_range(&mut self, chunk_index: usize, out: &mut Vec<Sample>) -> bool {
+        let chunk = &self.chunks[chunk_index];
+        let start = out.len();
+        // A columnar chunk is never empty: `decode_columnar_into` refuses a sample count of 0.
+        let shared_times = chunk.shared_times.as_ref().map(|times| times.as_ref());
+        if decode_columnar_into(chunk.bytes.as_ref(), shared_times, &mut self.scratch, out).is_none() {
+            return false;
+        }
+        if out.last().is_some_and(|last| last.t > self.maxt) {
+            self.is_done = true;
+        }
+        // Decoded samples are checked rather than the chunk's recorded range, which an index
+        // could get wrong.
+        let is_whole = out[start].t >= self.mint && !self.is_done && self.deleted.is_empty();
+        if !is_whole {
+            let (mint, maxt) = (self.mint, self.maxt);
+            let mut kept = start;
+            for index in start..out.len() {
+                let sample = out[index];
+                if sample.t >= mint && sample.t <= maxt && !self.is_deleted(sample.t) {
+                    out[kept] = sample;
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
+        }
+        true
     }
 
     fn open_next_chunk(&mut self) -> bool {
@@ -185,6 +231,13 @@ impl SampleIterator for ChunksIterator {
                     break;
                 };
                 // Chunks decoded whole go straight to `out`; XOR chunks stream below.
+                if chunk.encoding == Encoding::Columnar {
+                    self.next_chunk += 1;
+                    if !self.push_columnar_in_range(self.next_chunk - 1, out) {
+                        self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
+                    }
+                    continue;
+                }
                 if chunk.encoding != Encoding::Xor {
                     self.next_chunk += 1;
                     let ChunkDecoder::Decoded { samples, is_corrupt } = ChunkDecoder::new(chunk) else { continue };

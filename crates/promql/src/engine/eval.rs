@@ -1,6 +1,6 @@
 //! The evaluator: one query's state, expression dispatch, selectors and subqueries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -11,12 +11,13 @@ use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use super::steps::{Grid, Served, steppable};
 use super::{CancelToken, Elem, EngineOptions, RangeSeries, RangeVal, Val, at_ms, duration_ms, offset_ms, time_bounds};
 use crate::error::{Error, Result};
-use crate::value::Annotations;
+use crate::value::{Annotations, AnnotationsBuilder};
 
 /// The series one selector matched, with every sample the query may need.
 pub(crate) type LoadedSeries = Rc<Vec<(Labels, Vec<Sample>)>>;
 
 /// One annotation before its position in the query text is known.
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct PendingAnnotation {
     is_warning: bool,
     text: String,
@@ -34,7 +35,10 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) query_end: i64,
     /// The range query's step in milliseconds (0 for instant queries).
     pub(crate) query_step: i64,
+    /// Annotations recorded, each once, in order of first occurrence.
     annotations: Vec<PendingAnnotation>,
+    /// The annotations recorded so far: a query over many series may record one per series.
+    annotations_seen: HashSet<PendingAnnotation>,
     started: Instant,
     step_samples: usize,
     /// The steps of the query (one for an instant query); `None` when there are too many.
@@ -69,6 +73,7 @@ impl<'a> Evaluator<'a> {
             query_end: end,
             query_step: step,
             annotations: Vec::new(),
+            annotations_seen: HashSet::new(),
             started: Instant::now(),
             step_samples: 0,
             // An instant query is a range query of one step: its selectors, range functions and
@@ -107,17 +112,25 @@ impl<'a> Evaluator<'a> {
 
     /// Records a warning; `anchor` is text of the query that the position should point at.
     pub(crate) fn warn(&mut self, text: String, anchor: Option<String>) {
-        self.annotations.push(PendingAnnotation { is_warning: true, text, anchor });
+        self.record(PendingAnnotation { is_warning: true, text, anchor });
     }
 
     /// Records an info; see [`Evaluator::warn`].
     pub(crate) fn info(&mut self, text: String, anchor: Option<String>) {
-        self.annotations.push(PendingAnnotation { is_warning: false, text, anchor });
+        self.record(PendingAnnotation { is_warning: false, text, anchor });
+    }
+
+    fn record(&mut self, pending: PendingAnnotation) {
+        if !self.annotations_seen.contains(&pending) {
+            self.annotations_seen.insert(pending.clone());
+            self.annotations.push(pending);
+        }
     }
 
     /// Returns the annotations, with positions resolved against `query_text`.
     pub(crate) fn take_annotations(&mut self, query_text: &str) -> Annotations {
-        let mut out = Annotations::default();
+        let mut out = AnnotationsBuilder::default();
+        self.annotations_seen.clear();
         for pending in std::mem::take(&mut self.annotations) {
             let prefix = if pending.is_warning { "PromQL warning: " } else { "PromQL info: " };
             let position = pending.anchor.as_deref().and_then(|anchor| position_of(query_text, anchor));
@@ -131,7 +144,7 @@ impl<'a> Evaluator<'a> {
                 out.add_info(text);
             }
         }
-        out
+        out.finish()
     }
 
     /// Evaluates `expr` at time `t`.

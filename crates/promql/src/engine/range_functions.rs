@@ -33,6 +33,7 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
     let anchor = Some(anchor_candidates(matrix_expr));
     let drop_name = !keeps_name(name);
     let range_start = range.end.saturating_sub(range.range_ms);
+    let kernel = RangeKernel::new(name);
     let mut out = Vec::with_capacity(range.series.len());
     for series in &range.series {
         let window = Window {
@@ -42,7 +43,7 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
             range_ms: range.range_ms,
             has_no_resets: false,
         };
-        if let Some(v) = window_value(name, &window, t, &scalars) {
+        if let Some(v) = kernel.value(&window, t, &scalars) {
             if warns_non_counter(name) {
                 possible_non_counter(ev, &series.labels, anchor.clone());
             }
@@ -143,17 +144,45 @@ pub(crate) struct Window<'a> {
     pub(crate) has_no_resets: bool,
 }
 
-/// The value of range function `name` over one window evaluated at `t`, or `None` when the
-/// window yields no sample. `scalars` are the function's other arguments, in order.
-pub(crate) fn window_value(name: &str, window: &Window<'_>, t: i64, scalars: &[f64]) -> Option<f64> {
-    match name {
-        "rate" | "increase" | "delta" => extrapolated_rate(window, name != "delta", name == "rate"),
-        "irate" | "idelta" => instant_value(window.samples, name == "irate"),
-        "predict_linear" => (window.samples.len() >= 2).then(|| {
-            let (slope, intercept) = linear_regression(window.samples, t);
-            slope * scalars.first().copied().unwrap_or(f64::NAN) + intercept
-        }),
-        _ => over_time(name, window.samples, scalars),
+/// A range function's kernel, chosen once per node from the function's name so that evaluating
+/// each window does not match the name again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum RangeKernel<'a> {
+    /// `rate`, `increase` and `delta`.
+    ExtrapolatedRate { is_counter: bool, is_rate: bool },
+    /// `irate` and `idelta`.
+    Instant { is_rate: bool },
+    /// `predict_linear`.
+    PredictLinear,
+    /// The `*_over_time` functions, `deriv`, `resets` and `changes`, by name.
+    OverTime(&'a str),
+}
+
+impl<'a> RangeKernel<'a> {
+    /// Returns the kernel of range function `name`.
+    pub(crate) fn new(name: &'a str) -> Self {
+        match name {
+            "rate" | "increase" | "delta" => {
+                RangeKernel::ExtrapolatedRate { is_counter: name != "delta", is_rate: name == "rate" }
+            }
+            "irate" | "idelta" => RangeKernel::Instant { is_rate: name == "irate" },
+            "predict_linear" => RangeKernel::PredictLinear,
+            _ => RangeKernel::OverTime(name),
+        }
+    }
+
+    /// The value of the function over one window evaluated at `t`, or `None` when the window
+    /// yields no sample. `scalars` are the function's other arguments, in order.
+    pub(crate) fn value(self, window: &Window<'_>, t: i64, scalars: &[f64]) -> Option<f64> {
+        match self {
+            RangeKernel::ExtrapolatedRate { is_counter, is_rate } => extrapolated_rate(window, is_counter, is_rate),
+            RangeKernel::Instant { is_rate } => instant_value(window.samples, is_rate),
+            RangeKernel::PredictLinear => (window.samples.len() >= 2).then(|| {
+                let (slope, intercept) = linear_regression(window.samples, t);
+                slope * scalars.first().copied().unwrap_or(f64::NAN) + intercept
+            }),
+            RangeKernel::OverTime(name) => over_time(name, window.samples, scalars),
+        }
     }
 }
 
@@ -387,4 +416,43 @@ fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> Option<
         s1 = x + y;
     }
     Some(s1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(name: &str, scalars: &[f64], expected: f64) {
+        // A counter from 10 to 40 over 30 s, with a reset to 5 after 20, in a 40 s window.
+        let samples =
+            [Sample::new(10_000, 10.0), Sample::new(20_000, 20.0), Sample::new(30_000, 5.0), Sample::new(40_000, 25.0)];
+        let window = Window { samples: &samples, start: 0, end: 40_000, range_ms: 40_000, has_no_resets: false };
+        let got = RangeKernel::new(name).value(&window, 40_000, scalars).expect("a value");
+        assert!((got - expected).abs() < 1e-9, "{name}: got {got}, want {expected}");
+    }
+
+    #[test]
+    fn range_kernel_chosen_by_name_computes_that_function() {
+        // Counter increase 35 (10→20, reset, 5→25 counted as 10 + 25) over 30 s, extrapolated
+        // to the window's start 10 s before the first sample (within 1.1 × the 10 s average
+        // interval) but only as far as zero: at 35 per 30 s the counter was 0 about 8.57 s
+        // before its first value 10, so 35 × (30 + 30 × 10 / 35) / 30 = 45.
+        check("increase", &[], 45.0);
+        check("rate", &[], 45.0 / 40.0);
+        // Not a counter: 25 − 10 = 15 extrapolated over the whole 10 s to the start.
+        check("delta", &[], 15.0 * 40.0 / 30.0);
+        check("irate", &[], 2.0);
+        check("idelta", &[], 20.0);
+        check("sum_over_time", &[], 60.0);
+        check("resets", &[], 1.0);
+        check("predict_linear", &[0.0], {
+            // Least squares through (−30, 10), (−20, 20), (−10, 5), (0, 25) seconds relative to t.
+            let (xs, ys) = ([-30.0, -20.0, -10.0, 0.0], [10.0, 20.0, 5.0, 25.0]);
+            let (mx, my) = (xs.iter().sum::<f64>() / 4.0, ys.iter().sum::<f64>() / 4.0);
+            let slope = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
+                / xs.iter().map(|x| (x - mx) * (x - mx)).sum::<f64>();
+            my - slope * mx
+        });
+    }
 }

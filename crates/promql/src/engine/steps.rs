@@ -28,8 +28,8 @@ use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
 use super::parallel::{Point, PointSink};
 use super::range_functions::{
-    Window, anchor_candidates, check_range_function_args, is_counter_name, keeps_name, matrix_argument,
-    non_counter_info, warns_non_counter, window_value,
+    RangeKernel, Window, anchor_candidates, check_range_function_args, is_counter_name, keeps_name, matrix_argument,
+    non_counter_info, warns_non_counter,
 };
 use super::{Evaluator, at_ms, duration_ms, offset_ms};
 use crate::error::{Error, Result};
@@ -274,6 +274,7 @@ impl Evaluator<'_> {
         let offset = offset_ms(selector.offset.as_ref());
         let range_ms = duration_ms(matrix.range);
         let counts_resets = matches!(name, "rate" | "increase");
+        let kernel = RangeKernel::new(name);
         let per_series = |samples: &[Sample], held: &mut [usize], points: &mut Vec<Point>| {
             let samples: Cow<'_, [Sample]> = if samples.iter().any(|s| is_stale_nan(s.v)) {
                 Cow::Owned(samples.iter().filter(|s| !is_stale_nan(s.v)).copied().collect())
@@ -311,7 +312,7 @@ impl Evaluator<'_> {
                 let has_no_resets = counts_resets && resets == 0;
                 let window = Window { samples: &samples[from..to], start, end, range_ms, has_no_resets };
                 *held += to - from;
-                if let Some(v) = window_value(name, &window, t, &scalars) {
+                if let Some(v) = kernel.value(&window, t, &scalars) {
                     points.push((index as u32, v));
                 }
             }

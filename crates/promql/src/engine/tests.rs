@@ -48,6 +48,27 @@ fn rate_drops_the_metric_name_and_reports_non_counters() {
 }
 
 #[test]
+fn rate_over_many_non_counters_reports_one_info_per_name() {
+    let storage = MemStorage::new();
+    let mut appender = storage.appender();
+    for i in 0..300 {
+        let labels = Labels::from_pairs([("__name__", "requests"), ("instance", &*i.to_string())]);
+        for t in 0..20 {
+            appender.append(&labels, t * 60_000, (t * i) as f64).expect("append");
+        }
+    }
+    appender.commit().expect("commit");
+    // `label_replace` runs step by step over its steppable argument.
+    let query = "label_replace(rate(requests[2m]), \"a\", \"b\", \"\", \"\")";
+    let (value, annotations) =
+        Engine::default().range_query(&storage, query, 120_000, 1_140_000, 60_000).expect("query");
+    let Value::Matrix(matrix) = value else { panic!("expected a matrix") };
+    assert_eq!(matrix.len(), 300);
+    assert_eq!(annotations.infos.len(), 1, "{:?}", annotations.infos);
+    assert!(annotations.infos[0].contains("\"requests\""), "{:?}", annotations.infos);
+}
+
+#[test]
 fn range_query_rejects_duplicate_labelsets() {
     let storage =
         store(&[(&[("__name__", "a"), ("x", "1")], &[(0, 1.0)]), (&[("__name__", "b"), ("x", "1")], &[(0, 2.0)])]);

@@ -33,6 +33,8 @@ pub(crate) struct Block {
     postings: HashMap<Arc<str>, Vec<(Arc<str>, usize)>>,
     all_postings_offset: usize,
     pub(crate) tombstones: RwLock<Tombstones>,
+    /// The deleted intervals of a series without tombstones.
+    no_deletions: Arc<[(i64, i64)]>,
     pub(crate) size_bytes: u64,
 }
 
@@ -113,6 +115,7 @@ impl Block {
             postings,
             all_postings_offset,
             tombstones: RwLock::new(tombstones),
+            no_deletions: Arc::new([]),
             size_bytes,
         })
     }
@@ -238,7 +241,11 @@ impl Block {
         if refs.is_empty() {
             return Ok(None);
         }
-        let deleted: Arc<[(i64, i64)]> = self.tombstones.read().get(&reference).cloned().unwrap_or_default().into();
+        let deleted: Arc<[(i64, i64)]> = match self.tombstones.read().get(&reference) {
+            Some(intervals) => intervals.as_slice().into(),
+            // Shared, so that the series without deletions (nearly all) allocate nothing here.
+            None => self.no_deletions.clone(),
+        };
         // A chunk's first sample is at its `min_t`: when that lies inside the range and nothing is
         // deleted, the series has samples there and need not be peeked. Peeking decodes a chunk
         // and, over every series of a block (compaction, large selects), costs memory at once.
