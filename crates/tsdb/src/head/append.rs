@@ -222,13 +222,7 @@ impl HeadAppender {
 
     /// Checks a sample and, when it joins the batch, records it as the batch's newest sample of
     /// the series (in the locked `data`). Returns whether the caller must buffer it.
-    fn check_and_mark(
-        &self,
-        series: &HeadSeries,
-        data: &mut SeriesData,
-        t: i64,
-        v: f64,
-    ) -> Result<bool, StorageError> {
+    fn check_and_mark(&self, series: &HeadSeries, data: &mut SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
         let is_new = self.check(series, data, t, v)?;
         if is_new {
             let sample = Sample::new(t, v);
