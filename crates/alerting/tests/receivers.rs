@@ -411,8 +411,8 @@ receivers:
 
     // A server name the certificate does not carry: nothing is delivered, the failure counted.
     let state = tempfile::tempdir().unwrap();
-    let am = Alertmanager::open(state.path(), parse_str(&receiver("other.internal"), "am.yml").unwrap(), options())
-        .unwrap();
+    let am =
+        Alertmanager::open(state.path(), parse_str(&receiver("other.internal"), "am.yml").unwrap(), options()).unwrap();
     am.spawn(std::future::pending());
     am.put_postable(vec![alert("DiskFull", "node-2", false)]).unwrap();
     wait_for_metric(&am, r#"panoptes_alertmanager_notifications_failed_total{integration="webhook"} 1"#).await;

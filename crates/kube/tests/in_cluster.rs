@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use panoptes_kube::k8s_openapi::api::core::v1::Pod;
@@ -40,32 +40,9 @@ fn write_service_account(dir: &Path, ca_pem: &str, token: &str, namespace: &str)
     account
 }
 
-/// Everything logged by the process, for the tests that check what a failure says.
+/// Everything logged by the process.
 fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let writer = buffer.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || LogWriter(writer.clone()))
-            .with_max_level(tracing::Level::INFO)
-            .try_init();
-        buffer
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    panoptes_test_util::logs::capture(tracing::Level::INFO)
 }
 
 fn in_cluster(account: &Path, front: SocketAddr) -> InClusterOptions {

@@ -4,7 +4,7 @@
 //! an aggregated API or a bug can send anything: the cache must name the object and key, never
 //! quote the value, and keep the other objects.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use panoptes_kube::k8s_openapi::api::core::v1::{Pod, Secret};
@@ -15,30 +15,7 @@ use serde_json::json;
 
 /// Everything logged by the process.
 fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let writer = buffer.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || LogWriter(writer.clone()))
-            .with_max_level(tracing::Level::INFO)
-            .try_init();
-        buffer
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    panoptes_test_util::logs::capture(tracing::Level::INFO)
 }
 
 fn log_text() -> String {

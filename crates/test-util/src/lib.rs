@@ -1,6 +1,6 @@
 //! Test helpers shared by Panoptes crates (dev-dependency only): seeded data generators, a fake
 //! Kubernetes API server (`fake_kube`), a DNS server on loopback (`fake_dns`), a renderer for
-//! Helm charts (`helm`) and test TLS material with an `openssl s_server` and a TLS front for plaintext servers (`tls`).
+//! Helm charts (`helm`) and test TLS material with an `openssl s_server` and a TLS front for plaintext servers (`tls`), and a capture of what a test process logs (`logs`).
 
 use panoptes_model::Labels;
 
@@ -68,4 +68,5 @@ pub fn node_like_series(count: usize) -> Vec<Labels> {
 pub mod fake_dns;
 pub mod fake_kube;
 pub mod helm;
+pub mod logs;
 pub mod tls;
