@@ -12,7 +12,7 @@ use axum::routing::get;
 use panoptes_scrape::client::HttpClient;
 use panoptes_scrape::config::{HttpClientConfig, Secret};
 use parking_lot::Mutex;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The request heads the proxy saw: request line, then header lines.
@@ -36,18 +36,7 @@ async fn start_proxy() -> (Seen, SocketAddr) {
 /// client opens a new connection (and the proxy sees a new head) for every request.
 async fn proxy_one(client: TcpStream, seen: Seen) {
     let mut client = BufReader::new(client);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if client.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end().to_owned();
-        if line.is_empty() {
-            break;
-        }
-        head.push(line);
-    }
+    let Some(head) = panoptes_test_util::read_http_head(&mut client).await else { return };
     seen.lock().push(head.clone());
     let request_line: Vec<&str> = head[0].split(' ').collect();
     if request_line[0] == "CONNECT" {

@@ -70,3 +70,22 @@ pub mod fake_kube;
 pub mod helm;
 pub mod logs;
 pub mod tls;
+
+/// Reads an HTTP/1 request head (request line and header lines, without their line ends) up to
+/// the blank line, for proxies and servers written in tests. Returns `None` when the connection
+/// ends first.
+pub async fn read_http_head<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<Vec<String>> {
+    use tokio::io::AsyncBufReadExt;
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let line = line.trim_end().to_owned();
+        if line.is_empty() {
+            return Some(head);
+        }
+        head.push(line);
+    }
+}

@@ -649,7 +649,7 @@ struct ProxySeen {
 /// request head, answers 200 and passes bytes both ways, recording what the client sends.
 /// Anything but `CONNECT` gets 405.
 async fn start_connect_proxy() -> (Arc<parking_lot::Mutex<ProxySeen>>, std::net::SocketAddr) {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
     let seen: Arc<parking_lot::Mutex<ProxySeen>> = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
@@ -659,18 +659,7 @@ async fn start_connect_proxy() -> (Arc<parking_lot::Mutex<ProxySeen>>, std::net:
             let record = record.clone();
             tokio::spawn(async move {
                 let mut client = BufReader::new(client);
-                let mut head = Vec::new();
-                loop {
-                    let mut line = String::new();
-                    if client.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim_end().to_owned();
-                    if line.is_empty() {
-                        break;
-                    }
-                    head.push(line);
-                }
+                let Some(head) = panoptes_test_util::read_http_head(&mut client).await else { return };
                 let target = match head[0].split(' ').collect::<Vec<_>>()[..] {
                     ["CONNECT", target, _] => target.to_owned(),
                     _ => {
