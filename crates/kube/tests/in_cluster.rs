@@ -61,11 +61,7 @@ fn pod(name: &str) -> serde_json::Value {
 
 /// Waits up to `seconds` for `condition` on the cache.
 async fn eventually<K>(cache: &WatchCache<K>, seconds: u64, what: &str, condition: impl Fn(&WatchCache<K>) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while !condition(cache) {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    panoptes_test_util::eventually(what, Duration::from_secs(seconds), || condition(cache)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,11 +17,7 @@ async fn connect(server: &FakeApiServer, clusters: &Clusters) -> Arc<panoptes_ku
 
 /// Waits up to five seconds for `condition` on the cache.
 async fn eventually<K>(cache: &WatchCache<K>, what: &str, condition: impl Fn(&WatchCache<K>) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !condition(cache) {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    panoptes_test_util::eventually(what, Duration::from_secs(5), || condition(cache)).await;
 }
 
 fn pod_names(cache: &WatchCache<Pod>) -> Vec<String> {

@@ -70,15 +70,9 @@ fn samples(storage: &dyn Storage, name: &str) -> Vec<(Labels, Vec<Sample>)> {
         .collect()
 }
 
-/// Polls `check` every 50 ms for up to 10 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
+/// Polls `check` for up to 10 s.
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    panoptes_test_util::eventually(what, Duration::from_secs(10), check).await;
 }
 
 fn last_is_stale(storage: &dyn Storage, name: &str) -> bool {

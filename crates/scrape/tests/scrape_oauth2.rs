@@ -131,15 +131,9 @@ fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     panoptes_test_util::logs::capture(tracing::Level::DEBUG)
 }
 
-/// Polls `check` every 50 ms for up to 10 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
+/// Polls `check` for up to 10 s.
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    panoptes_test_util::eventually(what, Duration::from_secs(10), check).await;
 }
 
 const SECRET: &str = "s3cr+t/x";

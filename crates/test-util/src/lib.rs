@@ -89,3 +89,13 @@ pub async fn read_http_head<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) 
         head.push(line);
     }
 }
+
+/// Polls `check` every 20 ms until it holds, and panics naming `what` when it still does not
+/// after `within`.
+pub async fn eventually(what: &str, within: std::time::Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use panoptes_model::error_chain;
 use reqwest::header::{self, HeaderValue};
 
 use super::Source;
@@ -301,17 +302,6 @@ fn quote(body: &[u8]) -> String {
     }
     let text = String::from_utf8_lossy(&body[..end]);
     format!("{:?}{}", text.trim(), if end < body.len() { "…" } else { "" })
-}
-
-/// An error with its causes, as Go prints them.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
