@@ -1,14 +1,15 @@
 //! Writes a block: chunks streamed to the chunk file, then the index and meta, then the rename.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use panoptes_model::{Labels, Sample};
 use panoptes_storage::SampleIterator;
 
-use super::meta::{BlockMeta, BlockStats, Compaction, write_synced};
+use super::meta::{BlockMeta, BlockStats, Compaction};
 use super::{CHUNKS_MAGIC, FORMAT_VERSION, INDEX_MAGIC};
 use crate::chunkenc::{Encoding, MAX_SAMPLES_PER_BLOCK_CHUNK, TimeSource, encode_columnar, encode_time_column};
 use crate::encoding::{put_str, put_uvarint, put_varint};
@@ -27,13 +28,28 @@ pub(crate) struct ChunkMeta {
 }
 
 /// Builds one block in a temporary directory; series must be added in label order.
+///
+/// Chunks go to the chunk file as series are added; what the index needs is kept compactly
+/// (label strings once, series as symbol numbers and chunk metas in flat vectors, about 90
+/// bytes per series of eight labels and one chunk) and the index is written out by
+/// [`BlockWriter::finish`] as it is encoded, so writing a block of many series holds no copy
+/// of their label sets or of the index.
 pub(crate) struct BlockWriter {
     id: String,
     final_dir: PathBuf,
     temporary_dir: PathBuf,
     chunks: BufWriter<File>,
     chunks_offset: u64,
-    series: Vec<(Labels, Vec<ChunkMeta>)>,
+    /// Every distinct label name and value, numbered in order of first appearance.
+    symbols: HashMap<Arc<str>, u32>,
+    /// The series added, in order: their (name, value) symbol numbers and chunk metas, one
+    /// after the other, and where each series' part of the two ends.
+    series_labels: Vec<u32>,
+    series_chunks: Vec<ChunkMeta>,
+    series_ends: Vec<(usize, usize)>,
+    /// The last series added (debug builds check the order).
+    #[cfg(debug_assertions)]
+    previous: Option<Labels>,
     stats: BlockStats,
     /// Time columns written inline so far and the offsets of their chunks, so that chunks with
     /// the same timestamps (series scraped together) point to one copy.
@@ -67,7 +83,12 @@ impl BlockWriter {
             temporary_dir,
             chunks,
             chunks_offset: 5,
-            series: Vec::new(),
+            symbols: HashMap::new(),
+            series_labels: Vec::new(),
+            series_chunks: Vec::new(),
+            series_ends: Vec::new(),
+            #[cfg(debug_assertions)]
+            previous: None,
             stats: BlockStats::default(),
             time_columns: HashMap::new(),
             time_columns_bytes: 0,
@@ -114,8 +135,12 @@ impl BlockWriter {
     ///
     /// Panics in debug builds when series are not added in label order.
     pub(crate) fn add_series(&mut self, labels: &Labels, samples: &mut dyn SampleIterator) -> Result<u64> {
-        debug_assert!(self.series.last().is_none_or(|(last, _)| last < labels), "series out of order");
-        let mut metas = Vec::new();
+        #[cfg(debug_assertions)]
+        {
+            assert!(self.previous.as_ref().is_none_or(|previous| previous < labels), "series out of order");
+            self.previous = Some(labels.clone());
+        }
+        let chunks_before = self.series_chunks.len();
         let mut buffer: Vec<Sample> = Vec::with_capacity(MAX_SAMPLES_PER_BLOCK_CHUNK);
         let mut count = 0u64;
         loop {
@@ -127,7 +152,7 @@ impl BlockWriter {
             let is_full = buffer.len() == MAX_SAMPLES_PER_BLOCK_CHUNK;
             if (is_full || next.is_none()) && !buffer.is_empty() {
                 let offset = self.write_columnar_chunk(&buffer)?;
-                metas.push(ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset });
+                self.series_chunks.push(ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset });
                 buffer.clear();
             }
             if next.is_none() {
@@ -135,19 +160,27 @@ impl BlockWriter {
             }
         }
         if let Some(error) = samples.take_error() {
+            self.series_chunks.truncate(chunks_before);
             return Err(Error::Storage(error));
         }
         if count > 0 {
             self.stats.num_samples += count;
             self.stats.num_series += 1;
-            self.series.push((labels.clone(), metas));
+            for label in labels {
+                for text in [&label.name, &label.value] {
+                    let next_number = self.symbols.len() as u32;
+                    let number = *self.symbols.entry(text.clone()).or_insert(next_number);
+                    self.series_labels.push(number);
+                }
+            }
+            self.series_ends.push((self.series_labels.len(), self.series_chunks.len()));
         }
         Ok(count)
     }
 
     /// Returns whether no sample was added.
     pub(crate) fn is_empty(&self) -> bool {
-        self.series.is_empty()
+        self.series_ends.is_empty()
     }
 
     /// Writes the index and meta, syncs everything and moves the block into place.
@@ -155,8 +188,7 @@ impl BlockWriter {
         let chunks_path = self.temporary_dir.join(CHUNKS_FILE);
         self.chunks.flush().map_err(Error::io("write", &chunks_path))?;
         self.chunks.get_ref().sync_all().map_err(Error::io("sync", &chunks_path))?;
-        let index = encode_index(&self.series);
-        write_synced(&self.temporary_dir.join(INDEX_FILE), &index)?;
+        self.write_index()?;
         let meta =
             BlockMeta { ulid: self.id.clone(), min_time, max_time, stats: self.stats.clone(), compaction, version: 1 };
         meta.write(&self.temporary_dir)?;
@@ -174,76 +206,122 @@ impl BlockWriter {
     }
 }
 
-/// Encodes the index file (see docs/format/index.md).
-fn encode_index(series: &[(Labels, Vec<ChunkMeta>)]) -> Vec<u8> {
-    let mut strings: Vec<&str> =
-        series.iter().flat_map(|(l, _)| l.iter().flat_map(|x| [&*x.name, &*x.value])).collect();
-    strings.sort_unstable();
-    strings.dedup();
-    let symbol_of: HashMap<&str, u64> = strings.iter().enumerate().map(|(i, s)| (*s, i as u64)).collect();
-
-    let mut out = INDEX_MAGIC.to_vec();
-    out.push(FORMAT_VERSION);
-    let symbols_offset = out.len() as u64;
-    put_uvarint(&mut out, strings.len() as u64);
-    for symbol in &strings {
-        put_str(&mut out, symbol);
-    }
-
-    let series_offset = out.len() as u64;
-    let mut postings: BTreeMap<(u64, u64), Vec<u64>> = BTreeMap::new();
-    let mut all = Vec::with_capacity(series.len());
-    for (labels, chunks) in series {
-        let reference = out.len() as u64;
-        all.push(reference);
-        put_uvarint(&mut out, labels.len() as u64);
-        for label in labels {
-            let name = symbol_of[&*label.name];
-            let value = symbol_of[&*label.value];
-            put_uvarint(&mut out, name);
-            put_uvarint(&mut out, value);
-            postings.entry((name, value)).or_default().push(reference);
+impl BlockWriter {
+    /// Writes the index file (see docs/format/index.md) as it is encoded, and syncs it.
+    fn write_index(&self) -> Result<()> {
+        // Symbols are stored sorted; `renumber` maps a number of `self.symbols` to its place.
+        let mut sorted: Vec<(&str, u32)> = self.symbols.iter().map(|(text, number)| (&**text, *number)).collect();
+        sorted.sort_unstable();
+        let mut renumber = vec![0u32; sorted.len()];
+        for (place, (_, number)) in sorted.iter().enumerate() {
+            renumber[*number as usize] = place as u32;
         }
-        put_uvarint(&mut out, chunks.len() as u64);
-        let mut previous_max = 0i64;
-        let mut previous_offset = 0u64;
-        for (index, chunk) in chunks.iter().enumerate() {
-            let min_delta = if index == 0 { chunk.min_t } else { chunk.min_t.wrapping_sub(previous_max) };
-            put_varint(&mut out, min_delta);
-            put_uvarint(&mut out, chunk.max_t.wrapping_sub(chunk.min_t) as u64);
-            put_uvarint(&mut out, chunk.offset - previous_offset);
-            previous_max = chunk.max_t;
-            previous_offset = chunk.offset;
-        }
-    }
 
-    let postings_offset = out.len() as u64;
-    let mut table = Vec::with_capacity(postings.len());
-    for ((name, value), references) in &postings {
-        table.push((*name, *value, out.len() as u64));
-        put_postings(&mut out, references);
+        let path = self.temporary_dir.join(INDEX_FILE);
+        let file = File::create(&path).map_err(Error::io("create", &path))?;
+        let mut out = IndexOutput { file: BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), written: 0 };
+        let mut entry = INDEX_MAGIC.to_vec();
+        entry.push(FORMAT_VERSION);
+        out.write(&entry, &path)?;
+
+        let symbols_offset = out.written;
+        entry.clear();
+        put_uvarint(&mut entry, sorted.len() as u64);
+        for (text, _) in &sorted {
+            put_str(&mut entry, text);
+            if entry.len() >= 1 << 16 {
+                out.write(&entry, &path)?;
+                entry.clear();
+            }
+        }
+        out.write(&entry, &path)?;
+        drop(sorted);
+
+        // Series entries; each (name, value, series) triple feeds the postings.
+        let series_offset = out.written;
+        let mut references = Vec::with_capacity(self.series_ends.len());
+        let mut pairs: Vec<(u32, u32, u32)> = Vec::with_capacity(self.series_labels.len() / 2);
+        let (mut labels_start, mut chunks_start) = (0, 0);
+        for (index, &(labels_end, chunks_end)) in self.series_ends.iter().enumerate() {
+            references.push(out.written);
+            entry.clear();
+            let labels = &self.series_labels[labels_start..labels_end];
+            put_uvarint(&mut entry, labels.len() as u64 / 2);
+            for pair in labels.chunks_exact(2) {
+                let (name, value) = (renumber[pair[0] as usize], renumber[pair[1] as usize]);
+                put_uvarint(&mut entry, u64::from(name));
+                put_uvarint(&mut entry, u64::from(value));
+                pairs.push((name, value, index as u32));
+            }
+            let chunks = &self.series_chunks[chunks_start..chunks_end];
+            put_uvarint(&mut entry, chunks.len() as u64);
+            let mut previous_max = 0i64;
+            let mut previous_offset = 0u64;
+            for (position, chunk) in chunks.iter().enumerate() {
+                let min_delta = if position == 0 { chunk.min_t } else { chunk.min_t.wrapping_sub(previous_max) };
+                put_varint(&mut entry, min_delta);
+                put_uvarint(&mut entry, chunk.max_t.wrapping_sub(chunk.min_t) as u64);
+                put_uvarint(&mut entry, chunk.offset - previous_offset);
+                previous_max = chunk.max_t;
+                previous_offset = chunk.offset;
+            }
+            out.write(&entry, &path)?;
+            (labels_start, chunks_start) = (labels_end, chunks_end);
+        }
+
+        // Postings lists by (name, value), each in series order.
+        let postings_offset = out.written;
+        pairs.sort_unstable();
+        let mut table: Vec<(u32, u32, u64)> = Vec::new();
+        for group in pairs.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            table.push((group[0].0, group[0].1, out.written));
+            entry.clear();
+            put_postings(&mut entry, group.iter().map(|&(_, _, series)| references[series as usize]), group.len());
+            out.write(&entry, &path)?;
+        }
+        drop(pairs);
+        let all_offset = out.written;
+        entry.clear();
+        put_postings(&mut entry, references.iter().copied(), references.len());
+        out.write(&entry, &path)?;
+        let table_offset = out.written;
+        entry.clear();
+        put_uvarint(&mut entry, table.len() as u64);
+        for (name, value, offset) in table {
+            put_uvarint(&mut entry, u64::from(name));
+            put_uvarint(&mut entry, u64::from(value));
+            put_uvarint(&mut entry, offset);
+        }
+        for offset in [symbols_offset, series_offset, postings_offset, table_offset, all_offset] {
+            entry.extend_from_slice(&offset.to_le_bytes());
+        }
+        out.write(&entry, &path)?;
+        let crc = out.crc.clone().finalize().to_le_bytes();
+        out.file.write_all(&crc).map_err(Error::io("write", &path))?;
+        let file = out.file.into_inner().map_err(|e| Error::io("write", &path)(e.into_error()))?;
+        file.sync_all().map_err(Error::io("sync", &path))
     }
-    let all_offset = out.len() as u64;
-    put_postings(&mut out, &all);
-    let table_offset = out.len() as u64;
-    put_uvarint(&mut out, table.len() as u64);
-    for (name, value, offset) in table {
-        put_uvarint(&mut out, name);
-        put_uvarint(&mut out, value);
-        put_uvarint(&mut out, offset);
-    }
-    for offset in [symbols_offset, series_offset, postings_offset, table_offset, all_offset] {
-        out.extend_from_slice(&offset.to_le_bytes());
-    }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
 }
 
-fn put_postings(out: &mut Vec<u8>, references: &[u64]) {
-    put_uvarint(out, references.len() as u64);
+/// The index file being written, with the checksum and length of what it holds so far.
+struct IndexOutput {
+    file: BufWriter<File>,
+    crc: crc32fast::Hasher,
+    written: u64,
+}
+
+impl IndexOutput {
+    fn write(&mut self, bytes: &[u8], path: &Path) -> Result<()> {
+        self.crc.update(bytes);
+        self.written += bytes.len() as u64;
+        self.file.write_all(bytes).map_err(Error::io("write", path))
+    }
+}
+
+fn put_postings(out: &mut Vec<u8>, references: impl Iterator<Item = u64>, count: usize) {
+    put_uvarint(out, count as u64);
     let mut previous = 0;
-    for &reference in references {
+    for reference in references {
         put_uvarint(out, reference - previous);
         previous = reference;
     }

@@ -11,13 +11,13 @@ use tracing::{error, info, warn};
 
 use super::DbInner;
 use crate::block::meta::Compaction;
-use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
 use crate::error::{Error, Result};
 use crate::head::head_series_iterator;
 use crate::metrics::TsdbMetrics;
+use crate::postings::PostingsSource;
 use crate::wal::{Record, SeriesId};
-use panoptes_storage::{Querier, merge_series_sets};
+use panoptes_storage::{Series, SeriesSet, merge_series_sets};
 
 /// Opens every block in `dir`. Leftovers of interrupted writes are removed; a block that does
 /// not open is renamed aside with a logged error; a block whose data another block already
@@ -238,10 +238,7 @@ impl DbInner {
         all_sources.dedup();
         let id = new_block_id();
         let mut writer = BlockWriter::create(&self.dir, &id)?;
-        let sets = sources
-            .iter()
-            .map(|b| BlockQuerier::new(b.clone(), i64::MIN, i64::MAX).select(&[]))
-            .collect::<panoptes_storage::Result<Vec<_>>>()?;
+        let sets = sources.iter().map(|b| every_series(b.clone())).collect();
         for series in merge_series_sets(sets) {
             let mut series = series?;
             if let Err(error) = writer.add_series(&series.labels, series.samples.as_mut()) {
@@ -305,4 +302,19 @@ impl DbInner {
         self.metrics.retention_removed_blocks.inc_by(doomed.len() as u64);
         Ok(())
     }
+}
+
+/// Every series of `block` with all its samples (deletions applied), in label order, decoded as
+/// the merge pulls them. A selection would decode every series' labels and chunk references
+/// up front: about 600 bytes per series and source block, 180 MB for three blocks of 100k
+/// series, which made compaction the process' peak memory.
+fn every_series(block: Arc<Block>) -> SeriesSet {
+    let references = block.all_postings();
+    Box::new(references.into_iter().filter_map(move |reference| {
+        let series = block.series(reference).and_then(|(labels, chunks)| {
+            let samples = block.series_iterator(reference, &chunks, i64::MIN, i64::MAX)?;
+            Ok(samples.map(|samples| Series { labels, samples }))
+        });
+        series.map_err(panoptes_storage::Error::from).transpose()
+    }))
 }
