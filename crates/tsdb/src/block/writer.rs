@@ -219,7 +219,8 @@ impl BlockWriter {
 
         let path = self.temporary_dir.join(INDEX_FILE);
         let file = File::create(&path).map_err(Error::io("create", &path))?;
-        let mut out = IndexOutput { file: BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), written: 0 };
+        let mut out =
+            IndexOutput { file: BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), written: 0 };
         let mut entry = INDEX_MAGIC.to_vec();
         entry.push(FORMAT_VERSION);
         out.write(&entry, &path)?;
