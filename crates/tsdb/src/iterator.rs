@@ -37,8 +37,19 @@ pub(crate) struct ChunkRef {
     pub(crate) max_t: i64,
     pub(crate) encoding: Encoding,
     pub(crate) bytes: ChunkBytes,
-    /// For a columnar chunk that shares its timestamps: the data of the chunk holding them.
-    pub(crate) shared_times: Option<ChunkBytes>,
+    /// For a columnar chunk of a block that shares its timestamps: the byte range of the chunk
+    /// holding them, in the same file (one map reference per chunk, not two).
+    pub(crate) shared_times: Option<(usize, usize)>,
+}
+
+impl ChunkRef {
+    /// Returns the data of the chunk holding this chunk's timestamps, if it shares them.
+    fn shared_times(&self) -> Option<&[u8]> {
+        match (&self.bytes, self.shared_times) {
+            (ChunkBytes::Mapped(map, ..), Some((start, end))) => Some(&map[start..end]),
+            _ => None,
+        }
+    }
 }
 
 /// Decodes one chunk of either encoding.
@@ -55,10 +66,7 @@ impl ChunkDecoder {
             Encoding::Xor => ChunkDecoder::Xor(XorIterator::new(chunk.bytes.clone())),
             Encoding::Decimal => Self::decoded(decode_decimal(chunk.bytes.as_ref())),
             Encoding::HeadDecimal => Self::decoded(decode_head_decimal(chunk.bytes.as_ref())),
-            Encoding::Columnar => Self::decoded(decode_columnar(
-                chunk.bytes.as_ref(),
-                chunk.shared_times.as_ref().map(|times| times.as_ref()),
-            )),
+            Encoding::Columnar => Self::decoded(decode_columnar(chunk.bytes.as_ref(), chunk.shared_times())),
         }
     }
 
@@ -139,7 +147,7 @@ impl ChunksIterator {
         let chunk = &self.chunks[chunk_index];
         let start = out.len();
         // A columnar chunk is never empty: `decode_columnar_into` refuses a sample count of 0.
-        let shared_times = chunk.shared_times.as_ref().map(|times| times.as_ref());
+        let shared_times = chunk.shared_times();
         if decode_columnar_into(chunk.bytes.as_ref(), shared_times, &mut self.scratch, out).is_none() {
             return false;
         }

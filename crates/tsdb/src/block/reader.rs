@@ -194,7 +194,7 @@ impl Block {
             if owner_encoding != Encoding::Columnar {
                 return Err(corrupt("timestamps shared with a chunk of another encoding"));
             }
-            shared_times = Some(ChunkBytes::Mapped(self.chunks.clone(), owner_start, owner_end));
+            shared_times = Some((owner_start, owner_end));
         }
         Ok(ChunkRef {
             min_t: meta.min_t,
