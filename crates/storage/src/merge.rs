@@ -8,10 +8,15 @@ use crate::{Result, SampleIterator, Series, SeriesSet};
 
 /// Merges sample iterators of one series in time order. When several inputs hold the same
 /// timestamp, the sample of the input listed first wins and the others are skipped.
+///
+/// Nothing is read from the inputs before the first call: a query selects every series on one
+/// thread and reads them on several, so reading (decoding chunks) must wait for the reader.
 pub struct MergeSampleIterator {
     inputs: Vec<Box<dyn SampleIterator>>,
-    /// The sample each input returned last and that has not been passed on yet.
+    /// The sample each input returned last and that has not been passed on yet; empty until
+    /// the first `next` or `seek` (`read_all` reads the inputs whole instead).
     heads: Vec<Option<Sample>>,
+    is_started: bool,
     last: Option<Sample>,
     /// The input that supplied the last sample, and the earliest head of the other inputs then:
     /// while that input's samples stay before it, they are passed on without comparing heads.
@@ -22,14 +27,22 @@ pub struct MergeSampleIterator {
 
 impl MergeSampleIterator {
     /// Returns an iterator over the union of `inputs`, first input winning ties.
-    pub fn new(mut inputs: Vec<Box<dyn SampleIterator>>) -> Self {
-        let heads = inputs.iter_mut().map(|input| input.next()).collect();
-        Self { inputs, heads, last: None, run: None }
+    pub fn new(inputs: Vec<Box<dyn SampleIterator>>) -> Self {
+        Self { inputs, heads: Vec::new(), is_started: false, last: None, run: None }
+    }
+
+    /// Reads every input's first sample, once.
+    fn start(&mut self) {
+        if !self.is_started {
+            self.is_started = true;
+            self.heads = self.inputs.iter_mut().map(|input| input.next()).collect();
+        }
     }
 }
 
 impl SampleIterator for MergeSampleIterator {
     fn next(&mut self) -> Option<Sample> {
+        self.start();
         if let Some((index, bound)) = self.run
             && let Some(sample) = self.heads[index].filter(|sample| sample.t < bound)
         {
@@ -67,6 +80,11 @@ impl SampleIterator for MergeSampleIterator {
             return Some(last);
         }
         self.run = None;
+        if !self.is_started {
+            self.is_started = true;
+            self.heads = self.inputs.iter_mut().map(|input| input.seek(t)).collect();
+            return self.next();
+        }
         for (index, head) in self.heads.iter_mut().enumerate() {
             if head.is_some_and(|h| h.t < t) {
                 *head = self.inputs[index].seek(t);
@@ -76,52 +94,75 @@ impl SampleIterator for MergeSampleIterator {
     }
 
     fn read_all(&mut self, out: &mut Vec<Sample>) {
-        // Read each input whole; inputs that follow one another in time (blocks, then the
-        // head) are then concatenated, and only overlapping ones are merged sample by sample.
-        let mut runs: Vec<(usize, Vec<Sample>)> = Vec::with_capacity(self.inputs.len());
-        for (index, (input, head)) in self.inputs.iter_mut().zip(&mut self.heads).enumerate() {
-            let Some(first) = head.take() else { continue };
-            let mut run = vec![first];
-            input.read_all(&mut run);
-            runs.push((index, run));
-        }
-        self.run = None;
-        runs.sort_by_key(|(index, run)| (run[0].t, *index));
-        let is_disjoint = runs.windows(2).all(|pair| pair[0].1[pair[0].1.len() - 1].t < pair[1].1[0].t);
-        let last_before = out.len();
-        if is_disjoint {
-            for (_, run) in &runs {
-                out.extend_from_slice(run);
+        let before = out.len();
+        // Each input's samples not passed on yet, as a range of `out`, in input order.
+        let mut runs: Vec<(usize, usize)> = Vec::with_capacity(self.inputs.len());
+        if self.is_started {
+            for (input, head) in self.inputs.iter_mut().zip(&mut self.heads) {
+                let Some(first) = head.take() else { continue };
+                let start = out.len();
+                out.push(first);
+                input.read_all(out);
+                runs.push((start, out.len()));
             }
         } else {
-            // Back in input order, so that the first input wins ties.
-            runs.sort_by_key(|(index, _)| *index);
-            let mut positions = vec![0usize; runs.len()];
-            loop {
-                let mut best: Option<Sample> = None;
-                for ((_, run), &position) in runs.iter().zip(&positions) {
-                    if let Some(sample) = run.get(position)
-                        && best.is_none_or(|b| sample.t < b.t)
-                    {
-                        best = Some(*sample);
-                    }
+            // Straight into `out`: no per-input buffer, no sample peeked and put back.
+            self.is_started = true;
+            self.heads = vec![None; self.inputs.len()];
+            for input in &mut self.inputs {
+                let start = out.len();
+                input.read_all(out);
+                if out.len() > start {
+                    runs.push((start, out.len()));
                 }
-                let Some(sample) = best else { break };
-                for ((_, run), position) in runs.iter().zip(&mut positions) {
-                    if run.get(*position).is_some_and(|s| s.t == sample.t) {
-                        *position += 1;
-                    }
-                }
-                out.push(sample);
             }
         }
-        if out.len() > last_before {
+        self.run = None;
+        arrange_runs(out, before, &runs);
+        if out.len() > before {
             self.last = out.last().copied();
         }
     }
 
     fn take_error(&mut self) -> Option<crate::Error> {
         self.inputs.iter_mut().find_map(|input| input.take_error())
+    }
+}
+
+/// Puts the samples of `runs` (consecutive, non-empty ranges of `out` starting at `before`,
+/// in input order, each in time order) into time order, keeping one sample per timestamp (that
+/// of the earliest input).
+///
+/// Inputs that follow one another in time are the usual case: blocks in time order, or the
+/// head listed first and then the blocks (a rotation of the time order); these are moved in
+/// place. Only overlapping inputs are merged sample by sample.
+fn arrange_runs(out: &mut Vec<Sample>, before: usize, runs: &[(usize, usize)]) {
+    let precedes = |a: (usize, usize), b: (usize, usize)| out[a.1 - 1].t < out[b.0].t;
+    if runs.windows(2).all(|pair| precedes(pair[0], pair[1])) {
+        return;
+    }
+    let Some(first) = (0..runs.len()).min_by_key(|&index| out[runs[index].0].t) else { return };
+    let rotated = runs[first..].iter().chain(&runs[..first]).copied();
+    if rotated.clone().zip(rotated.skip(1)).all(|(a, b)| precedes(a, b)) {
+        out[before..].rotate_left(runs[first].0 - before);
+        return;
+    }
+    let merged_input = out.split_off(before);
+    let mut positions: Vec<usize> = runs.iter().map(|&(start, _)| start - before).collect();
+    loop {
+        let mut best: Option<Sample> = None;
+        for (&(_, end), &position) in runs.iter().zip(&positions) {
+            if position < end - before && best.is_none_or(|b| merged_input[position].t < b.t) {
+                best = Some(merged_input[position]);
+            }
+        }
+        let Some(sample) = best else { break };
+        for (&(_, end), position) in runs.iter().zip(&mut positions) {
+            if *position < end - before && merged_input[*position].t == sample.t {
+                *position += 1;
+            }
+        }
+        out.push(sample);
     }
 }
 
@@ -220,11 +261,21 @@ mod tests {
             let first = merged.next();
             let mut all: Vec<Sample> = first.into_iter().collect();
             merged.read_all(&mut all);
-            assert_eq!(all, one_by_one, "{inputs:?}");
+            assert_eq!(all, one_by_one, "{inputs:?}, one read first");
+            assert_eq!(merged.next(), None);
+            // Read whole without a first `next`, after samples already in the buffer.
+            let mut merged = MergeSampleIterator::new(boxed());
+            let mut all = vec![Sample::new(-1, -1.0)];
+            merged.read_all(&mut all);
+            assert_eq!(all[0], Sample::new(-1, -1.0));
+            assert_eq!(all[1..], one_by_one, "{inputs:?}, read whole");
             assert_eq!(merged.next(), None);
         };
         // The head (newest) first, then blocks in time order, as a database querier lists them.
         check(vec![vec![(7, 7.0), (8, 8.0)], vec![(1, 1.0), (2, 2.0)], vec![(4, 4.0), (5, 5.0)]]);
+        check(vec![vec![(1, 1.0), (2, 2.0)], vec![(4, 4.0), (5, 5.0)], vec![(7, 7.0), (8, 8.0)]]);
+        // Disjoint, but neither in time order nor a rotation of it.
+        check(vec![vec![(4, 4.0), (5, 5.0)], vec![(1, 1.0), (2, 2.0)], vec![(7, 7.0), (8, 8.0)]]);
         check(vec![vec![(2, 20.0), (6, 60.0)], vec![(1, 1.0), (2, 2.0), (3, 3.0)], vec![(6, 6.0)]]);
         check(vec![vec![], vec![(1, 1.0)], vec![]]);
         check(vec![vec![(1, 1.0), (3, 3.0)], vec![(3, 30.0), (4, 4.0)]]);
@@ -238,5 +289,10 @@ mod tests {
         assert_eq!(merged.next().map(|s| s.t), Some(5));
         assert_eq!(merged.seek(6).map(|s| s.t), Some(7));
         assert_eq!(merged.seek(8), None);
+        // A seek before anything was read seeks every input.
+        let mut merged = MergeSampleIterator::new(vec![iter(&[(1, 1.0), (5, 5.0)]), iter(&[(3, 3.0), (7, 7.0)])]);
+        assert_eq!(merged.seek(4).map(|s| s.t), Some(5));
+        assert_eq!(merged.next().map(|s| s.t), Some(7));
+        assert_eq!(merged.next(), None);
     }
 }

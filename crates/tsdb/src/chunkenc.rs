@@ -92,6 +92,22 @@ impl BitReader {
     }
 
     fn read_bits(&mut self, data: &[u8], count: u32) -> Option<u64> {
+        // Fast path: the bits lie within the 8 bytes from the current one, read as one word.
+        let byte_index = self.position / 8;
+        let used = (self.position % 8) as u32;
+        if count > 0
+            && count + used <= 64
+            && let Some(word) = data.get(byte_index..byte_index + 8)
+        {
+            let word = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+            self.position += count as usize;
+            return Some((word << used) >> (64 - count));
+        }
+        self.read_bits_bytewise(data, count)
+    }
+
+    /// Reads `count` bits byte by byte: near the end of the data, and when they span 9 bytes.
+    fn read_bits_bytewise(&mut self, data: &[u8], count: u32) -> Option<u64> {
         let mut value: u64 = 0;
         let mut left = count;
         while left > 0 {
@@ -1325,6 +1341,21 @@ mod tests {
         // A mantissa that a larger scale would push past 2^53 forces XOR too.
         let samples = [Sample::new(0, 9e15), Sample::new(1, 0.5)];
         assert_eq!(check_head_chunk(&samples), Encoding::Xor);
+    }
+
+    #[test]
+    fn read_bits_reads_what_the_bytewise_reader_reads() {
+        let data: Vec<u8> = (0..24u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for start in 0..data.len() * 8 {
+            for count in 0..=64 {
+                let (mut fast, mut bytewise) = (BitReader { position: start }, BitReader { position: start });
+                let got = fast.read_bits(&data, count);
+                assert_eq!(got, bytewise.read_bits_bytewise(&data, count), "{count} bits at bit {start}");
+                if got.is_some() {
+                    assert_eq!(fast.position, bytewise.position);
+                }
+            }
+        }
     }
 
     #[test]

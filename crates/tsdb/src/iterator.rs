@@ -37,8 +37,19 @@ pub(crate) struct ChunkRef {
     pub(crate) max_t: i64,
     pub(crate) encoding: Encoding,
     pub(crate) bytes: ChunkBytes,
-    /// For a columnar chunk that shares its timestamps: the data of the chunk holding them.
-    pub(crate) shared_times: Option<ChunkBytes>,
+    /// For a columnar chunk of a block that shares its timestamps: the byte range of the chunk
+    /// holding them, in the same file (one map reference per chunk, not two).
+    pub(crate) shared_times: Option<(usize, usize)>,
+}
+
+impl ChunkRef {
+    /// Returns the data of the chunk holding this chunk's timestamps, if it shares them.
+    fn shared_times(&self) -> Option<&[u8]> {
+        match (&self.bytes, self.shared_times) {
+            (ChunkBytes::Mapped(map, ..), Some((start, end))) => Some(&map[start..end]),
+            _ => None,
+        }
+    }
 }
 
 /// Decodes one chunk of either encoding.
@@ -55,10 +66,7 @@ impl ChunkDecoder {
             Encoding::Xor => ChunkDecoder::Xor(XorIterator::new(chunk.bytes.clone())),
             Encoding::Decimal => Self::decoded(decode_decimal(chunk.bytes.as_ref())),
             Encoding::HeadDecimal => Self::decoded(decode_head_decimal(chunk.bytes.as_ref())),
-            Encoding::Columnar => Self::decoded(decode_columnar(
-                chunk.bytes.as_ref(),
-                chunk.shared_times.as_ref().map(|times| times.as_ref()),
-            )),
+            Encoding::Columnar => Self::decoded(decode_columnar(chunk.bytes.as_ref(), chunk.shared_times())),
         }
     }
 
@@ -139,7 +147,7 @@ impl ChunksIterator {
         let chunk = &self.chunks[chunk_index];
         let start = out.len();
         // A columnar chunk is never empty: `decode_columnar_into` refuses a sample count of 0.
-        let shared_times = chunk.shared_times.as_ref().map(|times| times.as_ref());
+        let shared_times = chunk.shared_times();
         if decode_columnar_into(chunk.bytes.as_ref(), shared_times, &mut self.scratch, out).is_none() {
             return false;
         }
@@ -285,6 +293,29 @@ impl SampleIterator for ChunksIterator {
     }
 }
 
+/// Returns an iterator over the samples of `chunks` in `[mint, maxt]` outside `deleted`, or
+/// `None` when there is none.
+///
+/// Decodes nothing when the chunks' recorded ranges show a sample in range, which is nearly
+/// always: a chunk's `min_t` is the time of its first sample, and its `max_t` that of its last
+/// when `max_t_is_a_sample` (block chunks; not head chunks, whose end a deletion may have
+/// removed). A query selects every series on one thread and reads them on several, so decoding
+/// here would be done on that one thread. Otherwise (a chunk straddling the range's start, or
+/// deletions) the first sample is peeked.
+pub(crate) fn chunks_iterator(
+    chunks: Vec<ChunkRef>,
+    mint: i64,
+    maxt: i64,
+    deleted: Arc<[(i64, i64)]>,
+    max_t_is_a_sample: bool,
+) -> Option<Box<dyn SampleIterator>> {
+    let is_inside = |t: i64| t >= mint && t <= maxt;
+    let has_sample_inside =
+        deleted.is_empty() && chunks.iter().any(|c| is_inside(c.min_t) || (max_t_is_a_sample && is_inside(c.max_t)));
+    let iterator: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, mint, maxt, deleted));
+    if has_sample_inside { Some(iterator) } else { non_empty(iterator) }
+}
+
 /// Returns the iterator if it yields at least one sample, with that sample put back in front.
 pub(crate) fn non_empty(mut inner: Box<dyn SampleIterator>) -> Option<Box<dyn SampleIterator>> {
     let first = inner.next()?;
@@ -357,6 +388,29 @@ mod tests {
 
     fn samples(from: i64, to: i64) -> Vec<Sample> {
         (from..to).map(|t| Sample::new(t * 10, (t * 3 % 7) as f64 + 0.5)).collect()
+    }
+
+    #[test]
+    fn chunks_iterator_is_none_exactly_when_no_sample_is_in_range_and_not_deleted() {
+        // Samples at 0, 10, ..., 190 and 200, ..., 390.
+        let chunks = || vec![columnar_chunk(&samples(0, 20)), xor_chunk(&samples(20, 40))];
+        let check = |mint: i64, maxt: i64, deleted: Vec<(i64, i64)>, max_t_is_a_sample: bool| {
+            let deleted: Arc<[(i64, i64)]> = deleted.into();
+            let mut all = ChunksIterator::new(chunks(), mint, maxt, deleted.clone());
+            let want: Vec<Sample> = std::iter::from_fn(|| all.next()).collect();
+            let got = chunks_iterator(chunks(), mint, maxt, deleted, max_t_is_a_sample)
+                .map(|mut iterator| panoptes_storage::collect_samples(iterator.as_mut()));
+            assert_eq!(got, (!want.is_empty()).then_some(want), "[{mint}, {maxt}], {max_t_is_a_sample}");
+        };
+        for max_t_is_a_sample in [false, true] {
+            check(0, 1000, vec![], max_t_is_a_sample);
+            check(185, 195, vec![], max_t_is_a_sample);
+            check(181, 189, vec![], max_t_is_a_sample);
+            check(205, 209, vec![], max_t_is_a_sample);
+            check(150, 390, vec![(0, 390)], max_t_is_a_sample);
+            check(150, 390, vec![(0, 200)], max_t_is_a_sample);
+            check(400, 500, vec![], max_t_is_a_sample);
+        }
     }
 
     #[test]

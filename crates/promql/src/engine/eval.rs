@@ -233,20 +233,24 @@ impl<'a> Evaluator<'a> {
         let deadline = self.deadline();
         let sets = crate::parser::selector_matchers(selector)?;
         let mut selected: Vec<Series> = Vec::new();
+        let mut count = 0usize;
         for matchers in &sets {
+            let mut set: Vec<Series> = Vec::new();
             for series in querier.select(matchers)? {
                 // Merging the stores' series may be much of a query's work: stay responsive.
-                if selected.len() % 1024 == 1023 {
+                count += 1;
+                if count.is_multiple_of(1024) {
                     deadline.check()?;
                 }
-                selected.push(series?);
+                set.push(series?);
             }
-        }
-        // Each select is sorted by label set; alternatives (`{__name__=~"a|b"}` split into
-        // `or` sets) may overlap and interleave: sort them together and keep each series once.
-        if sets.len() > 1 || !selected.is_sorted_by(|a, b| a.labels < b.labels) {
-            selected.sort_by(|a, b| a.labels.cmp(&b.labels));
-            selected.dedup_by(|later, earlier| later.labels == earlier.labels);
+            if !set.is_sorted_by(|a, b| a.labels < b.labels) {
+                set.sort_by(|a, b| a.labels.cmp(&b.labels));
+                set.dedup_by(|later, earlier| later.labels == earlier.labels);
+            }
+            // Alternatives (`{__name__=~"a|b"}` split into `or` sets) may overlap and
+            // interleave: merge them in label order, keeping each series once.
+            selected = if selected.is_empty() { set } else { merge_by_labels(selected, set) };
         }
         Ok(selected)
     }
@@ -422,4 +426,60 @@ fn position_of(text: &str, needles: &str) -> Option<(usize, usize)> {
     let line = before.matches('\n').count() + 1;
     let column = offset - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
     Some((line, column))
+}
+
+/// Merges two lists of series sorted by labels, each label set once, into one; a label set in
+/// both keeps the series of `first`.
+fn merge_by_labels(first: Vec<Series>, second: Vec<Series>) -> Vec<Series> {
+    let mut merged = Vec::with_capacity(first.len() + second.len());
+    let mut first = first.into_iter().peekable();
+    let mut second = second.into_iter().peekable();
+    loop {
+        let order = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) => a.labels.cmp(&b.labels),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        if order == std::cmp::Ordering::Equal {
+            second.next();
+        }
+        let next = if order == std::cmp::Ordering::Greater { second.next() } else { first.next() };
+        merged.extend(next);
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use panoptes_model::Labels;
+    use panoptes_storage::{Series, VecSampleIterator};
+
+    use super::merge_by_labels;
+
+    fn series(names: &[(&str, f64)]) -> Vec<Series> {
+        names
+            .iter()
+            .map(|&(name, v)| Series {
+                labels: Labels::from_pairs([("__name__", name)]),
+                samples: Box::new(VecSampleIterator::new(vec![panoptes_model::Sample::new(0, v)])),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merge_by_labels_orders_by_labels_and_keeps_the_first_lists_series_of_a_label_set() {
+        let merged = merge_by_labels(
+            series(&[("a", 1.0), ("c", 1.0), ("d", 1.0)]),
+            series(&[("b", 2.0), ("c", 2.0), ("e", 2.0)]),
+        );
+        let got: Vec<(String, f64)> = merged
+            .into_iter()
+            .map(|mut s| {
+                (s.labels.get("__name__").unwrap_or_default().to_owned(), s.samples.next().map_or(f64::NAN, |x| x.v))
+            })
+            .collect();
+        let want = [("a", 1.0), ("b", 2.0), ("c", 1.0), ("d", 1.0), ("e", 2.0)].map(|(n, v)| (n.to_owned(), v));
+        assert_eq!(got, want);
+    }
 }

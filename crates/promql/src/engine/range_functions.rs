@@ -40,7 +40,7 @@ pub(crate) fn eval_range_function(ev: &mut Evaluator<'_>, name: &str, args: &[&E
             samples: &series.samples,
             start: range_start,
             end: range.end,
-            range_ms: range.range_ms,
+            range_seconds: range.range_ms as f64 / 1000.0,
             has_no_resets: false,
         };
         if let Some(v) = kernel.value(&window, t, &scalars) {
@@ -137,8 +137,8 @@ pub(crate) struct Window<'a> {
     pub(crate) start: i64,
     /// The window's (inclusive) end in milliseconds.
     pub(crate) end: i64,
-    /// The window's length in milliseconds.
-    pub(crate) range_ms: i64,
+    /// The window's length in seconds (`rate` divides by it; computed once per node).
+    pub(crate) range_seconds: f64,
     /// Whether the caller knows that no sample in the window is below the one before it, so
     /// `rate` and `increase` need not look for counter resets.
     pub(crate) has_no_resets: bool,
@@ -260,7 +260,7 @@ fn extrapolated_rate(window: &Window<'_>, is_counter: bool, is_rate: bool) -> Op
     }
     let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
     if is_rate {
-        factor /= window.range_ms as f64 / 1000.0;
+        factor /= window.range_seconds;
     }
     Some(result * factor)
 }
@@ -427,7 +427,7 @@ mod tests {
         // A counter from 10 to 40 over 30 s, with a reset to 5 after 20, in a 40 s window.
         let samples =
             [Sample::new(10_000, 10.0), Sample::new(20_000, 20.0), Sample::new(30_000, 5.0), Sample::new(40_000, 25.0)];
-        let window = Window { samples: &samples, start: 0, end: 40_000, range_ms: 40_000, has_no_resets: false };
+        let window = Window { samples: &samples, start: 0, end: 40_000, range_seconds: 40.0, has_no_resets: false };
         let got = RangeKernel::new(name).value(&window, 40_000, scalars).expect("a value");
         assert!((got - expected).abs() < 1e-9, "{name}: got {got}, want {expected}");
     }

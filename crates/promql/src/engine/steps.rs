@@ -273,6 +273,7 @@ impl Evaluator<'_> {
         let pinned = at_ms(selector.at.as_ref(), self.query_start, self.query_end);
         let offset = offset_ms(selector.offset.as_ref());
         let range_ms = duration_ms(matrix.range);
+        let range_seconds = range_ms as f64 / 1000.0;
         let counts_resets = matches!(name, "rate" | "increase");
         let kernel = RangeKernel::new(name);
         let per_series = |samples: &[Sample], held: &mut [usize], points: &mut Vec<Point>| {
@@ -310,7 +311,7 @@ impl Evaluator<'_> {
                     continue;
                 }
                 let has_no_resets = counts_resets && resets == 0;
-                let window = Window { samples: &samples[from..to], start, end, range_ms, has_no_resets };
+                let window = Window { samples: &samples[from..to], start, end, range_seconds, has_no_resets };
                 *held += to - from;
                 if let Some(v) = kernel.value(&window, t, &scalars) {
                     points.push((index as u32, v));

@@ -19,7 +19,7 @@ use super::{CHUNKS_MAGIC, INDEX_MAGIC, INDEX_TOC_BYTES};
 use crate::chunkenc::{Encoding, columnar_time_owner};
 use crate::encoding::Cursor;
 use crate::error::{Error, Result};
-use crate::iterator::{ChunkBytes, ChunkRef, ChunksIterator, non_empty};
+use crate::iterator::{ChunkBytes, ChunkRef, chunks_iterator};
 use crate::postings::{Postings, PostingsSource, postings_for_matchers};
 
 /// An open, immutable block.
@@ -194,7 +194,7 @@ impl Block {
             if owner_encoding != Encoding::Columnar {
                 return Err(corrupt("timestamps shared with a chunk of another encoding"));
             }
-            shared_times = Some(ChunkBytes::Mapped(self.chunks.clone(), owner_start, owner_end));
+            shared_times = Some((owner_start, owner_end));
         }
         Ok(ChunkRef {
             min_t: meta.min_t,
@@ -246,12 +246,9 @@ impl Block {
             // Shared, so that the series without deletions (nearly all) allocate nothing here.
             None => self.no_deletions.clone(),
         };
-        // A chunk's first sample is at its `min_t`: when that lies inside the range and nothing is
-        // deleted, the series has samples there and need not be peeked. Peeking decodes a chunk
-        // and, over every series of a block (compaction, large selects), costs memory at once.
-        let first_sample_is_inside = refs[0].min_t >= mint && refs[0].min_t <= maxt;
-        let iterator: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(refs, mint, maxt, deleted.clone()));
-        if first_sample_is_inside && deleted.is_empty() { Ok(Some(iterator)) } else { Ok(non_empty(iterator)) }
+        // Peeking would decode a chunk and, over every series of a block (compaction, large
+        // selects), cost memory at once; the chunks' ranges nearly always make it unnecessary.
+        Ok(chunks_iterator(refs, mint, maxt, deleted, true))
     }
 
     /// Returns whether the block's range is entirely inside `[mint, maxt]`.
