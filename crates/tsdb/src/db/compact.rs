@@ -100,8 +100,7 @@ impl DbInner {
     fn write_head_block(&self, start: i64, end: i64) -> Result<()> {
         let started = Instant::now();
         let head = &self.head;
-        let mut series = head.all_series();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let series = head.all_series_sorted();
         let id = new_block_id();
         let mut writer = BlockWriter::create(&self.dir, &id)?;
         let mut written_out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
@@ -109,13 +108,13 @@ impl DbInner {
             {
                 let data = entry.data.lock();
                 let times: Vec<i64> =
-                    data.out_of_order.iter().filter(|s| s.t >= start && s.t < end).map(|s| s.t).collect();
+                    data.out_of_order().iter().filter(|s| s.t >= start && s.t < end).map(|s| s.t).collect();
                 if !times.is_empty() {
                     written_out_of_order.insert(entry.id, times);
                 }
             }
             if let Some(mut samples) = head_series_iterator(head, entry, start, end - 1)
-                && let Err(error) = writer.add_series(&entry.labels, samples.as_mut())
+                && let Err(error) = writer.add_series(&head.labels_of(entry), samples.as_mut())
             {
                 writer.abort();
                 return Err(error);
@@ -151,7 +150,8 @@ impl DbInner {
                     .into_iter()
                     .filter(|s| {
                         let Some(series) = head.series_by_id(s.id) else { return false };
-                        s.t >= min_valid || series.data.lock().out_of_order.binary_search_by(|x| x.t.cmp(&s.t)).is_ok()
+                        s.t >= min_valid
+                            || series.data.lock().out_of_order().binary_search_by(|x| x.t.cmp(&s.t)).is_ok()
                     })
                     .collect();
                 (!kept.is_empty()).then_some(Record::Samples(kept))
