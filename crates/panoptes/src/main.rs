@@ -27,6 +27,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Makes mimalloc return freed memory to the system at once and commit arena memory only when
 /// used: under remote-write load this took peak RSS from 113 MB to 38 MB at the same CPU
 /// (bench/RESULTS.md). Environment variables (`MIMALLOC_*`) still override these.
+///
+/// Also turns transparent huge pages off for the process (as `MIMALLOC_ALLOW_THP=0` does):
+/// mimalloc asks for them on its arena, and a 2 MiB page stays resident while any object in
+/// it lives, so the head's small long-lived objects, spread over the arena, kept far more
+/// memory resident than they used (100k remote-write series: 133 MB anonymous memory with huge
+/// pages, 78 MB without; bench/RESULTS.md). mimalloc reads its option before `main`, so the
+/// process setting is changed directly; it also covers the memory mapped before this call.
 #[allow(unsafe_code)]
 fn tune_allocator() {
     use libmimalloc_sys::{mi_option_set_default, mi_option_t};
@@ -39,6 +46,14 @@ fn tune_allocator() {
     unsafe {
         mi_option_set_default(PURGE_DELAY, 0);
         mi_option_set_default(ARENA_EAGER_COMMIT, 0);
+    }
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and only sets a flag of
+        // this process; a failure (an old kernel) leaves huge pages allowed, which is harmless.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
 }
 

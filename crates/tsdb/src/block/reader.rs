@@ -303,14 +303,17 @@ impl BlockQuerier {
 
 impl Querier for BlockQuerier {
     fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        let mut result = Vec::new();
-        for reference in postings_for_matchers(&*self.block, matchers) {
-            let (labels, chunks) = self.block.series(reference)?;
-            if let Some(samples) = self.block.series_iterator(reference, &chunks, self.mint, self.maxt)? {
-                result.push(Ok(Series { labels, samples }));
-            }
-        }
-        Ok(Box::new(result.into_iter()))
+        // Series are read as the caller asks for them: compaction merges whole blocks, and
+        // holding every series of every source at once was most of the server's peak memory
+        // (bench/RESULTS.md, 2026-12-06).
+        let (block, mint, maxt) = (self.block.clone(), self.mint, self.maxt);
+        let series = postings_for_matchers(&*self.block, matchers).into_iter().filter_map(move |reference| {
+            let read = block.series(reference).and_then(|(labels, chunks)| {
+                Ok(block.series_iterator(reference, &chunks, mint, maxt)?.map(|samples| Series { labels, samples }))
+            });
+            read.map_err(panoptes_storage::Error::from).transpose()
+        });
+        Ok(Box::new(series))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {

@@ -11,13 +11,13 @@ use tracing::{error, info, warn};
 
 use super::DbInner;
 use crate::block::meta::Compaction;
+use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
 use crate::error::{Error, Result};
 use crate::head::{U64Hasher, head_series_iterator};
 use crate::metrics::TsdbMetrics;
-use crate::postings::PostingsSource;
 use crate::wal::{Record, SeriesId};
-use panoptes_storage::{Series, SeriesSet, merge_series_sets};
+use panoptes_storage::{Querier, merge_series_sets};
 
 /// Opens every block in `dir`. Leftovers of interrupted writes are removed; a block that does
 /// not open is renamed aside with a logged error; a block whose data another block already
@@ -100,8 +100,7 @@ impl DbInner {
     fn write_head_block(&self, start: i64, end: i64) -> Result<()> {
         let started = Instant::now();
         let head = &self.head;
-        let mut series = head.all_series();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let series = head.all_series_sorted();
         let id = new_block_id();
         let mut writer = BlockWriter::create(&self.dir, &id)?;
         let mut written_out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
@@ -109,13 +108,13 @@ impl DbInner {
             {
                 let data = entry.data.lock();
                 let times: Vec<i64> =
-                    data.out_of_order.iter().filter(|s| s.t >= start && s.t < end).map(|s| s.t).collect();
+                    data.out_of_order().iter().filter(|s| s.t >= start && s.t < end).map(|s| s.t).collect();
                 if !times.is_empty() {
                     written_out_of_order.insert(entry.id, times);
                 }
             }
             if let Some(mut samples) = head_series_iterator(head, entry, start, end - 1)
-                && let Err(error) = writer.add_series(&entry.labels, samples.as_mut())
+                && let Err(error) = writer.add_series(&head.labels_of(entry), samples.as_mut())
             {
                 writer.abort();
                 return Err(error);
@@ -144,15 +143,16 @@ impl DbInner {
         // What the checkpoint keeps depends on the series alive now and on their out-of-order
         // samples; both are taken once here instead of looked up in the head's map for every
         // sample (millions per checkpoint; each lookup took a shard lock and counted a reference
-        // on a series that appenders were writing: 15 % of server CPU under remote write). Records in the segments being rewritten predate this snapshot; a series
-        // created or an out-of-order sample accepted from now on is logged in later segments.
+        // on a series that appenders were writing: 15 % of server CPU under remote write).
+        // Records in the segments being rewritten predate this snapshot; a series created or an
+        // out-of-order sample accepted from now on is logged in later segments.
         let mut alive: IdSet = IdSet::default();
         let mut out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
         for series in head.all_series() {
             alive.insert(series.id);
             let data = series.data.lock();
-            if !data.out_of_order.is_empty() {
-                out_of_order.insert(series.id, data.out_of_order.iter().map(|s| s.t).collect());
+            if !data.out_of_order().is_empty() {
+                out_of_order.insert(series.id, data.out_of_order().iter().map(|s| s.t).collect());
             }
         }
         wal.checkpoint(closed, |record| match record {
@@ -247,7 +247,11 @@ impl DbInner {
         all_sources.dedup();
         let id = new_block_id();
         let mut writer = BlockWriter::create(&self.dir, &id)?;
-        let sets = sources.iter().map(|b| every_series(b.clone())).collect();
+        // Selections read their series as the merge pulls them (see `BlockQuerier::select`).
+        let sets = sources
+            .iter()
+            .map(|b| BlockQuerier::new(b.clone(), i64::MIN, i64::MAX).select(&[]))
+            .collect::<panoptes_storage::Result<Vec<_>>>()?;
         for series in merge_series_sets(sets) {
             let mut series = series?;
             if let Err(error) = writer.add_series(&series.labels, series.samples.as_mut()) {
@@ -311,21 +315,6 @@ impl DbInner {
         self.metrics.retention_removed_blocks.inc_by(doomed.len() as u64);
         Ok(())
     }
-}
-
-/// Every series of `block` with all its samples (deletions applied), in label order, decoded as
-/// the merge pulls them. A selection would decode every series' labels and chunk references
-/// up front: about 600 bytes per series and source block, 180 MB for three blocks of 100k
-/// series, which made compaction the process' peak memory.
-fn every_series(block: Arc<Block>) -> SeriesSet {
-    let references = block.all_postings();
-    Box::new(references.into_iter().filter_map(move |reference| {
-        let series = block.series(reference).and_then(|(labels, chunks)| {
-            let samples = block.series_iterator(reference, &chunks, i64::MIN, i64::MAX)?;
-            Ok(samples.map(|samples| Series { labels, samples }))
-        });
-        series.map_err(panoptes_storage::Error::from).transpose()
-    }))
 }
 
 /// Series ids, hashed with one multiplication.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs};
 use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
 
-use super::{Head, HeadSeries, SeriesData};
+use super::{Batched, Head, HeadSeries, SeriesData};
 use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
 
 /// Buffers one batch of samples for the head. The head's [`SeriesHandle`]s hold its
@@ -75,8 +75,8 @@ impl HeadAppender {
     fn check(&self, series: &HeadSeries, data: &SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
         let head = &self.head;
         let min_valid = head.min_appendable_time();
-        let batched = if data.batched.0 == self.id { data.batched.1 } else { None };
-        let last = match (data.last, batched) {
+        let batched = (data.batched.owner == self.id).then_some(data.batched.sample);
+        let last = match (data.last(), batched) {
             (Some(a), Some(b)) => Some(if b.t >= a.t { b } else { a }),
             (a, b) => a.or(b),
         };
@@ -86,7 +86,7 @@ impl HeadAppender {
             if last.v.to_bits() == v.to_bits() {
                 return Ok(false);
             }
-            return Err(StorageError::DuplicateSample { series: series.labels.to_string(), t });
+            return Err(StorageError::DuplicateSample { series: head.labels_of(series).to_string(), t });
         }
         let is_in_order = last.is_none_or(|last| t > last.t) && t >= min_valid;
         if is_in_order {
@@ -95,15 +95,15 @@ impl HeadAppender {
         let window = head.options.out_of_order_window_ms;
         let window_start = head.max_time.load(Ordering::Relaxed).saturating_sub(window);
         if window > 0 && t >= window_start {
-            if let Ok(index) = data.out_of_order.binary_search_by(|s| s.t.cmp(&t)) {
-                if data.out_of_order[index].v.to_bits() == v.to_bits() {
+            if let Ok(index) = data.out_of_order().binary_search_by(|s| s.t.cmp(&t)) {
+                if data.out_of_order()[index].v.to_bits() == v.to_bits() {
                     return Ok(false);
                 }
-                return Err(StorageError::DuplicateSample { series: series.labels.to_string(), t });
+                return Err(StorageError::DuplicateSample { series: head.labels_of(series).to_string(), t });
             }
             return Ok(true);
         }
-        let series_name = series.labels.to_string();
+        let series_name = head.labels_of(series).to_string();
         match last {
             Some(last) if t >= min_valid => {
                 head.metrics.out_of_order_rejected.inc();
@@ -135,7 +135,7 @@ impl Appender for HeadAppender {
         // recreates the series), so it does not send every later batch through the commit's
         // recreation path.
         if let Some(series) = handle.as_ref().and_then(SeriesHandle::get_arc::<HeadSeries>)
-            && series.head == self.head.instance
+            && self.head.owns(&series)
             && let Some(appended) = self.append_series_unless_removed(series, t, v)
         {
             return appended;
@@ -147,12 +147,10 @@ impl Appender for HeadAppender {
 
     fn append_by_handle(&mut self, handle: &SeriesHandle, t: i64, v: f64) -> Result<bool, StorageError> {
         match handle.get_arc::<HeadSeries>() {
-            Some(series) if series.head == self.head.instance => {
-                match self.append_series_unless_removed(series, t, v) {
-                    Some(appended) => appended.map(|()| true),
-                    None => Ok(false),
-                }
-            }
+            Some(series) if self.head.owns(&series) => match self.append_series_unless_removed(series, t, v) {
+                Some(appended) => appended.map(|()| true),
+                None => Ok(false),
+            },
             _ => Ok(false),
         }
     }
@@ -225,11 +223,10 @@ impl HeadAppender {
     fn check_and_mark(&self, series: &HeadSeries, data: &mut SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
         let is_new = self.check(series, data, t, v)?;
         if is_new {
-            let sample = Sample::new(t, v);
-            data.batched = match data.batched {
-                (owner, Some(newest)) if owner == self.id && newest.t > t => (owner, Some(newest)),
-                _ => (self.id, Some(sample)),
-            };
+            let is_newest = data.batched.owner != self.id || data.batched.sample.t <= t;
+            if is_newest {
+                data.batched = Batched { owner: self.id, sample: Sample::new(t, v) };
+            }
         }
         Ok(is_new)
     }
@@ -248,7 +245,7 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
             (!data.is_removed).then_some(data.is_logged)
         };
         if is_logged.is_none() {
-            *series = head.get_or_create(&series.labels, None).0;
+            *series = head.get_or_create(&head.labels_of(series), None).0;
             is_logged = Some(series.data.lock().is_logged);
         }
         if is_logged == Some(false) && seen.insert(series.id) {
@@ -258,7 +255,8 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
     if let Some(wal) = wal {
         frames.clear();
         if !unlogged.is_empty() {
-            let series: Vec<(SeriesId, &Labels)> = unlogged.iter().map(|s| (s.id, &s.labels)).collect();
+            let labels: Vec<(SeriesId, Labels)> = unlogged.iter().map(|s| (s.id, head.labels_of(s))).collect();
+            let series: Vec<(SeriesId, &Labels)> = labels.iter().map(|(id, labels)| (*id, labels)).collect();
             push_series(frames, &series);
         }
         refs.clear();
@@ -284,11 +282,11 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
 pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample) -> bool {
     let min_valid = head.min_valid_time.load(Ordering::Relaxed);
     let mut data = series.data.lock();
-    let is_in_order = data.last.is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
+    let is_in_order = data.last().is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
     let stored = if is_in_order {
         data.append_in_order(sample);
         true
-    } else if data.last.is_some_and(|last| last.t == sample.t) {
+    } else if data.last().is_some_and(|last| last.t == sample.t) {
         false
     } else if head.options.out_of_order_window_ms > 0 {
         let inserted = data.insert_out_of_order(sample);
@@ -335,6 +333,6 @@ mod tests {
         assert_ne!(first, second, "the handle now names the recreated series");
         let series = head.series_by_labels(&labels, labels.hash_value()).expect("recreated");
         assert_eq!(series.id, second);
-        assert_eq!(series.data.lock().last, Some(Sample::new(1_500, 2.0)));
+        assert_eq!(series.data.lock().last(), Some(Sample::new(1_500, 2.0)));
     }
 }

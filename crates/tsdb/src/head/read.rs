@@ -7,7 +7,7 @@ use panoptes_model::{Matcher, Sample};
 use panoptes_storage::{MergeSampleIterator, Querier, SampleIterator, Series, SeriesSet, VecSampleIterator};
 use parking_lot::RwLockReadGuard;
 
-use super::{Head, HeadSeries, MemPostings};
+use super::{Head, HeadSeries, IdList, MemPostings};
 use crate::iterator::{ChunksIterator, chunks_iterator, non_empty};
 use crate::postings::{Postings, PostingsSource, postings_for_matchers};
 
@@ -19,11 +19,11 @@ impl PostingsSource for HeadIndex<'_> {
     }
 
     fn postings(&self, name: &str, value: &str) -> Postings {
-        self.0.by_label.get(name).and_then(|values| values.get(value)).cloned().unwrap_or_default()
+        self.0.by_label.get(name).and_then(|values| values.get(value)).map(IdList::to_postings).unwrap_or_default()
     }
 
     fn all_postings(&self) -> Postings {
-        self.0.all.clone()
+        self.0.all.to_postings()
     }
 }
 
@@ -75,7 +75,8 @@ pub(crate) fn head_series_iterator(
     let data = series.data.lock();
     let in_order_min = mint.max(min_valid);
     let chunks = data.chunk_refs(in_order_min, maxt);
-    let out_of_order: Vec<Sample> = data.out_of_order.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
+    let out_of_order: Vec<Sample> =
+        data.out_of_order().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
     drop(data);
     if out_of_order.is_empty() {
         return chunks_iterator(chunks, in_order_min, maxt, Arc::from([]), false);
@@ -91,7 +92,7 @@ impl Querier for HeadQuerier {
             .into_iter()
             .filter_map(|series| {
                 let samples = self.series_iterator(&series)?;
-                Some(Series { labels: series.labels.clone(), samples })
+                Some(Series { labels: self.head.labels_of(&series), samples })
             })
             .collect();
         // Unstable is enough (label sets are unique) and faster: the head's ids are in creation order.
@@ -106,7 +107,7 @@ impl Querier for HeadQuerier {
             self.matching_series(matchers)
                 .iter()
                 .filter(|s| self.has_samples(s))
-                .flat_map(|s| s.labels.iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
+                .flat_map(|s| self.head.labels_of(s).iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
                 .collect()
         };
         names.sort();
@@ -120,8 +121,10 @@ impl Querier for HeadQuerier {
         } else {
             self.matching_series(matchers)
                 .iter()
-                .filter(|s| s.labels.has(name) && self.has_samples(s))
-                .filter_map(|s| s.labels.get(name).map(str::to_owned))
+                .filter_map(|s| {
+                    let value = self.head.labels_of(s).get(name).map(str::to_owned)?;
+                    self.has_samples(s).then_some(value)
+                })
                 .collect()
         };
         values.sort();

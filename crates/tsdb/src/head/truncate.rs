@@ -20,20 +20,20 @@ impl Head {
             let mut data = series.data.lock();
             data.chunks.retain(|chunk| chunk.max_t >= min_valid);
             if let Some(written) = written_out_of_order.get(&series.id) {
-                data.out_of_order.retain(|s| written.binary_search(&s.t).is_err());
+                data.retain_out_of_order(|s| written.binary_search(&s.t).is_err());
             }
-            let open_is_current = data.open.is_some() && data.last.is_some_and(|last| last.t >= min_valid);
+            let open_is_current = data.open.is_some() && data.last().is_some_and(|last| last.t >= min_valid);
             if !open_is_current && data.open.is_some() {
                 data.open = None;
             }
-            if data.chunks.is_empty() && data.open.is_none() && data.out_of_order.is_empty() {
+            if data.chunks.is_empty() && data.open.is_none() && data.out_of_order().is_empty() {
                 data.is_removed = true;
                 removed.push(series.clone());
                 continue;
             }
             let in_order_min =
                 data.chunks.first().map(|c| c.min_t).or(data.open.as_ref().map(|(_, t)| *t)).map(|t| t.max(min_valid));
-            let out_of_order_min = data.out_of_order.first().map(|s| s.t);
+            let out_of_order_min = data.out_of_order().first().map(|s| s.t);
             for t in [in_order_min, out_of_order_min].into_iter().flatten() {
                 new_min = new_min.min(t);
             }
@@ -52,15 +52,15 @@ impl Head {
         }
         let ids: HashSet<SeriesId> = removed.iter().map(|s| s.id).collect();
         for series in removed {
-            let hash = series.labels.hash_value();
+            let hash = self.hash_of(series);
             self.by_hash[super::shard_of(hash)].write().remove(hash, series.id);
             self.by_id[super::shard_of(series.id)].write().remove(&series.id);
         }
         let mut postings = self.postings.write();
-        postings.all.retain(|id| !ids.contains(id));
+        postings.all.remove_all(&ids);
         postings.by_label.retain(|_, values| {
             values.retain(|_, list| {
-                list.retain(|id| !ids.contains(id));
+                list.remove_all(&ids);
                 !list.is_empty()
             });
             !values.is_empty()
@@ -68,13 +68,6 @@ impl Head {
         drop(postings);
         self.metrics.head_series.dec_by(removed.len() as i64);
         self.metrics.head_series_removed.inc_by(removed.len() as u64);
-        // Forget strings no live series uses any more.
-        let mut symbols = self.symbols.lock();
-        let live: HashSet<Arc<str>> = self
-            .all_series()
-            .iter()
-            .flat_map(|s| s.labels.iter().flat_map(|l| [l.name.clone(), l.value.clone()]).collect::<Vec<_>>())
-            .collect();
-        *symbols = live;
+        // The series' strings are freed when the last holder drops them (symbols.rs).
     }
 }

@@ -1,0 +1,151 @@
+//! The head's symbol table: every label name and value of its series, stored once and named by
+//! a `u32`, so that a series keeps its labels as ids (8 bytes a label instead of two `Arc<str>`,
+//! 32 bytes) and [`Labels`] are built only when read.
+//!
+//! Each string counts the series using it; a series releases its strings when dropped (not
+//! when the head removes it: an appender or a series handle may still hold it and read its
+//! labels), and a string no series uses is freed and its id reused.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use panoptes_model::{Label, Labels};
+
+/// The strings of the head's labels by id.
+#[derive(Default)]
+pub(crate) struct SymbolTable {
+    /// Strings by id; a freed id holds the empty string until it is reused.
+    strings: Vec<Arc<str>>,
+    /// The number of uses of each id (a series using a string for name and value counts 2).
+    uses: Vec<u32>,
+    ids: HashMap<Arc<str>, u32>,
+    /// Freed ids, reused before new ones.
+    free: Vec<u32>,
+}
+
+impl SymbolTable {
+    /// Returns the id of `string`, adding it when new.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the head holds more than `u32::MAX` distinct strings, which it cannot hold
+    /// in memory anyway.
+    fn intern(&mut self, string: &Arc<str>) -> u32 {
+        if let Some(&id) = self.ids.get(string) {
+            self.uses[id as usize] += 1;
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.strings[id as usize] = string.clone();
+                self.uses[id as usize] = 1;
+                id
+            }
+            None => {
+                self.strings.push(string.clone());
+                self.uses.push(1);
+                u32::try_from(self.strings.len() - 1).expect("fewer than 2^32 distinct label strings")
+            }
+        };
+        self.ids.insert(string.clone(), id);
+        id
+    }
+
+    /// Releases one use of each id in `ids`, freeing the strings no longer used.
+    pub(crate) fn release(&mut self, ids: &[u32]) {
+        for &id in ids {
+            let uses = &mut self.uses[id as usize];
+            *uses -= 1;
+            if *uses == 0 {
+                let string = std::mem::replace(&mut self.strings[id as usize], Arc::from(""));
+                self.ids.remove(&string);
+                self.free.push(id);
+            }
+        }
+    }
+
+    /// Returns the ids of `labels`, name and value of each label in turn, counting one use of
+    /// each; [`SymbolTable::release`] gives them back.
+    pub(crate) fn intern_labels(&mut self, labels: &Labels) -> Box<[u32]> {
+        labels.iter().flat_map(|label| [self.intern(&label.name), self.intern(&label.value)]).collect()
+    }
+
+    /// Returns the string of `id`.
+    pub(crate) fn string(&self, id: u32) -> &Arc<str> {
+        &self.strings[id as usize]
+    }
+
+    /// Returns the `(name, value)` pairs of label ids.
+    pub(crate) fn pairs<'a>(&'a self, ids: &'a [u32]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        ids.chunks_exact(2).map(|pair| (&**self.string(pair[0]), &**self.string(pair[1])))
+    }
+
+    /// Returns the labels that `ids` name (interned strings, shared with the table).
+    pub(crate) fn labels(&self, ids: &[u32]) -> Labels {
+        let labels: Vec<Label> = ids
+            .chunks_exact(2)
+            .map(|pair| Label { name: self.string(pair[0]).clone(), value: self.string(pair[1]).clone() })
+            .collect();
+        Labels::from_sorted_unchecked(labels)
+    }
+
+    /// Returns whether `ids` name exactly `labels`.
+    pub(crate) fn equals(&self, ids: &[u32], labels: &Labels) -> bool {
+        ids.len() == labels.len() * 2
+            && self
+                .pairs(ids)
+                .zip(labels.iter())
+                .all(|((name, value), label)| *label.name == *name && *label.value == *value)
+    }
+
+    /// Returns whether `ids` name exactly these canonical pairs.
+    pub(crate) fn equals_pairs(&self, ids: &[u32], pairs: &[(&str, &str)]) -> bool {
+        ids.len() == pairs.len() * 2
+            && self
+                .pairs(ids)
+                .zip(pairs)
+                .all(|((name, value), (other_name, other_value))| name == *other_name && value == *other_value)
+    }
+
+    /// Orders two label-id lists as their [`Labels`] are ordered.
+    pub(crate) fn compare(&self, a: &[u32], b: &[u32]) -> Ordering {
+        self.pairs(a).cmp(self.pairs(b))
+    }
+
+    /// Returns the number of strings held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_ids_read_back_compare_and_free_unused_strings() {
+        let mut table = SymbolTable::default();
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+        let b = Labels::from_pairs([("__name__", "up"), ("job", "api")]);
+        let a_ids = table.intern_labels(&a);
+        let b_ids = table.intern_labels(&b);
+        assert_eq!(table.labels(&a_ids), a);
+        assert_eq!(table.labels(&b_ids), b);
+        assert_eq!(table.len(), 5, "names and equal values are stored once");
+        assert!(table.equals(&a_ids, &a) && !table.equals(&a_ids, &b));
+        assert!(table.equals_pairs(&b_ids, &[("__name__", "up"), ("job", "api")]));
+        assert_eq!(table.compare(&a_ids, &b_ids), a.cmp(&b));
+        assert_eq!(table.compare(&b_ids, &a_ids), b.cmp(&a));
+
+        table.release(&b_ids);
+        assert_eq!(table.len(), 4, "\"api\" is freed");
+        let c = Labels::from_pairs([("__name__", "up"), ("job", "db")]);
+        let c_ids = table.intern_labels(&c);
+        assert_eq!(table.len(), 5);
+        assert_eq!(table.labels(&c_ids), c);
+        assert_eq!(table.labels(&a_ids), a);
+        assert_eq!(c_ids[3], b_ids[3], "the freed id is reused");
+    }
+}
