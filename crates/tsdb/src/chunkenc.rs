@@ -57,25 +57,61 @@ impl BitWriter {
         self.write_bits(u64::from(bit), 1);
     }
 
+    /// Appends the low `count` bits of `value` (at most 64), most significant first: the free
+    /// bits of the last byte, then whole bytes, then the start of a new one.
     fn write_bits(&mut self, value: u64, mut count: u32) {
-        while count > 0 {
-            if self.free == 0 {
-                if self.bytes.len() == self.bytes.capacity() {
-                    // Grow by a quarter (at least 16 bytes) instead of doubling: head chunks live
-                    // for hours, and doubling would leave a third of their memory unused on average.
-                    self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
-                }
-                self.bytes.push(0);
-                self.free = 8;
-            }
+        debug_assert!(count <= 64);
+        if count == 0 {
+            return;
+        }
+        let new_bytes = (count.saturating_sub(self.free) as usize).div_ceil(8);
+        if self.bytes.capacity() - self.bytes.len() < new_bytes {
+            // Grow by a quarter (at least 16 bytes) instead of doubling: head chunks live for
+            // hours, and doubling would leave a third of their memory unused on average.
+            self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
+        }
+        if self.free > 0 {
             let take = count.min(self.free);
-            let shift = count - take;
-            let bits = ((value >> shift) & ((1u64 << take) - 1)) as u8;
+            let bits = (value >> (count - take)) & ((1u64 << take) - 1);
             let last = self.bytes.len() - 1;
-            self.bytes[last] |= bits << (self.free - take);
+            self.bytes[last] |= (bits as u8) << (self.free - take);
             self.free -= take;
             count -= take;
         }
+        while count >= 8 {
+            count -= 8;
+            self.bytes.push((value >> count) as u8);
+        }
+        if count > 0 {
+            self.bytes.push(((value & ((1u64 << count) - 1)) as u8) << (8 - count));
+            self.free = 8 - count;
+        }
+    }
+}
+
+/// Where the XOR encoder puts its bits: a [`BitWriter`], or a [`BitCount`] that only adds them
+/// up (to learn the size of an encoding without writing it).
+trait BitSink {
+    fn put_bits(&mut self, value: u64, count: u32);
+
+    fn put_bit(&mut self, bit: bool) {
+        self.put_bits(u64::from(bit), 1);
+    }
+}
+
+impl BitSink for BitWriter {
+    fn put_bits(&mut self, value: u64, count: u32) {
+        self.write_bits(value, count);
+    }
+}
+
+/// Counts the bits an encoding takes.
+#[derive(Default)]
+struct BitCount(usize);
+
+impl BitSink for BitCount {
+    fn put_bits(&mut self, _value: u64, count: u32) {
+        self.0 += count as usize;
     }
 }
 
@@ -215,30 +251,36 @@ impl XorAppender {
 
 /// Writes `v` as the XOR with `previous` (see docs/format/chunks.md); `leading` starts at
 /// `u32::MAX` (no window yet).
-fn write_xor_value(writer: &mut BitWriter, previous: f64, v: f64, leading_window: &mut u32, trailing_window: &mut u32) {
+fn write_xor_value(
+    writer: &mut impl BitSink,
+    previous: f64,
+    v: f64,
+    leading_window: &mut u32,
+    trailing_window: &mut u32,
+) {
     let xor = v.to_bits() ^ previous.to_bits();
     if xor == 0 {
-        writer.write_bit(false);
+        writer.put_bit(false);
         return;
     }
-    writer.write_bit(true);
+    writer.put_bit(true);
     // Five bits hold the leading-zero count, so it is capped at 31.
     let leading = xor.leading_zeros().min(31);
     let trailing = xor.trailing_zeros();
     if *leading_window != u32::MAX && leading >= *leading_window && trailing >= *trailing_window {
-        writer.write_bit(false);
+        writer.put_bit(false);
         let significant = 64 - *leading_window - *trailing_window;
-        writer.write_bits(xor >> *trailing_window, significant);
+        writer.put_bits(xor >> *trailing_window, significant);
         return;
     }
     *leading_window = leading;
     *trailing_window = trailing;
     let significant = 64 - leading - trailing;
-    writer.write_bit(true);
-    writer.write_bits(u64::from(leading), 5);
+    writer.put_bit(true);
+    writer.put_bits(u64::from(leading), 5);
     // 64 significant bits do not fit in six bits; 0 stands for 64 (0 never occurs otherwise).
-    writer.write_bits(u64::from(significant & 63), 6);
-    writer.write_bits(xor >> trailing, significant);
+    writer.put_bits(u64::from(significant & 63), 6);
+    writer.put_bits(xor >> trailing, significant);
 }
 
 /// Bit buckets for delta-of-deltas: (prefix bits, prefix length, value bits).
@@ -682,28 +724,45 @@ pub fn encode_time_column(times: &[i64]) -> Vec<u8> {
 /// Encodes the value column of a columnar chunk: a tag byte, then the decimal form when every
 /// value allows it and it is smaller, XOR otherwise.
 fn encode_value_column(values: &[f64]) -> Vec<u8> {
+    let decimal = decimal_mantissas(values.iter().copied()).map(|(scale, mantissas)| {
+        let mut decimal = BitWriter { bytes: vec![VALUES_DECIMAL], free: 0 };
+        decimal.write_bits(u64::from(scale), 8);
+        write_sized(&mut decimal, mantissas[0]);
+        let (_, deltas) = differences(&mantissas, 1);
+        let (second_heads, second) = differences(&mantissas, 2);
+        // Delta-of-deltas pay for a sized first delta; they win on steady counters.
+        let use_second = mantissas.len() > 2 && offset_packed_bits(&second) + 71 < offset_packed_bits(&deltas);
+        decimal.write_bits(if use_second { 2 } else { 1 }, 8);
+        if use_second {
+            write_sized(&mut decimal, second_heads[1]);
+            write_offset_packed(&mut decimal, &second);
+        } else {
+            write_offset_packed(&mut decimal, &deltas);
+        }
+        decimal.bytes
+    });
+    // The XOR form is only sized when a decimal one exists (most block chunks), and written
+    // when it is the smaller or the only one.
+    if let Some(decimal) = decimal {
+        let mut bits = BitCount::default();
+        write_xor_values(&mut bits, values);
+        if decimal.len() < 1 + bits.0.div_ceil(8) {
+            return decimal;
+        }
+    }
     let mut xor = BitWriter { bytes: vec![VALUES_XOR], free: 0 };
+    write_xor_values(&mut xor, values);
+    xor.bytes
+}
+
+/// Writes a value column's XOR form after its tag: the first value's bits, then each value
+/// XOR-ed with the one before.
+fn write_xor_values(writer: &mut impl BitSink, values: &[f64]) {
     let (mut leading, mut trailing) = (u32::MAX, 0);
-    xor.write_bits(values[0].to_bits(), 64);
+    writer.put_bits(values[0].to_bits(), 64);
     for pair in values.windows(2) {
-        write_xor_value(&mut xor, pair[0], pair[1], &mut leading, &mut trailing);
+        write_xor_value(writer, pair[0], pair[1], &mut leading, &mut trailing);
     }
-    let Some((scale, mantissas)) = decimal_mantissas(values.iter().copied()) else { return xor.bytes };
-    let mut decimal = BitWriter { bytes: vec![VALUES_DECIMAL], free: 0 };
-    decimal.write_bits(u64::from(scale), 8);
-    write_sized(&mut decimal, mantissas[0]);
-    let (_, deltas) = differences(&mantissas, 1);
-    let (second_heads, second) = differences(&mantissas, 2);
-    // Delta-of-deltas pay for a sized first delta; they win on steady counters.
-    let use_second = mantissas.len() > 2 && offset_packed_bits(&second) + 71 < offset_packed_bits(&deltas);
-    decimal.write_bits(if use_second { 2 } else { 1 }, 8);
-    if use_second {
-        write_sized(&mut decimal, second_heads[1]);
-        write_offset_packed(&mut decimal, &second);
-    } else {
-        write_offset_packed(&mut decimal, &deltas);
-    }
-    if decimal.bytes.len() < xor.bytes.len() { decimal.bytes } else { xor.bytes }
 }
 
 /// How a columnar chunk gets its timestamps.
@@ -1421,6 +1480,33 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn bit_writer_packs_bits_as_a_bit_by_bit_writer_would(
+            writes in proptest::collection::vec((any::<u64>(), 0u32..=64), 0..60),
+        ) {
+            let mut writer = BitWriter::default();
+            let mut bits: Vec<bool> = Vec::new();
+            for &(value, count) in &writes {
+                writer.write_bits(value, count);
+                bits.extend((0..count).rev().map(|i| (value >> i) & 1 == 1));
+            }
+            let expected: Vec<u8> = bits
+                .chunks(8)
+                .map(|byte| byte.iter().enumerate().fold(0u8, |acc, (i, &bit)| acc | (u8::from(bit) << (7 - i))))
+                .collect();
+            prop_assert_eq!(&writer.bytes, &expected);
+            prop_assert_eq!(writer.free as usize, (8 - bits.len() % 8) % 8);
+        }
+
+        #[test]
+        fn counted_xor_size_is_the_written_size(values in proptest::collection::vec(value_strategy(), 1..200)) {
+            let mut count = BitCount::default();
+            write_xor_values(&mut count, &values);
+            let mut writer = BitWriter::default();
+            write_xor_values(&mut writer, &values);
+            prop_assert_eq!(count.0.div_ceil(8), writer.bytes.len());
+        }
+
         #[test]
         fn decimal_round_trips_arbitrary_decimals(
             start in any::<i64>(),

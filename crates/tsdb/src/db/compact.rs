@@ -161,10 +161,11 @@ impl DbInner {
                 (!series.is_empty()).then_some(Record::Series(series))
             }
             Record::Samples(mut samples) => {
+                // Most samples of the rewritten segments are older than the head: they are
+                // dropped on their timestamp, before any lookup.
                 samples.retain(|s| {
-                    alive.contains(&s.id)
-                        && (s.t >= min_valid
-                            || out_of_order.get(&s.id).is_some_and(|times| times.binary_search(&s.t).is_ok()))
+                    (s.t >= min_valid || out_of_order.get(&s.id).is_some_and(|times| times.binary_search(&s.t).is_ok()))
+                        && alive.contains(&s.id)
                 });
                 (!samples.is_empty()).then_some(Record::Samples(samples))
             }
