@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use panoptes_model::{Label, Labels, LabelsError};
 use panoptes_storage::{Appender, Error, SeriesHandle, Storage};
 
-use super::series_cache::{self, SeriesCache};
+use super::series_cache::{self, CacheUpdates, SeriesCache};
 use crate::prompb::{SeriesView, WalkError, walk_write_request};
 
 /// How many failing series the error answer names; the rest are only counted.
@@ -77,15 +77,16 @@ pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) ->
     let mut outcome = IngestOutcome::default();
     let mut appender = storage.appender();
     let mut fatal: Option<Error> = None;
-    cache.maybe_rotate();
+    let mut reader = cache.reader();
+    let mut updates = CacheUpdates::default();
     let mut pairs = Vec::new();
-    walk_write_request(body, |series| {
+    let walked = walk_write_request(body, |series| {
         if fatal.is_some() {
             return Ok(());
         }
         outcome.histograms_ignored += series.histograms as u64;
         let key = series.label_bytes.map(series_cache::key);
-        let mut handle = key.and_then(|key| cache.get(key));
+        let mut handle = key.and_then(|key| reader.get(key));
         let mut series_reported = false;
         let mut labels: Option<Labels> = None;
         for &(timestamp, value) in series.samples {
@@ -96,7 +97,7 @@ pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) ->
                         // The store dropped the series: look it up again by its labels.
                         handle = None;
                         if let Some(key) = key {
-                            cache.remove(key);
+                            updates.forget.push(key);
                         }
                         continue_by_labels(
                             &mut *appender,
@@ -131,11 +132,14 @@ pub(crate) fn ingest(storage: &dyn Storage, cache: &SeriesCache, body: &[u8]) ->
             }
         }
         if let (Some(key), Some(handle), true) = (key, handle, labels.is_some()) {
-            cache.insert(key, handle);
+            updates.remember.push((key, handle));
         }
         Ok(())
-    })
-    .map_err(IngestError::Malformed)?;
+    });
+    // The reader's lock must be released before the cache is written.
+    drop(reader);
+    cache.update(updates);
+    walked.map_err(IngestError::Malformed)?;
     if let Some(error) = fatal {
         return Err(IngestError::Storage(error));
     }

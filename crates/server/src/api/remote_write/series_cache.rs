@@ -7,26 +7,29 @@
 //! label encodings sharing a 128-bit hash is far less likely than a disk error, and a sender
 //! can only misfile its own samples that way.
 //!
-//! Entries not used for a while are dropped by generation: lookups move entries from the
-//! previous generation into the current one, and the previous generation (the series no one
-//! sent since) is dropped when the current one is [`GENERATION`] old. Handles of series the
-//! store dropped answer `false` in [`panoptes_storage::Appender::append_by_handle`] and are
-//! forgotten.
+//! Entries are kept in the order they were first remembered, and a request's lookups guess that
+//! the next series is the one remembered after the last: a sender sends its series in a
+//! stable order, so the guess usually holds and the lookups walk the entries forward (memory
+//! the processor prefetches) instead of probing a hash table at random, which missed the cache
+//! on nearly every lookup (14 % of server CPU under `bench/run.sh`).
+//!
+//! Entries not used for a while are dropped by generation: an entry used during a generation
+//! is kept at the next rotation, the others (the series no one sent since) are dropped when the
+//! generation is [`GENERATION`] old. Handles of series the store dropped answer `false` in
+//! [`panoptes_storage::Appender::append_by_handle`] and are forgotten.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use panoptes_storage::SeriesHandle;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 /// How long a generation lasts; a series unsent for one to two generations is forgotten.
 const GENERATION: Duration = Duration::from_secs(15 * 60);
 
-/// Lock shards; requests are ingested concurrently.
-const SHARDS: usize = 16;
-
-/// Hashes the keys, which are already hashes, by taking their low bits.
+/// Hashes the index keys, which are parts of hashes already, by taking them as they are.
 #[derive(Default, Clone, Copy)]
 struct KeyHasher(u64);
 
@@ -39,28 +42,42 @@ impl std::hash::Hasher for KeyHasher {
             self.0 = (self.0 << 8) | u64::from(byte);
         }
     }
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
-type Map = HashMap<u128, SeriesHandle, BuildHasherDefault<KeyHasher>>;
+/// A remembered series. The key is stored as two halves so that an entry needs no 16-byte
+/// alignment.
+struct Entry {
+    key: [u64; 2],
+    /// `None` once forgotten; the slot is reclaimed at the next rotation.
+    handle: Option<SeriesHandle>,
+    used: AtomicBool,
+}
+
+fn halves(key: u128) -> [u64; 2] {
+    [key as u64, (key >> 64) as u64]
+}
 
 #[derive(Default)]
-struct Shard {
-    current: Map,
-    previous: Map,
+struct Slots {
+    /// In the order the series were first remembered.
+    entries: Vec<Entry>,
+    /// Entry positions by the low half of their key (a clash of low halves leaves the second
+    /// series unindexed: it is then looked up in the store, as a new series is).
+    index: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
 }
 
 /// Series handles by the hash of their encoded label fields.
 pub(crate) struct SeriesCache {
-    shards: Vec<Mutex<Shard>>,
+    slots: RwLock<Slots>,
     generation_started: Mutex<Instant>,
 }
 
 impl Default for SeriesCache {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), generation_started: Mutex::new(Instant::now()) }
+        Self { slots: RwLock::default(), generation_started: Mutex::new(Instant::now()) }
     }
 }
 
@@ -69,38 +86,81 @@ pub(crate) fn key(label_bytes: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(label_bytes)
 }
 
-impl SeriesCache {
-    fn shard(&self, key: u128) -> &Mutex<Shard> {
-        // The low bits pick the map bucket; the shard comes from the high ones.
-        &self.shards[(key >> 64) as usize % SHARDS]
-    }
+/// One request's view of the cache: lookups share one read lock for the whole request, and
+/// what the request learns is applied by [`SeriesCache::update`] once it is done.
+pub(crate) struct CacheReader<'a> {
+    slots: RwLockReadGuard<'a, Slots>,
+    /// Where the next lookup looks first: after the entry found last.
+    next: usize,
+}
 
+impl CacheReader<'_> {
     /// Returns the handle remembered for `key`.
-    pub(crate) fn get(&self, key: u128) -> Option<SeriesHandle> {
-        let mut shard = self.shard(key).lock();
-        if let Some(handle) = shard.current.get(&key) {
-            return Some(handle.clone());
+    pub(crate) fn get(&mut self, key: u128) -> Option<SeriesHandle> {
+        let key = halves(key);
+        // A forgotten entry can still hold the key (the series was remembered again later on).
+        let position = match self.slots.entries.get(self.next) {
+            Some(entry) if entry.key == key && entry.handle.is_some() => self.next,
+            _ => *self.slots.index.get(&key[0])? as usize,
+        };
+        let entry = &self.slots.entries[position];
+        if entry.key != key {
+            return None;
         }
-        let handle = shard.previous.remove(&key)?;
-        shard.current.insert(key, handle.clone());
+        let handle = entry.handle.clone()?;
+        if !entry.used.load(Ordering::Relaxed) {
+            entry.used.store(true, Ordering::Relaxed);
+        }
+        self.next = position + 1;
         Some(handle)
     }
+}
 
-    /// Remembers `handle` for `key`.
-    pub(crate) fn insert(&self, key: u128, handle: SeriesHandle) {
-        self.shard(key).lock().current.insert(key, handle);
-    }
+/// What a request learned: series to remember and keys whose handles stopped working.
+#[derive(Default)]
+pub(crate) struct CacheUpdates {
+    pub(crate) remember: Vec<(u128, SeriesHandle)>,
+    pub(crate) forget: Vec<u128>,
+}
 
-    /// Forgets `key` (its handle no longer works).
-    pub(crate) fn remove(&self, key: u128) {
-        let mut shard = self.shard(key).lock();
-        shard.current.remove(&key);
-        shard.previous.remove(&key);
-    }
-
-    /// Starts a new generation when the current one is old enough; called once per request.
-    pub(crate) fn maybe_rotate(&self) {
+impl SeriesCache {
+    /// Returns a reader for one request; starts a new generation first when the current one is
+    /// old enough.
+    pub(crate) fn reader(&self) -> CacheReader<'_> {
         self.rotate_if_older_than(GENERATION);
+        CacheReader { slots: self.slots.read(), next: 0 }
+    }
+
+    /// Applies what a request learned (after its reader is dropped).
+    pub(crate) fn update(&self, updates: CacheUpdates) {
+        if updates.remember.is_empty() && updates.forget.is_empty() {
+            return;
+        }
+        let mut slots = self.slots.write();
+        let slots = &mut *slots;
+        for key in updates.forget {
+            let key = halves(key);
+            if let Some(&position) = slots.index.get(&key[0])
+                && slots.entries[position as usize].key == key
+            {
+                slots.index.remove(&key[0]);
+                slots.entries[position as usize].handle = None;
+            }
+        }
+        for (key, handle) in updates.remember {
+            let key = halves(key);
+            match slots.index.get(&key[0]) {
+                Some(&position) if slots.entries[position as usize].key == key => {
+                    slots.entries[position as usize].handle = Some(handle);
+                }
+                Some(_) => {}
+                None => {
+                    let Ok(position) = u32::try_from(slots.entries.len()) else { continue };
+                    slots.index.insert(key[0], position);
+                    slots.entries.push(Entry { key, handle: Some(handle), used: AtomicBool::new(true) });
+                }
+            }
+        }
     }
 
     fn rotate_if_older_than(&self, age: Duration) {
@@ -110,22 +170,21 @@ impl SeriesCache {
         }
         *started = Instant::now();
         drop(started);
-        for shard in &self.shards {
-            let mut shard = shard.lock();
-            shard.previous = std::mem::take(&mut shard.current);
+        let mut slots = self.slots.write();
+        let slots = &mut *slots;
+        slots.entries.retain(|entry| entry.handle.is_some() && entry.used.swap(false, Ordering::Relaxed));
+        slots.entries.shrink_to_fit();
+        slots.index.clear();
+        for (position, entry) in slots.entries.iter().enumerate() {
+            slots.index.insert(entry.key[0], position as u32);
         }
+        slots.index.shrink_to_fit();
     }
 
     /// Returns the number of remembered series.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| {
-                let shard = shard.lock();
-                shard.current.len() + shard.previous.len()
-            })
-            .sum()
+        self.slots.read().entries.iter().filter(|entry| entry.handle.is_some()).count()
     }
 }
 
@@ -153,17 +212,50 @@ mod tests {
     fn entries_used_in_a_generation_survive_the_next_rotation_and_unused_ones_are_dropped() {
         let cache = SeriesCache::default();
         let (used, unused) = (key(b"used"), key(b"unused"));
-        cache.insert(used, handle(1));
-        cache.insert(unused, handle(2));
+        cache.update(CacheUpdates { remember: vec![(used, handle(1)), (unused, handle(2))], forget: vec![] });
         cache.rotate_if_older_than(Duration::ZERO);
-        assert_eq!(cache.get(used).as_ref().map(id), Some(1), "found in the previous generation");
+        assert_eq!(cache.reader().get(used).as_ref().map(id), Some(1), "remembered in the last generation");
         cache.rotate_if_older_than(Duration::ZERO);
-        assert_eq!(cache.get(used).as_ref().map(id), Some(1), "moved into the current one when used");
-        assert!(cache.get(unused).is_none(), "unused for a whole generation");
+        assert_eq!(cache.reader().get(used).as_ref().map(id), Some(1), "used in the last generation");
+        assert!(cache.reader().get(unused).is_none(), "unused for a whole generation");
         assert_eq!(cache.len(), 1);
-        cache.remove(used);
-        assert!(cache.get(used).is_none());
+        cache.update(CacheUpdates { remember: vec![], forget: vec![used] });
+        assert!(cache.reader().get(used).is_none());
         cache.rotate_if_older_than(Duration::from_secs(3600));
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn lookups_find_every_entry_in_and_out_of_the_remembered_order() {
+        let cache = SeriesCache::default();
+        let keys: Vec<u128> = (0..100u32).map(|i| key(&i.to_le_bytes())).collect();
+        cache.update(CacheUpdates {
+            remember: keys.iter().enumerate().map(|(i, &k)| (k, handle(i as u32))).collect(),
+            forget: vec![],
+        });
+        let mut reader = cache.reader();
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(reader.get(k).as_ref().map(id), Some(i as u32), "in order");
+        }
+        for (i, &k) in keys.iter().enumerate().rev().step_by(3) {
+            assert_eq!(reader.get(k).as_ref().map(id), Some(i as u32), "backwards");
+        }
+        assert!(reader.get(key(b"never sent")).is_none());
+        drop(reader);
+        // Forgotten series are not found, also where the guess points at them; a key remembered
+        // again gets its new handle.
+        cache.update(CacheUpdates { remember: vec![(keys[7], handle(700))], forget: vec![keys[5]] });
+        let mut reader = cache.reader();
+        assert_eq!(reader.get(keys[4]).as_ref().map(id), Some(4));
+        assert!(reader.get(keys[5]).is_none());
+        assert_eq!(reader.get(keys[6]).as_ref().map(id), Some(6));
+        assert_eq!(reader.get(keys[7]).as_ref().map(id), Some(700));
+        drop(reader);
+        // Remembered again after being forgotten: found through the index, although the guess
+        // points at the old entry.
+        cache.update(CacheUpdates { remember: vec![(keys[5], handle(500))], forget: vec![] });
+        let mut reader = cache.reader();
+        assert_eq!(reader.get(keys[4]).as_ref().map(id), Some(4));
+        assert_eq!(reader.get(keys[5]).as_ref().map(id), Some(500));
     }
 }
