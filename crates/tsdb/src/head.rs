@@ -55,6 +55,7 @@ impl std::hash::Hasher for U64Hasher {
 }
 
 pub(crate) type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
+pub(crate) type U64Set = HashSet<u64, std::hash::BuildHasherDefault<U64Hasher>>;
 
 /// A closed, immutable head chunk: XOR, or decimal when that is smaller.
 pub(crate) struct HeadChunk {

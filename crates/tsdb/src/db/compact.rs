@@ -14,7 +14,7 @@ use crate::block::meta::Compaction;
 use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
 use crate::error::{Error, Result};
-use crate::head::{U64Hasher, head_series_iterator};
+use crate::head::{U64Set, head_series_iterator};
 use crate::metrics::TsdbMetrics;
 use crate::wal::{Record, SeriesId};
 use panoptes_storage::{Querier, merge_series_sets};
@@ -146,7 +146,7 @@ impl DbInner {
         // on a series that appenders were writing: 15 % of server CPU under remote write).
         // Records in the segments being rewritten predate this snapshot; a series created or an
         // out-of-order sample accepted from now on is logged in later segments.
-        let mut alive: IdSet = IdSet::default();
+        let mut alive = U64Set::default();
         let mut out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
         for series in head.all_series() {
             alive.insert(series.id);
@@ -317,6 +317,3 @@ impl DbInner {
         Ok(())
     }
 }
-
-/// Series ids, hashed with one multiplication.
-type IdSet = std::collections::HashSet<SeriesId, std::hash::BuildHasherDefault<U64Hasher>>;
