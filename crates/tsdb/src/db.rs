@@ -48,7 +48,8 @@ pub(crate) struct DbInner {
     /// Serialises compactions, retention and deletions.
     pub(crate) maintenance: Mutex<()>,
     is_closed: AtomicBool,
-    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// Wakes the maintenance thread (see `start_background`).
+    wake: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     background: Mutex<Option<std::thread::JoinHandle<()>>>,
     _lock: Option<File>,
 }
@@ -132,7 +133,7 @@ impl Db {
             metrics,
             maintenance: Mutex::new(()),
             is_closed: AtomicBool::new(false),
-            stop: Mutex::new(None),
+            wake: Mutex::new(None),
             background: Mutex::new(None),
             _lock: lock,
         });
@@ -146,7 +147,10 @@ impl Db {
     }
 
     fn start_background(&self) {
-        let (stop_sender, stop) = std::sync::mpsc::channel::<()>();
+        // One channel wakes the thread: `close` (then `is_closed` is set) and the head, when a
+        // commit made it compactable.
+        let (wake_sender, wake) = std::sync::mpsc::channel::<()>();
+        let _ = self.inner.head.wake_maintenance.set(wake_sender.clone());
         let inner = Arc::downgrade(&self.inner);
         let tick = match self.inner.options.wal_fsync {
             wal::FsyncPolicy::Interval(interval) => interval.min(self.inner.options.maintenance_interval),
@@ -158,21 +162,29 @@ impl Db {
             .name("tsdb-maintenance".to_owned())
             .spawn(move || {
                 let mut last_maintenance = Instant::now();
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(tick) {
+                loop {
+                    let woken = match wake.recv_timeout(tick) {
+                        Ok(()) => true,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    };
                     let Some(inner) = inner.upgrade() else { return };
+                    if inner.is_closed.load(Ordering::SeqCst) {
+                        return;
+                    }
                     if let Some(wal) = &inner.wal
                         && let Err(error) = wal.sync()
                     {
                         error!(error = %error, "wal sync failed");
                     }
-                    if last_maintenance.elapsed() >= maintenance_every {
+                    if woken || last_maintenance.elapsed() >= maintenance_every {
                         last_maintenance = Instant::now();
                         inner.run_maintenance();
                     }
                 }
             })
             .expect("spawn maintenance thread");
-        *self.inner.stop.lock() = Some(stop_sender);
+        *self.inner.wake.lock() = Some(wake_sender);
         *self.inner.background.lock() = Some(handle);
     }
 
@@ -195,7 +207,9 @@ impl Db {
         if self.inner.is_closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
-        self.inner.stop.lock().take();
+        if let Some(wake) = self.inner.wake.lock().take() {
+            let _ = wake.send(());
+        }
         if let Some(handle) = self.inner.background.lock().take() {
             let _ = handle.join();
         }
@@ -270,7 +284,7 @@ impl Db {
         }
         for id in ids {
             if let Some(series) = head.series_by_id(id) {
-                series.data.lock().delete_range(mint, maxt);
+                series.data.lock().delete_range(mint, maxt, head.options.block_range_ms);
             }
         }
         for block in self.inner.blocks.read().iter() {

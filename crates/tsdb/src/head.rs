@@ -13,8 +13,8 @@ mod symbols;
 mod truncate;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use panoptes_model::{Labels, Sample};
 use parking_lot::{Mutex, RwLock};
@@ -139,9 +139,15 @@ impl SeriesData {
         }
     }
 
-    /// Appends an in-order sample, cutting a chunk when the open one is full.
-    pub(crate) fn append_in_order(&mut self, sample: Sample) {
-        if self.open.as_ref().is_some_and(|(appender, _)| appender.is_full()) {
+    /// Appends an in-order sample, cutting a chunk when the open one is full or the sample
+    /// lies in another `chunk_range_ms` window (the head's block range) than the chunk's
+    /// first, as Prometheus does: no chunk then spans a block boundary, so truncating the head
+    /// after a block is written frees every chunk before the boundary (a chunk of 120 samples
+    /// at 10 s spans 20 minutes and kept up to that much older data in memory).
+    pub(crate) fn append_in_order(&mut self, sample: Sample, chunk_range_ms: i64) {
+        if self.open.as_ref().is_some_and(|(appender, min_t)| {
+            appender.is_full() || min_t.div_euclid(chunk_range_ms) != sample.t.div_euclid(chunk_range_ms)
+        }) {
             self.close_open_chunk();
         }
         let (appender, _) = self.open.get_or_insert_with(|| (HeadChunkAppender::new(), sample.t));
@@ -154,6 +160,9 @@ impl SeriesData {
         if let Some((appender, min_t)) = self.open.take() {
             let max_t = self.last().map_or(min_t, |s| s.t);
             let (encoding, bytes) = appender.finish();
+            // Exactly as many slots as chunks: a series holds one to three closed chunks for
+            // hours, and `push`'s first growth to four would leave 120 bytes of the list unused.
+            self.chunks.reserve_exact(1);
             self.chunks.push(HeadChunk { min_t, max_t, encoding, bytes: bytes.into() });
         }
     }
@@ -173,7 +182,7 @@ impl SeriesData {
     /// Removes the samples that exist now in `[mint, maxt]`; samples appended later are not
     /// affected. In-order chunks are decoded and re-encoded (deletion is a rare admin action).
     /// The newest-timestamp bookkeeping stays, so ordering rules are unchanged.
-    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64) {
+    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64, chunk_range_ms: i64) {
         self.retain_out_of_order(|s| s.t < mint || s.t > maxt);
         let touches = |min_t: i64, max_t: i64| max_t >= mint && min_t <= maxt;
         let open_touched = match (&self.open, self.last()) {
@@ -196,7 +205,7 @@ impl SeriesData {
         self.chunks.clear();
         self.open = None;
         for sample in kept {
-            self.append_in_order(sample);
+            self.append_in_order(sample, chunk_range_ms);
         }
         self.close_open_chunk();
         (self.last, self.has_last) = (last, has_last);
@@ -430,6 +439,13 @@ pub(crate) struct Head {
     pub(crate) min_valid_time: AtomicI64,
     pub(crate) options: HeadOptions,
     pub(crate) metrics: Arc<TsdbMetrics>,
+    /// Wakes the database's maintenance thread (set when it starts): a commit that makes the
+    /// head compactable asks for compaction at once, as Prometheus' appender does, instead of
+    /// at the next periodic run. Under fast ingestion (a backlog, a replayed remote-write
+    /// queue) a 30-second period let the head grow by far more than a block range.
+    pub(crate) wake_maintenance: OnceLock<std::sync::mpsc::Sender<()>>,
+    /// Whether a wake-up for compaction is pending (cleared after the head compaction).
+    pub(crate) compaction_requested: AtomicBool,
 }
 
 fn shard_of(key: u64) -> usize {
@@ -449,6 +465,8 @@ impl Head {
             min_valid_time: AtomicI64::new(i64::MIN),
             options,
             metrics,
+            wake_maintenance: OnceLock::new(),
+            compaction_requested: AtomicBool::new(false),
         }
     }
 
@@ -558,6 +576,24 @@ impl Head {
         let max = self.max_time.load(Ordering::Relaxed);
         (min <= max).then_some((min, max))
     }
+
+    /// Returns whether the head spans more than 1.5 block ranges, so that a block can be cut
+    /// from it (Prometheus' rule).
+    pub(crate) fn is_compactable(&self) -> bool {
+        self.time_range().is_some_and(|(min, max)| max.saturating_sub(min) > self.options.block_range_ms / 2 * 3)
+    }
+
+    /// Wakes the maintenance thread when the head has become compactable and no wake-up is
+    /// pending; called after each commit.
+    pub(crate) fn request_compaction_if_due(&self) {
+        if self.is_compactable()
+            && !self.compaction_requested.swap(true, Ordering::Relaxed)
+            && let Some(wake) = self.wake_maintenance.get()
+        {
+            // A closed database's thread is gone; nothing to wake then.
+            let _ = wake.send(());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -596,12 +632,33 @@ mod tests {
     }
 
     #[test]
+    fn chunks_are_cut_at_block_range_boundaries() {
+        // 10 s samples, 10-minute block range: 60 samples per window, so chunks are cut at each
+        // window's first sample long before they hold 120.
+        let range = 600_000;
+        let mut data = SeriesData::default();
+        for i in 0..150 {
+            data.append_in_order(Sample::new(5_000 + i * 10_000, i as f64), range);
+        }
+        let spans: Vec<(i64, i64)> = data.chunks.iter().map(|c| (c.min_t, c.max_t)).collect();
+        assert_eq!(spans, [(5_000, 595_000), (605_000, 1_195_000)]);
+        assert_eq!(data.open.as_ref().map(|(_, min_t)| *min_t), Some(1_205_000));
+        assert_eq!(data.chunks.capacity(), 2, "no unused chunk slots");
+        // A full chunk is still cut within a window.
+        let mut data = SeriesData::default();
+        for i in 0..130 {
+            data.append_in_order(Sample::new(i, 1.0), range);
+        }
+        assert_eq!(data.chunks.iter().map(|c| (c.min_t, c.max_t)).collect::<Vec<_>>(), [(0, 119)]);
+    }
+
+    #[test]
     fn closed_head_chunks_of_decimal_values_are_stored_smaller_and_read_back() {
         let mut data = SeriesData::default();
         let samples: Vec<Sample> =
             (0..250).map(|i| Sample::new(1_000 + i * 10_000 + i % 7, (i * i * 37) as f64 / 100.0)).collect();
         for &sample in &samples {
-            data.append_in_order(sample);
+            data.append_in_order(sample, i64::MAX);
         }
         assert_eq!(data.chunks.len(), 2);
         assert!(data.chunks.iter().all(|c| c.encoding == Encoding::Decimal));
@@ -609,7 +666,7 @@ mod tests {
         let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
         let read = panoptes_storage::collect_samples(&mut iterator);
         assert_eq!(read, samples);
-        data.delete_range(1_000, 95_000);
+        data.delete_range(1_000, 95_000, i64::MAX);
         let refs = data.chunk_refs(i64::MIN, i64::MAX);
         let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
         let read = panoptes_storage::collect_samples(&mut iterator);

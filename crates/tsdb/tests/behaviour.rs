@@ -104,6 +104,34 @@ fn in_order_appends_far_behind_the_newest_sample_are_refused() {
 }
 
 #[test]
+fn a_commit_that_makes_the_head_compactable_wakes_compaction_at_once() {
+    // The periodic maintenance runs once an hour here; only the commit's wake-up can cut blocks
+    // within the test's time.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    fill(&db, 10, 0, 16);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(db.blocks().is_empty(), "minutes 0 to 15 are not more than 1.5 block ranges");
+    // Minute 16 takes the head past 1.5 ranges: the first 10-minute block is cut.
+    fill(&db, 10, 16, 17);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while db.blocks().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no block was cut after the commit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let blocks = db.blocks();
+    assert_eq!(blocks.iter().map(|(_, min, max)| (*min, *max)).collect::<Vec<_>>(), [(0, 10 * MINUTE)]);
+    // The head no longer holds the block's samples, not even in chunks reaching past it.
+    let (head_min, _) = db.head_time_range().unwrap();
+    assert_eq!(head_min, 10 * MINUTE);
+    assert_eq!(query(&db, 0, i64::MAX, &[]).iter().map(|(_, s)| s.len()).collect::<Vec<_>>(), [17; 10]);
+    // Closing stops the woken thread promptly.
+    let started = std::time::Instant::now();
+    db.close().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());
+}
+
+#[test]
 fn head_is_cut_into_blocks_that_compact_into_larger_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();

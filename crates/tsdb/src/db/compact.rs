@@ -82,18 +82,24 @@ pub(crate) fn load_blocks(dir: &Path, read_only: bool, metrics: &TsdbMetrics) ->
     Ok(kept)
 }
 
+/// How many series a compaction merges between releases of its sources' mapped pages: a few
+/// megabytes of them at most stay resident.
+const RELEASE_PAGES_EVERY_SERIES: usize = 4096;
+
 impl DbInner {
     /// Cuts blocks from the head while it spans more than 1.5 block ranges, as Prometheus does,
     /// then truncates the head and checkpoints the WAL.
     pub(crate) fn compact_head(&self) -> Result<()> {
         let range = self.options.block_range_ms();
-        while let Some((min, max)) = self.head.time_range() {
-            if max.saturating_sub(min) <= range / 2 * 3 {
-                break;
-            }
+        while self.head.is_compactable() {
+            let Some((min, _)) = self.head.time_range() else { break };
             let start = min.div_euclid(range) * range;
+            // After a failure the request stays pending, so commits stop waking the thread and
+            // the periodic run retries: a failing compaction does not run back to back.
             self.write_head_block(start, start + range)?;
         }
+        // Commits from here on may ask again.
+        self.head.compaction_requested.store(false, Ordering::Relaxed);
         Ok(())
     }
 
@@ -253,11 +259,15 @@ impl DbInner {
             .iter()
             .map(|b| BlockQuerier::new(b.clone(), i64::MIN, i64::MAX).select(&[]))
             .collect::<panoptes_storage::Result<Vec<_>>>()?;
-        for series in merge_series_sets(sets) {
+        for (index, series) in merge_series_sets(sets).enumerate() {
             let mut series = series?;
             if let Err(error) = writer.add_series(&series.labels, series.samples.as_mut()) {
                 writer.abort();
                 return Err(error);
+            }
+            // The sources' pages read so far are not needed again (`Block::release_pages`).
+            if index % RELEASE_PAGES_EVERY_SERIES == RELEASE_PAGES_EVERY_SERIES - 1 {
+                sources.iter().for_each(|b| b.release_pages());
             }
         }
         let new_block = if writer.is_empty() {

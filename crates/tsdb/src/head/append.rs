@@ -274,6 +274,7 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
         }
     }
     head.metrics.samples_appended.inc_by(appended);
+    head.request_compaction_if_due();
     Ok(())
 }
 
@@ -284,7 +285,7 @@ pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample) -> 
     let mut data = series.data.lock();
     let is_in_order = data.last().is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
     let stored = if is_in_order {
-        data.append_in_order(sample);
+        data.append_in_order(sample, head.options.block_range_ms);
         true
     } else if data.last().is_some_and(|last| last.t == sample.t) {
         false

@@ -52,7 +52,11 @@ impl<'a> Replayer<'a> {
             Record::Tombstones(tombstones) => {
                 for tombstone in tombstones {
                     if let Some(series) = self.series(tombstone.id) {
-                        series.data.lock().delete_range(tombstone.mint, tombstone.maxt);
+                        series.data.lock().delete_range(
+                            tombstone.mint,
+                            tombstone.maxt,
+                            self.head.options.block_range_ms,
+                        );
                     }
                 }
             }

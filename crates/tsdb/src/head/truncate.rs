@@ -19,6 +19,7 @@ impl Head {
         for series in self.all_series() {
             let mut data = series.data.lock();
             data.chunks.retain(|chunk| chunk.max_t >= min_valid);
+            data.chunks.shrink_to_fit();
             if let Some(written) = written_out_of_order.get(&series.id) {
                 data.retain_out_of_order(|s| written.binary_search(&s.t).is_err());
             }
