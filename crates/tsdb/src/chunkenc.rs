@@ -57,35 +57,35 @@ impl BitWriter {
         self.write_bits(u64::from(bit), 1);
     }
 
-    /// Appends the low `count` bits of `value` (at most 64), most significant first: the free
-    /// bits of the last byte, then whole bytes, then the start of a new one.
-    fn write_bits(&mut self, value: u64, mut count: u32) {
+    /// Appends the low `count` bits of `value` (at most 64), most significant first. The used
+    /// bits of the last byte and the new ones are put together in one big-endian word, which
+    /// replaces the last byte with one copy (two words when they do not fit in 64 bits).
+    fn write_bits(&mut self, value: u64, count: u32) {
         debug_assert!(count <= 64);
         if count == 0 {
             return;
         }
-        let new_bytes = (count.saturating_sub(self.free) as usize).div_ceil(8);
+        let used = (8 - self.free) % 8;
+        if used + count > 64 {
+            self.write_bits(value >> 32, count - 32);
+            self.write_bits(value & 0xffff_ffff, 32);
+            return;
+        }
+        let value = if count == 64 { value } else { value & ((1u64 << count) - 1) };
+        let total = used + count;
+        let mut word = value << (64 - total);
+        if used > 0 {
+            let last = self.bytes.pop().expect("a partly used byte");
+            word |= u64::from(last >> self.free) << (64 - used);
+        }
+        let new_bytes = total.div_ceil(8) as usize;
         if self.bytes.capacity() - self.bytes.len() < new_bytes {
             // Grow by a quarter (at least 16 bytes) instead of doubling: head chunks live for
             // hours, and doubling would leave a third of their memory unused on average.
             self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
         }
-        if self.free > 0 {
-            let take = count.min(self.free);
-            let bits = (value >> (count - take)) & ((1u64 << take) - 1);
-            let last = self.bytes.len() - 1;
-            self.bytes[last] |= (bits as u8) << (self.free - take);
-            self.free -= take;
-            count -= take;
-        }
-        while count >= 8 {
-            count -= 8;
-            self.bytes.push((value >> count) as u8);
-        }
-        if count > 0 {
-            self.bytes.push(((value & ((1u64 << count) - 1)) as u8) << (8 - count));
-            self.free = 8 - count;
-        }
+        self.bytes.extend_from_slice(&word.to_be_bytes()[..new_bytes]);
+        self.free = new_bytes as u32 * 8 - total;
     }
 }
 

@@ -57,6 +57,50 @@ impl std::hash::Hasher for U64Hasher {
 pub(crate) type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
 pub(crate) type U64Set = HashSet<u64, std::hash::BuildHasherDefault<U64Hasher>>;
 
+/// The open appenders or readers of a head, by ids increasing in creation order, so that
+/// maintenance can wait for those opened before a point (as Prometheus waits for overlapping
+/// appenders and pending readers before it truncates the head).
+#[derive(Default)]
+pub(crate) struct OpenSet {
+    ids: Mutex<U64Set>,
+    last: AtomicU64,
+}
+
+impl OpenSet {
+    /// Registers a new member and returns its id (never 0).
+    pub(crate) fn open(&self) -> u64 {
+        // Inserted under the lock that `wait_for_earlier` reads the set with, after taking the
+        // id: a waiter that saw the id counter past it also sees it in the set.
+        let mut ids = self.ids.lock();
+        let id = self.last.fetch_add(1, Ordering::SeqCst) + 1;
+        ids.insert(id);
+        id
+    }
+
+    pub(crate) fn close(&self, id: u64) {
+        self.ids.lock().remove(&id);
+    }
+
+    /// Returns the ids open now.
+    pub(crate) fn snapshot(&self) -> U64Set {
+        self.ids.lock().clone()
+    }
+
+    /// Returns once every member opened before the call is closed; logs every 10 s of waiting.
+    fn wait_for_earlier(&self, what: &str) {
+        let last = self.last.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        let mut warned_at = started;
+        while self.ids.lock().iter().any(|&id| id <= last) {
+            if warned_at.elapsed() >= std::time::Duration::from_secs(10) {
+                warned_at = std::time::Instant::now();
+                tracing::warn!(waited_seconds = started.elapsed().as_secs(), "head maintenance waits for open {what}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 /// A closed, immutable head chunk: XOR, or decimal when that is smaller.
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
@@ -446,6 +490,14 @@ pub(crate) struct Head {
     pub(crate) wake_maintenance: OnceLock<std::sync::mpsc::Sender<()>>,
     /// Whether a wake-up for compaction is pending (cleared after the head compaction).
     pub(crate) compaction_requested: AtomicBool,
+    /// In-order appends below this are refused: raised to the end of a range before the range
+    /// is written to a block (reads still see the range until truncation raises
+    /// `min_valid_time`).
+    append_floor: AtomicI64,
+    /// The open appenders (see [`Head::close_range_before`]).
+    pub(crate) open_appenders: OpenSet,
+    /// The open queriers (see [`Head::wait_for_open_readers`]).
+    pub(crate) open_readers: OpenSet,
 }
 
 fn shard_of(key: u64) -> usize {
@@ -467,6 +519,9 @@ impl Head {
             metrics,
             wake_maintenance: OnceLock::new(),
             compaction_requested: AtomicBool::new(false),
+            append_floor: AtomicI64::new(i64::MIN),
+            open_appenders: OpenSet::default(),
+            open_readers: OpenSet::default(),
         }
     }
 
@@ -542,8 +597,11 @@ impl Head {
     /// Returns every series, in the order of their labels.
     pub(crate) fn all_series_sorted(&self) -> Vec<Arc<HeadSeries>> {
         let mut series = self.all_series();
-        let symbols = self.symbols.read();
-        series.sort_by(|a, b| symbols.compare(&a.label_ids, &b.label_ids));
+        let ranks = self.symbols.read().ranks();
+        // Series have distinct label sets, so an unstable sort gives the one order.
+        series.sort_unstable_by(|a, b| {
+            a.label_ids.iter().map(|&id| ranks[id as usize]).cmp(b.label_ids.iter().map(|&id| ranks[id as usize]))
+        });
         series
     }
 
@@ -565,7 +623,7 @@ impl Head {
 
     /// Returns the oldest timestamp an in-order append may have now.
     pub(crate) fn min_appendable_time(&self) -> i64 {
-        let min_valid = self.min_valid_time.load(Ordering::Relaxed);
+        let min_valid = self.min_valid_time.load(Ordering::Relaxed).max(self.append_floor.load(Ordering::SeqCst));
         let max = self.max_time.load(Ordering::Relaxed);
         if max == i64::MIN { min_valid } else { min_valid.max(max.saturating_sub(self.options.block_range_ms / 2)) }
     }
@@ -575,6 +633,32 @@ impl Head {
         let min = self.min_time.load(Ordering::Relaxed);
         let max = self.max_time.load(Ordering::Relaxed);
         (min <= max).then_some((min, max))
+    }
+
+    /// Makes the range before `end` final for a block to be written from it, as Prometheus
+    /// waits for overlapping appenders: in-order appends before `end` are refused from now on,
+    /// and this returns once every appender that was open before (and may hold samples before
+    /// `end` it checked earlier) has committed or been dropped. Without the wait, a batch
+    /// committed while the block was written could land behind the writer and be dropped by
+    /// the truncation that follows (found by the model test once compaction ran concurrently).
+    pub(crate) fn close_range_before(&self, end: i64) {
+        self.append_floor.fetch_max(end, Ordering::SeqCst);
+        self.wait_for_open_appenders();
+    }
+
+    /// Returns once every appender open at the call has committed or been dropped. A WAL
+    /// checkpoint waits so: a commit logs its records before it applies them, and a batch
+    /// logged in a segment being checkpointed must be in the head when the checkpoint looks at
+    /// what the head holds.
+    pub(crate) fn wait_for_open_appenders(&self) {
+        self.open_appenders.wait_for_earlier("appenders");
+    }
+
+    /// Returns once every querier of the head opened before the call is dropped. Truncation
+    /// waits so after the block holding the truncated range is published: a querier that took
+    /// the list of blocks before would otherwise find the range in neither.
+    pub(crate) fn wait_for_open_readers(&self) {
+        self.open_readers.wait_for_earlier("queriers");
     }
 
     /// Returns whether the head spans more than 1.5 block ranges, so that a block can be cut

@@ -132,6 +132,39 @@ fn a_commit_that_makes_the_head_compactable_wakes_compaction_at_once() {
 }
 
 #[test]
+fn a_querier_opened_before_a_head_compaction_still_reads_the_compacted_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    fill(&db, 10, 0, 16);
+    // This querier knows no block; the range about to be cut must stay readable in the head
+    // until it is dropped.
+    let querier = db.querier(0, i64::MAX).unwrap();
+    fill(&db, 10, 16, 17);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while db.blocks().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no block was cut after the commit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let matcher = Matcher::new(MatchOp::Equal, "__name__", "m").unwrap();
+    let mut series_read = 0;
+    for series in querier.select(&[matcher]).unwrap() {
+        let mut series = series.unwrap();
+        let times: Vec<i64> = panoptes_storage::collect_samples(series.samples.as_mut()).iter().map(|s| s.t).collect();
+        assert_eq!(times[..16], (0..16).map(|m| m * MINUTE).collect::<Vec<_>>()[..], "{}", series.labels);
+        series_read += 1;
+    }
+    assert_eq!(series_read, 10);
+    assert_eq!(db.head_time_range().unwrap().0, 0, "the head is not truncated while the querier is open");
+    drop(querier);
+    while db.head_time_range().unwrap().0 < 10 * MINUTE {
+        assert!(std::time::Instant::now() < deadline, "the head was not truncated after the querier closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(query(&db, 0, i64::MAX, &[]).iter().map(|(_, s)| s.len()).collect::<Vec<_>>(), [17; 10]);
+}
+
+#[test]
 fn head_is_cut_into_blocks_that_compact_into_larger_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();

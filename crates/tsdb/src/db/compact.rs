@@ -106,6 +106,7 @@ impl DbInner {
     fn write_head_block(&self, start: i64, end: i64) -> Result<()> {
         let started = Instant::now();
         let head = &self.head;
+        head.close_range_before(end);
         let series = head.all_series_sorted();
         let id = new_block_id();
         let mut writer = BlockWriter::create(&self.dir, &id)?;
@@ -134,6 +135,8 @@ impl DbInner {
             self.insert_block(block);
             info!(block = %id, min_time = start, max_time = end, series = meta.stats.num_series, samples = meta.stats.num_samples, seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "wrote block from head");
         }
+        // Queriers opened before the block was published may still read the range from the head.
+        head.wait_for_open_readers();
         let removed = head.truncate(end, &written_out_of_order);
         self.metrics.head_compactions.inc();
         self.checkpoint_wal()?;
@@ -146,12 +149,14 @@ impl DbInner {
         let head = &self.head;
         let min_valid = head.min_valid_time.load(Ordering::Relaxed);
         let closed = wal.cut_segment()?;
+        head.wait_for_open_appenders();
         // What the checkpoint keeps depends on the series alive now and on their out-of-order
         // samples; both are taken once here instead of looked up in the head's map for every
         // sample (millions per checkpoint; each lookup took a shard lock and counted a reference
         // on a series that appenders were writing: 15 % of server CPU under remote write).
-        // Records in the segments being rewritten predate this snapshot; a series created or an
-        // out-of-order sample accepted from now on is logged in later segments.
+        // Records in the segments being rewritten predate this snapshot, and the batches they
+        // hold are applied (the wait above); a series created or an out-of-order sample
+        // accepted from now on is logged in later segments.
         let mut alive = U64Set::default();
         let mut out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
         for series in head.all_series() {
@@ -235,6 +240,11 @@ impl DbInner {
 
     pub(crate) fn compact_planned_blocks(&self) -> Result<()> {
         loop {
+            // A merge of large blocks takes seconds; a head that became compactable meanwhile
+            // is cut first, so that it does not grow by what arrives during several merges.
+            if self.head.is_compactable() {
+                self.compact_head()?;
+            }
             let plan = self.plan_compaction();
             if plan.is_empty() {
                 return Ok(());

@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs};
 use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
@@ -16,7 +16,7 @@ use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_serie
 pub(crate) struct HeadAppender {
     head: Arc<Head>,
     wal: Option<Arc<Wal>>,
-    /// Unique in the process, never 0 (see [`SeriesData::batched`]).
+    /// Unique among the head's appenders, never 0 (see [`SeriesData::batched`]).
     id: u64,
     buffers: BatchBuffers,
 }
@@ -26,7 +26,8 @@ pub(crate) struct HeadAppender {
 /// allocator returned them) cost about a tenth of remote-write CPU (bench/RESULTS.md).
 #[derive(Default)]
 struct BatchBuffers {
-    pending: Vec<(Arc<HeadSeries>, Sample)>,
+    /// The batch's samples and whether each was checked as in order (see [`apply_checked`]).
+    pending: Vec<(Arc<HeadSeries>, Sample, bool)>,
     /// The batch's samples as the WAL logs them, and its framed records.
     refs: Vec<RefSample>,
     frames: FrameBuffer,
@@ -60,19 +61,21 @@ impl BatchBuffers {
 
 impl Drop for HeadAppender {
     fn drop(&mut self) {
+        self.head.open_appenders.close(self.id);
         std::mem::take(&mut self.buffers).give_back();
     }
 }
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<Head>, wal: Option<Arc<Wal>>) -> Self {
-        static APPENDERS: AtomicU64 = AtomicU64::new(1);
-        Self { head, wal, id: APPENDERS.fetch_add(1, Ordering::Relaxed), buffers: BatchBuffers::take() }
+        let id = head.open_appenders.open();
+        Self { head, wal, id, buffers: BatchBuffers::take() }
     }
 
     /// Decides whether a sample of `series`, whose data the caller has locked, goes into the
-    /// batch: `Ok(false)` for a repeat of the sample already stored or batched at `t`.
-    fn check(&self, series: &HeadSeries, data: &SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
+    /// batch: `Ok(None)` for a repeat of the sample already stored or batched at `t`, else
+    /// `Ok(Some(in_order))`.
+    fn check(&self, series: &HeadSeries, data: &SeriesData, t: i64, v: f64) -> Result<Option<bool>, StorageError> {
         let head = &self.head;
         let min_valid = head.min_appendable_time();
         let batched = (data.batched.owner == self.id).then_some(data.batched.sample);
@@ -84,24 +87,24 @@ impl HeadAppender {
             && t == last.t
         {
             if last.v.to_bits() == v.to_bits() {
-                return Ok(false);
+                return Ok(None);
             }
             return Err(StorageError::DuplicateSample { series: head.labels_of(series).to_string(), t });
         }
         let is_in_order = last.is_none_or(|last| t > last.t) && t >= min_valid;
         if is_in_order {
-            return Ok(true);
+            return Ok(Some(true));
         }
         let window = head.options.out_of_order_window_ms;
         let window_start = head.max_time.load(Ordering::Relaxed).saturating_sub(window);
         if window > 0 && t >= window_start {
             if let Ok(index) = data.out_of_order().binary_search_by(|s| s.t.cmp(&t)) {
                 if data.out_of_order()[index].v.to_bits() == v.to_bits() {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 return Err(StorageError::DuplicateSample { series: head.labels_of(series).to_string(), t });
             }
-            return Ok(true);
+            return Ok(Some(false));
         }
         let series_name = head.labels_of(series).to_string();
         match last {
@@ -169,7 +172,7 @@ impl Appender for HeadAppender {
         if self.buffers.pending.is_empty() {
             return Ok(());
         }
-        commit_batch(&self.head, self.wal.as_deref(), &mut self.buffers).map_err(StorageError::from)
+        commit_batch(&self.head, self.wal.as_deref(), &mut self.buffers, self.id).map_err(StorageError::from)
     }
 }
 
@@ -189,10 +192,10 @@ impl HeadAppender {
     /// Checks and buffers a sample of a known series.
     fn append_series(&mut self, series: Arc<HeadSeries>, t: i64, v: f64) -> Result<(), StorageError> {
         let mut data = series.data.lock();
-        let is_new = self.check_and_mark(&series, &mut data, t, v)?;
+        let checked = self.check_and_mark(&series, &mut data, t, v)?;
         drop(data);
-        if is_new {
-            self.buffers.pending.push((series, Sample::new(t, v)));
+        if let Some(in_order) = checked {
+            self.buffers.pending.push((series, Sample::new(t, v), in_order));
         }
         Ok(())
     }
@@ -211,42 +214,53 @@ impl HeadAppender {
         }
         let checked = self.check_and_mark(&series, &mut data, t, v);
         drop(data);
-        Some(checked.map(|is_new| {
-            if is_new {
-                self.buffers.pending.push((series, Sample::new(t, v)));
+        Some(checked.map(|checked| {
+            if let Some(in_order) = checked {
+                self.buffers.pending.push((series, Sample::new(t, v), in_order));
             }
         }))
     }
 
     /// Checks a sample and, when it joins the batch, records it as the batch's newest sample of
-    /// the series (in the locked `data`). Returns whether the caller must buffer it.
-    fn check_and_mark(&self, series: &HeadSeries, data: &mut SeriesData, t: i64, v: f64) -> Result<bool, StorageError> {
-        let is_new = self.check(series, data, t, v)?;
-        if is_new {
+    /// the series (in the locked `data`). Returns what [`HeadAppender::check`] does.
+    fn check_and_mark(
+        &self,
+        series: &HeadSeries,
+        data: &mut SeriesData,
+        t: i64,
+        v: f64,
+    ) -> Result<Option<bool>, StorageError> {
+        let checked = self.check(series, data, t, v)?;
+        if checked.is_some() {
             let is_newest = data.batched.owner != self.id || data.batched.sample.t <= t;
             if is_newest {
                 data.batched = Batched { owner: self.id, sample: Sample::new(t, v) };
             }
         }
-        Ok(is_new)
+        Ok(checked)
     }
 }
 
 /// Logs a batch to the WAL and applies it to the head, leaving `buffers.pending` empty.
-fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> crate::Result<()> {
+fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers, appender_id: u64) -> crate::Result<()> {
     let BatchBuffers { pending, refs, frames, .. } = buffers;
     // A series removed by truncation while this batch was open is looked up again (recreated);
     // series the WAL does not define yet are logged first. One lock per sample for both.
     let mut unlogged: Vec<Arc<HeadSeries>> = Vec::new();
     let mut seen: HashSet<SeriesId> = HashSet::new();
-    for (series, _) in pending.iter_mut() {
+    for (series, _, _) in pending.iter_mut() {
         let mut is_logged = {
             let data = series.data.lock();
             (!data.is_removed).then_some(data.is_logged)
         };
         if is_logged.is_none() {
             *series = head.get_or_create(&head.labels_of(series), None).0;
-            is_logged = Some(series.data.lock().is_logged);
+            let mut data = series.data.lock();
+            is_logged = Some(data.is_logged);
+            // Marked as this batch's, so truncation keeps it until the batch is applied.
+            if data.batched.owner != appender_id {
+                data.batched = Batched { owner: appender_id, sample: data.batched.sample };
+            }
         }
         if is_logged == Some(false) && seen.insert(series.id) {
             unlogged.push(series.clone());
@@ -260,7 +274,7 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
             push_series(frames, &series);
         }
         refs.clear();
-        refs.extend(pending.iter().map(|(s, x)| RefSample { id: s.id, t: x.t, v: x.v }));
+        refs.extend(pending.iter().map(|(s, x, _)| RefSample { id: s.id, t: x.t, v: x.v }));
         push_samples(frames, refs);
         wal.log(frames)?;
     }
@@ -268,8 +282,8 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
         series.data.lock().is_logged = true;
     }
     let mut appended = 0u64;
-    for (series, sample) in pending.drain(..) {
-        if apply_sample(head, &series, sample) {
+    for (series, sample, in_order) in pending.drain(..) {
+        if apply_sample(head, &series, sample, in_order) {
             appended += 1;
         }
     }
@@ -280,10 +294,16 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers) -> c
 
 /// Applies one logged sample to its series, in order or into the out-of-order buffer. Returns
 /// whether it was stored. Also used by WAL replay, which must reach the same state.
-pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample) -> bool {
+///
+/// A sample the appender checked as out of order (`may_go_in_order` false) goes to the
+/// out-of-order buffer even when it would now fit in order: it may lie in a range a block is
+/// being written from (`Head::close_range_before`), where an in-order append could land behind
+/// the writer and be dropped by the truncation; the out-of-order buffer keeps what the writer
+/// did not take for the next block.
+pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample, may_go_in_order: bool) -> bool {
     let min_valid = head.min_valid_time.load(Ordering::Relaxed);
     let mut data = series.data.lock();
-    let is_in_order = data.last().is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
+    let is_in_order = may_go_in_order && data.last().is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
     let stored = if is_in_order {
         data.append_in_order(sample, head.options.block_range_ms);
         true

@@ -37,11 +37,20 @@ pub(crate) struct HeadQuerier {
     head: Arc<Head>,
     mint: i64,
     maxt: i64,
+    /// The querier's id among the head's open readers ([`Head::wait_for_open_readers`]).
+    reader: u64,
+}
+
+impl Drop for HeadQuerier {
+    fn drop(&mut self) {
+        self.head.open_readers.close(self.reader);
+    }
 }
 
 impl HeadQuerier {
     pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64) -> Self {
-        Self { head, mint, maxt }
+        let reader = head.open_readers.open();
+        Self { head, mint, maxt, reader }
     }
 
     fn matching_series(&self, matchers: &[Matcher]) -> Vec<Arc<HeadSeries>> {

@@ -41,7 +41,7 @@ impl<'a> Replayer<'a> {
                 for sample in samples {
                     match self.series(sample.id) {
                         Some(series) => {
-                            apply_sample(self.head, &series, Sample::new(sample.t, sample.v));
+                            apply_sample(self.head, &series, Sample::new(sample.t, sample.v), true);
                         }
                         None => {
                             self.head.metrics.wal_unknown_series_samples.inc();

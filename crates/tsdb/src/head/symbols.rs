@@ -6,7 +6,6 @@
 //! when the head removes it: an appender or a series handle may still hold it and read its
 //! labels), and a string no series uses is freed and its id reused.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -108,9 +107,17 @@ impl SymbolTable {
                 .all(|((name, value), (other_name, other_value))| name == *other_name && value == *other_value)
     }
 
-    /// Orders two label-id lists as their [`Labels`] are ordered.
-    pub(crate) fn compare(&self, a: &[u32], b: &[u32]) -> Ordering {
-        self.pairs(a).cmp(self.pairs(b))
+    /// Returns each id's place in the sorted order of the strings, so that comparing label-id
+    /// lists by the ranks of their ids orders them as their [`Labels`] are ordered, without
+    /// comparing strings (a sort of the head's series by labels then compares integers).
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.strings.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
+        let mut ranks = vec![0u32; order.len()];
+        for (place, id) in order.into_iter().enumerate() {
+            ranks[id as usize] = place as u32;
+        }
+        ranks
     }
 
     /// Returns the number of strings held.
@@ -136,8 +143,16 @@ mod tests {
         assert_eq!(table.len(), 5, "names and equal values are stored once");
         assert!(table.equals(&a_ids, &a) && !table.equals(&a_ids, &b));
         assert!(table.equals_pairs(&b_ids, &[("__name__", "up"), ("job", "api")]));
-        assert_eq!(table.compare(&a_ids, &b_ids), a.cmp(&b));
-        assert_eq!(table.compare(&b_ids, &a_ids), b.cmp(&a));
+        let short = Labels::from_pairs([("__name__", "up")]);
+        let short_ids = table.intern_labels(&short);
+        let ranks = table.ranks();
+        let ranked = |ids: &[u32]| ids.iter().map(|&id| ranks[id as usize]).collect::<Vec<_>>();
+        for (x, x_ids) in [(&a, &a_ids), (&b, &b_ids), (&short, &short_ids)] {
+            for (y, y_ids) in [(&a, &a_ids), (&b, &b_ids), (&short, &short_ids)] {
+                assert_eq!(ranked(x_ids).cmp(&ranked(y_ids)), x.cmp(y), "{x} vs {y}");
+            }
+        }
+        table.release(&short_ids);
 
         table.release(&b_ids);
         assert_eq!(table.len(), 4, "\"api\" is freed");
