@@ -10,7 +10,7 @@ pub const METRIC_NAME: &str = "__name__";
 const HASH_SEPARATOR: u8 = 0xff;
 
 /// One name/value pair. Names and values are shared strings so that a head can intern them.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Label {
     /// The label name.
     pub name: Arc<str>,
@@ -22,6 +22,24 @@ impl Label {
     /// Returns a label from anything string-like.
     pub fn new(name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
         Self { name: name.into(), value: value.into() }
+    }
+}
+
+/// Orders by name, then value, as strings. Interned strings make equal names and values the
+/// same allocation, which compares equal without reading the bytes: sorting or merging a
+/// store's label sets, which share most pairs, then compares few strings.
+impl Ord for Label {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        fn compare(a: &Arc<str>, b: &Arc<str>) -> std::cmp::Ordering {
+            if Arc::ptr_eq(a, b) { std::cmp::Ordering::Equal } else { a.as_ref().cmp(b.as_ref()) }
+        }
+        compare(&self.name, &other.name).then_with(|| compare(&self.value, &other.value))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

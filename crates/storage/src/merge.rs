@@ -174,13 +174,15 @@ pub fn merge_series_sets(sets: Vec<SeriesSet>) -> SeriesSet {
     }
     let mut inputs = sets;
     let heads = inputs.iter_mut().map(Iterator::next).collect();
-    Box::new(MergedSeriesSet { inputs, heads })
+    Box::new(MergedSeriesSet { inputs, heads, holding: Vec::new() })
 }
 
 struct MergedSeriesSet {
     inputs: Vec<SeriesSet>,
     /// The next item of each input.
     heads: Vec<Option<Result<Series>>>,
+    /// The inputs whose next series comes next (kept between calls for its allocation).
+    holding: Vec<usize>,
 }
 
 impl MergedSeriesSet {
@@ -199,23 +201,33 @@ impl Iterator for MergedSeriesSet {
         if let Some(index) = self.heads.iter().position(|head| matches!(head, Some(Err(_)))) {
             return self.take(index);
         }
-        let mut smallest: Option<(usize, &Labels)> = None;
+        // One comparison per input: the inputs holding the smallest label set, in input order.
+        // (Comparing label sets that are equal reads every string of both, often from memory
+        // that is not in cache: a head's and a block's copies of one series.)
+        let mut smallest: Option<&Labels> = None;
+        let mut holding = std::mem::take(&mut self.holding);
+        holding.clear();
         for (index, head) in self.heads.iter().enumerate() {
             let Some(Ok(candidate)) = head else { continue };
-            if smallest.is_none_or(|(_, best)| candidate.labels.cmp(best) == Ordering::Less) {
-                smallest = Some((index, &candidate.labels));
+            match smallest.map(|best| candidate.labels.cmp(best)) {
+                Some(Ordering::Greater) => {}
+                Some(Ordering::Equal) => holding.push(index),
+                None | Some(Ordering::Less) => {
+                    smallest = Some(&candidate.labels);
+                    holding.clear();
+                    holding.push(index);
+                }
             }
         }
-        let first_index = smallest?.0;
+        let &first_index = holding.first()?;
         let Some(Ok(first)) = self.take(first_index) else { return None };
         let mut parts = vec![first.samples];
-        for index in first_index + 1..self.inputs.len() {
-            if matches!(&self.heads[index], Some(Ok(other)) if other.labels == first.labels)
-                && let Some(Ok(other)) = self.take(index)
-            {
+        for &index in &holding[1..] {
+            if let Some(Ok(other)) = self.take(index) {
                 parts.push(other.samples);
             }
         }
+        self.holding = holding;
         let samples: Box<dyn SampleIterator> =
             if parts.len() == 1 { parts.pop().expect("one part") } else { Box::new(MergeSampleIterator::new(parts)) };
         Some(Ok(Series { labels: first.labels, samples }))

@@ -185,6 +185,48 @@ fn head_is_cut_into_blocks_that_compact_into_larger_ranges() {
 }
 
 #[test]
+fn a_select_of_many_series_merges_blocks_and_head_in_label_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    // 1,500 series in blocks and head, 300 only in blocks, 200 only in the head: the blocks hold
+    // enough matching series for the select to decode them on a worker and merge in parallel.
+    for minute in 0..30 {
+        let mut appender = db.appender();
+        let t = minute * MINUTE;
+        for i in 0..1500 {
+            appender.append(&series("m", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
+        }
+        for i in 0..300 {
+            if minute < 5 {
+                appender.append(&series("o", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
+            }
+        }
+        for i in 0..200 {
+            if minute >= 25 {
+                appender.append(&series("n", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
+            }
+        }
+        appender.commit().expect("commit");
+    }
+    db.run_maintenance();
+    assert!(!db.blocks().is_empty());
+    let matchers = [Matcher::new(MatchOp::NotEqual, "i", "").unwrap()];
+    let result = query(&db, 0, i64::MAX, &matchers);
+    assert_eq!(result.len(), 2000);
+    assert!(result.windows(2).all(|pair| pair[0].0 < pair[1].0), "sorted and unique");
+    for (labels, samples) in &result {
+        let minutes: Vec<i64> = samples.iter().map(|sample| sample.t / MINUTE).collect();
+        let want: Vec<i64> = match labels.metric_name() {
+            Some("m") => (0..30).collect(),
+            Some("o") => (0..5).collect(),
+            _ => (25..30).collect(),
+        };
+        assert_eq!(minutes, want, "{labels:?}");
+        assert!(samples.iter().all(|sample| sample.v == (sample.t / MINUTE) as f64));
+    }
+}
+
+#[test]
 fn retention_by_time_removes_whole_old_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), DbOptions { retention: Duration::from_secs(40 * 60), ..options() }).unwrap();

@@ -125,16 +125,12 @@ fn count_values(input: Vec<Elem>, label: &str, grouping: &Grouping<'_>) -> Resul
 
 /// Returns the labels identifying an element's group.
 pub(crate) fn group_labels(labels: &Labels, grouping: &Grouping<'_>) -> Labels {
-    let mut builder = labels.builder();
-    if grouping.by {
-        builder.keep(&grouping.names);
-    } else {
-        for name in &grouping.names {
-            builder.remove(name);
-        }
-        builder.remove(METRIC_NAME);
-    }
-    builder.build()
+    // A subset of a sorted label set is sorted: only the kept labels are cloned.
+    let is_kept = |name: &str| {
+        let is_named = grouping.names.contains(&name);
+        if grouping.by { is_named } else { !is_named && name != METRIC_NAME }
+    };
+    Labels::from_sorted_unchecked(labels.iter().filter(|label| is_kept(&label.name)).cloned().collect())
 }
 
 /// Splits `input` into groups in order of first appearance, feeding each element to `add`.

@@ -40,7 +40,7 @@ pub(crate) type Point = (u32, f64);
 /// Receives, on the calling thread and in series order, the points of every series a selector
 /// matched that has at least one point.
 pub(crate) trait PointSink {
-    /// Called once, before any series is read, with the labels of every selected series in
+    /// Called once, before any series is handed over, with the labels of every selected series in
     /// order (those that will turn out to have no point included).
     ///
     /// # Errors
@@ -104,7 +104,6 @@ impl Evaluator<'_> {
                 .map(|series| (Cow::Owned(series.labels), Source::Stored(series.samples)))
                 .unzip(),
         };
-        sink.begin(&labels)?;
         let workers = worker_count(sources.len());
         let mut chunks: Vec<Vec<Source<'_>>> = Vec::with_capacity(sources.len().div_ceil(CHUNK_SERIES));
         let mut sources = sources.into_iter();
@@ -119,17 +118,6 @@ impl Evaluator<'_> {
         let queue = Mutex::new(chunks.into_iter().enumerate());
         let spare: Mutex<Vec<Batch>> = Mutex::new(Vec::new());
         let stop = AtomicBool::new(false);
-        let mut deliver = |batch: &Batch| -> Result<()> {
-            let first = batch.chunk * CHUNK_SERIES;
-            let mut start = 0usize;
-            for &(offset, end) in &batch.kept {
-                let index = first + offset as usize;
-                let owned = std::mem::replace(&mut labels[index], Cow::Owned(Labels::empty()));
-                sink.series(index, owned, &batch.points[start..end as usize])?;
-                start = end as usize;
-            }
-            Ok(())
-        };
         let mut held = vec![0usize; steps];
         std::thread::scope(|scope| -> Result<()> {
             let (sender, receiver) = mpsc::channel::<Result<Batch>>();
@@ -155,12 +143,27 @@ impl Evaluator<'_> {
                 })
                 .collect();
             drop(sender);
+            // The helpers read while the sink looks at the labels (an aggregation finds each
+            // series' group).
+            let began = sink.begin(&labels);
+            let mut deliver = |batch: &Batch| -> Result<()> {
+                let first = batch.chunk * CHUNK_SERIES;
+                let mut start = 0usize;
+                for &(offset, end) in &batch.kept {
+                    let index = first + offset as usize;
+                    let owned = std::mem::replace(&mut labels[index], Cow::Owned(Labels::empty()));
+                    sink.series(index, owned, &batch.points[start..end as usize])?;
+                    start = end as usize;
+                }
+                Ok(())
+            };
             // The calling thread reads chunks too, and hands over every chunk whose turn has
             // come after each of its own.
             let mut pending: BTreeMap<usize, Batch> = BTreeMap::new();
             let mut next = 0usize;
             let mut buffer = Vec::new();
             let outcome = (|| -> Result<()> {
+                began?;
                 loop {
                     let own = next_batch(&queue, &spare, &stop, &deadline, steps, per_series, &mut held, &mut buffer);
                     let finished_own = own.is_none();

@@ -265,6 +265,75 @@ fn extrapolated_rate(window: &Window<'_>, is_counter: bool, is_rate: bool) -> Op
     Some(result * factor)
 }
 
+/// One window of a series for [`extrapolated_rates`]: the samples `from..to` (at least two) of
+/// the series, the window's bounds, and the step it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateWindow {
+    pub(crate) step: u32,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    /// Whether a sample of the window after its first is below the one before it (a counter
+    /// reset); only then does `rate` need Prometheus' loop over the samples.
+    pub(crate) has_resets: bool,
+    /// The window's (exclusive) start in milliseconds.
+    pub(crate) start: i64,
+    /// The window's (inclusive) end in milliseconds.
+    pub(crate) end: i64,
+}
+
+/// [`extrapolated_rate`] over many windows of one series, appending `(step, value)` for each.
+///
+/// The same operations in the same order as [`extrapolated_rate`], so the same bits; but the
+/// comparisons pick values instead of branching and the windows share nothing, so the
+/// processor overlaps the divisions of consecutive windows (one window's divisions form a
+/// chain of four). A window with counter resets goes through [`extrapolated_rate`] itself.
+pub(crate) fn extrapolated_rates(
+    samples: &[Sample],
+    windows: &[RateWindow],
+    is_counter: bool,
+    is_rate: bool,
+    range_seconds: f64,
+    out: &mut Vec<(u32, f64)>,
+) {
+    out.reserve(windows.len());
+    for window in windows {
+        debug_assert!(window.to >= window.from + 2 && window.to <= samples.len());
+        if is_counter && window.has_resets {
+            let plain = Window {
+                samples: &samples[window.from..window.to],
+                start: window.start,
+                end: window.end,
+                range_seconds,
+                has_no_resets: false,
+            };
+            if let Some(v) = extrapolated_rate(&plain, is_counter, is_rate) {
+                out.push((window.step, v));
+            }
+            continue;
+        }
+        let first = samples[window.from];
+        let last = samples[window.to - 1];
+        let result = last.v - first.v;
+        let duration_to_start = first.t.saturating_sub(window.start) as f64 / 1000.0;
+        let duration_to_end = window.end.saturating_sub(last.t) as f64 / 1000.0;
+        let sampled_interval = (last.t - first.t) as f64 / 1000.0;
+        let average_between = sampled_interval / (window.to - window.from - 1) as f64;
+        let threshold = average_between * 1.1;
+        let half = average_between / 2.0;
+        let duration_to_start = if duration_to_start >= threshold { half } else { duration_to_start };
+        // Computed for every window (no side effects) and used as `extrapolated_rate` uses it.
+        let duration_to_zero = sampled_interval * (first.v / result);
+        let to_zero = is_counter && result > 0.0 && first.v >= 0.0 && duration_to_zero < duration_to_start;
+        let duration_to_start = if to_zero { duration_to_zero } else { duration_to_start };
+        let duration_to_end = if duration_to_end >= threshold { half } else { duration_to_end };
+        let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+        if is_rate {
+            factor /= range_seconds;
+        }
+        out.push((window.step, result * factor));
+    }
+}
+
 /// `irate` and `idelta`: from the last two samples.
 fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
     if samples.len() < 2 {
@@ -454,5 +523,72 @@ mod tests {
                 / xs.iter().map(|x| (x - mx) * (x - mx)).sum::<f64>();
             my - slope * mx
         });
+    }
+
+    /// Returns the samples of a random series: mostly a rising counter with jittered times,
+    /// with resets, negative, zero, equal and non-finite values mixed in.
+    fn random_series(seed: &mut u64, count: usize) -> Vec<Sample> {
+        let mut next = move || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let mut samples = Vec::with_capacity(count);
+        let (mut t, mut v) = (1_000_000i64, (next() % 100) as f64);
+        for _ in 0..count {
+            t += 1 + (next() % 45_000) as i64;
+            v = match next() % 40 {
+                0 => 0.0,
+                1 => v / 3.0,
+                2 => -((next() % 10) as f64),
+                3 => f64::INFINITY,
+                4 => f64::NAN,
+                5 | 6 => v,
+                _ => v + (next() % 1000) as f64 / 7.0,
+            };
+            samples.push(Sample::new(t, v));
+        }
+        samples
+    }
+
+    #[test]
+    fn extrapolated_rates_equals_extrapolated_rate_bit_for_bit() {
+        let seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut state = seed;
+        for round in 0..200 {
+            let samples = random_series(&mut state, 2 + round % 60);
+            let range_ms = [60_000i64, 300_000, 600_000][round % 3];
+            let range_seconds = range_ms as f64 / 1000.0;
+            let mut windows = Vec::new();
+            for (step, end) in (samples[0].t..samples[samples.len() - 1].t + range_ms).step_by(7_777).enumerate() {
+                let start = end - range_ms;
+                let from = samples.partition_point(|s| s.t <= start);
+                let to = samples.partition_point(|s| s.t <= end);
+                if to >= from + 2 {
+                    let has_resets = (from + 1..to).any(|i| samples[i].v < samples[i - 1].v);
+                    windows.push(RateWindow { step: step as u32, from, to, has_resets, start, end });
+                }
+            }
+            for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
+                let mut batched = Vec::new();
+                extrapolated_rates(&samples, &windows, is_counter, is_rate, range_seconds, &mut batched);
+                let plain: Vec<(u32, f64)> = windows
+                    .iter()
+                    .filter_map(|w| {
+                        let window = Window {
+                            samples: &samples[w.from..w.to],
+                            start: w.start,
+                            end: w.end,
+                            range_seconds,
+                            has_no_resets: false,
+                        };
+                        extrapolated_rate(&window, is_counter, is_rate).map(|v| (w.step, v))
+                    })
+                    .collect();
+                let bits = |points: &[(u32, f64)]| points.iter().map(|&(s, v)| (s, v.to_bits())).collect::<Vec<_>>();
+                assert_eq!(bits(&batched), bits(&plain), "seed {seed:#x}, round {round}, counter {is_counter}");
+            }
+        }
     }
 }

@@ -28,8 +28,8 @@ use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
 use super::parallel::{Point, PointSink};
 use super::range_functions::{
-    RangeKernel, Window, anchor_candidates, check_range_function_args, is_counter_name, keeps_name, matrix_argument,
-    non_counter_info, warns_non_counter,
+    RangeKernel, RateWindow, Window, anchor_candidates, check_range_function_args, extrapolated_rates, is_counter_name,
+    keeps_name, matrix_argument, non_counter_info, warns_non_counter,
 };
 use super::{Evaluator, at_ms, duration_ms, offset_ms};
 use crate::error::{Error, Result};
@@ -128,6 +128,12 @@ impl Served {
         }
         (out, self.steps.samples.get(index).copied().unwrap_or(0))
     }
+}
+
+thread_local! {
+    /// The windows of one series that `rate` and friends evaluate together, kept from one series
+    /// to the next on each thread.
+    static RATE_WINDOWS: std::cell::Cell<Vec<RateWindow>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The most aggregation states (groups × steps) folded series by series; about 120 bytes each.
@@ -287,6 +293,12 @@ impl Evaluator<'_> {
             // leaves the count once): none means `rate` need not look for resets.
             let is_reset = |index: usize| counts_resets && index > 0 && samples[index].v < samples[index - 1].v;
             let (mut from, mut to, mut resets) = (0, 0, 0usize);
+            // `rate`, `increase` and `delta` collect their windows and evaluate them together.
+            let mut rate_windows = matches!(kernel, RangeKernel::ExtrapolatedRate { .. }).then(|| {
+                let mut windows = RATE_WINDOWS.with(|cell| cell.take());
+                windows.clear();
+                windows
+            });
             for (index, held) in held.iter_mut().enumerate() {
                 let t = grid.time(index);
                 let end = pinned.unwrap_or(t).saturating_sub(offset);
@@ -310,12 +322,24 @@ impl Evaluator<'_> {
                 if from == to {
                     continue;
                 }
+                *held += to - from;
+                if let Some(rate_windows) = rate_windows.as_mut() {
+                    // Evaluated after the loop, all windows at once.
+                    if to - from >= 2 {
+                        let has_resets = resets > 0;
+                        rate_windows.push(RateWindow { step: index as u32, from, to, has_resets, start, end });
+                    }
+                    continue;
+                }
                 let has_no_resets = counts_resets && resets == 0;
                 let window = Window { samples: &samples[from..to], start, end, range_seconds, has_no_resets };
-                *held += to - from;
                 if let Some(v) = kernel.value(&window, t, &scalars) {
                     points.push((index as u32, v));
                 }
+            }
+            if let (Some(windows), RangeKernel::ExtrapolatedRate { is_counter, is_rate }) = (rate_windows, kernel) {
+                extrapolated_rates(&samples, &windows, is_counter, is_rate, range_seconds, points);
+                RATE_WINDOWS.with(|cell| cell.replace(windows));
             }
         };
         if !warns_non_counter(name) {

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use panoptes_model::Matcher;
-use panoptes_storage::{Querier, SeriesSet, merge_series_sets};
+use panoptes_storage::{Querier, Series, SeriesSet, merge_series_sets};
 
 use super::DbInner;
 use crate::block::reader::BlockQuerier;
 use crate::head::HeadQuerier;
 
-/// Below this many series matched in the head, blocks are selected on the calling thread:
-/// starting workers costs tens of microseconds, selecting a series from a block about one.
+/// Below this many series matched in the blocks, a select merges the head's and the blocks'
+/// series as the caller reads them: starting a worker costs tens of microseconds, selecting a
+/// series from a block about one.
 const MIN_SERIES_FOR_WORKERS: usize = 1000;
 
 /// Reads every block overlapping the range and the head.
@@ -33,6 +34,49 @@ impl DbQuerier {
     }
 }
 
+/// Merges sorted series lists (earlier lists winning ties, as [`merge_series_sets`]) on up to
+/// `threads` threads, each merging one range of labels: the largest list is cut into equal
+/// pieces and the others where their labels reach each cut.
+fn merge_in_parallel(mut parts: Vec<Vec<Series>>, threads: usize) -> Vec<Series> {
+    let merge = |pieces: Vec<Vec<Series>>| -> Vec<Series> {
+        let sets: Vec<SeriesSet> =
+            pieces.into_iter().map(|piece| Box::new(piece.into_iter().map(Ok)) as SeriesSet).collect();
+        // Merging lists read no samples, so nothing here fails.
+        merge_series_sets(sets).filter_map(Result::ok).collect()
+    };
+    if parts.len() < 2 || threads < 2 {
+        return merge(parts);
+    }
+    let largest = (0..parts.len()).max_by_key(|&index| parts[index].len()).unwrap_or(0);
+    let cut_count = threads.min(parts[largest].len());
+    // Cuts from the last to the first: each takes the tail of every list from its cut on.
+    let mut ranges: Vec<Vec<Vec<Series>>> = Vec::with_capacity(cut_count);
+    for cut in (1..cut_count).rev() {
+        let at = parts[largest].len() * cut / cut_count;
+        let bound = parts[largest][at].labels.clone();
+        let tails = parts
+            .iter_mut()
+            .map(|part| {
+                let from = part.partition_point(|series| series.labels < bound);
+                part.split_off(from)
+            })
+            .collect();
+        ranges.push(tails);
+    }
+    ranges.push(parts);
+    ranges.reverse();
+    std::thread::scope(|scope| {
+        let mut ranges = ranges.into_iter();
+        let first = ranges.next().unwrap_or_default();
+        let workers: Vec<_> = ranges.map(|range| scope.spawn(move || merge(range))).collect();
+        let mut merged = merge(first);
+        for worker in workers {
+            merged.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        merged
+    })
+}
+
 fn merge_sorted(lists: Vec<Vec<String>>) -> Vec<String> {
     let mut all: Vec<String> = lists.into_iter().flatten().collect();
     all.sort();
@@ -42,35 +86,30 @@ fn merge_sorted(lists: Vec<Vec<String>>) -> Vec<String> {
 
 impl Querier for DbQuerier {
     fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        // The head answers first. When it holds many matching series, the blocks, which decode
-        // every series' labels and chunk references, are selected on worker threads.
-        let head = self.parts[0].select(matchers)?;
-        let blocks = &self.parts[1..];
-        let workers = std::thread::available_parallelism().map_or(1, usize::from).min(blocks.len());
-        let mut sets = vec![head];
-        if workers < 2 || sets[0].size_hint().0 < MIN_SERIES_FOR_WORKERS {
-            for block in blocks {
-                sets.push(block.select(matchers)?);
-            }
-        } else {
-            let per_worker = blocks.len().div_ceil(workers);
-            let selected = std::thread::scope(|scope| {
-                let handles: Vec<_> = blocks
-                    .chunks(per_worker)
-                    .map(|run| {
-                        scope.spawn(move || {
-                            run.iter().map(|block| block.select(matchers)).collect::<panoptes_storage::Result<Vec<_>>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                    .collect::<panoptes_storage::Result<Vec<_>>>()
-            })?;
-            sets.extend(selected.into_iter().flatten());
+        // The blocks find their postings here and decode series only when read.
+        let blocks = self.parts[1..].iter().map(|block| block.select(matchers)).collect::<Result<Vec<_>, _>>()?;
+        let at_most = blocks.iter().map(|set| set.size_hint().1.unwrap_or(usize::MAX)).fold(0, usize::saturating_add);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if blocks.is_empty() || cores < 2 || at_most < MIN_SERIES_FOR_WORKERS {
+            let mut sets = vec![self.parts[0].select(matchers)?];
+            sets.extend(blocks);
+            return Ok(merge_series_sets(sets));
         }
-        Ok(merge_series_sets(sets))
+        // Many series: a worker decodes the blocks' series (labels, chunk references) while this
+        // thread selects and sorts the head's, then both merge halves of the label range.
+        let (head, blocks) = std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                blocks.into_iter().map(|set| set.collect::<panoptes_storage::Result<Vec<Series>>>()).collect()
+            });
+            let head = self.parts[0].select(matchers).and_then(|set| set.collect::<panoptes_storage::Result<Vec<_>>>());
+            let blocks: panoptes_storage::Result<Vec<Vec<Series>>> =
+                worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (head, blocks)
+        });
+        let mut parts = vec![head?];
+        parts.extend(blocks?);
+        parts.retain(|part| !part.is_empty());
+        Ok(Box::new(merge_in_parallel(parts, cores).into_iter().map(Ok)))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
@@ -86,5 +125,53 @@ impl Querier for DbQuerier {
             .map(|part| part.label_values(name, matchers))
             .collect::<panoptes_storage::Result<Vec<_>>>()?;
         Ok(merge_sorted(lists))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use panoptes_model::{Labels, Sample};
+    use panoptes_storage::{VecSampleIterator, collect_samples};
+
+    use super::*;
+
+    /// Returns a sorted list of series `name{i="<index>"}` for each index, each with one
+    /// sample at `t` whose value names the list.
+    fn list(indexes: &[u32], t: i64, v: f64) -> Vec<Series> {
+        let mut series: Vec<Series> = indexes
+            .iter()
+            .map(|index| Series {
+                labels: Labels::from_pairs([("__name__", "m"), ("i", format!("{index:04}").as_str())]),
+                samples: Box::new(VecSampleIterator::new(vec![Sample::new(t, v)])),
+            })
+            .collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        series
+    }
+
+    fn read(series: Vec<Series>) -> Vec<(Labels, Vec<Sample>)> {
+        series.into_iter().map(|mut s| (s.labels, collect_samples(s.samples.as_mut()))).collect()
+    }
+
+    #[test]
+    fn merge_in_parallel_equals_the_lazy_merge_for_any_thread_count() {
+        let indexes = |from: u32, to: u32, every: u32| (from..to).filter(|i| i % every == 0).collect::<Vec<_>>();
+        let lists = || {
+            vec![
+                list(&indexes(0, 300, 1), 10, 1.0),
+                list(&indexes(100, 700, 2), 10, 2.0),
+                list(&indexes(0, 1000, 3), 20, 3.0),
+                list(&[], 0, 0.0),
+            ]
+        };
+        let lazy: Vec<Series> = merge_series_sets(
+            lists().into_iter().map(|list| Box::new(list.into_iter().map(Ok)) as SeriesSet).collect(),
+        )
+        .map(|series| series.expect("no error"))
+        .collect();
+        let want = read(lazy);
+        for threads in 1..6 {
+            assert_eq!(read(merge_in_parallel(lists(), threads)), want, "{threads} threads");
+        }
     }
 }
