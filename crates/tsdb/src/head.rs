@@ -81,9 +81,9 @@ impl OpenSet {
         self.ids.lock().remove(&id);
     }
 
-    /// Returns the ids open now.
-    pub(crate) fn snapshot(&self) -> U64Set {
-        self.ids.lock().clone()
+    /// Returns whether `id` is open.
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.ids.lock().contains(&id)
     }
 
     /// Returns once every member opened before the call is closed; logs every 10 s of waiting.

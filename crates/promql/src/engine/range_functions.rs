@@ -281,6 +281,20 @@ pub(crate) struct RateWindow {
     pub(crate) end: i64,
 }
 
+impl RateWindow {
+    /// Returns the window over `samples` (the series' samples) as [`extrapolated_rate`] takes it,
+    /// without the no-resets hint.
+    fn plain<'a>(&self, samples: &'a [Sample], range_seconds: f64) -> Window<'a> {
+        Window {
+            samples: &samples[self.from..self.to],
+            start: self.start,
+            end: self.end,
+            range_seconds,
+            has_no_resets: false,
+        }
+    }
+}
+
 /// [`extrapolated_rate`] over many windows of one series, appending `(step, value)` for each.
 ///
 /// The same operations in the same order as [`extrapolated_rate`], so the same bits; but the
@@ -299,14 +313,7 @@ pub(crate) fn extrapolated_rates(
     for window in windows {
         debug_assert!(window.to >= window.from + 2 && window.to <= samples.len());
         if is_counter && window.has_resets {
-            let plain = Window {
-                samples: &samples[window.from..window.to],
-                start: window.start,
-                end: window.end,
-                range_seconds,
-                has_no_resets: false,
-            };
-            if let Some(v) = extrapolated_rate(&plain, is_counter, is_rate) {
+            if let Some(v) = extrapolated_rate(&window.plain(samples, range_seconds), is_counter, is_rate) {
                 out.push((window.step, v));
             }
             continue;
@@ -576,14 +583,7 @@ mod tests {
                 let plain: Vec<(u32, f64)> = windows
                     .iter()
                     .filter_map(|w| {
-                        let window = Window {
-                            samples: &samples[w.from..w.to],
-                            start: w.start,
-                            end: w.end,
-                            range_seconds,
-                            has_no_resets: false,
-                        };
-                        extrapolated_rate(&window, is_counter, is_rate).map(|v| (w.step, v))
+                        extrapolated_rate(&w.plain(&samples, range_seconds), is_counter, is_rate).map(|v| (w.step, v))
                     })
                     .collect();
                 let bits = |points: &[(u32, f64)]| points.iter().map(|&(s, v)| (s, v.to_bits())).collect::<Vec<_>>();

@@ -253,12 +253,13 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers, appe
             let data = series.data.lock();
             (!data.is_removed).then_some(data.is_logged)
         };
-        if is_logged.is_none() {
+        while is_logged.is_none() {
             *series = head.get_or_create(&head.labels_of(series), None).0;
             let mut data = series.data.lock();
-            is_logged = Some(data.is_logged);
-            // Marked as this batch's, so truncation keeps it until the batch is applied.
-            if data.batched.owner != appender_id {
+            // Marked as this batch's, so truncation keeps it until the batch is applied; a
+            // truncation that removed it before the mark makes this look it up again.
+            if !data.is_removed {
+                is_logged = Some(data.is_logged);
                 data.batched = Batched { owner: appender_id, sample: data.batched.sample };
             }
         }

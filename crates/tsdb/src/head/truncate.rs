@@ -16,9 +16,6 @@ impl Head {
         let min_valid = self.min_valid_time.load(Ordering::Relaxed);
         let mut removed: Vec<Arc<HeadSeries>> = Vec::new();
         let mut new_min = i64::MAX;
-        // Appenders opened from here on batch samples at or after `cut` only, for series that
-        // hold them, so the set taken now is the one that matters.
-        let open_appenders = self.open_appenders.snapshot();
         for series in self.all_series() {
             let mut data = series.data.lock();
             data.chunks.retain(|chunk| chunk.max_t >= min_valid);
@@ -31,9 +28,11 @@ impl Head {
                 data.open = None;
             }
             // A series an open appender has batched a sample for stays (as Prometheus keeps
-            // series with a pending commit): the batch would be applied to a removed series.
-            let is_pending = data.batched.owner != 0 && open_appenders.contains(&data.batched.owner);
-            if data.chunks.is_empty() && data.open.is_none() && data.out_of_order().is_empty() && !is_pending {
+            // series with a pending commit): the batch would be applied to a removed series. The
+            // appender stays open until its batch is applied, so asking now, under the series'
+            // lock, cannot miss it.
+            let is_empty = data.chunks.is_empty() && data.open.is_none() && data.out_of_order().is_empty();
+            if is_empty && !(data.batched.owner != 0 && self.open_appenders.contains(data.batched.owner)) {
                 data.is_removed = true;
                 removed.push(series.clone());
                 continue;
