@@ -26,7 +26,7 @@ pub(crate) struct HeadAppender {
 /// allocator returned them) cost about a tenth of remote-write CPU (bench/RESULTS.md).
 #[derive(Default)]
 struct BatchBuffers {
-    /// The batch's samples and whether each was checked as in order (see [`apply_checked`]).
+    /// The batch's samples and whether each was checked as in order (see [`apply_sample`]).
     pending: Vec<(Arc<HeadSeries>, Sample, bool)>,
     /// The batch's samples as the WAL logs them, and its framed records.
     refs: Vec<RefSample>,
