@@ -17,10 +17,16 @@ pub(crate) use writer::BlockWriter;
 pub(crate) const INDEX_MAGIC: &[u8; 4] = b"PNIX";
 /// Magic number at the start of a chunk file.
 pub(crate) const CHUNKS_MAGIC: &[u8; 4] = b"PNCH";
-/// The only format version so far.
+/// Format version of chunk and tombstone files (the only one so far).
 pub(crate) const FORMAT_VERSION: u8 = 1;
-/// Size of the index table of contents: five u64 offsets and a CRC-32.
-pub(crate) const INDEX_TOC_BYTES: usize = 5 * 8 + 4;
+/// Format version of the index files written now: 2 stores each series' label names as one
+/// reference to a list of names shared by the series with the same names, and chunk start
+/// times relative to the block's; version 1 (still read) stored every name and absolute times.
+pub(crate) const INDEX_VERSION: u8 = 2;
+/// Size of an index's table of contents: six u64 offsets (five in version 1) and a CRC-32.
+pub(crate) const fn index_toc_bytes(version: u8) -> usize {
+    if version == 1 { 5 * 8 + 4 } else { 6 * 8 + 4 }
+}
 
 /// Returns a new block id: 48 bits of milliseconds and 80 random bits in Crockford base32,
 /// like a ULID, so ids sort by creation time.

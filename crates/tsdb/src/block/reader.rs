@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 use super::meta::BlockMeta;
 use super::tombstones::{self, Tombstones};
 use super::writer::{CHUNKS_FILE, ChunkMeta, INDEX_FILE};
-use super::{CHUNKS_MAGIC, INDEX_MAGIC, INDEX_TOC_BYTES};
+use super::{CHUNKS_MAGIC, INDEX_MAGIC, INDEX_VERSION, index_toc_bytes};
 use crate::chunkenc::{Encoding, columnar_time_owner};
 use crate::encoding::Cursor;
 use crate::error::{Error, Result};
@@ -29,6 +29,10 @@ pub(crate) struct Block {
     index: Arc<Mmap>,
     chunks: Arc<Mmap>,
     symbols: Vec<Arc<str>>,
+    /// The index format version (see docs/format/index.md).
+    index_version: u8,
+    /// Version 2: the lists of label names series entries refer to, as symbol numbers.
+    name_sets: Vec<Box<[u32]>>,
     /// Per label name, its values (sorted) with the offsets of their postings lists.
     postings: HashMap<Arc<str>, Vec<(Arc<str>, usize)>>,
     all_postings_offset: usize,
@@ -64,24 +68,41 @@ impl Block {
         if chunks.len() < 5 || &chunks[..4] != CHUNKS_MAGIC {
             return Err(corrupt(&chunks_path, 0, "bad chunk file magic"));
         }
-        if index.len() < 5 + INDEX_TOC_BYTES || &index[..4] != INDEX_MAGIC {
+        if index.len() < 5 || &index[..4] != INDEX_MAGIC {
             return Err(corrupt(&index_path, 0, "bad index magic"));
+        }
+        let index_version = index[4];
+        if !(1..=INDEX_VERSION).contains(&index_version) {
+            return Err(corrupt(&index_path, 4, &format!("unknown index version {index_version}")));
+        }
+        let toc_bytes = index_toc_bytes(index_version);
+        if index.len() < 5 + toc_bytes {
+            return Err(corrupt(&index_path, 0, "index shorter than its table of contents"));
         }
         let crc_at = index.len() - 4;
         if crc32fast::hash(&index[..crc_at]) != u32::from_le_bytes(index[crc_at..].try_into().expect("4 bytes")) {
             return Err(corrupt(&index_path, crc_at, "index checksum mismatch"));
         }
-        let toc_at = index.len() - INDEX_TOC_BYTES;
+        let toc_at = index.len() - toc_bytes;
         let mut toc = Cursor::at(&index, toc_at);
-        let mut offsets = [0usize; 5];
-        for offset in &mut offsets {
-            *offset = toc
-                .u64_le()
-                .and_then(|v| usize::try_from(v).ok())
-                .filter(|v| *v < toc_at)
-                .ok_or_else(|| corrupt(&index_path, toc_at, "bad table of contents"))?;
+        let mut offsets = Vec::with_capacity(6);
+        for _ in 0..(toc_bytes - 4) / 8 {
+            offsets.push(
+                toc.u64_le()
+                    .and_then(|v| usize::try_from(v).ok())
+                    .filter(|v| *v < toc_at)
+                    .ok_or_else(|| corrupt(&index_path, toc_at, "bad table of contents"))?,
+            );
         }
-        let [symbols_offset, _series_offset, _postings_offset, table_offset, all_postings_offset] = offsets;
+        // Version 1 has no name lists: its series entries name every label.
+        if index_version == 1 {
+            offsets.insert(1, 0);
+        }
+        let [symbols_offset, name_sets_offset, _series_offset, _postings_offset, table_offset, all_postings_offset] =
+            offsets[..]
+        else {
+            unreachable!("six offsets")
+        };
 
         let mut cursor = Cursor::at(&index, symbols_offset);
         let count = cursor.uvarint().ok_or_else(|| corrupt(&index_path, symbols_offset, "bad symbol count"))?;
@@ -89,6 +110,26 @@ impl Block {
         for _ in 0..count {
             let at = cursor.position();
             symbols.push(Arc::<str>::from(cursor.str().ok_or_else(|| corrupt(&index_path, at, "bad symbol"))?));
+        }
+        let mut name_sets = Vec::new();
+        if index_version >= 2 {
+            let mut cursor = Cursor::at(&index, name_sets_offset);
+            let count =
+                cursor.uvarint().ok_or_else(|| corrupt(&index_path, name_sets_offset, "bad name list count"))?;
+            for _ in 0..count {
+                let at = cursor.position();
+                let names = cursor.uvarint().and_then(|n| {
+                    (0..n)
+                        .map(|_| {
+                            cursor
+                                .uvarint()
+                                .and_then(|i| u32::try_from(i).ok())
+                                .filter(|&i| (i as usize) < symbols.len())
+                        })
+                        .collect::<Option<Box<[u32]>>>()
+                });
+                name_sets.push(names.ok_or_else(|| corrupt(&index_path, at, "bad label name list"))?);
+            }
         }
         let mut cursor = Cursor::at(&index, table_offset);
         let count = cursor.uvarint().ok_or_else(|| corrupt(&index_path, table_offset, "bad postings table"))?;
@@ -112,6 +153,8 @@ impl Block {
             index: Arc::new(index),
             chunks: Arc::new(chunks),
             symbols,
+            index_version,
+            name_sets,
             postings,
             all_postings_offset,
             tombstones: RwLock::new(tombstones),
@@ -160,28 +203,39 @@ impl Block {
             reason: reason.to_owned(),
         };
         let mut cursor = Cursor::at(&self.index, reference as usize);
-        let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
-        let mut labels = Vec::with_capacity(count.min(64) as usize);
-        for _ in 0..count {
-            let name =
-                cursor.uvarint().and_then(|i| self.symbols.get(i as usize)).ok_or_else(|| corrupt("bad label name"))?;
-            let value = cursor
+        let symbol = |cursor: &mut Cursor<'_>| cursor.uvarint().and_then(|i| self.symbols.get(i as usize));
+        let mut labels;
+        if self.index_version == 1 {
+            let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
+            labels = Vec::with_capacity(count.min(64) as usize);
+            for _ in 0..count {
+                let name = symbol(&mut cursor).ok_or_else(|| corrupt("bad label name"))?;
+                let value = symbol(&mut cursor).ok_or_else(|| corrupt("bad label value"))?;
+                labels.push(Label { name: name.clone(), value: value.clone() });
+            }
+        } else {
+            let names = cursor
                 .uvarint()
-                .and_then(|i| self.symbols.get(i as usize))
-                .ok_or_else(|| corrupt("bad label value"))?;
-            labels.push(Label { name: name.clone(), value: value.clone() });
+                .and_then(|i| self.name_sets.get(i as usize))
+                .ok_or_else(|| corrupt("bad label name list"))?;
+            labels = Vec::with_capacity(names.len());
+            for &name in names.iter() {
+                let value = symbol(&mut cursor).ok_or_else(|| corrupt("bad label value"))?;
+                labels.push(Label { name: self.symbols[name as usize].clone(), value: value.clone() });
+            }
         }
         let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
         let mut chunks = Vec::with_capacity(count.min(1 << 16) as usize);
-        let mut previous_max = 0i64;
+        // Version 1 stored the first chunk's start as is, version 2 relative to the block's.
+        let mut previous_max = if self.index_version == 1 { 0 } else { self.meta.min_time };
         let mut previous_offset = 0u64;
-        for index in 0..count {
+        for _ in 0..count {
             let (Some(min_delta), Some(span), Some(offset_delta)) =
                 (cursor.varint(), cursor.uvarint(), cursor.uvarint())
             else {
                 return Err(corrupt("truncated chunk meta"));
             };
-            let min_t = if index == 0 { min_delta } else { previous_max.wrapping_add(min_delta) };
+            let min_t = previous_max.wrapping_add(min_delta);
             let max_t = min_t.wrapping_add(span as i64);
             let offset = previous_offset + offset_delta;
             chunks.push(ChunkMeta { min_t, max_t, offset });

@@ -10,7 +10,7 @@ use panoptes_model::{Labels, Sample};
 use panoptes_storage::SampleIterator;
 
 use super::meta::{BlockMeta, BlockStats, Compaction};
-use super::{CHUNKS_MAGIC, FORMAT_VERSION, INDEX_MAGIC};
+use super::{CHUNKS_MAGIC, FORMAT_VERSION, INDEX_MAGIC, INDEX_VERSION};
 use crate::chunkenc::{Encoding, MAX_SAMPLES_PER_BLOCK_CHUNK, TimeSource, encode_columnar, encode_time_column};
 use crate::encoding::{put_str, put_uvarint, put_varint};
 use crate::error::{Error, Result};
@@ -30,8 +30,9 @@ pub(crate) struct ChunkMeta {
 /// Builds one block in a temporary directory; series must be added in label order.
 ///
 /// Chunks go to the chunk file as series are added; what the index needs is kept compactly
-/// (label strings once, series as symbol numbers and chunk metas in flat vectors, about 90
-/// bytes per series of eight labels and one chunk) and the index is written out by
+/// (label strings and lists of label names once, series as value symbol numbers and chunk
+/// metas in flat vectors, about 70 bytes per series of eight labels and one chunk) and the
+/// index is written out by
 /// [`BlockWriter::finish`] as it is encoded, so writing a block of many series holds no copy
 /// of their label sets or of the index.
 pub(crate) struct BlockWriter {
@@ -42,11 +43,18 @@ pub(crate) struct BlockWriter {
     chunks_offset: u64,
     /// Every distinct label name and value, numbered in order of first appearance.
     symbols: HashMap<Arc<str>, u32>,
-    /// The series added, in order: their (name, value) symbol numbers and chunk metas, one
-    /// after the other, and where each series' part of the two ends.
-    series_labels: Vec<u32>,
+    /// Every distinct list of label names (as symbol numbers), numbered in order of first
+    /// appearance: the series of one metric mostly share one.
+    name_sets: HashMap<Box<[u32]>, u32>,
+    /// The series added, in order: the number of each one's name list, their value symbol
+    /// numbers one series after the other (as many as its list has names), their chunk metas
+    /// and where each series' metas end.
+    series_sets: Vec<u32>,
+    series_values: Vec<u32>,
     series_chunks: Vec<ChunkMeta>,
-    series_ends: Vec<(usize, usize)>,
+    series_chunk_ends: Vec<usize>,
+    /// The names of the series being added, reused.
+    names: Vec<u32>,
     /// The last series added (debug builds check the order).
     #[cfg(debug_assertions)]
     previous: Option<Labels>,
@@ -84,9 +92,12 @@ impl BlockWriter {
             chunks,
             chunks_offset: 5,
             symbols: HashMap::new(),
-            series_labels: Vec::new(),
+            name_sets: HashMap::new(),
+            series_sets: Vec::new(),
+            series_values: Vec::new(),
             series_chunks: Vec::new(),
-            series_ends: Vec::new(),
+            series_chunk_ends: Vec::new(),
+            names: Vec::new(),
             #[cfg(debug_assertions)]
             previous: None,
             stats: BlockStats::default(),
@@ -166,21 +177,36 @@ impl BlockWriter {
         if count > 0 {
             self.stats.num_samples += count;
             self.stats.num_series += 1;
+            self.names.clear();
             for label in labels {
-                for text in [&label.name, &label.value] {
-                    let next_number = self.symbols.len() as u32;
-                    let number = *self.symbols.entry(text.clone()).or_insert(next_number);
-                    self.series_labels.push(number);
-                }
+                let name = self.symbol(&label.name);
+                self.names.push(name);
+                let value = self.symbol(&label.value);
+                self.series_values.push(value);
             }
-            self.series_ends.push((self.series_labels.len(), self.series_chunks.len()));
+            let set = match self.name_sets.get(self.names.as_slice()) {
+                Some(&set) => set,
+                None => {
+                    let set = self.name_sets.len() as u32;
+                    self.name_sets.insert(self.names.as_slice().into(), set);
+                    set
+                }
+            };
+            self.series_sets.push(set);
+            self.series_chunk_ends.push(self.series_chunks.len());
         }
         Ok(count)
     }
 
+    /// Returns the number of `text` in the symbol table, adding it when new.
+    fn symbol(&mut self, text: &Arc<str>) -> u32 {
+        let next_number = self.symbols.len() as u32;
+        *self.symbols.entry(text.clone()).or_insert(next_number)
+    }
+
     /// Returns whether no sample was added.
     pub(crate) fn is_empty(&self) -> bool {
-        self.series_ends.is_empty()
+        self.series_sets.is_empty()
     }
 
     /// Writes the index and meta, syncs everything and moves the block into place.
@@ -188,7 +214,7 @@ impl BlockWriter {
         let chunks_path = self.temporary_dir.join(CHUNKS_FILE);
         self.chunks.flush().map_err(Error::io("write", &chunks_path))?;
         self.chunks.get_ref().sync_all().map_err(Error::io("sync", &chunks_path))?;
-        self.write_index()?;
+        self.write_index(min_time)?;
         let meta =
             BlockMeta { ulid: self.id.clone(), min_time, max_time, stats: self.stats.clone(), compaction, version: 1 };
         meta.write(&self.temporary_dir)?;
@@ -207,8 +233,9 @@ impl BlockWriter {
 }
 
 impl BlockWriter {
-    /// Writes the index file (see docs/format/index.md) as it is encoded, and syncs it.
-    fn write_index(&self) -> Result<()> {
+    /// Writes the index file (see docs/format/index.md) as it is encoded, and syncs it;
+    /// `min_time` is the block's, which chunk start times are stored relative to.
+    fn write_index(&self, min_time: i64) -> Result<()> {
         // Symbols are stored sorted; `renumber` maps a number of `self.symbols` to its place.
         let mut sorted: Vec<(&str, u32)> = self.symbols.iter().map(|(text, number)| (&**text, *number)).collect();
         sorted.sort_unstable();
@@ -222,7 +249,7 @@ impl BlockWriter {
         let mut out =
             IndexOutput { file: BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), written: 0 };
         let mut entry = INDEX_MAGIC.to_vec();
-        entry.push(FORMAT_VERSION);
+        entry.push(INDEX_VERSION);
         out.write(&entry, &path)?;
 
         let symbols_offset = out.written;
@@ -238,49 +265,90 @@ impl BlockWriter {
         out.write(&entry, &path)?;
         drop(sorted);
 
-        // Series entries; each (name, value, series) triple feeds the postings.
+        // Name lists by number, their names as symbol places.
+        let mut name_sets: Vec<Vec<u32>> = vec![Vec::new(); self.name_sets.len()];
+        for (names, &number) in &self.name_sets {
+            name_sets[number as usize] = names.iter().map(|&name| renumber[name as usize]).collect();
+        }
+        let name_sets_offset = out.written;
+        entry.clear();
+        put_uvarint(&mut entry, name_sets.len() as u64);
+        for names in &name_sets {
+            put_uvarint(&mut entry, names.len() as u64);
+            for &name in names {
+                put_uvarint(&mut entry, u64::from(name));
+            }
+        }
+        out.write(&entry, &path)?;
+
+        // Series entries, counting the series of each (name, value) pair for the postings.
         let series_offset = out.written;
-        let mut references = Vec::with_capacity(self.series_ends.len());
-        let mut pairs: Vec<(u32, u32, u32)> = Vec::with_capacity(self.series_labels.len() / 2);
-        let (mut labels_start, mut chunks_start) = (0, 0);
-        for (index, &(labels_end, chunks_end)) in self.series_ends.iter().enumerate() {
+        let mut references = Vec::with_capacity(self.series_sets.len());
+        let mut pair_counts: HashMap<(u32, u32), u32> = HashMap::new();
+        let (mut values_start, mut chunks_start) = (0, 0);
+        for (&set, &chunks_end) in self.series_sets.iter().zip(&self.series_chunk_ends) {
             references.push(out.written);
             entry.clear();
-            let labels = &self.series_labels[labels_start..labels_end];
-            put_uvarint(&mut entry, labels.len() as u64 / 2);
-            for pair in labels.chunks_exact(2) {
-                let (name, value) = (renumber[pair[0] as usize], renumber[pair[1] as usize]);
-                put_uvarint(&mut entry, u64::from(name));
+            put_uvarint(&mut entry, u64::from(set));
+            let names = &name_sets[set as usize];
+            let values = &self.series_values[values_start..values_start + names.len()];
+            for (&name, &value) in names.iter().zip(values) {
+                let value = renumber[value as usize];
                 put_uvarint(&mut entry, u64::from(value));
-                pairs.push((name, value, index as u32));
+                *pair_counts.entry((name, value)).or_default() += 1;
             }
             let chunks = &self.series_chunks[chunks_start..chunks_end];
             put_uvarint(&mut entry, chunks.len() as u64);
-            let mut previous_max = 0i64;
+            let mut previous_max = min_time;
             let mut previous_offset = 0u64;
-            for (position, chunk) in chunks.iter().enumerate() {
-                let min_delta = if position == 0 { chunk.min_t } else { chunk.min_t.wrapping_sub(previous_max) };
-                put_varint(&mut entry, min_delta);
+            for chunk in chunks {
+                put_varint(&mut entry, chunk.min_t.wrapping_sub(previous_max));
                 put_uvarint(&mut entry, chunk.max_t.wrapping_sub(chunk.min_t) as u64);
                 put_uvarint(&mut entry, chunk.offset - previous_offset);
                 previous_max = chunk.max_t;
                 previous_offset = chunk.offset;
             }
             out.write(&entry, &path)?;
-            (labels_start, chunks_start) = (labels_end, chunks_end);
+            (values_start, chunks_start) = (values_start + names.len(), chunks_end);
         }
 
-        // Postings lists by (name, value), each in series order.
-        let postings_offset = out.written;
+        // Postings lists by (name, value), each in series order: a counting sort of the series
+        // by pair (4 bytes per label; sorting (name, value, series) triples took 12).
+        let mut pairs: Vec<((u32, u32), u32)> = pair_counts.into_iter().collect();
         pairs.sort_unstable();
-        let mut table: Vec<(u32, u32, u64)> = Vec::new();
-        for group in pairs.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            table.push((group[0].0, group[0].1, out.written));
+        let mut slots: HashMap<(u32, u32), usize> = HashMap::with_capacity(pairs.len());
+        let mut starts = Vec::with_capacity(pairs.len() + 1);
+        let mut total = 0usize;
+        for (slot, &(pair, count)) in pairs.iter().enumerate() {
+            slots.insert(pair, slot);
+            starts.push(total);
+            total += count as usize;
+        }
+        starts.push(total);
+        let mut members = vec![0u32; total];
+        let mut next = starts.clone();
+        values_start = 0;
+        for (series, &set) in self.series_sets.iter().enumerate() {
+            let names = &name_sets[set as usize];
+            let values = &self.series_values[values_start..values_start + names.len()];
+            for (&name, &value) in names.iter().zip(values) {
+                let slot = slots[&(name, renumber[value as usize])];
+                members[next[slot]] = series as u32;
+                next[slot] += 1;
+            }
+            values_start += names.len();
+        }
+        drop((slots, next));
+        let postings_offset = out.written;
+        let mut table: Vec<(u32, u32, u64)> = Vec::with_capacity(pairs.len());
+        for (slot, &((name, value), _)) in pairs.iter().enumerate() {
+            table.push((name, value, out.written));
             entry.clear();
-            put_postings(&mut entry, group.iter().map(|&(_, _, series)| references[series as usize]), group.len());
+            let list = &members[starts[slot]..starts[slot + 1]];
+            put_postings(&mut entry, list.iter().map(|&series| references[series as usize]), list.len());
             out.write(&entry, &path)?;
         }
-        drop(pairs);
+        drop(members);
         let all_offset = out.written;
         entry.clear();
         put_postings(&mut entry, references.iter().copied(), references.len());
@@ -293,7 +361,7 @@ impl BlockWriter {
             put_uvarint(&mut entry, u64::from(value));
             put_uvarint(&mut entry, offset);
         }
-        for offset in [symbols_offset, series_offset, postings_offset, table_offset, all_offset] {
+        for offset in [symbols_offset, name_sets_offset, series_offset, postings_offset, table_offset, all_offset] {
             entry.extend_from_slice(&offset.to_le_bytes());
         }
         out.write(&entry, &path)?;
@@ -361,5 +429,30 @@ mod tests {
             assert_eq!(&collect_samples(iterator.as_mut()), expected);
         }
         assert_eq!(shared, vec![vec![false, false], vec![true, true], vec![false], vec![false, true]]);
+    }
+
+    #[test]
+    fn series_with_different_label_names_read_back_with_their_own_names() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two metrics share names, one has other names, one fewer: three name lists.
+        let series = [
+            Labels::from_pairs([("__name__", "a"), ("instance", "x:1"), ("job", "node")]),
+            Labels::from_pairs([("__name__", "a"), ("instance", "x:2"), ("job", "node")]),
+            Labels::from_pairs([("__name__", "b"), ("code", "200"), ("instance", "x:1")]),
+            Labels::from_pairs([("__name__", "c")]),
+        ];
+        let mut writer = BlockWriter::create(dir.path(), "block").unwrap();
+        for labels in &series {
+            writer.add_series(labels, &mut VecSampleIterator::new(vec![Sample::new(5_000, 1.0)])).unwrap();
+        }
+        assert_eq!(writer.name_sets.len(), 3);
+        writer.finish(1_000, 10_000, Compaction { level: 1, sources: vec!["block".to_owned()] }).unwrap();
+        let block = Block::open(&dir.path().join("block")).unwrap();
+        let read: Vec<(Labels, Vec<ChunkMeta>)> =
+            block.all_postings().into_iter().map(|reference| block.series(reference).unwrap()).collect();
+        assert_eq!(read.iter().map(|(labels, _)| labels.clone()).collect::<Vec<_>>(), series);
+        // Chunk times are stored relative to the block's start and read back absolute.
+        assert!(read.iter().all(|(_, metas)| metas.len() == 1 && metas[0].min_t == 5_000 && metas[0].max_t == 5_000));
+        assert_eq!(block.postings("instance", "x:1").len(), 2);
     }
 }
