@@ -306,6 +306,13 @@ impl HeadSeries {
     }
 }
 
+impl HeadSeries {
+    /// Returns the number of labels of the series.
+    pub(crate) fn label_count(&self) -> usize {
+        self.label_ids.len() / 2
+    }
+}
+
 impl Drop for HeadSeries {
     fn drop(&mut self) {
         // Strings no other series uses are freed. No code path drops a series while it holds

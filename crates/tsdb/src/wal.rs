@@ -17,8 +17,8 @@ use prometheus_client::metrics::counter::Counter;
 use tracing::{error, info, warn};
 
 use record::RecordDecoder;
+pub(crate) use record::{MAX_RETAINED_SCRATCH_BYTES, push_samples, push_series, push_tombstones};
 pub use record::{Record, RefSample, SeriesId, Tombstone};
-pub(crate) use record::{push_samples, push_series, push_tombstones};
 pub(crate) use segment::FrameBuffer;
 use segment::SegmentReader;
 pub use tail::{Tail, TailLosses, WalPosition};

@@ -31,7 +31,7 @@ pub(crate) struct ChunkMeta {
 ///
 /// Chunks go to the chunk file as series are added; what the index needs is kept compactly
 /// (label strings and lists of label names once, series as value symbol numbers and chunk
-/// metas in flat vectors, about 70 bytes per series of eight labels and one chunk) and the
+/// metas in flat vectors, about 75 bytes per series of ten labels and one chunk) and the
 /// index is written out by
 /// [`BlockWriter::finish`] as it is encoded, so writing a block of many series holds no copy
 /// of their label sets or of the index.
@@ -196,6 +196,16 @@ impl BlockWriter {
             self.series_chunk_ends.push(self.series_chunks.len());
         }
         Ok(count)
+    }
+
+    /// Makes room for `series` more series with `labels` labels in all and one chunk each, so
+    /// that a writer that knows them does not grow its vectors by doubling (up to half of
+    /// them unused, at the moment the head is at its largest).
+    pub(crate) fn reserve(&mut self, series: usize, labels: usize) {
+        self.series_sets.reserve_exact(series);
+        self.series_chunk_ends.reserve_exact(series);
+        self.series_chunks.reserve_exact(series);
+        self.series_values.reserve_exact(labels);
     }
 
     /// Returns the number of `text` in the symbol table, adding it when new.

@@ -110,6 +110,7 @@ impl DbInner {
         let series = head.all_series_sorted();
         let id = new_block_id();
         let mut writer = BlockWriter::create(&self.dir, &id)?;
+        writer.reserve(series.len(), series.iter().map(|entry| entry.label_count()).sum());
         let mut written_out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
         for entry in &series {
             {

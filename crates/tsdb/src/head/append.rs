@@ -9,7 +9,7 @@ use panoptes_model::{Labels, Sample, hash_label_pairs, is_canonical_label_pairs}
 use panoptes_storage::{Appender, Error as StorageError, SeriesHandle};
 
 use super::{Batched, Head, HeadSeries, SeriesData};
-use crate::wal::{FrameBuffer, RefSample, SeriesId, Wal, push_samples, push_series};
+use crate::wal::{FrameBuffer, MAX_RETAINED_SCRATCH_BYTES, RefSample, SeriesId, Wal, push_samples, push_series};
 
 /// Buffers one batch of samples for the head. The head's [`SeriesHandle`]s hold its
 /// `Arc<HeadSeries>`.
@@ -47,9 +47,12 @@ impl BatchBuffers {
     }
 
     /// Empties the buffers and keeps them as this thread's spare ones, unless they never grew or
-    /// grew too large.
+    /// grew too large (a batch that created many series leaves megabytes of series records).
     fn give_back(mut self) {
-        if self.pending.capacity() == 0 || self.pending.capacity() > MAX_RETAINED_BATCH {
+        if self.pending.capacity() == 0
+            || self.pending.capacity() > MAX_RETAINED_BATCH
+            || self.frames.capacity() > MAX_RETAINED_SCRATCH_BYTES
+        {
             return;
         }
         self.pending.clear();

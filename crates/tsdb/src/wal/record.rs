@@ -30,9 +30,11 @@ const FLAG_SNAPPY: u8 = 0x80;
 /// for its time.
 const MIN_COMPRESS_BYTES: usize = 64;
 
-/// Scratch buffers larger than this are freed after use instead of kept for the next record:
-/// a commit of 5,000 samples needs about 20 KiB.
-const MAX_RETAINED_SCRATCH_BYTES: usize = 1 << 20;
+/// Buffers larger than this are freed after use instead of kept for the next record: a commit
+/// of 5,000 samples needs about 20 KiB, while the series records of a burst of new series take
+/// a megabyte or more, which every thread that once wrote one kept for good (6 MB of the
+/// 100k-series benchmark's peak, bench/RESULTS.md).
+pub(crate) const MAX_RETAINED_SCRATCH_BYTES: usize = 1 << 18;
 
 /// A compressed payload may not claim to expand beyond this; larger claims are corruption
 /// (an uncompressed payload is limited to 64 MiB by the framing, this leaves room for series

@@ -53,6 +53,11 @@ impl FrameBuffer {
         self.bytes.clear();
     }
 
+    /// Returns the bytes the buffer holds room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// Returns the (type, payload) of each frame, for tests.
     #[cfg(test)]
     pub(crate) fn frames(&self) -> impl Iterator<Item = (u8, &[u8])> {
