@@ -244,8 +244,11 @@ impl BlockWriter {
 
 impl BlockWriter {
     /// Writes the index file (see docs/format/index.md) as it is encoded, and syncs it;
-    /// `min_time` is the block's, which chunk start times are stored relative to.
-    fn write_index(&self, min_time: i64) -> Result<()> {
+    /// `min_time` is the block's, which chunk start times are stored relative to. What a step no
+    /// longer needs is freed before the next one allocates: a head block is written when the
+    /// head is at its largest, so this is the moment of the process' peak memory.
+    fn write_index(&mut self, min_time: i64) -> Result<()> {
+        self.time_columns = HashMap::new();
         // Symbols are stored sorted; `renumber` maps a number of `self.symbols` to its place.
         let mut sorted: Vec<(&str, u32)> = self.symbols.iter().map(|(text, number)| (&**text, *number)).collect();
         sorted.sort_unstable();
@@ -274,6 +277,7 @@ impl BlockWriter {
         }
         out.write(&entry, &path)?;
         drop(sorted);
+        self.symbols = HashMap::new();
 
         // Name lists by number, their names as symbol places.
         let mut name_sets: Vec<Vec<u32>> = vec![Vec::new(); self.name_sets.len()];
@@ -321,6 +325,8 @@ impl BlockWriter {
             out.write(&entry, &path)?;
             (values_start, chunks_start) = (values_start + names.len(), chunks_end);
         }
+        self.series_chunks = Vec::new();
+        self.series_chunk_ends = Vec::new();
 
         // Postings lists by (name, value), each in series order: a counting sort of the series
         // by pair (4 bytes per label; sorting (name, value, series) triples took 12).
