@@ -841,10 +841,17 @@ fn decode_time_column(
 
 /// Buffers reused across [`decode_columnar_into`] calls, so that decoding many chunks does not
 /// allocate per chunk.
+///
+/// `times` stays decoded after a chunk that shares its timestamps: the next shared chunk with
+/// an owner of the same bytes (in a block, most series share one time column) takes them
+/// without decoding them again.
 #[derive(Debug, Default)]
 pub struct ColumnarScratch {
     times: Vec<i64>,
     residuals: Vec<i64>,
+    /// The bytes of the owner chunk `times` were decoded from; empty when `times` came from an
+    /// inline column or a decoding failed.
+    times_owner: Vec<u8>,
 }
 
 /// Decodes a columnar chunk; `owner` is the data of the chunk whose timestamps it shares (see
@@ -881,9 +888,12 @@ fn decode_columnar_appending(
     if count == 0 {
         return None;
     }
-    let ColumnarScratch { times, residuals } = scratch;
+    let ColumnarScratch { times, residuals, times_owner } = scratch;
     let values_start = match *data.get(2)? {
-        TIMES_INLINE => decode_time_column(data, 3, count, times, residuals)?,
+        TIMES_INLINE => {
+            times_owner.clear();
+            decode_time_column(data, 3, count, times, residuals)?
+        }
         TIMES_SHARED => {
             let owner = owner?;
             if usize::from(sample_count(owner)) != count || owner.get(2) != Some(&TIMES_INLINE) {
@@ -891,7 +901,12 @@ fn decode_columnar_appending(
             }
             let mut cursor = crate::encoding::Cursor::at(data, 3);
             cursor.uvarint()?;
-            decode_time_column(owner, 3, count, times, residuals)?;
+            // Equal bytes decode to equal times (comparing ~100 bytes is far cheaper).
+            if times_owner.as_slice() != owner {
+                times_owner.clear();
+                decode_time_column(owner, 3, count, times, residuals)?;
+                times_owner.extend_from_slice(owner);
+            }
             cursor.position()
         }
         _ => return None,
@@ -966,6 +981,36 @@ fn write_head_integer(writer: &mut BitWriter, value: i64) {
 }
 
 fn read_head_integer(reader: &mut BitReader, data: &[u8]) -> Option<i64> {
+    // Fast path: the prefix and the value bits (at most 4 + 22, or the prefix 1111 alone) lie
+    // within the 8 bytes from the current one, read as one word.
+    let used = (reader.position % 8) as u32;
+    if let Some(word) = data.get(reader.position / 8..reader.position / 8 + 8) {
+        let word = u64::from_be_bytes(word.try_into().expect("8 bytes")) << used;
+        let ones = (!word).leading_zeros().min(4);
+        let bits = match ones {
+            0 => {
+                reader.position += 1;
+                return Some(0);
+            }
+            1 => 8,
+            2 => 14,
+            3 => 22,
+            _ => {
+                reader.position += 4;
+                return reader.read_bits(data, 64).map(|v| v as i64);
+            }
+        };
+        // `used` ≤ 7, so the word holds at least 57 valid bits, and this needs at most 26.
+        reader.position += (ones + 1 + bits) as usize;
+        let raw = (word << (ones + 1)) >> (64 - bits);
+        let shift = 64 - bits;
+        return Some(((raw << shift) as i64) >> shift);
+    }
+    read_head_integer_bitwise(reader, data)
+}
+
+/// [`read_head_integer`] bit by bit, near the end of the data.
+fn read_head_integer_bitwise(reader: &mut BitReader, data: &[u8]) -> Option<i64> {
     let mut ones = 0;
     while ones < 4 && reader.read_bit(data)? {
         ones += 1;
@@ -1072,33 +1117,43 @@ impl DecimalAppender {
 
 /// Decodes a head-decimal chunk whole; `None` when the bytes are malformed.
 pub fn decode_head_decimal(data: &[u8]) -> Option<Vec<Sample>> {
+    let mut samples = Vec::new();
+    decode_head_decimal_into(data, &mut samples)?;
+    Some(samples)
+}
+
+/// Decodes a head-decimal chunk as [`decode_head_decimal`] does, appending its samples to `out`.
+/// Returns `None`, leaving `out` as it was, when the bytes are malformed.
+pub fn decode_head_decimal_into(data: &[u8], out: &mut Vec<Sample>) -> Option<()> {
+    let before = out.len();
+    let decoded = decode_head_decimal_appending(data, out);
+    if decoded.is_none() {
+        out.truncate(before);
+    }
+    decoded
+}
+
+fn decode_head_decimal_appending(data: &[u8], out: &mut Vec<Sample>) -> Option<()> {
     let count = usize::from(sample_count(data));
     let power = *POWERS_OF_TEN.get(usize::from(*data.get(2)?))?;
-    let mut reader = BitReader { position: HEAD_DECIMAL_HEADER_BYTES * 8 };
-    let mut samples = Vec::with_capacity(count);
-    let (mut t, mut delta, mut m, mut m_delta) = (0i64, 0i64, 0i64, 0i64);
-    for index in 0..count {
-        match index {
-            0 => {
-                t = reader.read_bits(data, 64)? as i64;
-                m = read_sized(&mut reader, data)?;
-            }
-            1 => {
-                delta = read_head_integer(&mut reader, data)?;
-                m_delta = read_head_integer(&mut reader, data)?;
-                t = t.wrapping_add(delta);
-                m = m.wrapping_add(m_delta);
-            }
-            _ => {
-                delta = delta.wrapping_add(read_head_integer(&mut reader, data)?);
-                m_delta = m_delta.wrapping_add(read_head_integer(&mut reader, data)?);
-                t = t.wrapping_add(delta);
-                m = m.wrapping_add(m_delta);
-            }
-        }
-        samples.push(Sample::new(t, m as f64 / power));
+    if count == 0 {
+        return Some(());
     }
-    Some(samples)
+    let mut reader = BitReader { position: HEAD_DECIMAL_HEADER_BYTES * 8 };
+    out.reserve(count);
+    let mut t = reader.read_bits(data, 64)? as i64;
+    let mut m = read_sized(&mut reader, data)?;
+    out.push(Sample::new(t, m as f64 / power));
+    let (mut delta, mut m_delta) = (0i64, 0i64);
+    for _ in 1..count {
+        // The second sample's deltas are read as the others' changes of delta, from zero.
+        delta = delta.wrapping_add(read_head_integer(&mut reader, data)?);
+        m_delta = m_delta.wrapping_add(read_head_integer(&mut reader, data)?);
+        t = t.wrapping_add(delta);
+        m = m.wrapping_add(m_delta);
+        out.push(Sample::new(t, m as f64 / power));
+    }
+    Some(())
 }
 
 /// The chunk a head series appends to: head-decimal while its values allow it (most
@@ -1361,6 +1416,22 @@ mod tests {
         assert_eq!(bits(&out[..1]), bits(&[first]));
         assert_eq!(bits(&out[1..=samples.len()]), bits(samples));
         assert_eq!(bits(&out[samples.len() + 1..]), bits(samples));
+        // Shared chunks in turn, through one scratch that keeps the last owner's times: the same
+        // owner again, then one with other times, then the first again.
+        let shifted: Vec<Sample> = samples.iter().map(|s| Sample::new(s.t.wrapping_add(1), s.v)).collect();
+        let shifted_column = encode_time_column(&shifted.iter().map(|s| s.t).collect::<Vec<_>>());
+        let shifted_owner = encode_columnar(&shifted, TimeSource::Inline(&shifted_column));
+        let shifted_shared = encode_columnar(&shifted, TimeSource::Shared(1));
+        for (chunk, its_owner, want) in [
+            (&shared, &owner, samples),
+            (&shared, &owner, samples),
+            (&shifted_shared, &shifted_owner, &shifted[..]),
+            (&shared, &owner, samples),
+        ] {
+            out.clear();
+            decode_columnar_into(chunk, Some(its_owner), &mut scratch, &mut out).expect("shared chunk decodes");
+            assert_eq!(bits(&out), bits(want));
+        }
         owner
     }
 

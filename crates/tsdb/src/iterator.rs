@@ -10,7 +10,15 @@ use panoptes_storage::SampleIterator;
 
 use crate::chunkenc::{
     ColumnarScratch, Encoding, XorIterator, decode_columnar, decode_columnar_into, decode_decimal, decode_head_decimal,
+    decode_head_decimal_into,
 };
+
+thread_local! {
+    /// Buffers for decoding columnar chunks in [`ChunksIterator::read_all`], kept per thread
+    /// from one series to the next: a query reads many series on few threads, and a block's
+    /// series mostly share one time column, which stays decoded here.
+    static COLUMNAR_SCRATCH: std::cell::RefCell<ColumnarScratch> = std::cell::RefCell::new(ColumnarScratch::default());
+}
 
 /// Chunk bytes, owned by the head or mapped from a block's chunk file.
 #[derive(Clone)]
@@ -104,24 +112,11 @@ pub(crate) struct ChunksIterator {
     last: Option<Sample>,
     is_done: bool,
     error: Option<String>,
-    /// Buffers for decoding columnar chunks in `read_all`, reused from chunk to chunk.
-    scratch: ColumnarScratch,
 }
 
 impl ChunksIterator {
     pub(crate) fn new(chunks: Vec<ChunkRef>, mint: i64, maxt: i64, deleted: Arc<[(i64, i64)]>) -> Self {
-        Self {
-            chunks,
-            next_chunk: 0,
-            current: None,
-            mint,
-            maxt,
-            deleted,
-            last: None,
-            is_done: false,
-            error: None,
-            scratch: ColumnarScratch::default(),
-        }
+        Self { chunks, next_chunk: 0, current: None, mint, maxt, deleted, last: None, is_done: false, error: None }
     }
 
     fn is_deleted(&self, t: i64) -> bool {
@@ -141,15 +136,31 @@ impl ChunksIterator {
         }
     }
 
-    /// Appends the samples of a columnar chunk that lie in range and are not deleted, decoding
-    /// them straight into `out` and clipping there; returns false when the chunk did not decode.
-    fn push_columnar_in_range(&mut self, chunk_index: usize, out: &mut Vec<Sample>) -> bool {
+    /// Appends the samples of a chunk decoded whole (columnar or head decimal) that lie in
+    /// range and are not deleted, decoding them straight into `out` and clipping there;
+    /// returns false when the chunk did not decode.
+    fn push_whole_in_range(&mut self, chunk_index: usize, out: &mut Vec<Sample>) -> bool {
         let chunk = &self.chunks[chunk_index];
         let start = out.len();
-        // A columnar chunk is never empty: `decode_columnar_into` refuses a sample count of 0.
-        let shared_times = chunk.shared_times();
-        if decode_columnar_into(chunk.bytes.as_ref(), shared_times, &mut self.scratch, out).is_none() {
+        let decoded = match chunk.encoding {
+            Encoding::Columnar => {
+                let shared_times = chunk.shared_times();
+                COLUMNAR_SCRATCH
+                    .with_borrow_mut(|scratch| decode_columnar_into(chunk.bytes.as_ref(), shared_times, scratch, out))
+            }
+            Encoding::HeadDecimal => decode_head_decimal_into(chunk.bytes.as_ref(), out),
+            Encoding::Xor | Encoding::Decimal => {
+                debug_assert!(false, "{:?} is not decoded into the output", chunk.encoding);
+                None
+            }
+        };
+        if decoded.is_none() {
             return false;
+        }
+        // A columnar chunk is never empty (`decode_columnar_into` refuses a sample count of
+        // 0); a head chunk may be.
+        if out.len() == start {
+            return true;
         }
         if out.last().is_some_and(|last| last.t > self.maxt) {
             self.is_done = true;
@@ -239,9 +250,9 @@ impl SampleIterator for ChunksIterator {
                     break;
                 };
                 // Chunks decoded whole go straight to `out`; XOR chunks stream below.
-                if chunk.encoding == Encoding::Columnar {
+                if matches!(chunk.encoding, Encoding::Columnar | Encoding::HeadDecimal) {
                     self.next_chunk += 1;
-                    if !self.push_columnar_in_range(self.next_chunk - 1, out) {
+                    if !self.push_whole_in_range(self.next_chunk - 1, out) {
                         self.error = Some(format!("chunk {} ends before its sample count", self.next_chunk - 1));
                     }
                     continue;

@@ -272,18 +272,60 @@ pub(crate) struct RateWindow {
     pub(crate) step: u32,
     pub(crate) from: usize,
     pub(crate) to: usize,
-    /// Whether a sample of the window after its first is below the one before it (a counter
-    /// reset); only then does `rate` need Prometheus' loop over the samples.
-    pub(crate) has_resets: bool,
+    /// The counter resets after the window's first sample, as a range of the series'
+    /// [`CounterResets::dropped_from`] ([`CounterResets::in_window`]); empty for `delta`.
+    pub(crate) resets: (u32, u32),
     /// The window's (exclusive) start in milliseconds.
     pub(crate) start: i64,
     /// The window's (inclusive) end in milliseconds.
     pub(crate) end: i64,
 }
 
+/// The counter resets of one series (a sample below the one before it), for `rate` and
+/// `increase`: found once per series instead of once per window that holds them.
+#[derive(Debug, Default)]
+pub(crate) struct CounterResets {
+    /// `through[i]` counts the resets among samples `1..=i`.
+    through: Vec<u32>,
+    /// The value before each reset, in sample order: what Prometheus' loop adds to the increase.
+    dropped_from: Vec<f64>,
+}
+
+impl CounterResets {
+    /// Finds the resets of `samples`, replacing those of the last series.
+    pub(crate) fn fill(&mut self, samples: &[Sample]) {
+        self.through.clear();
+        self.through.reserve(samples.len());
+        self.through.push(0);
+        // Written without a branch on the values (a gauge's resets are unpredictable): every
+        // value is stored, and the count moves past it only at a reset.
+        self.dropped_from.clear();
+        self.dropped_from.resize(samples.len(), 0.0);
+        let mut count = 0usize;
+        for pair in samples.windows(2) {
+            self.dropped_from[count] = pair[0].v;
+            count += usize::from(pair[1].v < pair[0].v);
+            self.through.push(count as u32);
+        }
+        self.dropped_from.truncate(count);
+    }
+
+    /// Returns the resets of the window `from..to` after its first sample, as a range of
+    /// `dropped_from`.
+    pub(crate) fn in_window(&self, from: usize, to: usize) -> (u32, u32) {
+        (self.through[from], self.through[to - 1])
+    }
+
+    /// Returns the values before the resets, in sample order.
+    pub(crate) fn dropped_from(&self) -> &[f64] {
+        &self.dropped_from
+    }
+}
+
 impl RateWindow {
     /// Returns the window over `samples` (the series' samples) as [`extrapolated_rate`] takes it,
     /// without the no-resets hint.
+    #[cfg(test)]
     fn plain<'a>(&self, samples: &'a [Sample], range_seconds: f64) -> Window<'a> {
         Window {
             samples: &samples[self.from..self.to],
@@ -295,48 +337,146 @@ impl RateWindow {
     }
 }
 
-/// [`extrapolated_rate`] over many windows of one series, appending `(step, value)` for each.
-///
-/// The same operations in the same order as [`extrapolated_rate`], so the same bits; but the
-/// comparisons pick values instead of branching and the windows share nothing, so the
-/// processor overlaps the divisions of consecutive windows (one window's divisions form a
-/// chain of four). A window with counter resets goes through [`extrapolated_rate`] itself.
-pub(crate) fn extrapolated_rates(
-    samples: &[Sample],
-    windows: &[RateWindow],
-    is_counter: bool,
-    is_rate: bool,
-    range_seconds: f64,
-    out: &mut Vec<(u32, f64)>,
-) {
-    out.reserve(windows.len());
-    for window in windows {
-        debug_assert!(window.to >= window.from + 2 && window.to <= samples.len());
-        if is_counter && window.has_resets {
-            if let Some(v) = extrapolated_rate(&window.plain(samples, range_seconds), is_counter, is_rate) {
-                out.push((window.step, v));
-            }
-            continue;
-        }
-        let first = samples[window.from];
-        let last = samples[window.to - 1];
-        let result = last.v - first.v;
-        let duration_to_start = first.t.saturating_sub(window.start) as f64 / 1000.0;
-        let duration_to_end = window.end.saturating_sub(last.t) as f64 / 1000.0;
-        let sampled_interval = (last.t - first.t) as f64 / 1000.0;
-        let average_between = sampled_interval / (window.to - window.from - 1) as f64;
+/// The times of a window that [`extrapolated_rate`]'s arithmetic depends on, besides its values:
+/// its first sample's distance from the window's start, its last sample's distance from the
+/// end, the time between them (all in milliseconds) and the number of gaps between its samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct WindowShape {
+    to_start_ms: i64,
+    to_end_ms: i64,
+    sampled_ms: i64,
+    gaps: usize,
+}
+
+/// What [`extrapolated_rate`] computes from a [`WindowShape`] alone: five of its seven divisions.
+#[derive(Debug, Clone, Copy, Default)]
+struct ShapeValues {
+    sampled_interval: f64,
+    /// The duration to extrapolate to the window's start, unless the counter reaches zero first.
+    duration_to_start: f64,
+    duration_to_end: f64,
+    /// The factor to multiply the increase by when the counter does not reach zero first.
+    factor: f64,
+}
+
+impl ShapeValues {
+    /// The same operations in the same order as [`extrapolated_rate`], so the same bits.
+    fn new(shape: WindowShape, is_rate: bool, range_seconds: f64) -> Self {
+        let duration_to_start = shape.to_start_ms as f64 / 1000.0;
+        let duration_to_end = shape.to_end_ms as f64 / 1000.0;
+        let sampled_interval = shape.sampled_ms as f64 / 1000.0;
+        let average_between = sampled_interval / shape.gaps as f64;
         let threshold = average_between * 1.1;
         let half = average_between / 2.0;
         let duration_to_start = if duration_to_start >= threshold { half } else { duration_to_start };
-        // Computed for every window (no side effects) and used as `extrapolated_rate` uses it.
-        let duration_to_zero = sampled_interval * (first.v / result);
-        let to_zero = is_counter && result > 0.0 && first.v >= 0.0 && duration_to_zero < duration_to_start;
-        let duration_to_start = if to_zero { duration_to_zero } else { duration_to_start };
         let duration_to_end = if duration_to_end >= threshold { half } else { duration_to_end };
         let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
         if is_rate {
             factor /= range_seconds;
         }
+        Self { sampled_interval, duration_to_start, duration_to_end, factor }
+    }
+}
+
+/// The [`ShapeValues`] of the last window seen at each step, kept from one series to the next
+/// (by the caller, per thread): the series of one selector are nearly always sampled at the
+/// same times (one scrape stamps all of a target's series alike, and a remote-write sender's
+/// series usually share timestamps), so the window of the next series at the same step has the
+/// same shape, and only the divisions that involve its values remain.
+#[derive(Debug, Default)]
+pub(crate) struct RateShapes {
+    /// Whether the values are of `rate` (divided by the range) rather than `increase` or
+    /// `delta`.
+    is_rate: bool,
+    /// The range in seconds the values were computed for.
+    range_seconds: f64,
+    by_step: Vec<(WindowShape, ShapeValues)>,
+}
+
+impl RateShapes {
+    /// Prepares the memo for windows of `rate` (`is_rate`) or not over `range_seconds`,
+    /// forgetting what it held for other ones.
+    pub(crate) fn prepare(&mut self, is_rate: bool, range_seconds: f64) {
+        if self.is_rate != is_rate || self.range_seconds.to_bits() != range_seconds.to_bits() {
+            self.by_step.clear();
+            self.is_rate = is_rate;
+            self.range_seconds = range_seconds;
+        }
+    }
+
+    /// Returns the values of `shape`, computing them unless the last window at `step` had it.
+    #[inline]
+    fn values(&mut self, step: u32, shape: WindowShape) -> ShapeValues {
+        let step = step as usize;
+        if step >= self.by_step.len() {
+            // A default shape has no gaps, which no window has (it holds at least two samples).
+            self.by_step.resize(step + 1, Default::default());
+        }
+        let (known, values) = &mut self.by_step[step];
+        if *known != shape {
+            *known = shape;
+            *values = ShapeValues::new(shape, self.is_rate, self.range_seconds);
+        }
+        *values
+    }
+}
+
+/// [`extrapolated_rate`] over many windows of one series, appending `(step, value)` for each;
+/// `dropped_from` is [`CounterResets::dropped_from`] of the series' samples, and `shapes` was
+/// prepared ([`RateShapes::prepare`]) for `rate` or not and the range.
+///
+/// The same operations in the same order as [`extrapolated_rate`], so the same bits; but what
+/// depends only on a window's times is taken from `shapes` when the window before at the same
+/// step (usually another series') had the same times, the comparisons pick values instead of
+/// branching, and the windows share nothing, so the processor overlaps the divisions of
+/// consecutive windows.
+pub(crate) fn extrapolated_rates(
+    samples: &[Sample],
+    dropped_from: &[f64],
+    windows: &[RateWindow],
+    is_counter: bool,
+    shapes: &mut RateShapes,
+    out: &mut Vec<(u32, f64)>,
+) {
+    let (is_rate, range_seconds) = (shapes.is_rate, shapes.range_seconds);
+    out.reserve(windows.len());
+    for window in windows {
+        debug_assert!(window.to >= window.from + 2 && window.to <= samples.len());
+        let first = samples[window.from];
+        let last = samples[window.to - 1];
+        let mut result = last.v - first.v;
+        // `extrapolated_rate`'s loop over the samples, whose additions depend on one another:
+        // its `previous` starts at 0.0, so a first sample below zero adds 0.0, then each reset
+        // adds the value before it, in order. Without resets the loop adds nothing.
+        let (resets_from, resets_to) = (window.resets.0 as usize, window.resets.1 as usize);
+        if is_counter && resets_to > resets_from {
+            if first.v < 0.0 {
+                result += 0.0;
+            }
+            for &previous in &dropped_from[resets_from..resets_to] {
+                result += previous;
+            }
+        }
+        let shape = WindowShape {
+            to_start_ms: first.t.saturating_sub(window.start),
+            to_end_ms: window.end.saturating_sub(last.t),
+            sampled_ms: last.t - first.t,
+            gaps: window.to - window.from - 1,
+        };
+        let known = shapes.values(window.step, shape);
+        // Computed for every window (no side effects) and used as `extrapolated_rate` uses it.
+        let duration_to_zero = known.sampled_interval * (first.v / result);
+        let to_zero = is_counter && result > 0.0 && first.v >= 0.0 && duration_to_zero < known.duration_to_start;
+        let factor = if to_zero {
+            let mut factor =
+                (known.sampled_interval + duration_to_zero + known.duration_to_end) / known.sampled_interval;
+            if is_rate {
+                factor /= range_seconds;
+            }
+            factor
+        } else {
+            known.factor
+        };
         out.push((window.step, result * factor));
     }
 }
@@ -559,35 +699,79 @@ mod tests {
         samples
     }
 
+    /// Returns the windows of `samples` ending every 7.777 s from the first sample on.
+    fn rate_windows(samples: &[Sample], resets: &CounterResets, range_ms: i64) -> Vec<RateWindow> {
+        let mut windows = Vec::new();
+        for (step, end) in (samples[0].t..samples[samples.len() - 1].t + range_ms).step_by(7_777).enumerate() {
+            let start = end - range_ms;
+            let from = samples.partition_point(|s| s.t <= start);
+            let to = samples.partition_point(|s| s.t <= end);
+            if to >= from + 2 {
+                let (resets_from, resets_to) = resets.in_window(from, to);
+                let has_resets = (from + 1..to).any(|i| samples[i].v < samples[i - 1].v);
+                assert_eq!(resets_to > resets_from, has_resets);
+                let dropped: Vec<u64> = (from + 1..to)
+                    .filter(|&i| samples[i].v < samples[i - 1].v)
+                    .map(|i| samples[i - 1].v.to_bits())
+                    .collect();
+                let found: Vec<u64> = resets.dropped_from()[resets_from as usize..resets_to as usize]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                assert_eq!(found, dropped);
+                windows.push(RateWindow { step: step as u32, from, to, resets: (resets_from, resets_to), start, end });
+            }
+        }
+        windows
+    }
+
+    /// Checks [`extrapolated_rates`] against [`extrapolated_rate`] for each window, as a
+    /// counter and not, as `rate` and not, with `shapes` kept from earlier calls.
+    fn check_rates(samples: &[Sample], range_ms: i64, shapes: &mut RateShapes, context: &str) {
+        let range_seconds = range_ms as f64 / 1000.0;
+        let mut resets = CounterResets::default();
+        resets.fill(samples);
+        let windows = rate_windows(samples, &resets, range_ms);
+        for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
+            let mut batched = Vec::new();
+            let dropped_from = resets.dropped_from();
+            shapes.prepare(is_rate, range_seconds);
+            extrapolated_rates(samples, dropped_from, &windows, is_counter, shapes, &mut batched);
+            let plain: Vec<(u32, f64)> = windows
+                .iter()
+                .filter_map(|w| {
+                    extrapolated_rate(&w.plain(samples, range_seconds), is_counter, is_rate).map(|v| (w.step, v))
+                })
+                .collect();
+            let bits = |points: &[(u32, f64)]| points.iter().map(|&(s, v)| (s, v.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(&batched), bits(&plain), "{context}, counter {is_counter}, rate {is_rate}");
+        }
+    }
+
     #[test]
     fn extrapolated_rates_equals_extrapolated_rate_bit_for_bit() {
         let seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut state = seed;
+        // One memo for every call: windows at one step with other times, other ranges and
+        // other kinds must not reuse what does not apply to them.
+        let mut shapes = RateShapes::default();
         for round in 0..200 {
             let samples = random_series(&mut state, 2 + round % 60);
             let range_ms = [60_000i64, 300_000, 600_000][round % 3];
-            let range_seconds = range_ms as f64 / 1000.0;
-            let mut windows = Vec::new();
-            for (step, end) in (samples[0].t..samples[samples.len() - 1].t + range_ms).step_by(7_777).enumerate() {
-                let start = end - range_ms;
-                let from = samples.partition_point(|s| s.t <= start);
-                let to = samples.partition_point(|s| s.t <= end);
-                if to >= from + 2 {
-                    let has_resets = (from + 1..to).any(|i| samples[i].v < samples[i - 1].v);
-                    windows.push(RateWindow { step: step as u32, from, to, has_resets, start, end });
-                }
+            check_rates(&samples, range_ms, &mut shapes, &format!("seed {seed:#x}, round {round}"));
+        }
+        // Series sampled at the same times, as a selector's usually are: windows at one step
+        // share their times, so later series take the memo's values.
+        for round in 0..50 {
+            let times = random_series(&mut state, 2 + round % 60);
+            let mut series = Vec::new();
+            for _ in 0..4 {
+                let values = random_series(&mut state, times.len());
+                series.push(times.iter().zip(&values).map(|(t, v)| Sample::new(t.t, v.v)).collect::<Vec<_>>());
             }
-            for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
-                let mut batched = Vec::new();
-                extrapolated_rates(&samples, &windows, is_counter, is_rate, range_seconds, &mut batched);
-                let plain: Vec<(u32, f64)> = windows
-                    .iter()
-                    .filter_map(|w| {
-                        extrapolated_rate(&w.plain(&samples, range_seconds), is_counter, is_rate).map(|v| (w.step, v))
-                    })
-                    .collect();
-                let bits = |points: &[(u32, f64)]| points.iter().map(|&(s, v)| (s, v.to_bits())).collect::<Vec<_>>();
-                assert_eq!(bits(&batched), bits(&plain), "seed {seed:#x}, round {round}, counter {is_counter}");
+            let range_ms = [60_000i64, 300_000][round % 2];
+            for (index, samples) in series.iter().enumerate() {
+                check_rates(samples, range_ms, &mut shapes, &format!("seed {seed:#x}, shared round {round}, {index}"));
             }
         }
     }

@@ -28,8 +28,8 @@ use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
 use super::parallel::{Point, PointSink};
 use super::range_functions::{
-    RangeKernel, RateWindow, Window, anchor_candidates, check_range_function_args, extrapolated_rates, is_counter_name,
-    keeps_name, matrix_argument, non_counter_info, warns_non_counter,
+    CounterResets, RangeKernel, RateShapes, RateWindow, Window, anchor_candidates, check_range_function_args,
+    extrapolated_rates, is_counter_name, keeps_name, matrix_argument, non_counter_info, warns_non_counter,
 };
 use super::{Evaluator, at_ms, duration_ms, offset_ms};
 use crate::error::{Error, Result};
@@ -134,6 +134,11 @@ thread_local! {
     /// The windows of one series that `rate` and friends evaluate together, kept from one series
     /// to the next on each thread.
     static RATE_WINDOWS: std::cell::Cell<Vec<RateWindow>> = const { std::cell::Cell::new(Vec::new()) };
+    /// What those windows' times alone decide, by step, kept from one series to the next (the
+    /// series of a selector usually share their sample times).
+    /// The counter resets of one series (`rate`, `increase`), kept likewise.
+    static COUNTER_RESETS: std::cell::Cell<CounterResets> = std::cell::Cell::new(CounterResets::default());
+    static RATE_SHAPES: std::cell::RefCell<RateShapes> = std::cell::RefCell::new(RateShapes::default());
 }
 
 /// The most aggregation states (groups × steps) folded series by series; about 120 bytes each.
@@ -288,11 +293,16 @@ impl Evaluator<'_> {
             } else {
                 Cow::Borrowed(samples)
             };
-            // A sample below the one before it is a counter reset. `resets` counts those in the
-            // window after its first sample (the window slides, so each sample enters and
-            // leaves the count once): none means `rate` need not look for resets.
-            let is_reset = |index: usize| counts_resets && index > 0 && samples[index].v < samples[index - 1].v;
-            let (mut from, mut to, mut resets) = (0, 0, 0usize);
+            // A sample below the one before it is a counter reset; `rate` need not look for
+            // resets in a window without any (and `delta` never does).
+            let resets = counts_resets.then(|| {
+                let mut resets = COUNTER_RESETS.with(|cell| cell.take());
+                resets.fill(&samples);
+                resets
+            });
+            let resets_in =
+                |from: usize, to: usize| resets.as_ref().map_or((0, 0), |resets| resets.in_window(from, to));
+            let (mut from, mut to) = (0, 0);
             // `rate`, `increase` and `delta` collect their windows and evaluate them together.
             let mut rate_windows = matches!(kernel, RangeKernel::ExtrapolatedRate { .. }).then(|| {
                 let mut windows = RATE_WINDOWS.with(|cell| cell.take());
@@ -304,19 +314,10 @@ impl Evaluator<'_> {
                 let end = pinned.unwrap_or(t).saturating_sub(offset);
                 let start = end.saturating_sub(range_ms);
                 while samples.get(from).is_some_and(|s| s.t <= start) {
-                    if from + 1 < to && is_reset(from + 1) {
-                        resets -= 1;
-                    }
                     from += 1;
                 }
-                if to <= from {
-                    to = from;
-                    resets = 0;
-                }
+                to = to.max(from);
                 while samples.get(to).is_some_and(|s| s.t <= end) {
-                    if to > from && is_reset(to) {
-                        resets += 1;
-                    }
                     to += 1;
                 }
                 if from == to {
@@ -326,20 +327,28 @@ impl Evaluator<'_> {
                 if let Some(rate_windows) = rate_windows.as_mut() {
                     // Evaluated after the loop, all windows at once.
                     if to - from >= 2 {
-                        let has_resets = resets > 0;
-                        rate_windows.push(RateWindow { step: index as u32, from, to, has_resets, start, end });
+                        let resets = resets_in(from, to);
+                        rate_windows.push(RateWindow { step: index as u32, from, to, resets, start, end });
                     }
                     continue;
                 }
-                let has_no_resets = counts_resets && resets == 0;
+                let (resets_from, resets_to) = resets_in(from, to);
+                let has_no_resets = counts_resets && resets_to == resets_from;
                 let window = Window { samples: &samples[from..to], start, end, range_seconds, has_no_resets };
                 if let Some(v) = kernel.value(&window, t, &scalars) {
                     points.push((index as u32, v));
                 }
             }
             if let (Some(windows), RangeKernel::ExtrapolatedRate { is_counter, is_rate }) = (rate_windows, kernel) {
-                extrapolated_rates(&samples, &windows, is_counter, is_rate, range_seconds, points);
+                let dropped_from = resets.as_ref().map_or(&[][..], CounterResets::dropped_from);
+                RATE_SHAPES.with_borrow_mut(|shapes| {
+                    shapes.prepare(is_rate, range_seconds);
+                    extrapolated_rates(&samples, dropped_from, &windows, is_counter, shapes, points);
+                });
                 RATE_WINDOWS.with(|cell| cell.replace(windows));
+            }
+            if let Some(resets) = resets {
+                COUNTER_RESETS.with(|cell| cell.replace(resets));
             }
         };
         if !warns_non_counter(name) {

@@ -94,18 +94,53 @@ pub(crate) fn head_series_iterator(
     non_empty(Box::new(MergeSampleIterator::new(vec![in_order, Box::new(VecSampleIterator::new(out_of_order))])))
 }
 
+/// A series a select matched, with its samples in range.
+type SelectedSeries = (Arc<HeadSeries>, Box<dyn SampleIterator>);
+
 impl Querier for HeadQuerier {
     fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        let mut result: Vec<Series> = self
+        let selected: Vec<SelectedSeries> = self
             .matching_series(matchers)
             .into_iter()
             .filter_map(|series| {
                 let samples = self.series_iterator(&series)?;
-                Some(Series { labels: self.head.labels_of(&series), samples })
+                Some((series, samples))
             })
             .collect();
+        // The series' locks are not held from here on.
+        let symbols = self.head.symbols.read();
+        let Some(ranks) = symbols.cached_ranks(selected.len()) else {
+            let mut result: Vec<Series> = selected
+                .into_iter()
+                .map(|(series, samples)| Series { labels: symbols.labels(&series.label_ids), samples })
+                .collect();
+            // Unstable is enough (label sets are unique) and faster: the head's ids are in creation order.
+            result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+            return Ok(Box::new(result.into_iter().map(Ok)));
+        };
+        // Label sets compared as the ranks of their strings order as the sets do
+        // ([`SymbolTable::ranks`]): each series' ranks side by side in one buffer, so a
+        // comparison reads two short runs of integers instead of strings all over the heap.
+        let mut keys: Vec<u32> = Vec::with_capacity(selected.iter().map(|(series, _)| series.label_ids.len()).sum());
+        let mut spans: Vec<(u32, u32)> = Vec::with_capacity(selected.len());
+        for (series, _) in &selected {
+            let start = keys.len();
+            keys.extend(series.label_ids.iter().map(|&id| ranks[id as usize]));
+            spans.push((start as u32, keys.len() as u32));
+        }
+        let key = |index: u32| {
+            let (start, end) = spans[index as usize];
+            &keys[start as usize..end as usize]
+        };
+        let mut order: Vec<u32> = (0..selected.len() as u32).collect();
         // Unstable is enough (label sets are unique) and faster: the head's ids are in creation order.
-        result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+        let mut selected: Vec<Option<SelectedSeries>> = selected.into_iter().map(Some).collect();
+        let result: Vec<Series> = order
+            .into_iter()
+            .filter_map(|index| selected[index as usize].take())
+            .map(|(series, samples)| Series { labels: symbols.labels(&series.label_ids), samples })
+            .collect();
         Ok(Box::new(result.into_iter().map(Ok)))
     }
 

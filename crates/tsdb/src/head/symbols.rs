@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use panoptes_model::{Label, Labels};
+use parking_lot::Mutex;
 
 /// The strings of the head's labels by id.
 #[derive(Default)]
@@ -21,6 +22,9 @@ pub(crate) struct SymbolTable {
     ids: HashMap<Arc<str>, u32>,
     /// Freed ids, reused before new ones.
     free: Vec<u32>,
+    /// [`SymbolTable::ranks`] as last computed, until a string is added or freed: queries
+    /// sort the series they select by it, and strings change only with series churn.
+    ranks: Mutex<Option<Arc<[u32]>>>,
 }
 
 impl SymbolTable {
@@ -35,6 +39,7 @@ impl SymbolTable {
             self.uses[id as usize] += 1;
             return id;
         }
+        *self.ranks.get_mut() = None;
         let id = match self.free.pop() {
             Some(id) => {
                 self.strings[id as usize] = string.clone();
@@ -57,6 +62,7 @@ impl SymbolTable {
             let uses = &mut self.uses[id as usize];
             *uses -= 1;
             if *uses == 0 {
+                *self.ranks.get_mut() = None;
                 let string = std::mem::replace(&mut self.strings[id as usize], Arc::from(""));
                 self.ids.remove(&string);
                 self.free.push(id);
@@ -120,6 +126,17 @@ impl SymbolTable {
         ranks
     }
 
+    /// Returns [`SymbolTable::ranks`], computed once until a string is added or freed; `None`
+    /// when it is not computed yet and computing it would cost more than sorting `series`
+    /// label sets by their strings (it sorts every string of the table).
+    pub(crate) fn cached_ranks(&self, series: usize) -> Option<Arc<[u32]>> {
+        let mut cached = self.ranks.lock();
+        if cached.is_none() && series.saturating_mul(4) >= self.strings.len() {
+            *cached = Some(self.ranks().into());
+        }
+        cached.clone()
+    }
+
     /// Returns the number of strings held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -162,5 +179,30 @@ mod tests {
         assert_eq!(table.labels(&c_ids), c);
         assert_eq!(table.labels(&a_ids), a);
         assert_eq!(c_ids[3], b_ids[3], "the freed id is reused");
+    }
+
+    #[test]
+    fn cached_ranks_follow_added_and_freed_strings() {
+        let mut table = SymbolTable::default();
+        let sorted_by_ranks = |table: &SymbolTable, sets: &[(&Labels, &[u32])]| {
+            let ranks = table.cached_ranks(sets.len()).expect("few strings: ranks computed");
+            let mut sets = sets.to_vec();
+            sets.sort_by_key(|(_, ids)| ids.iter().map(|&id| ranks[id as usize]).collect::<Vec<_>>());
+            sets.into_iter().map(|(labels, _)| labels.clone()).collect::<Vec<_>>()
+        };
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
+        let a_ids = table.intern_labels(&a);
+        assert!(table.cached_ranks(0).is_none(), "not worth computing for no series");
+        assert_eq!(sorted_by_ranks(&table, &[(&a, &a_ids)]), vec![a.clone()]);
+        // A string sorting between and before the cached ones: ranks must be computed again.
+        let b = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let b_ids = table.intern_labels(&b);
+        assert_eq!(sorted_by_ranks(&table, &[(&a, &a_ids), (&b, &b_ids)]), vec![b.clone(), a.clone()]);
+        // A freed id reused for a string that sorts elsewhere.
+        table.release(&b_ids);
+        let c = Labels::from_pairs([("__name__", "up"), ("job", "c")]);
+        let c_ids = table.intern_labels(&c);
+        assert_eq!(c_ids[3], b_ids[3], "the freed id is reused");
+        assert_eq!(sorted_by_ranks(&table, &[(&c, &c_ids), (&a, &a_ids)]), vec![a, c]);
     }
 }
