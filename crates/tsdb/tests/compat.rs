@@ -8,9 +8,12 @@
 //! PANOPTES_WRITE_COMPAT_FIXTURE=v1 cargo test -p panoptes-tsdb --test compat -- --ignored generate
 //! ```
 //!
-//! which runs [`generate_v1_fixture`] below. It holds a block (with a tombstones file), a WAL
+//! (the generator was named `generate_v1_fixture` then). `testdata/compat/v2/` was written the
+//! same way by the code of commit `dd9aee1` (index version 2: shared label-name lists, chunk
+//! starts relative to the block) with `PANOPTES_WRITE_COMPAT_FIXTURE=v2`, which runs
+//! [`generate_fixture`] below. Each holds a block (with a tombstones file), a WAL
 //! checkpoint and several WAL segments after it (series, samples and tombstone records), with
-//! integer, decimal, special (±Inf, −0, NaN) and staleness-marker values. Never regenerate it with
+//! integer, decimal, special (±Inf, −0, NaN) and staleness-marker values. Never regenerate one with
 //! newer code: the point is that its bytes stay as the old code wrote them.
 
 use std::path::{Path, PathBuf};
@@ -101,17 +104,22 @@ fn delete(db: &Db, (first, last): (i64, i64)) {
     db.delete(&matchers, START + first * MINUTE, START + last * MINUTE).expect("delete");
 }
 
-/// Writes the fixture. Only for the format version the current code writes, and only on
-/// request: the fixture must keep the bytes of the code that produced it.
+/// The fixture the current code writes: `v2` (index version 2, docs/format/index.md).
+const CURRENT_FIXTURE: &str = "v2";
+
+/// Writes the fixture of the current format. Only for the format version the current code
+/// writes, and only on request: the fixture must keep the bytes of the code that produced it.
 #[test]
-#[ignore = "writes testdata/compat/v1; see the module documentation"]
-fn generate_v1_fixture() {
-    if std::env::var("PANOPTES_WRITE_COMPAT_FIXTURE").as_deref() != Ok("v1") {
-        panic!("set PANOPTES_WRITE_COMPAT_FIXTURE=v1 to write the fixture");
+#[ignore = "writes testdata/compat/<version>; see the module documentation"]
+fn generate_fixture() {
+    if std::env::var("PANOPTES_WRITE_COMPAT_FIXTURE").as_deref() != Ok(CURRENT_FIXTURE) {
+        panic!("set PANOPTES_WRITE_COMPAT_FIXTURE={CURRENT_FIXTURE} to write the fixture");
     }
-    let dir = fixture_dir();
+    let dir = fixture_dir(CURRENT_FIXTURE);
     assert!(!dir.exists(), "{} exists; remove it first if you really mean to rewrite it", dir.display());
-    let db = Db::open(&dir, options()).expect("open");
+    // Smaller segments than the v1 fixture's: dense, compressed records fill 512 bytes slower,
+    // and the fixture must hold several segments after its checkpoint.
+    let db = Db::open(&dir, DbOptions { wal_segment_bytes: 256, ..options() }).expect("open");
     append_minutes(&db, 0..FIRST_PHASE_MINUTES);
     delete(&db, DELETIONS[0]);
     db.run_maintenance();
@@ -125,8 +133,8 @@ fn generate_v1_fixture() {
     std::fs::remove_file(dir.join("lock")).expect("remove lock file");
 }
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/compat/v1")
+fn fixture_dir(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/compat").join(version)
 }
 
 /// Returns every series with its samples as (time, value bits), as the fixture must read back.
@@ -176,7 +184,36 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[test]
 fn v1_fixture_has_every_part_of_the_format() {
-    let dir = fixture_dir();
+    has_every_part_of_the_format("v1");
+}
+
+#[test]
+fn v2_fixture_has_every_part_of_the_format() {
+    has_every_part_of_the_format("v2");
+}
+
+#[test]
+fn v1_fixture_reads_back_exactly() {
+    reads_back_exactly("v1");
+}
+
+#[test]
+fn v2_fixture_reads_back_exactly() {
+    reads_back_exactly("v2");
+}
+
+#[test]
+fn v1_fixture_accepts_new_writes_and_checkpoints() {
+    accepts_new_writes_and_checkpoints("v1");
+}
+
+#[test]
+fn v2_fixture_accepts_new_writes_and_checkpoints() {
+    accepts_new_writes_and_checkpoints("v2");
+}
+
+fn has_every_part_of_the_format(version: &str) {
+    let dir = fixture_dir(version);
     let wal = names(&dir.join("wal"));
     let checkpoints: Vec<&String> = wal.iter().filter(|n| n.starts_with("checkpoint.")).collect();
     assert_eq!(checkpoints.len(), 1, "{wal:?}");
@@ -186,11 +223,10 @@ fn v1_fixture_has_every_part_of_the_format() {
     assert!(dir.join(&blocks[0]).join("tombstones").exists(), "the block has tombstones");
 }
 
-#[test]
-fn v1_fixture_reads_back_exactly() {
+fn reads_back_exactly(version: &str) {
     let copy = tempfile::tempdir().expect("tempdir");
-    copy_dir(&fixture_dir(), copy.path());
-    let db = Db::open(copy.path(), options()).expect("open v1 fixture");
+    copy_dir(&fixture_dir(version), copy.path());
+    let db = Db::open(copy.path(), options()).expect("open fixture");
     assert_eq!(db.metrics().wal_corruptions.get(), 0);
     assert_eq!(db.metrics().wal_unknown_series_samples.get(), 0);
     assert_eq!(read_back(&db), expected());
@@ -198,11 +234,10 @@ fn v1_fixture_reads_back_exactly() {
     assert_eq!(db.head_series_count(), 4, "compat_gone was dropped from the head at the cut");
 }
 
-#[test]
-fn v1_fixture_accepts_new_writes_and_checkpoints() {
+fn accepts_new_writes_and_checkpoints(version: &str) {
     let copy = tempfile::tempdir().expect("tempdir");
-    copy_dir(&fixture_dir(), copy.path());
-    let db = Db::open(copy.path(), options()).expect("open v1 fixture");
+    copy_dir(&fixture_dir(version), copy.path());
+    let db = Db::open(copy.path(), options()).expect("open fixture");
     // Old and new records in one log, then a checkpoint that rewrites the old ones.
     let extra = series("compat_after", &[("job", "new")]);
     let mut appender = db.appender();
