@@ -330,17 +330,19 @@ impl BlockWriter {
 
         // Postings lists by (name, value), each in series order: a counting sort of the series
         // by pair (4 bytes per label; sorting (name, value, series) triples took 12).
-        let mut pairs: Vec<((u32, u32), u32)> = pair_counts.into_iter().collect();
+        // The pairs in order; each pair's count in the map becomes its place in that order.
+        let mut pairs: Vec<(u32, u32)> = pair_counts.keys().copied().collect();
         pairs.sort_unstable();
-        let mut slots: HashMap<(u32, u32), usize> = HashMap::with_capacity(pairs.len());
         let mut starts = Vec::with_capacity(pairs.len() + 1);
         let mut total = 0usize;
-        for (slot, &(pair, count)) in pairs.iter().enumerate() {
-            slots.insert(pair, slot);
+        for (slot, pair) in pairs.iter().enumerate() {
+            let count = pair_counts.get_mut(pair).expect("a counted pair");
             starts.push(total);
-            total += count as usize;
+            total += *count as usize;
+            *count = slot as u32;
         }
         starts.push(total);
+        let slots = pair_counts;
         let mut members = vec![0u32; total];
         let mut next = starts.clone();
         values_start = 0;
@@ -348,7 +350,7 @@ impl BlockWriter {
             let names = &name_sets[set as usize];
             let values = &self.series_values[values_start..values_start + names.len()];
             for (&name, &value) in names.iter().zip(values) {
-                let slot = slots[&(name, renumber[value as usize])];
+                let slot = slots[&(name, renumber[value as usize])] as usize;
                 members[next[slot]] = series as u32;
                 next[slot] += 1;
             }
@@ -357,7 +359,7 @@ impl BlockWriter {
         drop((slots, next));
         let postings_offset = out.written;
         let mut table: Vec<(u32, u32, u64)> = Vec::with_capacity(pairs.len());
-        for (slot, &((name, value), _)) in pairs.iter().enumerate() {
+        for (slot, &(name, value)) in pairs.iter().enumerate() {
             table.push((name, value, out.written));
             entry.clear();
             let list = &members[starts[slot]..starts[slot + 1]];
