@@ -489,16 +489,25 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         if let Some(router) = &router {
             router.stop(&runtime);
         }
+        // The store closes while the remote-write queues still hold the segments they have not
+        // sent: the snapshot that replaces the log keeps those for them.
+        let closed = match opened.get() {
+            Some(db) => {
+                tracing::info!("closing storage");
+                let closed = db.close().map_err(|error| error_chain(&error));
+                if closed.is_ok() {
+                    tracing::info!("storage closed");
+                }
+                closed
+            }
+            None => Ok(()),
+        };
         // After the last append: queues send what they read within the flush deadline; the rest
         // waits in the WAL for the next start.
         if let Some(remote) = remote.get() {
             remote.stop(remote_flush);
         }
-        let Some(db) = opened.get() else { return Ok(()) };
-        tracing::info!("closing storage");
-        db.close().map_err(|error| error_chain(&error))?;
-        tracing::info!("storage closed");
-        Ok(())
+        closed
     });
     (opener, on_shutdown)
 }

@@ -323,7 +323,9 @@ impl Runner {
                         return (round, true);
                     }
                 }
-                Some(Record::Tombstones(_)) => {}
+                // Chunks are only in the checkpoint a clean shutdown writes, which a tail never
+                // reads samples from.
+                Some(Record::Tombstones(_) | Record::Chunks(_)) => {}
                 None => {
                     if self.stopped.borrow().is_some() {
                         return (round, false);

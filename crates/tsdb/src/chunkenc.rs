@@ -636,6 +636,16 @@ pub fn decode_chunk(encoding: Encoding, bytes: &[u8]) -> Option<Vec<Sample>> {
     }
 }
 
+/// Encodes at most [`MAX_SAMPLES_PER_CHUNK`] samples (sorted, unique timestamps) as the head
+/// closes a chunk, in its smallest form; `None` when there are none.
+pub fn encode_closed<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Option<(Encoding, Vec<u8>)> {
+    let mut appender = HeadChunkAppender::new();
+    for sample in samples {
+        appender.append(sample.t, sample.v);
+    }
+    (appender.count() > 0).then(|| appender.finish())
+}
+
 /// Encodes samples (sorted, unique timestamps) into chunks of at most `MAX_SAMPLES_PER_CHUNK`.
 pub fn encode_chunks(samples: &[Sample]) -> Vec<(i64, i64, Vec<u8>)> {
     samples

@@ -198,11 +198,15 @@ impl Db {
         &self.inner.metrics
     }
 
-    /// Stops background work and syncs the WAL. Appends fail afterwards.
+    /// Stops background work, closes the WAL and, unless [`DbOptions::snapshot_on_close`] is
+    /// off, replaces the WAL by a snapshot of the head (docs/format/wal.md). Appends fail
+    /// afterwards, also those of appenders opened before; a commit that was logged before is
+    /// part of the snapshot.
     ///
     /// # Errors
     ///
-    /// Returns an I/O error when the final sync fails.
+    /// Returns an I/O error when the final sync or the snapshot fails; the WAL then still holds
+    /// every acknowledged sample.
     pub fn close(&self) -> Result<()> {
         if self.inner.is_closed.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -214,7 +218,26 @@ impl Db {
             let _ = handle.join();
         }
         if let Some(wal) = &self.inner.wal {
-            wal.sync()?;
+            // Commits logged before are in the head once this returns; later ones fail.
+            let last = wal.close_writer()?;
+            if self.inner.options.snapshot_on_close {
+                let started = Instant::now();
+                let mut stats = None;
+                wal.write_checkpoint(last, |sink| {
+                    stats = Some(self.inner.head.write_snapshot(sink)?);
+                    Ok(())
+                })?;
+                if let Some(stats) = stats {
+                    info!(
+                        series = stats.series,
+                        chunks = stats.chunks,
+                        records = stats.records,
+                        wal_bytes = wal.size_bytes(),
+                        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+                        "wrote the head as the wal's checkpoint"
+                    );
+                }
+            }
         }
         info!(dir = %self.inner.dir.display(), "tsdb closed");
         Ok(())

@@ -4,11 +4,13 @@
 //! pair, and each series' chunks and out-of-order buffer. It does no file I/O itself: the
 //! appender hands records to the WAL, and [`crate::Db`] cuts the head into blocks. Split by
 //! activity: `append.rs` (appender), `read.rs` (querier), `truncate.rs` (dropping data that
-//! moved to blocks), `replay.rs` (rebuilding from the WAL).
+//! moved to blocks), `replay.rs` (rebuilding from the WAL), `snapshot.rs` (the head as a WAL
+//! checkpoint at shutdown).
 
 mod append;
 mod read;
 mod replay;
+mod snapshot;
 mod symbols;
 mod truncate;
 

@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use prometheus_client::metrics::counter::Counter;
 use tracing::{error, info, warn};
 
 use record::RecordDecoder;
-pub(crate) use record::{MAX_RETAINED_SCRATCH_BYTES, push_samples, push_series, push_tombstones};
-pub use record::{Record, RefSample, SeriesId, Tombstone};
+pub(crate) use record::{MAX_RETAINED_SCRATCH_BYTES, push_chunks, push_samples, push_series, push_tombstones};
+pub use record::{Record, RefSample, SeriesChunk, SeriesId, Tombstone};
 pub(crate) use segment::FrameBuffer;
 use segment::SegmentReader;
 pub use tail::{Tail, TailLosses, WalPosition};
@@ -51,12 +51,18 @@ struct Writer {
     segment: u32,
     size: u64,
     is_dirty: bool,
+    /// Set by [`Wal::close_writer`]: nothing more may be logged.
+    is_closed: bool,
 }
 
 /// An open write-ahead log accepting new records.
 pub struct Wal {
     dir: PathBuf,
     writer: Mutex<Writer>,
+    /// Held shared by a commit from before its records are logged until its samples are in the
+    /// head ([`Wal::begin_commit`]), and exclusively by [`Wal::close_writer`]: once that
+    /// returns, every logged commit is in the head and every later one is refused.
+    commits: RwLock<()>,
     segment_bytes: u64,
     fsync: FsyncPolicy,
     holds: Mutex<Holds>,
@@ -186,7 +192,14 @@ impl Wal {
             dropped_segments: Counter::default(),
             dropped_bytes: Counter::default(),
         };
-        Ok(Wal { dir: dir.to_owned(), writer: Mutex::new(writer), segment_bytes, fsync, holds: Mutex::new(holds) })
+        Ok(Wal {
+            dir: dir.to_owned(),
+            writer: Mutex::new(writer),
+            commits: RwLock::new(()),
+            segment_bytes,
+            fsync,
+            holds: Mutex::new(holds),
+        })
     }
 
     /// Sets the bound on bytes of held segments and the counters of what the bound deletes.
@@ -262,7 +275,7 @@ impl Wal {
         let file =
             OpenOptions::new().create(true).append(true).open(&path).map_err(Error::io("create wal segment", &path))?;
         sync_dir(dir)?;
-        Ok(Writer { file, segment: index, size: 0, is_dirty: false })
+        Ok(Writer { file, segment: index, size: 0, is_dirty: false, is_closed: false })
     }
 
     /// Returns the log directory.
@@ -277,6 +290,9 @@ impl Wal {
         }
         let bytes = frames.as_bytes();
         let mut writer = self.writer.lock();
+        if writer.is_closed {
+            return Err(Error::Closed);
+        }
         if writer.size > 0 && writer.size + bytes.len() as u64 > self.segment_bytes {
             self.rotate_locked(&mut writer)?;
         }
@@ -336,19 +352,6 @@ impl Wal {
     ///
     /// Returns an I/O error; the log is then unchanged.
     pub fn checkpoint(&self, last: u32, mut keep: impl FnMut(Record) -> Option<Record>) -> Result<u64> {
-        let final_dir = self.dir.join(format!("{CHECKPOINT_PREFIX}{}", segment_name(last)));
-        let temporary = self.dir.join(format!("{CHECKPOINT_PREFIX}{}.tmp", segment_name(last)));
-        let _ = std::fs::remove_dir_all(&temporary);
-        std::fs::create_dir_all(&temporary).map_err(Error::io("create checkpoint", &temporary))?;
-        let segment_path = temporary.join(segment_name(0));
-        let mut output = File::create(&segment_path).map_err(Error::io("create checkpoint", &segment_path))?;
-        let mut kept = 0u64;
-        let mut buffer = FrameBuffer::default();
-        let mut flush = |buffer: &mut FrameBuffer| -> Result<()> {
-            output.write_all(buffer.as_bytes()).map_err(Error::io("write checkpoint", &segment_path))?;
-            buffer.clear();
-            Ok(())
-        };
         let mut sources: Vec<PathBuf> = Vec::new();
         let previous = last_checkpoint(&self.dir)?;
         if let Some((_, path)) = &previous {
@@ -361,22 +364,66 @@ impl Wal {
                 .filter(|i| (first_segment..=last).contains(i))
                 .map(|i| self.dir.join(segment_name(i))),
         );
-        let mut decoder = RecordDecoder::default();
-        for source in &sources {
-            let mut reader = SegmentReader::open(source, record::is_known_type)?;
-            while let Some((kind, payload)) = reader.next_frame()? {
-                let Some(record) = decoder.decode(kind, payload) else { continue };
-                if let Some(record) = keep(record) {
-                    kept += 1;
-                    record::push_record(&mut buffer, &record);
-                    if buffer.as_bytes().len() > 1 << 20 {
-                        flush(&mut buffer)?;
+        self.write_checkpoint(last, |sink| {
+            let mut decoder = RecordDecoder::default();
+            for source in &sources {
+                let mut reader = SegmentReader::open(source, record::is_known_type)?;
+                while let Some((kind, payload)) = reader.next_frame()? {
+                    let Some(record) = decoder.decode(kind, payload) else { continue };
+                    if let Some(record) = keep(record) {
+                        sink.push(|frames| record::push_record(frames, &record))?;
                     }
                 }
             }
-        }
-        flush(&mut buffer)?;
-        output.sync_all().map_err(Error::io("sync checkpoint", &segment_path))?;
+            Ok(())
+        })
+    }
+
+    /// Returns the guard a commit holds from before it logs until its samples are applied.
+    pub(crate) fn begin_commit(&self) -> RwLockReadGuard<'_, ()> {
+        self.commits.read()
+    }
+
+    /// Waits for the commits in progress ([`Wal::begin_commit`]), syncs the current segment and
+    /// refuses every later [`Wal::log`] with [`Error::Closed`]; returns the index of the
+    /// segment, the last one there is.
+    ///
+    /// # Errors
+    ///
+    /// Returns an I/O error when the sync fails; the log is closed all the same.
+    pub(crate) fn close_writer(&self) -> Result<u32> {
+        let _no_commit_in_progress = self.commits.write();
+        let mut writer = self.writer.lock();
+        writer.is_closed = true;
+        let segment = writer.segment;
+        writer.file.sync_data().map_err(Error::io("sync wal segment", self.dir.join(segment_name(segment))))?;
+        writer.is_dirty = false;
+        Ok(segment)
+    }
+
+    /// Writes `checkpoint.<last>` from the records `fill` pushes, syncs and renames it, then
+    /// deletes the segments up to `last` (but those consumers hold) and the previous checkpoint.
+    /// Returns the number of records written.
+    ///
+    /// # Errors
+    ///
+    /// Returns `fill`'s error or an I/O error; the log is then unchanged.
+    pub(crate) fn write_checkpoint(
+        &self,
+        last: u32,
+        fill: impl FnOnce(&mut CheckpointSink) -> Result<()>,
+    ) -> Result<u64> {
+        let final_dir = self.dir.join(format!("{CHECKPOINT_PREFIX}{}", segment_name(last)));
+        let temporary = self.dir.join(format!("{CHECKPOINT_PREFIX}{}.tmp", segment_name(last)));
+        let previous = last_checkpoint(&self.dir)?;
+        let _ = std::fs::remove_dir_all(&temporary);
+        std::fs::create_dir_all(&temporary).map_err(Error::io("create checkpoint", &temporary))?;
+        let path = temporary.join(segment_name(0));
+        let output = File::create(&path).map_err(Error::io("create checkpoint", &path))?;
+        let mut sink = CheckpointSink { output, path, frames: FrameBuffer::default(), records: 0 };
+        fill(&mut sink)?;
+        sink.flush()?;
+        sink.output.sync_all().map_err(Error::io("sync checkpoint", &sink.path))?;
         sync_dir(&temporary)?;
         let _ = std::fs::remove_dir_all(&final_dir);
         std::fs::rename(&temporary, &final_dir).map_err(Error::io("rename checkpoint", &final_dir))?;
@@ -388,12 +435,47 @@ impl Wal {
         {
             std::fs::remove_dir_all(&path).map_err(Error::io("remove checkpoint", &path))?;
         }
-        Ok(kept)
+        Ok(sink.records)
     }
 
     /// Returns the total size of the log's files in bytes.
     pub fn size_bytes(&self) -> u64 {
         directory_size(&self.dir)
+    }
+}
+
+/// The file a checkpoint is being written to, fed a record at a time.
+pub(crate) struct CheckpointSink {
+    output: File,
+    path: PathBuf,
+    frames: FrameBuffer,
+    records: u64,
+}
+
+impl CheckpointSink {
+    /// Adds the record that `frame` frames; writes out what is buffered past a megabyte.
+    ///
+    /// # Errors
+    ///
+    /// Returns an I/O error when the write fails.
+    pub(crate) fn push(&mut self, frame: impl FnOnce(&mut FrameBuffer)) -> Result<()> {
+        frame(&mut self.frames);
+        self.records += 1;
+        if self.frames.as_bytes().len() > 1 << 20 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Returns the number of records added.
+    pub(crate) fn records(&self) -> u64 {
+        self.records
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.output.write_all(self.frames.as_bytes()).map_err(Error::io("write checkpoint", &self.path))?;
+        self.frames.clear();
+        Ok(())
     }
 }
 

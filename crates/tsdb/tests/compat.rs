@@ -13,7 +13,9 @@
 //! starts relative to the block) with `PANOPTES_WRITE_COMPAT_FIXTURE=v2`, which runs
 //! [`generate_fixture`] below. Each holds a block (with a tombstones file), a WAL
 //! checkpoint and several WAL segments after it (series, samples and tombstone records), with
-//! integer, decimal, special (±Inf, −0, NaN) and staleness-marker values. Never regenerate one with
+//! integer, decimal, special (±Inf, −0, NaN) and staleness-marker values. `testdata/compat/v3/`
+//! (`PANOPTES_WRITE_COMPAT_FIXTURE=v3`) holds the same data closed cleanly: its WAL is only the
+//! shutdown snapshot (chunks records, docs/format/wal.md). Never regenerate one with
 //! newer code: the point is that its bytes stay as the old code wrote them.
 
 use std::path::{Path, PathBuf};
@@ -104,8 +106,9 @@ fn delete(db: &Db, (first, last): (i64, i64)) {
     db.delete(&matchers, START + first * MINUTE, START + last * MINUTE).expect("delete");
 }
 
-/// The fixture the current code writes: `v2` (index version 2, docs/format/index.md).
-const CURRENT_FIXTURE: &str = "v2";
+/// The fixture the current code writes: `v3` (the WAL replaced by a snapshot of the head at
+/// close, docs/format/wal.md).
+const CURRENT_FIXTURE: &str = "v3";
 
 /// Writes the fixture of the current format. Only for the format version the current code
 /// writes, and only on request: the fixture must keep the bytes of the code that produced it.
@@ -193,6 +196,37 @@ fn v2_fixture_has_every_part_of_the_format() {
 }
 
 #[test]
+fn v3_fixture_has_every_part_of_the_format() {
+    let dir = fixture_dir("v3");
+    let wal = names(&dir.join("wal"));
+    assert!(wal.len() == 1 && wal[0].starts_with("checkpoint."), "only the snapshot: {wal:?}");
+    let checkpoint = dir.join("wal").join(&wal[0]);
+    assert_eq!(names(&checkpoint), vec!["00000000".to_owned()]);
+    let types = frame_types(&std::fs::read(checkpoint.join("00000000")).expect("read snapshot"));
+    // No series' newest sample was deleted and none has out-of-order samples: series and
+    // chunks records only (tests/snapshot.rs covers the others).
+    assert_eq!(types, vec![1, 5], "series and chunks records");
+    let blocks: Vec<String> = names(&dir).into_iter().filter(|n| n != "wal").collect();
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert!(dir.join(&blocks[0]).join("tombstones").exists(), "the block has tombstones");
+}
+
+/// Returns the record type of every frame in a WAL file (docs/format/wal.md, "Frames").
+fn frame_types(bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut at = 0;
+    while at + 9 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes")) as usize;
+        types.push(bytes[at + 8] & 0x7f);
+        at += 9 + len;
+    }
+    assert_eq!(at, bytes.len(), "whole frames");
+    types.sort_unstable();
+    types.dedup();
+    types
+}
+
+#[test]
 fn v1_fixture_reads_back_exactly() {
     reads_back_exactly("v1");
 }
@@ -203,6 +237,11 @@ fn v2_fixture_reads_back_exactly() {
 }
 
 #[test]
+fn v3_fixture_reads_back_exactly() {
+    reads_back_exactly("v3");
+}
+
+#[test]
 fn v1_fixture_accepts_new_writes_and_checkpoints() {
     accepts_new_writes_and_checkpoints("v1");
 }
@@ -210,6 +249,11 @@ fn v1_fixture_accepts_new_writes_and_checkpoints() {
 #[test]
 fn v2_fixture_accepts_new_writes_and_checkpoints() {
     accepts_new_writes_and_checkpoints("v2");
+}
+
+#[test]
+fn v3_fixture_accepts_new_writes_and_checkpoints() {
+    accepts_new_writes_and_checkpoints("v3");
 }
 
 fn has_every_part_of_the_format(version: &str) {

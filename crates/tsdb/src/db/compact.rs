@@ -13,6 +13,7 @@ use super::DbInner;
 use crate::block::meta::Compaction;
 use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
+use crate::chunkenc::{decode_chunk, encode_closed};
 use crate::error::{Error, Result};
 use crate::head::{U64Set, head_series_iterator};
 use crate::metrics::TsdbMetrics;
@@ -184,6 +185,27 @@ impl DbInner {
             Record::Tombstones(mut tombstones) => {
                 tombstones.retain(|t| alive.contains(&t.id) && t.maxt >= min_valid);
                 (!tombstones.is_empty()).then_some(Record::Tombstones(tombstones))
+            }
+            Record::Chunks(mut chunks) => {
+                // Only a shutdown snapshot has chunks, with in-order samples: kept from
+                // `min_valid` on like samples, re-encoded in the rare chunk that spans it.
+                chunks.retain_mut(|chunk| {
+                    if !alive.contains(&chunk.id) {
+                        return false;
+                    }
+                    let Some(samples) = decode_chunk(chunk.encoding, &chunk.bytes) else { return false };
+                    if samples.first().is_some_and(|s| s.t >= min_valid) {
+                        return true;
+                    }
+                    match encode_closed(samples.iter().filter(|s| s.t >= min_valid)) {
+                        Some((encoding, bytes)) => {
+                            (chunk.encoding, chunk.bytes) = (encoding, bytes);
+                            true
+                        }
+                        None => false,
+                    }
+                });
+                (!chunks.is_empty()).then_some(Record::Chunks(chunks))
             }
         })?;
         self.metrics.checkpoints.inc();

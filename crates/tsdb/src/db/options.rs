@@ -24,6 +24,9 @@ pub struct DbOptions {
     /// The most bytes of WAL segments kept, after a checkpoint replaced them, for consumers
     /// (remote write) that have not read them yet; beyond it the oldest are deleted and counted.
     pub max_wal_hold_bytes: u64,
+    /// Whether [`crate::Db::close`] replaces the WAL by a snapshot of the head: a third of its
+    /// size, replayed as fast (on by default; off keeps the log as written, for tests of it).
+    pub snapshot_on_close: bool,
 }
 
 impl Default for DbOptions {
@@ -37,6 +40,7 @@ impl Default for DbOptions {
             wal_segment_bytes: DEFAULT_SEGMENT_BYTES,
             maintenance_interval: Duration::from_secs(30),
             max_wal_hold_bytes: DEFAULT_MAX_HOLD_BYTES,
+            snapshot_on_close: true,
         }
     }
 }

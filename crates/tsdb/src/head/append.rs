@@ -270,6 +270,8 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers, appe
             unlogged.push(series.clone());
         }
     }
+    // Until the samples are applied: a close of the log waits for them (Wal::close_writer).
+    let _commit = wal.map(Wal::begin_commit);
     if let Some(wal) = wal {
         frames.clear();
         if !unlogged.is_empty() {

@@ -7,6 +7,7 @@ use panoptes_model::Sample;
 
 use super::append::apply_sample;
 use super::{Head, HeadSeries};
+use crate::chunkenc::decode_chunk;
 use crate::wal::{Record, SeriesId};
 
 /// Applies WAL records to a head in log order.
@@ -46,6 +47,19 @@ impl<'a> Replayer<'a> {
                         None => {
                             self.head.metrics.wal_unknown_series_samples.inc();
                         }
+                    }
+                }
+            }
+            Record::Chunks(chunks) => {
+                for chunk in chunks {
+                    // A chunk that does not decode is dropped whole, as a damaged record is.
+                    let samples = decode_chunk(chunk.encoding, &chunk.bytes).unwrap_or_default();
+                    let Some(series) = self.series(chunk.id) else {
+                        self.head.metrics.wal_unknown_series_samples.inc_by(samples.len() as u64);
+                        continue;
+                    };
+                    for sample in samples {
+                        apply_sample(self.head, &series, sample, true);
                     }
                 }
             }

@@ -378,7 +378,7 @@ mod tests {
                         samples.push((series[&sample.id].clone(), sample.t));
                     }
                 }
-                Record::Tombstones(_) => {}
+                Record::Tombstones(_) | Record::Chunks(_) => {}
             }
         }
     }
