@@ -86,6 +86,8 @@ fn main() {
         wal_fsync: FsyncPolicy::Never,
         maintenance_interval: Duration::from_secs(3600),
         retention: Duration::from_secs(365 * 86_400),
+        // The log as written: it is what this measures.
+        snapshot_on_close: false,
         ..DbOptions::default()
     };
     // The load is generated first so that the timed loop only ingests.
