@@ -785,7 +785,7 @@ pub enum TimeSource<'a> {
     Shared(u64),
 }
 
-/// Encodes a columnar chunk (blocks only): `count: u16` big-endian, a time tag byte (0 inline
+/// Encodes a columnar chunk (blocks, and closed head chunks with a shared column): `count: u16` big-endian, a time tag byte (0 inline
 /// followed by the time column, 1 shared followed by the owner's entry offset as a uvarint),
 /// then the value column. Series scraped together have identical timestamps, so a block
 /// writer stores their time column once and lets the other chunks point to it.
@@ -809,6 +809,33 @@ pub fn encode_columnar(samples: &[Sample], times: TimeSource<'_>) -> Vec<u8> {
     let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
     out.extend_from_slice(&encode_value_column(&values));
     out
+}
+
+/// Encodes the owner of a shared time column kept apart from any chunk (the head's, see
+/// `head/times.rs`): a columnar chunk's count and inline time column without values, which
+/// [`decode_columnar_into`] accepts as `owner`.
+pub fn encode_time_owner(times: &[i64]) -> Vec<u8> {
+    debug_assert!(!times.is_empty() && times.len() <= usize::from(u16::MAX));
+    let mut out = (times.len() as u16).to_be_bytes().to_vec();
+    out.push(TIMES_INLINE);
+    out.extend_from_slice(&encode_time_column(times));
+    out
+}
+
+/// Returns a columnar chunk that shares its time column with `owner` (an entry from
+/// [`encode_time_owner`]) rewritten with the column inline, so that it decodes alone; `None`
+/// when the bytes are not such a pair.
+pub fn with_inline_times(chunk: &[u8], owner: &[u8]) -> Option<Vec<u8>> {
+    if chunk.get(2) != Some(&TIMES_SHARED) || owner.get(2) != Some(&TIMES_INLINE) || chunk.get(..2) != owner.get(..2) {
+        return None;
+    }
+    let mut cursor = crate::encoding::Cursor::at(chunk, 3);
+    cursor.uvarint()?;
+    let values = chunk.get(cursor.position()..)?;
+    let mut out = Vec::with_capacity(owner.len() + values.len());
+    out.extend_from_slice(owner);
+    out.extend_from_slice(values);
+    Some(out)
 }
 
 /// Returns the entry offset of the chunk whose timestamps a columnar chunk shares, `None` when

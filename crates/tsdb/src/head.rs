@@ -12,8 +12,10 @@ mod read;
 mod replay;
 mod snapshot;
 mod symbols;
+mod times;
 mod truncate;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,8 +28,11 @@ pub(crate) use read::{HeadQuerier, head_postings_for_matchers, head_series_itera
 pub(crate) use replay::Replayer;
 
 pub(crate) use symbols::SymbolTable;
+pub(crate) use times::TimeColumn;
 
-use crate::chunkenc::{Encoding, HeadChunkAppender};
+use crate::chunkenc::{
+    Encoding, HeadChunkAppender, TimeSource, decode_chunk, decode_columnar, encode_columnar, with_inline_times,
+};
 use crate::iterator::{ChunkBytes, ChunkRef};
 use crate::metrics::TsdbMetrics;
 use crate::postings::Postings;
@@ -103,12 +108,55 @@ impl OpenSet {
     }
 }
 
-/// A closed, immutable head chunk: XOR, or decimal when that is smaller.
+/// A closed, immutable head chunk: columnar with its time column shared (`times`), or, when
+/// its samples did not decode, as the appender left it.
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) encoding: Encoding,
     pub(crate) bytes: Arc<[u8]>,
+    /// The time column of a columnar chunk, in [`times::TIME_COLUMNS`].
+    pub(crate) times: Option<Arc<TimeColumn>>,
+}
+
+impl HeadChunk {
+    /// Closes an appender's chunk: the timestamps go to the process' table of time columns
+    /// (series appended together share one), the values into a columnar chunk.
+    fn close(appender: HeadChunkAppender, min_t: i64, max_t: i64) -> HeadChunk {
+        match decode_chunk(appender.encoding(), appender.bytes()) {
+            Some(samples) if !samples.is_empty() => {
+                let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
+                HeadChunk {
+                    min_t,
+                    max_t,
+                    encoding: Encoding::Columnar,
+                    bytes: encode_columnar(&samples, TimeSource::Shared(0)).into(),
+                    times: Some(times::TIME_COLUMNS.intern(&times)),
+                }
+            }
+            _ => {
+                let (encoding, bytes) = appender.finish();
+                HeadChunk { min_t, max_t, encoding, bytes: bytes.into(), times: None }
+            }
+        }
+    }
+
+    /// Returns the chunk's samples; `None` when they do not decode.
+    pub(crate) fn samples(&self) -> Option<Vec<Sample>> {
+        match &self.times {
+            Some(times) => decode_columnar(&self.bytes, Some(&times.bytes)),
+            None => decode_chunk(self.encoding, &self.bytes),
+        }
+    }
+
+    /// Returns the chunk as it decodes alone: its bytes, with the time column put back inline
+    /// when it is shared.
+    pub(crate) fn standalone_bytes(&self) -> Option<Cow<'_, [u8]>> {
+        match &self.times {
+            Some(times) => with_inline_times(&self.bytes, &times.bytes).map(Cow::Owned),
+            None => Some(Cow::Borrowed(&self.bytes)),
+        }
+    }
 }
 
 /// The mutable part of a series. Its size matters (one per series; bench/RESULTS.md): the
@@ -205,11 +253,10 @@ impl SeriesData {
     pub(crate) fn close_open_chunk(&mut self) {
         if let Some((appender, min_t)) = self.open.take() {
             let max_t = self.last().map_or(min_t, |s| s.t);
-            let (encoding, bytes) = appender.finish();
             // Exactly as many slots as chunks: a series holds one to three closed chunks for
             // hours, and `push`'s first growth to four would leave 120 bytes of the list unused.
             self.chunks.reserve_exact(1);
-            self.chunks.push(HeadChunk { min_t, max_t, encoding, bytes: bytes.into() });
+            self.chunks.push(HeadChunk::close(appender, min_t, max_t));
         }
     }
 
@@ -241,7 +288,7 @@ impl SeriesData {
         let (last, has_last) = (self.last, self.has_last);
         let mut kept: Vec<Sample> = Vec::new();
         for chunk in &self.chunks {
-            let samples = crate::chunkenc::decode_chunk(chunk.encoding, &chunk.bytes).unwrap_or_default();
+            let samples = chunk.samples().unwrap_or_default();
             kept.extend(samples.into_iter().filter(|s| s.t < mint || s.t > maxt));
         }
         if let Some((appender, _)) = &self.open {
@@ -267,7 +314,10 @@ impl SeriesData {
                 min_t: c.min_t,
                 max_t: c.max_t,
                 encoding: c.encoding,
-                bytes: ChunkBytes::Shared(c.bytes.clone()),
+                bytes: match &c.times {
+                    Some(times) => ChunkBytes::SharedTimes(c.bytes.clone(), times.clone()),
+                    None => ChunkBytes::Shared(c.bytes.clone()),
+                },
                 shared_times: None,
             })
             .collect();
@@ -754,7 +804,7 @@ mod tests {
             data.append_in_order(sample, i64::MAX);
         }
         assert_eq!(data.chunks.len(), 2);
-        assert!(data.chunks.iter().all(|c| c.encoding == Encoding::Decimal));
+        assert!(data.chunks.iter().all(|c| c.encoding == Encoding::Columnar && c.times.is_some()));
         let refs = data.chunk_refs(i64::MIN, i64::MAX);
         let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
         let read = panoptes_storage::collect_samples(&mut iterator);

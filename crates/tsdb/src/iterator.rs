@@ -12,6 +12,7 @@ use crate::chunkenc::{
     ColumnarScratch, Encoding, XorIterator, decode_columnar, decode_columnar_into, decode_decimal, decode_head_decimal,
     decode_head_decimal_into,
 };
+use crate::head::TimeColumn;
 
 thread_local! {
     /// Buffers for decoding columnar chunks in [`ChunksIterator::read_all`], kept per thread
@@ -25,6 +26,8 @@ thread_local! {
 pub(crate) enum ChunkBytes {
     /// A head chunk, shared with the head.
     Shared(Arc<[u8]>),
+    /// A closed head chunk (columnar) and the time column it shares (head/times.rs).
+    SharedTimes(Arc<[u8]>, Arc<TimeColumn>),
     /// A chunk inside a mapped file: the map and the byte range.
     Mapped(Arc<Mmap>, usize, usize),
 }
@@ -32,7 +35,7 @@ pub(crate) enum ChunkBytes {
 impl AsRef<[u8]> for ChunkBytes {
     fn as_ref(&self) -> &[u8] {
         match self {
-            ChunkBytes::Shared(bytes) => bytes,
+            ChunkBytes::Shared(bytes) | ChunkBytes::SharedTimes(bytes, _) => bytes,
             ChunkBytes::Mapped(map, start, end) => &map[*start..*end],
         }
     }
@@ -46,7 +49,8 @@ pub(crate) struct ChunkRef {
     pub(crate) encoding: Encoding,
     pub(crate) bytes: ChunkBytes,
     /// For a columnar chunk of a block that shares its timestamps: the byte range of the chunk
-    /// holding them, in the same file (one map reference per chunk, not two).
+    /// holding them, in the same file (one map reference per chunk, not two). A head chunk's
+    /// shared column comes with its bytes ([`ChunkBytes::SharedTimes`]).
     pub(crate) shared_times: Option<(usize, usize)>,
 }
 
@@ -55,6 +59,7 @@ impl ChunkRef {
     fn shared_times(&self) -> Option<&[u8]> {
         match (&self.bytes, self.shared_times) {
             (ChunkBytes::Mapped(map, ..), Some((start, end))) => Some(&map[start..end]),
+            (ChunkBytes::SharedTimes(_, times), _) => Some(&times.bytes),
             _ => None,
         }
     }

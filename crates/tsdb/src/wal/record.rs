@@ -65,12 +65,13 @@ pub enum Record {
     Chunks(Vec<SeriesChunk>),
 }
 
-/// A chunk of a series known by id: XOR, decimal or head-decimal (docs/format/chunks.md).
+/// A chunk of a series known by id: XOR, decimal, columnar with its time column inline or
+/// head-decimal (docs/format/chunks.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesChunk {
     /// The series.
     pub id: SeriesId,
-    /// How `bytes` are encoded; never [`Encoding::Columnar`], which only blocks use.
+    /// How `bytes` are encoded.
     pub encoding: Encoding,
     /// The encoded chunk.
     pub bytes: Vec<u8>,
@@ -253,6 +254,7 @@ fn record_chunk_encoding(byte: u8) -> Option<Encoding> {
     match byte {
         1 => Some(Encoding::Xor),
         2 => Some(Encoding::Decimal),
+        3 => Some(Encoding::Columnar),
         4 => Some(Encoding::HeadDecimal),
         _ => None,
     }
@@ -422,7 +424,12 @@ fn decode_payload(kind: u8, payload: &[u8]) -> Option<Record> {
                 id = id.wrapping_add(cursor.varint()? as u64);
                 let encoding = record_chunk_encoding(cursor.u8()?)?;
                 let len = usize::try_from(cursor.uvarint()?).ok()?;
-                chunks.push(SeriesChunk { id, encoding, bytes: cursor.bytes(len)?.to_vec() });
+                let bytes = cursor.bytes(len)?;
+                // A columnar chunk must hold its time column: there is no owner to share.
+                if encoding == Encoding::Columnar && crate::chunkenc::columnar_time_owner(bytes).is_some() {
+                    return None;
+                }
+                chunks.push(SeriesChunk { id, encoding, bytes: bytes.to_vec() });
             }
             Some(Record::Chunks(chunks))
         }
@@ -463,8 +470,13 @@ mod tests {
             SeriesChunk { id: 9, encoding: Encoding::Xor, bytes: vec![0, 1, 2, 3] },
             SeriesChunk { id: 9, encoding: Encoding::HeadDecimal, bytes: vec![7; 100] },
             SeriesChunk { id: 4, encoding: Encoding::Decimal, bytes: Vec::new() },
+            SeriesChunk { id: 5, encoding: Encoding::Columnar, bytes: vec![0, 1, 0, 9, 9] },
         ]);
         assert_eq!(round_trip(&chunks), Some(chunks));
+        // A columnar chunk sharing another's time column cannot decode alone: refused.
+        let shared =
+            Record::Chunks(vec![SeriesChunk { id: 5, encoding: Encoding::Columnar, bytes: vec![0, 1, 1, 0, 9] }]);
+        assert_eq!(round_trip(&shared), None);
         assert_eq!(round_trip(&Record::Samples(Vec::new())), Some(Record::Samples(Vec::new())));
     }
 
