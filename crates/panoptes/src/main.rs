@@ -34,18 +34,24 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// memory resident than they used (100k remote-write series: 133 MB anonymous memory with huge
 /// pages, 78 MB without; bench/RESULTS.md). mimalloc reads its option before `main`, so the
 /// process setting is changed directly; it also covers the memory mapped before this call.
+///
+/// And keeps no full pages per size class in reserve (mimalloc keeps two per thread heap):
+/// ingestion and compaction allocate from a dozen threads, and the pages they kept took the
+/// peak of the 100k-series benchmark from about 141 to 151 MB (bench/RESULTS.md).
 #[allow(unsafe_code)]
 fn tune_allocator() {
     use libmimalloc_sys::{mi_option_set_default, mi_option_t};
     // Ids from `enum mi_option_e` in the mimalloc v3 header bundled with libmimalloc-sys 0.1.49
-    // (pinned in Cargo.lock); the crate does not export these two.
+    // (pinned in Cargo.lock); the crate does not export these.
     const ARENA_EAGER_COMMIT: mi_option_t = 4;
     const PURGE_DELAY: mi_option_t = 15;
+    const PAGE_FULL_RETAIN: mi_option_t = 36;
     // SAFETY: plain calls into mimalloc's option table with valid option ids; they only change
     // defaults that environment variables have not set, and are safe at any time.
     unsafe {
         mi_option_set_default(PURGE_DELAY, 0);
         mi_option_set_default(ARENA_EAGER_COMMIT, 0);
+        mi_option_set_default(PAGE_FULL_RETAIN, 0);
     }
     #[cfg(target_os = "linux")]
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
