@@ -88,9 +88,9 @@ pub(crate) fn head_series_iterator(
         data.out_of_order().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
     drop(data);
     if out_of_order.is_empty() {
-        return chunks_iterator(chunks, in_order_min, maxt, Arc::from([]), false);
+        return chunks_iterator(chunks, in_order_min, maxt, None, false);
     }
-    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, in_order_min, maxt, Arc::from([])));
+    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::with_deletions(chunks, in_order_min, maxt, None));
     non_empty(Box::new(MergeSampleIterator::new(vec![in_order, Box::new(VecSampleIterator::new(out_of_order))])))
 }
 
