@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use panoptes_model::{Matcher, Sample};
+use panoptes_model::{Labels, Matcher, Sample};
 use panoptes_storage::{MergeSampleIterator, Querier, SampleIterator, Series, SeriesSet, VecSampleIterator};
 use parking_lot::RwLockReadGuard;
 
@@ -97,16 +97,82 @@ pub(crate) fn head_series_iterator(
 /// A series a select matched, with its samples in range.
 type SelectedSeries = (Arc<HeadSeries>, Box<dyn SampleIterator>);
 
+/// Below this many series per thread a select's per-series work stays on the calling thread:
+/// starting a thread costs tens of microseconds, a series a microsecond or more (its lock, its
+/// chunk list and, when its chunks straddle the range's start, decoding one to peek).
+const MIN_SERIES_PER_THREAD: usize = 8192;
+
+/// The most threads one select uses.
+const MAX_SELECT_THREADS: usize = 8;
+
+/// Returns how many threads share the per-series work of `series` series.
+fn select_threads(series: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.min(MAX_SELECT_THREADS).min(series / MIN_SERIES_PER_THREAD).max(1)
+}
+
+/// Calls `work` on `threads` consecutive pieces of `items` (the first piece on the calling
+/// thread) and returns the results in the pieces' order.
+fn map_pieces<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    if threads < 2 || items.len() < 2 {
+        return vec![work(items)];
+    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let mut pieces = items.chunks(size);
+        let first = pieces.next().unwrap_or_default();
+        let helpers: Vec<_> = pieces.map(|piece| scope.spawn(move || work(piece))).collect();
+        let mut results = vec![work(first)];
+        for helper in helpers {
+            results.push(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results
+    })
+}
+
+/// Merges lists each sorted by `less` into one (ties: the earlier list first).
+fn merge_sorted_lists(lists: Vec<Vec<u32>>, less: impl Fn(u32, u32) -> bool) -> Vec<u32> {
+    let mut lists: Vec<std::iter::Peekable<std::vec::IntoIter<u32>>> =
+        lists.into_iter().filter(|list| !list.is_empty()).map(|list| list.into_iter().peekable()).collect();
+    if lists.len() == 1 {
+        return lists.pop().map(Iterator::collect).unwrap_or_default();
+    }
+    let mut merged = Vec::with_capacity(lists.iter().map(|list| list.len()).sum());
+    loop {
+        let mut least: Option<(usize, u32)> = None;
+        for (position, list) in lists.iter_mut().enumerate() {
+            if let Some(&candidate) = list.peek()
+                && least.is_none_or(|(_, current)| less(candidate, current))
+            {
+                least = Some((position, candidate));
+            }
+        }
+        let Some((position, index)) = least else { return merged };
+        lists[position].next();
+        merged.push(index);
+    }
+}
+
 impl Querier for HeadQuerier {
     fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        let selected: Vec<SelectedSeries> = self
-            .matching_series(matchers)
-            .into_iter()
-            .filter_map(|series| {
-                let samples = self.series_iterator(&series)?;
-                Some((series, samples))
-            })
-            .collect();
+        let ids = head_postings_for_matchers(&self.head, matchers);
+        // Each series' lock, chunk list and (when its chunks straddle the range's start) the
+        // peek that decodes one are independent of the others: large selects share them out.
+        let threads = select_threads(ids.len());
+        let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, |piece| {
+            piece
+                .iter()
+                .filter_map(|&id| {
+                    let series = self.head.series_by_id(id)?;
+                    let samples = self.series_iterator(&series)?;
+                    Some((series, samples))
+                })
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         // The series' locks are not held from here on.
         let symbols = self.head.symbols.read();
         let Some(ranks) = symbols.cached_ranks(selected.len()) else {
@@ -132,14 +198,28 @@ impl Querier for HeadQuerier {
             let (start, end) = spans[index as usize];
             &keys[start as usize..end as usize]
         };
-        let mut order: Vec<u32> = (0..selected.len() as u32).collect();
-        // Unstable is enough (label sets are unique) and faster: the head's ids are in creation order.
-        order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
-        let mut selected: Vec<Option<SelectedSeries>> = selected.into_iter().map(Some).collect();
+        let indexes: Vec<u32> = (0..selected.len() as u32).collect();
+        // Pieces sorted on their threads, then merged. Unstable is enough (label sets are
+        // unique) and faster: the head's ids are in creation order.
+        let sorted = map_pieces(&indexes, threads, |piece| {
+            let mut piece = piece.to_vec();
+            piece.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+            piece
+        });
+        let order = merge_sorted_lists(sorted, |a, b| key(a) < key(b));
+        let (series, samples): (Vec<Arc<HeadSeries>>, Vec<_>) = selected.into_iter().unzip();
+        let mut samples: Vec<Option<Box<dyn SampleIterator>>> = samples.into_iter().map(Some).collect();
+        // Building label sets clones two shared strings per label: shared out as well.
+        let labels: Vec<Labels> = map_pieces(&order, threads, |piece| {
+            piece.iter().map(|&index| symbols.labels(&series[index as usize].label_ids)).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         let result: Vec<Series> = order
             .into_iter()
-            .filter_map(|index| selected[index as usize].take())
-            .map(|(series, samples)| Series { labels: symbols.labels(&series.label_ids), samples })
+            .zip(labels)
+            .filter_map(|(index, labels)| Some(Series { labels, samples: samples[index as usize].take()? }))
             .collect();
         Ok(Box::new(result.into_iter().map(Ok)))
     }
@@ -174,5 +254,30 @@ impl Querier for HeadQuerier {
         values.sort();
         values.dedup();
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_sorted_apart_and_merged_equal_one_sort_for_any_thread_count() {
+        // Keys with many ties, so that ties between pieces are exercised too.
+        let keys: Vec<u32> = (0..1000u32).map(|i| i.wrapping_mul(2_654_435_761) % 97).collect();
+        let indexes: Vec<u32> = (0..keys.len() as u32).collect();
+        let mut want = indexes.clone();
+        want.sort_by_key(|&index| keys[index as usize]);
+        for threads in 1..6 {
+            let sorted = map_pieces(&indexes, threads, |piece| {
+                let mut piece = piece.to_vec();
+                piece.sort_by_key(|&index| keys[index as usize]);
+                piece
+            });
+            assert_eq!(sorted.len(), threads, "one result per piece");
+            let merged = merge_sorted_lists(sorted, |a, b| keys[a as usize] < keys[b as usize]);
+            assert_eq!(merged, want, "{threads} threads");
+        }
+        assert_eq!(map_pieces(&[] as &[u32], 3, <[u32]>::len), vec![0]);
     }
 }
