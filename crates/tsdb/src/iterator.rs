@@ -10,7 +10,7 @@ use panoptes_storage::SampleIterator;
 
 use crate::chunkenc::{
     ColumnarScratch, Encoding, XorIterator, decode_columnar, decode_columnar_into, decode_decimal, decode_head_decimal,
-    decode_head_decimal_into,
+    decode_head_decimal_into, head_decimal_has_time_in,
 };
 
 thread_local! {
@@ -356,6 +356,14 @@ fn has_sample_in_range(chunks: &[ChunkRef], mint: i64, maxt: i64, deleted: Optio
                         if let Some(found) = verdict(sample.t) {
                             return found;
                         }
+                    }
+                    continue;
+                }
+                // Without deletions, a chunk that holds no sample in range holds none after it
+                // either, or only later ones: the next chunk is then skipped or ends the check.
+                Encoding::HeadDecimal if deleted.is_none() => {
+                    if head_decimal_has_time_in(chunk.bytes.as_ref(), mint, maxt) == Some(true) {
+                        return true;
                     }
                     continue;
                 }
