@@ -1,11 +1,11 @@
 //! Reading the head: matcher evaluation over its postings and series snapshots.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use panoptes_model::{Labels, Matcher, Sample};
 use panoptes_storage::{MergeSampleIterator, Querier, SampleIterator, Series, SeriesSet, VecSampleIterator};
-use parking_lot::RwLockReadGuard;
+use parking_lot::{Mutex, RwLockReadGuard};
 
 use super::{Head, HeadSeries, IdList, MemPostings};
 use crate::iterator::{ChunksIterator, chunks_iterator, non_empty};
@@ -111,24 +111,41 @@ fn select_threads(series: usize) -> usize {
     cores.min(MAX_SELECT_THREADS).min(series / MIN_SERIES_PER_THREAD).max(1)
 }
 
-/// Calls `work` on `threads` consecutive pieces of `items` (the first piece on the calling
-/// thread) and returns the results in the pieces' order.
-fn map_pieces<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    if threads < 2 || items.len() < 2 {
+/// Series per piece of a select's per-series work that threads take in turn: a thread the
+/// machine deschedules (a busy core) holds back at most one piece, a few milliseconds of work,
+/// while the others take the rest; taking a piece costs one atomic addition.
+const PIECE_SERIES: usize = 2048;
+
+/// Calls `work` on consecutive pieces of `items` of `piece_items` each (the last one shorter)
+/// on up to `threads` threads, the calling one among them, each taking the next piece not yet
+/// taken; returns the results in the pieces' order.
+fn map_pieces<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    piece_items: usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    if threads < 2 || items.len() <= piece_items {
         return vec![work(items)];
     }
-    let size = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let mut pieces = items.chunks(size);
-        let first = pieces.next().unwrap_or_default();
-        let helpers: Vec<_> = pieces.map(|piece| scope.spawn(move || work(piece))).collect();
-        let mut results = vec![work(first)];
-        for helper in helpers {
-            results.push(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+    let pieces: Vec<&[T]> = items.chunks(piece_items.max(1)).collect();
+    let results: Vec<Mutex<Option<R>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let take_pieces = || {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(piece) = pieces.get(index) else { break };
+            *results[index].lock() = Some(work(piece));
         }
-        results
-    })
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.min(pieces.len())).map(|_| scope.spawn(take_pieces)).collect();
+        take_pieces();
+        for helper in helpers {
+            helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+    });
+    results.into_iter().map(|slot| slot.into_inner().expect("every piece is taken once")).collect()
 }
 
 /// Merges lists each sorted by `less` into one (ties: the earlier list first).
@@ -160,7 +177,7 @@ impl Querier for HeadQuerier {
         // Each series' lock, chunk list and (when its chunks straddle the range's start) the
         // peek that decodes one are independent of the others: large selects share them out.
         let threads = select_threads(ids.len());
-        let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, |piece| {
+        let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, PIECE_SERIES, |piece| {
             piece
                 .iter()
                 .filter_map(|&id| {
@@ -201,7 +218,8 @@ impl Querier for HeadQuerier {
         let indexes: Vec<u32> = (0..selected.len() as u32).collect();
         // Pieces sorted on their threads, then merged. Unstable is enough (label sets are
         // unique) and faster: the head's ids are in creation order.
-        let sorted = map_pieces(&indexes, threads, |piece| {
+        // One piece per thread, so that the merge takes few lists.
+        let sorted = map_pieces(&indexes, threads, indexes.len().div_ceil(threads), |piece| {
             let mut piece = piece.to_vec();
             piece.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
             piece
@@ -210,7 +228,7 @@ impl Querier for HeadQuerier {
         let (series, samples): (Vec<Arc<HeadSeries>>, Vec<_>) = selected.into_iter().unzip();
         let mut samples: Vec<Option<Box<dyn SampleIterator>>> = samples.into_iter().map(Some).collect();
         // Building label sets clones two shared strings per label: shared out as well.
-        let labels: Vec<Labels> = map_pieces(&order, threads, |piece| {
+        let labels: Vec<Labels> = map_pieces(&order, threads, PIECE_SERIES, |piece| {
             piece.iter().map(|&index| symbols.labels(&series[index as usize].label_ids)).collect::<Vec<_>>()
         })
         .into_iter()
@@ -269,7 +287,8 @@ mod tests {
         let mut want = indexes.clone();
         want.sort_by_key(|&index| keys[index as usize]);
         for threads in 1..6 {
-            let sorted = map_pieces(&indexes, threads, |piece| {
+            // One piece per thread, so that the merge takes few lists.
+            let sorted = map_pieces(&indexes, threads, indexes.len().div_ceil(threads), |piece| {
                 let mut piece = piece.to_vec();
                 piece.sort_by_key(|&index| keys[index as usize]);
                 piece
@@ -278,6 +297,15 @@ mod tests {
             let merged = merge_sorted_lists(sorted, |a, b| keys[a as usize] < keys[b as usize]);
             assert_eq!(merged, want, "{threads} threads");
         }
-        assert_eq!(map_pieces(&[] as &[u32], 3, <[u32]>::len), vec![0]);
+        assert_eq!(map_pieces(&[] as &[u32], 3, 10, <[u32]>::len), vec![0]);
+        let items: Vec<u32> = (0..1000).collect();
+        for threads in 1..4 {
+            let sums = map_pieces(&items, threads, 64, |piece| piece.iter().sum::<u32>());
+            assert_eq!(sums.len(), if threads == 1 { 1 } else { 16 }, "{threads} threads");
+            assert_eq!(sums.iter().sum::<u32>(), items.iter().sum::<u32>());
+            if threads > 1 {
+                assert_eq!(sums[0], (0..64).sum::<u32>(), "results in the pieces' order");
+            }
+        }
     }
 }
