@@ -178,10 +178,10 @@ impl Querier for HeadQuerier {
         // peek that decodes one are independent of the others: large selects share them out.
         let threads = select_threads(ids.len());
         let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, PIECE_SERIES, |piece| {
-            piece
-                .iter()
-                .filter_map(|&id| {
-                    let series = self.head.series_by_id(id)?;
+            self.head
+                .series_by_ids(piece)
+                .into_iter()
+                .filter_map(|series| {
                     let samples = self.series_iterator(&series)?;
                     Some((series, samples))
                 })
