@@ -16,10 +16,7 @@ const MIN_SERIES_FOR_WORKERS: usize = 1000;
 
 /// Reads every block overlapping the range and the head.
 pub(crate) struct DbQuerier {
-    /// The head first, then the blocks.
     parts: Vec<Box<dyn Querier>>,
-    /// The head's querier again, for selects that tell it how many threads it may use.
-    head: Arc<HeadQuerier>,
 }
 
 impl DbQuerier {
@@ -27,31 +24,13 @@ impl DbQuerier {
         let mut parts: Vec<Box<dyn Querier>> = Vec::new();
         // The head first: when a sample exists twice (a crash between writing a block and
         // truncating the head), both copies are equal, and the first source wins ties.
-        let head = Arc::new(HeadQuerier::new(db.head.clone(), mint, maxt));
-        parts.push(Box::new(SharedHead(Arc::clone(&head))));
+        parts.push(Box::new(HeadQuerier::new(db.head.clone(), mint, maxt)));
         for block in db.blocks.read().iter() {
             if block.meta.max_time > mint && block.meta.min_time <= maxt {
                 parts.push(Box::new(BlockQuerier::new(Arc::clone(block), mint, maxt)));
             }
         }
-        Self { parts, head }
-    }
-}
-
-/// The head's querier, shared by a [`DbQuerier`]'s list of parts and its own field.
-struct SharedHead(Arc<HeadQuerier>);
-
-impl Querier for SharedHead {
-    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        self.0.select(matchers)
-    }
-
-    fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
-        self.0.label_names(matchers)
-    }
-
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
-        self.0.label_values(name, matchers)
+        Self { parts }
     }
 }
 
@@ -122,13 +101,7 @@ impl Querier for DbQuerier {
             let worker = scope.spawn(move || {
                 blocks.into_iter().map(|set| set.collect::<panoptes_storage::Result<Vec<Series>>>()).collect()
             });
-            // The worker holds one core: the head's select shares out its work on the others
-            // only (on two cores, none), or the three threads would take turns on two cores
-            // for more CPU and no gain (bench/RESULTS.md, tenth session).
-            let head = self
-                .head
-                .select_on_threads(matchers, cores - 1)
-                .and_then(|set| set.collect::<panoptes_storage::Result<Vec<_>>>());
+            let head = self.parts[0].select(matchers).and_then(|set| set.collect::<panoptes_storage::Result<Vec<_>>>());
             let blocks: panoptes_storage::Result<Vec<Vec<Series>>> =
                 worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (head, blocks)

@@ -171,17 +171,12 @@ fn merge_sorted_lists(lists: Vec<Vec<u32>>, less: impl Fn(u32, u32) -> bool) -> 
     }
 }
 
-impl HeadQuerier {
-    /// [`Querier::select`] on at most `max_threads` threads (at least the calling one).
-    pub(crate) fn select_on_threads(
-        &self,
-        matchers: &[Matcher],
-        max_threads: usize,
-    ) -> panoptes_storage::Result<SeriesSet> {
+impl Querier for HeadQuerier {
+    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
         let ids = head_postings_for_matchers(&self.head, matchers);
         // Each series' lock, chunk list and (when its chunks straddle the range's start) the
-        // check that decodes one are independent of the others: large selects share them out.
-        let threads = select_threads(ids.len()).min(max_threads).max(1);
+        // peek that decodes one are independent of the others: large selects share them out.
+        let threads = select_threads(ids.len());
         let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, PIECE_SERIES, |piece| {
             self.head
                 .series_by_ids(piece)
@@ -245,12 +240,6 @@ impl HeadQuerier {
             .filter_map(|(index, labels)| Some(Series { labels, samples: samples[index as usize].take()? }))
             .collect();
         Ok(Box::new(result.into_iter().map(Ok)))
-    }
-}
-
-impl Querier for HeadQuerier {
-    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        self.select_on_threads(matchers, usize::MAX)
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
