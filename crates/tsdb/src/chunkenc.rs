@@ -1170,6 +1170,32 @@ pub fn decode_head_decimal_into(data: &[u8], out: &mut Vec<Sample>) -> Option<()
     decoded
 }
 
+/// Returns whether a head-decimal chunk holds a sample with `mint <= t <= maxt`, or `None` when
+/// its bytes are malformed, exactly when [`decode_head_decimal`] fails. Reads the chunk as that
+/// does but keeps nothing (no value is divided, no sample stored): a select uses it to tell
+/// whether a series whose chunk straddles the range has a sample in it, once per series, and
+/// the series is decoded again when read.
+pub fn head_decimal_has_time_in(data: &[u8], mint: i64, maxt: i64) -> Option<bool> {
+    let count = usize::from(sample_count(data));
+    POWERS_OF_TEN.get(usize::from(*data.get(2)?))?;
+    if count == 0 {
+        return Some(false);
+    }
+    let mut reader = BitReader { position: HEAD_DECIMAL_HEADER_BYTES * 8 };
+    let mut t = reader.read_bits(data, 64)? as i64;
+    read_sized(&mut reader, data)?;
+    let mut is_found = t >= mint && t <= maxt;
+    let mut delta = 0i64;
+    for _ in 1..count {
+        delta = delta.wrapping_add(read_head_integer(&mut reader, data)?);
+        // The value's change of delta: read only to move past it.
+        read_head_integer(&mut reader, data)?;
+        t = t.wrapping_add(delta);
+        is_found |= t >= mint && t <= maxt;
+    }
+    Some(is_found)
+}
+
 fn decode_head_decimal_appending(data: &[u8], out: &mut Vec<Sample>) -> Option<()> {
     let count = usize::from(sample_count(data));
     let power = *POWERS_OF_TEN.get(usize::from(*data.get(2)?))?;
@@ -1664,6 +1690,26 @@ mod tests {
         #[test]
         fn head_decimal_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_head_decimal(&bytes);
+        }
+
+        #[test]
+        fn head_decimal_has_time_in_agrees_with_the_decoder(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            points in proptest::collection::vec((1i64..=40_000, 0i64..1000), 1..120),
+            bounds in (0i64..2_000_000, 0i64..2_000_000),
+        ) {
+            let (mint, maxt) = (bounds.0.min(bounds.1), bounds.0.max(bounds.1));
+            let mut appender = HeadChunkAppender::new();
+            let mut t = 0;
+            for (step, v) in points {
+                t += step;
+                appender.append(t, v as f64 / 10.0);
+            }
+            let encoded = appender.bytes().to_vec();
+            for data in [&bytes[..], &encoded[..]] {
+                let want = decode_head_decimal(data).map(|samples| samples.iter().any(|s| s.t >= mint && s.t <= maxt));
+                prop_assert_eq!(head_decimal_has_time_in(data, mint, maxt), want);
+            }
         }
 
         #[test]

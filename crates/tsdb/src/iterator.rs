@@ -10,7 +10,7 @@ use panoptes_storage::SampleIterator;
 
 use crate::chunkenc::{
     ColumnarScratch, Encoding, XorIterator, decode_columnar, decode_columnar_into, decode_decimal, decode_head_decimal,
-    decode_head_decimal_into,
+    decode_head_decimal_into, head_decimal_has_time_in,
 };
 use crate::head::TimeColumn;
 
@@ -113,19 +113,32 @@ pub(crate) struct ChunksIterator {
     current: Option<ChunkDecoder>,
     mint: i64,
     maxt: i64,
-    deleted: Arc<[(i64, i64)]>,
+    /// The deleted intervals; `None` when there are none (nearly every series), so that an
+    /// iterator costs no allocation or shared reference count for them.
+    deleted: Option<Arc<[(i64, i64)]>>,
     last: Option<Sample>,
     is_done: bool,
     error: Option<String>,
 }
 
 impl ChunksIterator {
+    #[cfg(test)]
     pub(crate) fn new(chunks: Vec<ChunkRef>, mint: i64, maxt: i64, deleted: Arc<[(i64, i64)]>) -> Self {
+        Self::with_deletions(chunks, mint, maxt, Some(deleted).filter(|deleted| !deleted.is_empty()))
+    }
+
+    /// Like [`ChunksIterator::new`], with `None` for no deleted intervals.
+    pub(crate) fn with_deletions(
+        chunks: Vec<ChunkRef>,
+        mint: i64,
+        maxt: i64,
+        deleted: Option<Arc<[(i64, i64)]>>,
+    ) -> Self {
         Self { chunks, next_chunk: 0, current: None, mint, maxt, deleted, last: None, is_done: false, error: None }
     }
 
     fn is_deleted(&self, t: i64) -> bool {
-        self.deleted.iter().any(|&(from, to)| t >= from && t <= to)
+        is_deleted(self.deleted.as_deref(), t)
     }
 
     /// Appends the samples of a decoded chunk that lie in range and are not deleted.
@@ -172,7 +185,7 @@ impl ChunksIterator {
         }
         // Decoded samples are checked rather than the chunk's recorded range, which an index
         // could get wrong.
-        let is_whole = out[start].t >= self.mint && !self.is_done && self.deleted.is_empty();
+        let is_whole = out[start].t >= self.mint && !self.is_done && self.deleted.is_none();
         if !is_whole {
             let (mint, maxt) = (self.mint, self.maxt);
             let mut kept = start;
@@ -309,6 +322,72 @@ impl SampleIterator for ChunksIterator {
     }
 }
 
+/// Returns whether `t` lies in one of the `deleted` intervals.
+fn is_deleted(deleted: Option<&[(i64, i64)]>, t: i64) -> bool {
+    deleted.is_some_and(|deleted| deleted.iter().any(|&(from, to)| t >= from && t <= to))
+}
+
+thread_local! {
+    /// Samples decoded to find whether a series has one in range ([`has_sample_in_range`]),
+    /// kept per thread from one series to the next.
+    static PEEK_SCRATCH: std::cell::RefCell<Vec<Sample>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Returns whether [`ChunksIterator`] over `chunks` would yield a sample: the same chunks
+/// skipped, the same samples clipped and left out, a chunk that does not decode yielding what
+/// it yields there (nothing, or an XOR chunk's samples before the damage). Decodes into a
+/// per-thread buffer, so the iterator handed out afterwards holds nothing decoded: a select
+/// checks every series on one thread, and each check allocating a decoded chunk (and a wrapper
+/// holding it) cost more than decoding the chunk again when the series is read.
+fn has_sample_in_range(chunks: &[ChunkRef], mint: i64, maxt: i64, deleted: Option<&[(i64, i64)]>) -> bool {
+    // `Some(true)`: a sample in range; `Some(false)`: past `maxt`, none can follow; `None`: go on.
+    let verdict = |t: i64| match t {
+        t if t > maxt => Some(false),
+        t if t < mint || is_deleted(deleted, t) => None,
+        _ => Some(true),
+    };
+    PEEK_SCRATCH.with_borrow_mut(|scratch| {
+        for chunk in chunks {
+            if chunk.max_t < mint {
+                continue;
+            }
+            if chunk.min_t > maxt {
+                return false;
+            }
+            scratch.clear();
+            let decoded = match chunk.encoding {
+                Encoding::Xor => {
+                    for sample in XorIterator::new(chunk.bytes.clone()) {
+                        if let Some(found) = verdict(sample.t) {
+                            return found;
+                        }
+                    }
+                    continue;
+                }
+                // Without deletions, a chunk that holds no sample in range holds none after it
+                // either, or only later ones: the next chunk is then skipped or ends the check.
+                Encoding::HeadDecimal if deleted.is_none() => {
+                    if head_decimal_has_time_in(chunk.bytes.as_ref(), mint, maxt) == Some(true) {
+                        return true;
+                    }
+                    continue;
+                }
+                Encoding::HeadDecimal => decode_head_decimal_into(chunk.bytes.as_ref(), scratch),
+                Encoding::Columnar => COLUMNAR_SCRATCH.with_borrow_mut(|columnar| {
+                    decode_columnar_into(chunk.bytes.as_ref(), chunk.shared_times(), columnar, scratch)
+                }),
+                Encoding::Decimal => decode_decimal(chunk.bytes.as_ref()).map(|samples| scratch.extend(samples)),
+            };
+            if decoded.is_some()
+                && let Some(found) = scratch.iter().find_map(|sample| verdict(sample.t))
+            {
+                return found;
+            }
+        }
+        false
+    })
+}
+
 /// Returns an iterator over the samples of `chunks` in `[mint, maxt]` outside `deleted`, or
 /// `None` when there is none.
 ///
@@ -316,20 +395,27 @@ impl SampleIterator for ChunksIterator {
 /// always: a chunk's `min_t` is the time of its first sample, and its `max_t` that of its last
 /// when `max_t_is_a_sample` (block chunks; not head chunks, whose end a deletion may have
 /// removed). A query selects every series on one thread and reads them on several, so decoding
-/// here would be done on that one thread. Otherwise (a chunk straddling the range's start, or
-/// deletions) the first sample is peeked.
+/// here would be done on that one thread. Otherwise (a chunk straddling the range, or
+/// deletions) the chunks are decoded into a scratch buffer to find out
+/// ([`has_sample_in_range`]).
 pub(crate) fn chunks_iterator(
     chunks: Vec<ChunkRef>,
     mint: i64,
     maxt: i64,
-    deleted: Arc<[(i64, i64)]>,
+    deleted: Option<Arc<[(i64, i64)]>>,
     max_t_is_a_sample: bool,
 ) -> Option<Box<dyn SampleIterator>> {
+    let deleted = deleted.filter(|deleted| !deleted.is_empty());
     let is_inside = |t: i64| t >= mint && t <= maxt;
-    let has_sample_inside =
-        deleted.is_empty() && chunks.iter().any(|c| is_inside(c.min_t) || (max_t_is_a_sample && is_inside(c.max_t)));
-    let iterator: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, mint, maxt, deleted));
-    if has_sample_inside { Some(iterator) } else { non_empty(iterator) }
+    let has_sample_inside = if deleted.is_none()
+        && chunks.iter().any(|c| is_inside(c.min_t) || (max_t_is_a_sample && is_inside(c.max_t)))
+    {
+        true
+    } else {
+        has_sample_in_range(&chunks, mint, maxt, deleted.as_deref())
+    };
+    has_sample_inside
+        .then(|| Box::new(ChunksIterator::with_deletions(chunks, mint, maxt, deleted)) as Box<dyn SampleIterator>)
 }
 
 /// Returns the iterator if it yields at least one sample, with that sample put back in front.
@@ -414,7 +500,7 @@ mod tests {
             let deleted: Arc<[(i64, i64)]> = deleted.into();
             let mut all = ChunksIterator::new(chunks(), mint, maxt, deleted.clone());
             let want: Vec<Sample> = std::iter::from_fn(|| all.next()).collect();
-            let got = chunks_iterator(chunks(), mint, maxt, deleted, max_t_is_a_sample)
+            let got = chunks_iterator(chunks(), mint, maxt, Some(deleted), max_t_is_a_sample)
                 .map(|mut iterator| panoptes_storage::collect_samples(iterator.as_mut()));
             assert_eq!(got, (!want.is_empty()).then_some(want), "[{mint}, {maxt}], {max_t_is_a_sample}");
         };

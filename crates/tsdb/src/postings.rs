@@ -91,16 +91,45 @@ pub(crate) fn without(a: &[u64], b: &[u64]) -> Postings {
 
 /// Returns the union of sorted lists.
 pub(crate) fn union(mut lists: Vec<Postings>) -> Postings {
+    lists.retain(|list| !list.is_empty());
     match lists.len() {
         0 => Vec::new(),
         1 => lists.pop().expect("one list"),
         _ => {
+            let total: usize = lists.iter().map(Vec::len).sum();
+            let low = lists.iter().map(|list| list[0]).min().unwrap_or(0);
+            let high = lists.iter().map(|list| list[list.len() - 1]).max().unwrap_or(0);
+            // References close together (the head's ids, dense in creation order): one bit per
+            // reference in the span, set and then read in order, instead of sorting every
+            // reference of every list (`__name__=~".+"` unites the postings of every name).
+            let span_words = usize::try_from((high - low) / 64 + 1).unwrap_or(usize::MAX);
+            if span_words <= total {
+                return union_in_bitmap(&lists, low, span_words, total);
+            }
             let mut all: Postings = lists.concat();
             all.sort_unstable();
             all.dedup();
             all
         }
     }
+}
+
+/// [`union`] of lists whose references all lie in `low..low + 64 * words`.
+fn union_in_bitmap(lists: &[Postings], low: u64, words: usize, total: usize) -> Postings {
+    let mut bits = vec![0u64; words];
+    for &reference in lists.iter().flatten() {
+        let offset = reference - low;
+        bits[(offset / 64) as usize] |= 1 << (offset % 64);
+    }
+    let mut out = Vec::with_capacity(total);
+    for (index, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            out.push(low + index as u64 * 64 + u64::from(word.trailing_zeros()));
+            word &= word - 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -130,6 +159,16 @@ mod tests {
         assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), vec![3, 5]);
         assert_eq!(without(&[1, 3, 5, 7], &[3, 7]), vec![1, 5]);
         assert_eq!(union(vec![vec![1, 4], vec![2, 4, 9]]), vec![1, 2, 4, 9]);
+        // Dense references (a bitmap) and sparse ones (a sort) alike.
+        assert_eq!(union(vec![vec![], vec![7]]), vec![7]);
+        assert_eq!(union(vec![vec![100, 164, 165], vec![101, 164, 300], vec![]]), vec![100, 101, 164, 165, 300]);
+        assert_eq!(union(vec![vec![5, u64::MAX - 1], vec![6, u64::MAX]]), vec![5, 6, u64::MAX - 1, u64::MAX]);
+        let lists: Vec<Postings> =
+            (0..7u64).map(|k| (0..500u64).map(|i| 1000 + i * (k + 1)).filter(|i| i % 5 != k).collect()).collect();
+        let mut want: Postings = lists.concat();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(union(lists), want);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use panoptes_model::{Labels, METRIC_NAME, Sample, is_stale_nan};
 use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, UnaryExpr, VectorSelector};
 
-use super::aggregate::{FoldOp, Group, Grouping, accumulate, finish, group_labels};
+use super::aggregate::{FoldOp, Group, Grouping, accumulate, finish, group_labels, kahan_add};
 use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
 use super::parallel::{Point, PointSink};
@@ -596,8 +596,12 @@ struct FoldSink<'g> {
     /// The result's groups, in order of first appearance among the series with points (as the
     /// step-by-step fold orders them), with the index of their labels.
     groups: Vec<(StepSeries, usize)>,
-    /// `group_labels.len() × steps` states; empty when collecting.
+    /// `group_labels.len() × steps` states; empty when collecting or summing.
     states: Vec<Group>,
+    /// For `sum`, the states instead of `states`: a fifth of a [`Group`]'s size, so a row of
+    /// them stays in cache while a series' points are added (the fold runs on the calling
+    /// thread, between its own reads).
+    sums: Vec<SumState>,
     /// The series, when there are too many groups to fold them as they come.
     collected: Option<Collect>,
 }
@@ -614,6 +618,7 @@ impl<'g> FoldSink<'g> {
             position: Vec::new(),
             groups: Vec::new(),
             states: Vec::new(),
+            sums: Vec::new(),
             collected: None,
         }
     }
@@ -626,6 +631,19 @@ impl<'g> FoldSink<'g> {
         let steps = self.steps;
         let mut out = Vec::with_capacity(self.groups.len());
         for (mut group, distinct) in self.groups {
+            if self.fold == FoldOp::Sum {
+                let row = &self.sums[distinct * steps..(distinct + 1) * steps];
+                for (at, state) in row.iter().enumerate() {
+                    if state.seen {
+                        // `finish` of a sum.
+                        group.points.push((at as u32, state.value + state.kahan));
+                    }
+                }
+                if !group.points.is_empty() {
+                    out.push(group);
+                }
+                continue;
+            }
             let row = &self.states[distinct * steps..(distinct + 1) * steps];
             for (at, state) in row.iter().enumerate() {
                 if state.seen {
@@ -663,7 +681,11 @@ impl PointSink for FoldSink<'_> {
             return Ok(());
         }
         self.position = vec![None; self.group_labels.len()];
-        self.states = std::iter::repeat_with(Group::default).take(self.group_labels.len() * self.steps).collect();
+        if self.fold == FoldOp::Sum {
+            self.sums = vec![SumState::default(); self.group_labels.len() * self.steps];
+        } else {
+            self.states = std::iter::repeat_with(Group::default).take(self.group_labels.len() * self.steps).collect();
+        }
         Ok(())
     }
 
@@ -683,12 +705,31 @@ impl PointSink for FoldSink<'_> {
         };
         let group = &mut self.groups[position].0;
         group.drop_name |= self.member_drops_name && group.labels.has(METRIC_NAME);
+        if self.fold == FoldOp::Sum {
+            let row = &mut self.sums[distinct * self.steps..(distinct + 1) * self.steps];
+            for &(at, v) in points {
+                // `accumulate` of a sum.
+                let state = &mut row[at as usize];
+                (state.value, state.kahan) = kahan_add(v, state.value, state.kahan);
+                state.seen = true;
+            }
+            return Ok(());
+        }
         let row = &mut self.states[distinct * self.steps..(distinct + 1) * self.steps];
         for &(at, v) in points {
             accumulate(self.fold, &mut row[at as usize], v);
         }
         Ok(())
     }
+}
+
+/// The state of one `sum` group at one step: what [`accumulate`] and [`finish`] use of a
+/// [`Group`] for a sum.
+#[derive(Clone, Copy, Default)]
+struct SumState {
+    value: f64,
+    kahan: f64,
+    seen: bool,
 }
 
 /// Turns a node evaluated over the grid into the series of a range query's result.

@@ -37,8 +37,6 @@ pub(crate) struct Block {
     postings: HashMap<Arc<str>, Vec<(Arc<str>, usize)>>,
     all_postings_offset: usize,
     pub(crate) tombstones: RwLock<Tombstones>,
-    /// The deleted intervals of a series without tombstones.
-    no_deletions: Arc<[(i64, i64)]>,
     pub(crate) size_bytes: u64,
 }
 
@@ -158,7 +156,6 @@ impl Block {
             postings,
             all_postings_offset,
             tombstones: RwLock::new(tombstones),
-            no_deletions: Arc::new([]),
             size_bytes,
         };
         // The checksum read the whole index.
@@ -313,11 +310,9 @@ impl Block {
         if refs.is_empty() {
             return Ok(None);
         }
-        let deleted: Arc<[(i64, i64)]> = match self.tombstones.read().get(&reference) {
-            Some(intervals) => intervals.as_slice().into(),
-            // Shared, so that the series without deletions (nearly all) allocate nothing here.
-            None => self.no_deletions.clone(),
-        };
+        // `None` for the series without deletions (nearly all): nothing allocated or shared.
+        let deleted: Option<Arc<[(i64, i64)]>> =
+            self.tombstones.read().get(&reference).map(|intervals| intervals.as_slice().into());
         // Peeking would decode a chunk and, over every series of a block (compaction, large
         // selects), cost memory at once; the chunks' ranges nearly always make it unnecessary.
         Ok(chunks_iterator(refs, mint, maxt, deleted, true))

@@ -1,11 +1,11 @@
 //! Reading the head: matcher evaluation over its postings and series snapshots.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use panoptes_model::{Matcher, Sample};
+use panoptes_model::{Labels, Matcher, Sample};
 use panoptes_storage::{MergeSampleIterator, Querier, SampleIterator, Series, SeriesSet, VecSampleIterator};
-use parking_lot::RwLockReadGuard;
+use parking_lot::{Mutex, RwLockReadGuard};
 
 use super::{Head, HeadSeries, IdList, MemPostings};
 use crate::iterator::{ChunksIterator, chunks_iterator, non_empty};
@@ -88,25 +88,108 @@ pub(crate) fn head_series_iterator(
         data.out_of_order().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
     drop(data);
     if out_of_order.is_empty() {
-        return chunks_iterator(chunks, in_order_min, maxt, Arc::from([]), false);
+        return chunks_iterator(chunks, in_order_min, maxt, None, false);
     }
-    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::new(chunks, in_order_min, maxt, Arc::from([])));
+    let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::with_deletions(chunks, in_order_min, maxt, None));
     non_empty(Box::new(MergeSampleIterator::new(vec![in_order, Box::new(VecSampleIterator::new(out_of_order))])))
 }
 
 /// A series a select matched, with its samples in range.
 type SelectedSeries = (Arc<HeadSeries>, Box<dyn SampleIterator>);
 
+/// Below this many series per thread a select's per-series work stays on the calling thread:
+/// starting a thread costs tens of microseconds, a series a microsecond or more (its lock, its
+/// chunk list and, when its chunks straddle the range's start, decoding one to peek).
+const MIN_SERIES_PER_THREAD: usize = 8192;
+
+/// The most threads one select uses.
+const MAX_SELECT_THREADS: usize = 8;
+
+/// Returns how many threads share the per-series work of `series` series.
+fn select_threads(series: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.min(MAX_SELECT_THREADS).min(series / MIN_SERIES_PER_THREAD).max(1)
+}
+
+/// Series per piece of a select's per-series work that threads take in turn: a thread the
+/// machine deschedules (a busy core) holds back at most one piece, a few milliseconds of work,
+/// while the others take the rest; taking a piece costs one atomic addition.
+const PIECE_SERIES: usize = 2048;
+
+/// Calls `work` on consecutive pieces of `items` of `piece_items` each (the last one shorter)
+/// on up to `threads` threads, the calling one among them, each taking the next piece not yet
+/// taken; returns the results in the pieces' order.
+fn map_pieces<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    piece_items: usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    if threads < 2 || items.len() <= piece_items {
+        return vec![work(items)];
+    }
+    let pieces: Vec<&[T]> = items.chunks(piece_items.max(1)).collect();
+    let results: Vec<Mutex<Option<R>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let take_pieces = || {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(piece) = pieces.get(index) else { break };
+            *results[index].lock() = Some(work(piece));
+        }
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.min(pieces.len())).map(|_| scope.spawn(take_pieces)).collect();
+        take_pieces();
+        for helper in helpers {
+            helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+    });
+    results.into_iter().map(|slot| slot.into_inner().expect("every piece is taken once")).collect()
+}
+
+/// Merges lists each sorted by `less` into one (ties: the earlier list first).
+fn merge_sorted_lists(lists: Vec<Vec<u32>>, less: impl Fn(u32, u32) -> bool) -> Vec<u32> {
+    let mut lists: Vec<std::iter::Peekable<std::vec::IntoIter<u32>>> =
+        lists.into_iter().filter(|list| !list.is_empty()).map(|list| list.into_iter().peekable()).collect();
+    if lists.len() == 1 {
+        return lists.pop().map(Iterator::collect).unwrap_or_default();
+    }
+    let mut merged = Vec::with_capacity(lists.iter().map(|list| list.len()).sum());
+    loop {
+        let mut least: Option<(usize, u32)> = None;
+        for (position, list) in lists.iter_mut().enumerate() {
+            if let Some(&candidate) = list.peek()
+                && least.is_none_or(|(_, current)| less(candidate, current))
+            {
+                least = Some((position, candidate));
+            }
+        }
+        let Some((position, index)) = least else { return merged };
+        lists[position].next();
+        merged.push(index);
+    }
+}
+
 impl Querier for HeadQuerier {
     fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        let selected: Vec<SelectedSeries> = self
-            .matching_series(matchers)
-            .into_iter()
-            .filter_map(|series| {
-                let samples = self.series_iterator(&series)?;
-                Some((series, samples))
-            })
-            .collect();
+        let ids = head_postings_for_matchers(&self.head, matchers);
+        // Each series' lock, chunk list and (when its chunks straddle the range's start) the
+        // peek that decodes one are independent of the others: large selects share them out.
+        let threads = select_threads(ids.len());
+        let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, PIECE_SERIES, |piece| {
+            self.head
+                .series_by_ids(piece)
+                .into_iter()
+                .filter_map(|series| {
+                    let samples = self.series_iterator(&series)?;
+                    Some((series, samples))
+                })
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         // The series' locks are not held from here on.
         let symbols = self.head.symbols.read();
         let Some(ranks) = symbols.cached_ranks(selected.len()) else {
@@ -132,14 +215,29 @@ impl Querier for HeadQuerier {
             let (start, end) = spans[index as usize];
             &keys[start as usize..end as usize]
         };
-        let mut order: Vec<u32> = (0..selected.len() as u32).collect();
-        // Unstable is enough (label sets are unique) and faster: the head's ids are in creation order.
-        order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
-        let mut selected: Vec<Option<SelectedSeries>> = selected.into_iter().map(Some).collect();
+        let indexes: Vec<u32> = (0..selected.len() as u32).collect();
+        // Pieces sorted on their threads, then merged. Unstable is enough (label sets are
+        // unique) and faster: the head's ids are in creation order.
+        // One piece per thread, so that the merge takes few lists.
+        let sorted = map_pieces(&indexes, threads, indexes.len().div_ceil(threads), |piece| {
+            let mut piece = piece.to_vec();
+            piece.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+            piece
+        });
+        let order = merge_sorted_lists(sorted, |a, b| key(a) < key(b));
+        let (series, samples): (Vec<Arc<HeadSeries>>, Vec<_>) = selected.into_iter().unzip();
+        let mut samples: Vec<Option<Box<dyn SampleIterator>>> = samples.into_iter().map(Some).collect();
+        // Building label sets clones two shared strings per label: shared out as well.
+        let labels: Vec<Labels> = map_pieces(&order, threads, PIECE_SERIES, |piece| {
+            piece.iter().map(|&index| symbols.labels(&series[index as usize].label_ids)).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         let result: Vec<Series> = order
             .into_iter()
-            .filter_map(|index| selected[index as usize].take())
-            .map(|(series, samples)| Series { labels: symbols.labels(&series.label_ids), samples })
+            .zip(labels)
+            .filter_map(|(index, labels)| Some(Series { labels, samples: samples[index as usize].take()? }))
             .collect();
         Ok(Box::new(result.into_iter().map(Ok)))
     }
@@ -174,5 +272,40 @@ impl Querier for HeadQuerier {
         values.sort();
         values.dedup();
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_sorted_apart_and_merged_equal_one_sort_for_any_thread_count() {
+        // Keys with many ties, so that ties between pieces are exercised too.
+        let keys: Vec<u32> = (0..1000u32).map(|i| i.wrapping_mul(2_654_435_761) % 97).collect();
+        let indexes: Vec<u32> = (0..keys.len() as u32).collect();
+        let mut want = indexes.clone();
+        want.sort_by_key(|&index| keys[index as usize]);
+        for threads in 1..6 {
+            // One piece per thread, so that the merge takes few lists.
+            let sorted = map_pieces(&indexes, threads, indexes.len().div_ceil(threads), |piece| {
+                let mut piece = piece.to_vec();
+                piece.sort_by_key(|&index| keys[index as usize]);
+                piece
+            });
+            assert_eq!(sorted.len(), threads, "one result per piece");
+            let merged = merge_sorted_lists(sorted, |a, b| keys[a as usize] < keys[b as usize]);
+            assert_eq!(merged, want, "{threads} threads");
+        }
+        assert_eq!(map_pieces(&[] as &[u32], 3, 10, <[u32]>::len), vec![0]);
+        let items: Vec<u32> = (0..1000).collect();
+        for threads in 1..4 {
+            let sums = map_pieces(&items, threads, 64, |piece| piece.iter().sum::<u32>());
+            assert_eq!(sums.len(), if threads == 1 { 1 } else { 16 }, "{threads} threads");
+            assert_eq!(sums.iter().sum::<u32>(), items.iter().sum::<u32>());
+            if threads > 1 {
+                assert_eq!(sums[0], (0..64).sum::<u32>(), "results in the pieces' order");
+            }
+        }
     }
 }
