@@ -15,7 +15,7 @@ BLOCK=${BLOCK:-10m}
 SETTLE=${SETTLE:-60}
 REPS=${REPS:-7}
 WORK=$(mktemp -d /tmp/panoptes-query-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 source bench/common.sh
 install_missing prometheus victoria-metrics

@@ -17,7 +17,7 @@ BLOCK=${BLOCK:-10m}
 SETTLE=${SETTLE:-75}
 SERVERS=${SERVERS:-panoptes prometheus victoria-metrics}
 WORK=$(mktemp -d /tmp/panoptes-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 source bench/common.sh
 install_missing prometheus victoria-metrics
