@@ -646,6 +646,29 @@ pub fn encode_closed<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Optio
     (appender.count() > 0).then(|| appender.finish())
 }
 
+/// Returns a standalone chunk (any encoding but a shared columnar one) with only its samples
+/// from `min_valid` on: as it is when all of them are, re-encoded by [`encode_closed`] when
+/// only some are, `None` when none is or it does not decode. `span`, the first and last sample
+/// times when known, spares decoding a chunk that lies wholly on one side.
+pub fn chunk_from(
+    encoding: Encoding,
+    bytes: std::borrow::Cow<'_, [u8]>,
+    span: Option<(i64, i64)>,
+    min_valid: i64,
+) -> Option<(Encoding, std::borrow::Cow<'_, [u8]>)> {
+    match span {
+        Some((min_t, _)) if min_t >= min_valid => return Some((encoding, bytes)),
+        Some((_, max_t)) if max_t < min_valid => return None,
+        _ => {}
+    }
+    let samples = decode_chunk(encoding, &bytes)?;
+    if samples.first().is_some_and(|s| s.t >= min_valid) {
+        return Some((encoding, bytes));
+    }
+    let (encoding, bytes) = encode_closed(samples.iter().filter(|s| s.t >= min_valid))?;
+    Some((encoding, std::borrow::Cow::Owned(bytes)))
+}
+
 /// Encodes samples (sorted, unique timestamps) into chunks of at most `MAX_SAMPLES_PER_CHUNK`.
 pub fn encode_chunks(samples: &[Sample]) -> Vec<(i64, i64, Vec<u8>)> {
     samples
@@ -1323,6 +1346,20 @@ mod tests {
         let bytes = appender.finish();
         assert_eq!(usize::from(sample_count(&bytes)), samples.len());
         XorIterator::new(bytes.as_slice()).map(|s| (s.t, s.v.to_bits())).collect()
+    }
+
+    #[test]
+    fn chunk_from_keeps_the_samples_from_the_bound_on() {
+        let samples: Vec<Sample> = (0..10).map(|i| Sample::new(i * 1_000, i as f64 * 1.5)).collect();
+        let (encoding, bytes) = encode_closed(&samples).expect("samples");
+        for span in [Some((0, 9_000)), None] {
+            let whole = chunk_from(encoding, std::borrow::Cow::Borrowed(&bytes), span, 0).expect("all kept");
+            assert!(matches!(whole.1, std::borrow::Cow::Borrowed(_)), "kept as it is");
+            let (part_encoding, part) =
+                chunk_from(encoding, std::borrow::Cow::Borrowed(&bytes), span, 4_500).expect("some kept");
+            assert_eq!(decode_chunk(part_encoding, &part), Some(samples[5..].to_vec()));
+            assert!(chunk_from(encoding, std::borrow::Cow::Borrowed(&bytes), span, 9_001).is_none(), "none kept");
+        }
     }
 
     #[test]

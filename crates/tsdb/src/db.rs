@@ -223,7 +223,7 @@ impl Db {
             if self.inner.options.snapshot_on_close {
                 let started = Instant::now();
                 let mut stats = None;
-                wal.write_checkpoint(last, |sink| {
+                let records = wal.write_checkpoint(last, |sink| {
                     stats = Some(self.inner.head.write_snapshot(sink)?);
                     Ok(())
                 })?;
@@ -231,7 +231,7 @@ impl Db {
                     info!(
                         series = stats.series,
                         chunks = stats.chunks,
-                        records = stats.records,
+                        records,
                         wal_bytes = wal.size_bytes(),
                         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
                         "wrote the head as the wal's checkpoint"

@@ -467,11 +467,6 @@ impl CheckpointSink {
         Ok(())
     }
 
-    /// Returns the number of records added.
-    pub(crate) fn records(&self) -> u64 {
-        self.records
-    }
-
     fn flush(&mut self) -> Result<()> {
         self.output.write_all(self.frames.as_bytes()).map_err(Error::io("write checkpoint", &self.path))?;
         self.frames.clear();

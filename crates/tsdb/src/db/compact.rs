@@ -13,7 +13,7 @@ use super::DbInner;
 use crate::block::meta::Compaction;
 use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
-use crate::chunkenc::{decode_chunk, encode_closed};
+use crate::chunkenc::chunk_from;
 use crate::error::{Error, Result};
 use crate::head::{U64Set, head_series_iterator};
 use crate::metrics::TsdbMetrics;
@@ -193,12 +193,10 @@ impl DbInner {
                     if !alive.contains(&chunk.id) {
                         return false;
                     }
-                    let Some(samples) = decode_chunk(chunk.encoding, &chunk.bytes) else { return false };
-                    if samples.first().is_some_and(|s| s.t >= min_valid) {
-                        return true;
-                    }
-                    match encode_closed(samples.iter().filter(|s| s.t >= min_valid)) {
-                        Some((encoding, bytes)) => {
+                    let bytes = std::borrow::Cow::Borrowed(chunk.bytes.as_slice());
+                    match chunk_from(chunk.encoding, bytes, None, min_valid) {
+                        Some((_, std::borrow::Cow::Borrowed(_))) => true,
+                        Some((encoding, std::borrow::Cow::Owned(bytes))) => {
                             (chunk.encoding, chunk.bytes) = (encoding, bytes);
                             true
                         }

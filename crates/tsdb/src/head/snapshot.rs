@@ -9,7 +9,7 @@ use panoptes_model::Labels;
 use tracing::info;
 
 use super::{Head, SeriesData};
-use crate::chunkenc::{Encoding, decode_chunk, encode_closed};
+use crate::chunkenc::{Encoding, chunk_from};
 use crate::error::Result;
 use crate::wal::{
     CheckpointSink, RefSample, SeriesId, Tombstone, push_chunks, push_samples, push_series, push_tombstones,
@@ -24,7 +24,6 @@ const SERIES_PER_GROUP: usize = 1_000;
 pub(crate) struct SnapshotStats {
     pub(crate) series: u64,
     pub(crate) chunks: u64,
-    pub(crate) records: u64,
 }
 
 /// The records of one group of series, in the order replay needs them.
@@ -91,7 +90,6 @@ impl Head {
                 );
             }
         }
-        stats.records = sink.records();
         Ok(stats)
     }
 }
@@ -100,7 +98,7 @@ impl Head {
 fn add_series<'a>(group: &mut Group<'a>, id: SeriesId, data: &'a SeriesData, min_valid: i64) {
     let mut newest_in_chunks: Option<i64> = None;
     let mut add = |encoding: Encoding, bytes: Cow<'a, [u8]>, min_t: i64, max_t: i64| {
-        if let Some((encoding, bytes)) = from_min_valid(encoding, bytes, min_t, max_t, min_valid) {
+        if let Some((encoding, bytes)) = chunk_from(encoding, bytes, Some((min_t, max_t)), min_valid) {
             group.chunks.push((id, encoding, bytes));
             newest_in_chunks = Some(max_t);
         }
@@ -113,7 +111,8 @@ fn add_series<'a>(group: &mut Group<'a>, id: SeriesId, data: &'a SeriesData, min
         }
     }
     if let (Some((appender, min_t)), Some(last)) = (&data.open, data.last()) {
-        // Closed as the head would close it: in its smallest form.
+        // In the smallest of XOR, decimal and head decimal (standalone, unlike a closed head
+        // chunk's shared column).
         let (encoding, bytes) = appender.clone().finish();
         add(encoding, Cow::Owned(bytes), *min_t, last.t);
     }
@@ -125,24 +124,4 @@ fn add_series<'a>(group: &mut Group<'a>, id: SeriesId, data: &'a SeriesData, min
         group.tombstones.push(Tombstone { id, mint: last.t, maxt: last.t });
     }
     group.out_of_order.extend(data.out_of_order().iter().map(|s| RefSample { id, t: s.t, v: s.v }));
-}
-
-/// Returns the chunk with only its samples from `min_valid` on (re-encoded when it held older
-/// ones too), or `None` when none is left.
-fn from_min_valid(
-    encoding: Encoding,
-    bytes: Cow<'_, [u8]>,
-    min_t: i64,
-    max_t: i64,
-    min_valid: i64,
-) -> Option<(Encoding, Cow<'_, [u8]>)> {
-    if min_t >= min_valid {
-        return Some((encoding, bytes));
-    }
-    if max_t < min_valid {
-        return None;
-    }
-    let samples = decode_chunk(encoding, &bytes)?;
-    let (encoding, bytes) = encode_closed(samples.iter().filter(|s| s.t >= min_valid))?;
-    Some((encoding, Cow::Owned(bytes)))
 }
