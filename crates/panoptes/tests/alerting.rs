@@ -152,8 +152,13 @@ async fn alerts_reach_an_external_alertmanager() {
     )
     .unwrap();
     let log_path = dir.path().join("panoptes.log");
-    let (child, address) =
-        start_server(&dir.path().join("data"), &["--config.file", config.to_str().unwrap()], &log_path);
+    // Alertmanager may still be starting when the first alert goes out; as in Prometheus, a
+    // failed send is repeated only after the resend delay (1m by default), so shorten it.
+    let (child, address) = start_server(
+        &dir.path().join("data"),
+        &["--config.file", config.to_str().unwrap(), "--rules.alert.resend-delay=1s"],
+        &log_path,
+    );
     let mut panoptes = Process { child, address };
     wait_ready(&client, address, &mut panoptes.child, &log_path).await;
 
