@@ -71,6 +71,8 @@ const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
 const LEN: u8 = 2;
 const FIXED32: u8 = 5;
+/// The key byte of field 1, length-delimited: a `TimeSeries`' label.
+const LABEL_KEY: u8 = 1 << 3 | LEN;
 
 impl<'a> Reader<'a> {
     fn new(data: &'a [u8], base: usize) -> Self {
@@ -81,11 +83,24 @@ impl<'a> Reader<'a> {
         WalkError { message, offset: self.base + self.position }
     }
 
+    #[inline]
     fn is_done(&self) -> bool {
         self.position >= self.data.len()
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, WalkError> {
+        // Tags, lengths of labels and timestamps' low groups: mostly one byte.
+        if let Some(&byte) = self.data.get(self.position)
+            && byte < 0x80
+        {
+            self.position += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64, WalkError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&byte) = self.data.get(self.position) else { return Err(self.error("truncated varint")) };
@@ -98,6 +113,7 @@ impl<'a> Reader<'a> {
         Err(self.error("varint longer than 10 bytes"))
     }
 
+    #[inline]
     fn tag(&mut self) -> Result<(u64, u8), WalkError> {
         let key = self.varint()?;
         let field = key >> 3;
@@ -107,6 +123,7 @@ impl<'a> Reader<'a> {
         Ok((field, (key & 7) as u8))
     }
 
+    #[inline]
     fn bytes(&mut self) -> Result<(&'a [u8], usize), WalkError> {
         let len = usize::try_from(self.varint()?).map_err(|_| self.error("length overflows"))?;
         let start = self.position;
@@ -118,6 +135,7 @@ impl<'a> Reader<'a> {
         Ok((&self.data[start..end], self.base + start))
     }
 
+    #[inline]
     fn fixed64(&mut self) -> Result<u64, WalkError> {
         let bytes = self.data.get(self.position..self.position + 8).ok_or_else(|| self.error("truncated fixed64"))?;
         self.position += 8;
@@ -180,6 +198,11 @@ pub fn walk_write_request<'a>(
                 (1, LEN) => {
                     labels.push(series.bytes()?);
                     split |= labels_ended;
+                    // The label fields that follow (key byte 0x0a), without the general dispatch.
+                    while series.data.get(series.position) == Some(&LABEL_KEY) {
+                        series.position += 1;
+                        labels.push(series.bytes()?);
+                    }
                     let start = label_span.map_or(field_start, |(start, _)| start);
                     label_span = Some((start, series.position));
                 }
@@ -330,6 +353,20 @@ mod tests {
         assert_eq!(label_spans(&request_of(&series)), vec![None]);
         // No labels: no span.
         assert_eq!(label_spans(&request_of(&encode(vec![], vec![]))), vec![None]);
+    }
+
+    #[test]
+    fn long_labels_take_multi_byte_lengths() {
+        let long = "v".repeat(300);
+        let labels = vec![Label::new("a", &long), Label::new("b", "x"), Label::new(&long, "y")];
+        let series = |samples| TimeSeries { labels: labels.clone(), samples, ..TimeSeries::default() };
+        let request = WriteRequest {
+            timeseries: vec![series(vec![Sample { value: 2.5, timestamp: -1 }])],
+            ..WriteRequest::default()
+        };
+        let body = prost::Message::encode_to_vec(&request);
+        assert_eq!(walk(&body).unwrap(), via_prost(&request));
+        assert_eq!(label_spans(&body), vec![Some(prost::Message::encode_to_vec(&series(vec![])))]);
     }
 
     #[test]
