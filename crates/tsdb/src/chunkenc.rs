@@ -57,14 +57,53 @@ impl BitWriter {
         self.write_bits(u64::from(bit), 1);
     }
 
-    /// Appends the low `count` bits of `value` (at most 64), most significant first. The used
-    /// bits of the last byte and the new ones are put together in one big-endian word, which
-    /// replaces the last byte with one copy (two words when they do not fit in 64 bits).
+    /// Appends the low `count` bits of `value` (at most 64), most significant first. Bits that
+    /// fit in the free bits of the last byte are or-ed into it in place (most appends of a
+    /// steady series are one or two bits).
+    #[inline(always)]
     fn write_bits(&mut self, value: u64, count: u32) {
         debug_assert!(count <= 64);
-        if count == 0 {
+        if count <= self.free {
+            // `count` ≤ 7 here, so the mask never shifts by 64; free bits imply a last byte
+            // (nothing to write otherwise).
+            if let Some(last) = self.bytes.last_mut() {
+                self.free -= count;
+                *last |= ((value & ((1u64 << count) - 1)) << self.free) as u8;
+            }
             return;
         }
+        self.write_bits_spilling(value, count);
+    }
+
+    /// Appends the low `width` bits (1 to 64) of every value, most significant first, as
+    /// [`Self::write_bits`] would one by one, gathering as many as fit in one word per call.
+    fn write_all(&mut self, values: impl Iterator<Item = u64>, width: u32) {
+        debug_assert!((1..=64).contains(&width));
+        if width > 32 {
+            values.for_each(|value| self.write_bits(value, width));
+            return;
+        }
+        let (per_word, mask) = (64 / width, (1u64 << width) - 1);
+        let (mut word, mut gathered) = (0u64, 0);
+        for value in values {
+            word = word << width | (value & mask);
+            gathered += 1;
+            if gathered == per_word {
+                self.write_bits(word, gathered * width);
+                (word, gathered) = (0, 0);
+            }
+        }
+        if gathered > 0 {
+            self.write_bits(word, gathered * width);
+        }
+    }
+
+    /// [`Self::write_bits`] for bits that need new bytes. The used bits of the last byte and
+    /// the new ones are put together in one big-endian word, which replaces the last byte with
+    /// one copy (two words when they do not fit in 64 bits). Not inlined, so that the in-place
+    /// case stays a few instructions at every call site.
+    #[inline(never)]
+    fn write_bits_spilling(&mut self, value: u64, count: u32) {
         let used = (8 - self.free) % 8;
         if used + count > 64 {
             self.write_bits(value >> 32, count - 32);
@@ -79,12 +118,16 @@ impl BitWriter {
             word |= u64::from(last >> self.free) << (64 - used);
         }
         let new_bytes = total.div_ceil(8) as usize;
-        if self.bytes.capacity() - self.bytes.len() < new_bytes {
+        let len = self.bytes.len();
+        if self.bytes.capacity() - len < 8 {
             // Grow by a quarter (at least 16 bytes) instead of doubling: head chunks live for
             // hours, and doubling would leave a third of their memory unused on average.
-            self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
+            self.bytes.reserve_exact((len / 4).max(16));
         }
-        self.bytes.extend_from_slice(&word.to_be_bytes()[..new_bytes]);
+        // The whole word in one fixed-size store (no copy of a variable length), then only
+        // the bytes that hold bits are kept.
+        self.bytes.extend_from_slice(&word.to_be_bytes());
+        self.bytes.truncate(len + new_bytes);
         self.free = new_bytes as u32 * 8 - total;
     }
 }
@@ -482,9 +525,7 @@ fn write_packed(writer: &mut BitWriter, values: &[i64]) {
     let width = values.iter().map(|&v| 64 - zigzag(v).leading_zeros()).max().unwrap_or(0);
     writer.write_bits(u64::from(width), 8);
     if width > 0 {
-        for &v in values {
-            writer.write_bits(zigzag(v), width);
-        }
+        writer.write_all(values.iter().map(|&v| zigzag(v)), width);
     }
 }
 
@@ -706,9 +747,7 @@ fn write_offset_packed(writer: &mut BitWriter, values: &[i64]) {
     write_sized(writer, min);
     writer.write_bits(u64::from(width), 7);
     if width > 0 {
-        for &v in values {
-            writer.write_bits(v.wrapping_sub(min) as u64, width);
-        }
+        writer.write_all(values.iter().map(|&v| v.wrapping_sub(min) as u64), width);
     }
 }
 
@@ -1024,20 +1063,41 @@ fn decode_columnar_appending(
 const HEAD_BUCKETS: [(u64, u32, u32); 3] = [(0b10, 2, 8), (0b110, 3, 14), (0b1110, 4, 22)];
 
 fn write_head_integer(writer: &mut BitWriter, value: i64) {
+    match head_integer_code(value) {
+        Some((code, len)) => writer.write_bits(code, len),
+        None => {
+            writer.write_bits(0b1111, 4);
+            writer.write_bits(value as u64, 64);
+        }
+    }
+}
+
+/// Writes two head-decimal integers (a sample's time and value) with one call when their codes
+/// fit in 64 bits together, as they do unless one needs the 64-bit escape.
+fn write_head_integer_pair(writer: &mut BitWriter, first: i64, second: i64) {
+    match (head_integer_code(first), head_integer_code(second)) {
+        (Some((a, a_len)), Some((b, b_len))) => writer.write_bits(a << b_len | b, a_len + b_len),
+        _ => {
+            write_head_integer(writer, first);
+            write_head_integer(writer, second);
+        }
+    }
+}
+
+/// Returns the bits of a head-decimal integer (bucket prefix then value, at most 26 bits) and
+/// their count, or `None` when it needs the escape prefix and all 64 bits.
+#[inline]
+fn head_integer_code(value: i64) -> Option<(u64, u32)> {
     if value == 0 {
-        writer.write_bit(false);
-        return;
+        return Some((0, 1));
     }
     for (prefix, prefix_len, bits) in HEAD_BUCKETS {
         let limit = 1i64 << (bits - 1);
         if value >= -limit && value < limit {
-            writer.write_bits(prefix, prefix_len);
-            writer.write_bits(value as u64 & ((1u64 << bits) - 1), bits);
-            return;
+            return Some((prefix << bits | (value as u64 & ((1u64 << bits) - 1)), prefix_len + bits));
         }
     }
-    writer.write_bits(0b1111, 4);
-    writer.write_bits(value as u64, 64);
+    None
 }
 
 fn read_head_integer(reader: &mut BitReader, data: &[u8]) -> Option<i64> {
@@ -1131,16 +1191,18 @@ impl DecimalAppender {
             }
             1 => {
                 self.delta = t.wrapping_sub(self.t);
-                write_head_integer(&mut self.writer, self.delta);
                 self.m_delta = m.wrapping_sub(self.m);
-                write_head_integer(&mut self.writer, self.m_delta);
+                write_head_integer_pair(&mut self.writer, self.delta, self.m_delta);
             }
             _ => {
                 let delta = t.wrapping_sub(self.t);
-                write_head_integer(&mut self.writer, delta.wrapping_sub(self.delta));
-                self.delta = delta;
                 let m_delta = m.wrapping_sub(self.m);
-                write_head_integer(&mut self.writer, m_delta.wrapping_sub(self.m_delta));
+                write_head_integer_pair(
+                    &mut self.writer,
+                    delta.wrapping_sub(self.delta),
+                    m_delta.wrapping_sub(self.m_delta),
+                );
+                self.delta = delta;
                 self.m_delta = m_delta;
             }
         }
@@ -1667,6 +1729,23 @@ mod tests {
                 .collect();
             prop_assert_eq!(&writer.bytes, &expected);
             prop_assert_eq!(writer.free as usize, (8 - bits.len() % 8) % 8);
+        }
+
+        #[test]
+        fn bit_writer_write_all_equals_one_write_per_value(
+            prefix in 0u32..=64,
+            width in 1u32..=64,
+            values in proptest::collection::vec(any::<u64>(), 0..40),
+        ) {
+            let (mut gathered, mut one_by_one) = (BitWriter::default(), BitWriter::default());
+            gathered.write_bits(u64::MAX, prefix);
+            one_by_one.write_bits(u64::MAX, prefix);
+            gathered.write_all(values.iter().copied(), width);
+            for &value in &values {
+                one_by_one.write_bits(value, width);
+            }
+            prop_assert_eq!(&gathered.bytes, &one_by_one.bytes);
+            prop_assert_eq!(gathered.free, one_by_one.free);
         }
 
         #[test]
