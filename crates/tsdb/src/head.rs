@@ -683,10 +683,10 @@ impl Head {
         self.by_id.iter().map(|shard| shard.read().len()).sum()
     }
 
-    /// Widens the head's time range to include `t`.
-    pub(crate) fn observe_time(&self, t: i64) {
-        self.min_time.fetch_min(t, Ordering::Relaxed);
-        self.max_time.fetch_max(t, Ordering::Relaxed);
+    /// Widens the head's time range to include `min..=max`.
+    pub(crate) fn observe_time_range(&self, min: i64, max: i64) {
+        self.min_time.fetch_min(min, Ordering::Relaxed);
+        self.max_time.fetch_max(max, Ordering::Relaxed);
     }
 
     /// Returns the oldest timestamp an in-order append may have now.

@@ -42,7 +42,9 @@ impl<'a> Replayer<'a> {
                 for sample in samples {
                     match self.series(sample.id) {
                         Some(series) => {
-                            apply_sample(self.head, &series, Sample::new(sample.t, sample.v), true);
+                            if apply_sample(self.head, &series, Sample::new(sample.t, sample.v), true) {
+                                self.head.observe_time_range(sample.t, sample.t);
+                            }
                         }
                         None => {
                             self.head.metrics.wal_unknown_series_samples.inc();
@@ -59,7 +61,9 @@ impl<'a> Replayer<'a> {
                         continue;
                     };
                     for sample in samples {
-                        apply_sample(self.head, &series, sample, true);
+                        if apply_sample(self.head, &series, sample, true) {
+                            self.head.observe_time_range(sample.t, sample.t);
+                        }
                     }
                 }
             }
