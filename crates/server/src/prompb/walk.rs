@@ -88,7 +88,7 @@ impl<'a> Reader<'a> {
         self.position >= self.data.len()
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, WalkError> {
         // Tags, lengths of labels and timestamps' low groups: mostly one byte.
         if let Some(&byte) = self.data.get(self.position)
@@ -113,7 +113,7 @@ impl<'a> Reader<'a> {
         Err(self.error("varint longer than 10 bytes"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn tag(&mut self) -> Result<(u64, u8), WalkError> {
         let key = self.varint()?;
         let field = key >> 3;
@@ -123,7 +123,7 @@ impl<'a> Reader<'a> {
         Ok((field, (key & 7) as u8))
     }
 
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self) -> Result<(&'a [u8], usize), WalkError> {
         let len = usize::try_from(self.varint()?).map_err(|_| self.error("length overflows"))?;
         let start = self.position;
