@@ -41,7 +41,7 @@ use crate::wal::SeriesId;
 /// Number of lock shards for the series maps; a power of two well above the core count.
 const SHARDS: usize = 32;
 
-/// Hashes `u64` keys that are already hashes or sequential ids with one multiplication: SipHash
+/// Hashes `u64` keys that are already hashes or sequential ids with a multiplication: SipHash
 /// would be wasted work, and plain identity would leave sequential ids without high bits, which
 /// the hash table needs.
 #[derive(Default, Clone, Copy)]
@@ -57,7 +57,10 @@ impl std::hash::Hasher for U64Hasher {
         }
     }
     fn write_u64(&mut self, value: u64) {
-        self.0 = value.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // The high half folded down, so that the table's low bits depend on every key bit
+        // (block writers key by `name << 32 | value`).
+        let product = value.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = product ^ (product >> 32);
     }
 }
 

@@ -15,7 +15,7 @@ use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
 use crate::chunkenc::chunk_from;
 use crate::error::{Error, Result};
-use crate::head::{U64Set, head_series_iterator};
+use crate::head::head_series_iterator;
 use crate::metrics::TsdbMetrics;
 use crate::wal::{Record, SeriesId};
 use panoptes_storage::{Querier, merge_series_sets};
@@ -159,9 +159,10 @@ impl DbInner {
         // Records in the segments being rewritten predate this snapshot, and the batches they
         // hold are applied (the wait above); a series created or an out-of-order sample
         // accepted from now on is logged in later segments.
-        let mut alive = U64Set::default();
+        let all = head.all_series();
+        let mut alive = IdBits::spanning(all.iter().map(|series| series.id));
         let mut out_of_order: HashMap<SeriesId, Vec<i64>> = HashMap::new();
-        for series in head.all_series() {
+        for series in all {
             alive.insert(series.id);
             let data = series.data.lock();
             if !data.out_of_order().is_empty() {
@@ -177,7 +178,9 @@ impl DbInner {
                 // Most samples of the rewritten segments are older than the head: they are
                 // dropped on their timestamp, before any lookup.
                 samples.retain(|s| {
-                    (s.t >= min_valid || out_of_order.get(&s.id).is_some_and(|times| times.binary_search(&s.t).is_ok()))
+                    (s.t >= min_valid
+                        || (!out_of_order.is_empty()
+                            && out_of_order.get(&s.id).is_some_and(|times| times.binary_search(&s.t).is_ok())))
                         && alive.contains(&s.id)
                 });
                 (!samples.is_empty()).then_some(Record::Samples(samples))
@@ -356,5 +359,52 @@ impl DbInner {
         }
         self.metrics.retention_removed_blocks.inc_by(doomed.len() as u64);
         Ok(())
+    }
+}
+
+/// A set of series ids as bits from the smallest id it may hold: ids are handed out in
+/// increasing order, so the alive ones are dense, and a lookup is one word instead of a probe
+/// in a hash table of every series (a checkpoint looks up millions of samples).
+struct IdBits {
+    base: u64,
+    words: Vec<u64>,
+}
+
+impl IdBits {
+    /// Returns an empty set sized for `ids`.
+    fn spanning(ids: impl Iterator<Item = u64> + Clone) -> IdBits {
+        let base = ids.clone().min().unwrap_or(0);
+        let span = ids.max().map_or(0, |max| max - base + 1);
+        IdBits { base, words: vec![0; span.div_ceil(64) as usize] }
+    }
+
+    /// Adds `id`, which must lie in the span the set was made for.
+    fn insert(&mut self, id: u64) {
+        let offset = id - self.base;
+        self.words[(offset / 64) as usize] |= 1 << (offset % 64);
+    }
+
+    fn contains(&self, id: &u64) -> bool {
+        id.checked_sub(self.base)
+            .and_then(|offset| self.words.get((offset / 64) as usize).map(|word| word >> (offset % 64) & 1 == 1))
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdBits;
+
+    #[test]
+    fn id_bits_hold_exactly_the_ids_inserted() {
+        let ids = [70u64, 5, 200, 133];
+        let mut set = IdBits::spanning(ids.iter().copied());
+        for &id in &ids {
+            set.insert(id);
+        }
+        for id in 0..300 {
+            assert_eq!(set.contains(&id), ids.contains(&id), "{id}");
+        }
+        assert!(!IdBits::spanning(std::iter::empty()).contains(&0), "an empty set holds nothing");
     }
 }
