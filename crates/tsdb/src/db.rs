@@ -104,6 +104,7 @@ impl Db {
         let wal_dir = dir.join(WAL_DIR);
         let mut replayer = crate::head::Replayer::new(&head);
         let stats = wal::replay_with(&wal_dir, !read_only, &mut |record| replayer.apply(record))?;
+        head.remove_unused_series();
         metrics.wal_corruptions.inc_by(stats.corruptions);
         metrics.wal_dropped_bytes.inc_by(stats.corrupt_bytes + stats.torn_bytes);
         if stats.corruptions > 0 {
@@ -303,7 +304,7 @@ impl Db {
         {
             let mut frames = FrameBuffer::default();
             push_tombstones(&mut frames, &tombstones);
-            wal.log(&frames)?;
+            wal.log(&frames, i64::MIN)?;
         }
         for id in ids {
             if let Some(series) = head.series_by_id(id) {

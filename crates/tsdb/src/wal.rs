@@ -5,7 +5,7 @@ mod record;
 mod segment;
 mod tail;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,6 +50,8 @@ struct Writer {
     file: File,
     segment: u32,
     size: u64,
+    /// The newest sample time logged into the segment (`i64::MIN` for none).
+    newest: i64,
     is_dirty: bool,
     /// Set by [`Wal::close_writer`]: nothing more may be logged.
     is_closed: bool,
@@ -66,6 +68,9 @@ pub struct Wal {
     segment_bytes: u64,
     fsync: FsyncPolicy,
     holds: Mutex<Holds>,
+    /// The newest sample time of each closed segment this process wrote; segments found at
+    /// open have none (unknown).
+    closed_newest: Mutex<BTreeMap<u32, i64>>,
 }
 
 /// Consumers that keep segments from being deleted, and the bound on what they may keep.
@@ -199,6 +204,7 @@ impl Wal {
             segment_bytes,
             fsync,
             holds: Mutex::new(holds),
+            closed_newest: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -275,7 +281,7 @@ impl Wal {
         let file =
             OpenOptions::new().create(true).append(true).open(&path).map_err(Error::io("create wal segment", &path))?;
         sync_dir(dir)?;
-        Ok(Writer { file, segment: index, size: 0, is_dirty: false, is_closed: false })
+        Ok(Writer { file, segment: index, size: 0, newest: i64::MIN, is_dirty: false, is_closed: false })
     }
 
     /// Returns the log directory.
@@ -284,7 +290,9 @@ impl Wal {
     }
 
     /// Writes framed records with one system call; with [`FsyncPolicy::Always`] also syncs.
-    pub(crate) fn log(&self, frames: &FrameBuffer) -> Result<()> {
+    /// `newest` is the newest sample time among them (`i64::MIN` for none), which decides when
+    /// a checkpoint may take their segment ([`Wal::checkpoint_range`]).
+    pub(crate) fn log(&self, frames: &FrameBuffer, newest: i64) -> Result<()> {
         if frames.is_empty() {
             return Ok(());
         }
@@ -300,6 +308,7 @@ impl Wal {
         let path = || self.dir.join(segment_name(segment));
         writer.file.write_all(bytes).map_err(|e| Error::io("write wal segment", path())(e))?;
         writer.size += bytes.len() as u64;
+        writer.newest = writer.newest.max(newest);
         if self.fsync == FsyncPolicy::Always {
             writer.file.sync_data().map_err(|e| Error::io("sync wal segment", path())(e))?;
         } else {
@@ -328,7 +337,9 @@ impl Wal {
     fn rotate_locked(&self, writer: &mut Writer) -> Result<u32> {
         writer.file.sync_data().map_err(Error::io("sync wal segment", self.dir.join(segment_name(writer.segment))))?;
         let closed = writer.segment;
+        let newest = writer.newest;
         *writer = Self::create_segment(&self.dir, closed + 1)?;
+        self.closed_newest.lock().insert(closed, newest);
         Ok(closed)
     }
 
@@ -342,8 +353,46 @@ impl Wal {
         self.rotate_locked(&mut writer)
     }
 
+    /// Returns the last of the segments up to `last` that a checkpoint should take now, and
+    /// those of them that hold only samples older than `bound` (the head's lower bound), or
+    /// `None` when there is none to take.
+    ///
+    /// With `defer_newer`, a segment this process wrote with a sample at or after `bound` ends
+    /// the run: its samples are still in the head, and a checkpoint taking it now would decode
+    /// them and write them again. It stays a segment until a later checkpoint, when its
+    /// samples have aged out and the checkpoint can skip them undecoded (as Prometheus leaves
+    /// the newest third of the segments to the next checkpoint). Only a head without an
+    /// out-of-order window may defer: replay then drops the segment's samples older than the
+    /// blocks, where a window would take them for out-of-order samples not yet written.
+    /// Segments found at open are taken and read whole.
+    pub(crate) fn checkpoint_range(
+        &self,
+        last: u32,
+        bound: i64,
+        defer_newer: bool,
+    ) -> Result<Option<(u32, BTreeSet<u32>)>> {
+        let first = last_checkpoint(&self.dir)?.map_or(0, |(index, _)| index + 1);
+        let closed_newest = self.closed_newest.lock();
+        let mut taken = None;
+        let mut older = BTreeSet::new();
+        for index in list_segments(&self.dir)?.into_iter().filter(|i| (first..=last).contains(i)) {
+            match closed_newest.get(&index) {
+                Some(&newest) if newest >= bound && defer_newer => break,
+                Some(&newest) if newest >= bound => {}
+                Some(_) => {
+                    older.insert(index);
+                }
+                None => {}
+            }
+            taken = Some(index);
+        }
+        Ok(taken.map(|last| (last, older)))
+    }
+
     /// Replaces segments up to and including `last` by a checkpoint holding only what `keep`
-    /// returns for each of their records (and those of the previous checkpoint).
+    /// returns for each of their records (and those of the previous checkpoint). The samples
+    /// records of the segments in `skip_samples` are dropped without being decoded (the caller
+    /// knows `keep` would drop every one of them).
     ///
     /// The checkpoint is written to a temporary directory, synced and renamed, so a crash at any
     /// point leaves either the old or the new state. Returns the number of records kept.
@@ -351,24 +400,33 @@ impl Wal {
     /// # Errors
     ///
     /// Returns an I/O error; the log is then unchanged.
-    pub fn checkpoint(&self, last: u32, mut keep: impl FnMut(Record) -> Option<Record>) -> Result<u64> {
-        let mut sources: Vec<PathBuf> = Vec::new();
+    pub fn checkpoint(
+        &self,
+        last: u32,
+        skip_samples: &BTreeSet<u32>,
+        mut keep: impl FnMut(Record) -> Option<Record>,
+    ) -> Result<u64> {
+        // (file, whether its samples records are skipped)
+        let mut sources: Vec<(PathBuf, bool)> = Vec::new();
         let previous = last_checkpoint(&self.dir)?;
         if let Some((_, path)) = &previous {
-            sources.extend(list_segments(path)?.into_iter().map(|i| path.join(segment_name(i))));
+            sources.extend(list_segments(path)?.into_iter().map(|i| (path.join(segment_name(i)), false)));
         }
         let first_segment = previous.as_ref().map_or(0, |(index, _)| index + 1);
         sources.extend(
             list_segments(&self.dir)?
                 .into_iter()
                 .filter(|i| (first_segment..=last).contains(i))
-                .map(|i| self.dir.join(segment_name(i))),
+                .map(|i| (self.dir.join(segment_name(i)), skip_samples.contains(&i))),
         );
         self.write_checkpoint(last, |sink| {
             let mut decoder = RecordDecoder::default();
-            for source in &sources {
+            for (source, skip_samples) in &sources {
                 let mut reader = SegmentReader::open(source, record::is_known_type)?;
                 while let Some((kind, payload)) = reader.next_frame()? {
+                    if *skip_samples && record::is_samples_type(kind) {
+                        continue;
+                    }
                     let Some(record) = decoder.decode(kind, payload) else { continue };
                     if let Some(record) = keep(record) {
                         sink.push(|frames| record::push_record(frames, &record))?;
@@ -575,7 +633,7 @@ mod tests {
         let mut frames = FrameBuffer::default();
         push_series(&mut frames, &[(id, &labels)]);
         push_samples(&mut frames, &[RefSample { id, t, v: t as f64 }]);
-        wal.log(&frames).unwrap();
+        wal.log(&frames, i64::MIN).unwrap();
     }
 
     fn replay_all(dir: &Path) -> (Vec<Record>, ReplayStats) {
@@ -614,7 +672,7 @@ mod tests {
         log_series_and_samples(&wal, 7, 700);
         // Keep series 2 and 3 and their samples from t >= 200.
         let kept = wal
-            .checkpoint(closed, |record| match record {
+            .checkpoint(closed, &Default::default(), |record| match record {
                 Record::Series(s) => Some(Record::Series(s.into_iter().filter(|(id, _)| *id >= 2).collect())),
                 Record::Samples(s) => Some(Record::Samples(s.into_iter().filter(|x| x.t >= 200).collect())),
                 other => Some(other),

@@ -202,3 +202,37 @@ fn a_commit_racing_the_close_is_refused_or_kept() {
     let want = if committed.is_ok() { 11 } else { 10 };
     assert_eq!(counter.1.len(), want, "the late commit ({committed:?}) is kept exactly when acknowledged");
 }
+
+/// Without an out-of-order window, the checkpoint after a block is cut leaves the segment that
+/// still holds head samples for a later checkpoint (docs/format/wal.md, "Checkpoints"); a
+/// reopen from the log (no snapshot, as after a crash) then replays samples the block already
+/// holds. They are dropped, and the series that had only such samples is not recreated: the
+/// head is the one a snapshot rebuilds.
+#[test]
+fn replaying_a_segment_a_checkpoint_left_rebuilds_the_same_head() {
+    let without_window =
+        |snapshot_on_close| DbOptions { out_of_order_window: Duration::ZERO, ..options(snapshot_on_close) };
+    let (logged, snapshotted) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    for (dir, snapshot_on_close) in [(logged.path(), false), (snapshotted.path(), true)] {
+        let db = Db::open(dir, without_window(snapshot_on_close)).expect("open");
+        append_steps(&db, 0..STEPS);
+        db.run_maintenance();
+        assert_eq!(db.blocks().len(), 1, "the first hour is a block");
+        db.close().expect("close");
+    }
+    let segments = wal_files(logged.path()).into_iter().filter(|f| !f.starts_with("checkpoint.")).count();
+    assert!(
+        segments >= 2,
+        "the segment with head samples is left to a later checkpoint: {:?}",
+        wal_files(logged.path())
+    );
+
+    let (a, b) = (
+        Db::open(logged.path(), without_window(false)).expect("reopen"),
+        Db::open(snapshotted.path(), without_window(true)).expect("reopen"),
+    );
+    assert_eq!(everything(&a), everything(&b));
+    assert_eq!(a.head_series_count(), b.head_series_count(), "the series only the block holds is not recreated");
+    assert_eq!(a.head_series_count(), NAMES.len() - 1);
+    assert_eq!(a.head_time_range(), b.head_time_range());
+}

@@ -169,7 +169,14 @@ impl DbInner {
                 out_of_order.insert(series.id, data.out_of_order().iter().map(|s| s.t).collect());
             }
         }
-        wal.checkpoint(closed, |record| match record {
+        // Without an out-of-order window, only the segments whose samples have all aged out of
+        // the head (and those from before this process) are taken. With no out-of-order sample
+        // in the head, not one of the samples of those segments is kept, so their samples
+        // records are skipped undecoded.
+        let defer_newer = head.options.out_of_order_window_ms == 0;
+        let Some((last, older)) = wal.checkpoint_range(closed, min_valid, defer_newer)? else { return Ok(()) };
+        let skip_samples = if out_of_order.is_empty() { older } else { BTreeSet::new() };
+        wal.checkpoint(last, &skip_samples, |record| match record {
             Record::Series(mut series) => {
                 series.retain(|(id, _)| alive.contains(id));
                 (!series.is_empty()).then_some(Record::Series(series))

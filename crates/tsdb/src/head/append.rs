@@ -282,7 +282,7 @@ fn commit_batch(head: &Head, wal: Option<&Wal>, buffers: &mut BatchBuffers, appe
         refs.clear();
         refs.extend(pending.iter().map(|(s, x, _)| RefSample { id: s.id, t: x.t, v: x.v }));
         push_samples(frames, refs);
-        wal.log(frames)?;
+        wal.log(frames, refs.iter().map(|sample| sample.t).max().unwrap_or(i64::MIN))?;
     }
     for series in &unlogged {
         series.data.lock().is_logged = true;

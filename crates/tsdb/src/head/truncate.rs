@@ -52,6 +52,25 @@ impl Head {
         removed.len()
     }
 
+    /// Removes the series replay created that hold no sample and never held one: their
+    /// samples were all older than the blocks (a checkpoint leaves the segments that still
+    /// hold head samples, and those hold older samples and the series of them too). Returns
+    /// the number removed.
+    pub(crate) fn remove_unused_series(&self) -> usize {
+        let mut removed: Vec<Arc<HeadSeries>> = Vec::new();
+        for series in self.all_series() {
+            let mut data = series.data.lock();
+            let is_unused =
+                !data.has_last && data.chunks.is_empty() && data.open.is_none() && data.out_of_order().is_empty();
+            if is_unused {
+                data.is_removed = true;
+                removed.push(series.clone());
+            }
+        }
+        self.remove_series(&removed);
+        removed.len()
+    }
+
     fn remove_series(&self, removed: &[Arc<HeadSeries>]) {
         if removed.is_empty() {
             return;

@@ -51,6 +51,11 @@ pub(crate) fn is_known_type(byte: u8) -> bool {
     (TYPE_SERIES..=TYPE_CHUNKS).contains(&(byte & !FLAG_SNAPPY))
 }
 
+/// Returns whether a frame's type byte is a samples record's (either encoding).
+pub(crate) fn is_samples_type(byte: u8) -> bool {
+    matches!(byte & !FLAG_SNAPPY, TYPE_SAMPLES_V1 | TYPE_SAMPLES_DENSE)
+}
+
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
