@@ -86,8 +86,15 @@ pub(crate) fn head_series_iterator(
     let chunks = data.chunk_refs(in_order_min, maxt);
     let out_of_order: Vec<Sample> =
         data.out_of_order().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
+    // The open chunk usually straddles the start of a recent range; when its last sample is
+    // in range, the series has a sample there, and its chunk need not be decoded to find out
+    // (the head keeps no deleted intervals: a deletion rewrites the chunks).
+    let open_ends_in_range = data.open_chunk_ends_in(in_order_min, maxt);
     drop(data);
     if out_of_order.is_empty() {
+        if open_ends_in_range {
+            return Some(Box::new(ChunksIterator::with_deletions(chunks, in_order_min, maxt, None)));
+        }
         return chunks_iterator(chunks, in_order_min, maxt, None, false);
     }
     let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::with_deletions(chunks, in_order_min, maxt, None));
