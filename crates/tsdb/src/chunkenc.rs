@@ -1357,6 +1357,16 @@ impl HeadChunkAppender {
         }
     }
 
+    /// Returns the timestamp of the last sample appended, which the chunk holds; `None` when
+    /// it is empty.
+    pub fn last_time(&self) -> Option<i64> {
+        let (count, t) = match self {
+            HeadChunkAppender::Decimal(decimal) => (decimal.count, decimal.t),
+            HeadChunkAppender::Xor(xor) => (xor.count, xor.t),
+        };
+        (count > 0).then_some(t)
+    }
+
     /// Returns whether the chunk holds [`MAX_SAMPLES_PER_CHUNK`] samples and must be cut.
     pub fn is_full(&self) -> bool {
         self.count() >= MAX_SAMPLES_PER_CHUNK
@@ -1399,6 +1409,22 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn head_chunk_last_time_is_its_last_sample_in_either_encoding() {
+        let mut appender = HeadChunkAppender::new();
+        assert_eq!(appender.last_time(), None, "empty");
+        appender.append(1_000, 1.5);
+        appender.append(2_000, 2.25);
+        assert_eq!(appender.encoding(), Encoding::HeadDecimal);
+        assert_eq!(appender.last_time(), Some(2_000));
+        // A value no decimal scale holds turns the chunk into XOR, samples re-encoded.
+        appender.append(3_000, f64::NAN);
+        assert_eq!(appender.encoding(), Encoding::Xor);
+        assert_eq!(appender.last_time(), Some(3_000));
+        let decoded = decode_chunk(appender.encoding(), appender.bytes()).expect("decodes");
+        assert_eq!(decoded.last().map(|s| s.t), appender.last_time());
+    }
 
     fn round_trip(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
         let mut appender = XorAppender::new();

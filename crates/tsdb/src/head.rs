@@ -307,23 +307,31 @@ impl SeriesData {
         (self.last, self.has_last) = (last, has_last);
     }
 
+    /// Returns whether the open chunk's last sample, which it holds, lies in `[mint, maxt]`:
+    /// then the series has a sample in range without decoding anything.
+    /// (It is also the series' newest sample, so [`SeriesData::chunk_refs`] lists the chunk.)
+    pub(crate) fn open_chunk_ends_in(&self, mint: i64, maxt: i64) -> bool {
+        let open_last = self.open.as_ref().and_then(|(appender, _)| appender.last_time());
+        open_last.is_some_and(|t| t >= mint && t <= maxt && self.last().is_some_and(|last| last.t == t))
+    }
+
     /// Returns the chunks overlapping `[mint, maxt]` (the open one copied).
     pub(crate) fn chunk_refs(&self, mint: i64, maxt: i64) -> Vec<ChunkRef> {
-        let mut refs: Vec<ChunkRef> = self
-            .chunks
-            .iter()
-            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
-            .map(|c| ChunkRef {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                encoding: c.encoding,
-                bytes: match &c.times {
-                    Some(times) => ChunkBytes::SharedTimes(c.bytes.clone(), times.clone()),
-                    None => ChunkBytes::Shared(c.bytes.clone()),
-                },
-                shared_times: None,
-            })
-            .collect();
+        let overlaps = |c: &&HeadChunk| c.max_t >= mint && c.min_t <= maxt;
+        // Exactly as many slots as chunks: most series have only the open chunk in a query's
+        // range, and `push`'s first growth to four would allocate 224 bytes per series selected
+        // instead of 56 (fresh memory each query: page faults).
+        let mut refs: Vec<ChunkRef> = Vec::with_capacity(self.chunks.iter().filter(overlaps).count() + 1);
+        refs.extend(self.chunks.iter().filter(overlaps).map(|c| ChunkRef {
+            min_t: c.min_t,
+            max_t: c.max_t,
+            encoding: c.encoding,
+            bytes: match &c.times {
+                Some(times) => ChunkBytes::SharedTimes(c.bytes.clone(), times.clone()),
+                None => ChunkBytes::Shared(c.bytes.clone()),
+            },
+            shared_times: None,
+        }));
         if let (Some((appender, min_t)), Some(last)) = (&self.open, self.last())
             && last.t >= mint
             && *min_t <= maxt
@@ -805,6 +813,24 @@ mod tests {
             data.append_in_order(Sample::new(i, 1.0), range);
         }
         assert_eq!(data.chunks.iter().map(|c| (c.min_t, c.max_t)).collect::<Vec<_>>(), [(0, 119)]);
+    }
+
+    #[test]
+    fn open_chunk_ends_in_a_range_only_when_its_last_sample_does() {
+        let mut data = SeriesData::default();
+        for i in 0..10 {
+            data.append_in_order(Sample::new(i * 10, i as f64), i64::MAX);
+        }
+        assert!(data.open_chunk_ends_in(35, 200));
+        assert!(data.open_chunk_ends_in(90, 90));
+        // Straddling the range's start with its last sample after its end: only decoding tells.
+        assert!(!data.open_chunk_ends_in(35, 89));
+        assert!(!data.open_chunk_ends_in(91, 200));
+        // A deletion rewrites the chunks and closes the open one; the next sample opens one.
+        data.delete_range(80, 90, i64::MAX);
+        assert!(!data.open_chunk_ends_in(0, 200));
+        data.append_in_order(Sample::new(100, 1.0), i64::MAX);
+        assert!(data.open_chunk_ends_in(95, 100));
     }
 
     #[test]

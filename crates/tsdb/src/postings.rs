@@ -66,10 +66,28 @@ pub(crate) fn postings_for_matchers(source: &dyn PostingsSource, matchers: &[Mat
     result
 }
 
+/// Below this ratio of list lengths, [`intersect`] walks both lists; above it, a binary search
+/// of the longer for each element of the shorter reads less.
+const LINEAR_INTERSECT_RATIO: usize = 16;
+
 /// Returns the intersection of two sorted lists.
 pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Postings {
     let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let mut out = Vec::with_capacity(small.len());
+    // Lists of like sizes (`__name__` and a label both selecting tens of thousands of
+    // series): one pass over both, instead of a binary search of the rest for each element.
+    if large.len() / LINEAR_INTERSECT_RATIO <= small.len() {
+        let (mut i, mut j) = (0, 0);
+        while i < small.len() && j < large.len() {
+            let (x, y) = (small[i], large[j]);
+            if x == y {
+                out.push(x);
+            }
+            i += usize::from(x <= y);
+            j += usize::from(y <= x);
+        }
+        return out;
+    }
     let mut rest = large;
     for &value in small {
         let position = rest.partition_point(|&x| x < value);
@@ -157,6 +175,15 @@ mod tests {
     #[test]
     fn set_operations() {
         assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), vec![3, 5]);
+        // Like sizes (one pass over both) and very different ones (binary searches) alike.
+        let evens: Postings = (0..1000u64).map(|i| i * 2).collect();
+        let threes: Postings = (0..700u64).map(|i| i * 3).collect();
+        let want: Postings = (0..2000u64).filter(|i| i % 6 == 0).collect();
+        assert_eq!(intersect(&evens, &threes), want);
+        assert_eq!(intersect(&threes, &evens), want);
+        assert_eq!(intersect(&evens, &[0, 7, 8, 1998, 1999, 5000]), vec![0, 8, 1998]);
+        assert_eq!(intersect(&[], &evens), Vec::<u64>::new());
+        assert_eq!(intersect(&[u64::MAX], &[1, u64::MAX]), vec![u64::MAX]);
         assert_eq!(without(&[1, 3, 5, 7], &[3, 7]), vec![1, 5]);
         assert_eq!(union(vec![vec![1, 4], vec![2, 4, 9]]), vec![1, 2, 4, 9]);
         // Dense references (a bitmap) and sparse ones (a sort) alike.

@@ -235,8 +235,11 @@ impl<'a> Evaluator<'a> {
         let mut selected: Vec<Series> = Vec::new();
         let mut count = 0usize;
         for matchers in &sets {
-            let mut set: Vec<Series> = Vec::new();
-            for series in querier.select(matchers)? {
+            let series_set = querier.select(matchers)?;
+            // Stores that know how many series they hand out say so: one allocation of the
+            // right size instead of doubling through fresh memory.
+            let mut set: Vec<Series> = Vec::with_capacity(series_set.size_hint().0);
+            for series in series_set {
                 // Merging the stores' series may be much of a query's work: stay responsive.
                 count += 1;
                 if count.is_multiple_of(1024) {

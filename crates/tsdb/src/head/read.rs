@@ -86,16 +86,31 @@ pub(crate) fn head_series_iterator(
     let chunks = data.chunk_refs(in_order_min, maxt);
     let out_of_order: Vec<Sample> =
         data.out_of_order().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
+    // The open chunk usually straddles the start of a recent range; when its last sample is
+    // in range, the series has a sample there, and its chunk need not be decoded to find out
+    // (the head keeps no deleted intervals: a deletion rewrites the chunks).
+    let open_ends_in_range = data.open_chunk_ends_in(in_order_min, maxt);
     drop(data);
     if out_of_order.is_empty() {
+        if open_ends_in_range {
+            return Some(Box::new(ChunksIterator::with_deletions(chunks, in_order_min, maxt, None)));
+        }
         return chunks_iterator(chunks, in_order_min, maxt, None, false);
     }
     let in_order: Box<dyn SampleIterator> = Box::new(ChunksIterator::with_deletions(chunks, in_order_min, maxt, None));
     non_empty(Box::new(MergeSampleIterator::new(vec![in_order, Box::new(VecSampleIterator::new(out_of_order))])))
 }
 
-/// A series a select matched, with its samples in range.
-type SelectedSeries = (Arc<HeadSeries>, Box<dyn SampleIterator>);
+/// The series of one piece of a select's ids that have samples in range, in id order: their
+/// labels, samples (each taken once, into the select's result) and, when the head's string
+/// ranks are at hand, their sort keys (the ranks of their label ids, side by side, each
+/// series' ending at its `key_ends` entry).
+struct SelectedPiece {
+    labels: Vec<Labels>,
+    samples: Vec<Option<Box<dyn SampleIterator>>>,
+    keys: Vec<u32>,
+    key_ends: Vec<u32>,
+}
 
 /// Below this many series per thread a select's per-series work stays on the calling thread:
 /// starting a thread costs tens of microseconds, a series a microsecond or more (its lock, its
@@ -175,47 +190,76 @@ impl Querier for HeadQuerier {
     fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
         let ids = head_postings_for_matchers(&self.head, matchers);
         // Each series' lock, chunk list and (when its chunks straddle the range's start) the
-        // peek that decodes one are independent of the others: large selects share them out.
+        // peek that decodes one are independent of the others: large selects share them out,
+        // and build each selected series' labels and sort key there too, while its strings'
+        // ids are in the cache (reading them again later, in sorted order, missed it).
         let threads = select_threads(ids.len());
-        let selected: Vec<SelectedSeries> = map_pieces(&ids, threads, PIECE_SERIES, |piece| {
-            self.head
-                .series_by_ids(piece)
+        // Label sets compared as the ranks of their strings order as the sets do
+        // ([`SymbolTable::ranks`]): each series' ranks side by side in one buffer, so a
+        // comparison reads two short runs of integers instead of strings all over the heap.
+        // The ranks cover every string of the series in `ids`: they were interned before the
+        // series entered the postings, and live as long as the series.
+        let ranks = self.head.symbols.read().cached_ranks(ids.len());
+        let pieces: Vec<SelectedPiece> = map_pieces(&ids, threads, PIECE_SERIES, |piece| {
+            let found = self.head.series_by_ids(piece);
+            let mut kept = Vec::with_capacity(found.len());
+            for series in found {
+                if let Some(samples) = self.series_iterator(&series) {
+                    kept.push((series, samples));
+                }
+            }
+            // No series' lock is held from here on, so the strings may be read: an appender
+            // holding a series' lock may wait for them.
+            let symbols = self.head.symbols.read();
+            let key_count =
+                if ranks.is_some() { kept.iter().map(|(series, _)| series.label_ids.len()).sum() } else { 0 };
+            let mut selected = SelectedPiece {
+                labels: Vec::with_capacity(kept.len()),
+                samples: Vec::with_capacity(kept.len()),
+                keys: Vec::with_capacity(key_count),
+                key_ends: Vec::with_capacity(if ranks.is_some() { kept.len() } else { 0 }),
+            };
+            for (series, samples) in kept {
+                if let Some(ranks) = &ranks {
+                    selected.keys.extend(series.label_ids.iter().map(|&id| ranks[id as usize]));
+                    selected.key_ends.push(selected.keys.len() as u32);
+                }
+                selected.labels.push(symbols.labels(&series.label_ids));
+                selected.samples.push(Some(samples));
+            }
+            selected
+        });
+        let count: usize = pieces.iter().map(|piece| piece.labels.len()).sum();
+        let mut labels: Vec<Labels> = Vec::with_capacity(count);
+        let mut samples: Vec<Option<Box<dyn SampleIterator>>> = Vec::with_capacity(count);
+        let mut keys: Vec<u32> = Vec::with_capacity(pieces.iter().map(|piece| piece.keys.len()).sum());
+        let mut spans: Vec<(u32, u32)> = Vec::with_capacity(if ranks.is_some() { count } else { 0 });
+        for piece in pieces {
+            let offset = keys.len() as u32;
+            let mut start = offset;
+            for end in piece.key_ends {
+                spans.push((start, offset + end));
+                start = offset + end;
+            }
+            keys.extend(piece.keys);
+            labels.extend(piece.labels);
+            samples.extend(piece.samples);
+        }
+        if ranks.is_none() {
+            let mut result: Vec<Series> = labels
                 .into_iter()
-                .filter_map(|series| {
-                    let samples = self.series_iterator(&series)?;
-                    Some((series, samples))
-                })
-                .collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-        // The series' locks are not held from here on.
-        let symbols = self.head.symbols.read();
-        let Some(ranks) = symbols.cached_ranks(selected.len()) else {
-            let mut result: Vec<Series> = selected
-                .into_iter()
-                .map(|(series, samples)| Series { labels: symbols.labels(&series.label_ids), samples })
+                .zip(samples)
+                .filter_map(|(labels, samples)| Some(Series { labels, samples: samples? }))
                 .collect();
             // Unstable is enough (label sets are unique) and faster: the head's ids are in creation order.
             result.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
             return Ok(Box::new(result.into_iter().map(Ok)));
-        };
-        // Label sets compared as the ranks of their strings order as the sets do
-        // ([`SymbolTable::ranks`]): each series' ranks side by side in one buffer, so a
-        // comparison reads two short runs of integers instead of strings all over the heap.
-        let mut keys: Vec<u32> = Vec::with_capacity(selected.iter().map(|(series, _)| series.label_ids.len()).sum());
-        let mut spans: Vec<(u32, u32)> = Vec::with_capacity(selected.len());
-        for (series, _) in &selected {
-            let start = keys.len();
-            keys.extend(series.label_ids.iter().map(|&id| ranks[id as usize]));
-            spans.push((start as u32, keys.len() as u32));
         }
         let key = |index: u32| {
             let (start, end) = spans[index as usize];
             &keys[start as usize..end as usize]
         };
-        let indexes: Vec<u32> = (0..selected.len() as u32).collect();
+        let indexes: Vec<u32> = (0..count as u32).collect();
         // Pieces sorted on their threads, then merged. Unstable is enough (label sets are
         // unique) and faster: the head's ids are in creation order.
         // One piece per thread, so that the merge takes few lists.
@@ -225,19 +269,12 @@ impl Querier for HeadQuerier {
             piece
         });
         let order = merge_sorted_lists(sorted, |a, b| key(a) < key(b));
-        let (series, samples): (Vec<Arc<HeadSeries>>, Vec<_>) = selected.into_iter().unzip();
-        let mut samples: Vec<Option<Box<dyn SampleIterator>>> = samples.into_iter().map(Some).collect();
-        // Building label sets clones two shared strings per label: shared out as well.
-        let labels: Vec<Labels> = map_pieces(&order, threads, PIECE_SERIES, |piece| {
-            piece.iter().map(|&index| symbols.labels(&series[index as usize].label_ids)).collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect();
         let result: Vec<Series> = order
             .into_iter()
-            .zip(labels)
-            .filter_map(|(index, labels)| Some(Series { labels, samples: samples[index as usize].take()? }))
+            .filter_map(|index| {
+                let index = index as usize;
+                Some(Series { labels: std::mem::take(&mut labels[index]), samples: samples[index].take()? })
+            })
             .collect();
         Ok(Box::new(result.into_iter().map(Ok)))
     }
