@@ -419,7 +419,7 @@ impl Wal {
                 .filter(|i| (first_segment..=last).contains(i))
                 .map(|i| (self.dir.join(segment_name(i)), skip_samples.contains(&i))),
         );
-        self.write_checkpoint(last, |sink| {
+        let records = self.write_checkpoint(last, |sink| {
             let mut decoder = RecordDecoder::default();
             for (source, skip_samples) in &sources {
                 let mut reader = SegmentReader::open(source, record::is_known_type)?;
@@ -434,7 +434,11 @@ impl Wal {
                 }
             }
             Ok(())
-        })
+        })?;
+        // The segments taken are gone (or only a consumer reads them): no later checkpoint
+        // asks for their newest times.
+        self.closed_newest.lock().retain(|&index, _| index > last);
+        Ok(records)
     }
 
     /// Returns the guard a commit holds from before it logs until its samples are applied.
