@@ -134,20 +134,54 @@ pub(crate) fn union(mut lists: Vec<Postings>) -> Postings {
 
 /// [`union`] of lists whose references all lie in `low..low + 64 * words`.
 fn union_in_bitmap(lists: &[Postings], low: u64, words: usize, total: usize) -> Postings {
-    let mut bits = vec![0u64; words];
+    let mut bits = IdBits { base: low, words: vec![0; words] };
     for &reference in lists.iter().flatten() {
-        let offset = reference - low;
-        bits[(offset / 64) as usize] |= 1 << (offset % 64);
+        bits.insert(reference);
     }
     let mut out = Vec::with_capacity(total);
-    for (index, &word) in bits.iter().enumerate() {
-        let mut word = word;
-        while word != 0 {
-            out.push(low + index as u64 * 64 + u64::from(word.trailing_zeros()));
-            word &= word - 1;
-        }
-    }
+    out.extend(bits.iter());
     out
+}
+
+/// A set of series ids (or references) as bits from the smallest one it may hold: the head's
+/// ids are handed out in increasing order, so live ones are dense, and a lookup or an insert is
+/// one word instead of a probe in a hash table.
+pub(crate) struct IdBits {
+    base: u64,
+    words: Vec<u64>,
+}
+
+impl IdBits {
+    /// Returns an empty set sized for `ids`.
+    pub(crate) fn spanning(ids: impl Iterator<Item = u64> + Clone) -> IdBits {
+        let base = ids.clone().min().unwrap_or(0);
+        let span = ids.max().map_or(0, |max| max - base + 1);
+        IdBits { base, words: vec![0; span.div_ceil(64) as usize] }
+    }
+
+    /// Adds `id`, which must lie in the span the set was made for.
+    pub(crate) fn insert(&mut self, id: u64) {
+        let offset = id - self.base;
+        self.words[(offset / 64) as usize] |= 1 << (offset % 64);
+    }
+
+    pub(crate) fn contains(&self, id: &u64) -> bool {
+        id.checked_sub(self.base)
+            .and_then(|offset| self.words.get((offset / 64) as usize).map(|word| word >> (offset % 64) & 1 == 1))
+            .unwrap_or(false)
+    }
+
+    /// Returns the ids in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(move |(index, &word)| {
+            let start = self.base + index as u64 * 64;
+            std::iter::successors((word != 0).then_some(word), |&rest| {
+                let rest = rest & (rest - 1);
+                (rest != 0).then_some(rest)
+            })
+            .map(move |rest| start + u64::from(rest.trailing_zeros()))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +204,20 @@ mod tests {
         fn all_postings(&self) -> Postings {
             self.1.clone()
         }
+    }
+
+    #[test]
+    fn id_bits_hold_exactly_the_ids_inserted() {
+        let ids = [70u64, 5, 200, 133];
+        let mut set = IdBits::spanning(ids.iter().copied());
+        for &id in &ids {
+            set.insert(id);
+        }
+        for id in 0..300 {
+            assert_eq!(set.contains(&id), ids.contains(&id), "{id}");
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), [5, 70, 133, 200], "in increasing order");
+        assert!(!IdBits::spanning(std::iter::empty()).contains(&0), "an empty set holds nothing");
     }
 
     #[test]

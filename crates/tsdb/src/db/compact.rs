@@ -17,6 +17,7 @@ use crate::chunkenc::chunk_from;
 use crate::error::{Error, Result};
 use crate::head::head_series_iterator;
 use crate::metrics::TsdbMetrics;
+use crate::postings::IdBits;
 use crate::wal::{Record, SeriesId};
 use panoptes_storage::{Querier, merge_series_sets};
 
@@ -366,52 +367,5 @@ impl DbInner {
         }
         self.metrics.retention_removed_blocks.inc_by(doomed.len() as u64);
         Ok(())
-    }
-}
-
-/// A set of series ids as bits from the smallest id it may hold: ids are handed out in
-/// increasing order, so the alive ones are dense, and a lookup is one word instead of a probe
-/// in a hash table of every series (a checkpoint looks up millions of samples).
-struct IdBits {
-    base: u64,
-    words: Vec<u64>,
-}
-
-impl IdBits {
-    /// Returns an empty set sized for `ids`.
-    fn spanning(ids: impl Iterator<Item = u64> + Clone) -> IdBits {
-        let base = ids.clone().min().unwrap_or(0);
-        let span = ids.max().map_or(0, |max| max - base + 1);
-        IdBits { base, words: vec![0; span.div_ceil(64) as usize] }
-    }
-
-    /// Adds `id`, which must lie in the span the set was made for.
-    fn insert(&mut self, id: u64) {
-        let offset = id - self.base;
-        self.words[(offset / 64) as usize] |= 1 << (offset % 64);
-    }
-
-    fn contains(&self, id: &u64) -> bool {
-        id.checked_sub(self.base)
-            .and_then(|offset| self.words.get((offset / 64) as usize).map(|word| word >> (offset % 64) & 1 == 1))
-            .unwrap_or(false)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IdBits;
-
-    #[test]
-    fn id_bits_hold_exactly_the_ids_inserted() {
-        let ids = [70u64, 5, 200, 133];
-        let mut set = IdBits::spanning(ids.iter().copied());
-        for &id in &ids {
-            set.insert(id);
-        }
-        for id in 0..300 {
-            assert_eq!(set.contains(&id), ids.contains(&id), "{id}");
-        }
-        assert!(!IdBits::spanning(std::iter::empty()).contains(&0), "an empty set holds nothing");
     }
 }
