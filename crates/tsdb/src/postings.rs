@@ -139,7 +139,7 @@ fn union_in_bitmap(lists: &[Postings], low: u64, words: usize, total: usize) -> 
         bits.insert(reference);
     }
     let mut out = Vec::with_capacity(total);
-    out.extend(bits.iter());
+    bits.push_all(&mut out);
     out
 }
 
@@ -171,16 +171,15 @@ impl IdBits {
             .unwrap_or(false)
     }
 
-    /// Returns the ids in increasing order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.words.iter().enumerate().flat_map(move |(index, &word)| {
-            let start = self.base + index as u64 * 64;
-            std::iter::successors((word != 0).then_some(word), |&rest| {
-                let rest = rest & (rest - 1);
-                (rest != 0).then_some(rest)
-            })
-            .map(move |rest| start + u64::from(rest.trailing_zeros()))
-        })
+    /// Appends the ids to `out` in increasing order.
+    pub(crate) fn push_all(&self, out: &mut Vec<u64>) {
+        for (index, &word) in self.words.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                out.push(self.base + index as u64 * 64 + u64::from(word.trailing_zeros()));
+                word &= word - 1;
+            }
+        }
     }
 }
 
@@ -216,7 +215,9 @@ mod tests {
         for id in 0..300 {
             assert_eq!(set.contains(&id), ids.contains(&id), "{id}");
         }
-        assert_eq!(set.iter().collect::<Vec<_>>(), [5, 70, 133, 200], "in increasing order");
+        let mut all = Vec::new();
+        set.push_all(&mut all);
+        assert_eq!(all, [5, 70, 133, 200], "in increasing order");
         assert!(!IdBits::spanning(std::iter::empty()).contains(&0), "an empty set holds nothing");
     }
 
