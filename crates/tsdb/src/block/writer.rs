@@ -67,6 +67,10 @@ pub(crate) struct BlockWriter {
     time_columns_bytes: usize,
 }
 
+/// Buffer of each file the writer writes: large enough pieces for the file system, and small,
+/// as a head block is written when the process' memory peaks.
+const WRITE_BUFFER_BYTES: usize = 256 << 10;
+
 /// Memory the writer spends on remembering time columns; when full, it starts over (later
 /// chunks share with newer columns only). 16 MiB hold about 100,000 jittered 240-sample
 /// columns or millions of regular ones.
@@ -81,7 +85,7 @@ impl BlockWriter {
         std::fs::create_dir_all(&temporary_dir).map_err(Error::io("create block directory", &temporary_dir))?;
         let path = temporary_dir.join(CHUNKS_FILE);
         let file = File::create(&path).map_err(Error::io("create", &path))?;
-        let mut chunks = BufWriter::with_capacity(1 << 20, file);
+        let mut chunks = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
         chunks
             .write_all(CHUNKS_MAGIC)
             .and_then(|()| chunks.write_all(&[FORMAT_VERSION]))
@@ -260,8 +264,11 @@ impl BlockWriter {
 
         let path = self.temporary_dir.join(INDEX_FILE);
         let file = File::create(&path).map_err(Error::io("create", &path))?;
-        let mut out =
-            IndexOutput { file: BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), written: 0 };
+        let mut out = IndexOutput {
+            file: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
+            crc: crc32fast::Hasher::new(),
+            written: 0,
+        };
         let mut entry = INDEX_MAGIC.to_vec();
         entry.push(INDEX_VERSION);
         out.write(&entry, &path)?;
@@ -333,7 +340,9 @@ impl BlockWriter {
         self.series_chunk_ends = Vec::new();
 
         // Postings lists by (name, value), each in series order: a counting sort of the series
-        // by pair (4 bytes per label; sorting (name, value, series) triples took 12).
+        // by pair (4 bytes per label; sorting (name, value, series) triples took 12), one label
+        // name at a time, so that only one name's lists are held (the whole block's were as
+        // large as `series_values`, at the moment of the process' peak memory).
         // The pairs in order; each pair's count in the map becomes its place in that order.
         let mut pairs: Vec<(u32, u32)> = pair_counts.keys().map(|&key| ((key >> 32) as u32, key as u32)).collect();
         pairs.sort_unstable();
@@ -347,30 +356,38 @@ impl BlockWriter {
         }
         starts.push(total);
         let slots = pair_counts;
-        let mut members = vec![0u32; total];
-        let mut next = starts.clone();
-        values_start = 0;
-        for (series, &set) in self.series_sets.iter().enumerate() {
-            let names = &name_sets[set as usize];
-            let values = &self.series_values[values_start..values_start + names.len()];
-            for (&name, &value) in names.iter().zip(values) {
-                let slot = slots[&pair_key(name, renumber[value as usize])] as usize;
-                members[next[slot]] = series as u32;
-                next[slot] += 1;
-            }
-            values_start += names.len();
-        }
-        drop((slots, next));
         let postings_offset = out.written;
         let mut table: Vec<(u32, u32, u64)> = Vec::with_capacity(pairs.len());
-        for (slot, &(name, value)) in pairs.iter().enumerate() {
-            table.push((name, value, out.written));
-            entry.clear();
-            let list = &members[starts[slot]..starts[slot + 1]];
-            put_postings(&mut entry, list.iter().map(|&series| references[series as usize]), list.len());
-            out.write(&entry, &path)?;
+        let mut first_slot = 0;
+        while first_slot < pairs.len() {
+            let name = pairs[first_slot].0;
+            let end_slot = first_slot + pairs[first_slot..].partition_point(|&(other, _)| other == name);
+            // Where `name` is among each name list's names.
+            let positions: Vec<Option<usize>> =
+                name_sets.iter().map(|names| names.iter().position(|&other| other == name)).collect();
+            let base = starts[first_slot];
+            let mut members = vec![0u32; starts[end_slot] - base];
+            let mut next: Vec<usize> = starts[first_slot..end_slot].iter().map(|&start| start - base).collect();
+            values_start = 0;
+            for (series, &set) in self.series_sets.iter().enumerate() {
+                if let Some(position) = positions[set as usize] {
+                    let value = renumber[self.series_values[values_start + position] as usize];
+                    let slot = slots[&pair_key(name, value)] as usize - first_slot;
+                    members[next[slot]] = series as u32;
+                    next[slot] += 1;
+                }
+                values_start += name_sets[set as usize].len();
+            }
+            for (slot, &(name, value)) in pairs.iter().enumerate().take(end_slot).skip(first_slot) {
+                table.push((name, value, out.written));
+                entry.clear();
+                let list = &members[starts[slot] - base..starts[slot + 1] - base];
+                put_postings(&mut entry, list.iter().map(|&series| references[series as usize]), list.len());
+                out.write(&entry, &path)?;
+            }
+            first_slot = end_slot;
         }
-        drop(members);
+        drop(slots);
         let all_offset = out.written;
         entry.clear();
         put_postings(&mut entry, references.iter().copied(), references.len());
