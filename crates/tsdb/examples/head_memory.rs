@@ -88,22 +88,27 @@ fn main() {
     let after = anonymous_rss();
     // What the open chunks hold, encoded alone (no allocator or container overhead).
     let mut xor_bytes = 0usize;
+    let mut head_bytes = 0usize;
     for index in 0..series_count {
         let mut appender = panoptes_tsdb::chunkenc::XorAppender::new();
+        let mut head = panoptes_tsdb::chunkenc::HeadChunkAppender::new();
         for (t, values) in load.iter().take(usize::from(panoptes_tsdb::chunkenc::MAX_SAMPLES_PER_CHUNK)) {
             appender.append(*t, values[index]);
+            head.append(*t, values[index]);
         }
         xor_bytes += appender.len_bytes();
+        head_bytes += head.bytes().len();
     }
     let per_series = |bytes: u64| bytes as f64 / series_count as f64;
     println!(
         "series={series_count} scrapes={scrapes} head_series={} rss_anon_bytes_per_series_after_first_scrape={:.0} \
-         rss_anon_bytes_per_series={:.0} rss_anon_bytes_per_sample={:.2} xor_bytes_per_series_first_chunk={:.0}",
+         rss_anon_bytes_per_series={:.0} rss_anon_bytes_per_sample={:.2} xor_bytes_per_series_first_chunk={:.0} head_chunk_bytes_per_series_first_chunk={:.0}",
         db.head_series_count(),
         per_series(after_first.saturating_sub(before)),
         per_series(after.saturating_sub(before)),
         after.saturating_sub(before) as f64 / (series_count * scrapes) as f64,
         xor_bytes as f64 / series_count as f64,
+        head_bytes as f64 / series_count as f64,
     );
     db.close().expect("close");
 }
