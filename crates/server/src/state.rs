@@ -10,7 +10,7 @@ use panoptes_storage::StorageRef;
 use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::api::remote_write::SeriesCache;
+use crate::api::remote_write::{IngestWorkers, SeriesCache};
 use crate::api::{ConfigControl, TsdbAdmin};
 use crate::metrics::Metrics;
 use crate::server::ServerOptions;
@@ -28,6 +28,8 @@ struct Inner {
     max_remote_write_bytes: usize,
     /// Handles of the series remote-write senders sent, by their encoded labels.
     remote_write_series: Arc<SeriesCache>,
+    /// The threads remote-write requests are applied on.
+    remote_write_workers: IngestWorkers,
     read_timeout: Duration,
     engine: Engine,
     /// One permit per query allowed to run at once; further queries wait for a permit.
@@ -62,6 +64,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 max_remote_write_bytes: options.max_remote_write_bytes,
                 remote_write_series: Arc::default(),
+                remote_write_workers: IngestWorkers::default(),
                 read_timeout: options.read_timeout,
                 engine: Engine::new(options.engine.clone()),
                 query_permits: Arc::new(Semaphore::new(options.max_concurrent_queries.max(1))),
@@ -110,6 +113,11 @@ impl AppState {
     /// Returns the remote-write series cache.
     pub(crate) fn remote_write_series(&self) -> Arc<SeriesCache> {
         self.inner.remote_write_series.clone()
+    }
+
+    /// Returns the threads remote-write requests are applied on.
+    pub(crate) fn remote_write_workers(&self) -> &IngestWorkers {
+        &self.inner.remote_write_workers
     }
 
     /// Returns how long reading one request body may take.

@@ -8,6 +8,7 @@
 mod body_buffers;
 mod ingest;
 mod series_cache;
+mod workers;
 
 use axum::Router;
 use axum::body::Body;
@@ -24,6 +25,7 @@ use crate::prompb::{DecodeError, decompress_write_request_into};
 use crate::state::AppState;
 
 pub(crate) use self::series_cache::SeriesCache;
+pub(crate) use self::workers::IngestWorkers;
 
 /// Returns the remote write route.
 pub(crate) fn router() -> Router<AppState> {
@@ -46,9 +48,11 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
 
     // Appending and committing may write and fsync the WAL: keep it off the async workers.
     let cache = state.remote_write_series();
-    let (outcome, body) = tokio::task::spawn_blocking(move || (ingest(storage.as_ref(), &cache, &body), body))
+    let (outcome, body) = state
+        .remote_write_workers()
+        .run(move || (ingest(storage.as_ref(), &cache, &body), body))
         .await
-        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {error}")))?;
+        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {}", error.0)))?;
     BODY_BUFFERS.give_back(body);
     let outcome = outcome.map_err(|error| match error {
         IngestError::Malformed(walk) => decode_error(DecodeError::Malformed(walk)),
