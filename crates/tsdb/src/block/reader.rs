@@ -302,11 +302,13 @@ impl Block {
         mint: i64,
         maxt: i64,
     ) -> Result<Option<Box<dyn SampleIterator>>> {
-        let refs = chunks
-            .iter()
-            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
-            .map(|c| self.chunk(c))
-            .collect::<Result<Vec<_>>>()?;
+        let overlaps = |c: &&ChunkMeta| c.max_t >= mint && c.min_t <= maxt;
+        // Exactly as many slots as chunks (usually one): collecting from a filter starts at four,
+        // 224 bytes instead of 56 per series selected, fresh memory each query (page faults).
+        let mut refs = Vec::with_capacity(chunks.iter().filter(overlaps).count());
+        for chunk in chunks.iter().filter(overlaps) {
+            refs.push(self.chunk(chunk)?);
+        }
         if refs.is_empty() {
             return Ok(None);
         }
