@@ -313,17 +313,11 @@ impl Evaluator<'_> {
                 let t = grid.time(index);
                 let end = pinned.unwrap_or(t).saturating_sub(offset);
                 let start = end.saturating_sub(range_ms);
-                // Each window usually moves by zero or one sample, a choice the processor cannot
-                // predict when samples are about a step apart: the first move is taken without a
-                // branch, and the loops after it rarely run.
-                let is_before = |at: usize, bound: i64| samples.get(at).is_some_and(|s| s.t <= bound);
-                from += usize::from(is_before(from, start));
-                while is_before(from, start) {
+                while samples.get(from).is_some_and(|s| s.t <= start) {
                     from += 1;
                 }
                 to = to.max(from);
-                to += usize::from(is_before(to, end));
-                while is_before(to, end) {
+                while samples.get(to).is_some_and(|s| s.t <= end) {
                     to += 1;
                 }
                 if from == to {
