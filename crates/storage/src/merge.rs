@@ -221,7 +221,8 @@ impl Iterator for MergedSeriesSet {
         }
         let &first_index = holding.first()?;
         let Some(Ok(first)) = self.take(first_index) else { return None };
-        let mut parts = vec![first.samples];
+        let mut parts = Vec::with_capacity(holding.len());
+        parts.push(first.samples);
         for &index in &holding[1..] {
             if let Some(Ok(other)) = self.take(index) {
                 parts.push(other.samples);

@@ -34,6 +34,10 @@ const MAX_WORKERS: usize = 8;
 /// points over (a lock and a channel message) costs nothing next to reading 512 series.
 const CHUNK_SERIES: usize = 512;
 
+/// The most points a batch reserves before its series are read: a 1 MB buffer, what a chunk of
+/// series holds over a grid of 128 steps (a 1 h range at 30 s has 121).
+const MAX_RESERVED_POINTS: usize = CHUNK_SERIES * 128;
+
 /// One point of a node evaluated over the grid: the step index and the value.
 pub(crate) type Point = (u32, f64);
 
@@ -239,6 +243,9 @@ fn next_batch<'a, I: Iterator<Item = (usize, Vec<Source<'a>>)>>(
     }
     let mut batch = spare.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop().unwrap_or_default();
     batch.chunk = chunk;
+    // Room for a point at every step of every series at once, rather than doubling towards it
+    // through fresh memory (each step copying what the last one faulted in).
+    batch.points.reserve(CHUNK_SERIES.saturating_mul(steps).min(MAX_RESERVED_POINTS));
     debug_assert_eq!(held.len(), steps);
     for (offset, source) in sources.into_iter().enumerate() {
         let before = batch.points.len();

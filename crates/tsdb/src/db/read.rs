@@ -38,11 +38,19 @@ impl DbQuerier {
 /// `threads` threads, each merging one range of labels: the largest list is cut into equal
 /// pieces and the others where their labels reach each cut.
 fn merge_in_parallel(mut parts: Vec<Vec<Series>>, threads: usize) -> Vec<Series> {
-    let merge = |pieces: Vec<Vec<Series>>| -> Vec<Series> {
+    // Merges into `out`, allocated by the caller at its largest size (no series in common)
+    // rather than grown by doubling through fresh memory: what stays untouched is never
+    // faulted in.
+    let merge_into = |pieces: Vec<Vec<Series>>, out: &mut Vec<Series>| {
         let sets: Vec<SeriesSet> =
             pieces.into_iter().map(|piece| Box::new(piece.into_iter().map(Ok)) as SeriesSet).collect();
         // Merging lists read no samples, so nothing here fails.
-        merge_series_sets(sets).filter_map(Result::ok).collect()
+        out.extend(merge_series_sets(sets).filter_map(Result::ok));
+    };
+    let merge = |pieces: Vec<Vec<Series>>| -> Vec<Series> {
+        let mut merged = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+        merge_into(pieces, &mut merged);
+        merged
     };
     if parts.len() < 2 || threads < 2 {
         return merge(parts);
@@ -65,11 +73,13 @@ fn merge_in_parallel(mut parts: Vec<Vec<Series>>, threads: usize) -> Vec<Series>
     }
     ranges.push(parts);
     ranges.reverse();
+    let total = ranges.iter().flatten().map(Vec::len).sum();
     std::thread::scope(|scope| {
         let mut ranges = ranges.into_iter();
         let first = ranges.next().unwrap_or_default();
         let workers: Vec<_> = ranges.map(|range| scope.spawn(move || merge(range))).collect();
-        let mut merged = merge(first);
+        let mut merged = Vec::with_capacity(total);
+        merge_into(first, &mut merged);
         for worker in workers {
             merged.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         }
