@@ -42,9 +42,6 @@ impl std::hash::Hasher for KeyHasher {
             self.0 = (self.0 << 8) | u64::from(byte);
         }
     }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
     fn write_u32(&mut self, value: u32) {
         // The table takes a slot from the low bits and a tag from the top seven: both from the
         // key's bits.
