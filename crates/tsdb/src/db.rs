@@ -23,7 +23,7 @@ pub use stats::HeadCardinality;
 
 use crate::block::Block;
 use crate::error::{Error, Result};
-use crate::head::{Head, HeadAppender, HeadOptions};
+use crate::head::{ChunkStore, HEAD_CHUNKS_DIR, Head, HeadAppender, HeadOptions};
 use crate::metrics::TsdbMetrics;
 use crate::wal::{self, FrameBuffer, Tombstone, Wal, WalHold, WalPosition, push_tombstones};
 
@@ -97,7 +97,16 @@ impl Db {
             out_of_order_window_ms: options.out_of_order_window.as_millis() as i64,
             block_range_ms: options.block_range_ms(),
         };
-        let head = Arc::new(Head::new(head_options, metrics.clone()));
+        let chunk_store = if read_only {
+            ChunkStore::memory()
+        } else {
+            let chunk_dir = dir.join(HEAD_CHUNKS_DIR);
+            ChunkStore::open(&chunk_dir).unwrap_or_else(|error| {
+                warn!(error = %error, "closed head chunks stay in memory");
+                ChunkStore::memory()
+            })
+        };
+        let head = Arc::new(Head::new(head_options, metrics.clone(), chunk_store));
         if let Some(max) = blocks.iter().map(|b| b.meta.max_time).max() {
             head.min_valid_time.store(max, Ordering::Relaxed);
         }
@@ -240,6 +249,8 @@ impl Db {
                 }
             }
         }
+        // A cache of what the WAL (and its checkpoint) holds.
+        self.inner.head.chunk_store.remove_files();
         info!(dir = %self.inner.dir.display(), "tsdb closed");
         Ok(())
     }
@@ -308,7 +319,7 @@ impl Db {
         }
         for id in ids {
             if let Some(series) = head.series_by_id(id) {
-                series.data.lock().delete_range(mint, maxt, head.options.block_range_ms);
+                series.data.lock().delete_range(mint, maxt, head.options.block_range_ms, &head.chunk_store);
             }
         }
         for block in self.inner.blocks.read().iter() {

@@ -8,6 +8,7 @@
 //! checkpoint at shutdown).
 
 mod append;
+mod chunk_files;
 mod read;
 mod replay;
 mod snapshot;
@@ -27,6 +28,7 @@ pub(crate) use append::HeadAppender;
 pub(crate) use read::{HeadQuerier, head_postings_for_matchers, head_series_iterator};
 pub(crate) use replay::Replayer;
 
+pub(crate) use chunk_files::{ChunkData, ChunkStore, HEAD_CHUNKS_DIR, Segment};
 pub(crate) use symbols::SymbolTable;
 pub(crate) use times::TimeColumn;
 
@@ -112,52 +114,60 @@ impl OpenSet {
 }
 
 /// A closed, immutable head chunk: columnar with its time column shared (`times`), or, when
-/// its samples did not decode, as the appender left it.
+/// its samples did not decode, as the appender left it. Its bytes are in a head chunk file
+/// (head/chunk_files.rs) or, failing that, in memory.
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) encoding: Encoding,
-    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) data: ChunkData,
     /// The time column of a columnar chunk, in [`times::TIME_COLUMNS`].
     pub(crate) times: Option<Arc<TimeColumn>>,
 }
 
+// One per closed chunk, a few per series.
+const _: () = assert!(std::mem::size_of::<HeadChunk>() == 48);
+
 impl HeadChunk {
     /// Closes an appender's chunk: the timestamps go to the process' table of time columns
-    /// (series appended together share one), the values into a columnar chunk.
-    fn close(appender: HeadChunkAppender, min_t: i64, max_t: i64) -> HeadChunk {
+    /// (series appended together share one), the values into a columnar chunk in `store`.
+    fn close(appender: HeadChunkAppender, min_t: i64, max_t: i64, store: &ChunkStore) -> HeadChunk {
         match decode_chunk(appender.encoding(), appender.bytes()) {
             Some(samples) if !samples.is_empty() => {
                 let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
                 HeadChunk {
                     min_t,
                     max_t,
-                    encoding: Encoding::Columnar,
-                    bytes: encode_columnar(&samples, TimeSource::Shared(0)).into(),
+                    data: store.store(Encoding::Columnar, encode_columnar(&samples, TimeSource::Shared(0))),
                     times: Some(times::TIME_COLUMNS.intern(&times)),
                 }
             }
             _ => {
                 let (encoding, bytes) = appender.finish();
-                HeadChunk { min_t, max_t, encoding, bytes: bytes.into(), times: None }
+                HeadChunk { min_t, max_t, data: store.store(encoding, bytes), times: None }
             }
         }
     }
 
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.data.encoding()
+    }
+
     /// Returns the chunk's samples; `None` when they do not decode.
     pub(crate) fn samples(&self) -> Option<Vec<Sample>> {
+        let bytes = self.data.copied();
         match &self.times {
-            Some(times) => decode_columnar(&self.bytes, Some(&times.bytes)),
-            None => decode_chunk(self.encoding, &self.bytes),
+            Some(times) => decode_columnar(&bytes, Some(&times.bytes)),
+            None => decode_chunk(self.encoding(), &bytes),
         }
     }
 
     /// Returns the chunk as it decodes alone: its bytes, with the time column put back inline
     /// when it is shared.
-    pub(crate) fn standalone_bytes(&self) -> Option<Cow<'_, [u8]>> {
+    pub(crate) fn standalone_bytes(&self) -> Option<Cow<'static, [u8]>> {
+        let bytes = self.data.copied();
         match &self.times {
-            Some(times) => with_inline_times(&self.bytes, &times.bytes).map(Cow::Owned),
-            None => Some(Cow::Borrowed(&self.bytes)),
+            Some(times) => with_inline_times(&bytes, &times.bytes).map(Cow::Owned),
+            None => Some(Cow::Owned(bytes.to_vec())),
         }
     }
 }
@@ -241,11 +251,11 @@ impl SeriesData {
     /// first, as Prometheus does: no chunk then spans a block boundary, so truncating the head
     /// after a block is written frees every chunk before the boundary (a chunk of 120 samples
     /// at 10 s spans 20 minutes and kept up to that much older data in memory).
-    pub(crate) fn append_in_order(&mut self, sample: Sample, chunk_range_ms: i64) {
+    pub(crate) fn append_in_order(&mut self, sample: Sample, chunk_range_ms: i64, store: &ChunkStore) {
         if self.open.as_ref().is_some_and(|(appender, min_t)| {
             appender.is_full() || min_t.div_euclid(chunk_range_ms) != sample.t.div_euclid(chunk_range_ms)
         }) {
-            self.close_open_chunk();
+            self.close_open_chunk(store);
         }
         let (appender, _) = self.open.get_or_insert_with(|| (HeadChunkAppender::new(), sample.t));
         appender.append(sample.t, sample.v);
@@ -253,13 +263,13 @@ impl SeriesData {
         self.has_last = true;
     }
 
-    pub(crate) fn close_open_chunk(&mut self) {
+    pub(crate) fn close_open_chunk(&mut self, store: &ChunkStore) {
         if let Some((appender, min_t)) = self.open.take() {
             let max_t = self.last().map_or(min_t, |s| s.t);
             // Exactly as many slots as chunks: a series holds one to three closed chunks for
             // hours, and `push`'s first growth to four would leave 120 bytes of the list unused.
             self.chunks.reserve_exact(1);
-            self.chunks.push(HeadChunk::close(appender, min_t, max_t));
+            self.chunks.push(HeadChunk::close(appender, min_t, max_t, store));
         }
     }
 
@@ -278,7 +288,7 @@ impl SeriesData {
     /// Removes the samples that exist now in `[mint, maxt]`; samples appended later are not
     /// affected. In-order chunks are decoded and re-encoded (deletion is a rare admin action).
     /// The newest-timestamp bookkeeping stays, so ordering rules are unchanged.
-    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64, chunk_range_ms: i64) {
+    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64, chunk_range_ms: i64, store: &ChunkStore) {
         self.retain_out_of_order(|s| s.t < mint || s.t > maxt);
         let touches = |min_t: i64, max_t: i64| max_t >= mint && min_t <= maxt;
         let open_touched = match (&self.open, self.last()) {
@@ -301,9 +311,9 @@ impl SeriesData {
         self.chunks.clear();
         self.open = None;
         for sample in kept {
-            self.append_in_order(sample, chunk_range_ms);
+            self.append_in_order(sample, chunk_range_ms, store);
         }
-        self.close_open_chunk();
+        self.close_open_chunk(store);
         (self.last, self.has_last) = (last, has_last);
     }
 
@@ -315,8 +325,9 @@ impl SeriesData {
         open_last.is_some_and(|t| t >= mint && t <= maxt && self.last().is_some_and(|last| last.t == t))
     }
 
-    /// Returns the chunks overlapping `[mint, maxt]` (the open one copied).
-    pub(crate) fn chunk_refs(&self, mint: i64, maxt: i64) -> Vec<ChunkRef> {
+    /// Returns the chunks overlapping `[mint, maxt]` (the open one copied). With `read`
+    /// [`ChunkRead::Copy`], closed chunks in files are copied rather than mapped.
+    pub(crate) fn chunk_refs(&self, mint: i64, maxt: i64, read: ChunkRead) -> Vec<ChunkRef> {
         let overlaps = |c: &&HeadChunk| c.max_t >= mint && c.min_t <= maxt;
         // Exactly as many slots as chunks: most series have only the open chunk in a query's
         // range, and `push`'s first growth to four would allocate 224 bytes per series selected
@@ -325,10 +336,11 @@ impl SeriesData {
         refs.extend(self.chunks.iter().filter(overlaps).map(|c| ChunkRef {
             min_t: c.min_t,
             max_t: c.max_t,
-            encoding: c.encoding,
-            bytes: match &c.times {
-                Some(times) => ChunkBytes::SharedTimes(c.bytes.clone(), times.clone()),
-                None => ChunkBytes::Shared(c.bytes.clone()),
+            encoding: c.encoding(),
+            bytes: match (read, &c.times) {
+                (ChunkRead::Map, times) => c.data.for_query(times.as_ref()),
+                (ChunkRead::Copy, Some(times)) => ChunkBytes::SharedTimes(c.data.copied(), times.clone()),
+                (ChunkRead::Copy, None) => ChunkBytes::Shared(c.data.copied()),
             },
             shared_times: None,
         }));
@@ -346,6 +358,16 @@ impl SeriesData {
         }
         refs
     }
+}
+
+/// How [`SeriesData::chunk_refs`] reads closed chunks that are in head chunk files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkRead {
+    /// Through the files' maps (queries: no copy).
+    Map,
+    /// Copied with `pread` (the block writer: it reads every chunk of a range once, and mapped
+    /// pages would count as the process' memory until the files go).
+    Copy,
 }
 
 /// A series in the head.
@@ -568,6 +590,8 @@ pub(crate) struct Head {
     pub(crate) open_appenders: OpenSet,
     /// The open queriers (see [`Head::wait_for_open_readers`]).
     pub(crate) open_readers: OpenSet,
+    /// Where closed chunks' bytes go.
+    pub(crate) chunk_store: ChunkStore,
 }
 
 fn shard_of(key: u64) -> usize {
@@ -575,7 +599,7 @@ fn shard_of(key: u64) -> usize {
 }
 
 impl Head {
-    pub(crate) fn new(options: HeadOptions, metrics: Arc<TsdbMetrics>) -> Self {
+    pub(crate) fn new(options: HeadOptions, metrics: Arc<TsdbMetrics>, chunk_store: ChunkStore) -> Self {
         Self {
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_id: (0..SHARDS).map(|_| RwLock::default()).collect(),
@@ -592,6 +616,7 @@ impl Head {
             append_floor: AtomicI64::new(i64::MIN),
             open_appenders: OpenSet::default(),
             open_readers: OpenSet::default(),
+            chunk_store,
         }
     }
 
@@ -799,9 +824,10 @@ mod tests {
         // 10 s samples, 10-minute block range: 60 samples per window, so chunks are cut at each
         // window's first sample long before they hold 120.
         let range = 600_000;
+        let store = ChunkStore::memory();
         let mut data = SeriesData::default();
         for i in 0..150 {
-            data.append_in_order(Sample::new(5_000 + i * 10_000, i as f64), range);
+            data.append_in_order(Sample::new(5_000 + i * 10_000, i as f64), range, &store);
         }
         let spans: Vec<(i64, i64)> = data.chunks.iter().map(|c| (c.min_t, c.max_t)).collect();
         assert_eq!(spans, [(5_000, 595_000), (605_000, 1_195_000)]);
@@ -810,16 +836,17 @@ mod tests {
         // A full chunk is still cut within a window.
         let mut data = SeriesData::default();
         for i in 0..130 {
-            data.append_in_order(Sample::new(i, 1.0), range);
+            data.append_in_order(Sample::new(i, 1.0), range, &store);
         }
         assert_eq!(data.chunks.iter().map(|c| (c.min_t, c.max_t)).collect::<Vec<_>>(), [(0, 119)]);
     }
 
     #[test]
     fn open_chunk_ends_in_a_range_only_when_its_last_sample_does() {
+        let store = ChunkStore::memory();
         let mut data = SeriesData::default();
         for i in 0..10 {
-            data.append_in_order(Sample::new(i * 10, i as f64), i64::MAX);
+            data.append_in_order(Sample::new(i * 10, i as f64), i64::MAX, &store);
         }
         assert!(data.open_chunk_ends_in(35, 200));
         assert!(data.open_chunk_ends_in(90, 90));
@@ -827,31 +854,38 @@ mod tests {
         assert!(!data.open_chunk_ends_in(35, 89));
         assert!(!data.open_chunk_ends_in(91, 200));
         // A deletion rewrites the chunks and closes the open one; the next sample opens one.
-        data.delete_range(80, 90, i64::MAX);
+        data.delete_range(80, 90, i64::MAX, &store);
         assert!(!data.open_chunk_ends_in(0, 200));
-        data.append_in_order(Sample::new(100, 1.0), i64::MAX);
+        data.append_in_order(Sample::new(100, 1.0), i64::MAX, &store);
         assert!(data.open_chunk_ends_in(95, 100));
     }
 
     #[test]
     fn closed_head_chunks_of_decimal_values_are_stored_smaller_and_read_back() {
-        let mut data = SeriesData::default();
-        let samples: Vec<Sample> =
-            (0..250).map(|i| Sample::new(1_000 + i * 10_000 + i % 7, (i * i * 37) as f64 / 100.0)).collect();
-        for &sample in &samples {
-            data.append_in_order(sample, i64::MAX);
+        let dir = tempfile::tempdir().unwrap();
+        let in_files = ChunkStore::open(&dir.path().join(HEAD_CHUNKS_DIR)).unwrap();
+        for store in [ChunkStore::memory(), in_files] {
+            let mut data = SeriesData::default();
+            let samples: Vec<Sample> =
+                (0..250).map(|i| Sample::new(1_000 + i * 10_000 + i % 7, (i * i * 37) as f64 / 100.0)).collect();
+            for &sample in &samples {
+                data.append_in_order(sample, i64::MAX, &store);
+            }
+            assert_eq!(data.chunks.len(), 2);
+            assert!(data.chunks.iter().all(|c| c.encoding() == Encoding::Columnar && c.times.is_some()));
+            let read = |data: &SeriesData, how: ChunkRead| {
+                let refs = data.chunk_refs(i64::MIN, i64::MAX, how);
+                let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
+                panoptes_storage::collect_samples(&mut iterator)
+            };
+            // Buffered, then in the file (mapped for queries, copied for the block writer).
+            assert_eq!(read(&data, ChunkRead::Map), samples);
+            store.flush();
+            assert_eq!(read(&data, ChunkRead::Map), samples);
+            assert_eq!(read(&data, ChunkRead::Copy), samples);
+            data.delete_range(1_000, 95_000, i64::MAX, &store);
+            assert_eq!(read(&data, ChunkRead::Map), samples[10..]);
+            assert_eq!(read(&data, ChunkRead::Copy), samples[10..]);
         }
-        assert_eq!(data.chunks.len(), 2);
-        assert!(data.chunks.iter().all(|c| c.encoding == Encoding::Columnar && c.times.is_some()));
-        let refs = data.chunk_refs(i64::MIN, i64::MAX);
-        let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
-        let read = panoptes_storage::collect_samples(&mut iterator);
-        assert_eq!(read, samples);
-        data.delete_range(1_000, 95_000, i64::MAX);
-        let refs = data.chunk_refs(i64::MIN, i64::MAX);
-        let mut iterator = crate::iterator::ChunksIterator::new(refs, i64::MIN, i64::MAX, Arc::from([]));
-        let read = panoptes_storage::collect_samples(&mut iterator);
-        assert_eq!(read.len(), 240);
-        assert_eq!(read, samples[10..]);
     }
 }

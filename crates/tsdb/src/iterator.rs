@@ -12,7 +12,7 @@ use crate::chunkenc::{
     ColumnarScratch, Encoding, XorIterator, decode_columnar, decode_columnar_into, decode_decimal, decode_head_decimal,
     decode_head_decimal_into, head_decimal_has_time_in,
 };
-use crate::head::TimeColumn;
+use crate::head::{Segment, TimeColumn};
 
 thread_local! {
     /// Buffers for decoding columnar chunks in [`ChunksIterator::read_all`], kept per thread
@@ -30,6 +30,9 @@ pub(crate) enum ChunkBytes {
     SharedTimes(Arc<[u8]>, Arc<TimeColumn>),
     /// A chunk inside a mapped file: the map and the byte range.
     Mapped(Arc<Mmap>, usize, usize),
+    /// A closed head chunk in a head chunk file (head/chunk_files.rs): the segment, offset and
+    /// length, and the time column it shares when columnar.
+    HeadFile(Arc<Segment>, u32, u32, Option<Arc<TimeColumn>>),
 }
 
 impl AsRef<[u8]> for ChunkBytes {
@@ -37,6 +40,7 @@ impl AsRef<[u8]> for ChunkBytes {
         match self {
             ChunkBytes::Shared(bytes) | ChunkBytes::SharedTimes(bytes, _) => bytes,
             ChunkBytes::Mapped(map, start, end) => &map[*start..*end],
+            ChunkBytes::HeadFile(segment, offset, len, _) => segment.slice(*offset, *len),
         }
     }
 }
@@ -59,7 +63,7 @@ impl ChunkRef {
     fn shared_times(&self) -> Option<&[u8]> {
         match (&self.bytes, self.shared_times) {
             (ChunkBytes::Mapped(map, ..), Some((start, end))) => Some(&map[start..end]),
-            (ChunkBytes::SharedTimes(_, times), _) => Some(&times.bytes),
+            (ChunkBytes::SharedTimes(_, times), _) | (ChunkBytes::HeadFile(.., Some(times)), _) => Some(&times.bytes),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ use crate::block::reader::BlockQuerier;
 use crate::block::{Block, BlockWriter, new_block_id};
 use crate::chunkenc::chunk_from;
 use crate::error::{Error, Result};
-use crate::head::head_series_iterator;
+use crate::head::{ChunkRead, head_series_iterator};
 use crate::metrics::TsdbMetrics;
 use crate::postings::IdBits;
 use crate::wal::{Record, SeriesId};
@@ -123,7 +123,7 @@ impl DbInner {
                     written_out_of_order.insert(entry.id, times);
                 }
             }
-            if let Some(mut samples) = head_series_iterator(head, entry, start, end - 1)
+            if let Some(mut samples) = head_series_iterator(head, entry, start, end - 1, ChunkRead::Copy)
                 && let Err(error) = writer.add_series(&head.labels_of(entry), samples.as_mut())
             {
                 writer.abort();

@@ -320,7 +320,7 @@ pub(crate) fn apply_sample(head: &Head, series: &HeadSeries, sample: Sample, may
     let mut data = series.data.lock();
     let is_in_order = may_go_in_order && data.last().is_none_or(|last| sample.t > last.t) && sample.t >= min_valid;
     let stored = if is_in_order {
-        data.append_in_order(sample, head.options.block_range_ms);
+        data.append_in_order(sample, head.options.block_range_ms, &head.chunk_store);
         true
     } else if data.last().is_some_and(|last| last.t == sample.t) {
         false
@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn a_handle_on_a_series_removed_by_truncation_is_replaced_by_the_recreated_series() {
         let options = HeadOptions { out_of_order_window_ms: 0, block_range_ms: 1_000 };
-        let head = Arc::new(Head::new(options, Arc::new(TsdbMetrics::default())));
+        let head = Arc::new(Head::new(options, Arc::new(TsdbMetrics::default()), crate::head::ChunkStore::memory()));
         let labels = Labels::from_pairs([("__name__", "m")]);
         let mut handle = None;
         let mut appender = Box::new(HeadAppender::new(head.clone(), None));

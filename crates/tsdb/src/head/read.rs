@@ -7,7 +7,7 @@ use panoptes_model::{Labels, Matcher, Sample};
 use panoptes_storage::{MergeSampleIterator, Querier, SampleIterator, Series, SeriesSet, VecSampleIterator};
 use parking_lot::{Mutex, RwLockReadGuard};
 
-use super::{Head, HeadSeries, IdList, MemPostings};
+use super::{ChunkRead, Head, HeadSeries, IdList, MemPostings};
 use crate::iterator::{ChunksIterator, chunks_iterator, non_empty};
 use crate::postings::{Postings, PostingsSource, postings_for_matchers};
 
@@ -65,7 +65,7 @@ impl HeadQuerier {
 
     /// Returns the series' samples in range, or `None` when it has none.
     pub(crate) fn series_iterator(&self, series: &HeadSeries) -> Option<Box<dyn SampleIterator>> {
-        head_series_iterator(&self.head, series, self.mint, self.maxt)
+        head_series_iterator(&self.head, series, self.mint, self.maxt, ChunkRead::Map)
     }
 
     fn has_samples(&self, series: &HeadSeries) -> bool {
@@ -73,17 +73,19 @@ impl HeadQuerier {
     }
 }
 
-/// Returns an iterator over the samples of a head series in `[mint, maxt]`, or `None` if empty.
+/// Returns an iterator over the samples of a head series in `[mint, maxt]`, or `None` if empty;
+/// `read` says how closed chunks in files are read ([`ChunkRead`]).
 pub(crate) fn head_series_iterator(
     head: &Head,
     series: &HeadSeries,
     mint: i64,
     maxt: i64,
+    read: ChunkRead,
 ) -> Option<Box<dyn SampleIterator>> {
     let min_valid = head.min_valid_time.load(Ordering::Relaxed);
     let data = series.data.lock();
     let in_order_min = mint.max(min_valid);
-    let chunks = data.chunk_refs(in_order_min, maxt);
+    let chunks = data.chunk_refs(in_order_min, maxt, read);
     let out_of_order: Vec<Sample> =
         data.out_of_order().iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
     // The open chunk usually straddles the start of a recent range; when its last sample is

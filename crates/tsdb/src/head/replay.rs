@@ -74,6 +74,7 @@ impl<'a> Replayer<'a> {
                             tombstone.mint,
                             tombstone.maxt,
                             self.head.options.block_range_ms,
+                            &self.head.chunk_store,
                         );
                     }
                 }

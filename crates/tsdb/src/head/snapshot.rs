@@ -107,7 +107,7 @@ fn add_series<'a>(group: &mut Group<'a>, id: SeriesId, data: &'a SeriesData, min
         // A shared time column goes back inline: a record's chunks decode alone (and snappy
         // finds the repeated column of the series around it).
         if let Some(bytes) = chunk.standalone_bytes() {
-            add(chunk.encoding, bytes, chunk.min_t, chunk.max_t);
+            add(chunk.encoding(), bytes, chunk.min_t, chunk.max_t);
         }
     }
     if let (Some((appender, min_t)), Some(last)) = (&data.open, data.last()) {
