@@ -12,7 +12,7 @@ use panoptes_storage::SampleIterator;
 use super::meta::{BlockMeta, BlockStats, Compaction};
 use super::{CHUNKS_MAGIC, FORMAT_VERSION, INDEX_MAGIC, INDEX_VERSION};
 use crate::chunkenc::{Encoding, MAX_SAMPLES_PER_BLOCK_CHUNK, TimeSource, encode_columnar, encode_time_column};
-use crate::encoding::{put_str, put_uvarint, put_varint};
+use crate::encoding::{Cursor, put_str, put_uvarint, put_varint};
 use crate::error::{Error, Result};
 use crate::head::U64Map;
 
@@ -49,11 +49,14 @@ pub(crate) struct BlockWriter {
     name_sets: HashMap<Box<[u32]>, u32>,
     /// The series added, in order: the number of each one's name list, their value symbol
     /// numbers one series after the other (as many as its list has names), their chunk metas
-    /// and where each series' metas end.
+    /// (varints, [`ChunkMetaCoder`]) and where each series' metas end. All grow by an eighth
+    /// ([`reserve_frugal`]): a compaction does not know its series count beforehand, and
+    /// doubling left up to half of them unused at the process' peak memory.
     series_sets: Vec<u32>,
     series_values: Vec<u32>,
-    series_chunks: Vec<ChunkMeta>,
-    series_chunk_ends: Vec<usize>,
+    series_chunks: Vec<u8>,
+    series_chunk_ends: Vec<u32>,
+    chunk_coder: ChunkMetaCoder,
     /// The names of the series being added, reused.
     names: Vec<u32>,
     /// The last series added (debug builds check the order).
@@ -75,6 +78,63 @@ const WRITE_BUFFER_BYTES: usize = 256 << 10;
 /// chunks share with newer columns only). 16 MiB hold about 100,000 jittered 240-sample
 /// columns or millions of regular ones.
 const TIME_COLUMNS_MAX_BYTES: usize = 16 << 20;
+
+/// Makes room for `additional` more items, growing by an eighth of the length (at least 1024
+/// items) when full: the writer's lists live until the index is written, at the process' peak
+/// memory, and doubling leaves up to half of them unused.
+fn reserve_frugal<T>(items: &mut Vec<T>, additional: usize) {
+    if items.capacity() - items.len() < additional {
+        items.reserve_exact(additional.max(items.len() / 8).max(1024));
+    }
+}
+
+/// Encodes the chunk metas of the series a writer adds as varints (some 7 bytes a chunk
+/// instead of 24): a chunk's start from the previous chunk's end in its series (the first
+/// one's from the writer's first chunk), its length in time, its offset from the previous
+/// chunk's offset in the writer (offsets only grow). A coder with the same `base`, fed the
+/// same series in order, decodes them.
+#[derive(Clone, Copy, Default)]
+struct ChunkMetaCoder {
+    /// The first chunk start the writer saw.
+    base: Option<i64>,
+    previous_max: i64,
+    previous_offset: u64,
+}
+
+impl ChunkMetaCoder {
+    fn start_series(&mut self) {
+        self.previous_max = self.base.unwrap_or(0);
+    }
+
+    fn put(&mut self, out: &mut Vec<u8>, meta: &ChunkMeta) {
+        if self.base.is_none() {
+            self.base = Some(meta.min_t);
+            self.previous_max = meta.min_t;
+        }
+        put_varint(out, meta.min_t.wrapping_sub(self.previous_max));
+        put_uvarint(out, meta.max_t.wrapping_sub(meta.min_t) as u64);
+        put_uvarint(out, meta.offset - self.previous_offset);
+        (self.previous_max, self.previous_offset) = (meta.max_t, meta.offset);
+    }
+
+    /// Decodes one series' metas (the bytes `put` wrote for it) into `out`.
+    fn read_series(&mut self, bytes: &[u8], out: &mut Vec<ChunkMeta>) {
+        out.clear();
+        let mut cursor = Cursor::at(bytes, 0);
+        while !cursor.is_empty() {
+            // The writer's own bytes: they always decode.
+            let (Some(start), Some(length), Some(offset)) = (cursor.varint(), cursor.uvarint(), cursor.uvarint())
+            else {
+                break;
+            };
+            let min_t = self.previous_max.wrapping_add(start);
+            let meta =
+                ChunkMeta { min_t, max_t: min_t.wrapping_add(length as i64), offset: self.previous_offset + offset };
+            (self.previous_max, self.previous_offset) = (meta.max_t, meta.offset);
+            out.push(meta);
+        }
+    }
+}
 
 impl BlockWriter {
     /// Starts a block `id` below `parent`.
@@ -102,6 +162,7 @@ impl BlockWriter {
             series_values: Vec::new(),
             series_chunks: Vec::new(),
             series_chunk_ends: Vec::new(),
+            chunk_coder: ChunkMetaCoder::default(),
             names: Vec::new(),
             #[cfg(debug_assertions)]
             previous: None,
@@ -156,7 +217,8 @@ impl BlockWriter {
             assert!(self.previous.as_ref().is_none_or(|previous| previous < labels), "series out of order");
             self.previous = Some(labels.clone());
         }
-        let chunks_before = self.series_chunks.len();
+        let (chunks_before, coder_before) = (self.series_chunks.len(), self.chunk_coder);
+        self.chunk_coder.start_series();
         let mut buffer: Vec<Sample> = Vec::with_capacity(MAX_SAMPLES_PER_BLOCK_CHUNK);
         let mut count = 0u64;
         loop {
@@ -168,7 +230,9 @@ impl BlockWriter {
             let is_full = buffer.len() == MAX_SAMPLES_PER_BLOCK_CHUNK;
             if (is_full || next.is_none()) && !buffer.is_empty() {
                 let offset = self.write_columnar_chunk(&buffer)?;
-                self.series_chunks.push(ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset });
+                let meta = ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset };
+                reserve_frugal(&mut self.series_chunks, 3 * 10);
+                self.chunk_coder.put(&mut self.series_chunks, &meta);
                 buffer.clear();
             }
             if next.is_none() {
@@ -177,12 +241,14 @@ impl BlockWriter {
         }
         if let Some(error) = samples.take_error() {
             self.series_chunks.truncate(chunks_before);
+            self.chunk_coder = coder_before;
             return Err(Error::Storage(error));
         }
         if count > 0 {
             self.stats.num_samples += count;
             self.stats.num_series += 1;
             self.names.clear();
+            reserve_frugal(&mut self.series_values, labels.len());
             for label in labels {
                 let name = self.symbol(&label.name);
                 self.names.push(name);
@@ -197,8 +263,15 @@ impl BlockWriter {
                     set
                 }
             };
+            reserve_frugal(&mut self.series_sets, 1);
             self.series_sets.push(set);
-            self.series_chunk_ends.push(self.series_chunks.len());
+            reserve_frugal(&mut self.series_chunk_ends, 1);
+            let chunks_end = u32::try_from(self.series_chunks.len()).map_err(|_| {
+                Error::io("add a series to", &self.temporary_dir)(std::io::Error::other(
+                    "the block's chunk metas passed 4 GiB",
+                ))
+            })?;
+            self.series_chunk_ends.push(chunks_end);
         }
         Ok(count)
     }
@@ -209,7 +282,8 @@ impl BlockWriter {
     pub(crate) fn reserve(&mut self, series: usize, labels: usize) {
         self.series_sets.reserve_exact(series);
         self.series_chunk_ends.reserve_exact(series);
-        self.series_chunks.reserve_exact(series);
+        // A chunk's meta takes some 7 varint bytes (more for a series' first).
+        self.series_chunks.reserve_exact(series * 8);
         self.series_values.reserve_exact(labels);
     }
 
@@ -311,7 +385,10 @@ impl BlockWriter {
         let pair_key = |name: u32, value: u32| u64::from(name) << 32 | u64::from(value);
         let mut pair_counts: U64Map<u32> = U64Map::default();
         let (mut values_start, mut chunks_start) = (0, 0);
+        let mut decoder = ChunkMetaCoder { base: self.chunk_coder.base, ..ChunkMetaCoder::default() };
+        let mut chunks: Vec<ChunkMeta> = Vec::new();
         for (&set, &chunks_end) in self.series_sets.iter().zip(&self.series_chunk_ends) {
+            let chunks_end = chunks_end as usize;
             references.push(out.written);
             entry.clear();
             put_uvarint(&mut entry, u64::from(set));
@@ -322,11 +399,12 @@ impl BlockWriter {
                 put_uvarint(&mut entry, u64::from(value));
                 *pair_counts.entry(pair_key(name, value)).or_default() += 1;
             }
-            let chunks = &self.series_chunks[chunks_start..chunks_end];
+            decoder.start_series();
+            decoder.read_series(&self.series_chunks[chunks_start..chunks_end], &mut chunks);
             put_uvarint(&mut entry, chunks.len() as u64);
             let mut previous_max = min_time;
             let mut previous_offset = 0u64;
-            for chunk in chunks {
+            for chunk in &chunks {
                 put_varint(&mut entry, chunk.min_t.wrapping_sub(previous_max));
                 put_uvarint(&mut entry, chunk.max_t.wrapping_sub(chunk.min_t) as u64);
                 put_uvarint(&mut entry, chunk.offset - previous_offset);
@@ -442,6 +520,39 @@ mod tests {
     use super::*;
     use crate::block::Block;
     use crate::postings::PostingsSource;
+
+    #[test]
+    fn chunk_metas_decode_as_written_series_by_series() {
+        // Series starting before the writer's first chunk, several chunks, large offsets.
+        let series: Vec<Vec<ChunkMeta>> = vec![
+            vec![ChunkMeta { min_t: 1_000_000, max_t: 1_059_000, offset: 5 }],
+            vec![
+                ChunkMeta { min_t: 400_000, max_t: 999_000, offset: 90 },
+                ChunkMeta { min_t: 1_000_000, max_t: 1_600_000, offset: 4_000_000_000 },
+            ],
+            vec![ChunkMeta { min_t: i64::MAX - 10, max_t: i64::MAX, offset: 4_000_000_100 }],
+        ];
+        let mut coder = ChunkMetaCoder::default();
+        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+        for metas in &series {
+            coder.start_series();
+            for meta in metas {
+                coder.put(&mut bytes, meta);
+            }
+            ends.push(bytes.len());
+        }
+        let mut decoder = ChunkMetaCoder { base: coder.base, ..ChunkMetaCoder::default() };
+        let mut start = 0;
+        let mut read = Vec::new();
+        for (metas, &end) in series.iter().zip(&ends) {
+            decoder.start_series();
+            decoder.read_series(&bytes[start..end], &mut read);
+            let pairs: Vec<(i64, i64, u64)> = read.iter().map(|c| (c.min_t, c.max_t, c.offset)).collect();
+            let expected: Vec<(i64, i64, u64)> = metas.iter().map(|c| (c.min_t, c.max_t, c.offset)).collect();
+            assert_eq!(pairs, expected);
+            start = end;
+        }
+    }
 
     #[test]
     fn chunks_with_equal_timestamps_share_one_time_column_and_read_back() {
