@@ -38,22 +38,23 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     let max_decompressed = state.max_remote_write_bytes();
     let compressed =
         read_body_capped(&headers, body, max_compressed_len(max_decompressed), state.read_timeout()).await?;
-    let mut body = BODY_BUFFERS.take();
-    let decompressed = decompress_write_request_into(&compressed, max_decompressed, &mut body);
-    drop(compressed);
-    if let Err(error) = decompressed {
-        BODY_BUFFERS.give_back(body);
-        return Err(decode_error(error));
-    }
-
-    // Appending and committing may write and fsync the WAL: keep it off the async workers.
+    // Decompressed, appended and committed (which may write and fsync the WAL) on an ingest
+    // thread, off the async workers: a request waiting for one holds only its compressed body
+    // (a fifth of the size), and decompressed bodies are at most one per ingest thread.
     let cache = state.remote_write_series();
-    let (outcome, body) = state
+    let decoded = state
         .remote_write_workers()
-        .run(move || (ingest(storage.as_ref(), &cache, &body), body))
+        .run(move || {
+            let mut body = BODY_BUFFERS.take();
+            let decompressed = decompress_write_request_into(&compressed, max_decompressed, &mut body);
+            drop(compressed);
+            let outcome = decompressed.map(|()| ingest(storage.as_ref(), &cache, &body));
+            BODY_BUFFERS.give_back(body);
+            outcome
+        })
         .await
         .map_err(|error| ApiError::new(ErrorKind::Internal, format!("remote write task failed: {}", error.0)))?;
-    BODY_BUFFERS.give_back(body);
+    let outcome = decoded.map_err(decode_error)?;
     let outcome = outcome.map_err(|error| match error {
         IngestError::Malformed(walk) => decode_error(DecodeError::Malformed(walk)),
         IngestError::Storage(error) => ApiError::from_classified(&error),

@@ -6,7 +6,9 @@
 
 use parking_lot::Mutex;
 
-/// How many idle buffers are kept (about one per request in flight on this machine size).
+/// How many idle buffers are kept: requests are decompressed on the ingest threads, one at a
+/// time on each, so as many buffers as threads are in use (more only when requests fall back to
+/// tokio's blocking pool).
 const MAX_IDLE: usize = 8;
 
 /// Buffers that grew past this are freed rather than kept (one huge request must not pin its
