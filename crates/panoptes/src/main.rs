@@ -11,6 +11,7 @@ mod operator;
 mod promql_test;
 mod query;
 mod reload;
+mod resident;
 mod server;
 mod tsdb_tools;
 

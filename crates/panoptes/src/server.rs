@@ -474,6 +474,8 @@ fn storage(args: &ServerArgs, opened: Arc<OnceLock<Db>>, subsystems: Subsystems)
         let manager = RuleManager::new(storage.clone(), Engine::new(engine), rule_options, notifier);
         manager.set_state_observer(Arc::new(HistoryObserver(history.clone())));
         running_config.start_rules(manager).map_err(|error| format!("loading rule files: {error}"))?;
+        // WAL replay and the subsystems' start-up ran code that will not run again.
+        crate::resident::release_startup_code();
         Ok(storage)
     });
     let runtime = tokio::runtime::Handle::current();
