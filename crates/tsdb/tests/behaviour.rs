@@ -227,6 +227,54 @@ fn a_select_of_many_series_merges_blocks_and_head_in_label_order() {
 }
 
 #[test]
+fn a_select_of_many_series_merges_blocks_into_a_larger_head_in_label_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    // 1,500 series in blocks and head, 100 only in blocks, 600 only in the head (interleaved
+    // with the others): the head holds more series than any block, so the merge cuts its list
+    // and compares the blocks' series in their index.
+    for minute in 0..30 {
+        let mut appender = db.appender();
+        let t = minute * MINUTE;
+        for i in 0..1500 {
+            appender.append(&series("m", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
+        }
+        for i in 0..100 {
+            if minute < 5 {
+                appender
+                    .append(&series("m", &[("i", &format!("{i:04}")), ("x", "old")]), t, minute as f64)
+                    .expect("append");
+            }
+        }
+        for i in 0..600 {
+            if minute >= 25 {
+                let extra = if i % 2 == 0 { "a" } else { "z" };
+                appender
+                    .append(&series("m", &[("i", &format!("{:04}", i * 2)), ("y", extra)]), t, minute as f64)
+                    .expect("append");
+            }
+        }
+        appender.commit().expect("commit");
+    }
+    db.run_maintenance();
+    assert!(!db.blocks().is_empty());
+    let matchers = [Matcher::new(MatchOp::NotEqual, "i", "").unwrap()];
+    let result = query(&db, 0, i64::MAX, &matchers);
+    assert_eq!(result.len(), 2200);
+    assert!(result.windows(2).all(|pair| pair[0].0 < pair[1].0), "sorted and unique");
+    for (labels, samples) in &result {
+        let minutes: Vec<i64> = samples.iter().map(|sample| sample.t / MINUTE).collect();
+        let want: Vec<i64> = match (labels.get("x"), labels.get("y")) {
+            (Some(_), _) => (0..5).collect(),
+            (_, Some(_)) => (25..30).collect(),
+            _ => (0..30).collect(),
+        };
+        assert_eq!(minutes, want, "{labels:?}");
+        assert!(samples.iter().all(|sample| sample.v == (sample.t / MINUTE) as f64));
+    }
+}
+
+#[test]
 fn retention_by_time_removes_whole_old_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), DbOptions { retention: Duration::from_secs(40 * 60), ..options() }).unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use panoptes_model::{Labels, METRIC_NAME, is_valid_label_name};
+use panoptes_model::{Label, Labels, METRIC_NAME, is_valid_label_name};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::functions::{ascending_nan_last, descending_nan_last, format_go_float, format_go_g};
@@ -126,11 +126,82 @@ fn count_values(input: Vec<Elem>, label: &str, grouping: &Grouping<'_>) -> Resul
 /// Returns the labels identifying an element's group.
 pub(crate) fn group_labels(labels: &Labels, grouping: &Grouping<'_>) -> Labels {
     // A subset of a sorted label set is sorted: only the kept labels are cloned.
-    let is_kept = |name: &str| {
-        let is_named = grouping.names.contains(&name);
-        if grouping.by { is_named } else { !is_named && name != METRIC_NAME }
-    };
-    Labels::from_sorted_unchecked(labels.iter().filter(|label| is_kept(&label.name)).cloned().collect())
+    Labels::from_sorted_unchecked(kept_labels(labels, grouping).cloned().collect())
+}
+
+/// Returns the labels of `labels` that identify its group, in order ([`group_labels`] without
+/// building them).
+pub(crate) fn kept_labels<'l>(labels: &'l Labels, grouping: &'l Grouping<'l>) -> impl Iterator<Item = &'l Label> + 'l {
+    labels.iter().filter(move |label| {
+        let is_named = grouping.names.contains(&&*label.name);
+        if grouping.by { is_named } else { !is_named && &*label.name != METRIC_NAME }
+    })
+}
+
+/// Finds the group of each element among the distinct group label sets met so far, building
+/// an element's group labels only when its group is new (or shares its hash with another).
+#[derive(Default)]
+pub(crate) struct GroupIndex {
+    /// The first group met with each hash of the kept labels.
+    by_hash: HashMap<u64, u32>,
+    /// The groups whose hash an earlier group had.
+    colliding: HashMap<Labels, u32>,
+}
+
+impl GroupIndex {
+    /// Returns the index in `groups` of the group of `labels`, appending the group when it
+    /// is new.
+    ///
+    /// # Errors
+    ///
+    /// Fails when there are more than `u32::MAX` groups.
+    pub(crate) fn find_or_add(
+        &mut self,
+        labels: &Labels,
+        grouping: &Grouping<'_>,
+        groups: &mut Vec<Labels>,
+    ) -> Result<u32> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        for label in kept_labels(labels, grouping) {
+            label.name.hash(&mut hasher);
+            label.value.hash(&mut hasher);
+        }
+        self.find_or_add_hashed(hasher.finish(), labels, grouping, groups)
+    }
+
+    /// [`GroupIndex::find_or_add`] with the hash of the kept labels computed.
+    fn find_or_add_hashed(
+        &mut self,
+        hash: u64,
+        labels: &Labels,
+        grouping: &Grouping<'_>,
+        groups: &mut Vec<Labels>,
+    ) -> Result<u32> {
+        let add = |group: Labels, groups: &mut Vec<Labels>| -> Result<u32> {
+            let distinct =
+                u32::try_from(groups.len()).map_err(|_| Error::Execution("internal: too many groups".into()))?;
+            groups.push(group);
+            Ok(distinct)
+        };
+        match self.by_hash.get(&hash).copied() {
+            Some(distinct) if kept_labels(labels, grouping).eq(groups[distinct as usize].iter()) => Ok(distinct),
+            Some(_) => {
+                let group = group_labels(labels, grouping);
+                if let Some(&distinct) = self.colliding.get(&group) {
+                    return Ok(distinct);
+                }
+                let distinct = add(group.clone(), groups)?;
+                self.colliding.insert(group, distinct);
+                Ok(distinct)
+            }
+            None => {
+                let distinct = add(group_labels(labels, grouping), groups)?;
+                self.by_hash.insert(hash, distinct);
+                Ok(distinct)
+            }
+        }
+    }
 }
 
 /// Splits `input` into groups in order of first appearance, feeding each element to `add`.
@@ -338,4 +409,49 @@ fn ratio_selects(ratio: f64, labels: &Labels) -> bool {
     }
     let offset = xxhash_rust::xxh64::xxh64(&bytes, 0) as f64 / u64::MAX as f64;
     (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_index_finds_each_group_once_even_when_every_hash_collides() {
+        let members: Vec<Labels> =
+            [("a", "1", "x"), ("b", "1", "x"), ("a", "2", "y"), ("c", "2", "x"), ("d", "1", "y")]
+                .iter()
+                .map(|&(name, ns, other)| Labels::from_pairs([("__name__", name), ("ns", ns), ("other", other)]))
+                .collect();
+        for grouping in [Grouping { by: true, names: vec!["ns"] }, Grouping { by: false, names: vec!["ns"] }] {
+            let mut naive: HashMap<Labels, u32> = HashMap::new();
+            let mut want_groups: Vec<Labels> = Vec::new();
+            let want: Vec<u32> = members
+                .iter()
+                .map(|member| {
+                    let group = group_labels(member, &grouping);
+                    *naive.entry(group.clone()).or_insert_with(|| {
+                        want_groups.push(group);
+                        (want_groups.len() - 1) as u32
+                    })
+                })
+                .collect();
+            for colliding in [false, true] {
+                let mut index = GroupIndex::default();
+                let mut groups = Vec::new();
+                let got: Vec<u32> = members
+                    .iter()
+                    .map(|member| {
+                        if colliding {
+                            index.find_or_add_hashed(7, member, &grouping, &mut groups)
+                        } else {
+                            index.find_or_add(member, &grouping, &mut groups)
+                        }
+                        .expect("few groups")
+                    })
+                    .collect();
+                assert_eq!(got, want, "by {}, colliding {colliding}", grouping.by);
+                assert_eq!(groups, want_groups, "by {}, colliding {colliding}", grouping.by);
+            }
+        }
+    }
 }

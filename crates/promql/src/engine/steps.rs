@@ -19,11 +19,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use panoptes_model::{Labels, METRIC_NAME, Sample, is_stale_nan};
 use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, UnaryExpr, VectorSelector};
 
-use super::aggregate::{FoldOp, Group, Grouping, accumulate, finish, group_labels, kahan_add};
+use super::aggregate::{FoldOp, Group, GroupIndex, Grouping, accumulate, finish, group_labels, kahan_add};
 use super::binary::{scalar_op, scalar_op_drops_name};
 use super::functions::{format_go_g, math_function};
 use super::parallel::{Point, PointSink};
@@ -354,7 +355,7 @@ impl Evaluator<'_> {
         if !warns_non_counter(name) {
             return self.map_series(selector, grid.len(), &per_series, sink);
         }
-        let mut names = NonCounterNames { inner: sink, names: Vec::new() };
+        let mut names = NonCounterNames { inner: sink, names: Vec::new(), last: None };
         let held = self.map_series(selector, grid.len(), &per_series, &mut names)?;
         let anchor = anchor_candidates(args[matrix_index]);
         for name in names.names {
@@ -563,6 +564,8 @@ impl PointSink for Collect {
 struct NonCounterNames<'s> {
     inner: &'s mut dyn PointSink,
     names: Vec<String>,
+    /// The metric name of the last series, already checked.
+    last: Option<Arc<str>>,
 }
 
 impl PointSink for NonCounterNames<'_> {
@@ -571,7 +574,19 @@ impl PointSink for NonCounterNames<'_> {
     }
 
     fn series(&mut self, index: usize, labels: Cow<'_, Labels>, points: &[Point]) -> Result<()> {
-        let name = labels.metric_name().unwrap_or("");
+        // The metric name is nearly always the first label (`_` sorts after capitals and
+        // digits only), and usually the same string as the last series' (one interned copy).
+        let name = match labels.iter().next() {
+            Some(first) if &*first.name == METRIC_NAME => Some(&first.value),
+            _ => labels.iter().find(|label| &*label.name == METRIC_NAME).map(|label| &label.value),
+        };
+        if let Some(name) = name
+            && self.last.as_ref().is_some_and(|last| Arc::ptr_eq(last, name))
+        {
+            return self.inner.series(index, labels, points);
+        }
+        self.last = name.cloned();
+        let name = name.map_or("", |name| &**name);
         if !is_counter_name(name) && !self.names.iter().any(|noted| noted == name) {
             self.names.push(name.to_owned());
         }
@@ -660,20 +675,10 @@ impl<'g> FoldSink<'g> {
 
 impl PointSink for FoldSink<'_> {
     fn begin(&mut self, labels: &[Cow<'_, Labels>]) -> Result<()> {
-        let mut index: HashMap<Labels, u32> = HashMap::new();
+        let mut index = GroupIndex::default();
         self.member_group.reserve(labels.len());
         for member in labels {
-            let group = group_labels(member, self.grouping);
-            let distinct = match index.get(&group) {
-                Some(&distinct) => distinct,
-                None => {
-                    let distinct = u32::try_from(self.group_labels.len())
-                        .map_err(|_| Error::Execution("internal: too many groups".into()))?;
-                    index.insert(group.clone(), distinct);
-                    self.group_labels.push(group);
-                    distinct
-                }
-            };
+            let distinct = index.find_or_add(member, self.grouping, &mut self.group_labels)?;
             self.member_group.push(distinct);
         }
         if self.group_labels.len().saturating_mul(self.steps) > MAX_FOLD_STATES {

@@ -227,6 +227,12 @@ impl Block {
                 labels.push(Label { name: self.symbols[name as usize].clone(), value: value.clone() });
             }
         }
+        let chunks = self.chunk_metas(&mut cursor, &corrupt)?;
+        Ok((Labels::from_sorted_unchecked(labels), chunks))
+    }
+
+    /// Decodes the chunk metas of a series entry, which follow its labels.
+    fn chunk_metas(&self, cursor: &mut Cursor<'_>, corrupt: &dyn Fn(&str) -> Error) -> Result<Vec<ChunkMeta>> {
         let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
         let mut chunks = Vec::with_capacity(count.min(1 << 16) as usize);
         // Version 1 stored the first chunk's start as is, version 2 relative to the block's.
@@ -245,7 +251,77 @@ impl Block {
             previous_max = max_t;
             previous_offset = offset;
         }
-        Ok((Labels::from_sorted_unchecked(labels), chunks))
+        Ok(chunks)
+    }
+
+    /// Decodes the chunk metas of the series entry at `reference`, skipping its labels (see
+    /// [`Block::series`]).
+    fn series_chunks(&self, reference: u64) -> Result<Vec<ChunkMeta>> {
+        let corrupt = |reason: &str| Error::Corruption {
+            what: "index series",
+            path: self.dir.join(INDEX_FILE),
+            offset: reference,
+            reason: reason.to_owned(),
+        };
+        let mut cursor = Cursor::at(&self.index, reference as usize);
+        let symbols = if self.index_version == 1 {
+            cursor.uvarint().ok_or_else(|| corrupt("truncated"))?.saturating_mul(2)
+        } else {
+            let names = cursor
+                .uvarint()
+                .and_then(|i| self.name_sets.get(i as usize))
+                .ok_or_else(|| corrupt("bad label name list"))?;
+            names.len() as u64
+        };
+        for _ in 0..symbols {
+            cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
+        }
+        self.chunk_metas(&mut cursor, &corrupt)
+    }
+
+    /// Compares the labels of the series entry at `reference` with `other` as [`Labels`] order
+    /// them, without building them: a query merging a block's series with the head's, which
+    /// nearly always holds the same series, then builds each label set once.
+    pub(crate) fn compare_series_labels(&self, reference: u64, other: &Labels) -> Result<std::cmp::Ordering> {
+        use std::cmp::Ordering;
+        let corrupt = |reason: &str| Error::Corruption {
+            what: "index series",
+            path: self.dir.join(INDEX_FILE),
+            offset: reference,
+            reason: reason.to_owned(),
+        };
+        let mut cursor = Cursor::at(&self.index, reference as usize);
+        let mut others = other.iter();
+        // The order of `Label`s (name, then value, as strings), then of their lists.
+        let mut compare = |name: &str, value: &str| match others.next() {
+            None => Ordering::Greater,
+            Some(label) => name.cmp(&label.name).then_with(|| value.cmp(&label.value)),
+        };
+        let symbol = |cursor: &mut Cursor<'_>| cursor.uvarint().and_then(|i| self.symbols.get(i as usize));
+        if self.index_version == 1 {
+            let count = cursor.uvarint().ok_or_else(|| corrupt("truncated"))?;
+            for _ in 0..count {
+                let name = symbol(&mut cursor).ok_or_else(|| corrupt("bad label name"))?;
+                let value = symbol(&mut cursor).ok_or_else(|| corrupt("bad label value"))?;
+                let order = compare(name, value);
+                if order != Ordering::Equal {
+                    return Ok(order);
+                }
+            }
+        } else {
+            let names = cursor
+                .uvarint()
+                .and_then(|i| self.name_sets.get(i as usize))
+                .ok_or_else(|| corrupt("bad label name list"))?;
+            for &name in names.iter() {
+                let value = symbol(&mut cursor).ok_or_else(|| corrupt("bad label value"))?;
+                let order = compare(&self.symbols[name as usize], value);
+                if order != Ordering::Equal {
+                    return Ok(order);
+                }
+            }
+        }
+        Ok(if others.next().is_some() { Ordering::Less } else { Ordering::Equal })
     }
 
     /// Returns the chunk at `offset`, checking its CRC (and that of the chunk whose timestamps
@@ -387,19 +463,51 @@ impl BlockQuerier {
     }
 }
 
-impl Querier for BlockQuerier {
-    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
-        // Series are read as the caller asks for them: compaction merges whole blocks, and
-        // holding every series of every source at once was most of the server's peak memory
-        // (bench/RESULTS.md, 2026-12-06).
+impl BlockQuerier {
+    /// Returns the block read.
+    pub(crate) fn block(&self) -> &Block {
+        &self.block
+    }
+
+    /// Returns the references of the series that satisfy every matcher, in label order.
+    pub(crate) fn postings(&self, matchers: &[Matcher]) -> Postings {
+        postings_for_matchers(&*self.block, matchers)
+    }
+
+    /// Returns the series of `postings` (from [`BlockQuerier::postings`]) that have samples in
+    /// range, in label order, as their references and samples: their labels stay in the index
+    /// ([`Block::compare_series_labels`], [`Block::series`]).
+    pub(crate) fn unlabelled_series(&self, postings: Postings) -> Result<Vec<(u64, Box<dyn SampleIterator>)>> {
+        let mut out = Vec::with_capacity(postings.len());
+        for reference in postings {
+            let chunks = self.block.series_chunks(reference)?;
+            if let Some(samples) = self.block.series_iterator(reference, &chunks, self.mint, self.maxt)? {
+                out.push((reference, samples));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Returns the series of `postings` (from [`BlockQuerier::postings`]) that have samples in
+    /// range, read as the caller asks for them.
+    pub(crate) fn series_set(&self, postings: Postings) -> SeriesSet {
         let (block, mint, maxt) = (self.block.clone(), self.mint, self.maxt);
-        let series = postings_for_matchers(&*self.block, matchers).into_iter().filter_map(move |reference| {
+        let series = postings.into_iter().filter_map(move |reference| {
             let read = block.series(reference).and_then(|(labels, chunks)| {
                 Ok(block.series_iterator(reference, &chunks, mint, maxt)?.map(|samples| Series { labels, samples }))
             });
             read.map_err(panoptes_storage::Error::from).transpose()
         });
-        Ok(Box::new(series))
+        Box::new(series)
+    }
+}
+
+impl Querier for BlockQuerier {
+    fn select(&self, matchers: &[Matcher]) -> panoptes_storage::Result<SeriesSet> {
+        // Series are read as the caller asks for them: compaction merges whole blocks, and
+        // holding every series of every source at once was most of the server's peak memory
+        // (bench/RESULTS.md, 2026-12-06).
+        Ok(self.series_set(self.postings(matchers)))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> panoptes_storage::Result<Vec<String>> {
