@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use panoptes_model::{MatchOp, Matcher};
+use panoptes_model::{Labels, MatchOp, Matcher};
 use panoptes_storage::testsuite::{query, series};
 use panoptes_storage::{Error, Storage};
 use panoptes_tsdb::{Db, DbOptions, FsyncPolicy};
@@ -184,27 +184,24 @@ fn head_is_cut_into_blocks_that_compact_into_larger_ranges() {
     assert!(head_min >= 80 * MINUTE, "head keeps only recent data: {head_min}");
 }
 
-#[test]
-fn a_select_of_many_series_merges_blocks_and_head_in_label_order() {
+/// Writes 30 minutes of 1,500 series `m{i}`, and of the `old` series in the first 5 minutes and
+/// the `new` ones in the last 5, cuts blocks, and checks that a select of them all returns each
+/// series once, in label order, with the minutes it was written in.
+fn check_select_merges_blocks_and_head(old: &[Labels], new: &[Labels]) {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
-    // 1,500 series in blocks and head, 300 only in blocks, 200 only in the head: the blocks hold
-    // enough matching series for the select to decode them on a worker and merge in parallel.
     for minute in 0..30 {
         let mut appender = db.appender();
         let t = minute * MINUTE;
+        let mut append = |labels: &Labels| appender.append(labels, t, minute as f64).expect("append");
         for i in 0..1500 {
-            appender.append(&series("m", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
+            append(&series("m", &[("i", &format!("{i:04}"))]));
         }
-        for i in 0..300 {
-            if minute < 5 {
-                appender.append(&series("o", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
-            }
+        if minute < 5 {
+            old.iter().for_each(&mut append);
         }
-        for i in 0..200 {
-            if minute >= 25 {
-                appender.append(&series("n", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
-            }
+        if minute >= 25 {
+            new.iter().for_each(&mut append);
         }
         appender.commit().expect("commit");
     }
@@ -212,14 +209,16 @@ fn a_select_of_many_series_merges_blocks_and_head_in_label_order() {
     assert!(!db.blocks().is_empty());
     let matchers = [Matcher::new(MatchOp::NotEqual, "i", "").unwrap()];
     let result = query(&db, 0, i64::MAX, &matchers);
-    assert_eq!(result.len(), 2000);
+    assert_eq!(result.len(), 1500 + old.len() + new.len());
     assert!(result.windows(2).all(|pair| pair[0].0 < pair[1].0), "sorted and unique");
     for (labels, samples) in &result {
         let minutes: Vec<i64> = samples.iter().map(|sample| sample.t / MINUTE).collect();
-        let want: Vec<i64> = match labels.metric_name() {
-            Some("m") => (0..30).collect(),
-            Some("o") => (0..5).collect(),
-            _ => (25..30).collect(),
+        let want: Vec<i64> = if old.contains(labels) {
+            (0..5).collect()
+        } else if new.contains(labels) {
+            (25..30).collect()
+        } else {
+            (0..30).collect()
         };
         assert_eq!(minutes, want, "{labels:?}");
         assert!(samples.iter().all(|sample| sample.v == (sample.t / MINUTE) as f64));
@@ -227,51 +226,24 @@ fn a_select_of_many_series_merges_blocks_and_head_in_label_order() {
 }
 
 #[test]
+fn a_select_of_many_series_merges_blocks_and_head_in_label_order() {
+    // 300 series only in blocks, 200 only in the head: the blocks hold enough matching series
+    // for the select to decode them on a worker and merge in parallel.
+    let old: Vec<Labels> = (0..300).map(|i| series("o", &[("i", &format!("{i:04}"))])).collect();
+    let new: Vec<Labels> = (0..200).map(|i| series("n", &[("i", &format!("{i:04}"))])).collect();
+    check_select_merges_blocks_and_head(&old, &new);
+}
+
+#[test]
 fn a_select_of_many_series_merges_blocks_into_a_larger_head_in_label_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), options()).unwrap();
-    // 1,500 series in blocks and head, 100 only in blocks, 600 only in the head (interleaved
-    // with the others): the head holds more series than any block, so the merge cuts its list
-    // and compares the blocks' series in their index.
-    for minute in 0..30 {
-        let mut appender = db.appender();
-        let t = minute * MINUTE;
-        for i in 0..1500 {
-            appender.append(&series("m", &[("i", &format!("{i:04}"))]), t, minute as f64).expect("append");
-        }
-        for i in 0..100 {
-            if minute < 5 {
-                appender
-                    .append(&series("m", &[("i", &format!("{i:04}")), ("x", "old")]), t, minute as f64)
-                    .expect("append");
-            }
-        }
-        for i in 0..600 {
-            if minute >= 25 {
-                let extra = if i % 2 == 0 { "a" } else { "z" };
-                appender
-                    .append(&series("m", &[("i", &format!("{:04}", i * 2)), ("y", extra)]), t, minute as f64)
-                    .expect("append");
-            }
-        }
-        appender.commit().expect("commit");
-    }
-    db.run_maintenance();
-    assert!(!db.blocks().is_empty());
-    let matchers = [Matcher::new(MatchOp::NotEqual, "i", "").unwrap()];
-    let result = query(&db, 0, i64::MAX, &matchers);
-    assert_eq!(result.len(), 2200);
-    assert!(result.windows(2).all(|pair| pair[0].0 < pair[1].0), "sorted and unique");
-    for (labels, samples) in &result {
-        let minutes: Vec<i64> = samples.iter().map(|sample| sample.t / MINUTE).collect();
-        let want: Vec<i64> = match (labels.get("x"), labels.get("y")) {
-            (Some(_), _) => (0..5).collect(),
-            (_, Some(_)) => (25..30).collect(),
-            _ => (0..30).collect(),
-        };
-        assert_eq!(minutes, want, "{labels:?}");
-        assert!(samples.iter().all(|sample| sample.v == (sample.t / MINUTE) as f64));
-    }
+    // 100 series only in blocks, 600 only in the head (interleaved with the others): the head
+    // holds more series than any block, so the merge cuts its list and compares the blocks'
+    // series in their index.
+    let old: Vec<Labels> = (0..100).map(|i| series("m", &[("i", &format!("{i:04}")), ("x", "old")])).collect();
+    let new: Vec<Labels> = (0..600)
+        .map(|i| series("m", &[("i", &format!("{:04}", i * 2)), ("y", if i % 2 == 0 { "a" } else { "z" })]))
+        .collect();
+    check_select_merges_blocks_and_head(&old, &new);
 }
 
 #[test]

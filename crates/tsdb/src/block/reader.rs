@@ -197,14 +197,19 @@ impl Block {
         out
     }
 
-    /// Decodes the series entry at `reference`: its labels and chunk metas.
-    pub(crate) fn series(&self, reference: u64) -> Result<(Labels, Vec<ChunkMeta>)> {
-        let corrupt = |reason: &str| Error::Corruption {
+    /// Returns the error for a series entry at `reference` that does not decode, given why.
+    fn series_corruption(&self, reference: u64) -> impl Fn(&str) -> Error + '_ {
+        move |reason: &str| Error::Corruption {
             what: "index series",
             path: self.dir.join(INDEX_FILE),
             offset: reference,
             reason: reason.to_owned(),
-        };
+        }
+    }
+
+    /// Decodes the series entry at `reference`: its labels and chunk metas.
+    pub(crate) fn series(&self, reference: u64) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let corrupt = self.series_corruption(reference);
         let mut cursor = Cursor::at(&self.index, reference as usize);
         let symbol = |cursor: &mut Cursor<'_>| cursor.uvarint().and_then(|i| self.symbols.get(i as usize));
         let mut labels;
@@ -257,12 +262,7 @@ impl Block {
     /// Decodes the chunk metas of the series entry at `reference`, skipping its labels (see
     /// [`Block::series`]).
     fn series_chunks(&self, reference: u64) -> Result<Vec<ChunkMeta>> {
-        let corrupt = |reason: &str| Error::Corruption {
-            what: "index series",
-            path: self.dir.join(INDEX_FILE),
-            offset: reference,
-            reason: reason.to_owned(),
-        };
+        let corrupt = self.series_corruption(reference);
         let mut cursor = Cursor::at(&self.index, reference as usize);
         let symbols = if self.index_version == 1 {
             cursor.uvarint().ok_or_else(|| corrupt("truncated"))?.saturating_mul(2)
@@ -284,12 +284,7 @@ impl Block {
     /// nearly always holds the same series, then builds each label set once.
     pub(crate) fn compare_series_labels(&self, reference: u64, other: &Labels) -> Result<std::cmp::Ordering> {
         use std::cmp::Ordering;
-        let corrupt = |reason: &str| Error::Corruption {
-            what: "index series",
-            path: self.dir.join(INDEX_FILE),
-            offset: reference,
-            reason: reason.to_owned(),
-        };
+        let corrupt = self.series_corruption(reference);
         let mut cursor = Cursor::at(&self.index, reference as usize);
         let mut others = other.iter();
         // The order of `Label`s (name, then value, as strings), then of their lists.
