@@ -17,12 +17,14 @@ pub(crate) fn release_startup_code() {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    /// A mapping of `/proc/self/smaps`: its range, permissions, path and private bytes.
+    /// A mapping of `/proc/self/smaps`: its range, permissions, path, resident and private
+    /// bytes.
     struct Mapping {
         start: usize,
         end: usize,
         perms: String,
         path: String,
+        rss_kb: u64,
         anonymous_kb: u64,
     }
 
@@ -37,27 +39,35 @@ mod linux {
                 let perms = fields.next().unwrap_or_default().to_owned();
                 // Offset, device, inode, then the path (which may hold spaces).
                 let path = fields.skip(3).collect::<Vec<_>>().join(" ");
-                mappings.push(Mapping { start, end, perms, path, anonymous_kb: 0 });
-            } else if first == "Anonymous:"
-                && let Some(mapping) = mappings.last_mut()
-            {
-                mapping.anonymous_kb = fields.next().and_then(|kb| kb.parse().ok()).unwrap_or(u64::MAX);
+                mappings.push(Mapping { start, end, perms, path, rss_kb: 0, anonymous_kb: 0 });
+            } else if let Some(mapping) = mappings.last_mut() {
+                let mut kb = || fields.next().and_then(|kb| kb.parse().ok()).unwrap_or(u64::MAX);
+                match first {
+                    "Rss:" => mapping.rss_kb = kb(),
+                    "Anonymous:" => mapping.anonymous_kb = kb(),
+                    _ => {}
+                }
             }
         }
         mappings
     }
 
-    pub(super) fn release_startup_code() {
+    /// Returns the mappings of the executable's code.
+    fn code_mappings() -> Vec<Mapping> {
         let (Ok(exe), Ok(smaps)) = (std::fs::read_link("/proc/self/exe"), std::fs::read_to_string("/proc/self/smaps"))
         else {
-            return;
+            return Vec::new();
         };
         let exe = exe.to_string_lossy();
+        mappings(&smaps).into_iter().filter(|mapping| mapping.path == exe && mapping.perms == "r-xp").collect()
+    }
+
+    pub(super) fn release_startup_code() {
         let mut released = 0usize;
-        for mapping in mappings(&smaps) {
+        for mapping in code_mappings() {
             // Only code: never written, so every page equals the file's. (A page with a
             // private copy, a debugger's breakpoint, is left alone with its whole mapping.)
-            if mapping.path != exe || mapping.perms != "r-xp" || mapping.anonymous_kb != 0 {
+            if mapping.anonymous_kb != 0 {
                 continue;
             }
             // SAFETY: the range is a whole mapping of the executable's code, read-only and
@@ -82,6 +92,7 @@ mod linux {
         fn smaps_mappings_are_parsed_with_their_private_pages() {
             let smaps = "55d0c0000000-55d0c1000000 r-xp 00100000 08:01 1234 /usr/bin/panoptes server\n\
                          Size:              16384 kB\n\
+                         Rss:                 912 kB\n\
                          Anonymous:             0 kB\n\
                          7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n\
                          Anonymous:             4 kB\n";
@@ -89,27 +100,13 @@ mod linux {
             assert_eq!(parsed.len(), 2);
             assert_eq!((parsed[0].start, parsed[0].end), (0x55d0_c000_0000, 0x55d0_c100_0000));
             assert_eq!((parsed[0].perms.as_str(), parsed[0].path.as_str()), ("r-xp", "/usr/bin/panoptes server"));
-            assert_eq!(parsed[0].anonymous_kb, 0);
+            assert_eq!((parsed[0].rss_kb, parsed[0].anonymous_kb), (912, 0));
             assert_eq!((parsed[1].path.as_str(), parsed[1].anonymous_kb), ("", 4));
         }
 
         #[test]
         fn released_code_runs_again() {
-            fn resident_code_kb() -> u64 {
-                let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-                let exe = std::fs::read_link("/proc/self/exe").unwrap();
-                let mut total = 0;
-                let mut in_code = false;
-                for line in smaps.lines() {
-                    let fields: Vec<&str> = line.split_whitespace().collect();
-                    if fields.first().is_some_and(|f| f.contains('-') && !f.ends_with(':')) && fields.len() >= 5 {
-                        in_code = fields[1] == "r-xp" && fields[5..].join(" ") == exe.to_string_lossy();
-                    } else if in_code && fields.first() == Some(&"Rss:") {
-                        total += fields[1].parse::<u64>().unwrap();
-                    }
-                }
-                total
-            }
+            let resident_code_kb = || code_mappings().iter().map(|mapping| mapping.rss_kb).sum::<u64>();
             let before = resident_code_kb();
             assert!(before > 0);
             release_startup_code();

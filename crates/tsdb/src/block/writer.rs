@@ -102,6 +102,9 @@ struct ChunkMetaCoder {
 }
 
 impl ChunkMetaCoder {
+    /// The most bytes `put` writes: three varints of at most 10 bytes.
+    const MAX_BYTES: usize = 3 * 10;
+
     fn start_series(&mut self) {
         self.previous_max = self.base.unwrap_or(0);
     }
@@ -231,7 +234,7 @@ impl BlockWriter {
             if (is_full || next.is_none()) && !buffer.is_empty() {
                 let offset = self.write_columnar_chunk(&buffer)?;
                 let meta = ChunkMeta { min_t: buffer[0].t, max_t: buffer[buffer.len() - 1].t, offset };
-                reserve_frugal(&mut self.series_chunks, 3 * 10);
+                reserve_frugal(&mut self.series_chunks, ChunkMetaCoder::MAX_BYTES);
                 self.chunk_coder.put(&mut self.series_chunks, &meta);
                 buffer.clear();
             }

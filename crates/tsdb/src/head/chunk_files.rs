@@ -347,6 +347,9 @@ mod tests {
         chunks.drain(..70_000);
         assert_eq!(files(), 1);
         assert!(chunks.iter().all(|data| data.copied().iter().all(|&b| b == data.copied()[0])));
+        for (index, data) in chunks.iter().enumerate() {
+            assert_eq!(&*data.copied(), &[((70_000 + index) % 251) as u8; 250][..], "chunk {index}");
+        }
         store.remove_files();
         assert!(!chunk_dir.exists());
         // A reader holding a chunk still reads it.
