@@ -325,22 +325,49 @@ async fn a_restart_in_the_middle_of_group_wait_and_of_a_silence_changes_nothing(
     assert_eq!(received.len(), 1, "{received:#?}");
 }
 
-/// Starts Debian's Alertmanager (clustering off) serving under `/am`.
+/// Starts Debian's Alertmanager (clustering off) serving under `/am`, and waits until it
+/// answers its readiness check. A free port can be taken by another test's server between
+/// `free_address` and the Alertmanager's bind (it then exits, and the other server answers
+/// 404 on its address): the start is retried on a new port.
 fn start_alertmanager(dir: &Path, name: &str) -> Process {
-    let address = common::free_address();
     std::fs::write(dir.join(format!("{name}.yml")), "route:\n  receiver: blackhole\nreceivers:\n- name: blackhole\n")
         .unwrap();
-    let child = std::process::Command::new("/usr/bin/prometheus-alertmanager")
-        .arg(format!("--config.file={}", dir.join(format!("{name}.yml")).display()))
-        .arg(format!("--storage.path={}", dir.join(format!("{name}-data")).display()))
-        .arg(format!("--web.listen-address={address}"))
-        .arg("--web.route-prefix=/am")
-        .arg("--cluster.listen-address=")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start /usr/bin/prometheus-alertmanager (apt-get install prometheus-alertmanager)");
-    Process { child, address }
+    for _ in 0..5 {
+        let address = common::free_address();
+        let child = std::process::Command::new("/usr/bin/prometheus-alertmanager")
+            .arg(format!("--config.file={}", dir.join(format!("{name}.yml")).display()))
+            .arg(format!("--storage.path={}", dir.join(format!("{name}-data")).display()))
+            .arg(format!("--web.listen-address={address}"))
+            .arg("--web.route-prefix=/am")
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start /usr/bin/prometheus-alertmanager (apt-get install prometheus-alertmanager)");
+        let mut process = Process { child, address };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && process.child.try_wait().unwrap().is_none() {
+            if answers_ready(address) {
+                return process;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("Alertmanager {name} did not become ready on {address}; starting it on another port");
+    }
+    panic!("Alertmanager {name} never became ready");
+}
+
+/// Returns whether an Alertmanager at `address` answers 200 on `/am/-/ready` (a plain
+/// HTTP/1.0 exchange: the caller is not async).
+fn answers_ready(address: std::net::SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"GET /am/-/ready HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
 
 /// Polls the Alertmanager at `address` until it holds an alert named `name`.
